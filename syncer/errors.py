@@ -7,7 +7,8 @@
     ├── CacheError                  the blob cache could not be read or written
     ├── CancelledError              the plan was cancelled while work was in flight
     └── RegistryError               anything a registry or the network did wrong
-        ├── TransportError          connection reset, refused, DNS, TLS, timeout   [transient]
+        ├── TransportError          connection reset, refused, DNS, timeout        [transient]
+        ├── TLSError                TLS handshake or certificate verification failed
         ├── DigestMismatchError     bytes did not hash to the digest they claimed
         ├── UnsupportedError        a manifest or media type we cannot copy
         └── HTTPError               the registry answered with an error status
@@ -49,6 +50,10 @@ class RegistryError(SyncerError):
 
 class TransportError(RegistryError):
     """The connection failed before a complete answer arrived."""
+
+
+class TLSError(RegistryError):
+    """The TLS handshake or certificate verification failed."""
 
 
 class DigestMismatchError(RegistryError):

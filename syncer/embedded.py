@@ -1,0 +1,262 @@
+"""The embedded executor: the whole engine on threads in one process, no Redis.
+
+A round has three steps:
+
+1. resolve every image (HEADs first, then manifest GETs only where needed);
+2. group the missing blobs by (destination registry, digest), so a layer that
+   many images share is streamed once and mounted everywhere else, and run
+   the groups largest first on ``proc`` threads, so the longest transfer is
+   never left to the end;
+3. push an image's manifests the moment its last blob has landed.
+
+Images that failed with a transient error are tried again in later rounds
+(image-syncer's ``--retries``); permanent errors are reported once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from syncer import defaults
+from syncer.cache import BlobCache
+from syncer.config import SyncConfig
+from syncer.credentials import Credentials
+from syncer.engine import Resolved, expand_rule, is_blob_unknown, push_manifests, resolve
+from syncer.errors import SyncerError, is_transient
+from syncer.jobs import ImageResult, TagJob
+from syncer.manifest import Descriptor, PlatformFilter
+from syncer.progress import Stats
+from syncer.reference import Repository
+from syncer.registry.pool import ClientPool
+from syncer.transfer import BlobCopier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How to run a sync; the CLI flags, typed."""
+
+    proc: int = defaults.PROC
+    retries: int = defaults.RETRIES
+    force: bool = False
+    platforms: PlatformFilter = field(default_factory=PlatformFilter)
+    chunked_threshold: int = defaults.CHUNKED_THRESHOLD
+    upload_chunk: int = defaults.UPLOAD_CHUNK
+
+
+@dataclass(slots=True)
+class _Image:
+    resolved: Resolved
+    waits: set[tuple[Repository, str]] = field(default_factory=set)
+    error: str = ""
+    transient: bool = False
+    moved: int = 0
+
+
+@dataclass(slots=True)
+class _Group:
+    desc: Descriptor
+    source: Repository
+    targets: list[Repository] = field(default_factory=list)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a failure report."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class EmbeddedSync:
+    """Runs a whole config in this process."""
+
+    def __init__(self, config: SyncConfig, options: SyncOptions, *, cache: BlobCache,
+                 stats: Stats | None = None, pool: ClientPool | None = None,
+                 stop: Callable[[], bool] = lambda: False) -> None:
+        self.config, self.options, self.cache = config, options, cache
+        self.stats = stats or Stats()
+        self.pool = pool or ClientPool(Credentials(config.auth), pool_size=options.proc)
+        self.stop = stop
+        self._lock = threading.Lock()
+
+    # -- top level -----------------------------------------------------------------
+    def expand(self) -> list[TagJob]:
+        """Every image the config selects; a rule that cannot be expanded is a failure."""
+        jobs: list[TagJob] = []
+        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="expand") as ex:
+            futures = [(rule, ex.submit(expand_rule, rule, self.pool)) for rule in self.config.rules]
+            for rule, fut in futures:
+                try:
+                    jobs.extend(fut.result())
+                except SyncerError as exc:
+                    log.error("failed %s: %s", rule.key, describe(exc))
+                    for dest in rule.destinations:
+                        self._finish(ImageResult(rule.key, str(dest), "failed", describe(exc),
+                                                 rule=rule.key))
+        return list(dict.fromkeys(jobs))
+
+    def run(self) -> Stats:
+        """Sync everything; return the stats with one result per image."""
+        jobs = self.expand()
+        self.stats.add("images", "total", len(jobs) + self.stats.images.failed)
+        for attempt in range(self.options.retries + 1):
+            last = attempt == self.options.retries
+            retry = self._round(jobs, last)
+            if not retry:
+                break
+            log.info("retrying %d image(s) that failed transiently", len(retry))
+            jobs = retry
+        self.cache.flush()
+        return self.stats
+
+    # -- one round -----------------------------------------------------------------
+    def _round(self, jobs: list[TagJob], last: bool) -> list[TagJob]:
+        retry: list[TagJob] = []
+        images: list[_Image] = []
+        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="resolve") as ex:
+            futures = [(job, ex.submit(resolve, job, self.pool, force=self.options.force,
+                                       platforms=self.options.platforms)) for job in jobs]
+            for job, fut in futures:
+                try:
+                    res = fut.result()
+                except SyncerError as exc:
+                    if self._fail(job, exc, last):
+                        retry.append(job)
+                    continue
+                if res.skip:
+                    self._finish(ImageResult(str(job.source), str(job.dest), "skipped", res.skip,
+                                             rule=job.rule))
+                    log.info("skipped %s: %s", job.label, res.skip)
+                else:
+                    images.append(_Image(res))
+        groups = self._group(images)
+        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="blob") as ex:
+            for img in images:
+                if not img.waits:
+                    ex.submit(self._complete, img, images, last, retry)
+            order = sorted(groups.values(), key=lambda g: g.desc.size, reverse=True)
+            for group in order:
+                ex.submit(self._copy_group, group, images, last, retry)
+        return retry
+
+    def _group(self, images: list[_Image]) -> dict[tuple[str, str], _Group]:
+        groups: dict[tuple[str, str], _Group] = {}
+        for img in images:
+            dst = img.resolved.job.dest.repo
+            for desc in img.resolved.blobs.values():
+                if self.cache.has(dst.registry, dst.path, desc.digest):
+                    self.stats.add("blobs", "skipped")
+                    continue
+                img.waits.add((dst, desc.digest))
+                group = groups.setdefault((dst.api_host, desc.digest),
+                                          _Group(desc, img.resolved.job.source.repo))
+                if dst not in group.targets:
+                    group.targets.append(dst)
+                    self.stats.add("blobs", "total")
+            self.stats.add("blobs", "total", len(img.resolved.blobs) - len(img.waits))
+        for group in groups.values():
+            self.stats.add("bytes", "total", max(group.desc.size, 0))
+        return groups
+
+    def _copy_group(self, group: _Group, images: list[_Image], last: bool,
+                    retry: list[TagJob]) -> None:
+        src = self.pool.for_repo(group.source)
+        done: list[Repository] = []
+        for target in group.targets:
+            key = (target, group.desc.digest)
+            try:
+                copier = BlobCopier(src, self.pool.for_repo(target), on_bytes=self.stats.moved,
+                                    stop=self.stop, chunked_threshold=self.options.chunked_threshold,
+                                    upload_chunk=self.options.upload_chunk)
+                known = [Repository(target.registry, r) for r in
+                         self.cache.repos_with(target.registry, group.desc.digest)]
+                outcome = copier.copy(group.source, target, group.desc,
+                                      mount_from=[*done, *known])
+            except SyncerError as exc:
+                log.warning("blob %s -> %s failed: %s", group.desc.digest[:19], target,
+                            describe(exc))
+                self.stats.add("blobs", "failed")
+                self._blob_landed(key, images, last, retry, exc)
+                continue
+            self.cache.add(target.registry, target.path, group.desc.digest)
+            done.append(target)
+            self.stats.add("blobs", "skipped" if outcome == "exists" else "done")
+            if outcome == "mounted":
+                with self._lock:
+                    self.stats.mounted += 1
+            self._blob_landed(key, images, last, retry, None,
+                              group.desc.size if outcome == "copied" else 0)
+
+    def _blob_landed(self, key: tuple[Repository, str], images: list[_Image], last: bool,
+                     retry: list[TagJob], exc: SyncerError | None, moved: int = 0) -> None:
+        ready: list[_Image] = []
+        with self._lock:
+            for img in images:
+                if key not in img.waits:
+                    continue
+                img.waits.discard(key)
+                img.moved += moved
+                if exc is not None and not img.error:
+                    img.error, img.transient = describe(exc), is_transient(exc)
+                if not img.waits:
+                    ready.append(img)
+        for img in ready:
+            self._complete(img, images, last, retry)
+
+    def _complete(self, img: _Image, images: list[_Image], last: bool,
+                  retry: list[TagJob]) -> None:
+        job = img.resolved.job
+        if img.error:
+            if img.transient and not last:
+                with self._lock:
+                    retry.append(job)
+                return
+            self._finish(ImageResult(str(job.source), str(job.dest), "failed", img.error,
+                                     rule=job.rule, transient=img.transient))
+            log.error("failed %s: %s", job.label, img.error)
+            return
+        try:
+            self._push(img)
+        except SyncerError as exc:
+            if self._fail(job, exc, last):
+                with self._lock:
+                    retry.append(job)
+            return
+        note = f" ({img.resolved.note})" if img.resolved.note else ""
+        self._finish(ImageResult(str(job.source), str(job.dest), "synced", bytes=img.moved,
+                                 rule=job.rule))
+        log.info("synced %s%s", job.label, note)
+
+    def _push(self, img: _Image) -> None:
+        try:
+            push_manifests(img.resolved, self.pool)
+        except SyncerError as exc:
+            if not is_blob_unknown(exc):
+                raise
+            # A stale cache entry: forget this image's blobs and check each with HEAD.
+            job = img.resolved.job
+            dst = job.dest.repo
+            log.info("%s: destination lacks a cached blob; re-checking", job.label)
+            copier = BlobCopier(self.pool.for_repo(job.source.repo), self.pool.for_repo(dst),
+                                on_bytes=self.stats.moved, stop=self.stop)
+            for desc in img.resolved.blobs.values():
+                self.cache.discard(dst.registry, dst.path, desc.digest)
+                copier.copy(job.source.repo, dst, desc)
+                self.cache.add(dst.registry, dst.path, desc.digest)
+            push_manifests(img.resolved, self.pool)
+
+    # -- bookkeeping -----------------------------------------------------------------
+    def _fail(self, job: TagJob, exc: SyncerError, last: bool) -> bool:
+        """Record a failure, or return True if the image should be retried."""
+        if is_transient(exc) and not last:
+            return True
+        self._finish(ImageResult(str(job.source), str(job.dest), "failed", describe(exc),
+                                 rule=job.rule, transient=is_transient(exc)))
+        log.error("failed %s: %s", job.label, describe(exc))
+        return False
+
+    def _finish(self, result: ImageResult) -> None:
+        self.stats.record(result)

@@ -1,0 +1,148 @@
+"""The sync engine: plain functions that both executors call.
+
+* :func:`expand_rule` turns a config rule into :class:`TagJob` s (listing tags
+  for repo-wide and regex rules).
+* :func:`resolve` compares source and destination with HEAD requests, and for
+  an image that needs copying reads its manifest tree from the source: the
+  manifests to push, in order, and the blobs they need.
+* :func:`push_manifests` pushes children before their index and the tag last.
+
+The embedded executor (:mod:`syncer.embedded`) runs these on threads; the
+Celery workers (``workers/``) run them as tasks. Neither lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from syncer import mediatypes
+from syncer.errors import NotFoundError, UnsupportedError
+from syncer.jobs import TagJob
+from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
+from syncer.reference import ImageRef, Repository
+from syncer.registry.client import RawManifest, RegistryClient
+from syncer.registry.pool import ClientPool
+from syncer.retry import retrying
+from syncer.rules import Rule
+
+log = logging.getLogger(__name__)
+
+#: Index nesting deeper than this is treated as malformed.
+MAX_DEPTH = 4
+
+
+def expand_rule(rule: Rule, pool: ClientPool) -> list[TagJob]:
+    """Every (source, destination) image pair a rule selects."""
+    if rule.kind == "digest":
+        assert rule.digest is not None
+        sources = [ImageRef(rule.source, None, rule.digest)]
+    elif rule.kind == "tags":
+        sources = [ImageRef(rule.source, t) for t in rule.tags]
+    else:
+        client = pool.for_repo(rule.source)
+        tags = retrying(lambda: list(client.list_tags(rule.source)),
+                        what=f"list tags of {rule.source}")
+        sources = [ImageRef(rule.source, t) for t in tags if rule.matches(t)]
+    jobs: list[TagJob] = []
+    for dest in rule.destinations:
+        for i, src in enumerate(sources):
+            if dest.tags:
+                target = ImageRef(dest.repo, dest.tags[i])
+            elif src.tag is not None:
+                target = ImageRef(dest.repo, src.tag)
+            else:
+                target = ImageRef(dest.repo, None, src.digest)
+            jobs.append(TagJob(src, target, rule.key))
+    return jobs
+
+
+@dataclass(slots=True)
+class Resolved:
+    """A resolved image: skip it, or push these manifests after these blobs."""
+
+    job: TagJob
+    source_digest: str = ""
+    skip: str = ""
+    note: str = ""
+    #: (reference, manifest) in push order; the last one is the tag (or digest).
+    pushes: list[tuple[str, RawManifest]] = field(default_factory=list)
+    blobs: dict[str, Descriptor] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of every blob the image references."""
+        return sum(max(d.size, 0) for d in self.blobs.values())
+
+
+def resolve(job: TagJob, pool: ClientPool, *, force: bool = False,
+            platforms: PlatformFilter = PlatformFilter()) -> Resolved:
+    """Decide whether ``job`` needs copying and, if so, what exactly."""
+    src, dst = pool.for_repo(job.source.repo), pool.for_repo(job.dest.repo)
+    src_repo, dst_repo = job.source.repo, job.dest.repo
+    head = retrying(lambda: src.head_manifest(src_repo, job.source.reference),
+                    what=f"HEAD {job.source}")
+    if head is None:
+        raise NotFoundError(f"{job.source}: manifest unknown", status=404,
+                            errors=[{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}])
+    filtering = platforms.active and head.media_type in mediatypes.INDEX_TYPES
+    dst_ref = job.dest.tag or job.dest.digest or ""
+    dst_head = None
+    if not force:
+        dst_head = retrying(lambda: dst.head_manifest(dst_repo, dst_ref), what=f"HEAD {job.dest}")
+        # Unchanged: equal digests from two HEADs, and the source was never pulled.
+        if head.digest and dst_head is not None and not filtering \
+                and dst_head.digest == head.digest:
+            return Resolved(job, head.digest, skip="unchanged")
+    pin = head.digest or job.source.reference
+    top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
+    out = Resolved(job, top.digest)
+    parsed = parse(top, str(job.source))
+    if parsed.kind == "index" and platforms.active:
+        top, dropped = filter_index(top, parsed, platforms)
+        if dropped:
+            parsed = parse(top, str(job.source))
+            out.note = f"platform filter kept {len(parsed.children)} of " \
+                       f"{len(parsed.children) + dropped} manifests"
+            if not parsed.children:
+                out.skip = "no manifest matches the platform filter"
+                return out
+            if not force and dst_head is not None and dst_head.digest == top.digest:
+                out.skip = "unchanged"
+                return out
+    _collect(src, src_repo, top, parsed, out, depth=0)
+    out.pushes.append((job.dest.tag or top.digest, top))
+    return out
+
+
+def _collect(src: RegistryClient, repo: Repository, raw: RawManifest, parsed: Parsed,
+             out: Resolved, depth: int) -> None:
+    """Gather child manifests (pushed by digest, before their parent) and blobs."""
+    if depth > MAX_DEPTH:
+        raise UnsupportedError(f"{repo}@{raw.digest}: index nested deeper than {MAX_DEPTH}")
+    for blob in parsed.blobs:
+        out.blobs.setdefault(blob.digest, blob)
+    for child in parsed.children:
+        if any(ref == child.digest for ref, _ in out.pushes):
+            continue
+        craw = retrying(lambda c=child: src.get_manifest(repo, c.digest),  # type: ignore[misc]
+                        what=f"GET {repo}@{child.digest}")
+        if not craw.media_type:
+            craw = RawManifest(craw.body, child.media_type, craw.digest)
+        _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), out, depth + 1)
+        out.pushes.append((child.digest, craw))
+
+
+def push_manifests(resolved: Resolved, pool: ClientPool) -> None:
+    """Push every manifest of ``resolved``: children by digest first, the tag last."""
+    dst = pool.for_repo(resolved.job.dest.repo)
+    repo = resolved.job.dest.repo
+    for reference, raw in resolved.pushes:
+        retrying(lambda r=reference, m=raw: dst.put_manifest(repo, r, m),  # type: ignore[misc]
+                 what=f"PUT {repo}:{reference}")
+
+
+def is_blob_unknown(exc: Exception) -> bool:
+    """Whether a manifest push failed because the registry lacks a referenced blob."""
+    codes = getattr(exc, "codes", [])
+    return any(c in ("MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN") for c in codes)

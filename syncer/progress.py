@@ -1,0 +1,149 @@
+"""Progress counters, the stderr progress bar, and the end-of-run summary."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from syncer.jobs import ImageResult
+
+
+@dataclass(slots=True)
+class Counter:
+    """Total, done, skipped and failed for one kind of thing."""
+
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-ready form."""
+        return {"total": self.total, "done": self.done, "skipped": self.skipped,
+                "failed": self.failed}
+
+
+@dataclass(slots=True)
+class Stats:
+    """Thread-safe counters for one run."""
+
+    images: Counter = field(default_factory=Counter)
+    blobs: Counter = field(default_factory=Counter)
+    bytes: Counter = field(default_factory=Counter)
+    mounted: int = 0
+    started: float = field(default_factory=time.monotonic)
+    results: list[ImageResult] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, what: str, attr: str, n: int = 1) -> None:
+        """``stats.add("blobs", "done")``: bump one counter."""
+        with self._lock:
+            counter: Counter = getattr(self, what)
+            setattr(counter, attr, getattr(counter, attr) + n)
+
+    def moved(self, n: int) -> None:
+        """Count ``n`` bytes sent to a destination."""
+        self.add("bytes", "done", n)
+
+    def record(self, result: ImageResult) -> None:
+        """Record an image's final outcome."""
+        with self._lock:
+            self.results.append(result)
+            attr = {"synced": "done", "skipped": "skipped", "failed": "failed"}[result.status]
+            setattr(self.images, attr, getattr(self.images, attr) + 1)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+    def report(self) -> dict[str, Any]:
+        """The machine-readable report (``--output json``)."""
+        with self._lock:
+            results = list(self.results)
+            data = {
+                "images": self.images.to_dict(),
+                "blobs": {**self.blobs.to_dict(), "mounted": self.mounted},
+                "bytes": self.bytes.to_dict(),
+            }
+        elapsed = self.elapsed
+        return {
+            **data,
+            "elapsed_seconds": round(elapsed, 3),
+            "throughput_bytes_per_second": int(self.bytes.done / elapsed) if elapsed else 0,
+            "failed": [r.to_dict() for r in results if r.status == "failed"],
+            "results": [r.to_dict() for r in results],
+        }
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` → ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def summary(stats: Stats) -> str:
+    """The human summary printed at the end of a run."""
+    rep = stats.report()
+    img, elapsed = rep["images"], rep["elapsed_seconds"]
+    lines = [
+        f"images: {img['done']} synced, {img['skipped']} skipped, {img['failed']} failed "
+        f"(of {img['total']})",
+        f"blobs: {rep['blobs']['done']} copied, {rep['blobs']['mounted']} mounted, "
+        f"{rep['blobs']['skipped']} already present",
+        f"moved {human_bytes(stats.bytes.done)} in {elapsed:.1f}s "
+        f"({human_bytes(rep['throughput_bytes_per_second'])}/s)",
+    ]
+    failed = rep["failed"]
+    if failed:
+        lines.append(f"failed images ({len(failed)}):")
+        lines.extend(f"  {f['source']} -> {f['dest']}: {f['reason']}" for f in failed)
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """Redraws one status line on a TTY every half second; silent elsewhere."""
+
+    def __init__(self, stats: Stats, stream: TextIO = sys.stderr) -> None:
+        self._stats, self._stream = stats, stream
+        self._enabled = stream.isatty()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+
+    def __enter__(self) -> ProgressBar:
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._enabled:
+            self._stop.set()
+            self._thread.join()
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+    def line(self) -> str:
+        """The current status line."""
+        s = self._stats
+        elapsed = max(s.elapsed, 1e-6)
+        rate = s.bytes.done / elapsed
+        left = max(s.bytes.total - s.bytes.done, 0)
+        eta = f"{left / rate:.0f}s" if rate > 0 and s.bytes.total else "?"
+        pct = min(100.0, 100.0 * s.bytes.done / s.bytes.total) if s.bytes.total else 0.0
+        filled = int(pct / 5)
+        bar = "#" * filled + "-" * (20 - filled)
+        images = s.images.done + s.images.skipped + s.images.failed
+        return (f"[{bar}] {pct:5.1f}% {human_bytes(s.bytes.done)}/{human_bytes(s.bytes.total)} "
+                f"{human_bytes(rate)}/s eta {eta} | blobs {s.blobs.done + s.blobs.skipped}/"
+                f"{s.blobs.total} | images {images}/{s.images.total}")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self._stream.write("\r\033[K" + self.line())
+            self._stream.flush()

@@ -1,0 +1,161 @@
+"""Registry authentication as a flow: send, read the 401 challenge, retry with credentials.
+
+Two schemes exist in the wild (distribution spec, "Token Authentication
+Specification": https://distribution.github.io/distribution/spec/auth/token/):
+
+* ``Basic``: the username and password go on every request (ECR, htpasswd).
+* ``Bearer``: trade them (or nothing, for anonymous pulls) at the ``realm``
+  for a short-lived token scoped to ``repository:<name>:<actions>``.
+
+Tokens are cached per scope set and refreshed when they expire or when the
+registry answers ``insufficient_scope`` / ``invalid_token``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from syncer.config import AuthEntry
+from syncer.errors import AuthError, HTTPError
+from syncer.registry import transport
+
+log = logging.getLogger(__name__)
+
+_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+#: Refresh a token this many seconds before it says it expires.
+_EXPIRY_MARGIN = 10.0
+#: The token spec's default when the issuer omits ``expires_in``.
+_DEFAULT_TOKEN_LIFETIME = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A parsed ``WWW-Authenticate`` header."""
+
+    scheme: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, header: str) -> Challenge | None:
+        """Parse ``Bearer realm="…",service="…"`` or ``Basic realm="…"``."""
+        header = header.strip()
+        if not header:
+            return None
+        scheme, _, rest = header.partition(" ")
+        params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+                  for m in _PARAM.finditer(rest)}
+        return cls(scheme.lower(), params)
+
+
+@dataclass(slots=True)
+class _Token:
+    value: str
+    expires_at: float
+
+
+class Authenticator:
+    """Produces the ``Authorization`` header for one registry and one credential."""
+
+    def __init__(
+        self, session: requests.Session, credentials: AuthEntry | None, verify: bool
+    ) -> None:
+        self._session = session
+        self._creds = credentials
+        self._verify = verify
+        self._lock = threading.Lock()
+        self.challenge: Challenge | None = None
+        self._tokens: dict[frozenset[str], _Token] = {}
+        #: How many tokens were fetched; tests assert tokens are reused.
+        self.token_requests = 0
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether a username and password are configured."""
+        return bool(self._creds and self._creds.username is not None)
+
+    def header(self, scopes: tuple[str, ...]) -> str | None:
+        """The ``Authorization`` value to send for ``scopes``, or None for anonymous."""
+        ch = self.challenge
+        if ch is None:
+            return None
+        if ch.scheme == "basic":
+            return self._basic() if self.has_credentials else None
+        if ch.scheme == "bearer":
+            return f"Bearer {self._token(scopes)}"
+        return None
+
+    def unauthorized(self, resp: requests.Response, scopes: tuple[str, ...]) -> bool:
+        """Learn from a 401; return whether retrying with fresh auth can help."""
+        header = resp.headers.get("WWW-Authenticate", "")
+        ch = Challenge.parse(header)
+        if ch is None:
+            return False
+        first_time = self.challenge is None or self.challenge.scheme != ch.scheme
+        with self._lock:
+            self.challenge = Challenge(ch.scheme, {k: v for k, v in ch.params.items()
+                                                   if k in ("realm", "service")})
+            stale = self._tokens.pop(frozenset(scopes), None)
+        if ch.scheme == "basic":
+            return first_time and self.has_credentials
+        # Bearer: retry if we had no token yet, or the registry says ours is
+        # stale or too narrow (spec: error="insufficient_scope"/"invalid_token").
+        return first_time or stale is not None or ch.params.get("error") in (
+            "insufficient_scope",
+            "invalid_token",
+        )
+
+    def _basic(self) -> str:
+        assert self._creds is not None
+        raw = f"{self._creds.username}:{self._creds.password or ''}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    def _token(self, scopes: tuple[str, ...]) -> str:
+        key = frozenset(scopes)
+        with self._lock:
+            tok = self._tokens.get(key)
+            if tok and tok.expires_at > time.monotonic():
+                return tok.value
+            tok = self._fetch_token(scopes)
+            self._tokens[key] = tok
+            return tok.value
+
+    def _fetch_token(self, scopes: tuple[str, ...]) -> _Token:
+        assert self.challenge is not None
+        realm = self.challenge.params.get("realm")
+        if not realm:
+            raise AuthError("Bearer challenge without realm", status=401)
+        params: list[tuple[str, str]] = []
+        if "service" in self.challenge.params:
+            params.append(("service", self.challenge.params["service"]))
+        params.extend(("scope", s) for s in sorted(scopes))
+        headers = {}
+        if self.has_credentials:
+            headers["Authorization"] = self._basic()
+        self.token_requests += 1
+        resp = transport.send(
+            self._session, "GET", realm, params=params, headers=headers, verify=self._verify
+        )
+        try:
+            transport.check(resp, f"token request for {' '.join(scopes) or 'registry'}")
+        except HTTPError as exc:
+            if exc.status in (401, 403):
+                raise AuthError(str(exc), status=exc.status, url=exc.url) from None
+            raise
+        try:
+            body = resp.json()
+            value = body.get("token") or body.get("access_token")
+            lifetime = float(body.get("expires_in") or _DEFAULT_TOKEN_LIFETIME)
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise AuthError("token response is not JSON with a token", status=resp.status_code,
+                            url=transport.strip_query(resp.url)) from exc
+        if not isinstance(value, str) or not value:
+            raise AuthError("token response carries no token", status=resp.status_code)
+        log.debug("fetched token for %s (lifetime %.0fs)", " ".join(scopes), lifetime)
+        return _Token(value, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))

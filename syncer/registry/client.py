@@ -1,0 +1,335 @@
+"""A small Docker Registry HTTP API V2 / OCI distribution client.
+
+Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
+One client talks to one registry host with one credential, on an injected
+``requests.Session``. Every method is a single API operation; retries and
+orchestration live above it, in :mod:`syncer.transfer` and the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from syncer import defaults, mediatypes
+from syncer.config import AuthEntry
+from syncer.errors import (
+    AuthError,
+    DigestMismatchError,
+    NotFoundError,
+    RegistryError,
+    TLSError,
+)
+from syncer.reference import Repository
+from syncer.registry import transport
+from syncer.registry.auth import Authenticator
+
+log = logging.getLogger(__name__)
+
+
+def pull_scope(repo: Repository) -> str:
+    """Token scope for reading ``repo``."""
+    return f"repository:{repo.path}:pull"
+
+
+def push_scope(repo: Repository) -> str:
+    """Token scope for writing ``repo``."""
+    return f"repository:{repo.path}:pull,push"
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestHead:
+    """What a manifest HEAD tells: its digest, media type and size."""
+
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawManifest:
+    """A manifest exactly as the registry served it."""
+
+    body: bytes
+    media_type: str
+    digest: str
+
+
+class SizedBody:
+    """An iterable request body with a known length, so requests sends Content-Length."""
+
+    def __init__(self, chunks: Iterable[bytes], length: int) -> None:
+        self._chunks = chunks
+        self._length = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in ("localhost", "[::1]") or name.startswith("127.")
+
+
+class RegistryClient:
+    """Talks the distribution API to one registry host with one credential."""
+
+    def __init__(
+        self,
+        host: str,
+        credentials: AuthEntry | None = None,
+        *,
+        insecure: bool = False,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.host = host
+        self.insecure = insecure
+        self._session = session or transport.new_session()
+        self._verify = not insecure
+        self.auth = Authenticator(self._session, credentials, self._verify)
+        self._base: str | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the session's connections."""
+        self._session.close()
+
+    # -- plumbing ---------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``https://host`` or, where allowed and needed, ``http://host``."""
+        if self._base is None:
+            with self._lock:
+                if self._base is None:
+                    self._base = self._probe()
+        return self._base
+
+    def _probe(self) -> str:
+        """Pick the scheme and learn the auth challenge with ``GET /v2/``."""
+        # Plain HTTP is allowed for insecure registries and, as docker does, for
+        # loopback; HTTPS is always tried first.
+        candidates = ["https"]
+        if self.insecure or _is_loopback(self.host):
+            candidates.append("http")
+        last: RegistryError | None = None
+        for scheme in candidates:
+            base = f"{scheme}://{self.host}"
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    resp = transport.send(self._session, "GET", base + "/v2/", verify=self._verify)
+            except TLSError as exc:
+                last = exc
+                continue
+            if resp.status_code == 401:
+                self.auth.unauthorized(resp, ())
+            elif resp.status_code >= 400:
+                transport.check(resp, f"ping {self.host}")
+            resp.close()
+            return base
+        assert last is not None
+        raise last
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        scopes: tuple[str, ...],
+        *,
+        what: str,
+        expect_404: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one authenticated request; raise on error status unless it is an expected 404."""
+        url = target if "://" in target else self.base_url + target
+        headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})
+        body = kwargs.get("data")
+        replayable = body is None or isinstance(body, bytes)
+        kwargs.setdefault("verify", self._verify)
+        for attempt in (1, 2):
+            auth = self.auth.header(scopes)
+            if auth:
+                headers["Authorization"] = auth
+            with warnings.catch_warnings():
+                # The user asked for an unverified connection; say it once in the
+                # log rather than on every request.
+                warnings.simplefilter("ignore")
+                resp = transport.send(self._session, method, url, headers=headers, **kwargs)
+            if resp.status_code == 401 and attempt == 1 and replayable and \
+                    self.auth.unauthorized(resp, scopes):
+                resp.close()
+                continue
+            break
+        if expect_404 and resp.status_code == 404:
+            return resp
+        try:
+            return transport.check(resp, what)
+        finally:
+            if resp.status_code >= 400:
+                resp.close()
+
+    def location(self, resp: requests.Response) -> str:
+        """The absolute ``Location`` of an upload response (spec allows relative ones)."""
+        loc = resp.headers.get("Location")
+        if not loc:
+            raise RegistryError(f"{resp.request.method} {transport.strip_query(resp.url)}: "
+                                "registry sent no Location header")
+        return urljoin(resp.url, loc)
+
+    # -- manifests -------------------------------------------------------------
+    def head_manifest(self, repo: Repository, reference: str) -> ManifestHead | None:
+        """HEAD a manifest; None if it does not exist. Costs no pull on Docker Hub."""
+        resp = self.request(
+            "HEAD", repo.manifest_path(reference), (pull_scope(repo),),
+            what=f"HEAD manifest {repo}:{reference}", expect_404=True,
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT}, allow_redirects=True,
+        )
+        resp.close()
+        if resp.status_code == 404:
+            return None
+        # Some registries omit the digest on HEAD; "" tells the caller to GET.
+        digest = resp.headers.get("Docker-Content-Digest", "")
+        size = int(resp.headers.get("Content-Length") or 0)
+        media = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        return ManifestHead(digest, media, size)
+
+    def get_manifest(self, repo: Repository, reference: str) -> RawManifest:
+        """GET a manifest's exact bytes; verify them when asked for by digest."""
+        resp = self.request(
+            "GET", repo.manifest_path(reference), (pull_scope(repo),),
+            what=f"GET manifest {repo}:{reference}",
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+        )
+        body = resp.content
+        media = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        computed = "sha256:" + hashlib.sha256(body).hexdigest()
+        digest = resp.headers.get("Docker-Content-Digest") or computed
+        # Schema1 digests cover the payload without its JWS signatures, so the
+        # byte hash legitimately differs; every other type must hash exactly.
+        if reference.startswith("sha256:") and media not in mediatypes.SCHEMA1_TYPES \
+                and computed != reference:
+            raise DigestMismatchError(f"manifest {repo}@{reference}", reference, computed)
+        if media not in mediatypes.SCHEMA1_TYPES and digest.startswith("sha256:"):
+            digest = computed
+        return RawManifest(body, media, digest)
+
+    def put_manifest(self, repo: Repository, reference: str, manifest: RawManifest) -> str:
+        """PUT the manifest bytes unchanged under a tag or digest; return the stored digest."""
+        resp = self.request(
+            "PUT", repo.manifest_path(reference), (push_scope(repo),),
+            what=f"PUT manifest {repo}:{reference}",
+            data=manifest.body, headers={"Content-Type": manifest.media_type},
+        )
+        resp.close()
+        return resp.headers.get("Docker-Content-Digest") or manifest.digest
+
+    def list_tags(self, repo: Repository, page_size: int = defaults.TAGS_PAGE) -> Iterator[str]:
+        """Every tag of ``repo``, following ``Link: <…>; rel="next"`` pagination."""
+        url: str | None = f"{repo.tags_path()}?n={page_size}"
+        while url:
+            resp = self.request("GET", url, (pull_scope(repo),), what=f"list tags of {repo}")
+            body = resp.json() if resp.content else {}
+            yield from body.get("tags") or []
+            nxt = resp.links.get("next", {}).get("url")
+            url = urljoin(resp.url, nxt) if nxt else None
+
+    # -- blobs -----------------------------------------------------------------
+    def blob_exists(self, repo: Repository, digest: str) -> bool:
+        """HEAD a blob."""
+        resp = self.request(
+            "HEAD", repo.blob_path(digest), (pull_scope(repo),),
+            what=f"HEAD blob {repo}@{digest}", expect_404=True, allow_redirects=True,
+        )
+        resp.close()
+        return resp.status_code != 404
+
+    def open_blob(self, repo: Repository, digest: str, offset: int = 0) -> requests.Response:
+        """Start streaming a blob, from ``offset`` if the registry honours Range."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        # requests follows the redirect to object storage and drops Authorization
+        # when the host changes (Session.rebuild_auth), so a CDN never sees it.
+        return self.request(
+            "GET", repo.blob_path(digest), (pull_scope(repo),),
+            what=f"GET blob {repo}@{digest}", stream=True, headers=headers,
+        )
+
+    def mount_blob(self, repo: Repository, digest: str, source: Repository) -> bool:
+        """Cross-repository mount; True if the registry mounted it (201)."""
+        resp = self.request(
+            "POST", repo.upload_path(), (push_scope(repo), pull_scope(source)),
+            what=f"mount {digest} from {source} into {repo}",
+            params={"mount": digest, "from": source.path}, data=b"", allow_redirects=False,
+        )
+        resp.close()
+        if resp.status_code == 201:
+            return True
+        if resp.status_code == 202:
+            # The registry could not mount and opened an upload session instead
+            # (spec: "Mounting a blob from another repository"); close it.
+            self.cancel_upload(repo, self.location(resp))
+        return False
+
+    def start_upload(self, repo: Repository) -> str:
+        """Open an upload session; return its absolute URL."""
+        resp = self.request(
+            "POST", repo.upload_path(), (push_scope(repo),),
+            what=f"start upload to {repo}", data=b"", allow_redirects=False,
+        )
+        resp.close()
+        return self.location(resp)
+
+    def finish_upload(
+        self, repo: Repository, url: str, digest: str, body: SizedBody | bytes
+    ) -> None:
+        """PUT the (rest of the) blob and close the session with ``?digest=``."""
+        resp = self.request(
+            "PUT", url, (push_scope(repo),), what=f"upload {digest} to {repo}",
+            params={"digest": digest}, data=body, allow_redirects=False,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        resp.close()
+
+    def patch_upload(self, repo: Repository, url: str, body: SizedBody, start: int) -> str:
+        """Send one chunk at ``start``; return the session URL for the next request."""
+        end = start + len(body) - 1
+        resp = self.request(
+            "PATCH", url, (push_scope(repo),), what=f"upload chunk {start}-{end} to {repo}",
+            data=body, allow_redirects=False,
+            headers={"Content-Type": "application/octet-stream",
+                     "Content-Range": f"{start}-{end}"},
+        )
+        resp.close()
+        return self.location(resp)
+
+    def upload_offset(self, repo: Repository, url: str) -> tuple[str, int]:
+        """Ask an upload session how many bytes it holds: ``(url, offset)``."""
+        resp = self.request("GET", url, (push_scope(repo),), what=f"upload status in {repo}",
+                            allow_redirects=False)
+        resp.close()
+        # "Range: 0-<last byte>". distribution also says "0-0" for an empty
+        # session, so read it as empty: at worst one byte is sent again and the
+        # registry's 416 makes us start over.
+        rng = resp.headers.get("Range", "")
+        last = int(rng.rsplit("-", 1)[1]) if "-" in rng else -1
+        last = -1 if last == 0 else last
+        next_url = self.location(resp) if resp.headers.get("Location") else url
+        return next_url, last + 1
+
+    def cancel_upload(self, repo: Repository, url: str) -> None:
+        """Best-effort DELETE of an upload session."""
+        try:
+            self.request("DELETE", url, (push_scope(repo),), what="cancel upload",
+                         expect_404=True).close()
+        except (NotFoundError, AuthError, RegistryError) as exc:
+            log.debug("cancelling upload in %s failed: %s", repo, exc)

@@ -1,0 +1,49 @@
+"""One :class:`RegistryClient` per (registry, credential), shared by every thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from syncer import defaults
+from syncer.credentials import Credentials
+from syncer.reference import Repository
+from syncer.registry import transport
+from syncer.registry.client import RegistryClient
+
+log = logging.getLogger(__name__)
+
+
+class ClientPool:
+    """Hands out clients so tokens and connections are reused across images."""
+
+    def __init__(self, credentials: Credentials, *, pool_size: int = defaults.PROC) -> None:
+        self._credentials = credentials
+        self._pool_size = pool_size
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, object], RegistryClient] = {}
+
+    def for_repo(self, repo: Repository) -> RegistryClient:
+        """The client for ``repo``'s registry with the credential that matches ``repo``."""
+        entry = self._credentials.lookup(repo)
+        insecure = self._credentials.insecure(repo.registry)
+        key = (repo.api_host, entry)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                if insecure:
+                    log.warning("%s: TLS verification disabled (insecure: true)", repo.registry)
+                client = RegistryClient(
+                    repo.api_host, entry, insecure=insecure,
+                    # Each blob copy holds a source and a destination connection.
+                    session=transport.new_session(self._pool_size * 2),
+                )
+                self._clients[key] = client
+            return client
+
+    def close(self) -> None:
+        """Close every session."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

@@ -1,0 +1,171 @@
+"""The single boundary between ``requests`` and syncer's error tree.
+
+Only this module catches ``requests`` exceptions. Everything above it sees
+:mod:`syncer.errors` types, chained to the original with ``from exc``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.cookiejar
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from syncer import defaults
+from syncer.errors import (
+    AuthError,
+    HTTPError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TLSError,
+    TransportError,
+)
+
+_MAX_BODY_IN_MESSAGE = 300
+
+
+def new_session(pool_size: int = defaults.PROC) -> requests.Session:
+    """A session tuned for registry traffic."""
+    session = requests.Session()
+    # Connection reuse matters more than anything else for many small blobs:
+    # size the pool to the number of threads that share this session.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    # Drop every cookie. Harbor hands out a gorilla/csrf cookie on GET and then
+    # rejects the next PUT or PATCH that carries it without the matching
+    # X-Harbor-CSRF-Token header ("CSRF token invalid"); the registry API is
+    # stateless, so cookies only ever hurt.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    session.headers["User-Agent"] = f"syncer/{_version()}"
+    return session
+
+
+def _version() -> str:
+    from syncer import __version__
+
+    return __version__
+
+
+def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """Send one request, translating transport failures into :class:`TransportError`."""
+    kwargs.setdefault("timeout", defaults.TIMEOUT)
+    try:
+        return session.request(method, url, **kwargs)
+    except requests.exceptions.SSLError as exc:
+        raise TLSError(f"{method} {strip_query(url)}: TLS error: {_short(exc)}") from exc
+    except requests.exceptions.Timeout as exc:
+        raise TransportError(f"{method} {strip_query(url)}: timed out") from exc
+    except requests.exceptions.RequestException as exc:
+        raise TransportError(f"{method} {strip_query(url)}: {_short(exc)}") from exc
+
+
+def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
+    """Stream a response body, translating mid-body failures into :class:`TransportError`."""
+    try:
+        yield from resp.iter_content(chunk_size)
+    except requests.exceptions.RequestException as exc:
+        raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
+    except OSError as exc:  # urllib3 can surface raw socket errors mid-body
+        raise TransportError(f"reading {strip_query(resp.url)}: {_clip(str(exc))}") from exc
+
+
+def check(resp: requests.Response, what: str) -> requests.Response:
+    """Return ``resp`` if it succeeded, else raise the matching :class:`HTTPError`."""
+    if resp.status_code < 400:
+        return resp
+    errors = _errors_payload(resp)
+    detail = "; ".join(
+        f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
+    ) or _sanitised_body(resp)
+    status = resp.status_code
+    message = f"{what}: HTTP {status}" + (f" {detail}" if detail else "")
+    cls: type[HTTPError] = HTTPError
+    if status in (401, 403):
+        cls = AuthError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 429:
+        cls = RateLimitedError
+    elif status >= 500:
+        cls = ServerError
+    raise cls(
+        message,
+        status=status,
+        method=resp.request.method or "",
+        url=strip_query(resp.url),
+        errors=errors,
+        retry_after=retry_after(resp),
+    )
+
+
+def retry_after(resp: requests.Response) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After`` (delta or HTTP date)."""
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _errors_payload(resp: requests.Response) -> list[dict[str, Any]]:
+    # Spec "Error Codes": {"errors": [{"code", "message", "detail"}]}.
+    if resp.request.method == "HEAD":
+        return []
+    try:
+        body = json.loads(resp.content[:65536] or b"null")
+    except ValueError:
+        return []
+    errs = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errs, list):
+        return []
+    return [
+        {"code": str(e.get("code", "")), "message": _clip(str(e.get("message", "")))}
+        for e in errs
+        if isinstance(e, dict)
+    ]
+
+
+def _sanitised_body(resp: requests.Response) -> str:
+    if resp.request.method == "HEAD":
+        return ""
+    text = resp.content[:_MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
+    return _clip(" ".join(text.split()))
+
+
+def _clip(text: str) -> str:
+    printable = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(printable) > _MAX_BODY_IN_MESSAGE:
+        return printable[:_MAX_BODY_IN_MESSAGE] + "…"
+    return printable
+
+
+def strip_query(url: str) -> str:
+    """``url`` without its query string."""
+    # Upload URLs carry opaque state (distribution's signed "_state") and some
+    # redirect targets carry pre-signed credentials: never echo query strings.
+    return url.split("?", 1)[0]
+
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def _short(exc: BaseException) -> str:
+    text = _QUERY.sub("", str(exc))
+    # urllib3 messages embed the whole pool repr; keep the informative tail.
+    if "Caused by" in text:
+        text = text.split("Caused by", 1)[1].strip(" ()'\"")
+    return _clip(text)

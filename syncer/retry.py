@@ -1,0 +1,47 @@
+"""Retry with exponential backoff and full jitter, honouring ``Retry-After``."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from syncer import defaults
+from syncer.errors import HTTPError, is_transient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def backoff_delay(attempt: int, exc: BaseException | None = None) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based)."""
+    if isinstance(exc, HTTPError) and exc.retry_after is not None:
+        return min(exc.retry_after, defaults.BACKOFF_MAX)
+    ceiling = min(defaults.BACKOFF_MAX, defaults.BACKOFF_BASE * (2 ** (attempt - 1)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def retrying(
+    fn: Callable[[], T],
+    *,
+    what: str,
+    attempts: int = defaults.REQUEST_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> T:
+    """Call ``fn``; retry transient errors up to ``attempts`` times in all."""
+    attempt = 1
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc) or attempt >= attempts:
+                raise
+            delay = backoff_delay(attempt, exc)
+            log.info("%s: %s; retry %d/%d in %.1fs", what, exc, attempt, attempts - 1, delay)
+            if on_retry is not None:
+                on_retry(exc, delay)
+            sleep(delay)
+            attempt += 1

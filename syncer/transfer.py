@@ -1,0 +1,299 @@
+"""Blob transfer: HEAD, mount, or stream from source to destination.
+
+Bytes flow source GET → bounded chunks → destination upload; nothing touches
+disk and memory does not grow with layer size. The digest is computed in
+flight, and the last chunk is held back until it matches, so a corrupt blob
+is never committed at the destination.
+
+Large blobs go up in ``PATCH`` chunks (spec: "Pushing a blob in chunks"). When
+a chunk fails, the upload session is asked how much it holds (``GET`` on the
+session URL, ``Range`` header) and the copy resumes there, re-reading the
+source with a ``Range`` request from the nearest chunk boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal
+
+import requests
+
+from syncer import defaults
+from syncer.errors import (
+    CancelledError,
+    DigestMismatchError,
+    HTTPError,
+    RegistryError,
+    TransportError,
+    is_transient,
+)
+from syncer.manifest import Descriptor
+from syncer.reference import Repository
+from syncer.registry import transport
+from syncer.registry.client import RegistryClient, SizedBody
+from syncer.retry import backoff_delay, retrying
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["exists", "mounted", "copied"]
+_SOURCE_REOPENS = 5
+
+
+def _never() -> bool:
+    return False
+
+
+def _ignore(_: int) -> None:
+    return None
+
+
+class SourceReader:
+    """Reads one source blob sequentially, hashing every byte, resuming the GET with Range."""
+
+    def __init__(self, client: RegistryClient, repo: Repository, digest: str) -> None:
+        self._client, self._repo, self.digest = client, repo, digest
+        self.hasher = hashlib.sha256()
+        self.position = 0
+        self._resp: requests.Response | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._pending = b""
+        self.length: int | None = None
+
+    def _open(self) -> Iterator[bytes]:
+        resp = self._client.open_blob(self._repo, self.digest, self.position)
+        self._resp = resp
+        if self.length is None and resp.status_code == 200 and resp.headers.get("Content-Length"):
+            self.length = int(resp.headers["Content-Length"])
+        chunks = transport.iter_body(resp, defaults.STREAM_CHUNK)
+        if self.position and resp.status_code != 206:
+            chunks = _skip(chunks, self.position)  # Range ignored: discard what we have
+        return chunks
+
+    def ensure_open(self) -> None:
+        """Start the GET now, to learn the length of blobs whose size is unknown."""
+        if self._chunks is None:
+            self._chunks = self._open()
+
+    def rewind(self, position: int, hasher: hashlib._Hash) -> None:
+        """Restart reading at ``position`` with the hash state of the bytes before it."""
+        self.close()
+        self.position, self.hasher = position, hasher.copy()
+
+    def close(self) -> None:
+        """Release the source connection."""
+        if self._resp is not None:
+            self._resp.close()
+        self._resp, self._chunks, self._pending = None, None, b""
+
+    def _next_piece(self) -> bytes:
+        reopens = 0
+        while True:
+            if self._pending:
+                piece, self._pending = self._pending, b""
+                return piece
+            try:
+                if self._chunks is None:
+                    self._chunks = self._open()
+                return next(self._chunks)
+            except StopIteration:
+                return b""
+            except TransportError as exc:
+                reopens += 1
+                if reopens > _SOURCE_REOPENS:
+                    raise
+                log.info("source %s@%s broke at byte %d (%s); resuming", self._repo,
+                         self.digest[:19], self.position, exc)
+                self.close()
+                time.sleep(backoff_delay(reopens))
+
+    def take(self, count: int | None, stop: Callable[[], bool] = _never) -> Iterator[bytes]:
+        """Yield the next ``count`` bytes (all the rest if None), hashing them."""
+        left = count
+        while left is None or left > 0:
+            if stop():
+                raise CancelledError(f"copy of {self.digest} cancelled")
+            piece = self._next_piece()
+            if not piece:
+                if left is not None:
+                    # Source ended early: never let a short body reach the upload.
+                    raise DigestMismatchError(
+                        f"blob {self._repo}@{self.digest}", f"{left} more bytes",
+                        f"end of data at byte {self.position}",
+                    )
+                return
+            if left is not None and len(piece) > left:
+                piece, self._pending = piece[:left], piece[left:]
+            self.hasher.update(piece)
+            self.position += len(piece)
+            if left is not None:
+                left -= len(piece)
+            yield piece
+
+    def verify(self, size: int) -> None:
+        """Raise :class:`DigestMismatchError` unless what was read matches the descriptor."""
+        actual = "sha256:" + self.hasher.hexdigest()
+        if actual != self.digest:
+            raise DigestMismatchError(f"blob {self._repo}@{self.digest}", self.digest, actual)
+        if size >= 0 and self.position != size:
+            raise DigestMismatchError(
+                f"blob {self._repo}@{self.digest}", f"{size} bytes", f"{self.position} bytes"
+            )
+
+
+def _skip(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
+    for piece in chunks:
+        if count >= len(piece):
+            count -= len(piece)
+            continue
+        yield piece[count:]
+        count = 0
+
+
+def _held_back(
+    pieces: Iterable[bytes], check: Callable[[], None], on_bytes: Callable[[int], None]
+) -> Iterator[bytes]:
+    """Yield ``pieces`` but run ``check`` before releasing the final one."""
+    prev: bytes | None = None
+    for piece in pieces:
+        if prev is not None:
+            on_bytes(len(prev))
+            yield prev
+        prev = piece
+    check()
+    if prev is not None:
+        on_bytes(len(prev))
+        yield prev
+
+
+def _counted(pieces: Iterable[bytes], on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+    for piece in pieces:
+        on_bytes(len(piece))
+        yield piece
+
+
+class BlobCopier:
+    """Copies one blob between two registries."""
+
+    def __init__(
+        self,
+        src: RegistryClient,
+        dst: RegistryClient,
+        *,
+        on_bytes: Callable[[int], None] = _ignore,
+        stop: Callable[[], bool] = _never,
+        chunked_threshold: int = defaults.CHUNKED_THRESHOLD,
+        upload_chunk: int = defaults.UPLOAD_CHUNK,
+        attempts: int = defaults.REQUEST_ATTEMPTS,
+    ) -> None:
+        self.src, self.dst = src, dst
+        self.on_bytes, self.stop = on_bytes, stop
+        self.chunked_threshold, self.upload_chunk = chunked_threshold, upload_chunk
+        self.attempts = attempts
+
+    def copy(
+        self,
+        src_repo: Repository,
+        dst_repo: Repository,
+        desc: Descriptor,
+        *,
+        check_exists: bool = True,
+        mount_from: Iterable[Repository] = (),
+    ) -> Outcome:
+        """Make ``desc`` present in ``dst_repo``; say how."""
+        what = f"blob {desc.digest[:19]} → {dst_repo}"
+        if check_exists and retrying(lambda: self.dst.blob_exists(dst_repo, desc.digest),
+                                     what=what, attempts=self.attempts):
+            return "exists"
+        for other in mount_from:
+            if other != dst_repo and self._try_mount(dst_repo, desc.digest, other):
+                return "mounted"
+        if desc.size >= self.chunked_threshold:
+            retrying(lambda: self._chunked(src_repo, dst_repo, desc), what=what,
+                     attempts=self.attempts)
+        else:
+            retrying(lambda: self._monolithic(src_repo, dst_repo, desc), what=what,
+                     attempts=self.attempts)
+        return "copied"
+
+    def _try_mount(self, dst_repo: Repository, digest: str, other: Repository) -> bool:
+        try:
+            return self.dst.mount_blob(dst_repo, digest, other)
+        except HTTPError as exc:
+            # A mount the token does not cover, or a registry that refuses it,
+            # is not an error: we simply upload instead.
+            log.debug("mount of %s from %s refused: %s", digest[:19], other, exc)
+            return False
+
+    def _monolithic(self, src_repo: Repository, dst_repo: Repository, desc: Descriptor) -> None:
+        reader = SourceReader(self.src, src_repo, desc.digest)
+        url = self.dst.start_upload(dst_repo)
+        try:
+            reader.ensure_open()
+            size = desc.size if desc.size >= 0 else reader.length
+            pieces = _held_back(
+                reader.take(size, self.stop),
+                lambda: reader.verify(-1 if size is None else size),
+                self.on_bytes,
+            )
+            # Schema1 blobs have no size in the manifest; if the source does not
+            # say either, the upload goes out with chunked transfer encoding.
+            body = SizedBody(pieces, size) if size is not None else SizedBody(pieces, 0)
+            self.dst.finish_upload(dst_repo, url, desc.digest, body)
+        except BaseException:
+            self.dst.cancel_upload(dst_repo, url)
+            raise
+        finally:
+            reader.close()
+
+    def _chunked(self, src_repo: Repository, dst_repo: Repository, desc: Descriptor) -> None:
+        reader = SourceReader(self.src, src_repo, desc.digest)
+        size = desc.size
+        url = self.dst.start_upload(dst_repo)
+        snapshots = {0: reader.hasher.copy()}
+        failures = 0
+        try:
+            while reader.position < size:
+                start = reader.position
+                n = min(self.upload_chunk, size - start)
+                final = start + n == size
+                pieces: Iterable[bytes] = reader.take(n, self.stop)
+                pieces = (_held_back(pieces, lambda: reader.verify(size), self.on_bytes)
+                          if final else _counted(pieces, self.on_bytes))
+                try:
+                    url = self.dst.patch_upload(dst_repo, url, SizedBody(pieces, n), start)
+                except RegistryError as exc:
+                    failures += 1
+                    if not is_transient(exc) or failures >= self.attempts:
+                        raise
+                    time.sleep(backoff_delay(failures, exc))
+                    url = self._resume(dst_repo, url, reader, snapshots)
+                    continue
+                snapshots[reader.position] = reader.hasher.copy()
+            self.dst.finish_upload(dst_repo, url, desc.digest, b"")
+        except BaseException:
+            self.dst.cancel_upload(dst_repo, url)
+            raise
+        finally:
+            reader.close()
+
+    def _resume(
+        self, dst_repo: Repository, url: str, reader: SourceReader,
+        snapshots: dict[int, hashlib._Hash],
+    ) -> str:
+        """Line the reader up with what the upload session holds; return the session URL."""
+        try:
+            url, held = self.dst.upload_offset(dst_repo, url)
+        except HTTPError as exc:
+            if is_transient(exc):
+                raise
+            log.info("upload session in %s is gone (%s); starting over", dst_repo, exc)
+            url, held = self.dst.start_upload(dst_repo), 0
+        base = max(k for k in snapshots if k <= held) if held >= 0 else 0
+        reader.rewind(base, snapshots[base])
+        for _ in reader.take(held - base):
+            pass  # re-hash bytes the registry already has, without sending them
+        log.info("resuming upload of %s to %s at byte %d", reader.digest[:19], dst_repo, held)
+        return url
