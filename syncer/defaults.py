@@ -27,6 +27,8 @@ UPLOAD_CHUNK = 32 << 20
 TIMEOUT = (10.0, 120.0)
 #: Tag-list page size requested with ``?n=``.
 TAGS_PAGE = 1000
+#: Longest wait for a ``docker-credential-*`` helper to answer, in seconds.
+CREDENTIAL_HELPER_TIMEOUT = 30.0
 
 
 def cache_dir() -> Path:

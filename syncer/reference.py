@@ -57,6 +57,17 @@ def _is_host(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost"
 
 
+def normalize_registry(host: str) -> str:
+    """Return ``host`` if it is a registry host; Docker Hub aliases become ``docker.io``.
+
+    Like a reference's first component, a host needs a ``.`` or ``:`` or must be
+    ``localhost``: ``library`` is a Docker Hub namespace, not a registry.
+    """
+    if not _is_host(host) or not _HOST.fullmatch(host):
+        raise ConfigError(f"invalid registry host {host!r}")
+    return DOCKER_HUB if host.lower() in _HUB_ALIASES else host
+
+
 @dataclass(frozen=True, slots=True)
 class Repository:
     """A repository on a registry, e.g. ``docker.io/library/nginx``."""

@@ -1,0 +1,277 @@
+"""Load image-syncer config files into typed, frozen objects.
+
+Two layouts, as in image-syncer:
+
+* ``--config FILE``: the legacy single file ``{"auth": {...}, "images": {...}}``;
+* ``--auth FILE --images FILE``: each file holds its map itself; auth is optional.
+
+``.json`` files are JSON, ``.yaml`` and ``.yml`` files YAML. Every problem is a
+one-line :class:`~syncer.errors.ConfigError` naming the file and the key, e.g.
+``images.json: images["a/b:/[/"]: invalid regex '[': unterminated character set ...``.
+
+An auth key is a registry (``quay.io``) or a path prefix (``quay.io/coreos``);
+Docker Hub aliases fold into ``docker.io``. Besides image-syncer's ``username``,
+``password`` and ``insecure``, an entry keyed by a registry host may set
+``max_connections``, which becomes :attr:`SyncConfig.limits`.
+
+``$VAR`` and ``${VAR}`` are expanded in usernames, passwords and destinations
+(:func:`syncer.rules.expand_env`). An unset variable becomes the empty string,
+as in image-syncer, but an empty username or password counts as absent, so a
+username whose password variable is unset is an error naming the variable; and
+a destination that no longer parses is an error naming the variable (one that
+still parses is only logged as a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+from syncer.errors import ConfigError
+from syncer.reference import Repository, normalize_registry
+from syncer.rules import Destination, Rule, expand_env, parse_rule, quote_key
+
+__all__ = [
+    "AuthEntry",
+    "ConfigError",
+    "Destination",
+    "Rule",
+    "SyncConfig",
+    "load_config",
+    "normalize_auth_key",
+]
+
+log = logging.getLogger(__name__)
+
+_FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
+_AUTH_FIELDS = ("username", "password", "insecure", "max_connections")
+_LEGACY_KEYS = ("auth", "images")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class AuthEntry:
+    """Credentials and settings for a registry or path prefix; deliberately not serialisable."""
+
+    username: str | None
+    password: str | None
+    insecure: bool = False
+    max_connections: int | None = None
+
+    def __repr__(self) -> str:
+        hidden = None if self.password is None else "***"
+        return (
+            f"AuthEntry(username={self.username!r}, password={hidden!r}, "
+            f"insecure={self.insecure!r}, max_connections={self.max_connections!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """Everything a config names: auth entries by normalised key, rules, connection limits."""
+
+    auth: Mapping[str, AuthEntry]
+    rules: tuple[Rule, ...]
+    limits: Mapping[str, int]
+
+
+def load_config(
+    config: Path | None = None,
+    auth: Path | None = None,
+    images: Path | None = None,
+    *,
+    default_registry: str | None = None,
+    default_namespace: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SyncConfig:
+    """Load the legacy ``config`` file, or the ``auth`` (optional) and ``images`` files.
+
+    ``config`` wins when both layouts are given. ``default_registry`` and
+    ``default_namespace`` fill in empty destinations; ``environ`` defaults to
+    :data:`os.environ`.
+    """
+    env = os.environ if environ is None else environ
+    if config is not None:
+        if auth is not None or images is not None:
+            log.warning("--config %s wins: ignoring --auth and --images", config)
+        raw_auth, raw_images = _read_legacy(config)
+        auth_file = images_file = config
+    elif images is not None:
+        raw_auth = None if auth is None else _read(auth)
+        raw_images = _read(images)
+        auth_file, images_file = auth or images, images
+    else:
+        raise ConfigError("no image list: pass --config FILE, or --images FILE (and --auth FILE)")
+    entries = _parse_auth(raw_auth, auth_file, env)
+    rules = _parse_images(
+        raw_images,
+        f"{images_file}: images",
+        default_registry=default_registry,
+        default_namespace=default_namespace,
+        environ=env,
+    )
+    limits = {k: e.max_connections for k, e in entries.items() if e.max_connections is not None}
+    return SyncConfig(MappingProxyType(entries), rules, MappingProxyType(limits))
+
+
+def normalize_auth_key(key: str) -> str:
+    """``registry[/namespace...]``, with Docker Hub aliases folded into ``docker.io``.
+
+    A trailing ``/`` is dropped: image-syncer matches ``quay.io/`` like ``quay.io``.
+    """
+    host, _, path = key.rstrip("/").partition("/")
+    registry = normalize_registry(host)
+    if not path:
+        return registry
+    try:
+        # The extra component keeps Hub namespaces as written: no library/ is added.
+        Repository.parse(f"{registry}/{path}/x")
+    except ConfigError as exc:
+        raise ConfigError(f"invalid namespace {path!r}: names are lowercase") from exc
+    return f"{registry}/{path}"
+
+
+def _type(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _read(path: Path) -> object:
+    """Parse one file by its extension."""
+    fmt = _FORMATS.get(path.suffix)
+    if fmt is None:
+        raise ConfigError(f"{path}: unknown file type {path.suffix!r}: use .json, .yaml or .yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    if fmt == "JSON":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise ConfigError(f"{path}: invalid JSON at {where}: {exc.msg}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
+
+
+def _read_legacy(path: Path) -> tuple[object, object]:
+    data = _read(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with auth and images, got {_type(data)}")
+    for key in data:
+        if key not in _LEGACY_KEYS:
+            log.warning("%s: ignoring unknown top-level key %s", path, quote_key(key))
+    if "images" not in data:
+        raise ConfigError(f"{path}: images: missing")
+    return data.get("auth"), data["images"]
+
+
+def _parse_images(
+    raw: object,
+    where: str,
+    *,
+    default_registry: str | None,
+    default_namespace: str | None,
+    environ: Mapping[str, str],
+) -> tuple[Rule, ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of sources, got {_type(raw)}")
+    rules = []
+    for key, value in raw.items():
+        at = f"{where}[{quote_key(key)}]"
+        if not isinstance(key, str):
+            raise ConfigError(f"{at}: expected an image string, got {_type(key)}: quote it")
+        try:
+            rule = parse_rule(
+                key,
+                value,
+                default_registry=default_registry,
+                default_namespace=default_namespace,
+                environ=environ,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{at}: {exc}") from exc
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _parse_auth(raw: object, path: Path, environ: Mapping[str, str]) -> dict[str, AuthEntry]:
+    where = f"{path}: auth"
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of registries, got {_type(raw)}")
+    entries: dict[str, AuthEntry] = {}
+    written: dict[str, str] = {}
+    for key, value in raw.items():
+        at = f"{where}[{quote_key(key)}]"
+        if not isinstance(key, str):
+            raise ConfigError(f"{at}: expected a registry or registry/namespace, got {_type(key)}")
+        try:
+            normal = normalize_auth_key(key)
+        except ConfigError as exc:
+            raise ConfigError(f"{at}: {exc}") from exc
+        if normal in written:
+            raise ConfigError(f"{at}: same key as auth[{quote_key(written[normal])}]")
+        written[normal] = key
+        entries[normal] = _parse_entry(value, at, normal, environ)
+    return entries
+
+
+def _parse_entry(value: object, at: str, key: str, environ: Mapping[str, str]) -> AuthEntry:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{at}: expected a mapping of username and password, got {_type(value)}")
+    for field in value:
+        if field not in _AUTH_FIELDS:
+            log.warning("%s: ignoring unknown field %s", at, quote_key(field))
+    username, user_unset = _credential(value, "username", at, environ)
+    password, pass_unset = _credential(value, "password", at, environ)
+    if (username is None) != (password is None):
+        have, lack, unset = ("username", "password", pass_unset)
+        if username is None:
+            have, lack, unset = ("password", "username", user_unset)
+        note = f" (${', $'.join(unset)} not set)" if unset else ""
+        raise ConfigError(f"{at}: {have} without {lack}{note}")
+    if username is None and (user_unset or pass_unset):
+        unset_names = ", $".join(dict.fromkeys(user_unset + pass_unset))
+        log.warning("%s: credentials empty, $%s not set: anonymous", at, unset_names)
+    insecure = value.get("insecure")
+    if insecure is not None and not isinstance(insecure, bool):
+        raise ConfigError(f"{at}.insecure: expected a boolean, got {_type(insecure)}")
+    limit = value.get("max_connections")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"{at}.max_connections: expected a positive integer, got {limit!r}")
+        if "/" in key:
+            raise ConfigError(f"{at}.max_connections: only a registry host can limit connections")
+    return AuthEntry(username, password, bool(insecure), limit)
+
+
+def _credential(
+    entry: Mapping[object, object], field: str, at: str, environ: Mapping[str, str]
+) -> tuple[str | None, tuple[str, ...]]:
+    """A username or password, expanded; empty counts as absent. Never echoes the value."""
+    raw = entry.get(field)
+    if raw is None:
+        return None, ()
+    if not isinstance(raw, str):
+        raise ConfigError(f"{at}.{field}: expected a string, got {_type(raw)}: quote it")
+    text, unset = expand_env(raw, environ)
+    return text or None, unset

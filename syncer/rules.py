@@ -1,0 +1,281 @@
+"""Image rules: what one ``images`` entry of an image-syncer config asks for.
+
+A source key takes one of four forms::
+
+    repo                  every tag                           kind "all"
+    repo:t1,t2            these tags                          kind "tags"
+    repo:/regex/          tags that re.search() matches       kind "regex"
+    repo@sha256:<hex>     one manifest                        kind "digest"
+
+A destination is a repository, optionally with tags (``dst:n1,n2``) that rename
+the source tags by position, or with the source's digest (``dst@sha256:...``).
+Errors raised here do not name the file or the key; :mod:`syncer.config` adds both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from syncer.errors import ConfigError
+from syncer.reference import Repository, normalize_registry, validate_digest, validate_tag
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["all", "tags", "regex", "digest"]
+KINDS: tuple[Kind, ...] = ("all", "tags", "regex", "digest")
+
+_ARTICLED = {"all": "a whole repository", "regex": "a tag regex"}
+_DEST_TYPE = "destination must be a string or a list of strings"
+_VAR = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_]\w*)\}|(?P<plain>[A-Za-z_]\w*)|(?P<dollar>\$))", re.A
+)
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+    """Expand ``$VAR`` and ``${VAR}``; return the result and the names that were unset.
+
+    As with Go's ``os.ExpandEnv``, which image-syncer uses, an unset variable
+    expands to the empty string. Unlike Go, ``$$`` is a literal ``$``; any other
+    ``$`` (``$1``, ``$-``, a lone ``$``) is left as it is.
+    """
+    unset: list[str] = []
+
+    def substitute(m: re.Match[str]) -> str:
+        if m["dollar"]:
+            return "$"
+        name = m["braced"] or m["plain"]
+        if name not in environ:
+            unset.append(name)
+            return ""
+        return environ[name]
+
+    return _VAR.sub(substitute, text), tuple(dict.fromkeys(unset))
+
+
+def quote_key(key: object) -> str:
+    """How messages quote a key: ``"a/b:v1"`` for strings, ``1.5`` for anything else."""
+    return json.dumps(key, ensure_ascii=False) if isinstance(key, str) else repr(key)
+
+
+def _decoding(what: str, exc: Exception) -> ConfigError:
+    return ConfigError(f"cannot decode {what}: {type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a rule copies to; ``tags`` rename the source tags by position."""
+
+    repo: Repository
+    tags: tuple[str, ...] = ()
+    digest: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON primitives, for task arguments."""
+        return {"repo": str(self.repo), "tags": list(self.tags), "digest": self.digest}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Destination:
+        """The inverse of :meth:`to_dict`; validates every field."""
+        try:
+            digest = data.get("digest")
+            return cls(
+                Repository.parse(data["repo"]),
+                tuple(validate_tag(t) for t in data.get("tags", ())),
+                None if digest is None else validate_digest(digest),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise _decoding("Destination", exc) from exc
+
+    def __str__(self) -> str:
+        tags = ":" + ",".join(self.tags) if self.tags else ""
+        return f"{self.repo}{tags}{'@' + self.digest if self.digest else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ``images`` entry: a source selection and where it goes."""
+
+    key: str
+    source: Repository
+    kind: Kind
+    tags: tuple[str, ...] = ()
+    pattern: str | None = None
+    digest: str | None = None
+    destinations: tuple[Destination, ...] = ()
+
+    def matches(self, tag: str) -> bool:
+        """Whether the rule selects ``tag`` of the source (never, for a digest rule)."""
+        if self.kind == "all":
+            return True
+        if self.kind == "tags":
+            return tag in self.tags
+        return self.pattern is not None and re.search(self.pattern, tag) is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON primitives, for task arguments."""
+        return {
+            "key": self.key,
+            "source": str(self.source),
+            "kind": self.kind,
+            "tags": list(self.tags),
+            "pattern": self.pattern,
+            "digest": self.digest,
+            "destinations": [d.to_dict() for d in self.destinations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Rule:
+        """The inverse of :meth:`to_dict`."""
+        try:
+            if data["kind"] not in KINDS:
+                raise ConfigError(f"cannot decode Rule: unknown kind {data['kind']!r}")
+            return cls(
+                key=str(data["key"]),
+                source=Repository.parse(data["source"]),
+                kind=cast(Kind, data["kind"]),
+                tags=tuple(validate_tag(t) for t in data.get("tags", ())),
+                pattern=data.get("pattern"),
+                digest=None if data.get("digest") is None else validate_digest(data["digest"]),
+                destinations=tuple(Destination.from_dict(d) for d in data.get("destinations", ())),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise _decoding("Rule", exc) from exc
+
+
+def parse_rule(
+    key: str,
+    value: object,
+    *,
+    default_registry: str | None = None,
+    default_namespace: str | None = None,
+    environ: Mapping[str, str],
+) -> Rule:
+    """Parse one ``images`` entry: a source key and a destination string, list or null."""
+    rule = _parse_source(key)
+    if value is None or isinstance(value, str):
+        values: list[object] = [value]
+    elif isinstance(value, list):
+        values = list(value) or [None]  # image-syncer: an empty list is an empty string
+    else:
+        raise ConfigError(f"{_DEST_TYPE}, got {_type(value)}")
+    dests: list[Destination] = []
+    for raw in values:
+        if raw is None or raw == "":
+            dest = _default_destination(rule.source, default_registry, default_namespace)
+        elif isinstance(raw, str):
+            dest = _parse_destination(raw, rule, environ)
+        else:
+            raise ConfigError(f"{_DEST_TYPE}, got {_type(raw)}")
+        if dest not in dests:
+            dests.append(dest)
+    return dataclasses.replace(rule, destinations=tuple(dests))
+
+
+def _type(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _parse_source(key: str) -> Rule:
+    if not key.strip():
+        raise ConfigError("empty source")
+    if key != key.strip():
+        raise ConfigError("source has leading or trailing whitespace")
+    if ":/" in key:  # before splitting on ',' and ':', which the regex may contain
+        name, _, rest = key.partition(":/")
+        if not rest.endswith("/"):
+            raise ConfigError("a tag regex must start and end with '/', as in repo:/regex/")
+        pattern = rest[:-1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. FutureWarning "possible nested set"
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"invalid regex {pattern!r}: {exc}") from exc
+        return Rule(key, Repository.parse(name), "regex", pattern=pattern)
+    name, tags, digest = _split(key)
+    repo = Repository.parse(name)
+    if digest is not None:
+        if tags:  # image-syncer lets the digest win, as does docker pull
+            log.warning(
+                "images[%s]: tag %s ignored: the digest names the image", quote_key(key), tags[0]
+            )
+        return Rule(key, repo, "digest", digest=digest)
+    return Rule(key, repo, "tags", tags=tags) if tags else Rule(key, repo, "all")
+
+
+def _split(text: str) -> tuple[str, tuple[str, ...], str | None]:
+    """``name[:t1,t2][@digest]`` into its parts, validating tags and digest."""
+    name, digest = text, None
+    if "@" in text:
+        name, digest = text.split("@", 1)
+        validate_digest(digest)
+    tags: tuple[str, ...] = ()
+    colon = name.rfind(":")
+    if colon > name.rfind("/"):  # a colon before the last '/' is a registry port
+        name, listed = name[:colon], name[colon + 1 :].split(",")
+        for tag in listed:
+            if not tag:
+                raise ConfigError(f"empty tag in {text!r}")
+            validate_tag(tag)
+        if len(set(listed)) != len(listed):
+            raise ConfigError(f"duplicate tag in {text!r}")
+        tags = tuple(listed)
+    return name, tags, digest
+
+
+def _parse_destination(raw: str, rule: Rule, environ: Mapping[str, str]) -> Destination:
+    text, unset = expand_env(raw, environ)
+    where = f"destination {quote_key(raw)}"
+    unset_note = ", ".join(f"${name}" for name in unset) + " not set"
+    try:
+        if not text:
+            raise ConfigError("empty after expanding the environment")
+        name, tags, digest = _split(text)
+        dest = Destination(Repository.parse(name), tags, digest)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}" + (f" ({unset_note})" if unset else "")) from exc
+    if unset:
+        log.warning(
+            "images[%s]: %s: %s, expanded to nothing", quote_key(rule.key), where, unset_note
+        )
+    problem = _mismatch(dest, rule)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+    return dest
+
+
+def _mismatch(dest: Destination, rule: Rule) -> str | None:
+    """Why ``dest`` cannot receive what ``rule`` selects, or None."""
+    n, m = len(rule.tags), len(dest.tags)
+    if dest.digest is not None and rule.kind != "digest":
+        return "a destination digest needs a digest source"
+    if dest.digest is not None and dest.digest != rule.digest:
+        return f"destination digest {dest.digest} differs from source digest {rule.digest}"
+    if m and rule.kind in ("all", "regex"):
+        return f"destination tags need a tag-list or digest source, not {_ARTICLED[rule.kind]}"
+    if m and rule.kind == "tags" and m != n:
+        return f"{n} source tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"
+    if m > 1 and rule.kind == "digest":
+        return f"a digest source takes one destination tag, not {m}"
+    return None
+
+
+def _default_destination(
+    source: Repository, registry: str | None, namespace: str | None
+) -> Destination:
+    """image-syncer's old ``--registry``/``--namespace`` mapping for an empty destination."""
+    if not registry:
+        raise ConfigError("empty destination needs --registry or DEFAULT_REGISTRY")
+    try:
+        host = normalize_registry(registry)
+        path = f"{namespace.strip('/')}/{source.name}" if namespace else source.path
+        return Destination(Repository.parse(f"{host}/{path}"))
+    except ConfigError as exc:
+        raise ConfigError(f"empty destination: {exc}") from exc
