@@ -1,0 +1,1 @@
+"""The lab: real registries and seeded image sets for integration tests and benchmarks."""

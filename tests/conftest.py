@@ -1,0 +1,141 @@
+"""Shared fixtures: real ``docker-registry`` processes in four flavours, and a seeded image set.
+
+Every registry fixture yields a :class:`~tests.support.registries.LabRegistry`
+(``.server``, ``.host``, ``.url``, ``.username``, ``.password``, ``.auth``,
+``.verify``, ``.ca_cert``, ``.issuer``). Registries start in well under a
+second, so each test gets its own, with empty storage. Tests using them are
+marked ``integration``; they skip when the binary is missing, and fail in CI.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncer.lab.images import ImageSet, build_image_set
+from syncer.lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer, TokenAuth
+from tests.support.binaries import require_binary
+from tests.support.certs import SelfSigned, make_self_signed
+from tests.support.registries import LabRegistry, write_htpasswd
+from tests.support.token_issuer import TokenIssuer
+
+__all__ = ["require_binary"]
+
+RegistryFactory = Callable[..., RegistryServer]
+
+_INTEGRATION_FIXTURES = frozenset(
+    {
+        "registry_binary",
+        "registry_factory",
+        "open_registry",
+        "basic_registry",
+        "token_registry",
+        "tls_registry",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that starts a real registry as ``integration``."""
+    for item in items:
+        if _INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def registry_binary() -> str:
+    """Path of ``docker-registry``; skips (or fails in CI) when it is missing."""
+    return require_binary(BINARY_NAME)
+
+
+@pytest.fixture
+def registry_factory(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryFactory]:
+    """Start :class:`RegistryServer` instances on demand; all are stopped at teardown."""
+    servers: list[RegistryServer] = []
+
+    def start(**kwargs: Any) -> RegistryServer:
+        kwargs.setdefault("workdir", tmp_path_factory.mktemp("registry"))
+        server = RegistryServer(binary=registry_binary, **kwargs)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
+    """Self-signed certificate for 127.0.0.1 that the TLS registry serves."""
+    return make_self_signed(tmp_path_factory.mktemp("tls"), "registry")
+
+
+@pytest.fixture(scope="session")
+def token_signer(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
+    """Key and certificate that sign tokens; the certificate is the ``rootcertbundle``."""
+    return make_self_signed(tmp_path_factory.mktemp("token"), "token-signer")
+
+
+@pytest.fixture(scope="session")
+def image_set() -> ImageSet:
+    """The default seeded image set (seed 0)."""
+    return build_image_set(0)
+
+
+@pytest.fixture
+def password() -> str:
+    """A fresh password for ``alice``, unique per test."""
+    return "pw-" + secrets.token_urlsafe(18)
+
+
+@pytest.fixture
+def open_registry(registry_factory: RegistryFactory) -> LabRegistry:
+    """Plain HTTP, no auth."""
+    return LabRegistry(registry_factory())
+
+
+@pytest.fixture
+def basic_registry(registry_factory: RegistryFactory, tmp_path: Path, password: str) -> LabRegistry:
+    """HTTP Basic auth from an htpasswd file: user ``alice``, password ``.password``."""
+    htpasswd = write_htpasswd(tmp_path / "htpasswd", {"alice": password})
+    server = registry_factory(auth=HtpasswdAuth(str(htpasswd)))
+    return LabRegistry(server, username="alice", password=password)
+
+
+@pytest.fixture
+def token_issuer(token_signer: SelfSigned, password: str) -> Iterator[TokenIssuer]:
+    """A running token server that knows ``alice``; set ``.expires_in`` before use."""
+    with TokenIssuer(token_signer, users={"alice": password}) as issuer:
+        yield issuer
+
+
+@pytest.fixture
+def token_registry(
+    registry_factory: RegistryFactory,
+    token_issuer: TokenIssuer,
+    token_signer: SelfSigned,
+    password: str,
+) -> LabRegistry:
+    """Bearer token auth through :class:`TokenIssuer`; ``alice`` may pull and push anything."""
+    auth = TokenAuth(
+        realm=token_issuer.realm,
+        service=token_issuer.service,
+        issuer=token_issuer.issuer,
+        rootcertbundle=str(token_signer.cert_path),
+    )
+    server = registry_factory(auth=auth)
+    return LabRegistry(server, username="alice", password=password, issuer=token_issuer)
+
+
+@pytest.fixture
+def tls_registry(registry_factory: RegistryFactory, tls_cert: SelfSigned) -> LabRegistry:
+    """HTTPS with a self-signed certificate; pass ``.verify`` (the cert path) to trust it."""
+    server = registry_factory(tls=(str(tls_cert.cert_path), str(tls_cert.key_path)))
+    return LabRegistry(server, ca_cert=tls_cert.cert_path)
