@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--output", choices=("text", "json"), default="text",
                       help="summary format on stdout")
     sync.set_defaults(func=cmd_sync)
+
+    from syncer import fleetcli
+
+    fleetcli.add_parsers(sub, add_config_arguments)
     return parser
 
 

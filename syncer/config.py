@@ -44,6 +44,7 @@ __all__ = [
     "Destination",
     "Rule",
     "SyncConfig",
+    "load_auth",
     "load_config",
     "normalize_auth_key",
 ]
@@ -118,6 +119,15 @@ def load_config(
     )
     limits = {k: e.max_connections for k, e in entries.items() if e.max_connections is not None}
     return SyncConfig(MappingProxyType(entries), rules, MappingProxyType(limits))
+
+
+def load_auth(path: Path, *, environ: Mapping[str, str] | None = None) -> Mapping[str, AuthEntry]:
+    """Load an auth file on its own, as workers do; a legacy config file's ``auth`` works too."""
+    env = os.environ if environ is None else environ
+    raw = _read(path)
+    if isinstance(raw, dict) and "images" in raw and set(raw) <= set(_LEGACY_KEYS):
+        raw = raw.get("auth")
+    return MappingProxyType(_parse_auth(raw, path, env))
 
 
 def normalize_auth_key(key: str) -> str:

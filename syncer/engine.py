@@ -33,17 +33,26 @@ MAX_DEPTH = 4
 
 
 def expand_rule(rule: Rule, pool: ClientPool) -> list[TagJob]:
-    """Every (source, destination) image pair a rule selects."""
+    """Every (source, destination) image pair a rule selects, listing tags if needed."""
+    if rule.kind in ("tags", "digest"):
+        return explicit_jobs(rule)
+    client = pool.for_repo(rule.source)
+    tags = retrying(lambda: list(client.list_tags(rule.source)),
+                    what=f"list tags of {rule.source}")
+    return _pair(rule, [ImageRef(rule.source, t) for t in tags if rule.matches(t)])
+
+
+def explicit_jobs(rule: Rule) -> list[TagJob]:
+    """The jobs of a tag-list or digest rule, which need no registry call."""
     if rule.kind == "digest":
         assert rule.digest is not None
-        sources = [ImageRef(rule.source, None, rule.digest)]
-    elif rule.kind == "tags":
-        sources = [ImageRef(rule.source, t) for t in rule.tags]
-    else:
-        client = pool.for_repo(rule.source)
-        tags = retrying(lambda: list(client.list_tags(rule.source)),
-                        what=f"list tags of {rule.source}")
-        sources = [ImageRef(rule.source, t) for t in tags if rule.matches(t)]
+        return _pair(rule, [ImageRef(rule.source, None, rule.digest)])
+    if rule.kind == "tags":
+        return _pair(rule, [ImageRef(rule.source, t) for t in rule.tags])
+    raise ValueError(f"rule {rule.key} needs its tags listed")
+
+
+def _pair(rule: Rule, sources: list[ImageRef]) -> list[TagJob]:
     jobs: list[TagJob] = []
     for dest in rule.destinations:
         for i, src in enumerate(sources):

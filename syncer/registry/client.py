@@ -31,6 +31,8 @@ from syncer.errors import (
 from syncer.reference import Repository
 from syncer.registry import transport
 from syncer.registry.auth import Authenticator
+from syncer.throttle import DEFAULT_PAUSE, RATELIMIT_LOW_WATER, NoThrottle, Throttle, \
+    ratelimit_remaining
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,10 @@ class RegistryClient:
         *,
         insecure: bool = False,
         session: requests.Session | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.host = host
+        self.throttle: Throttle = throttle or NoThrottle()
         self.insecure = insecure
         self._session = session or transport.new_session()
         self._verify = not insecure
@@ -161,11 +165,13 @@ class RegistryClient:
             auth = self.auth.header(scopes)
             if auth:
                 headers["Authorization"] = auth
+            self.throttle.wait(self.host)
             with warnings.catch_warnings():
                 # The user asked for an unverified connection; say it once in the
                 # log rather than on every request.
                 warnings.simplefilter("ignore")
                 resp = transport.send(self._session, method, url, headers=headers, **kwargs)
+            self._observe(resp)
             if resp.status_code == 401 and attempt == 1 and replayable and \
                     self.auth.unauthorized(resp, scopes):
                 resp.close()
@@ -178,6 +184,15 @@ class RegistryClient:
         finally:
             if resp.status_code >= 400:
                 resp.close()
+
+    def _observe(self, resp: requests.Response) -> None:
+        """Tell the throttle when the registry asks everyone to slow down."""
+        if resp.status_code == 429:
+            self.throttle.pause(self.host, transport.retry_after(resp) or DEFAULT_PAUSE)
+            return
+        left = ratelimit_remaining(resp.headers.get("ratelimit-remaining"))
+        if left is not None and left <= RATELIMIT_LOW_WATER:
+            self.throttle.pause(self.host, DEFAULT_PAUSE * (RATELIMIT_LOW_WATER + 1 - left))
 
     def location(self, resp: requests.Response) -> str:
         """The absolute ``Location`` of an upload response (spec allows relative ones)."""

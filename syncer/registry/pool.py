@@ -10,6 +10,7 @@ from syncer.credentials import Credentials
 from syncer.reference import Repository
 from syncer.registry import transport
 from syncer.registry.client import RegistryClient
+from syncer.throttle import LocalThrottle, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +18,10 @@ log = logging.getLogger(__name__)
 class ClientPool:
     """Hands out clients so tokens and connections are reused across images."""
 
-    def __init__(self, credentials: Credentials, *, pool_size: int = defaults.PROC) -> None:
+    def __init__(self, credentials: Credentials, *, pool_size: int = defaults.PROC,
+                 throttle: Throttle | None = None) -> None:
         self._credentials = credentials
+        self._throttle: Throttle = throttle or LocalThrottle()
         self._pool_size = pool_size
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, object], RegistryClient] = {}
@@ -37,6 +40,7 @@ class ClientPool:
                     repo.api_host, entry, insecure=insecure,
                     # Each blob copy holds a source and a destination connection.
                     session=transport.new_session(self._pool_size * 2),
+                    throttle=self._throttle,
                 )
                 self._clients[key] = client
             return client

@@ -1,0 +1,136 @@
+"""Which images wait for which blobs, and what to push when they have all landed.
+
+This is the "counter in Redis" that joins blob tasks back to their images,
+chosen over a Celery chord because one blob task must be able to complete
+many images (a base layer shared by hundreds of tags), because chords on the
+Redis result backend do not survive redelivery well, and because a set
+removal is idempotent: a redelivered ``copy_blob`` cannot complete an image
+twice. The last removal is detected atomically by a Lua script.
+
+Race-freedom between "image registers as waiter" and "blob lands": the
+waiter adds itself and then checks ``landed``; the blob adds to ``landed``
+and then reads the waiters. Whichever runs second sees the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, cast
+
+import redis
+
+from syncer.fleet.settings import PLAN_TTL
+
+# KEYS[1] = the image's pending set; ARGV[1] = blob key.
+# Returns 1 only for the call that removed the last pending blob.
+_LAST_REMOVAL = """
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+  return 1
+end
+return 0
+"""
+
+
+def image_id(source: str, dest: str) -> str:
+    """A stable id for one (source, dest) pair, so redelivery finds the same record."""
+    return hashlib.sha256(f"{source}\n{dest}".encode()).hexdigest()[:16]
+
+
+def blob_key(dest_repo: str, digest: str) -> str:
+    """``registry/repo@digest``: one blob in one destination repository."""
+    return f"{dest_repo}@{digest}"
+
+
+class ImageBoard:
+    """Image records and blob waiters of one plan."""
+
+    image_key = "syncer:plan:{plan}:image:{image}"
+    pending_key = "syncer:plan:{plan}:pending:{image}"
+    waiters_key = "syncer:plan:{plan}:waiters:{blob}"
+    landed_key = "syncer:plan:{plan}:landed"
+    failed_key = "syncer:plan:{plan}:blobfailed"
+    queued_key = "syncer:plan:{plan}:queued"
+
+    def __init__(self, client: redis.Redis, ttl: int = PLAN_TTL) -> None:
+        self.redis = client
+        self.ttl = ttl
+        self._last_removal = client.register_script(_LAST_REMOVAL)
+
+    def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
+        """Store an image's push list once; False if it was already stored."""
+        key = self.image_key.format(plan=plan, image=image)
+        pipe = self.redis.pipeline()
+        pipe.hsetnx(key, "record", json.dumps(record))
+        pipe.expire(key, self.ttl)
+        return bool(pipe.execute()[0])
+
+    def load_image(self, plan: str, image: str) -> dict[str, Any]:
+        """The stored record of an image."""
+        raw = self.redis.hget(self.image_key.format(plan=plan, image=image), "record")
+        return cast(dict[str, Any], json.loads(raw)) if raw else {}
+
+    def finish_once(self, plan: str, image: str) -> bool:
+        """True for the single caller allowed to record the image's final result."""
+        key = self.image_key.format(plan=plan, image=image)
+        return bool(self.redis.hsetnx(key, "final", "1"))
+
+    def wait_for(self, plan: str, image: str, blobs: list[str]) -> list[str]:
+        """Register ``image`` as waiting for ``blobs``; return those already landed."""
+        pending = self.pending_key.format(plan=plan, image=image)
+        pipe = self.redis.pipeline()
+        pipe.sadd(pending, *blobs)
+        pipe.expire(pending, self.ttl)
+        for blob in blobs:
+            key = self.waiters_key.format(plan=plan, blob=blob)
+            pipe.sadd(key, image)
+            pipe.expire(key, self.ttl)
+        pipe.execute()
+        landed = self.landed_key.format(plan=plan)
+        flags = self.redis.smismember(landed, blobs)
+        return [b for b, hit in zip(blobs, flags, strict=True) if hit]
+
+    def first_enqueue(self, plan: str, blob: str) -> bool:
+        """True for the one caller that should enqueue the copy of ``blob``."""
+        key = self.queued_key.format(plan=plan)
+        pipe = self.redis.pipeline()
+        pipe.sadd(key, blob)
+        pipe.expire(key, self.ttl)
+        return bool(pipe.execute()[0])
+
+    def land(self, plan: str, blob: str) -> list[str]:
+        """Mark ``blob`` landed; return the waiting images."""
+        key = self.landed_key.format(plan=plan)
+        pipe = self.redis.pipeline()
+        pipe.sadd(key, blob)
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+        return self.waiters(plan, blob)
+
+    def waiters(self, plan: str, blob: str) -> list[str]:
+        """Images waiting for ``blob``."""
+        members = self.redis.smembers(self.waiters_key.format(plan=plan, blob=blob))
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    def remove_pending(self, plan: str, image: str, blob: str) -> bool:
+        """Drop ``blob`` from the image's pending set; True if that was the last one."""
+        keys = [self.pending_key.format(plan=plan, image=image)]
+        return bool(self._last_removal(keys=keys, args=[blob]))
+
+    def fail_blob(self, plan: str, blob: str, reason: str) -> None:
+        """Remember that ``blob`` failed, so late waiters fail at once."""
+        key = self.failed_key.format(plan=plan)
+        pipe = self.redis.pipeline()
+        pipe.hset(key, blob, reason)
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def blob_failure(self, plan: str, blobs: list[str]) -> str:
+        """The reason one of ``blobs`` failed, or ``""``."""
+        if not blobs:
+            return ""
+        reasons = self.redis.hmget(self.failed_key.format(plan=plan), blobs)
+        for reason in reasons:
+            if reason:
+                return reason.decode() if isinstance(reason, bytes) else str(reason)
+        return ""

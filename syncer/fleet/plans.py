@@ -1,0 +1,163 @@
+"""Per-plan state in Redis: metadata, progress counters, results, cancellation.
+
+Every key of a plan expires ``ttl`` seconds after the plan's last update.
+Counters are bumped only by the first execution of a step (the callers guard
+with set membership), so a redelivered task never counts twice.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from syncer.fleet.settings import PLAN_TTL
+from syncer.jobs import ImageResult
+from syncer.progress import Counter, Stats
+
+COUNTER_FIELDS = tuple(
+    f"{kind}_{attr}" for kind in ("tags", "blobs", "bytes")
+    for attr in ("total", "done", "skipped", "failed")
+) + ("blobs_mounted", "rules_pending")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStatus:
+    """A snapshot of a plan's progress."""
+
+    plan: str
+    meta: dict[str, Any]
+    counters: dict[str, int]
+    cancelled: bool
+    results: list[ImageResult]
+
+    @property
+    def finished(self) -> bool:
+        """All rules expanded and every tag accounted for (or the plan was cancelled)."""
+        c = self.counters
+        settled = c["tags_done"] + c["tags_skipped"] + c["tags_failed"]
+        return self.cancelled or (c["rules_pending"] <= 0 and settled >= c["tags_total"])
+
+    @property
+    def state(self) -> str:
+        """``running``, ``finished`` or ``cancelled``."""
+        if self.cancelled:
+            return "cancelled"
+        return "finished" if self.finished else "running"
+
+    def stats(self) -> Stats:
+        """The counters as the embedded :class:`Stats`, for the shared summary."""
+        c = self.counters
+
+        def counter(kind: str) -> Counter:
+            return Counter(c[f"{kind}_total"], c[f"{kind}_done"], c[f"{kind}_skipped"],
+                           c[f"{kind}_failed"])
+
+        stats = Stats(images=counter("tags"), blobs=counter("blobs"), bytes=counter("bytes"),
+                      mounted=c["blobs_mounted"], results=list(self.results))
+        created = float(self.meta.get("created", time.time()))
+        ended = float(self.meta.get("ended") or time.time())
+        stats.started = time.monotonic() - (ended - created)
+        return stats
+
+
+class PlanStore:
+    """Reads and writes plan state; the client is injected."""
+
+    meta_key = "syncer:plan:{plan}:meta"
+    counters_key = "syncer:plan:{plan}:counters"
+    results_key = "syncer:plan:{plan}:results"
+    cancel_key = "syncer:plan:{plan}:cancelled"
+    guard_key = "syncer:plan:{plan}:once"
+    index_key = "syncer:plans"
+
+    def __init__(self, client: redis.Redis, ttl: int = PLAN_TTL) -> None:
+        self.redis = client
+        self.ttl = ttl
+
+    def create(self, meta: dict[str, Any]) -> str:
+        """Register a new plan; return its id."""
+        plan = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        meta = {**meta, "plan": plan, "created": time.time(), "ttl": self.ttl}
+        pipe = self.redis.pipeline()
+        pipe.set(self.meta_key.format(plan=plan), json.dumps(meta), ex=self.ttl)
+        pipe.hset(self.counters_key.format(plan=plan), mapping=dict.fromkeys(COUNTER_FIELDS, 0))
+        pipe.expire(self.counters_key.format(plan=plan), self.ttl)
+        pipe.zadd(self.index_key, {plan: time.time()})
+        pipe.execute()
+        return plan
+
+    def exists(self, plan: str) -> bool:
+        """Whether the plan is known (and not expired)."""
+        return bool(self.redis.exists(self.meta_key.format(plan=plan)))
+
+    def meta(self, plan: str) -> dict[str, Any]:
+        """The plan's metadata."""
+        raw = self.redis.get(self.meta_key.format(plan=plan))
+        return cast(dict[str, Any], json.loads(raw)) if raw else {}
+
+    def update_meta(self, plan: str, **fields: Any) -> None:
+        """Merge ``fields`` into the metadata."""
+        meta = self.meta(plan)
+        meta.update(fields)
+        self.redis.set(self.meta_key.format(plan=plan), json.dumps(meta), ex=self.ttl)
+
+    def once(self, plan: str, token: str) -> bool:
+        """True the first time ``token`` is seen for ``plan``: guards counters on redelivery."""
+        key = self.guard_key.format(plan=plan)
+        pipe = self.redis.pipeline()
+        pipe.sadd(key, token)
+        pipe.expire(key, self.ttl)
+        return bool(pipe.execute()[0])
+
+    def bump(self, plan: str, **deltas: int) -> None:
+        """Add to counters, e.g. ``bump(plan, tags_total=3)``."""
+        key = self.counters_key.format(plan=plan)
+        pipe = self.redis.pipeline()
+        for name, delta in deltas.items():
+            if name not in COUNTER_FIELDS:
+                raise KeyError(name)
+            if delta:
+                pipe.hincrby(key, name, delta)
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def record(self, plan: str, result: ImageResult) -> None:
+        """Store a final image result and count it."""
+        key = self.results_key.format(plan=plan)
+        attr = {"synced": "done", "skipped": "skipped", "failed": "failed"}[result.status]
+        pipe = self.redis.pipeline()
+        pipe.rpush(key, json.dumps(result.to_dict()))
+        pipe.expire(key, self.ttl)
+        pipe.hincrby(self.counters_key.format(plan=plan), f"tags_{attr}", 1)
+        pipe.execute()
+
+    def cancel(self, plan: str) -> None:
+        """Mark the plan cancelled; workers drop its tasks and stop its streams."""
+        self.redis.set(self.cancel_key.format(plan=plan), "1", ex=self.ttl)
+
+    def cancelled(self, plan: str) -> bool:
+        """Whether the plan was cancelled."""
+        return bool(self.redis.exists(self.cancel_key.format(plan=plan)))
+
+    def status(self, plan: str) -> PlanStatus:
+        """A consistent snapshot of the plan."""
+        pipe = self.redis.pipeline()
+        pipe.get(self.meta_key.format(plan=plan))
+        pipe.hgetall(self.counters_key.format(plan=plan))
+        pipe.exists(self.cancel_key.format(plan=plan))
+        pipe.lrange(self.results_key.format(plan=plan), 0, -1)
+        raw_meta, raw_counters, cancelled, raw_results = pipe.execute()
+        counters = dict.fromkeys(COUNTER_FIELDS, 0)
+        counters.update({_text(k): int(v) for k, v in raw_counters.items()})
+        results = [ImageResult.from_dict(json.loads(r)) for r in raw_results]
+        meta = json.loads(raw_meta) if raw_meta else {}
+        return PlanStatus(plan, meta, counters, bool(cancelled), results)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,74 @@
+"""Celery settings and task names, as plain data shared by the planner and the workers.
+
+Task names are the contract between them: the planner sends by name and never
+imports worker code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from syncer import defaults
+
+EXPAND_RULE = "syncer.expand_rule"
+SYNC_TAG = "syncer.sync_tag"
+COPY_BLOB = "syncer.copy_blob"
+PUSH_IMAGE = "syncer.push_image"
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+#: Plans, their counters and reports expire this long after their last update.
+PLAN_TTL = 7 * 24 * 3600
+#: Longer than the longest blob transfer we expect, so Redis does not hand a
+#: task that is still running to a second worker (kombu's visibility timeout).
+VISIBILITY_TIMEOUT = 12 * 3600
+#: Priority levels: big blobs go first (kombu's Redis transport: 0 is served first).
+PRIORITY_STEPS = list(range(10))
+
+
+def redis_url(explicit: str | None = None) -> str:
+    """``--redis``, else ``$SYNCER_REDIS_URL``, else the local default."""
+    return explicit or os.environ.get("SYNCER_REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def blob_priority(size: int) -> int:
+    """0 for blobs of 1 GiB and more, up to 9 for tiny ones."""
+    if size <= 0:
+        return 9
+    mib = size / (1 << 20)
+    for level, floor in enumerate((1024, 256, 64, 16, 4, 1)):
+        if mib >= floor:
+            return level
+    return 9
+
+
+def celery_config(url: str) -> dict[str, Any]:
+    """Every Celery setting syncer relies on, for both sides of the queue."""
+    transport = {
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "priority_steps": PRIORITY_STEPS,
+        "sep": ":",
+        "queue_order_strategy": "priority",
+    }
+    return {
+        "broker_url": url,
+        "result_backend": url,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_expires": PLAN_TTL,
+        "task_ignore_result": True,
+        # Redelivery must be harmless: tasks check the destination first and key
+        # their work by digest, so we acknowledge only once a task has finished.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_priority": 5,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "worker_concurrency": defaults.PROC,
+        "task_track_started": True,
+    }

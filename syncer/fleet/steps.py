@@ -1,0 +1,311 @@
+"""The distributed steps: what each Celery task does, as plain functions.
+
+``workers/tasks.py`` decodes arguments, applies the retry policy and calls
+exactly one of these. They are idempotent: a redelivered task re-checks the
+destination, keys its work by digest, and bumps counters only once.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+
+from syncer.cache import RedisBlobCache
+from syncer.embedded import describe
+from syncer.engine import Resolved, expand_rule, is_blob_unknown, push_manifests, resolve
+from syncer.errors import SyncerError
+from syncer.fleet import settings
+from syncer.fleet.images import ImageBoard, blob_key, image_id
+from syncer.fleet.locks import ConnectionLimiter, InflightLocks
+from syncer.fleet.plans import PlanStore
+from syncer.jobs import ImageResult, TagJob
+from syncer.manifest import Descriptor, PlatformFilter
+from syncer.reference import Repository
+from syncer.registry.client import RawManifest
+from syncer.registry.pool import ClientPool
+from syncer.rules import Rule
+from syncer.transfer import BlobCopier
+
+log = logging.getLogger(__name__)
+
+
+class BusyError(SyncerError):
+    """Another worker is uploading this blob right now; try again shortly."""
+
+
+class Dispatcher(Protocol):
+    """Enqueues a task by its stable name."""
+
+    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
+        """Enqueue ``name`` with JSON ``kwargs``."""
+
+
+@dataclass
+class Fleet:
+    """Everything a step needs; built once per worker process."""
+
+    redis: redis.Redis
+    pool: ClientPool
+    dispatch: Dispatcher
+    #: The worker's own ``max_connections`` settings; the plan's take precedence.
+    limits: dict[str, int]
+
+    def __post_init__(self) -> None:
+        self.limiter = ConnectionLimiter(self.redis)
+        self.plans = PlanStore(self.redis)
+        self.board = ImageBoard(self.redis)
+        self.cache = RedisBlobCache(self.redis)
+        self.locks = InflightLocks(self.redis)
+
+
+# -- tags ---------------------------------------------------------------------------
+def enqueue_jobs(fleet: Fleet, plan: str, jobs: list[TagJob]) -> None:
+    """Send one ``sync_tag`` task per image."""
+    for job in jobs:
+        fleet.dispatch.send(settings.SYNC_TAG, {"plan": plan, **job.to_dict()})
+
+
+def expand(fleet: Fleet, plan: str, rule: dict[str, Any]) -> int:
+    """List a repo-wide or regex rule's tags and fan out; return how many images."""
+    if fleet.plans.cancelled(plan):
+        return 0
+    parsed = Rule.from_dict(rule)
+    jobs = list(dict.fromkeys(expand_rule(parsed, fleet.pool)))
+    enqueue_jobs(fleet, plan, jobs)
+    if fleet.plans.once(plan, f"expand:{parsed.key}"):
+        fleet.plans.bump(plan, tags_total=len(jobs), rules_pending=-1)
+    return len(jobs)
+
+
+def expand_failed(fleet: Fleet, plan: str, rule: dict[str, Any], reason: str) -> None:
+    """Record a rule whose tags could not be listed: one failure per destination."""
+    parsed = Rule.from_dict(rule)
+    if not fleet.plans.once(plan, f"expand:{parsed.key}"):
+        return
+    fleet.plans.bump(plan, tags_total=len(parsed.destinations), rules_pending=-1)
+    for dest in parsed.destinations:
+        fleet.plans.record(plan, ImageResult(parsed.key, str(dest), "failed", reason,
+                                             rule=parsed.key))
+
+
+def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
+    limits = {**fleet.limits, **(fleet.plans.meta(plan).get("limits") or {})}
+    value = limits.get(registry)
+    return int(value) if value else None
+
+
+def _options(fleet: Fleet, plan: str) -> tuple[bool, PlatformFilter]:
+    meta = fleet.plans.meta(plan)
+    plat = meta.get("platforms") or {}
+    return bool(meta.get("force")), PlatformFilter(tuple(plat.get("os", ())),
+                                                   tuple(plat.get("arch", ())))
+
+
+def sync_tag(fleet: Fleet, plan: str, job: TagJob) -> str:
+    """Resolve one image; skip it, push it, or fan out its missing blobs."""
+    if fleet.plans.cancelled(plan):
+        return "cancelled"
+    force, platforms = _options(fleet, plan)
+    res = resolve(job, fleet.pool, force=force, platforms=platforms)
+    image = image_id(str(job.source), str(job.dest))
+    if res.skip:
+        _finish(fleet, plan, image, ImageResult(str(job.source), str(job.dest), "skipped",
+                                                res.skip, rule=job.rule))
+        return "skipped"
+    dst = job.dest.repo
+    missing: dict[str, Descriptor] = {}
+    for desc in res.blobs.values():
+        key = blob_key(str(dst), desc.digest)
+        if fleet.cache.has(dst.registry, dst.path, desc.digest):
+            if fleet.plans.once(plan, f"seen:{key}"):
+                fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
+        else:
+            missing[key] = desc
+    fleet.board.save_image(plan, image, _record(res, missing))
+    if not missing:
+        push_image(fleet, plan, image)
+        return "pushed"
+    landed = fleet.board.wait_for(plan, image, list(missing))
+    for key, desc in missing.items():
+        if fleet.board.first_enqueue(plan, key):
+            if fleet.plans.once(plan, f"seen:{key}"):
+                fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
+            fleet.dispatch.send(settings.COPY_BLOB, {
+                "plan": plan, "src": str(job.source.repo), "dst": str(dst),
+                "digest": desc.digest, "size": desc.size, "media_type": desc.media_type,
+            }, priority=settings.blob_priority(desc.size))
+    reason = fleet.board.blob_failure(plan, list(missing))
+    if reason:
+        fail_image(fleet, plan, image, reason)
+        return "failed"
+    for key in landed:
+        if fleet.board.remove_pending(plan, image, key):
+            fleet.dispatch.send(settings.PUSH_IMAGE, {"plan": plan, "image": image,
+                                                      "dest": str(job.dest)})
+    return "waiting"
+
+
+def _record(res: Resolved, missing: dict[str, Descriptor]) -> dict[str, Any]:
+    return {
+        "job": res.job.to_dict(),
+        "note": res.note,
+        "pushes": [{"ref": ref, "media_type": m.media_type, "digest": m.digest,
+                    "body": base64.b64encode(m.body).decode()} for ref, m in res.pushes],
+        "blobs": [d.to_dict() for d in res.blobs.values()],
+        "bytes": sum(max(d.size, 0) for d in missing.values()),
+    }
+
+
+def _resolved(rec: dict[str, Any]) -> Resolved:
+    res = Resolved(TagJob.from_dict(rec["job"]), note=rec.get("note", ""))
+    res.pushes = [(p["ref"], RawManifest(base64.b64decode(p["body"]), p["media_type"],
+                                         p["digest"])) for p in rec["pushes"]]
+    res.blobs = {b["digest"]: Descriptor(b["media_type"], b["digest"], b["size"])
+                 for b in rec["blobs"]}
+    return res
+
+
+def tag_failed(fleet: Fleet, plan: str, job: TagJob, reason: str) -> None:
+    """Record an image that failed before or while pushing."""
+    image = image_id(str(job.source), str(job.dest))
+    _finish(fleet, plan, image, ImageResult(str(job.source), str(job.dest), "failed", reason,
+                                            rule=job.rule))
+
+
+def fail_image(fleet: Fleet, plan: str, image: str, reason: str) -> None:
+    """Record a stored image as failed."""
+    rec = fleet.board.load_image(plan, image)
+    job = rec.get("job") or {}
+    _finish(fleet, plan, image, ImageResult(job.get("source", image), job.get("dest", ""),
+                                            "failed", reason, rule=job.get("rule", "")))
+
+
+def _finish(fleet: Fleet, plan: str, image: str, result: ImageResult) -> None:
+    if fleet.board.finish_once(plan, image):
+        fleet.plans.record(plan, result)
+        log.info("%s %s -> %s%s", result.status, result.source, result.dest,
+                 f": {result.reason}" if result.reason else "")
+
+
+def push_image(fleet: Fleet, plan: str, image: str) -> str:
+    """Push an image whose blobs have all landed: children first, the tag last."""
+    if fleet.plans.cancelled(plan):
+        return "cancelled"
+    rec = fleet.board.load_image(plan, image)
+    res = _resolved(rec)
+    reason = fleet.board.blob_failure(
+        plan, [blob_key(str(res.job.dest.repo), d) for d in res.blobs])
+    if reason:
+        fail_image(fleet, plan, image, reason)
+        return "failed"
+    try:
+        push_manifests(res, fleet.pool)
+    except SyncerError as exc:
+        if not is_blob_unknown(exc):
+            raise
+        _recheck_blobs(fleet, res)
+        push_manifests(res, fleet.pool)
+    _finish(fleet, plan, image, ImageResult(str(res.job.source), str(res.job.dest), "synced",
+                                            res.note, bytes=int(rec.get("bytes", 0)),
+                                            rule=res.job.rule))
+    return "synced"
+
+
+def _recheck_blobs(fleet: Fleet, res: Resolved) -> None:
+    """A stale cache entry: forget the image's blobs and make sure each one is there."""
+    src, dst = res.job.source.repo, res.job.dest.repo
+    copier = BlobCopier(fleet.pool.for_repo(src), fleet.pool.for_repo(dst))
+    for desc in res.blobs.values():
+        fleet.cache.discard(dst.registry, dst.path, desc.digest)
+        copier.copy(src, dst, desc)
+        fleet.cache.add(dst.registry, dst.path, desc.digest)
+
+
+# -- blobs ---------------------------------------------------------------------------
+class _ByteCounter:
+    """Batches byte counts into one Redis increment every half second."""
+
+    def __init__(self, fleet: Fleet, plan: str) -> None:
+        self._fleet, self._plan = fleet, plan
+        self._pending, self._last = 0, time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int) -> None:
+        with self._lock:
+            self._pending += n
+            if time.monotonic() - self._last >= 0.5:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what has accumulated."""
+        if self._pending:
+            self._fleet.plans.bump(self._plan, bytes_done=self._pending)
+        self._pending, self._last = 0, time.monotonic()
+
+
+def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
+    state = {"at": 0.0, "value": False}
+
+    def stop() -> bool:
+        now = time.monotonic()
+        if now - state["at"] > 1.0:
+            state["at"], state["value"] = now, fleet.plans.cancelled(plan)
+        return bool(state["value"])
+
+    return stop
+
+
+def copy_blob(fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor,
+              owner: str) -> str:
+    """Copy one blob once for the whole fleet, then release the images waiting for it."""
+    if fleet.plans.cancelled(plan):
+        return "cancelled"
+    key = blob_key(str(dst), desc.digest)
+    counter = _ByteCounter(fleet, plan)
+    with fleet.locks.hold(dst.registry, desc.digest, owner) as got:
+        if not got:
+            raise BusyError(f"{desc.digest[:19]} is being uploaded to {dst.registry} "
+                            f"by {fleet.locks.holder(dst.registry, desc.digest)}")
+        with fleet.limiter.lease(src.registry, _limit(fleet, plan, src.registry)), \
+                fleet.limiter.lease(dst.registry, _limit(fleet, plan, dst.registry)):
+            copier = BlobCopier(fleet.pool.for_repo(src), fleet.pool.for_repo(dst),
+                                on_bytes=counter, stop=_cancel_check(fleet, plan))
+            known = [Repository(dst.registry, r)
+                     for r in fleet.cache.repos_with(dst.registry, desc.digest)]
+            try:
+                outcome = copier.copy(src, dst, desc, mount_from=known)
+            finally:
+                counter.flush()
+        fleet.cache.add(dst.registry, dst.path, desc.digest)
+    if fleet.plans.once(plan, f"landed:{key}"):
+        fleet.plans.bump(plan, blobs_done=int(outcome != "exists"),
+                         blobs_skipped=int(outcome == "exists"),
+                         blobs_mounted=int(outcome == "mounted"),
+                         bytes_skipped=max(desc.size, 0) if outcome != "copied" else 0)
+    _release_waiters(fleet, plan, key)
+    return outcome
+
+
+def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
+    for image in fleet.board.land(plan, key):
+        if fleet.board.remove_pending(plan, image, key):
+            fleet.dispatch.send(settings.PUSH_IMAGE, {"plan": plan, "image": image})
+
+
+def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor,
+                exc: BaseException) -> None:
+    """Record a blob that cannot be copied and fail every image waiting for it."""
+    key = blob_key(str(dst), desc.digest)
+    reason = describe(exc)
+    fleet.board.fail_blob(plan, key, reason)
+    if fleet.plans.once(plan, f"failed:{key}"):
+        fleet.plans.bump(plan, blobs_failed=1, bytes_failed=max(desc.size, 0))
+    for image in fleet.board.waiters(plan, key):
+        fail_image(fleet, plan, image, reason)

@@ -1,0 +1,103 @@
+"""``syncer plan``: turn config rules into Celery tasks on Redis.
+
+The planner never contacts a registry and never ships a credential: it sends
+rules (references only) and plan options. Workers read credentials from
+their own auth file. Tag listing for repo-wide and regex rules runs on the
+workers as ``syncer.expand_rule`` tasks, so a repository with 50k tags never
+blocks the CLI; explicit tags and digests become ``syncer.sync_tag`` tasks here.
+Tasks are sent by their stable names; no worker code is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from syncer.config import SyncConfig
+from syncer.embedded import SyncOptions
+from syncer.engine import explicit_jobs
+from syncer.fleet import settings
+from syncer.fleet.plans import PlanStore
+
+log = logging.getLogger(__name__)
+
+
+class CeleryDispatcher:
+    """Sends tasks by name through a Celery app (any object with ``send_task``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
+        """Enqueue ``name`` with JSON ``kwargs``."""
+        options = {} if priority is None else {"priority": priority}
+        self.app.send_task(name, kwargs=kwargs, **options)
+
+
+def celery_app(url: str) -> Any:
+    """A send-only Celery app with syncer's settings."""
+    import celery  # the planner's only Celery dependency: sending by name
+
+    app = celery.Celery("syncer-planner")
+    app.conf.update(settings.celery_config(url))
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPreview:
+    """What ``plan --dry-run`` shows."""
+
+    expand_tasks: list[str]
+    tag_tasks: list[str]
+
+    def render(self) -> str:
+        """Human-readable listing."""
+        lines = [f"expand_rule {key}" for key in self.expand_tasks]
+        lines += [f"sync_tag {label}" for label in self.tag_tasks]
+        lines.append(f"dry run: {len(self.expand_tasks)} expand_rule and "
+                     f"{len(self.tag_tasks)} sync_tag tasks would be enqueued (nothing was sent)")
+        return "\n".join(lines)
+
+
+def preview(config: SyncConfig) -> PlanPreview:
+    """The tasks :func:`submit` would enqueue."""
+    expand, tags = [], []
+    for rule in config.rules:
+        if rule.kind in ("all", "regex"):
+            expand.append(rule.key)
+        else:
+            tags.extend(job.label for job in explicit_jobs(rule))
+    return PlanPreview(expand, tags)
+
+
+def submit(config: SyncConfig, options: SyncOptions, client: redis.Redis, dispatcher: Any,
+           *, source: str = "", ttl: int = settings.PLAN_TTL) -> str:
+    """Create a plan, enqueue its first tasks, and return the plan id."""
+    plans = PlanStore(client, ttl)
+    meta = {
+        "source": source,
+        "rules": len(config.rules),
+        "force": options.force,
+        "platforms": options.platforms.to_dict(),
+        "limits": dict(config.limits),
+    }
+    plan = plans.create(meta)
+    # rules_pending starts at one for the planner itself, so the plan cannot look
+    # finished while tasks are still being enqueued.
+    expanding = [r for r in config.rules if r.kind in ("all", "regex")]
+    plans.bump(plan, rules_pending=len(expanding) + 1)
+    total = 0
+    for rule in config.rules:
+        if rule.kind in ("all", "regex"):
+            dispatcher.send(settings.EXPAND_RULE, {"plan": plan, "rule": rule.to_dict()})
+            continue
+        for job in explicit_jobs(rule):
+            dispatcher.send(settings.SYNC_TAG, {"plan": plan, **job.to_dict()})
+            total += 1
+    plans.bump(plan, tags_total=total, rules_pending=-1)
+    log.info("plan %s: %d image task(s) and %d expansion task(s) enqueued", plan, total,
+             len(expanding))
+    return plan

@@ -1,0 +1,1 @@
+"""Celery workers for syncer: the app and thin tasks over the engine in ``syncer``."""

@@ -1,0 +1,14 @@
+"""The Celery app: ``celery -A workers.app worker``.
+
+Settings come from :func:`syncer.fleet.settings.celery_config`; the broker and
+result store is ``$SYNCER_REDIS_URL`` (default ``redis://localhost:6379/0``).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from syncer.fleet import settings
+
+app = Celery("syncer", include=["workers.tasks"])
+app.conf.update(settings.celery_config(settings.redis_url()))

@@ -1,0 +1,95 @@
+"""Thin Celery tasks: decode JSON arguments, apply the retry policy, call one step.
+
+Retry policy: :data:`syncer.errors.TRANSIENT` errors are retried with
+exponential backoff (``Retry-After`` honoured) up to ``max_retries``; then,
+and at once for every other :class:`~syncer.errors.SyncerError`, the failure
+is recorded in the plan with its reason and the task ends. A blob another
+worker is uploading is simply looked at again a little later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task
+
+from syncer.embedded import describe
+from syncer.errors import SyncerError, is_transient
+from syncer.fleet import settings, steps
+from syncer.jobs import TagJob
+from syncer.manifest import Descriptor
+from syncer.reference import ImageRef, Repository
+from syncer.retry import backoff_delay
+from workers.app import app
+from workers.context import fleet
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 6
+BUSY_POLL = 2.0
+
+
+def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]) -> None:
+    """Retry a transient error with backoff, or record the failure for good."""
+    retries = task.request.retries
+    if is_transient(exc) and retries < MAX_RETRIES:
+        raise task.retry(exc=exc, countdown=backoff_delay(retries + 1, exc),
+                         max_retries=MAX_RETRIES)
+    record(describe(exc))
+
+
+@app.task(name=settings.EXPAND_RULE, bind=True)
+def expand_rule(self: Task, plan: str, rule: dict[str, Any]) -> int:
+    """List a rule's tags and enqueue one sync_tag per image."""
+    f = fleet()
+    try:
+        return steps.expand(f, plan, rule)
+    except SyncerError as exc:
+        _retry_or_record(self, exc, lambda reason: steps.expand_failed(f, plan, rule, reason))
+        return 0
+
+
+@app.task(name=settings.SYNC_TAG, bind=True)
+def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> str:
+    """Resolve one image (HEADs first) and fan out its missing blobs."""
+    f = fleet()
+    job = TagJob(ImageRef.parse(source), ImageRef.parse(dest), rule)
+    try:
+        return steps.sync_tag(f, plan, job)
+    except SyncerError as exc:
+        _retry_or_record(self, exc, lambda reason: steps.tag_failed(f, plan, job, reason))
+        return "failed"
+
+
+@app.task(name=settings.COPY_BLOB, bind=True)
+def copy_blob(self: Task, plan: str, src: str, dst: str, digest: str, size: int,
+              media_type: str = "") -> str:
+    """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
+    f = fleet()
+    dst_repo = Repository.parse(dst)
+    desc = Descriptor(media_type, digest, size)
+    try:
+        return steps.copy_blob(f, plan, Repository.parse(src), dst_repo, desc,
+                               owner=self.request.id or "unknown")
+    except steps.BusyError:
+        # Look again shortly, as a fresh task: waiting must not eat the retry
+        # budget for real errors, nor hold a worker slot.
+        self.apply_async(kwargs=self.request.kwargs, countdown=BUSY_POLL,
+                         priority=settings.blob_priority(size))
+        return "busy"
+    except SyncerError as exc:
+        _retry_or_record(self, exc, lambda _: steps.blob_failed(f, plan, dst_repo, desc, exc))
+        return "failed"
+
+
+@app.task(name=settings.PUSH_IMAGE, bind=True)
+def push_image(self: Task, plan: str, image: str, dest: str = "") -> str:
+    """Push an image's manifests once all its blobs have landed."""
+    f = fleet()
+    try:
+        return steps.push_image(f, plan, image)
+    except SyncerError as exc:
+        _retry_or_record(self, exc, lambda reason: steps.fail_image(f, plan, image, reason))
+        return "failed"
