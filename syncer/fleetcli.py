@@ -93,7 +93,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     source = str(args.config or args.config_file or args.images)
     plan = planner.submit(config, sync_options(args), client,
                           planner.CeleryDispatcher(app), source=source, ttl=args.ttl)
-    print(plan, flush=True)
+    if args.output == "text" or not args.wait:
+        print(plan, flush=True)
+    else:
+        print(f"plan {plan}", file=sys.stderr, flush=True)
     if not args.wait:
         return EXIT_OK
     return follow(PlanStore(client), plan, args.output, sys.stderr)
