@@ -140,8 +140,11 @@ class RedisBlobCache:
 
     def has(self, registry: str, repo: str, digest: str) -> bool:
         """Whether ``digest`` is known to be in ``registry/repo``."""
-        return bool(self._call(self._redis.sismember,
-                               self.repo_key.format(registry=registry, repo=repo), digest))
+        return bool(
+            self._call(
+                self._redis.sismember, self.repo_key.format(registry=registry, repo=repo), digest
+            )
+        )
 
     def add(self, registry: str, repo: str, digest: str) -> None:
         """Record a confirmed blob in both the repo set and the mount index."""
@@ -159,8 +162,10 @@ class RedisBlobCache:
 
     def repos_with(self, registry: str, digest: str) -> list[str]:
         """Repositories known to hold ``digest``."""
-        members = self._call(self._redis.smembers,
-                             self.index_key.format(registry=registry, digest=digest))
+        try:
+            members = self._redis.smembers(self.index_key.format(registry=registry, digest=digest))
+        except redis.RedisError as exc:
+            raise CacheError(f"blob cache: {exc}") from exc
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     def flush(self) -> None:

@@ -50,24 +50,52 @@ def _non_negative(text: str) -> int:
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The config and flags ``sync`` and ``plan`` share (image-syncer's, plus ours)."""
-    p.add_argument("config_file", nargs="?", type=Path, metavar="CONFIG",
-                   help="legacy single config file (same as --config)")
+    p.add_argument(
+        "config_file",
+        nargs="?",
+        type=Path,
+        metavar="CONFIG",
+        help="legacy single config file (same as --config)",
+    )
     p.add_argument("--config", type=Path, help="legacy single file with auth and images")
     p.add_argument("--auth", type=Path, help="auth file (JSON or YAML)")
     p.add_argument("--images", type=Path, help="images rule file (JSON or YAML)")
     p.add_argument("--registry", help="default destination registry (env DEFAULT_REGISTRY)")
     p.add_argument("--namespace", help="default destination namespace (env DEFAULT_NAMESPACE)")
-    p.add_argument("-p", "--proc", type=_positive, default=defaults.PROC,
-                   help="concurrent transfers, bounding registry connections (default 5)")
-    p.add_argument("-r", "--retries", type=_non_negative, default=defaults.RETRIES,
-                   help="times to retry images that failed transiently (default 2)")
-    p.add_argument("--os", action="append", default=[], metavar="OS[:VERSION]",
-                   help="only these OSes from image lists (repeatable, comma lists)")
-    p.add_argument("--arch", action="append", default=[], metavar="ARCH[:VARIANT]",
-                   help="only these architectures from image lists (repeatable, comma lists)")
+    p.add_argument(
+        "-p",
+        "--proc",
+        type=_positive,
+        default=defaults.PROC,
+        help="concurrent transfers, bounding registry connections (default 5)",
+    )
+    p.add_argument(
+        "-r",
+        "--retries",
+        type=_non_negative,
+        default=defaults.RETRIES,
+        help="times to retry images that failed transiently (default 2)",
+    )
+    p.add_argument(
+        "--os",
+        action="append",
+        default=[],
+        metavar="OS[:VERSION]",
+        help="only these OSes from image lists (repeatable, comma lists)",
+    )
+    p.add_argument(
+        "--arch",
+        action="append",
+        default=[],
+        metavar="ARCH[:VARIANT]",
+        help="only these architectures from image lists (repeatable, comma lists)",
+    )
     p.add_argument("--force", action="store_true", help="push manifests even when unchanged")
-    p.add_argument("--dry-run", action="store_true",
-                   help="print what would be copied, with byte totals; write nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be copied, with byte totals; write nothing",
+    )
     p.add_argument("--log", type=Path, metavar="FILE", help="write logs to FILE, not stderr")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
@@ -80,13 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", help="sync images in this process (no Redis needed)")
     add_config_arguments(sync)
-    sync.add_argument("--cache", type=Path, help=f"blob cache file (default "
-                      f"{defaults.blob_cache_file()}); 'none' disables it")
-    sync.add_argument("--output-success-images", type=Path, metavar="FILE",
-                      help="write the images that succeeded as an --images file")
+    sync.add_argument(
+        "--cache",
+        type=Path,
+        help=f"blob cache file (default {defaults.blob_cache_file()}); 'none' disables it",
+    )
+    sync.add_argument(
+        "--output-success-images",
+        type=Path,
+        metavar="FILE",
+        help="write the images that succeeded as an --images file",
+    )
     sync.add_argument("--output-images-format", choices=("yaml", "json"), default="yaml")
-    sync.add_argument("--output", choices=("text", "json"), default="text",
-                      help="summary format on stdout")
+    sync.add_argument(
+        "--output", choices=("text", "json"), default="text", help="summary format on stdout"
+    )
     sync.set_defaults(func=cmd_sync)
 
     from syncer import fleetcli
@@ -119,7 +155,9 @@ def load(args: argparse.Namespace) -> SyncConfig:
     if config is None and args.images is None:
         raise ConfigError("no config: pass CONFIG, --config FILE, or --images FILE")
     return load_config(
-        config, args.auth, args.images,
+        config,
+        args.auth,
+        args.images,
         default_registry=args.registry or os.environ.get("DEFAULT_REGISTRY") or None,
         default_namespace=args.namespace or os.environ.get("DEFAULT_NAMESPACE") or None,
     )
@@ -132,8 +170,7 @@ def sync_options(args: argparse.Namespace) -> SyncOptions:
         _, _, variant = item.partition(":")
         if variant:
             validate_tag(variant)
-    return SyncOptions(proc=args.proc, retries=args.retries, force=args.force,
-                       platforms=platforms)
+    return SyncOptions(proc=args.proc, retries=args.retries, force=args.force, platforms=platforms)
 
 
 def open_cache(path: Path | None) -> BlobCache:

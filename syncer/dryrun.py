@@ -19,24 +19,29 @@ def _missing(runner: EmbeddedSync, res: Resolved) -> list[tuple[str, int]]:
     for desc in res.blobs.values():
         if runner.cache.has(dst_repo.registry, dst_repo.path, desc.digest):
             continue
-        if not retrying(lambda d=desc.digest: dst.blob_exists(dst_repo, d),  # type: ignore[misc]
-                        what=f"HEAD blob {desc.digest[:19]}"):
+        if not retrying(
+            lambda d=desc.digest: dst.blob_exists(dst_repo, d),  # type: ignore[misc]
+            what=f"HEAD blob {desc.digest[:19]}",
+        ):
             out.append((desc.digest, max(desc.size, 0)))
     return out
 
 
 def _one(runner: EmbeddedSync, job: TagJob) -> tuple[str, dict[str, int]]:
     try:
-        res = resolve(job, runner.pool, force=runner.options.force,
-                      platforms=runner.options.platforms)
+        res = resolve(
+            job, runner.pool, force=runner.options.force, platforms=runner.options.platforms
+        )
     except SyncerError as exc:
         return f"fail  {job.label}: {describe(exc)}", {}
     if res.skip:
         return f"skip  {job.label}: {res.skip}", {}
     missing = _missing(runner, res)
     note = f"; {res.note}" if res.note else ""
-    line = (f"copy  {job.label}: {len(res.pushes)} manifest(s), {len(missing)} of "
-            f"{len(res.blobs)} blobs missing, {human_bytes(sum(s for _, s in missing))}{note}")
+    line = (
+        f"copy  {job.label}: {len(res.pushes)} manifest(s), {len(missing)} of "
+        f"{len(res.blobs)} blobs missing, {human_bytes(sum(s for _, s in missing))}{note}"
+    )
     return line, dict(missing)
 
 
@@ -51,7 +56,9 @@ def dry_run(runner: EmbeddedSync) -> str:
     for _, blobs in rows:
         unique.update(blobs)
     copies = sum(1 for line in lines if line.startswith("copy"))
-    lines.append(f"dry run: {copies} of {len(jobs)} images would be copied; "
-                 f"{len(unique)} blobs, {human_bytes(sum(unique.values()))} to transfer "
-                 "(nothing was written)")
+    lines.append(
+        f"dry run: {copies} of {len(jobs)} images would be copied; "
+        f"{len(unique)} blobs, {human_bytes(sum(unique.values()))} to transfer "
+        "(nothing was written)"
+    )
     return "\n".join(lines)

@@ -73,9 +73,16 @@ def describe(exc: BaseException) -> str:
 class EmbeddedSync:
     """Runs a whole config in this process."""
 
-    def __init__(self, config: SyncConfig, options: SyncOptions, *, cache: BlobCache,
-                 stats: Stats | None = None, pool: ClientPool | None = None,
-                 stop: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        config: SyncConfig,
+        options: SyncOptions,
+        *,
+        cache: BlobCache,
+        stats: Stats | None = None,
+        pool: ClientPool | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.config, self.options, self.cache = config, options, cache
         self.stats = stats or Stats()
         self.pool = pool or ClientPool(Credentials(config.auth), pool_size=options.proc)
@@ -87,15 +94,18 @@ class EmbeddedSync:
         """Every image the config selects; a rule that cannot be expanded is a failure."""
         jobs: list[TagJob] = []
         with ThreadPoolExecutor(self.options.proc, thread_name_prefix="expand") as ex:
-            futures = [(rule, ex.submit(expand_rule, rule, self.pool)) for rule in self.config.rules]
+            futures = [
+                (rule, ex.submit(expand_rule, rule, self.pool)) for rule in self.config.rules
+            ]
             for rule, fut in futures:
                 try:
                     jobs.extend(fut.result())
                 except SyncerError as exc:
                     log.error("failed %s: %s", rule.key, describe(exc))
                     for dest in rule.destinations:
-                        self._finish(ImageResult(rule.key, str(dest), "failed", describe(exc),
-                                                 rule=rule.key))
+                        self._finish(
+                            ImageResult(rule.key, str(dest), "failed", describe(exc), rule=rule.key)
+                        )
         return list(dict.fromkeys(jobs))
 
     def run(self) -> Stats:
@@ -117,8 +127,19 @@ class EmbeddedSync:
         retry: list[TagJob] = []
         images: list[_Image] = []
         with ThreadPoolExecutor(self.options.proc, thread_name_prefix="resolve") as ex:
-            futures = [(job, ex.submit(resolve, job, self.pool, force=self.options.force,
-                                       platforms=self.options.platforms)) for job in jobs]
+            futures = [
+                (
+                    job,
+                    ex.submit(
+                        resolve,
+                        job,
+                        self.pool,
+                        force=self.options.force,
+                        platforms=self.options.platforms,
+                    ),
+                )
+                for job in jobs
+            ]
             for job, fut in futures:
                 try:
                     res = fut.result()
@@ -127,8 +148,11 @@ class EmbeddedSync:
                         retry.append(job)
                     continue
                 if res.skip:
-                    self._finish(ImageResult(str(job.source), str(job.dest), "skipped", res.skip,
-                                             rule=job.rule))
+                    self._finish(
+                        ImageResult(
+                            str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule
+                        )
+                    )
                     log.info("skipped %s: %s", job.label, res.skip)
                 else:
                     images.append(_Image(res))
@@ -151,8 +175,9 @@ class EmbeddedSync:
                     self.stats.add("blobs", "skipped")
                     continue
                 img.waits.add((dst, desc.digest))
-                group = groups.setdefault((dst.api_host, desc.digest),
-                                          _Group(desc, img.resolved.job.source.repo))
+                group = groups.setdefault(
+                    (dst.api_host, desc.digest), _Group(desc, img.resolved.job.source.repo)
+                )
                 if dst not in group.targets:
                     group.targets.append(dst)
                     self.stats.add("blobs", "total")
@@ -161,23 +186,31 @@ class EmbeddedSync:
             self.stats.add("bytes", "total", max(group.desc.size, 0))
         return groups
 
-    def _copy_group(self, group: _Group, images: list[_Image], last: bool,
-                    retry: list[TagJob]) -> None:
+    def _copy_group(
+        self, group: _Group, images: list[_Image], last: bool, retry: list[TagJob]
+    ) -> None:
         src = self.pool.for_repo(group.source)
         done: list[Repository] = []
         for target in group.targets:
             key = (target, group.desc.digest)
             try:
-                copier = BlobCopier(src, self.pool.for_repo(target), on_bytes=self.stats.moved,
-                                    stop=self.stop, chunked_threshold=self.options.chunked_threshold,
-                                    upload_chunk=self.options.upload_chunk)
-                known = [Repository(target.registry, r) for r in
-                         self.cache.repos_with(target.registry, group.desc.digest)]
-                outcome = copier.copy(group.source, target, group.desc,
-                                      mount_from=[*done, *known])
+                copier = BlobCopier(
+                    src,
+                    self.pool.for_repo(target),
+                    on_bytes=self.stats.moved,
+                    stop=self.stop,
+                    chunked_threshold=self.options.chunked_threshold,
+                    upload_chunk=self.options.upload_chunk,
+                )
+                known = [
+                    Repository(target.registry, r)
+                    for r in self.cache.repos_with(target.registry, group.desc.digest)
+                ]
+                outcome = copier.copy(group.source, target, group.desc, mount_from=[*done, *known])
             except SyncerError as exc:
-                log.warning("blob %s -> %s failed: %s", group.desc.digest[:19], target,
-                            describe(exc))
+                log.warning(
+                    "blob %s -> %s failed: %s", group.desc.digest[:19], target, describe(exc)
+                )
                 self.stats.add("blobs", "failed")
                 self._blob_landed(key, images, last, retry, exc)
                 continue
@@ -187,11 +220,19 @@ class EmbeddedSync:
             if outcome == "mounted":
                 with self._lock:
                     self.stats.mounted += 1
-            self._blob_landed(key, images, last, retry, None,
-                              group.desc.size if outcome == "copied" else 0)
+            self._blob_landed(
+                key, images, last, retry, None, group.desc.size if outcome == "copied" else 0
+            )
 
-    def _blob_landed(self, key: tuple[Repository, str], images: list[_Image], last: bool,
-                     retry: list[TagJob], exc: SyncerError | None, moved: int = 0) -> None:
+    def _blob_landed(
+        self,
+        key: tuple[Repository, str],
+        images: list[_Image],
+        last: bool,
+        retry: list[TagJob],
+        exc: SyncerError | None,
+        moved: int = 0,
+    ) -> None:
         ready: list[_Image] = []
         with self._lock:
             for img in images:
@@ -206,16 +247,23 @@ class EmbeddedSync:
         for img in ready:
             self._complete(img, images, last, retry)
 
-    def _complete(self, img: _Image, images: list[_Image], last: bool,
-                  retry: list[TagJob]) -> None:
+    def _complete(self, img: _Image, images: list[_Image], last: bool, retry: list[TagJob]) -> None:
         job = img.resolved.job
         if img.error:
             if img.transient and not last:
                 with self._lock:
                     retry.append(job)
                 return
-            self._finish(ImageResult(str(job.source), str(job.dest), "failed", img.error,
-                                     rule=job.rule, transient=img.transient))
+            self._finish(
+                ImageResult(
+                    str(job.source),
+                    str(job.dest),
+                    "failed",
+                    img.error,
+                    rule=job.rule,
+                    transient=img.transient,
+                )
+            )
             log.error("failed %s: %s", job.label, img.error)
             return
         try:
@@ -226,8 +274,9 @@ class EmbeddedSync:
                     retry.append(job)
             return
         note = f" ({img.resolved.note})" if img.resolved.note else ""
-        self._finish(ImageResult(str(job.source), str(job.dest), "synced", bytes=img.moved,
-                                 rule=job.rule))
+        self._finish(
+            ImageResult(str(job.source), str(job.dest), "synced", bytes=img.moved, rule=job.rule)
+        )
         log.info("synced %s%s", job.label, note)
 
     def _push(self, img: _Image) -> None:
@@ -240,8 +289,12 @@ class EmbeddedSync:
             job = img.resolved.job
             dst = job.dest.repo
             log.info("%s: destination lacks a cached blob; re-checking", job.label)
-            copier = BlobCopier(self.pool.for_repo(job.source.repo), self.pool.for_repo(dst),
-                                on_bytes=self.stats.moved, stop=self.stop)
+            copier = BlobCopier(
+                self.pool.for_repo(job.source.repo),
+                self.pool.for_repo(dst),
+                on_bytes=self.stats.moved,
+                stop=self.stop,
+            )
             for desc in img.resolved.blobs.values():
                 self.cache.discard(dst.registry, dst.path, desc.digest)
                 copier.copy(job.source.repo, dst, desc)
@@ -253,8 +306,16 @@ class EmbeddedSync:
         """Record a failure, or return True if the image should be retried."""
         if is_transient(exc) and not last:
             return True
-        self._finish(ImageResult(str(job.source), str(job.dest), "failed", describe(exc),
-                                 rule=job.rule, transient=is_transient(exc)))
+        self._finish(
+            ImageResult(
+                str(job.source),
+                str(job.dest),
+                "failed",
+                describe(exc),
+                rule=job.rule,
+                transient=is_transient(exc),
+            )
+        )
         log.error("failed %s: %s", job.label, describe(exc))
         return False
 

@@ -28,6 +28,7 @@ from syncer.rules import Rule
 
 log = logging.getLogger(__name__)
 
+NO_FILTER = PlatformFilter()
 #: Index nesting deeper than this is treated as malformed.
 MAX_DEPTH = 4
 
@@ -37,8 +38,7 @@ def expand_rule(rule: Rule, pool: ClientPool) -> list[TagJob]:
     if rule.kind in ("tags", "digest"):
         return explicit_jobs(rule)
     client = pool.for_repo(rule.source)
-    tags = retrying(lambda: list(client.list_tags(rule.source)),
-                    what=f"list tags of {rule.source}")
+    tags = retrying(lambda: list(client.list_tags(rule.source)), what=f"list tags of {rule.source}")
     return _pair(rule, [ImageRef(rule.source, t) for t in tags if rule.matches(t)])
 
 
@@ -84,24 +84,37 @@ class Resolved:
         return sum(max(d.size, 0) for d in self.blobs.values())
 
 
-def resolve(job: TagJob, pool: ClientPool, *, force: bool = False,
-            platforms: PlatformFilter = PlatformFilter()) -> Resolved:
+def resolve(
+    job: TagJob,
+    pool: ClientPool,
+    *,
+    force: bool = False,
+    platforms: PlatformFilter = NO_FILTER,
+) -> Resolved:
     """Decide whether ``job`` needs copying and, if so, what exactly."""
     src, dst = pool.for_repo(job.source.repo), pool.for_repo(job.dest.repo)
     src_repo, dst_repo = job.source.repo, job.dest.repo
-    head = retrying(lambda: src.head_manifest(src_repo, job.source.reference),
-                    what=f"HEAD {job.source}")
+    head = retrying(
+        lambda: src.head_manifest(src_repo, job.source.reference), what=f"HEAD {job.source}"
+    )
     if head is None:
-        raise NotFoundError(f"{job.source}: manifest unknown", status=404,
-                            errors=[{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}])
+        raise NotFoundError(
+            f"{job.source}: manifest unknown",
+            status=404,
+            errors=[{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}],
+        )
     filtering = platforms.active and head.media_type in mediatypes.INDEX_TYPES
     dst_ref = job.dest.tag or job.dest.digest or ""
     dst_head = None
     if not force:
         dst_head = retrying(lambda: dst.head_manifest(dst_repo, dst_ref), what=f"HEAD {job.dest}")
         # Unchanged: equal digests from two HEADs, and the source was never pulled.
-        if head.digest and dst_head is not None and not filtering \
-                and dst_head.digest == head.digest:
+        if (
+            head.digest
+            and dst_head is not None
+            and not filtering
+            and dst_head.digest == head.digest
+        ):
             return Resolved(job, head.digest, skip="unchanged")
     pin = head.digest or job.source.reference
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
@@ -111,8 +124,10 @@ def resolve(job: TagJob, pool: ClientPool, *, force: bool = False,
         top, dropped = filter_index(top, parsed, platforms)
         if dropped:
             parsed = parse(top, str(job.source))
-            out.note = f"platform filter kept {len(parsed.children)} of " \
-                       f"{len(parsed.children) + dropped} manifests"
+            out.note = (
+                f"platform filter kept {len(parsed.children)} of "
+                f"{len(parsed.children) + dropped} manifests"
+            )
             if not parsed.children:
                 out.skip = "no manifest matches the platform filter"
                 return out
@@ -124,8 +139,14 @@ def resolve(job: TagJob, pool: ClientPool, *, force: bool = False,
     return out
 
 
-def _collect(src: RegistryClient, repo: Repository, raw: RawManifest, parsed: Parsed,
-             out: Resolved, depth: int) -> None:
+def _collect(
+    src: RegistryClient,
+    repo: Repository,
+    raw: RawManifest,
+    parsed: Parsed,
+    out: Resolved,
+    depth: int,
+) -> None:
     """Gather child manifests (pushed by digest, before their parent) and blobs."""
     if depth > MAX_DEPTH:
         raise UnsupportedError(f"{repo}@{raw.digest}: index nested deeper than {MAX_DEPTH}")
@@ -134,8 +155,10 @@ def _collect(src: RegistryClient, repo: Repository, raw: RawManifest, parsed: Pa
     for child in parsed.children:
         if any(ref == child.digest for ref, _ in out.pushes):
             continue
-        craw = retrying(lambda c=child: src.get_manifest(repo, c.digest),  # type: ignore[misc]
-                        what=f"GET {repo}@{child.digest}")
+        craw = retrying(
+            lambda c=child: src.get_manifest(repo, c.digest),  # type: ignore[misc]
+            what=f"GET {repo}@{child.digest}",
+        )
         if not craw.media_type:
             craw = RawManifest(craw.body, child.media_type, craw.digest)
         _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), out, depth + 1)
@@ -147,8 +170,10 @@ def push_manifests(resolved: Resolved, pool: ClientPool) -> None:
     dst = pool.for_repo(resolved.job.dest.repo)
     repo = resolved.job.dest.repo
     for reference, raw in resolved.pushes:
-        retrying(lambda r=reference, m=raw: dst.put_manifest(repo, r, m),  # type: ignore[misc]
-                 what=f"PUT {repo}:{reference}")
+        retrying(
+            lambda r=reference, m=raw: dst.put_manifest(repo, r, m),  # type: ignore[misc]
+            what=f"PUT {repo}:{reference}",
+        )
 
 
 def is_blob_unknown(exc: Exception) -> bool:

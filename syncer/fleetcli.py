@@ -26,8 +26,12 @@ def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -
     add_config_arguments(plan)  # type: ignore[operator]
     _redis_arg(plan)
     plan.add_argument("--wait", action="store_true", help="follow progress; exit like sync")
-    plan.add_argument("--ttl", type=int, default=settings.PLAN_TTL,
-                      help="seconds to keep the plan's state in Redis (default 7 days)")
+    plan.add_argument(
+        "--ttl",
+        type=int,
+        default=settings.PLAN_TTL,
+        help="seconds to keep the plan's state in Redis (default 7 days)",
+    )
     plan.add_argument("--output", choices=("text", "json"), default="text")
     plan.set_defaults(func=cmd_plan)
 
@@ -38,26 +42,39 @@ def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -
     status.add_argument("--output", choices=("text", "json"), default="text")
     status.set_defaults(func=cmd_status)
 
-    cancel = sub.add_parser("cancel", help="cancel a plan: queued tasks are dropped, "
-                            "in-flight streams stop at the next chunk")
+    cancel = sub.add_parser(
+        "cancel",
+        help="cancel a plan: queued tasks are dropped, in-flight streams stop at the next chunk",
+    )
     cancel.add_argument("plan_id")
     _redis_arg(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
     worker = sub.add_parser("worker", help="run a Celery worker with syncer's defaults")
     _redis_arg(worker)
-    worker.add_argument("--auth", help="auth file with this worker's credentials "
-                        "(sets SYNCER_AUTH_FILE)")
-    worker.add_argument("-p", "--proc", "--concurrency", dest="proc", type=int,
-                        default=defaults.PROC, help="concurrent tasks (default 5)")
+    worker.add_argument(
+        "--auth", help="auth file with this worker's credentials (sets SYNCER_AUTH_FILE)"
+    )
+    worker.add_argument(
+        "-p",
+        "--proc",
+        "--concurrency",
+        dest="proc",
+        type=int,
+        default=defaults.PROC,
+        help="concurrent tasks (default 5)",
+    )
     worker.add_argument("-n", "--hostname", help="Celery node name")
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=cmd_worker)
 
 
 def _redis_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redis", help="Redis URL (env SYNCER_REDIS_URL, default "
-                   f"{settings.DEFAULT_REDIS_URL}); rediss:// and passwords work")
+    p.add_argument(
+        "--redis",
+        help="Redis URL (env SYNCER_REDIS_URL, default "
+        f"{settings.DEFAULT_REDIS_URL}); rediss:// and passwords work",
+    )
 
 
 def connect(url: str | None) -> redis.Redis:
@@ -67,8 +84,7 @@ def connect(url: str | None) -> redis.Redis:
         client = redis.Redis.from_url(url)
         client.ping()
     except (redis.RedisError, ValueError) as exc:
-        raise SyncerError(f"cannot reach Redis at {_safe_url(url)}: {type(exc).__name__}") \
-            from None
+        raise SyncerError(f"cannot reach Redis at {_safe_url(url)}: {type(exc).__name__}") from None
     return client
 
 
@@ -91,8 +107,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     client = connect(args.redis)
     app = planner.celery_app(settings.redis_url(args.redis))
     source = str(args.config or args.config_file or args.images)
-    plan = planner.submit(config, sync_options(args), client,
-                          planner.CeleryDispatcher(app), source=source, ttl=args.ttl)
+    plan = planner.submit(
+        config,
+        sync_options(args),
+        client,
+        planner.CeleryDispatcher(app),
+        source=source,
+        ttl=args.ttl,
+    )
     if args.output == "text" or not args.wait:
         print(plan, flush=True)
     else:
@@ -129,10 +151,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     env = dict(os.environ, SYNCER_REDIS_URL=settings.redis_url(args.redis))
     if args.auth:
         env["SYNCER_AUTH_FILE"] = os.path.abspath(args.auth)
-    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker",
-            "--loglevel", args.loglevel, "--concurrency", str(args.proc),
-            # Streaming is I/O bound: threads share one client pool and token cache.
-            "--pool", "threads", "--without-gossip", "--without-mingle", "-E"]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        "--loglevel",
+        args.loglevel,
+        "--concurrency",
+        str(args.proc),
+        # Streaming is I/O bound: threads share one client pool and token cache.
+        "--pool",
+        "threads",
+        "--without-gossip",
+        "--without-mingle",
+        "-E",
+    ]
     if args.hostname:
         argv += ["--hostname", args.hostname]
     os.execve(sys.executable, argv, env)
@@ -154,22 +190,28 @@ def render(status: PlanStatus, rate: float | None = None) -> str:
     eta = f"{left / rate:.0f}s" if rate > 0 and left else ("0s" if not left else "?")
     blobs = c["blobs_done"] + c["blobs_skipped"] + c["blobs_failed"]
     tags = c["tags_done"] + c["tags_skipped"] + c["tags_failed"]
-    return "\n".join([
-        f"plan {status.plan}: {status.state}",
-        f"bytes {_bar(c['bytes_done'] + c['bytes_skipped'], c['bytes_total'])} "
-        f"{human_bytes(c['bytes_done'])}/{human_bytes(c['bytes_total'])} "
-        f"{human_bytes(rate)}/s eta {eta}",
-        f"blobs {_bar(blobs, c['blobs_total'])} {blobs}/{c['blobs_total']} "
-        f"({c['blobs_mounted']} mounted, {c['blobs_failed']} failed)",
-        f"tags  {_bar(tags, c['tags_total'])} {tags}/{c['tags_total']} "
-        f"({c['tags_skipped']} unchanged, {c['tags_failed']} failed)",
-    ])
+    return "\n".join(
+        [
+            f"plan {status.plan}: {status.state}",
+            f"bytes {_bar(c['bytes_done'] + c['bytes_skipped'], c['bytes_total'])} "
+            f"{human_bytes(c['bytes_done'])}/{human_bytes(c['bytes_total'])} "
+            f"{human_bytes(rate)}/s eta {eta}",
+            f"blobs {_bar(blobs, c['blobs_total'])} {blobs}/{c['blobs_total']} "
+            f"({c['blobs_mounted']} mounted, {c['blobs_failed']} failed)",
+            f"tags  {_bar(tags, c['tags_total'])} {tags}/{c['tags_total']} "
+            f"({c['tags_skipped']} unchanged, {c['tags_failed']} failed)",
+        ]
+    )
 
 
 def report(status: PlanStatus) -> dict[str, object]:
     """The machine-readable report of a plan."""
-    return {"plan": status.plan, "state": status.state, "counters": status.counters,
-            **status.stats().report()}
+    return {
+        "plan": status.plan,
+        "state": status.state,
+        "counters": status.counters,
+        **status.stats().report(),
+    }
 
 
 def follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:

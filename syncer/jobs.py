@@ -30,8 +30,9 @@ class TagJob:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TagJob:
         """Inverse of :meth:`to_dict`."""
-        return cls(ImageRef.parse(data["source"]), ImageRef.parse(data["dest"]),
-                   str(data.get("rule", "")))
+        return cls(
+            ImageRef.parse(data["source"]), ImageRef.parse(data["dest"]), str(data.get("rule", ""))
+        )
 
 
 @dataclass(frozen=True, slots=True)

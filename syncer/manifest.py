@@ -88,7 +88,9 @@ def parse(raw: RawManifest, where: str) -> Parsed:
         blobs.extend(Descriptor.from_json(d, where) for d in doc.get(key) or [])
     if not blobs and media not in mediatypes.IMAGE_TYPES:
         raise UnsupportedError(f"{where}: unsupported manifest type {media or 'unknown'}")
-    unique = {d.digest: d for d in blobs if not (mediatypes.is_foreign_layer(d.media_type) or d.urls)}
+    unique = {
+        d.digest: d for d in blobs if not (mediatypes.is_foreign_layer(d.media_type) or d.urls)
+    }
     return Parsed("image", blobs=tuple(unique.values()))
 
 
@@ -102,6 +104,7 @@ class PlatformFilter:
     @classmethod
     def from_flags(cls, oses: list[str], archs: list[str]) -> PlatformFilter:
         """Accept repeated flags and comma lists alike."""
+
         def split(values: list[str]) -> tuple[str, ...]:
             return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
 
@@ -144,7 +147,8 @@ def filter_index(raw: RawManifest, parsed: Parsed, flt: PlatformFilter) -> tuple
         return raw, 0
     doc = json.loads(raw.body)
     kept_digests = {
-        d.digest for d in parsed.children
+        d.digest
+        for d in parsed.children
         if d.media_type in mediatypes.INDEX_TYPES or (d.platform and flt.matches(d.platform))
     }
     entries = []

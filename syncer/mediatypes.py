@@ -32,8 +32,14 @@ SCHEMA1_TYPES = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED})
 #: Sent as ``Accept`` on every manifest request, most specific first, so that a
 #: registry never down-converts to schema1 when it can serve the real manifest.
 MANIFEST_ACCEPT = ", ".join(
-    [OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST,
-     DOCKER_MANIFEST_V1_SIGNED, DOCKER_MANIFEST_V1]
+    [
+        OCI_INDEX,
+        DOCKER_MANIFEST_LIST,
+        OCI_MANIFEST,
+        DOCKER_MANIFEST,
+        DOCKER_MANIFEST_V1_SIGNED,
+        DOCKER_MANIFEST_V1,
+    ]
 )
 
 

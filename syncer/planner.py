@@ -57,14 +57,17 @@ class PlanPreview:
         """Human-readable listing."""
         lines = [f"expand_rule {key}" for key in self.expand_tasks]
         lines += [f"sync_tag {label}" for label in self.tag_tasks]
-        lines.append(f"dry run: {len(self.expand_tasks)} expand_rule and "
-                     f"{len(self.tag_tasks)} sync_tag tasks would be enqueued (nothing was sent)")
+        lines.append(
+            f"dry run: {len(self.expand_tasks)} expand_rule and "
+            f"{len(self.tag_tasks)} sync_tag tasks would be enqueued (nothing was sent)"
+        )
         return "\n".join(lines)
 
 
 def preview(config: SyncConfig) -> PlanPreview:
     """The tasks :func:`submit` would enqueue."""
-    expand, tags = [], []
+    expand: list[str] = []
+    tags: list[str] = []
     for rule in config.rules:
         if rule.kind in ("all", "regex"):
             expand.append(rule.key)
@@ -73,8 +76,15 @@ def preview(config: SyncConfig) -> PlanPreview:
     return PlanPreview(expand, tags)
 
 
-def submit(config: SyncConfig, options: SyncOptions, client: redis.Redis, dispatcher: Any,
-           *, source: str = "", ttl: int = settings.PLAN_TTL) -> str:
+def submit(
+    config: SyncConfig,
+    options: SyncOptions,
+    client: redis.Redis,
+    dispatcher: Any,
+    *,
+    source: str = "",
+    ttl: int = settings.PLAN_TTL,
+) -> str:
     """Create a plan, enqueue its first tasks, and return the plan id."""
     plans = PlanStore(client, ttl)
     meta = {
@@ -98,6 +108,7 @@ def submit(config: SyncConfig, options: SyncOptions, client: redis.Redis, dispat
             dispatcher.send(settings.SYNC_TAG, {"plan": plan, **job.to_dict()})
             total += 1
     plans.bump(plan, tags_total=total, rules_pending=-1)
-    log.info("plan %s: %d image task(s) and %d expansion task(s) enqueued", plan, total,
-             len(expanding))
+    log.info(
+        "plan %s: %d image task(s) and %d expansion task(s) enqueued", plan, total, len(expanding)
+    )
     return plan

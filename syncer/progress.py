@@ -22,8 +22,12 @@ class Counter:
 
     def to_dict(self) -> dict[str, int]:
         """JSON-ready form."""
-        return {"total": self.total, "done": self.done, "skipped": self.skipped,
-                "failed": self.failed}
+        return {
+            "total": self.total,
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
 
 
 @dataclass(slots=True)
@@ -139,9 +143,11 @@ class ProgressBar:
         filled = int(pct / 5)
         bar = "#" * filled + "-" * (20 - filled)
         images = s.images.done + s.images.skipped + s.images.failed
-        return (f"[{bar}] {pct:5.1f}% {human_bytes(s.bytes.done)}/{human_bytes(s.bytes.total)} "
-                f"{human_bytes(rate)}/s eta {eta} | blobs {s.blobs.done + s.blobs.skipped}/"
-                f"{s.blobs.total} | images {images}/{s.images.total}")
+        return (
+            f"[{bar}] {pct:5.1f}% {human_bytes(s.bytes.done)}/{human_bytes(s.bytes.total)} "
+            f"{human_bytes(rate)}/s eta {eta} | blobs {s.blobs.done + s.blobs.skipped}/"
+            f"{s.blobs.total} | images {images}/{s.images.total}"
+        )
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):

@@ -18,7 +18,9 @@ from syncer.errors import ConfigError
 DOCKER_HUB = "docker.io"
 # Docker Hub's registry API is not served at docker.io itself.
 DOCKER_HUB_API = "registry-1.docker.io"
-_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+_HUB_ALIASES = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
 
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _HOST = re.compile(
@@ -40,9 +42,7 @@ def validate_digest(digest: str) -> str:
     if want is None:
         raise ConfigError(f"unsupported digest algorithm {alg!r} in {digest!r}")
     if len(hexpart) != want or not re.fullmatch(r"[0-9a-f]+", hexpart):
-        raise ConfigError(
-            f"invalid digest {digest!r}: {alg} needs {want} lowercase hex characters"
-        )
+        raise ConfigError(f"invalid digest {digest!r}: {alg} needs {want} lowercase hex characters")
     return digest
 
 

@@ -104,8 +104,13 @@ class SourceReader:
                 reopens += 1
                 if reopens > _SOURCE_REOPENS:
                     raise
-                log.info("source %s@%s broke at byte %d (%s); resuming", self._repo,
-                         self.digest[:19], self.position, exc)
+                log.info(
+                    "source %s@%s broke at byte %d (%s); resuming",
+                    self._repo,
+                    self.digest[:19],
+                    self.position,
+                    exc,
+                )
                 self.close()
                 time.sleep(backoff_delay(reopens))
 
@@ -120,7 +125,8 @@ class SourceReader:
                 if left is not None:
                     # Source ended early: never let a short body reach the upload.
                     raise DigestMismatchError(
-                        f"blob {self._repo}@{self.digest}", f"{left} more bytes",
+                        f"blob {self._repo}@{self.digest}",
+                        f"{left} more bytes",
                         f"end of data at byte {self.position}",
                     )
                 return
@@ -204,18 +210,23 @@ class BlobCopier:
     ) -> Outcome:
         """Make ``desc`` present in ``dst_repo``; say how."""
         what = f"blob {desc.digest[:19]} → {dst_repo}"
-        if check_exists and retrying(lambda: self.dst.blob_exists(dst_repo, desc.digest),
-                                     what=what, attempts=self.attempts):
+        if check_exists and retrying(
+            lambda: self.dst.blob_exists(dst_repo, desc.digest), what=what, attempts=self.attempts
+        ):
             return "exists"
         for other in mount_from:
             if other != dst_repo and self._try_mount(dst_repo, desc.digest, other):
                 return "mounted"
         if desc.size >= self.chunked_threshold:
-            retrying(lambda: self._chunked(src_repo, dst_repo, desc), what=what,
-                     attempts=self.attempts)
+            retrying(
+                lambda: self._chunked(src_repo, dst_repo, desc), what=what, attempts=self.attempts
+            )
         else:
-            retrying(lambda: self._monolithic(src_repo, dst_repo, desc), what=what,
-                     attempts=self.attempts)
+            retrying(
+                lambda: self._monolithic(src_repo, dst_repo, desc),
+                what=what,
+                attempts=self.attempts,
+            )
         return "copied"
 
     def _try_mount(self, dst_repo: Repository, digest: str, other: Repository) -> bool:
@@ -260,8 +271,11 @@ class BlobCopier:
                 n = min(self.upload_chunk, size - start)
                 final = start + n == size
                 pieces: Iterable[bytes] = reader.take(n, self.stop)
-                pieces = (_held_back(pieces, lambda: reader.verify(size), self.on_bytes)
-                          if final else _counted(pieces, self.on_bytes))
+                pieces = (
+                    _held_back(pieces, lambda: reader.verify(size), self.on_bytes)
+                    if final
+                    else _counted(pieces, self.on_bytes)
+                )
                 try:
                     url = self.dst.patch_upload(dst_repo, url, SizedBody(pieces, n), start)
                 except RegistryError as exc:
@@ -280,7 +294,10 @@ class BlobCopier:
             reader.close()
 
     def _resume(
-        self, dst_repo: Repository, url: str, reader: SourceReader,
+        self,
+        dst_repo: Repository,
+        url: str,
+        reader: SourceReader,
         snapshots: dict[int, hashlib._Hash],
     ) -> str:
         """Line the reader up with what the upload session holds; return the session URL."""

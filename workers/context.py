@@ -41,6 +41,5 @@ def _build() -> Fleet:
     entries = load_auth(Path(auth_file)) if auth_file else {}
     limits = {k: e.max_connections for k, e in entries.items() if e.max_connections}
     concurrency = int(app.conf.worker_concurrency or 4)
-    pool = ClientPool(Credentials(entries), pool_size=concurrency,
-                      throttle=RedisThrottle(client))
+    pool = ClientPool(Credentials(entries), pool_size=concurrency, throttle=RedisThrottle(client))
     return Fleet(client, pool, CeleryDispatcher(app), limits)

@@ -35,8 +35,9 @@ def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]
     """Retry a transient error with backoff, or record the failure for good."""
     retries = task.request.retries
     if is_transient(exc) and retries < MAX_RETRIES:
-        raise task.retry(exc=exc, countdown=backoff_delay(retries + 1, exc),
-                         max_retries=MAX_RETRIES)
+        raise task.retry(
+            exc=exc, countdown=backoff_delay(retries + 1, exc), max_retries=MAX_RETRIES
+        )
     record(describe(exc))
 
 
@@ -64,23 +65,28 @@ def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> s
 
 
 @app.task(name=settings.COPY_BLOB, bind=True)
-def copy_blob(self: Task, plan: str, src: str, dst: str, digest: str, size: int,
-              media_type: str = "") -> str:
+def copy_blob(
+    self: Task, plan: str, src: str, dst: str, digest: str, size: int, media_type: str = ""
+) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
     f = fleet()
     dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
     try:
-        return steps.copy_blob(f, plan, Repository.parse(src), dst_repo, desc,
-                               owner=self.request.id or "unknown")
+        return steps.copy_blob(
+            f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
+        )
     except steps.BusyError:
         # Look again shortly, as a fresh task: waiting must not eat the retry
         # budget for real errors, nor hold a worker slot.
-        self.apply_async(kwargs=self.request.kwargs, countdown=BUSY_POLL,
-                         priority=settings.blob_priority(size))
+        self.apply_async(
+            kwargs=self.request.kwargs, countdown=BUSY_POLL, priority=settings.blob_priority(size)
+        )
         return "busy"
     except SyncerError as exc:
-        _retry_or_record(self, exc, lambda _: steps.blob_failed(f, plan, dst_repo, desc, exc))
+        _retry_or_record(
+            self, exc, lambda reason: steps.blob_failed(f, plan, dst_repo, desc, reason)
+        )
         return "failed"
 
 

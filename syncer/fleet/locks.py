@@ -119,15 +119,17 @@ class ConnectionLimiter:
         key = self.key.format(registry=registry)
         lease = secrets.token_hex(8)
         waited = 0.0
-        while not self._acquire(keys=[key], args=[time.time(), time.time() + self.ttl, limit,
-                                                  lease]):
+        while not self._acquire(
+            keys=[key], args=[time.time(), time.time() + self.ttl, limit, lease]
+        ):
             time.sleep(self.poll)
             waited += self.poll
             if waited and waited % 30 < self.poll:
                 log.info("waiting for a connection slot to %s (limit %d)", registry, limit)
         try:
-            with _Heartbeat(lambda: self.redis.zadd(key, {lease: time.time() + self.ttl}, xx=True),
-                            self.ttl / 3):
+            with _Heartbeat(
+                lambda: self.redis.zadd(key, {lease: time.time() + self.ttl}, xx=True), self.ttl / 3
+            ):
                 yield
         finally:
             self.redis.zrem(key, lease)
@@ -174,8 +176,9 @@ class RedisThrottle:
             current = self.redis.get(key)
             if current is None or float(current) < until:
                 self.redis.set(key, repr(until), px=int(seconds * 1000) + 1)
-                log.warning("%s asked us to slow down: fleet pauses it for %.1fs", registry,
-                            seconds)
+                log.warning(
+                    "%s asked us to slow down: fleet pauses it for %.1fs", registry, seconds
+                )
         except redis.RedisError as exc:
             log.warning("could not share backoff for %s: %s", registry, exc)
         self._cache[registry] = (time.monotonic(), until)

@@ -20,7 +20,8 @@ from syncer.jobs import ImageResult
 from syncer.progress import Counter, Stats
 
 COUNTER_FIELDS = tuple(
-    f"{kind}_{attr}" for kind in ("tags", "blobs", "bytes")
+    f"{kind}_{attr}"
+    for kind in ("tags", "blobs", "bytes")
     for attr in ("total", "done", "skipped", "failed")
 ) + ("blobs_mounted", "rules_pending")
 
@@ -54,11 +55,17 @@ class PlanStatus:
         c = self.counters
 
         def counter(kind: str) -> Counter:
-            return Counter(c[f"{kind}_total"], c[f"{kind}_done"], c[f"{kind}_skipped"],
-                           c[f"{kind}_failed"])
+            return Counter(
+                c[f"{kind}_total"], c[f"{kind}_done"], c[f"{kind}_skipped"], c[f"{kind}_failed"]
+            )
 
-        stats = Stats(images=counter("tags"), blobs=counter("blobs"), bytes=counter("bytes"),
-                      mounted=c["blobs_mounted"], results=list(self.results))
+        stats = Stats(
+            images=counter("tags"),
+            blobs=counter("blobs"),
+            bytes=counter("bytes"),
+            mounted=c["blobs_mounted"],
+            results=list(self.results),
+        )
         created = float(self.meta.get("created", time.time()))
         ended = float(self.meta.get("ended") or time.time())
         stats.started = time.monotonic() - (ended - created)

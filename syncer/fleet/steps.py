@@ -18,7 +18,6 @@ from typing import Any, Protocol
 import redis
 
 from syncer.cache import RedisBlobCache
-from syncer.embedded import describe
 from syncer.engine import Resolved, expand_rule, is_blob_unknown, push_manifests, resolve
 from syncer.errors import SyncerError
 from syncer.fleet import settings
@@ -91,8 +90,9 @@ def expand_failed(fleet: Fleet, plan: str, rule: dict[str, Any], reason: str) ->
         return
     fleet.plans.bump(plan, tags_total=len(parsed.destinations), rules_pending=-1)
     for dest in parsed.destinations:
-        fleet.plans.record(plan, ImageResult(parsed.key, str(dest), "failed", reason,
-                                             rule=parsed.key))
+        fleet.plans.record(
+            plan, ImageResult(parsed.key, str(dest), "failed", reason, rule=parsed.key)
+        )
 
 
 def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
@@ -104,8 +104,9 @@ def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
 def _options(fleet: Fleet, plan: str) -> tuple[bool, PlatformFilter]:
     meta = fleet.plans.meta(plan)
     plat = meta.get("platforms") or {}
-    return bool(meta.get("force")), PlatformFilter(tuple(plat.get("os", ())),
-                                                   tuple(plat.get("arch", ())))
+    return bool(meta.get("force")), PlatformFilter(
+        tuple(plat.get("os", ())), tuple(plat.get("arch", ()))
+    )
 
 
 def sync_tag(fleet: Fleet, plan: str, job: TagJob) -> str:
@@ -116,48 +117,76 @@ def sync_tag(fleet: Fleet, plan: str, job: TagJob) -> str:
     res = resolve(job, fleet.pool, force=force, platforms=platforms)
     image = image_id(str(job.source), str(job.dest))
     if res.skip:
-        _finish(fleet, plan, image, ImageResult(str(job.source), str(job.dest), "skipped",
-                                                res.skip, rule=job.rule))
+        _finish(
+            fleet,
+            plan,
+            image,
+            ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule),
+        )
         return "skipped"
-    dst = job.dest.repo
-    missing: dict[str, Descriptor] = {}
-    for desc in res.blobs.values():
-        key = blob_key(str(dst), desc.digest)
-        if fleet.cache.has(dst.registry, dst.path, desc.digest):
-            if fleet.plans.once(plan, f"seen:{key}"):
-                fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
-        else:
-            missing[key] = desc
+    missing = _missing_blobs(fleet, plan, res)
     fleet.board.save_image(plan, image, _record(res, missing))
     if not missing:
         push_image(fleet, plan, image)
         return "pushed"
     landed = fleet.board.wait_for(plan, image, list(missing))
-    for key, desc in missing.items():
-        if fleet.board.first_enqueue(plan, key):
-            if fleet.plans.once(plan, f"seen:{key}"):
-                fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
-            fleet.dispatch.send(settings.COPY_BLOB, {
-                "plan": plan, "src": str(job.source.repo), "dst": str(dst),
-                "digest": desc.digest, "size": desc.size, "media_type": desc.media_type,
-            }, priority=settings.blob_priority(desc.size))
+    _enqueue_copies(fleet, plan, job, missing)
     reason = fleet.board.blob_failure(plan, list(missing))
     if reason:
         fail_image(fleet, plan, image, reason)
         return "failed"
     for key in landed:
         if fleet.board.remove_pending(plan, image, key):
-            fleet.dispatch.send(settings.PUSH_IMAGE, {"plan": plan, "image": image,
-                                                      "dest": str(job.dest)})
+            fleet.dispatch.send(
+                settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": str(job.dest)}
+            )
     return "waiting"
+
+
+def _missing_blobs(fleet: Fleet, plan: str, res: Resolved) -> dict[str, Descriptor]:
+    """The image's blobs the shared cache does not know at the destination, by blob key."""
+    dst = res.job.dest.repo
+    missing: dict[str, Descriptor] = {}
+    for desc in res.blobs.values():
+        key = blob_key(str(dst), desc.digest)
+        if not fleet.cache.has(dst.registry, dst.path, desc.digest):
+            missing[key] = desc
+        elif fleet.plans.once(plan, f"seen:{key}"):
+            fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
+    return missing
+
+
+def _enqueue_copies(fleet: Fleet, plan: str, job: TagJob, missing: dict[str, Descriptor]) -> None:
+    """One ``copy_blob`` per blob for the whole plan, bigger blobs at higher priority."""
+    for key, desc in missing.items():
+        if not fleet.board.first_enqueue(plan, key):
+            continue
+        if fleet.plans.once(plan, f"seen:{key}"):
+            fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
+        kwargs = {
+            "plan": plan,
+            "src": str(job.source.repo),
+            "dst": str(job.dest.repo),
+            "digest": desc.digest,
+            "size": desc.size,
+            "media_type": desc.media_type,
+        }
+        fleet.dispatch.send(settings.COPY_BLOB, kwargs, priority=settings.blob_priority(desc.size))
 
 
 def _record(res: Resolved, missing: dict[str, Descriptor]) -> dict[str, Any]:
     return {
         "job": res.job.to_dict(),
         "note": res.note,
-        "pushes": [{"ref": ref, "media_type": m.media_type, "digest": m.digest,
-                    "body": base64.b64encode(m.body).decode()} for ref, m in res.pushes],
+        "pushes": [
+            {
+                "ref": ref,
+                "media_type": m.media_type,
+                "digest": m.digest,
+                "body": base64.b64encode(m.body).decode(),
+            }
+            for ref, m in res.pushes
+        ],
         "blobs": [d.to_dict() for d in res.blobs.values()],
         "bytes": sum(max(d.size, 0) for d in missing.values()),
     }
@@ -165,33 +194,55 @@ def _record(res: Resolved, missing: dict[str, Descriptor]) -> dict[str, Any]:
 
 def _resolved(rec: dict[str, Any]) -> Resolved:
     res = Resolved(TagJob.from_dict(rec["job"]), note=rec.get("note", ""))
-    res.pushes = [(p["ref"], RawManifest(base64.b64decode(p["body"]), p["media_type"],
-                                         p["digest"])) for p in rec["pushes"]]
-    res.blobs = {b["digest"]: Descriptor(b["media_type"], b["digest"], b["size"])
-                 for b in rec["blobs"]}
+    res.pushes = [
+        (p["ref"], RawManifest(base64.b64decode(p["body"]), p["media_type"], p["digest"]))
+        for p in rec["pushes"]
+    ]
+    res.blobs = {
+        b["digest"]: Descriptor(b["media_type"], b["digest"], b["size"]) for b in rec["blobs"]
+    }
     return res
 
 
 def tag_failed(fleet: Fleet, plan: str, job: TagJob, reason: str) -> None:
     """Record an image that failed before or while pushing."""
     image = image_id(str(job.source), str(job.dest))
-    _finish(fleet, plan, image, ImageResult(str(job.source), str(job.dest), "failed", reason,
-                                            rule=job.rule))
+    _finish(
+        fleet,
+        plan,
+        image,
+        ImageResult(str(job.source), str(job.dest), "failed", reason, rule=job.rule),
+    )
 
 
 def fail_image(fleet: Fleet, plan: str, image: str, reason: str) -> None:
     """Record a stored image as failed."""
     rec = fleet.board.load_image(plan, image)
     job = rec.get("job") or {}
-    _finish(fleet, plan, image, ImageResult(job.get("source", image), job.get("dest", ""),
-                                            "failed", reason, rule=job.get("rule", "")))
+    _finish(
+        fleet,
+        plan,
+        image,
+        ImageResult(
+            job.get("source", image),
+            job.get("dest", ""),
+            "failed",
+            reason,
+            rule=job.get("rule", ""),
+        ),
+    )
 
 
 def _finish(fleet: Fleet, plan: str, image: str, result: ImageResult) -> None:
     if fleet.board.finish_once(plan, image):
         fleet.plans.record(plan, result)
-        log.info("%s %s -> %s%s", result.status, result.source, result.dest,
-                 f": {result.reason}" if result.reason else "")
+        log.info(
+            "%s %s -> %s%s",
+            result.status,
+            result.source,
+            result.dest,
+            f": {result.reason}" if result.reason else "",
+        )
 
 
 def push_image(fleet: Fleet, plan: str, image: str) -> str:
@@ -201,7 +252,8 @@ def push_image(fleet: Fleet, plan: str, image: str) -> str:
     rec = fleet.board.load_image(plan, image)
     res = _resolved(rec)
     reason = fleet.board.blob_failure(
-        plan, [blob_key(str(res.job.dest.repo), d) for d in res.blobs])
+        plan, [blob_key(str(res.job.dest.repo), d) for d in res.blobs]
+    )
     if reason:
         fail_image(fleet, plan, image, reason)
         return "failed"
@@ -212,9 +264,19 @@ def push_image(fleet: Fleet, plan: str, image: str) -> str:
             raise
         _recheck_blobs(fleet, res)
         push_manifests(res, fleet.pool)
-    _finish(fleet, plan, image, ImageResult(str(res.job.source), str(res.job.dest), "synced",
-                                            res.note, bytes=int(rec.get("bytes", 0)),
-                                            rule=res.job.rule))
+    _finish(
+        fleet,
+        plan,
+        image,
+        ImageResult(
+            str(res.job.source),
+            str(res.job.dest),
+            "synced",
+            res.note,
+            bytes=int(rec.get("bytes", 0)),
+            rule=res.job.rule,
+        ),
+    )
     return "synced"
 
 
@@ -262,8 +324,9 @@ def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
     return stop
 
 
-def copy_blob(fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor,
-              owner: str) -> str:
+def copy_blob(
+    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+) -> str:
     """Copy one blob once for the whole fleet, then release the images waiting for it."""
     if fleet.plans.cancelled(plan):
         return "cancelled"
@@ -271,24 +334,37 @@ def copy_blob(fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: D
     counter = _ByteCounter(fleet, plan)
     with fleet.locks.hold(dst.registry, desc.digest, owner) as got:
         if not got:
-            raise BusyError(f"{desc.digest[:19]} is being uploaded to {dst.registry} "
-                            f"by {fleet.locks.holder(dst.registry, desc.digest)}")
-        with fleet.limiter.lease(src.registry, _limit(fleet, plan, src.registry)), \
-                fleet.limiter.lease(dst.registry, _limit(fleet, plan, dst.registry)):
-            copier = BlobCopier(fleet.pool.for_repo(src), fleet.pool.for_repo(dst),
-                                on_bytes=counter, stop=_cancel_check(fleet, plan))
-            known = [Repository(dst.registry, r)
-                     for r in fleet.cache.repos_with(dst.registry, desc.digest)]
+            raise BusyError(
+                f"{desc.digest[:19]} is being uploaded to {dst.registry} "
+                f"by {fleet.locks.holder(dst.registry, desc.digest)}"
+            )
+        with (
+            fleet.limiter.lease(src.registry, _limit(fleet, plan, src.registry)),
+            fleet.limiter.lease(dst.registry, _limit(fleet, plan, dst.registry)),
+        ):
+            copier = BlobCopier(
+                fleet.pool.for_repo(src),
+                fleet.pool.for_repo(dst),
+                on_bytes=counter,
+                stop=_cancel_check(fleet, plan),
+            )
+            known = [
+                Repository(dst.registry, r)
+                for r in fleet.cache.repos_with(dst.registry, desc.digest)
+            ]
             try:
                 outcome = copier.copy(src, dst, desc, mount_from=known)
             finally:
                 counter.flush()
         fleet.cache.add(dst.registry, dst.path, desc.digest)
     if fleet.plans.once(plan, f"landed:{key}"):
-        fleet.plans.bump(plan, blobs_done=int(outcome != "exists"),
-                         blobs_skipped=int(outcome == "exists"),
-                         blobs_mounted=int(outcome == "mounted"),
-                         bytes_skipped=max(desc.size, 0) if outcome != "copied" else 0)
+        fleet.plans.bump(
+            plan,
+            blobs_done=int(outcome != "exists"),
+            blobs_skipped=int(outcome == "exists"),
+            blobs_mounted=int(outcome == "mounted"),
+            bytes_skipped=max(desc.size, 0) if outcome != "copied" else 0,
+        )
     _release_waiters(fleet, plan, key)
     return outcome
 
@@ -299,11 +375,9 @@ def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
             fleet.dispatch.send(settings.PUSH_IMAGE, {"plan": plan, "image": image})
 
 
-def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor,
-                exc: BaseException) -> None:
+def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor, reason: str) -> None:
     """Record a blob that cannot be copied and fail every image waiting for it."""
     key = blob_key(str(dst), desc.digest)
-    reason = describe(exc)
     fleet.board.fail_blob(plan, key, reason)
     if fleet.plans.once(plan, f"failed:{key}"):
         fleet.plans.bump(plan, blobs_failed=1, bytes_failed=max(desc.size, 0))

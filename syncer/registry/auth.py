@@ -49,8 +49,10 @@ class Challenge:
         if not header:
             return None
         scheme, _, rest = header.partition(" ")
-        params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-                  for m in _PARAM.finditer(rest)}
+        params = {
+            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+            for m in _PARAM.finditer(rest)
+        }
         return cls(scheme.lower(), params)
 
 
@@ -99,16 +101,22 @@ class Authenticator:
             return False
         first_time = self.challenge is None or self.challenge.scheme != ch.scheme
         with self._lock:
-            self.challenge = Challenge(ch.scheme, {k: v for k, v in ch.params.items()
-                                                   if k in ("realm", "service")})
+            self.challenge = Challenge(
+                ch.scheme, {k: v for k, v in ch.params.items() if k in ("realm", "service")}
+            )
             stale = self._tokens.pop(frozenset(scopes), None)
         if ch.scheme == "basic":
             return first_time and self.has_credentials
         # Bearer: retry if we had no token yet, or the registry says ours is
         # stale or too narrow (spec: error="insufficient_scope"/"invalid_token").
-        return first_time or stale is not None or ch.params.get("error") in (
-            "insufficient_scope",
-            "invalid_token",
+        return (
+            first_time
+            or stale is not None
+            or ch.params.get("error")
+            in (
+                "insufficient_scope",
+                "invalid_token",
+            )
         )
 
     def _basic(self) -> str:
@@ -153,8 +161,11 @@ class Authenticator:
             value = body.get("token") or body.get("access_token")
             lifetime = float(body.get("expires_in") or _DEFAULT_TOKEN_LIFETIME)
         except (ValueError, AttributeError, TypeError) as exc:
-            raise AuthError("token response is not JSON with a token", status=resp.status_code,
-                            url=transport.strip_query(resp.url)) from exc
+            raise AuthError(
+                "token response is not JSON with a token",
+                status=resp.status_code,
+                url=transport.strip_query(resp.url),
+            ) from exc
         if not isinstance(value, str) or not value:
             raise AuthError("token response carries no token", status=resp.status_code)
         log.debug("fetched token for %s (lifetime %.0fs)", " ".join(scopes), lifetime)

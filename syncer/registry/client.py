@@ -31,8 +31,13 @@ from syncer.errors import (
 from syncer.reference import Repository
 from syncer.registry import transport
 from syncer.registry.auth import Authenticator
-from syncer.throttle import DEFAULT_PAUSE, RATELIMIT_LOW_WATER, NoThrottle, Throttle, \
-    ratelimit_remaining
+from syncer.throttle import (
+    DEFAULT_PAUSE,
+    RATELIMIT_LOW_WATER,
+    NoThrottle,
+    Throttle,
+    ratelimit_remaining,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +177,12 @@ class RegistryClient:
                 warnings.simplefilter("ignore")
                 resp = transport.send(self._session, method, url, headers=headers, **kwargs)
             self._observe(resp)
-            if resp.status_code == 401 and attempt == 1 and replayable and \
-                    self.auth.unauthorized(resp, scopes):
+            if (
+                resp.status_code == 401
+                and attempt == 1
+                and replayable
+                and self.auth.unauthorized(resp, scopes)
+            ):
                 resp.close()
                 continue
             break
@@ -198,17 +207,23 @@ class RegistryClient:
         """The absolute ``Location`` of an upload response (spec allows relative ones)."""
         loc = resp.headers.get("Location")
         if not loc:
-            raise RegistryError(f"{resp.request.method} {transport.strip_query(resp.url)}: "
-                                "registry sent no Location header")
+            raise RegistryError(
+                f"{resp.request.method} {transport.strip_query(resp.url)}: "
+                "registry sent no Location header"
+            )
         return urljoin(resp.url, loc)
 
     # -- manifests -------------------------------------------------------------
     def head_manifest(self, repo: Repository, reference: str) -> ManifestHead | None:
         """HEAD a manifest; None if it does not exist. Costs no pull on Docker Hub."""
         resp = self.request(
-            "HEAD", repo.manifest_path(reference), (pull_scope(repo),),
-            what=f"HEAD manifest {repo}:{reference}", expect_404=True,
-            headers={"Accept": mediatypes.MANIFEST_ACCEPT}, allow_redirects=True,
+            "HEAD",
+            repo.manifest_path(reference),
+            (pull_scope(repo),),
+            what=f"HEAD manifest {repo}:{reference}",
+            expect_404=True,
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+            allow_redirects=True,
         )
         resp.close()
         if resp.status_code == 404:
@@ -222,7 +237,9 @@ class RegistryClient:
     def get_manifest(self, repo: Repository, reference: str) -> RawManifest:
         """GET a manifest's exact bytes; verify them when asked for by digest."""
         resp = self.request(
-            "GET", repo.manifest_path(reference), (pull_scope(repo),),
+            "GET",
+            repo.manifest_path(reference),
+            (pull_scope(repo),),
             what=f"GET manifest {repo}:{reference}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
         )
@@ -232,8 +249,11 @@ class RegistryClient:
         digest = resp.headers.get("Docker-Content-Digest") or computed
         # Schema1 digests cover the payload without its JWS signatures, so the
         # byte hash legitimately differs; every other type must hash exactly.
-        if reference.startswith("sha256:") and media not in mediatypes.SCHEMA1_TYPES \
-                and computed != reference:
+        if (
+            reference.startswith("sha256:")
+            and media not in mediatypes.SCHEMA1_TYPES
+            and computed != reference
+        ):
             raise DigestMismatchError(f"manifest {repo}@{reference}", reference, computed)
         if media not in mediatypes.SCHEMA1_TYPES and digest.startswith("sha256:"):
             digest = computed
@@ -242,9 +262,12 @@ class RegistryClient:
     def put_manifest(self, repo: Repository, reference: str, manifest: RawManifest) -> str:
         """PUT the manifest bytes unchanged under a tag or digest; return the stored digest."""
         resp = self.request(
-            "PUT", repo.manifest_path(reference), (push_scope(repo),),
+            "PUT",
+            repo.manifest_path(reference),
+            (push_scope(repo),),
             what=f"PUT manifest {repo}:{reference}",
-            data=manifest.body, headers={"Content-Type": manifest.media_type},
+            data=manifest.body,
+            headers={"Content-Type": manifest.media_type},
         )
         resp.close()
         return resp.headers.get("Docker-Content-Digest") or manifest.digest
@@ -263,8 +286,12 @@ class RegistryClient:
     def blob_exists(self, repo: Repository, digest: str) -> bool:
         """HEAD a blob."""
         resp = self.request(
-            "HEAD", repo.blob_path(digest), (pull_scope(repo),),
-            what=f"HEAD blob {repo}@{digest}", expect_404=True, allow_redirects=True,
+            "HEAD",
+            repo.blob_path(digest),
+            (pull_scope(repo),),
+            what=f"HEAD blob {repo}@{digest}",
+            expect_404=True,
+            allow_redirects=True,
         )
         resp.close()
         return resp.status_code != 404
@@ -275,16 +302,24 @@ class RegistryClient:
         # requests follows the redirect to object storage and drops Authorization
         # when the host changes (Session.rebuild_auth), so a CDN never sees it.
         return self.request(
-            "GET", repo.blob_path(digest), (pull_scope(repo),),
-            what=f"GET blob {repo}@{digest}", stream=True, headers=headers,
+            "GET",
+            repo.blob_path(digest),
+            (pull_scope(repo),),
+            what=f"GET blob {repo}@{digest}",
+            stream=True,
+            headers=headers,
         )
 
     def mount_blob(self, repo: Repository, digest: str, source: Repository) -> bool:
         """Cross-repository mount; True if the registry mounted it (201)."""
         resp = self.request(
-            "POST", repo.upload_path(), (push_scope(repo), pull_scope(source)),
+            "POST",
+            repo.upload_path(),
+            (push_scope(repo), pull_scope(source)),
             what=f"mount {digest} from {source} into {repo}",
-            params={"mount": digest, "from": source.path}, data=b"", allow_redirects=False,
+            params={"mount": digest, "from": source.path},
+            data=b"",
+            allow_redirects=False,
         )
         resp.close()
         if resp.status_code == 201:
@@ -298,8 +333,12 @@ class RegistryClient:
     def start_upload(self, repo: Repository) -> str:
         """Open an upload session; return its absolute URL."""
         resp = self.request(
-            "POST", repo.upload_path(), (push_scope(repo),),
-            what=f"start upload to {repo}", data=b"", allow_redirects=False,
+            "POST",
+            repo.upload_path(),
+            (push_scope(repo),),
+            what=f"start upload to {repo}",
+            data=b"",
+            allow_redirects=False,
         )
         resp.close()
         return self.location(resp)
@@ -309,8 +348,13 @@ class RegistryClient:
     ) -> None:
         """PUT the (rest of the) blob and close the session with ``?digest=``."""
         resp = self.request(
-            "PUT", url, (push_scope(repo),), what=f"upload {digest} to {repo}",
-            params={"digest": digest}, data=body, allow_redirects=False,
+            "PUT",
+            url,
+            (push_scope(repo),),
+            what=f"upload {digest} to {repo}",
+            params={"digest": digest},
+            data=body,
+            allow_redirects=False,
             headers={"Content-Type": "application/octet-stream"},
         )
         resp.close()
@@ -319,18 +363,22 @@ class RegistryClient:
         """Send one chunk at ``start``; return the session URL for the next request."""
         end = start + len(body) - 1
         resp = self.request(
-            "PATCH", url, (push_scope(repo),), what=f"upload chunk {start}-{end} to {repo}",
-            data=body, allow_redirects=False,
-            headers={"Content-Type": "application/octet-stream",
-                     "Content-Range": f"{start}-{end}"},
+            "PATCH",
+            url,
+            (push_scope(repo),),
+            what=f"upload chunk {start}-{end} to {repo}",
+            data=body,
+            allow_redirects=False,
+            headers={"Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end}"},
         )
         resp.close()
         return self.location(resp)
 
     def upload_offset(self, repo: Repository, url: str) -> tuple[str, int]:
         """Ask an upload session how many bytes it holds: ``(url, offset)``."""
-        resp = self.request("GET", url, (push_scope(repo),), what=f"upload status in {repo}",
-                            allow_redirects=False)
+        resp = self.request(
+            "GET", url, (push_scope(repo),), what=f"upload status in {repo}", allow_redirects=False
+        )
         resp.close()
         # "Range: 0-<last byte>". distribution also says "0-0" for an empty
         # session, so read it as empty: at worst one byte is sent again and the
@@ -344,7 +392,8 @@ class RegistryClient:
     def cancel_upload(self, repo: Repository, url: str) -> None:
         """Best-effort DELETE of an upload session."""
         try:
-            self.request("DELETE", url, (push_scope(repo),), what="cancel upload",
-                         expect_404=True).close()
+            self.request(
+                "DELETE", url, (push_scope(repo),), what="cancel upload", expect_404=True
+            ).close()
         except (NotFoundError, AuthError, RegistryError) as exc:
             log.debug("cancelling upload in %s failed: %s", repo, exc)

@@ -18,8 +18,13 @@ log = logging.getLogger(__name__)
 class ClientPool:
     """Hands out clients so tokens and connections are reused across images."""
 
-    def __init__(self, credentials: Credentials, *, pool_size: int = defaults.PROC,
-                 throttle: Throttle | None = None) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        pool_size: int = defaults.PROC,
+        throttle: Throttle | None = None,
+    ) -> None:
         self._credentials = credentials
         self._throttle: Throttle = throttle or LocalThrottle()
         self._pool_size = pool_size
@@ -37,7 +42,9 @@ class ClientPool:
                 if insecure:
                     log.warning("%s: TLS verification disabled (insecure: true)", repo.registry)
                 client = RegistryClient(
-                    repo.api_host, entry, insecure=insecure,
+                    repo.api_host,
+                    entry,
+                    insecure=insecure,
                     # Each blob copy holds a source and a destination connection.
                     session=transport.new_session(self._pool_size * 2),
                     throttle=self._throttle,

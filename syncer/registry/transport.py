@@ -142,7 +142,7 @@ def _errors_payload(resp: requests.Response) -> list[dict[str, Any]]:
 def _sanitised_body(resp: requests.Response) -> str:
     if resp.request.method == "HEAD":
         return ""
-    text = resp.content[:_MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
+    text = resp.content[: _MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
     return _clip(" ".join(text.split()))
 
 

@@ -114,6 +114,8 @@ class Recorded:
     response_headers: dict[str, str] = field(default_factory=dict)
     #: Request body bytes read from the client.
     sent: int = 0
+    #: ``time.monotonic()`` when the request arrived.
+    at: float = field(default_factory=time.monotonic)
 
     def content_range(self) -> tuple[int, int] | None:
         """The request's ``Content-Range: start-end``, parsed."""

@@ -62,8 +62,8 @@ class RegistryReader:
                  verify: bool | str = True) -> None:
         self.url = url.rstrip("/")
         self.auth = auth
+        self.verify = verify
         self.session = requests.Session()
-        self.session.verify = verify
         self._tokens: dict[str, str] = {}
 
     def close(self) -> None:
@@ -93,13 +93,15 @@ class RegistryReader:
         if repo in self._tokens:
             headers["Authorization"] = f"Bearer {self._tokens[repo]}"
             auth = None
+        # verify= per request: a session-level value loses to $REQUESTS_CA_BUNDLE.
         return self.session.request(method, self.url + path, headers=headers, auth=auth,
-                                    timeout=30, **kwargs)
+                                    verify=self.verify, timeout=30, **kwargs)
 
     def _token(self, repo: str, challenge: str) -> str:
         params = dict(_CHALLENGE_PARAM.findall(challenge))
         query = {"service": params.get("service", ""), "scope": f"repository:{repo}:pull"}
-        with self.session.get(params["realm"], params=query, auth=self.auth, timeout=30) as resp:
+        with self.session.get(params["realm"], params=query, auth=self.auth, verify=self.verify,
+                              timeout=30) as resp:
             resp.raise_for_status()
             return str(resp.json()["token"])
 

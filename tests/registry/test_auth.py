@@ -1,0 +1,252 @@
+"""The auth flow through a fake transport: 401 challenges, the token endpoint, the token cache."""
+
+from __future__ import annotations
+
+import base64
+from types import SimpleNamespace
+
+import pytest
+
+from syncer.config import AuthEntry
+from syncer.errors import AuthError
+from syncer.reference import Repository
+from syncer.registry import auth as auth_module
+from syncer.registry.auth import Challenge
+from tests.registry.fakes import (
+    BASE,
+    BEARER,
+    REALM,
+    FakeTransport,
+    Reply,
+    TokenEndpoint,
+    bearer_registry,
+    client,
+    json_reply,
+    needs_token,
+    open_registry,
+    replies,
+)
+
+REPO = Repository.parse("reg.example/team/app")
+OTHER = Repository.parse("reg.example/team/other")
+TAG_URL = f"{BASE}/v2/team/app/manifests/v1"
+OTHER_URL = f"{BASE}/v2/team/other/manifests/v1"
+ALICE = AuthEntry("alice", "s3cret-pw")
+ALICE_BASIC = "Basic " + base64.b64encode(b"alice:s3cret-pw").decode()
+
+
+@pytest.fixture
+def fake() -> FakeTransport:
+    return FakeTransport()
+
+
+def test_challenge_parse_quoted_commas_and_bare_tokens() -> None:
+    ch = Challenge.parse(
+        'BEARER Realm="https://a/t",scope="repository:x:pull,push",error=insufficient_scope'
+    )
+    assert ch == Challenge(
+        "bearer",
+        {"realm": "https://a/t", "scope": "repository:x:pull,push", "error": "insufficient_scope"},
+    )
+    assert Challenge.parse("  ") is None
+
+
+def test_bearer_flow_fetches_token_with_credentials_and_retries(fake: FakeTransport) -> None:
+    tokens = TokenEndpoint()
+    bearer_registry(fake, tokens)
+    fake.on("HEAD", TAG_URL, needs_token("tok-1", Reply(200, {"Docker-Content-Digest": "d"})))
+
+    head = client(fake, ALICE).head_manifest(REPO, "v1")
+
+    assert head is not None and head.digest == "d"
+    (token_req,) = fake.requests_to("GET", REALM)
+    assert token_req.query == {"service": ["reg"], "scope": ["repository:team/app:pull"]}
+    assert token_req.headers["Authorization"] == ALICE_BASIC
+    (head_req,) = fake.requests_to("HEAD", TAG_URL)
+    assert head_req.headers["Authorization"] == "Bearer tok-1"
+
+
+def test_bearer_flow_is_anonymous_without_credentials(fake: FakeTransport) -> None:
+    tokens = TokenEndpoint()
+    bearer_registry(fake, tokens)
+    fake.on("HEAD", TAG_URL, needs_token("tok-1", Reply(200)))
+
+    client(fake).head_manifest(REPO, "v1")
+
+    (token_req,) = fake.requests_to("GET", REALM)
+    assert "Authorization" not in token_req.headers
+
+
+def test_token_is_cached_per_scope(fake: FakeTransport) -> None:
+    tokens = TokenEndpoint()
+    bearer_registry(fake, tokens)
+    fake.on("HEAD", TAG_URL, needs_token("tok-1", Reply(200)))
+    fake.on("HEAD", OTHER_URL, needs_token("tok-2", Reply(200)))
+    c = client(fake, ALICE)
+
+    c.head_manifest(REPO, "v1")
+    c.head_manifest(REPO, "v1")
+    assert tokens.issued == 1
+    c.head_manifest(OTHER, "v1")
+
+    assert tokens.issued == 2 == c.auth.token_requests
+    scopes = [s.query["scope"] for s in fake.requests_to("GET", REALM)]
+    assert scopes == [["repository:team/app:pull"], ["repository:team/other:pull"]]
+
+
+def test_mount_asks_for_both_scopes_in_one_token(fake: FakeTransport) -> None:
+    tokens = TokenEndpoint()
+    bearer_registry(fake, tokens)
+    fake.on("POST", f"{BASE}/v2/team/app/blobs/uploads/", needs_token("tok-1", Reply(201)))
+
+    assert client(fake, ALICE).mount_blob(REPO, "sha256:" + "a" * 64, OTHER)
+
+    (token_req,) = fake.requests_to("GET", REALM)
+    assert token_req.query["scope"] == [
+        "repository:team/app:pull,push",
+        "repository:team/other:pull",
+    ]
+
+
+def test_insufficient_scope_refreshes_the_token(fake: FakeTransport) -> None:
+    tokens = TokenEndpoint()
+    bearer_registry(fake, tokens)
+    narrow = BEARER + ',scope="repository:team/app:pull",error="insufficient_scope"'
+    fake.on("HEAD", TAG_URL, needs_token("tok-2", Reply(200), challenge=narrow))
+    c = client(fake, ALICE)
+
+    c.head_manifest(REPO, "v1")
+
+    assert tokens.issued == 2
+    sent = [s.headers.get("Authorization") for s in fake.requests_to("HEAD", TAG_URL)]
+    assert sent == ["Bearer tok-1", "Bearer tok-2"]
+
+
+def test_second_plain_401_with_fresh_token_is_an_auth_error(fake: FakeTransport) -> None:
+    tokens = TokenEndpoint()
+    bearer_registry(fake, tokens)
+    fake.on("HEAD", TAG_URL, needs_token("never", Reply(200)))
+
+    with pytest.raises(AuthError) as info:
+        client(fake, ALICE).head_manifest(REPO, "v1")
+
+    assert info.value.status == 401
+    assert len(fake.requests_to("HEAD", TAG_URL)) == 2  # one retry, no loop
+
+
+def test_expired_token_is_refreshed(fake: FakeTransport, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(auth_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    tokens = TokenEndpoint(expires_in=120)
+    bearer_registry(fake, tokens)
+    fake.on("HEAD", TAG_URL, lambda seen: Reply(200))
+    c = client(fake, ALICE)
+
+    c.head_manifest(REPO, "v1")
+    now[0] += 100  # inside the lifetime minus the safety margin
+    c.head_manifest(REPO, "v1")
+    assert tokens.issued == 1
+    now[0] += 15  # 115s: within the 10s margin of expiry
+    c.head_manifest(REPO, "v1")
+
+    assert tokens.issued == 2
+    sent = [s.headers["Authorization"] for s in fake.requests_to("HEAD", TAG_URL)]
+    assert sent == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+
+
+def test_access_token_field_and_default_lifetime(fake: FakeTransport) -> None:
+    bearer_registry(fake, TokenEndpoint())
+    fake.on("GET", REALM, json_reply({"access_token": "oauth-tok"}))
+    fake.on("HEAD", TAG_URL, needs_token("oauth-tok", Reply(200)))
+
+    assert client(fake).head_manifest(REPO, "v1") is not None
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"token": ""}', b'["tok"]'])
+def test_bad_token_response_is_an_auth_error(fake: FakeTransport, body: bytes) -> None:
+    bearer_registry(fake, TokenEndpoint())
+    fake.on("GET", REALM, Reply(200, {}, body))
+    fake.on("HEAD", TAG_URL, needs_token("x", Reply(200)))
+
+    with pytest.raises(AuthError):
+        client(fake).head_manifest(REPO, "v1")
+
+
+def test_token_endpoint_401_is_auth_error_without_password(fake: FakeTransport) -> None:
+    bearer_registry(fake, TokenEndpoint(status=401))
+    fake.on("HEAD", TAG_URL, needs_token("x", Reply(200)))
+
+    with pytest.raises(AuthError) as info:
+        client(fake, ALICE).head_manifest(REPO, "v1")
+
+    text = f"{info.value} {info.value.url} {info.value!r}"
+    assert info.value.status == 401 and "token request" in str(info.value)
+    assert "s3cret-pw" not in text and ALICE_BASIC.split()[1] not in text
+
+
+def test_basic_challenge_retries_with_basic_header(fake: FakeTransport) -> None:
+    open_registry(fake)  # the ping is open; the repository is not
+    basic = Reply(401, {"WWW-Authenticate": 'Basic realm="reg"'})
+    fake.on(
+        "HEAD",
+        TAG_URL,
+        lambda s: Reply(200) if s.headers.get("Authorization") == ALICE_BASIC else basic,
+    )
+
+    assert client(fake, ALICE).head_manifest(REPO, "v1") is not None
+
+    sent = [s.headers.get("Authorization") for s in fake.requests_to("HEAD", TAG_URL)]
+    assert sent == [None, ALICE_BASIC]
+    assert fake.requests_to("GET", REALM) == []
+
+
+def test_basic_challenge_learnt_at_ping_is_sent_up_front(fake: FakeTransport) -> None:
+    fake.on("GET", f"{BASE}/v2/", Reply(401, {"WWW-Authenticate": 'Basic realm="reg"'}))
+    fake.on("HEAD", TAG_URL, Reply(200))
+
+    client(fake, ALICE).head_manifest(REPO, "v1")
+
+    (head_req,) = fake.requests_to("HEAD", TAG_URL)
+    assert head_req.headers["Authorization"] == ALICE_BASIC
+
+
+def test_basic_challenge_without_credentials_is_auth_error(fake: FakeTransport) -> None:
+    basic = Reply(401, {"WWW-Authenticate": 'Basic realm="reg"'})
+    fake.on("GET", f"{BASE}/v2/", basic)
+    fake.on("GET", TAG_URL, basic)
+
+    with pytest.raises(AuthError) as info:
+        client(fake).get_manifest(REPO, "v1")
+
+    assert info.value.status == 401
+    assert len(fake.requests_to("GET", TAG_URL)) == 1
+    assert "Authorization" not in fake.requests_to("GET", TAG_URL)[0].headers
+
+
+def test_401_without_challenge_is_not_retried(fake: FakeTransport) -> None:
+    open_registry(fake)
+    fake.on("GET", TAG_URL, replies(Reply(401), Reply(200)))
+
+    with pytest.raises(AuthError):
+        client(fake, ALICE).get_manifest(REPO, "v1")
+    assert len(fake.requests_to("GET", TAG_URL)) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="identity tokens (username '<token>') are sent as Basic "
+    "credentials instead of an OAuth2 refresh_token grant",
+)
+def test_identity_token_uses_refresh_token_grant(fake: FakeTransport) -> None:
+    # syncer.credentials maps docker's "identitytoken" and helper answers with
+    # Username "<token>" to AuthEntry("<token>", refresh_token). The token spec
+    # (https://distribution.github.io/distribution/spec/auth/oauth/) exchanges
+    # it with POST grant_type=refresh_token, never as a Basic password.
+    bearer_registry(fake, TokenEndpoint())
+    fake.on("POST", REALM, json_reply({"access_token": "tok-r"}))
+    fake.on("HEAD", TAG_URL, needs_token("tok-r", Reply(200)))
+
+    client(fake, AuthEntry("<token>", "refresh-me")).head_manifest(REPO, "v1")
+
+    (post,) = fake.requests_to("POST", REALM)
+    assert b"grant_type=refresh_token" in post.body and b"refresh_token=refresh-me" in post.body

@@ -1,0 +1,300 @@
+"""RegistryClient against a fake transport: one API operation per test, edge cases first."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import requests
+
+from syncer import mediatypes
+from syncer.config import AuthEntry
+from syncer.errors import (
+    DigestMismatchError,
+    NotFoundError,
+    RegistryError,
+    TLSError,
+    TransportError,
+)
+from syncer.reference import Repository
+from syncer.registry import transport
+from syncer.registry.client import RawManifest
+from tests.registry.fakes import (
+    BASE,
+    HOST,
+    FakeTransport,
+    Reply,
+    TokenEndpoint,
+    bearer_registry,
+    client,
+    json_reply,
+    needs_token,
+    open_registry,
+    raises,
+)
+
+REPO = Repository.parse("reg.example/team/app")
+SOURCE = Repository.parse("reg.example/team/base")
+UPLOADS = f"{BASE}/v2/team/app/blobs/uploads/"
+BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+DIGEST = "sha256:" + hashlib.sha256(BODY).hexdigest()
+BLOB = "sha256:" + "b" * 64
+
+
+@pytest.fixture
+def fake() -> FakeTransport:
+    fake = FakeTransport()
+    open_registry(fake)
+    return fake
+
+
+# -- upload Locations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("/v2/team/app/blobs/uploads/u1?_state=s", f"{BASE}/v2/team/app/blobs/uploads/u1?_state=s"),
+        ("u1?_state=s", f"{UPLOADS}u1?_state=s"),
+        ("https://upload.example/u1?_state=s", "https://upload.example/u1?_state=s"),
+    ],
+)
+def test_start_upload_completes_relative_location(
+    fake: FakeTransport, location: str, expected: str
+) -> None:
+    fake.on("POST", UPLOADS, Reply(202, {"Location": location}))
+    assert client(fake).start_upload(REPO) == expected
+
+
+def test_missing_location_is_a_registry_error_without_query(fake: FakeTransport) -> None:
+    fake.on("POST", UPLOADS, Reply(202))
+    with pytest.raises(RegistryError, match="no Location") as info:
+        client(fake).start_upload(REPO)
+    assert type(info.value) is RegistryError and "?" not in str(info.value)
+
+
+def test_finish_upload_keeps_session_state_and_adds_digest(fake: FakeTransport) -> None:
+    fake.on("PUT", f"{UPLOADS}u1", Reply(201))
+    client(fake).finish_upload(REPO, f"{UPLOADS}u1?_state=s", BLOB, b"data")
+    (put,) = fake.requests_to("PUT", f"{UPLOADS}u1")
+    assert put.query == {"_state": ["s"], "digest": [BLOB]} and put.body == b"data"
+    assert put.headers["Content-Type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize(("header", "offset"), [("0-99", 100), ("0-0", 0), (None, 0)])
+def test_upload_offset_reads_range(fake: FakeTransport, header: str | None, offset: int) -> None:
+    headers = {"Range": header, "Location": "/v2/team/app/blobs/uploads/u2"} if header else {}
+    fake.on("GET", f"{UPLOADS}u1", Reply(204, headers))
+    url, held = client(fake).upload_offset(REPO, f"{UPLOADS}u1")
+    assert held == offset
+    assert url == (f"{UPLOADS}u2" if header else f"{UPLOADS}u1")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RegistryClient.request attaches Authorization to any "
+    "absolute URL, so an upload Location on another host receives our credentials",
+)
+def test_credentials_stay_on_the_registry_host() -> None:
+    fake = FakeTransport()
+    fake.on("GET", f"{BASE}/v2/", Reply(401, {"WWW-Authenticate": 'Basic realm="reg"'}))
+    fake.on("POST", UPLOADS, Reply(202, {"Location": "http://elsewhere.example/u1"}))
+    fake.on("PUT", "http://elsewhere.example/u1", Reply(201))
+    c = client(fake, AuthEntry("alice", "s3cret-pw"))
+
+    c.finish_upload(REPO, c.start_upload(REPO), BLOB, b"data")
+
+    (put,) = fake.requests_to("PUT", "http://elsewhere.example/u1")
+    assert "Authorization" not in put.headers
+
+
+# -- manifests ------------------------------------------------------------------------------
+
+
+def test_head_manifest_none_on_404(fake: FakeTransport) -> None:
+    fake.on("HEAD", f"{BASE}/v2/team/app/manifests/v1", Reply(404))
+    assert client(fake).head_manifest(REPO, "v1") is None
+
+
+def test_head_manifest_reads_headers(fake: FakeTransport) -> None:
+    headers = {
+        "Docker-Content-Digest": DIGEST,
+        "Content-Length": "1234",
+        "Content-Type": f"{mediatypes.OCI_INDEX}; charset=utf-8",
+    }
+    fake.on("HEAD", f"{BASE}/v2/team/app/manifests/v1", Reply(200, headers))
+    head = client(fake).head_manifest(REPO, "v1")
+    assert head is not None
+    assert (head.digest, head.media_type, head.size) == (DIGEST, mediatypes.OCI_INDEX, 1234)
+    assert fake.seen[-1].headers["Accept"] == mediatypes.MANIFEST_ACCEPT
+
+
+def test_get_manifest_404_keeps_registry_codes(fake: FakeTransport) -> None:
+    payload = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/v1", json_reply(payload, 404))
+    with pytest.raises(NotFoundError) as info:
+        client(fake).get_manifest(REPO, "v1")
+    assert info.value.codes == ["MANIFEST_UNKNOWN"] and info.value.status == 404
+    assert info.value.url == f"{BASE}/v2/team/app/manifests/v1"
+
+
+def test_get_manifest_by_digest_verifies_bytes(fake: FakeTransport) -> None:
+    other = "sha256:" + "0" * 64
+    headers = {"Content-Type": mediatypes.OCI_MANIFEST, "Docker-Content-Digest": other}
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/{other}", Reply(200, headers, BODY))
+    with pytest.raises(DigestMismatchError) as info:
+        client(fake).get_manifest(REPO, other)
+    assert (info.value.expected, info.value.actual) == (other, DIGEST)
+
+
+def test_get_manifest_by_tag_reports_computed_digest(fake: FakeTransport) -> None:
+    lying = {"Content-Type": mediatypes.OCI_MANIFEST, "Docker-Content-Digest": "sha256:" + "0" * 64}
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/v1", Reply(200, lying, BODY))
+    assert client(fake).get_manifest(REPO, "v1") == RawManifest(
+        BODY, mediatypes.OCI_MANIFEST, DIGEST
+    )
+
+
+def test_get_schema1_by_digest_trusts_header(fake: FakeTransport) -> None:
+    signed = "sha256:" + "1" * 64  # schema1 digests exclude the JWS signatures
+    headers = {
+        "Content-Type": mediatypes.DOCKER_MANIFEST_V1_SIGNED,
+        "Docker-Content-Digest": signed,
+    }
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/{signed}", Reply(200, headers, BODY))
+    assert client(fake).get_manifest(REPO, signed).digest == signed
+
+
+def test_put_manifest_sends_exact_bytes(fake: FakeTransport) -> None:
+    fake.on(
+        "PUT", f"{BASE}/v2/team/app/manifests/v1", Reply(201, {"Docker-Content-Digest": DIGEST})
+    )
+    raw = RawManifest(BODY, mediatypes.OCI_MANIFEST, DIGEST)
+    assert client(fake).put_manifest(REPO, "v1", raw) == DIGEST
+    (put,) = fake.requests_to("PUT", f"{BASE}/v2/team/app/manifests/v1")
+    assert put.body == BODY and put.headers["Content-Type"] == mediatypes.OCI_MANIFEST
+
+
+def test_list_tags_follows_link_pagination(fake: FakeTransport) -> None:
+    pages = {
+        "2": json_reply(
+            {"name": "team/app", "tags": ["a", "b"]},
+            Link='</v2/team/app/tags/list?n=2&last=b>; rel="next"',
+        ),
+        "b": json_reply({"name": "team/app", "tags": ["c"]}),
+    }
+    fake.on(
+        "GET", f"{BASE}/v2/team/app/tags/list", lambda seen: pages[seen.query.get("last", ["2"])[0]]
+    )
+    assert list(client(fake).list_tags(REPO, page_size=2)) == ["a", "b", "c"]
+    queries = [s.query for s in fake.requests_to("GET", f"{BASE}/v2/team/app/tags/list")]
+    assert queries == [{"n": ["2"]}, {"n": ["2"], "last": ["b"]}]
+
+
+def test_list_tags_null_tags(fake: FakeTransport) -> None:
+    fake.on("GET", f"{BASE}/v2/team/app/tags/list", json_reply({"name": "x", "tags": None}))
+    assert list(client(fake).list_tags(REPO)) == []
+
+
+# -- blobs ----------------------------------------------------------------------------------
+
+
+def test_mount_blob_201_is_true(fake: FakeTransport) -> None:
+    fake.on("POST", UPLOADS, Reply(201))
+    assert client(fake).mount_blob(REPO, BLOB, SOURCE) is True
+    assert fake.seen[-1].query == {"mount": [BLOB], "from": ["team/base"]}
+
+
+def test_mount_blob_202_cancels_the_opened_session(fake: FakeTransport) -> None:
+    fake.on("POST", UPLOADS, Reply(202, {"Location": "/v2/team/app/blobs/uploads/u9"}))
+    fake.on("DELETE", f"{UPLOADS}u9", Reply(204))
+    assert client(fake).mount_blob(REPO, BLOB, SOURCE) is False
+    assert len(fake.requests_to("DELETE", f"{UPLOADS}u9")) == 1
+
+
+def test_blob_exists(fake: FakeTransport) -> None:
+    fake.on("HEAD", f"{BASE}/v2/team/app/blobs/{BLOB}", Reply(200))
+    fake.on("HEAD", f"{BASE}/v2/team/base/blobs/{BLOB}", Reply(404))
+    c = client(fake)
+    assert c.blob_exists(REPO, BLOB) and not c.blob_exists(SOURCE, BLOB)
+
+
+def test_blob_redirect_does_not_forward_authorization() -> None:
+    fake, tokens = FakeTransport(), TokenEndpoint()
+    bearer_registry(fake, tokens)
+    cdn = "https://cdn.example/blobs/b?sig=1"
+    fake.on(
+        "GET",
+        f"{BASE}/v2/team/app/blobs/{BLOB}",
+        needs_token("tok-1", Reply(307, {"Location": cdn})),
+    )
+    fake.on("GET", "https://cdn.example/blobs/b", Reply(200, {}, b"blob"))
+
+    resp = client(fake, AuthEntry("alice", "pw")).open_blob(REPO, BLOB, offset=5)
+
+    assert resp.content == b"blob"
+    (at_cdn,) = fake.requests_to("GET", "https://cdn.example/blobs/b")
+    assert "Authorization" not in at_cdn.headers and at_cdn.headers["Range"] == "bytes=5-"
+    assert (
+        fake.requests_to("GET", f"{BASE}/v2/team/app/blobs/{BLOB}")[-1].headers["Authorization"]
+        == "Bearer tok-1"
+    )
+
+
+def test_client_never_sends_cookies_back(fake: FakeTransport) -> None:
+    fake.on("GET", f"{BASE}/v2/", Reply(200, {"Set-Cookie": "_gorilla_csrf=abc; Path=/"}))
+    fake.on(
+        "POST",
+        UPLOADS,
+        Reply(202, {"Location": "/v2/team/app/blobs/uploads/u1", "Set-Cookie": "sid=2; Path=/"}),
+    )
+    fake.on("PUT", f"{UPLOADS}u1", Reply(201))
+    c = client(fake, session=transport.new_session())
+
+    c.finish_upload(REPO, c.start_upload(REPO), BLOB, b"x")
+
+    assert [s for s in fake.seen if "Cookie" in s.headers] == []
+
+
+# -- the choke point and the scheme probe --------------------------------------------------
+
+
+def test_adapter_exceptions_become_transport_errors(fake: FakeTransport) -> None:
+    cause = requests.exceptions.ConnectionError("reset")
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/v1", raises(cause))
+    with pytest.raises(TransportError) as info:
+        client(fake).get_manifest(REPO, "v1")
+    assert info.value.__cause__ is cause
+
+
+def test_insecure_falls_back_to_http_after_tls_error() -> None:
+    fake = FakeTransport()
+    fake.on("GET", f"https://{HOST}/v2/", raises(requests.exceptions.SSLError("wrong version")))
+    fake.on("GET", f"http://{HOST}/v2/", Reply(200))
+    c = client(fake, insecure=True)
+    assert c.base_url == f"http://{HOST}"
+    assert [s.verify for s in fake.seen] == [False, False]
+
+
+def test_loopback_falls_back_to_http() -> None:
+    fake = FakeTransport()
+    fake.on("GET", "https://localhost:5000/v2/", raises(requests.exceptions.SSLError("x")))
+    fake.on("GET", "http://localhost:5000/v2/", Reply(200))
+    assert client(fake, host="localhost:5000").base_url == "http://localhost:5000"
+
+
+def test_secure_registry_does_not_fall_back() -> None:
+    fake = FakeTransport()
+    cause = requests.exceptions.SSLError("certificate verify failed")
+    fake.on("GET", f"https://{HOST}/v2/", raises(cause))
+    with pytest.raises(TLSError) as info:
+        _ = client(fake).base_url
+    assert info.value.__cause__ is cause and len(fake.seen) == 1
+
+
+def test_probe_happens_once(fake: FakeTransport) -> None:
+    fake.on("HEAD", f"{BASE}/v2/team/app/blobs/{BLOB}", Reply(200))
+    c = client(fake)
+    c.blob_exists(REPO, BLOB)
+    c.blob_exists(REPO, BLOB)
+    assert len(fake.requests_to("GET", f"{BASE}/v2/")) == 1
