@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from syncer import mediatypes
-from syncer.errors import UnsupportedError
+from syncer.errors import ConfigError, UnsupportedError
+from syncer.reference import validate_digest
 from syncer.registry.client import RawManifest
 
 Kind = Literal["index", "image", "schema1"]
@@ -34,6 +35,10 @@ class Descriptor:
         """Build a descriptor, rejecting malformed ones."""
         if not isinstance(obj, dict) or not isinstance(obj.get("digest"), str):
             raise UnsupportedError(f"{where}: descriptor without digest")
+        _check_digest(obj["digest"], where)
+        for key in ("platform", "annotations"):
+            if not isinstance(obj.get(key) or {}, dict):
+                raise UnsupportedError(f"{where}: descriptor {key} is not an object")
         size = obj.get("size", 0)
         if not isinstance(size, int) or size < 0:
             raise UnsupportedError(f"{where}: descriptor {obj['digest']} has invalid size")
@@ -49,6 +54,14 @@ class Descriptor:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, for task arguments."""
         return {"media_type": self.media_type, "digest": self.digest, "size": self.size}
+
+
+def _check_digest(digest: str, where: str) -> None:
+    # Digests end up in URL paths: never let a malformed one through.
+    try:
+        validate_digest(digest)
+    except ConfigError as exc:
+        raise UnsupportedError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +89,13 @@ def parse(raw: RawManifest, where: str) -> Parsed:
     media = raw.media_type or str(doc.get("mediaType", ""))
     if media in mediatypes.SCHEMA1_TYPES or doc.get("schemaVersion") == 1:
         layers = doc.get("fsLayers") or []
-        digests = list(dict.fromkeys(str(layer.get("blobSum")) for layer in layers))
+        if not isinstance(layers, list) or not all(
+            isinstance(layer, dict) and isinstance(layer.get("blobSum"), str) for layer in layers
+        ):
+            raise UnsupportedError(f"{where}: schema1 fsLayers entries need a blobSum")
+        digests = list(dict.fromkeys(layer["blobSum"] for layer in layers))
+        for digest in digests:
+            _check_digest(digest, where)
         return Parsed("schema1", blobs=tuple(Descriptor("", d, -1) for d in digests))
     if media in mediatypes.INDEX_TYPES or "manifests" in doc:
         kids = tuple(Descriptor.from_json(m, where) for m in doc.get("manifests") or [])

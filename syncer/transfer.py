@@ -180,6 +180,20 @@ def _counted(pieces: Iterable[bytes], on_bytes: Callable[[int], None]) -> Iterat
         yield piece
 
 
+def _resumable(exc: RegistryError) -> bool:
+    """Whether a failed chunk is worth asking the session about.
+
+    Transient failures are; so are a range the session disagrees with (416),
+    and a session the registry has lost or invalidated (404, 400
+    BLOB_UPLOAD_INVALID/UNKNOWN), which :meth:`BlobCopier._resume` restarts.
+    """
+    if is_transient(exc):
+        return True
+    return isinstance(exc, HTTPError) and exc.status in (400, 404, 416) and not any(
+        code == "DIGEST_INVALID" for code in exc.codes
+    )
+
+
 class BlobCopier:
     """Copies one blob between two registries."""
 
@@ -280,7 +294,7 @@ class BlobCopier:
                     url = self.dst.patch_upload(dst_repo, url, SizedBody(pieces, n), start)
                 except RegistryError as exc:
                     failures += 1
-                    if not is_transient(exc) or failures >= self.attempts:
+                    if not _resumable(exc) or failures >= self.attempts:
                         raise
                     time.sleep(backoff_delay(failures, exc))
                     url = self._resume(dst_repo, url, reader, snapshots)

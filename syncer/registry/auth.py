@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import requests
 
 from syncer.config import AuthEntry
+from syncer.credentials import IDENTITY_TOKEN
 from syncer.errors import AuthError, HTTPError
 from syncer.registry import transport
 
@@ -119,6 +120,22 @@ class Authenticator:
             )
         )
 
+    def _refresh_grant(self, realm: str, scopes: tuple[str, ...]) -> requests.Response:
+        """Trade an identity (refresh) token for an access token.
+
+        docker stores identity tokens as username ``<token>``; they are never a
+        Basic password (spec: https://distribution.github.io/distribution/spec/auth/oauth/).
+        """
+        assert self.challenge is not None and self._creds is not None
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self._creds.password or "",
+            "service": self.challenge.params.get("service", ""),
+            "scope": " ".join(sorted(scopes)),
+            "client_id": "syncer",
+        }
+        return transport.send(self._session, "POST", realm, data=form, verify=self._verify)
+
     def _basic(self) -> str:
         assert self._creds is not None
         raw = f"{self._creds.username}:{self._creds.password or ''}".encode()
@@ -143,13 +160,14 @@ class Authenticator:
         if "service" in self.challenge.params:
             params.append(("service", self.challenge.params["service"]))
         params.extend(("scope", s) for s in sorted(scopes))
-        headers = {}
-        if self.has_credentials:
-            headers["Authorization"] = self._basic()
         self.token_requests += 1
-        resp = transport.send(
-            self._session, "GET", realm, params=params, headers=headers, verify=self._verify
-        )
+        if self._creds is not None and self._creds.username == IDENTITY_TOKEN:
+            resp = self._refresh_grant(realm, scopes)
+        else:
+            headers = {"Authorization": self._basic()} if self.has_credentials else {}
+            resp = transport.send(
+                self._session, "GET", realm, params=params, headers=headers, verify=self._verify
+            )
         try:
             transport.check(resp, f"token request for {' '.join(scopes) or 'registry'}")
         except HTTPError as exc:

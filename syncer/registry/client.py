@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -162,12 +162,15 @@ class RegistryClient:
     ) -> requests.Response:
         """Send one authenticated request; raise on error status unless it is an expected 404."""
         url = target if "://" in target else self.base_url + target
+        # Credentials go only to the registry itself: an upload Location or any
+        # other absolute URL on another host (or scheme) gets none.
+        ours = urlsplit(url)[:2] == urlsplit(self.base_url)[:2]
         headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})
         body = kwargs.get("data")
         replayable = body is None or isinstance(body, bytes)
         kwargs.setdefault("verify", self._verify)
         for attempt in (1, 2):
-            auth = self.auth.header(scopes)
+            auth = self.auth.header(scopes) if ours else None
             if auth:
                 headers["Authorization"] = auth
             self.throttle.wait(self.host)
@@ -181,6 +184,7 @@ class RegistryClient:
                 resp.status_code == 401
                 and attempt == 1
                 and replayable
+                and ours
                 and self.auth.unauthorized(resp, scopes)
             ):
                 resp.close()
@@ -381,8 +385,8 @@ class RegistryClient:
         )
         resp.close()
         # "Range: 0-<last byte>". distribution also says "0-0" for an empty
-        # session, so read it as empty: at worst one byte is sent again and the
-        # registry's 416 makes us start over.
+        # session, so read it as empty: at worst the next PATCH is refused with
+        # 416 and the transfer asks again or starts over (transfer._chunked).
         rng = resp.headers.get("Range", "")
         last = int(rng.rsplit("-", 1)[1]) if "-" in rng else -1
         last = -1 if last == 0 else last

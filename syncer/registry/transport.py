@@ -23,12 +23,24 @@ from syncer.errors import (
     HTTPError,
     NotFoundError,
     RateLimitedError,
+    RegistryError,
     ServerError,
     TLSError,
     TransportError,
 )
 
 _MAX_BODY_IN_MESSAGE = 300
+_MAX_ERRORS = 5
+
+
+def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Response hook: forget ``Set-Cookie`` before requests stores it, redirects included."""
+    resp.headers.pop("Set-Cookie", None)
+    # requests reads cookies from the http.client message underneath the response.
+    original = getattr(resp.raw, "_original_response", None)
+    if original is not None and getattr(original, "msg", None) is not None:
+        del original.msg["Set-Cookie"]
+    return resp
 
 
 def new_session(pool_size: int = defaults.PROC) -> requests.Session:
@@ -44,6 +56,9 @@ def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     # X-Harbor-CSRF-Token header ("CSRF token invalid"); the registry API is
     # stateless, so cookies only ever hurt.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    # requests gathers cookies set on redirects in a per-request jar that the
+    # policy above does not cover, so a response hook strips them at the source.
+    session.hooks["response"].append(_drop_cookies)
     session.headers["User-Agent"] = f"syncer/{_version()}"
     return session
 
@@ -61,6 +76,14 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
         return session.request(method, url, **kwargs)
     except requests.exceptions.SSLError as exc:
         raise TLSError(f"{method} {strip_query(url)}: TLS error: {_short(exc)}") from exc
+    except (
+        requests.exceptions.TooManyRedirects,
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+    ) as exc:
+        # A broken Location or redirect loop will not heal on retry.
+        raise RegistryError(f"{method} {strip_query(url)}: {_short(exc)}") from exc
     except requests.exceptions.Timeout as exc:
         raise TransportError(f"{method} {strip_query(url)}: timed out") from exc
     except requests.exceptions.RequestException as exc:
@@ -133,8 +156,8 @@ def _errors_payload(resp: requests.Response) -> list[dict[str, Any]]:
     if not isinstance(errs, list):
         return []
     return [
-        {"code": str(e.get("code", "")), "message": _clip(str(e.get("message", "")))}
-        for e in errs
+        {"code": _clip(str(e.get("code", ""))), "message": _clip(str(e.get("message", "")))}
+        for e in errs[:_MAX_ERRORS]
         if isinstance(e, dict)
     ]
 

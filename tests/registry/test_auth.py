@@ -232,11 +232,6 @@ def test_401_without_challenge_is_not_retried(fake: FakeTransport) -> None:
     assert len(fake.requests_to("GET", TAG_URL)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="identity tokens (username '<token>') are sent as Basic "
-    "credentials instead of an OAuth2 refresh_token grant",
-)
 def test_identity_token_uses_refresh_token_grant(fake: FakeTransport) -> None:
     # syncer.credentials maps docker's "identitytoken" and helper answers with
     # Username "<token>" to AuthEntry("<token>", refresh_token). The token spec

@@ -118,11 +118,6 @@ def test_long_error_messages_are_clipped() -> None:
     assert err.errors[0]["message"].startswith("?mmm")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transport._errors_payload clips/sanitises 'message' but "
-    "not 'code', so a registry-controlled code reaches messages raw",
-)
 def test_long_unprintable_error_code_is_clipped() -> None:
     body = {"errors": [{"code": "\x1b[2J" + "C" * 4000, "message": "m"}]}
     msg = str(error_for(json_reply(body, 400)))
@@ -238,11 +233,6 @@ def test_json_payload_that_is_not_an_error_list_is_ignored() -> None:
     assert err.errors == [] and "nope" in str(err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the DefaultCookiePolicy on session.cookies does not cover "
-    "requests' per-request redirect jar, so Set-Cookie on a 30x is sent on the hop",
-)
 def test_new_session_drops_cookies_set_on_a_redirect() -> None:
     fake = FakeTransport()
     fake.on(
