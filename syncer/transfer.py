@@ -189,9 +189,10 @@ def _resumable(exc: RegistryError) -> bool:
     """
     if is_transient(exc):
         return True
-    return isinstance(exc, HTTPError) and exc.status in (400, 404, 416) and not any(
-        code == "DIGEST_INVALID" for code in exc.codes
-    )
+    if not isinstance(exc, HTTPError):
+        return False
+    session_codes = {"BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN"}
+    return exc.status in (404, 416) or (exc.status == 400 and bool(session_codes & set(exc.codes)))
 
 
 class BlobCopier:

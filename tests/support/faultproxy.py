@@ -42,13 +42,38 @@ from urllib.parse import urlsplit
 #: Pieces in which bodies are relayed.
 PIECE = 64 * 1024
 #: Request headers kept in :class:`Recorded`.
-RECORDED_REQUEST_HEADERS = ("Range", "Content-Range", "Content-Length", "Content-Type",
-                            "Transfer-Encoding", "Accept", "Authorization")
+RECORDED_REQUEST_HEADERS = (
+    "Range",
+    "Content-Range",
+    "Content-Length",
+    "Content-Type",
+    "Transfer-Encoding",
+    "Accept",
+    "Authorization",
+)
 #: Response headers kept in :class:`Recorded`.
-RECORDED_RESPONSE_HEADERS = ("Range", "Location", "Content-Range", "Content-Length",
-                             "Docker-Content-Digest", "Docker-Upload-UUID", "Retry-After")
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                         "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
+RECORDED_RESPONSE_HEADERS = (
+    "Range",
+    "Location",
+    "Content-Range",
+    "Content-Length",
+    "Docker-Content-Digest",
+    "Docker-Upload-UUID",
+    "Retry-After",
+)
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 _UPSTREAM_TIMEOUT = 120.0
 
 
@@ -73,8 +98,13 @@ class Fault:
     _regex: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        actions = [self.status is not None, self.reset, self.reset_request_after is not None,
-                   self.reset_response_after is not None, self.truncate_after is not None]
+        actions = [
+            self.status is not None,
+            self.reset,
+            self.reset_request_after is not None,
+            self.reset_response_after is not None,
+            self.truncate_after is not None,
+        ]
         if sum(actions) > 1:
             raise ValueError("a fault takes one of status, reset, reset_*_after, truncate_after")
         if sum(actions) == 0 and not self.stall:
@@ -161,8 +191,9 @@ class FaultProxy:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.proxy = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="faultproxy",
-                                        kwargs={"poll_interval": 0.05})
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="faultproxy", kwargs={"poll_interval": 0.05}
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -178,8 +209,12 @@ class FaultProxy:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # -- faults and records -------------------------------------------------------
@@ -204,10 +239,15 @@ class FaultProxy:
         """Recorded requests with this method whose path matches the regex ``path``."""
         regex = re.compile(path)
         with self._lock:
-            return [r for r in self.requests
-                    if (method is None or r.method == method) and regex.search(r.path)]
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and regex.search(r.path)
+            ]
 
-    def _admit(self, method: str, target: str, headers: dict[str, str]) -> tuple[Recorded, Fault | None]:
+    def _admit(
+        self, method: str, target: str, headers: dict[str, str]
+    ) -> tuple[Recorded, Fault | None]:
         parts = urlsplit(target)
         kept = {k: headers[k] for k in RECORDED_REQUEST_HEADERS if k in headers}
         record = Recorded(method, parts.path, parts.query, kept)
@@ -280,8 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_fault(record, fault)
             return
         limit = fault.reset_request_after if fault is not None else None
-        upstream = http.client.HTTPConnection(self.server.proxy.upstream,
-                                              timeout=_UPSTREAM_TIMEOUT)
+        upstream = http.client.HTTPConnection(self.server.proxy.upstream, timeout=_UPSTREAM_TIMEOUT)
         try:
             self._forward_request(upstream, record, limit)
             resp = upstream.getresponse()
@@ -329,8 +368,9 @@ class _Handler(BaseHTTPRequestHandler):
         for _ in self._request_body(record):
             pass
 
-    def _forward_request(self, upstream: http.client.HTTPConnection, record: Recorded,
-                         limit: int | None) -> None:
+    def _forward_request(
+        self, upstream: http.client.HTTPConnection, record: Recorded, limit: int | None
+    ) -> None:
         chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
         upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         for name, value in self.headers.items():
@@ -355,8 +395,11 @@ class _Handler(BaseHTTPRequestHandler):
     # -- response -----------------------------------------------------------------------
     def _reply_fault(self, record: Recorded, fault: Fault) -> None:
         assert fault.status is not None
-        body = (b'{"errors":[{"code":"UNAVAILABLE","message":"injected by faultproxy"}]}'
-                if fault.status >= 400 else b"")
+        body = (
+            b'{"errors":[{"code":"UNAVAILABLE","message":"injected by faultproxy"}]}'
+            if fault.status >= 400
+            else b""
+        )
         record.status = fault.status
         record.response_headers = dict(fault.headers)
         self.send_response(fault.status)
@@ -368,13 +411,18 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _relay_response(self, resp: http.client.HTTPResponse, record: Recorded,
-                        fault: Fault | None) -> None:
+    def _relay_response(
+        self, resp: http.client.HTTPResponse, record: Recorded, fault: Fault | None
+    ) -> None:
         record.status = resp.status
-        record.response_headers = {k: resp.headers[k] for k in RECORDED_RESPONSE_HEADERS
-                                   if k in resp.headers}
-        has_body = self.command != "HEAD" and resp.status not in (204, 304) \
+        record.response_headers = {
+            k: resp.headers[k] for k in RECORDED_RESPONSE_HEADERS if k in resp.headers
+        }
+        has_body = (
+            self.command != "HEAD"
+            and resp.status not in (204, 304)
             and not 100 <= resp.status < 200
+        )
         length = resp.headers.get("Content-Length")
         rechunk = has_body and length is None
         self.send_response_only(resp.status, resp.reason)
@@ -388,8 +436,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         cut = None
         if fault is not None:
-            cut = fault.reset_response_after if fault.reset_response_after is not None \
+            cut = (
+                fault.reset_response_after
+                if fault.reset_response_after is not None
                 else fault.truncate_after
+            )
         sent = 0
         while True:
             piece = resp.read(PIECE)

@@ -22,12 +22,14 @@ import requests
 from syncer.lab.registry import PROBE_AGENT, RegistryServer
 
 #: Every manifest type a registry may serve, most specific first.
-ACCEPT = ", ".join([
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-])
+ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _ACCESS = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[0-9.]+" (?P<status>\d{3}) .*"(?P<agent>[^"]*)"$',
@@ -46,8 +48,11 @@ class Access:
 
 def access_log(server: RegistryServer) -> list[Access]:
     """Every request the registry logged, without the lab's readiness probes."""
-    return [Access(m["method"], m["path"], int(m["status"]))
-            for m in _ACCESS.finditer(server.log_text()) if m["agent"] != PROBE_AGENT]
+    return [
+        Access(m["method"], m["path"], int(m["status"]))
+        for m in _ACCESS.finditer(server.log_text())
+        if m["agent"] != PROBE_AGENT
+    ]
 
 
 def writes(server: RegistryServer) -> list[Access]:
@@ -58,8 +63,9 @@ def writes(server: RegistryServer) -> list[Access]:
 class RegistryReader:
     """Read-only client for one registry; Basic or Bearer auth from ``auth``."""
 
-    def __init__(self, url: str, *, auth: tuple[str, str] | None = None,
-                 verify: bool | str = True) -> None:
+    def __init__(
+        self, url: str, *, auth: tuple[str, str] | None = None, verify: bool | str = True
+    ) -> None:
         self.url = url.rstrip("/")
         self.auth = auth
         self.verify = verify
@@ -73,8 +79,12 @@ class RegistryReader:
     def __enter__(self) -> RegistryReader:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def request(self, method: str, repo: str, path: str, **kwargs: Any) -> requests.Response:
@@ -94,28 +104,38 @@ class RegistryReader:
             headers["Authorization"] = f"Bearer {self._tokens[repo]}"
             auth = None
         # verify= per request: a session-level value loses to $REQUESTS_CA_BUNDLE.
-        return self.session.request(method, self.url + path, headers=headers, auth=auth,
-                                    verify=self.verify, timeout=30, **kwargs)
+        return self.session.request(
+            method,
+            self.url + path,
+            headers=headers,
+            auth=auth,
+            verify=self.verify,
+            timeout=30,
+            **kwargs,
+        )
 
     def _token(self, repo: str, challenge: str) -> str:
         params = dict(_CHALLENGE_PARAM.findall(challenge))
         query = {"service": params.get("service", ""), "scope": f"repository:{repo}:pull"}
-        with self.session.get(params["realm"], params=query, auth=self.auth, verify=self.verify,
-                              timeout=30) as resp:
+        with self.session.get(
+            params["realm"], params=query, auth=self.auth, verify=self.verify, timeout=30
+        ) as resp:
             resp.raise_for_status()
             return str(resp.json()["token"])
 
     # -- the API -----------------------------------------------------------------
     def head_manifest(self, repo: str, ref: str) -> tuple[int, str]:
         """``(status, Docker-Content-Digest)`` of a manifest HEAD with the full Accept list."""
-        with self.request("HEAD", repo, f"/v2/{repo}/manifests/{ref}",
-                          headers={"Accept": ACCEPT}) as resp:
+        with self.request(
+            "HEAD", repo, f"/v2/{repo}/manifests/{ref}", headers={"Accept": ACCEPT}
+        ) as resp:
             return resp.status_code, resp.headers.get("Docker-Content-Digest", "")
 
     def get_manifest(self, repo: str, ref: str) -> tuple[bytes, str]:
         """The manifest's bytes and media type; asserts 200."""
-        with self.request("GET", repo, f"/v2/{repo}/manifests/{ref}",
-                          headers={"Accept": ACCEPT}) as resp:
+        with self.request(
+            "GET", repo, f"/v2/{repo}/manifests/{ref}", headers={"Accept": ACCEPT}
+        ) as resp:
             assert resp.status_code == 200, f"GET {repo}:{ref}: {resp.status_code} {resp.text}"
             return resp.content, resp.headers.get("Content-Type", "").split(";")[0]
 
