@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -191,13 +192,23 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
         print(dry_run(runner))
         return EXIT_OK
+
+    def interrupt(signum: int, frame: object) -> None:
+        # Stop streams at their next chunk before unwinding, so the thread
+        # pools drain quickly instead of finishing every transfer.
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with ProgressBar(runner.stats):
             stats = runner.run()
     except KeyboardInterrupt:
-        stop.set()
-        print("interrupted", file=sys.stderr)
+        print("interrupted: nothing was tagged for images still in flight", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if args.output_success_images:
         write_success_images(args.output_success_images, args.output_images_format, stats)
     if args.output == "json":

@@ -249,6 +249,8 @@ class EmbeddedSync:
 
     def _complete(self, img: _Image, images: list[_Image], last: bool, retry: list[TagJob]) -> None:
         job = img.resolved.job
+        if self.stop():
+            return  # interrupted: tag nothing more
         if img.error:
             if img.transient and not last:
                 with self._lock:

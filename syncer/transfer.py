@@ -224,6 +224,8 @@ class BlobCopier:
         mount_from: Iterable[Repository] = (),
     ) -> Outcome:
         """Make ``desc`` present in ``dst_repo``; say how."""
+        if self.stop():
+            raise CancelledError(f"copy of {desc.digest} cancelled")
         what = f"blob {desc.digest[:19]} → {dst_repo}"
         if check_exists and retrying(
             lambda: self.dst.blob_exists(dst_repo, desc.digest), what=what, attempts=self.attempts

@@ -16,7 +16,7 @@ from typing import Any
 from celery import Task
 
 from syncer.embedded import describe
-from syncer.errors import SyncerError, is_transient
+from syncer.errors import CancelledError, SyncerError, is_transient
 from syncer.fleet import settings, steps
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
@@ -76,6 +76,8 @@ def copy_blob(
         return steps.copy_blob(
             f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
         )
+    except CancelledError:
+        return "cancelled"  # the plan was cancelled mid-stream; nothing to record
     except steps.BusyError:
         # Look again shortly, as a fresh task: waiting must not eat the retry
         # budget for real errors, nor hold a worker slot.
