@@ -42,10 +42,26 @@ def blob_priority(size: int) -> int:
     return 9
 
 
+def visibility_timeout() -> int:
+    """``$SYNCER_VISIBILITY_TIMEOUT`` or :data:`VISIBILITY_TIMEOUT`.
+
+    A task whose worker died outright (``kill -9`` of the whole process) is
+    handed to another worker once this has passed. Lowering it recovers
+    faster; a task redelivered while the first copy still runs is harmless,
+    because the in-flight lock makes it wait and the destination check makes
+    it a no-op.
+    """
+    return int(os.environ.get("SYNCER_VISIBILITY_TIMEOUT") or VISIBILITY_TIMEOUT)
+
+
 def celery_config(url: str) -> dict[str, Any]:
     """Every Celery setting syncer relies on, for both sides of the queue."""
+    timeout = visibility_timeout()
     transport = {
-        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "visibility_timeout": timeout,
+        # Sweep for abandoned messages often enough to honour a short timeout.
+        "unacked_restore_interval": max(1, min(10, timeout // 10)),
+        "unacked_restore_throttle": 1,
         "priority_steps": PRIORITY_STEPS,
         "sep": ":",
         "queue_order_strategy": "priority",
@@ -54,7 +70,7 @@ def celery_config(url: str) -> dict[str, Any]:
         "broker_url": url,
         "result_backend": url,
         "broker_transport_options": transport,
-        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "result_backend_transport_options": {"visibility_timeout": timeout},
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "result_serializer": "json",
