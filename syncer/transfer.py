@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Literal
+from typing import Literal, Protocol
 
 import requests
 
@@ -180,6 +180,33 @@ def _counted(pieces: Iterable[bytes], on_bytes: Callable[[int], None]) -> Iterat
         yield piece
 
 
+class UploadSessions(Protocol):
+    """Where chunked uploads in progress are remembered, so another process can resume them."""
+
+    def get(self, repo: Repository, digest: str) -> str | None:
+        """The session URL of an unfinished upload of ``digest`` to ``repo``."""
+
+    def put(self, repo: Repository, digest: str, url: str) -> None:
+        """Remember the session URL after a chunk was accepted."""
+
+    def drop(self, repo: Repository, digest: str) -> None:
+        """Forget the session."""
+
+
+class NoSessions:
+    """Remembers nothing: uploads resume only within one process."""
+
+    def get(self, repo: Repository, digest: str) -> str | None:
+        """Nothing to resume."""
+        return None
+
+    def put(self, repo: Repository, digest: str, url: str) -> None:
+        """Forget at once."""
+
+    def drop(self, repo: Repository, digest: str) -> None:
+        """Nothing to forget."""
+
+
 def _resumable(exc: RegistryError) -> bool:
     """Whether a failed chunk is worth asking the session about.
 
@@ -208,8 +235,10 @@ class BlobCopier:
         chunked_threshold: int = defaults.CHUNKED_THRESHOLD,
         upload_chunk: int = defaults.UPLOAD_CHUNK,
         attempts: int = defaults.REQUEST_ATTEMPTS,
+        sessions: UploadSessions | None = None,
     ) -> None:
         self.src, self.dst = src, dst
+        self.sessions: UploadSessions = sessions or NoSessions()
         self.on_bytes, self.stop = on_bytes, stop
         self.chunked_threshold, self.upload_chunk = chunked_threshold, upload_chunk
         self.attempts = attempts
@@ -279,8 +308,8 @@ class BlobCopier:
     def _chunked(self, src_repo: Repository, dst_repo: Repository, desc: Descriptor) -> None:
         reader = SourceReader(self.src, src_repo, desc.digest)
         size = desc.size
-        url = self.dst.start_upload(dst_repo)
         snapshots = {0: reader.hasher.copy()}
+        url = self._open_session(dst_repo, desc.digest, reader, snapshots)
         failures = 0
         try:
             while reader.position < size:
@@ -303,12 +332,32 @@ class BlobCopier:
                     url = self._resume(dst_repo, url, reader, snapshots)
                     continue
                 snapshots[reader.position] = reader.hasher.copy()
+                self.sessions.put(dst_repo, desc.digest, url)
             self.dst.finish_upload(dst_repo, url, desc.digest, b"")
         except BaseException:
+            self.sessions.drop(dst_repo, desc.digest)
             self.dst.cancel_upload(dst_repo, url)
             raise
         finally:
             reader.close()
+        self.sessions.drop(dst_repo, desc.digest)
+
+    def _open_session(
+        self,
+        dst_repo: Repository,
+        digest: str,
+        reader: SourceReader,
+        snapshots: dict[int, hashlib._Hash],
+    ) -> str:
+        """Resume an upload another worker left behind, or start a new one."""
+        url = self.sessions.get(dst_repo, digest)
+        if url:
+            try:
+                return self._resume(dst_repo, url, reader, snapshots)
+            except RegistryError as exc:
+                log.info("cannot resume %s in %s (%s); starting over", digest[:19], dst_repo, exc)
+                reader.rewind(0, snapshots[0])
+        return self.dst.start_upload(dst_repo)
 
     def _resume(
         self,

@@ -24,6 +24,7 @@ from syncer.fleet import settings
 from syncer.fleet.images import ImageBoard, blob_key, image_id
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks
 from syncer.fleet.plans import PlanStore
+from syncer.fleet.uploads import RedisUploadSessions
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
 from syncer.reference import Repository
@@ -62,6 +63,7 @@ class Fleet:
         self.board = ImageBoard(self.redis)
         self.cache = RedisBlobCache(self.redis)
         self.locks = InflightLocks(self.redis)
+        self.uploads = RedisUploadSessions(self.redis)
 
 
 # -- tags ---------------------------------------------------------------------------
@@ -347,6 +349,7 @@ def copy_blob(
                 fleet.pool.for_repo(dst),
                 on_bytes=counter,
                 stop=_cancel_check(fleet, plan),
+                sessions=fleet.uploads,
             )
             known = [
                 Repository(dst.registry, r)
