@@ -5,6 +5,7 @@
     SyncerError
     ├── ConfigError                 bad config file, key, flag or reference (exit 2)
     ├── CacheError                  the blob cache could not be read or written
+    ├── StateError                  the fleet's Redis state is unreachable              [transient]
     ├── CancelledError              the plan was cancelled while work was in flight
     └── RegistryError               anything a registry or the network did wrong
         ├── TransportError          connection reset, refused, DNS, timeout        [transient]
@@ -38,6 +39,10 @@ class ConfigError(SyncerError):
 
 class CacheError(SyncerError):
     """The blob cache could not be read or written."""
+
+
+class StateError(SyncerError):
+    """The fleet's shared state (Redis) could not be reached; worth retrying."""
 
 
 class CancelledError(SyncerError):
@@ -116,7 +121,12 @@ class ServerError(HTTPError):
 
 
 #: Errors worth retrying with backoff. Everything else is permanent.
-TRANSIENT: tuple[type[SyncerError], ...] = (TransportError, RateLimitedError, ServerError)
+TRANSIENT: tuple[type[SyncerError], ...] = (
+    TransportError,
+    RateLimitedError,
+    ServerError,
+    StateError,
+)
 
 
 def is_transient(exc: BaseException) -> bool:

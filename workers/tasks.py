@@ -10,13 +10,15 @@ worker is uploading is simply looked at again a little later.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import redis
 from celery import Task
 
 from syncer.embedded import describe
-from syncer.errors import CancelledError, SyncerError, is_transient
+from syncer.errors import CancelledError, StateError, SyncerError, is_transient
 from syncer.fleet import settings, steps
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
@@ -29,6 +31,15 @@ log = logging.getLogger(__name__)
 
 MAX_RETRIES = 6
 BUSY_POLL = 2.0
+
+
+@contextmanager
+def _state_errors() -> Iterator[None]:
+    """Redis hiccups (a restart, a failover) become a transient :class:`StateError`."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StateError(f"fleet state unavailable: {type(exc).__name__}") from exc
 
 
 def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]) -> None:
@@ -46,7 +57,8 @@ def expand_rule(self: Task, plan: str, rule: dict[str, Any]) -> int:
     """List a rule's tags and enqueue one sync_tag per image."""
     f = fleet()
     try:
-        return steps.expand(f, plan, rule)
+        with _state_errors():
+            return steps.expand(f, plan, rule)
     except SyncerError as exc:
         _retry_or_record(self, exc, lambda reason: steps.expand_failed(f, plan, rule, reason))
         return 0
@@ -58,7 +70,8 @@ def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> s
     f = fleet()
     job = TagJob(ImageRef.parse(source), ImageRef.parse(dest), rule)
     try:
-        return steps.sync_tag(f, plan, job)
+        with _state_errors():
+            return steps.sync_tag(f, plan, job)
     except SyncerError as exc:
         _retry_or_record(self, exc, lambda reason: steps.tag_failed(f, plan, job, reason))
         return "failed"
@@ -73,9 +86,10 @@ def copy_blob(
     dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
     try:
-        return steps.copy_blob(
-            f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
-        )
+        with _state_errors():
+            return steps.copy_blob(
+                f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
+            )
     except CancelledError:
         return "cancelled"  # the plan was cancelled mid-stream; nothing to record
     except steps.BusyError:
@@ -97,7 +111,8 @@ def push_image(self: Task, plan: str, image: str, dest: str = "") -> str:
     """Push an image's manifests once all its blobs have landed."""
     f = fleet()
     try:
-        return steps.push_image(f, plan, image)
+        with _state_errors():
+            return steps.push_image(f, plan, image)
     except SyncerError as exc:
         _retry_or_record(self, exc, lambda reason: steps.fail_image(f, plan, image, reason))
         return "failed"
