@@ -107,7 +107,9 @@ def resolve(
     dst_ref = job.dest.tag or job.dest.digest or ""
     dst_head = None
     if not force:
-        dst_head = retrying(lambda: dst.head_manifest(dst_repo, dst_ref), what=f"HEAD {job.dest}")
+        dst_head = retrying(
+            lambda: dst.head_manifest(dst_repo, dst_ref, push=True), what=f"HEAD {job.dest}"
+        )
         # Unchanged: equal digests from two HEADs, and the source was never pulled.
         if (
             head.digest

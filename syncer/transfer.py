@@ -257,7 +257,9 @@ class BlobCopier:
             raise CancelledError(f"copy of {desc.digest} cancelled")
         what = f"blob {desc.digest[:19]} → {dst_repo}"
         if check_exists and retrying(
-            lambda: self.dst.blob_exists(dst_repo, desc.digest), what=what, attempts=self.attempts
+            lambda: self.dst.blob_exists(dst_repo, desc.digest, push=True),
+            what=what,
+            attempts=self.attempts,
         ):
             return "exists"
         for other in mount_from:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import InsecureRequestWarning
 
 from syncer import defaults, mediatypes
 from syncer.config import AuthEntry
@@ -106,6 +107,11 @@ class RegistryClient:
         self.insecure = insecure
         self._session = session or transport.new_session()
         self._verify = not insecure
+        if insecure:
+            # The user asked for unverified TLS for this registry, and the pool
+            # logs that once; urllib3 would warn on every request. The filter is
+            # process-wide because catch_warnings() is not thread-safe.
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self.auth = Authenticator(self._session, credentials, self._verify)
         self._base: str | None = None
         self._lock = threading.Lock()
@@ -131,18 +137,23 @@ class RegistryClient:
         candidates = ["https"]
         if self.insecure or _is_loopback(self.host):
             candidates.append("http")
-        last: RegistryError | None = None
+        last: TLSError | None = None
         for scheme in candidates:
             base = f"{scheme}://{self.host}"
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    resp = transport.send(self._session, "GET", base + "/v2/", verify=self._verify)
+                resp = transport.send(self._session, "GET", base + "/v2/", verify=self._verify)
             except TLSError as exc:
+                # A certificate we do not trust is an answer, not a reason to
+                # downgrade: only a port that does not speak TLS falls back.
+                if "certificate verify failed" in str(exc).lower():
+                    raise
                 last = exc
                 continue
             if resp.status_code == 401:
                 self.auth.unauthorized(resp, ())
+            elif resp.status_code == 400 and last is not None:
+                resp.close()
+                raise last  # plain HTTP sent to a TLS port
             elif resp.status_code >= 400:
                 transport.check(resp, f"ping {self.host}")
             resp.close()
@@ -174,11 +185,7 @@ class RegistryClient:
             if auth:
                 headers["Authorization"] = auth
             self.throttle.wait(self.host)
-            with warnings.catch_warnings():
-                # The user asked for an unverified connection; say it once in the
-                # log rather than on every request.
-                warnings.simplefilter("ignore")
-                resp = transport.send(self._session, method, url, headers=headers, **kwargs)
+            resp = transport.send(self._session, method, url, headers=headers, **kwargs)
             self._observe(resp)
             if (
                 resp.status_code == 401
@@ -218,12 +225,18 @@ class RegistryClient:
         return urljoin(resp.url, loc)
 
     # -- manifests -------------------------------------------------------------
-    def head_manifest(self, repo: Repository, reference: str) -> ManifestHead | None:
-        """HEAD a manifest; None if it does not exist. Costs no pull on Docker Hub."""
+    def head_manifest(
+        self, repo: Repository, reference: str, *, push: bool = False
+    ) -> ManifestHead | None:
+        """HEAD a manifest; None if it does not exist. Costs no pull on Docker Hub.
+
+        ``push`` asks for the push scope up front when ``repo`` is a destination,
+        so the token fetched here also serves the uploads that follow.
+        """
         resp = self.request(
             "HEAD",
             repo.manifest_path(reference),
-            (pull_scope(repo),),
+            (push_scope(repo) if push else pull_scope(repo),),
             what=f"HEAD manifest {repo}:{reference}",
             expect_404=True,
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
@@ -287,12 +300,12 @@ class RegistryClient:
             url = urljoin(resp.url, nxt) if nxt else None
 
     # -- blobs -----------------------------------------------------------------
-    def blob_exists(self, repo: Repository, digest: str) -> bool:
-        """HEAD a blob."""
+    def blob_exists(self, repo: Repository, digest: str, *, push: bool = False) -> bool:
+        """HEAD a blob (with the push scope when ``repo`` is a destination)."""
         resp = self.request(
             "HEAD",
             repo.blob_path(digest),
-            (pull_scope(repo),),
+            (push_scope(repo) if push else pull_scope(repo),),
             what=f"HEAD blob {repo}@{digest}",
             expect_404=True,
             allow_redirects=True,

@@ -193,14 +193,6 @@ def test_tls_registry_with_insecure_true(
     _verify_all(reader(tls_registry), image_set)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "syncer/registry/client.py RegistryClient._probe: after the HTTPS ping fails "
-        "certificate verification, a loopback host falls back to plain HTTP and the TLS "
-        "server's 400 'Client sent an HTTP request to an HTTPS server' replaces the TLS error"
-    ),
-)
 def test_tls_registry_with_verification_fails_with_a_tls_error(
     source: LabRegistry,
     tls_registry: LabRegistry,

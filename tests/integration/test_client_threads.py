@@ -41,16 +41,6 @@ class _GatedAdapter(HTTPAdapter):
         return resp
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "syncer/registry/client.py RegistryClient.request (and _probe) wrap each send in "
-        "warnings.catch_warnings(), which swaps the process-wide filter list and is not "
-        "thread-safe: a thread leaving the block restores the filters under another "
-        "thread still inside it, whose InsecureRequestWarning then escapes (raised as "
-        "an exception under -W error; seen flaking test_tls_registry_with_insecure_true)"
-    ),
-)
 def test_insecure_warning_stays_suppressed_across_threads() -> None:
     adapter = _GatedAdapter()
     session = requests.Session()
