@@ -1,0 +1,1 @@
+"""Distributed mode against real ``redis-server``, Celery worker and Flower processes."""

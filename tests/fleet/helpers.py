@@ -1,0 +1,136 @@
+"""Small helpers for the end-to-end fleet tests: config files, seeding, log counting, dumps."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import redis
+
+from syncer.lab.images import ImageSet, SeedImage, push_image_set
+from syncer.lab.registry import RegistryServer
+from tests.support.registries import LabRegistry
+from tests.support.verify import Access, RegistryReader, access_log, verify_image
+
+UPLOADS = "/blobs/uploads/"
+
+
+def write_json(path: Path, data: object) -> Path:
+    """Write ``data`` as JSON; return the path."""
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def insecure(*hosts: str) -> dict[str, dict[str, Any]]:
+    """Auth entries marking loopback registries ``insecure: true``."""
+    return {host: {"insecure": True} for host in hosts}
+
+
+def seed(registry: LabRegistry, images: Iterable[SeedImage]) -> list[SeedImage]:
+    """Push ``images`` into ``registry``; return them."""
+    subset = list(images)
+    push_image_set(
+        registry.url, ImageSet(tuple(subset)), auth=registry.auth, verify=registry.verify
+    )
+    return subset
+
+
+def verify_all(reader: RegistryReader, expected: Iterable[tuple[str, str, str]]) -> None:
+    """``verify_image`` every ``(repo, tag, digest)``."""
+    for repo, tag, digest in expected:
+        verify_image(reader, repo, tag, digest)
+
+
+# -- what a registry saw ---------------------------------------------------------------
+def _session(path: str) -> str:
+    return path.split("?", 1)[0].rsplit("/", 1)[-1]
+
+
+def uploads_of(server: RegistryServer, digest: str, since: int = 0) -> list[Access]:
+    """The PUTs that completed an upload of ``digest`` and the PATCHes of those sessions."""
+    log = access_log(server)[since:]
+    closing = [
+        a
+        for a in log
+        if a.method == "PUT" and UPLOADS in a.path and f"digest={digest}" in unquote(a.path)
+    ]
+    sessions = {_session(a.path) for a in closing}
+    chunks = [a for a in log if a.method == "PATCH" and _session(a.path) in sessions]
+    return closing + chunks
+
+
+def mounts_of(server: RegistryServer, digest: str, since: int = 0) -> list[Access]:
+    """The successful cross-repository mounts (``POST ...?mount=``) of ``digest``."""
+    return [
+        a
+        for a in access_log(server)[since:]
+        if a.method == "POST" and f"mount={digest}" in unquote(a.path) and a.status == 201
+    ]
+
+
+def writes_since(server: RegistryServer, since: int) -> list[Access]:
+    """Every PUT, POST, PATCH or DELETE after the first ``since`` log entries."""
+    return [a for a in access_log(server)[since:] if a.method in ("PUT", "POST", "PATCH", "DELETE")]
+
+
+def manifest_gets(server: RegistryServer, since: int = 0) -> list[Access]:
+    """Manifest GETs (not HEADs) after the first ``since`` log entries."""
+    return [a for a in access_log(server)[since:] if a.method == "GET" and "/manifests/" in a.path]
+
+
+# -- Redis -------------------------------------------------------------------------------
+def _values(client: redis.Redis, key: bytes) -> list[bytes]:
+    # The client returns bytes (no decode_responses); redis-py's stubs cannot say so.
+    c: Any = client
+    kind = c.type(key).decode()
+    if kind == "string":
+        return [c.get(key) or b""]
+    if kind == "list":
+        return list(c.lrange(key, 0, -1))
+    if kind == "set":
+        return list(c.smembers(key))
+    if kind == "zset":
+        return [m for m, _ in c.zrange(key, 0, -1, withscores=True)]
+    if kind == "hash":
+        return [part for pair in c.hgetall(key).items() for part in pair]
+    if kind == "stream":
+        return [part for _, fields in c.xrange(key) for pair in fields.items() for part in pair]
+    if kind == "none":  # expired between SCAN and TYPE
+        return []
+    raise AssertionError(f"unexpected Redis type {kind} of {key!r}")
+
+
+def _message_bodies(value: Any) -> Iterable[bytes]:
+    """Kombu keeps message bodies base64-encoded inside JSON envelopes: decode them."""
+    if isinstance(value, dict):
+        props = value.get("properties")
+        if isinstance(props, dict) and props.get("body_encoding") == "base64":
+            yield base64.b64decode(value.get("body", ""))
+        for item in value.values():
+            yield from _message_bodies(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _message_bodies(item)
+
+
+def redis_dump(client: redis.Redis) -> str:
+    """Every key and every value of the database as text, message bodies decoded."""
+    parts: list[bytes] = []
+    for key in client.scan_iter(count=1000):
+        parts.append(key)
+        for value in _values(client, key):
+            parts.append(value)
+            try:
+                parts.extend(_message_bodies(json.loads(value)))
+            except ValueError:
+                pass
+    return "\n".join(p.decode("utf-8", "replace") for p in parts)
+
+
+def secret_forms(username: str, password: str) -> list[str]:
+    """How a password could show up: as itself, or inside a Basic ``Authorization`` header."""
+    return [password, base64.b64encode(f"{username}:{password}".encode()).decode()]

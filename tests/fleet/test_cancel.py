@@ -1,0 +1,122 @@
+"""``syncer cancel`` against a busy fleet: streams stop, queued tasks do nothing.
+
+The source sits behind a bandwidth-capped relay so that a 150 MiB layer is
+still streaming when the plan is cancelled; three destinations share that
+layer, so two more copy tasks are queued behind its in-flight lock.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from syncer.fleet.plans import PlanStore
+from syncer.lab.images import build_image_set
+from tests.fleet.conftest import RunCli, WorkerFactory
+from tests.fleet.helpers import insecure, mounts_of, seed, uploads_of, write_json, writes_since
+from tests.fleet.throttle import ThrottledRelay
+from tests.support.registries import LabRegistry
+from tests.support.verify import RegistryReader, access_log, verify_image
+
+pytestmark = pytest.mark.integration
+
+LARGE = 150 << 20
+#: Source bandwidth through the relay: the large layer would take ~7 s.
+RATE = 20 << 20
+
+
+def _wait_for(
+    what: str, predicate: Callable[[], bool], timeout: float, interval: float = 0.1
+) -> float:
+    """Poll ``predicate()`` until true; return how long it took."""
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
+        time.sleep(interval)
+    return time.monotonic() - started
+
+
+def _settled(relay: ThrottledRelay, quiet: float = 1.5) -> bool:
+    """Whether no source bytes flowed for ``quiet`` seconds (blocks that long)."""
+    before = relay.relayed
+    time.sleep(quiet)
+    return relay.relayed == before
+
+
+def test_cancel_stops_streams_and_drops_queued_tasks(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+    redis_client: redis.Redis,
+) -> None:
+    image_set = build_image_set(13, repos=1, tags_per_repo=1, large_layer_size=LARGE)
+    large, small = image_set.get("lab/large", "v1"), image_set.get("lab/app0", "v1")
+    seed(source, [large, small])
+    big = max(large.blobs, key=lambda b: b.size)
+    expected = {f"mirror/large{n}": large.digest for n in (1, 2, 3)}
+    expected["mirror/app0"] = small.digest
+    with ThrottledRelay(source.host, RATE) as relay:
+        auth = write_json(fleet_home / "auth.json", insecure(relay.host, dest.host))
+        images = write_json(
+            fleet_home / "images.json",
+            {
+                # One big layer for three repos: two copy tasks wait on the in-flight lock.
+                f"{relay.host}/lab/large:v1": [f"{dest.host}/mirror/large{n}" for n in (1, 2, 3)],
+                f"{relay.host}/lab/app0:v1": f"{dest.host}/mirror/app0",
+            },
+        )
+        fleet = workers(2, auth=auth, concurrency=2)
+        started = syncer_cli("plan", "--auth", auth, "--images", images)
+        assert started.code == 0, started
+        plan = started.out.strip()
+        store = PlanStore(redis_client)
+        _wait_for(
+            "the large layer to start streaming",
+            lambda: store.status(plan).counters["bytes_done"] > 0,
+            timeout=30,
+        )
+
+        asked = time.monotonic()
+        cancel = syncer_cli("cancel", plan)
+        status = syncer_cli("status", plan, "--output", "json")
+        answered = time.monotonic() - asked
+        stopped = _wait_for("source streams to stop", lambda: _settled(relay), timeout=10)
+
+        time.sleep(max(0.0, asked + 4.0 - time.monotonic()))  # busy copies re-check after 2 s
+        mark, flowed = len(access_log(dest.server)), relay.relayed
+        time.sleep(3.0)
+        late_writes, late_bytes = writes_since(dest.server, mark), relay.relayed - flowed
+
+    assert cancel.code == 0 and cancel.out.strip() == f"cancelled {plan}", cancel
+    assert status.code == 1, status
+    assert status.json["state"] == "cancelled" and answered < 10
+    assert stopped < 8, f"source bytes still flowed {stopped:.1f}s after the cancel"
+    assert late_writes == [] and late_bytes == 0, "queued tasks kept working after the cancel"
+    assert store.status(plan).counters["bytes_done"] < LARGE
+    assert relay.relayed < big.size
+    # The big layer never completed, was never mounted, and no large tag was pushed.
+    assert [a for a in uploads_of(dest.server, big.digest) if a.method == "PUT"] == []
+    assert mounts_of(dest.server, big.digest) == []
+    assert not [
+        a
+        for a in access_log(dest.server)
+        if a.method == "PUT" and re.match(r"/v2/mirror/large\d/manifests/", a.path)
+    ]
+    # Whatever tags exist point at complete images.
+    with RegistryReader(dest.url) as reader:
+        for repo, digest in expected.items():
+            for tag in reader.tags(repo):
+                verify_image(reader, repo, tag, digest)
+            if repo.startswith("mirror/large"):
+                assert reader.blob_status(repo, big.digest) == 404
+    cancelled = sum(w.log_text().count("'cancelled'") for w in fleet)
+    assert cancelled >= 2, "the copies waiting on the lock did not end as cancelled"
+    queues = [k for k in redis_client.scan_iter("celery*") if redis_client.type(k) == b"list"]
+    assert sum(redis_client.llen(k) for k in queues) == 0, "tasks left in the queue"
