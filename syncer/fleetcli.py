@@ -132,8 +132,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.follow:
         return follow(store, args.plan_id, args.output, sys.stderr)
     status = store.status(args.plan_id)
-    _print_final(status, args.output) if status.finished else print(render(status))
-    return _exit(status) if status.finished else EXIT_OK
+    if not status.finished:
+        print(render(status))
+        return EXIT_OK
+    if status.cancelled:
+        print(f"plan {args.plan_id} was cancelled", file=sys.stderr)
+    _print_final(status, args.output)
+    return _exit(status)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -148,7 +153,12 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """``syncer worker``: exec ``celery -A workers.app worker`` with sensible defaults."""
-    env = dict(os.environ, SYNCER_REDIS_URL=settings.redis_url(args.redis))
+    env = dict(
+        os.environ,
+        SYNCER_REDIS_URL=settings.redis_url(args.redis),
+        # The worker sizes its HTTP connection pools from this.
+        SYNCER_WORKER_CONCURRENCY=str(args.proc),
+    )
     if args.auth:
         env["SYNCER_AUTH_FILE"] = os.path.abspath(args.auth)
     argv = [

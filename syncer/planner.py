@@ -32,9 +32,22 @@ class CeleryDispatcher:
         self.app = app
 
     def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
-        """Enqueue ``name`` with JSON ``kwargs``."""
-        options = {} if priority is None else {"priority": priority}
+        """Enqueue ``name`` with JSON ``kwargs``; Flower shows :func:`describe_kwargs`."""
+        options: dict[str, Any] = {"kwargsrepr": describe_kwargs(kwargs)}
+        if priority is not None:
+            options["priority"] = priority
         self.app.send_task(name, kwargs=kwargs, **options)
+
+
+def describe_kwargs(kwargs: dict[str, Any]) -> str:
+    """``key=value`` pairs a person can read in Flower, a rule as ``source -> dests``."""
+    parts = []
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and "destinations" in value:
+            dests = ", ".join(str(d.get("repo", "")) for d in value.get("destinations", []))
+            value = f"{value.get('key', '')} -> {dests}"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
 
 
 def celery_app(url: str) -> Any:

@@ -40,6 +40,10 @@ def _build() -> Fleet:
     auth_file = os.environ.get("SYNCER_AUTH_FILE")
     entries = load_auth(Path(auth_file)) if auth_file else {}
     limits = {k: e.max_connections for k, e in entries.items() if e.max_connections}
-    concurrency = int(app.conf.worker_concurrency or 4)
+    # `syncer worker -p N` says N here; plain `celery worker -c N` does not, so
+    # fall back to the configured default.
+    concurrency = int(
+        os.environ.get("SYNCER_WORKER_CONCURRENCY") or app.conf.worker_concurrency or 4
+    )
     pool = ClientPool(Credentials(entries), pool_size=concurrency, throttle=RedisThrottle(client))
     return Fleet(client, pool, CeleryDispatcher(app), limits)

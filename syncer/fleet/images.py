@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any, cast
 
 import redis
@@ -52,9 +53,10 @@ class ImageBoard:
     failed_key = "syncer:plan:{plan}:blobfailed"
     queued_key = "syncer:plan:{plan}:queued"
 
-    def __init__(self, client: redis.Redis, ttl: int = PLAN_TTL) -> None:
+    def __init__(self, client: redis.Redis, ttl: int | Callable[[str], int] = PLAN_TTL) -> None:
         self.redis = client
-        self.ttl = ttl
+        #: Seconds to keep a plan's keys: fixed, or per plan id (``PlanStore.ttl_for``).
+        self._ttl: Callable[[str], int] = ttl if callable(ttl) else (lambda plan: ttl)
         self._last_removal = client.register_script(_LAST_REMOVAL)
 
     def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
@@ -62,7 +64,7 @@ class ImageBoard:
         key = self.image_key.format(plan=plan, image=image)
         pipe = self.redis.pipeline()
         pipe.hsetnx(key, "record", json.dumps(record))
-        pipe.expire(key, self.ttl)
+        pipe.expire(key, self._ttl(plan))
         return bool(pipe.execute()[0])
 
     def load_image(self, plan: str, image: str) -> dict[str, Any]:
@@ -80,11 +82,11 @@ class ImageBoard:
         pending = self.pending_key.format(plan=plan, image=image)
         pipe = self.redis.pipeline()
         pipe.sadd(pending, *blobs)
-        pipe.expire(pending, self.ttl)
+        pipe.expire(pending, self._ttl(plan))
         for blob in blobs:
             key = self.waiters_key.format(plan=plan, blob=blob)
             pipe.sadd(key, image)
-            pipe.expire(key, self.ttl)
+            pipe.expire(key, self._ttl(plan))
         pipe.execute()
         landed = self.landed_key.format(plan=plan)
         flags = self.redis.smismember(landed, blobs)
@@ -95,7 +97,7 @@ class ImageBoard:
         key = self.queued_key.format(plan=plan)
         pipe = self.redis.pipeline()
         pipe.sadd(key, blob)
-        pipe.expire(key, self.ttl)
+        pipe.expire(key, self._ttl(plan))
         return bool(pipe.execute()[0])
 
     def land(self, plan: str, blob: str) -> list[str]:
@@ -103,7 +105,7 @@ class ImageBoard:
         key = self.landed_key.format(plan=plan)
         pipe = self.redis.pipeline()
         pipe.sadd(key, blob)
-        pipe.expire(key, self.ttl)
+        pipe.expire(key, self._ttl(plan))
         pipe.execute()
         return self.waiters(plan, blob)
 
@@ -122,7 +124,7 @@ class ImageBoard:
         key = self.failed_key.format(plan=plan)
         pipe = self.redis.pipeline()
         pipe.hset(key, blob, reason)
-        pipe.expire(key, self.ttl)
+        pipe.expire(key, self._ttl(plan))
         pipe.execute()
 
     def blob_failure(self, plan: str, blobs: list[str]) -> str:

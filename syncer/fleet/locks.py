@@ -127,12 +127,17 @@ class ConnectionLimiter:
             if waited and waited % 30 < self.poll:
                 log.info("waiting for a connection slot to %s (limit %d)", registry, limit)
         try:
-            with _Heartbeat(
-                lambda: self.redis.zadd(key, {lease: time.time() + self.ttl}, xx=True), self.ttl / 3
-            ):
+            with _Heartbeat(lambda: self._renew(key, lease), self.ttl / 3):
                 yield
         finally:
             self.redis.zrem(key, lease)
+
+    def _renew(self, key: str, lease: str) -> None:
+        """Extend our lease and the set that holds it (it expires when every holder is gone)."""
+        pipe = self.redis.pipeline()
+        pipe.zadd(key, {lease: time.time() + self.ttl}, xx=True)
+        pipe.pexpire(key, int(self.ttl * 1000))
+        pipe.execute()
 
 
 class RedisThrottle:

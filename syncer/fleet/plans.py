@@ -80,11 +80,12 @@ class PlanStore:
     results_key = "syncer:plan:{plan}:results"
     cancel_key = "syncer:plan:{plan}:cancelled"
     guard_key = "syncer:plan:{plan}:once"
-    index_key = "syncer:plans"
+    ended_key = "syncer:plan:{plan}:ended"
 
     def __init__(self, client: redis.Redis, ttl: int = PLAN_TTL) -> None:
         self.redis = client
         self.ttl = ttl
+        self._ttls: dict[str, int] = {}
 
     def create(self, meta: dict[str, Any]) -> str:
         """Register a new plan; return its id."""
@@ -94,9 +95,30 @@ class PlanStore:
         pipe.set(self.meta_key.format(plan=plan), json.dumps(meta), ex=self.ttl)
         pipe.hset(self.counters_key.format(plan=plan), mapping=dict.fromkeys(COUNTER_FIELDS, 0))
         pipe.expire(self.counters_key.format(plan=plan), self.ttl)
-        pipe.zadd(self.index_key, {plan: time.time()})
         pipe.execute()
+        self._ttls[plan] = self.ttl
         return plan
+
+    def ttl_for(self, plan: str) -> int:
+        """The plan's own ``--ttl`` (read once from its metadata), else the default."""
+        ttl = self._ttls.get(plan)
+        if ttl is None:
+            ttl = int(self.meta(plan).get("ttl") or self.ttl)
+            self._ttls[plan] = ttl
+        return ttl
+
+    def _keep_alive(self, pipe: Any, plan: str) -> None:
+        """Push back the expiry of the plan's long-lived keys: TTL counts from the last update."""
+        ttl = self.ttl_for(plan)
+        for key in (
+            self.meta_key,
+            self.counters_key,
+            self.results_key,
+            self.cancel_key,
+            self.guard_key,
+            self.ended_key,
+        ):
+            pipe.expire(key.format(plan=plan), ttl)
 
     def exists(self, plan: str) -> bool:
         """Whether the plan is known (and not expired)."""
@@ -111,14 +133,14 @@ class PlanStore:
         """Merge ``fields`` into the metadata."""
         meta = self.meta(plan)
         meta.update(fields)
-        self.redis.set(self.meta_key.format(plan=plan), json.dumps(meta), ex=self.ttl)
+        self.redis.set(self.meta_key.format(plan=plan), json.dumps(meta), ex=self.ttl_for(plan))
 
     def once(self, plan: str, token: str) -> bool:
         """True the first time ``token`` is seen for ``plan``: guards counters on redelivery."""
         key = self.guard_key.format(plan=plan)
         pipe = self.redis.pipeline()
         pipe.sadd(key, token)
-        pipe.expire(key, self.ttl)
+        pipe.expire(key, self.ttl_for(plan))
         return bool(pipe.execute()[0])
 
     def bump(self, plan: str, **deltas: int) -> None:
@@ -130,7 +152,7 @@ class PlanStore:
                 raise KeyError(name)
             if delta:
                 pipe.hincrby(key, name, delta)
-        pipe.expire(key, self.ttl)
+        self._keep_alive(pipe, plan)
         pipe.execute()
 
     def record(self, plan: str, result: ImageResult) -> None:
@@ -139,13 +161,13 @@ class PlanStore:
         attr = {"synced": "done", "skipped": "skipped", "failed": "failed"}[result.status]
         pipe = self.redis.pipeline()
         pipe.rpush(key, json.dumps(result.to_dict()))
-        pipe.expire(key, self.ttl)
         pipe.hincrby(self.counters_key.format(plan=plan), f"tags_{attr}", 1)
+        self._keep_alive(pipe, plan)
         pipe.execute()
 
     def cancel(self, plan: str) -> None:
         """Mark the plan cancelled; workers drop its tasks and stop its streams."""
-        self.redis.set(self.cancel_key.format(plan=plan), "1", ex=self.ttl)
+        self.redis.set(self.cancel_key.format(plan=plan), "1", ex=self.ttl_for(plan))
 
     def cancelled(self, plan: str) -> bool:
         """Whether the plan was cancelled."""
@@ -158,12 +180,21 @@ class PlanStore:
         pipe.hgetall(self.counters_key.format(plan=plan))
         pipe.exists(self.cancel_key.format(plan=plan))
         pipe.lrange(self.results_key.format(plan=plan), 0, -1)
-        raw_meta, raw_counters, cancelled, raw_results = pipe.execute()
+        pipe.get(self.ended_key.format(plan=plan))
+        raw_meta, raw_counters, cancelled, raw_results, ended = pipe.execute()
         counters = dict.fromkeys(COUNTER_FIELDS, 0)
         counters.update({_text(k): int(v) for k, v in raw_counters.items()})
         results = [ImageResult.from_dict(json.loads(r)) for r in raw_results]
         meta = json.loads(raw_meta) if raw_meta else {}
-        return PlanStatus(plan, meta, counters, bool(cancelled), results)
+        status = PlanStatus(plan, meta, counters, bool(cancelled), results)
+        if status.finished and raw_meta:
+            if ended is None:
+                # The first reader to see the plan finished freezes its clock.
+                key = self.ended_key.format(plan=plan)
+                self.redis.set(key, repr(time.time()), nx=True, ex=self.ttl_for(plan))
+                ended = self.redis.get(key)
+            meta["ended"] = float(ended) if ended else time.time()
+        return status
 
 
 def _text(value: bytes | str) -> str:

@@ -60,7 +60,7 @@ class Fleet:
     def __post_init__(self) -> None:
         self.limiter = ConnectionLimiter(self.redis)
         self.plans = PlanStore(self.redis)
-        self.board = ImageBoard(self.redis)
+        self.board = ImageBoard(self.redis, self.plans.ttl_for)
         self.cache = RedisBlobCache(self.redis)
         self.locks = InflightLocks(self.redis)
         self.uploads = RedisUploadSessions(self.redis)
@@ -375,7 +375,8 @@ def copy_blob(
 def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
     for image in fleet.board.land(plan, key):
         if fleet.board.remove_pending(plan, image, key):
-            fleet.dispatch.send(settings.PUSH_IMAGE, {"plan": plan, "image": image})
+            dest = (fleet.board.load_image(plan, image).get("job") or {}).get("dest", "")
+            fleet.dispatch.send(settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": dest})
 
 
 def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor, reason: str) -> None:

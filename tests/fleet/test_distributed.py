@@ -237,12 +237,6 @@ def test_failed_images_fail_the_plan(
     assert "mirror/app0:nope" in text.out and "mirror/ghost" in text.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workers/context.py sizes the HTTP pools from app.conf.worker_concurrency, which "
-    "'syncer worker -p N' never sets (it passes --concurrency to Celery): a worker with -p 14 "
-    "still gets pools of 10 and urllib3 discards the connections beyond them",
-)
 def test_http_pools_follow_the_worker_concurrency(
     source: LabRegistry,
     dest: LabRegistry,

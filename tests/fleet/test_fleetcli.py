@@ -162,12 +162,6 @@ def test_status_of_a_cancelled_plan(syncer_cli: RunCli, redis_client: redis.Redi
     assert run.json["images"] == {"total": 4, "done": 1, "skipped": 0, "failed": 0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fleetcli.cmd_status prints only summary() for a "
-    "finished plan: a cancelled plan exits 1 with no word of the cancellation "
-    "(follow() says it, status does not)",
-)
 def test_text_status_says_cancelled(syncer_cli: RunCli, redis_client: redis.Redis) -> None:
     plan = _cancelled_plan(syncer_cli, redis_client)
 

@@ -208,23 +208,11 @@ def test_image_tasks_name_their_images(flower_run: FlowerRun) -> None:
     assert f"{src}/lab/app0" in expand["kwargs"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="expand_rule's kwargs nest the rule's destinations as "
-    "dicts inside a dict; Celery's kwargsrepr (saferepr, 3 levels) shows them "
-    "as {...}, so Flower never says where an expansion copies to",
-)
 def test_expand_tasks_name_their_destination(flower_run: FlowerRun) -> None:
     [expand] = flower_run.of(settings.EXPAND_RULE)
     assert f"{flower_run.dest.host}/mirror/app0" in expand["kwargs"], expand["kwargs"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="steps._release_waiters enqueues push_image with only "
-    "{plan, image}: Flower shows an opaque image id, not the destination that "
-    "sync_tag's own push_image carries as 'dest'",
-)
 def test_push_tasks_name_their_destination(flower_run: FlowerRun) -> None:
     pushes = flower_run.of(settings.PUSH_IMAGE)
     assert pushes
@@ -245,12 +233,6 @@ def test_redis_password_is_nowhere(flower_run: FlowerRun) -> None:
         assert flower_run.redis_password not in text, f"the Redis password leaked into {name}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nothing ever writes the plan meta's 'ended' that "
-    "PlanStatus.stats() reads, so a finished plan's elapsed time (and "
-    "throughput) keeps growing in every later 'syncer status'",
-)
 def test_status_of_a_finished_plan_is_frozen(flower_run: FlowerRun) -> None:
     plan = flower_run.plan.json["plan"]
     first = run_cli(["status", plan, "--output", "json"], flower_run.env)

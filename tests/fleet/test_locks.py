@@ -171,12 +171,6 @@ def test_leases_of_a_killed_holder_are_reclaimed(
     assert 0.3 < waited < 3.0, f"got a slot after {waited:.2f}s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConnectionLimiter's heartbeat refreshes a lease's score "
-    "(ZADD XX) but never the key's PEXPIRE: after ttl the whole zset expires "
-    "under a live holder and the limit is exceeded",
-)
 def test_a_held_lease_outlives_its_ttl(redis_client: redis.Redis) -> None:
     limiter = ConnectionLimiter(redis_client, ttl=1.0, poll=0.05)
 

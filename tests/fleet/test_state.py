@@ -136,15 +136,9 @@ def test_every_plan_key_expires(redis_client: redis.Redis) -> None:
     store.cancel(plan)
 
     assert len(_keys(redis_client)) >= 5
-    _assert_expiring(redis_client, TTL, except_=(PlanStore.index_key,))
+    _assert_expiring(redis_client, TTL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PlanStore.create sets the meta key's TTL once; bump "
-    "and record never refresh it, so a plan running longer than --ttl loses "
-    "its meta (status says 'not found', workers lose force/platforms/limits)",
-)
 def test_updates_keep_the_whole_plan_alive(redis_client: redis.Redis) -> None:
     """The module's promise: every key expires ``ttl`` after the plan's last update."""
     store = PlanStore(redis_client, ttl=1)
@@ -157,12 +151,6 @@ def test_updates_keep_the_whole_plan_alive(redis_client: redis.Redis) -> None:
     assert store.meta(plan).get("force") is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workers build PlanStore/ImageBoard with the default "
-    "PLAN_TTL (7 days) and re-expire the plan's keys with it, ignoring the "
-    "plan's own --ttl stored in its meta",
-)
 def test_worker_updates_honour_the_plans_ttl(redis_client: redis.Redis) -> None:
     planner_side = PlanStore(redis_client, ttl=60)
     plan = planner_side.create({})
@@ -171,24 +159,19 @@ def test_worker_updates_honour_the_plans_ttl(redis_client: redis.Redis) -> None:
     worker_side.bump(plan, tags_done=1)
     worker_side.once(plan, "seen:x")
 
-    _assert_expiring(redis_client, 60, except_=(PlanStore.index_key,))
+    _assert_expiring(redis_client, 60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PlanStore.create adds every plan to the 'syncer:plans' "
-    "sorted set, which nothing reads, trims or expires: it grows forever",
-)
-def test_plan_index_forgets_expired_plans(redis_client: redis.Redis) -> None:
+def test_an_expired_plan_leaves_no_key_behind(redis_client: redis.Redis) -> None:
     store = PlanStore(redis_client, ttl=1)
     plan = store.create({})
-    time.sleep(1.2)
+    store.bump(plan, tags_total=1)
+    store.record(plan, ImageResult("a", "b", "synced"))
+    store.cancel(plan)
+    time.sleep(1.3)
     assert not store.exists(plan)
-
-    store.create({})
-
-    members = {str(m, "utf-8") for m in redis_client.zrange(PlanStore.index_key, 0, -1)}  # type: ignore[arg-type]
-    assert plan not in members
+    leftovers = [k for k in redis_client.scan_iter("syncer:*") if plan.encode() in k]
+    assert leftovers == []
 
 
 # -- ImageBoard ------------------------------------------------------------------------
