@@ -21,7 +21,8 @@ from syncer.errors import NotFoundError, UnsupportedError
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.reference import ImageRef, Repository
-from syncer.registry.client import RawManifest, RegistryClient
+from syncer.registry.client import RegistryClient
+from syncer.registry.models import RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.retry import retrying
 from syncer.rules import Rule

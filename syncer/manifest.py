@@ -14,7 +14,7 @@ from typing import Any, Literal
 from syncer import mediatypes
 from syncer.errors import ConfigError, UnsupportedError
 from syncer.reference import validate_digest
-from syncer.registry.client import RawManifest
+from syncer.registry.models import RawManifest
 
 Kind = Literal["index", "image", "schema1"]
 

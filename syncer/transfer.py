@@ -33,7 +33,8 @@ from syncer.errors import (
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.registry import transport
-from syncer.registry.client import RegistryClient, SizedBody
+from syncer.registry.client import RegistryClient
+from syncer.registry.models import SizedBody
 from syncer.retry import backoff_delay, retrying
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import pytest
 from syncer import mediatypes as mt
 from syncer.errors import UnsupportedError
 from syncer.manifest import Descriptor, PlatformFilter, filter_index, parse
-from syncer.registry.client import RawManifest
+from syncer.registry.models import RawManifest
 
 
 def dg(name: str) -> str:

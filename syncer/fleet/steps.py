@@ -28,7 +28,7 @@ from syncer.fleet.uploads import RedisUploadSessions
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
 from syncer.reference import Repository
-from syncer.registry.client import RawManifest
+from syncer.registry.models import RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.rules import Rule
 from syncer.transfer import BlobCopier

@@ -12,8 +12,7 @@ import hashlib
 import logging
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -32,6 +31,7 @@ from syncer.errors import (
 from syncer.reference import Repository
 from syncer.registry import transport
 from syncer.registry.auth import Authenticator
+from syncer.registry.models import ManifestHead, RawManifest, SizedBody
 from syncer.throttle import (
     DEFAULT_PAUSE,
     RATELIMIT_LOW_WATER,
@@ -51,38 +51,6 @@ def pull_scope(repo: Repository) -> str:
 def push_scope(repo: Repository) -> str:
     """Token scope for writing ``repo``."""
     return f"repository:{repo.path}:pull,push"
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestHead:
-    """What a manifest HEAD tells: its digest, media type and size."""
-
-    digest: str
-    media_type: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class RawManifest:
-    """A manifest exactly as the registry served it."""
-
-    body: bytes
-    media_type: str
-    digest: str
-
-
-class SizedBody:
-    """An iterable request body with a known length, so requests sends Content-Length."""
-
-    def __init__(self, chunks: Iterable[bytes], length: int) -> None:
-        self._chunks = chunks
-        self._length = length
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._chunks)
-
-    def __len__(self) -> int:
-        return self._length
 
 
 def _is_loopback(host: str) -> bool:

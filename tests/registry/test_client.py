@@ -18,7 +18,7 @@ from syncer.errors import (
 )
 from syncer.reference import Repository
 from syncer.registry import transport
-from syncer.registry.client import RawManifest
+from syncer.registry.models import RawManifest
 from tests.registry.fakes import (
     BASE,
     HOST,
