@@ -59,6 +59,16 @@ class _Image:
 
 
 @dataclass(slots=True)
+class _Round:
+    """One pass over the images: what waits for which blob, and what to retry."""
+
+    last: bool
+    images: list[_Image] = field(default_factory=list)
+    waiters: dict[tuple[Repository, str], list[_Image]] = field(default_factory=dict)
+    retry: list[TagJob] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class _Group:
     desc: Descriptor
     source: Repository
@@ -124,8 +134,7 @@ class EmbeddedSync:
 
     # -- one round -----------------------------------------------------------------
     def _round(self, jobs: list[TagJob], last: bool) -> list[TagJob]:
-        retry: list[TagJob] = []
-        images: list[_Image] = []
+        rnd = _Round(last)
         with ThreadPoolExecutor(self.options.proc, thread_name_prefix="resolve") as ex:
             futures = [
                 (
@@ -145,7 +154,7 @@ class EmbeddedSync:
                     res = fut.result()
                 except SyncerError as exc:
                     if self._fail(job, exc, last):
-                        retry.append(job)
+                        rnd.retry.append(job)
                     continue
                 if res.skip:
                     self._finish(
@@ -155,26 +164,27 @@ class EmbeddedSync:
                     )
                     log.info("skipped %s: %s", job.label, res.skip)
                 else:
-                    images.append(_Image(res))
-        groups = self._group(images)
+                    rnd.images.append(_Image(res))
+        groups = self._group(rnd)
         with ThreadPoolExecutor(self.options.proc, thread_name_prefix="blob") as ex:
-            for img in images:
+            for img in rnd.images:
                 if not img.waits:
-                    ex.submit(self._complete, img, images, last, retry)
+                    ex.submit(self._complete, img, rnd)
             order = sorted(groups.values(), key=lambda g: g.desc.size, reverse=True)
             for group in order:
-                ex.submit(self._copy_group, group, images, last, retry)
-        return retry
+                ex.submit(self._copy_group, group, rnd)
+        return rnd.retry
 
-    def _group(self, images: list[_Image]) -> dict[tuple[str, str], _Group]:
+    def _group(self, rnd: _Round) -> dict[tuple[str, str], _Group]:
         groups: dict[tuple[str, str], _Group] = {}
-        for img in images:
+        for img in rnd.images:
             dst = img.resolved.job.dest.repo
             for desc in img.resolved.blobs.values():
                 if self.cache.has(dst.registry, dst.path, desc.digest):
                     self.stats.add("blobs", "skipped")
                     continue
                 img.waits.add((dst, desc.digest))
+                rnd.waiters.setdefault((dst, desc.digest), []).append(img)
                 group = groups.setdefault(
                     (dst.api_host, desc.digest), _Group(desc, img.resolved.job.source.repo)
                 )
@@ -186,9 +196,7 @@ class EmbeddedSync:
             self.stats.add("bytes", "total", max(group.desc.size, 0))
         return groups
 
-    def _copy_group(
-        self, group: _Group, images: list[_Image], last: bool, retry: list[TagJob]
-    ) -> None:
+    def _copy_group(self, group: _Group, rnd: _Round) -> None:
         src = self.pool.for_repo(group.source)
         done: list[Repository] = []
         for target in group.targets:
@@ -212,7 +220,7 @@ class EmbeddedSync:
                     "blob %s -> %s failed: %s", group.desc.digest[:19], target, describe(exc)
                 )
                 self.stats.add("blobs", "failed")
-                self._blob_landed(key, images, last, retry, exc)
+                self._blob_landed(key, rnd, exc)
                 continue
             self.cache.add(target.registry, target.path, group.desc.digest)
             done.append(target)
@@ -220,22 +228,14 @@ class EmbeddedSync:
             if outcome == "mounted":
                 with self._lock:
                     self.stats.mounted += 1
-            self._blob_landed(
-                key, images, last, retry, None, group.desc.size if outcome == "copied" else 0
-            )
+            self._blob_landed(key, rnd, None, group.desc.size if outcome == "copied" else 0)
 
     def _blob_landed(
-        self,
-        key: tuple[Repository, str],
-        images: list[_Image],
-        last: bool,
-        retry: list[TagJob],
-        exc: SyncerError | None,
-        moved: int = 0,
+        self, key: tuple[Repository, str], rnd: _Round, exc: SyncerError | None, moved: int = 0
     ) -> None:
         ready: list[_Image] = []
         with self._lock:
-            for img in images:
+            for img in rnd.waiters.get(key, ()):
                 if key not in img.waits:
                     continue
                 img.waits.discard(key)
@@ -245,16 +245,16 @@ class EmbeddedSync:
                 if not img.waits:
                     ready.append(img)
         for img in ready:
-            self._complete(img, images, last, retry)
+            self._complete(img, rnd)
 
-    def _complete(self, img: _Image, images: list[_Image], last: bool, retry: list[TagJob]) -> None:
+    def _complete(self, img: _Image, rnd: _Round) -> None:
         job = img.resolved.job
         if self.stop():
             return  # interrupted: tag nothing more
         if img.error:
-            if img.transient and not last:
+            if img.transient and not rnd.last:
                 with self._lock:
-                    retry.append(job)
+                    rnd.retry.append(job)
                 return
             self._finish(
                 ImageResult(
@@ -271,9 +271,9 @@ class EmbeddedSync:
         try:
             self._push(img)
         except SyncerError as exc:
-            if self._fail(job, exc, last):
+            if self._fail(job, exc, rnd.last):
                 with self._lock:
-                    retry.append(job)
+                    rnd.retry.append(job)
             return
         note = f" ({img.resolved.note})" if img.resolved.note else ""
         self._finish(
