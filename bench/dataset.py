@@ -1,0 +1,149 @@
+"""The benchmark's source data set: seeded once into a persistent registry, then reused.
+
+Three parts, each seeded on first use and recorded in a marker file next to
+the registry's storage, so later runs start the source registry on the same
+storage and push nothing:
+
+* ``main``: :func:`syncer.lab.images.build_image_set` at the profile's size —
+  ``lab/app0..N`` with several Docker v2 tags each, one base layer shared by
+  every repository, one app layer per repository and one small layer per tag;
+  ``lab/large:v1`` with the one large layer; ``lab/multi`` with a 4-platform
+  Docker manifest list, an OCI image, an OCI index and a nested index;
+* ``big``: ``bench/big0..7``, each one distinct big layer (scenario e);
+* ``many``: ``bench/many`` with thousands of tags of one tiny manifest (scenario f).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.blobpush import push_streamed_image, tag_many
+from bench.settings import SEED, Profile
+from syncer.lab.images import build_image_set, push_image_set
+
+log = logging.getLogger(__name__)
+
+MARKER = "seeded.json"
+BIG_REPO = "bench/big{0}"
+MANY_REPO = "bench/many"
+#: The repository of syncer.lab.images holding the large layer.
+LARGE_REPO = "lab/large"
+
+
+@dataclass(frozen=True, slots=True)
+class MainSet:
+    """What the ``main`` part holds, as the scenarios need it."""
+
+    #: Repository paths, e.g. ``lab/app0``.
+    repos: tuple[str, ...]
+    images: int
+    blobs: int
+    total_bytes: int
+    largest_blob: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the marker."""
+        return {
+            "repos": list(self.repos),
+            "images": self.images,
+            "blobs": self.blobs,
+            "total_bytes": self.total_bytes,
+            "largest_blob": self.largest_blob,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MainSet:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            tuple(data["repos"]),
+            int(data["images"]),
+            int(data["blobs"]),
+            int(data["total_bytes"]),
+            int(data["largest_blob"]),
+        )
+
+
+class Dataset:
+    """The seeded parts of one profile in the source registry at ``base_url``."""
+
+    def __init__(self, profile: Profile, base_url: str, workdir: Path) -> None:
+        self.profile, self.base_url, self.workdir = profile, base_url, workdir
+        self._marker = workdir / MARKER
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self._marker.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        # A marker from other sizes or another seed describes other bytes: start over.
+        if data.get("profile") != self.profile.to_dict() or data.get("seed") != SEED:
+            return {}
+        return data
+
+    def _save(self, part: str, value: Any) -> None:
+        data = self._load() or {"profile": self.profile.to_dict(), "seed": SEED}
+        data[part] = value
+        self._marker.write_text(json.dumps(data, indent=1))
+
+    @staticmethod
+    def stale(profile: Profile, workdir: Path) -> bool:
+        """Whether ``workdir`` holds data of other sizes (its storage must be wiped)."""
+        marker = workdir / MARKER
+        if not marker.exists():
+            return False
+        return Dataset(profile, "", workdir)._load() == {}
+
+    def main(self) -> MainSet:
+        """The ``main`` part, pushed now if it is not there yet."""
+        known = self._load().get("main")
+        if known:
+            return MainSet.from_dict(known)
+        p = self.profile
+        started = time.monotonic()
+        images = build_image_set(
+            SEED,
+            repos=p.repos,
+            tags_per_repo=p.tags_per_repo,
+            layer_size=p.layer_size,
+            large_layer_size=p.large_layer_size,
+        )
+        blobs = images.blobs()
+        push_image_set(self.base_url, images)
+        main = MainSet(
+            tuple(images.repos),
+            len(images.images),
+            len(blobs),
+            sum(b.size for b in blobs.values()),
+            max(b.size for b in blobs.values()),
+        )
+        log.info("seeded main set: %s in %.1fs", main, time.monotonic() - started)
+        self._save("main", main.to_dict())
+        return main
+
+    def big(self) -> list[str]:
+        """The ``big`` part's repositories, pushed now if needed."""
+        repos = [BIG_REPO.format(i) for i in range(self.profile.big_blobs)]
+        if not self._load().get("big"):
+            started = time.monotonic()
+            for i, repo in enumerate(repos):
+                push_streamed_image(
+                    self.base_url, repo, "v1", f"{SEED}:big:{i}", self.profile.big_blob_size
+                )
+            log.info("seeded %d big layers in %.1fs", len(repos), time.monotonic() - started)
+            self._save("big", repos)
+        return repos
+
+    def many(self) -> str:
+        """The ``many`` part's repository, pushed now if needed."""
+        if not self._load().get("many"):
+            started = time.monotonic()
+            tags = [f"t{i:05d}" for i in range(self.profile.many_tags)]
+            tag_many(self.base_url, MANY_REPO, tags)
+            log.info("seeded %d tags in %.1fs", len(tags), time.monotonic() - started)
+            self._save("many", MANY_REPO)
+        return MANY_REPO

@@ -1,0 +1,120 @@
+"""Scenarios (b) one shaped host and (c) a fleet of shaped hosts (see :mod:`bench.netns`)."""
+
+from __future__ import annotations
+
+from bench.context import Bench
+from bench.dataset import LARGE_REPO
+from bench.netns import host_name, link_check, shaped_bytes
+from bench.procs import celery_summary
+from bench.report import Scenario
+from bench.scenarios import cold_and_noop, verdict
+from bench.tools import skopeo_sync, syncer_plan, syncer_sync
+
+#: Targets: (b) syncer/skopeo; (c) syncer/4-skopeo, and syncer/floor.
+ONE_HOST_LIMIT, FLEET_LIMIT, FLOOR_LIMIT = 0.85, 0.66, 1.25
+
+
+def one_host(bench: Bench) -> Scenario:
+    """(b): skopeo, ``syncer sync`` and a one-worker plan, all inside shaped host 1."""
+    mbit = bench.options.link_mbit
+    scen = Scenario(
+        "b",
+        f"cold sync, one shaped host at {mbit} Mbit/s",
+        f"syncer sync <= {ONE_HOST_LIMIT}x skopeo",
+        baseline="skopeo sync",
+    )
+    repos, ns = list(bench.main.repos), host_name(1)
+    cold_and_noop(
+        bench,
+        [
+            lambda cold: skopeo_sync(bench, [(repos, ns)], cold=cold),
+            lambda cold: syncer_sync(bench, repos, netns=ns),
+            lambda cold: syncer_plan(bench, repos, [ns]),
+        ],
+        repos,
+        scen,
+        None,
+    )
+    line = bench.main.total_bytes * 8 / (mbit * 1e6)
+    scen.facts.append(
+        f"line-rate time for all {bench.main.total_bytes / (1 << 20):.1f} MiB "
+        f"at {mbit} Mbit/s: {line:.2f} s (each direction)"
+    )
+    scen.facts.append(celery_summary(bench.workdir))
+    scen.facts.append(_shaping_facts(bench, [1]))
+    scen.verdict = verdict(scen.ratio("syncer sync") or 0.0, ONE_HOST_LIMIT)
+    return scen
+
+
+def _shaping_facts(bench: Bench, hosts: list[int]) -> str:
+    """Evidence the shaping works: a curl download rate, and bytes through each bucket."""
+    rate = link_check(hosts[0], bench.largest_blob_url(LARGE_REPO))
+    counts = ", ".join(
+        f"h{i} {down / (1 << 20):.0f}/{up / (1 << 20):.0f}"
+        for i in hosts
+        for down, up in [shaped_bytes(i)]
+    )
+    return (
+        f"link check: curl downloaded the largest blob into host {hosts[0]} at {rate:.0f} "
+        f"Mbit/s; MiB through the token buckets so far (down/up): {counts}"
+    )
+
+
+def split_by_hand(repos: list[str], hosts: int, largest: str) -> list[list[str]]:
+    """The repository holding the largest blob alone on host 1, the rest round-robin on the others.
+
+    This is the split that gives skopeo its best wall time: host 1 is bound by
+    the large layer anyway, so everything else goes elsewhere.
+    """
+    rest = [r for r in repos if r != largest]
+    if hosts == 1:
+        return [repos]
+    split: list[list[str]] = [[largest]] + [[] for _ in range(hosts - 1)]
+    for i, repo in enumerate(rest):
+        split[1 + i % (hosts - 1)].append(repo)
+    return split
+
+
+def fleet(bench: Bench, hosts: int, largest_repo: str) -> Scenario:
+    """(c): ``syncer plan --wait`` with one worker per shaped host vs one skopeo per host."""
+    mbit = bench.options.link_mbit
+    floor = bench.main.largest_blob * 8 / (mbit * 1e6)
+    scen = Scenario(
+        "c",
+        f"cold sync, {hosts} shaped hosts at {mbit} Mbit/s each",
+        f"syncer plan <= {FLEET_LIMIT}x the {hosts}-skopeo wall and <= {FLOOR_LIMIT}x the floor",
+        baseline=f"{hosts} x skopeo sync",
+    )
+    repos = list(bench.main.repos)
+    names: list[str | None] = [host_name(i) for i in range(1, hosts + 1)]
+    split = split_by_hand(repos, hosts, largest_repo)
+    cold_and_noop(
+        bench,
+        [
+            lambda cold: skopeo_sync(bench, list(zip(split, names, strict=True)), cold=cold),
+            lambda cold: syncer_plan(bench, repos, names),
+        ],
+        repos,
+        scen,
+        None,
+    )
+    scen.facts.append(celery_summary(bench.workdir))
+    scen.facts.append(_shaping_facts(bench, list(range(1, hosts + 1))))
+    tool = f"syncer plan --wait ({hosts}w)"
+    ratio = scen.ratio(tool) or 0.0
+    to_floor = scen.wall(tool) / floor
+    scen.facts += [
+        f"floor = largest blob {bench.main.largest_blob / (1 << 20):.1f} MiB / {mbit} Mbit/s "
+        f"= {floor:.2f} s; syncer plan = {to_floor:.2f}x the floor",
+        "skopeo split by hand: "
+        + "; ".join(
+            f"host {i + 1}: {', '.join(r.rsplit('/', 1)[-1] for r in part)}"
+            for i, part in enumerate(split)
+        ),
+    ]
+    scen.verdict = (
+        verdict(ratio, FLEET_LIMIT)
+        + "; "
+        + verdict(to_floor, FLOOR_LIMIT).replace("x (", "x floor (")
+    )
+    return scen
