@@ -21,6 +21,7 @@ from syncer.embedded import SyncOptions
 from syncer.engine import explicit_jobs
 from syncer.fleet import settings
 from syncer.fleet.plans import PlanStore
+from syncer.fleet.steps import fan_out
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ def describe_kwargs(kwargs: dict[str, Any]) -> str:
         if isinstance(value, dict) and "destinations" in value:
             dests = ", ".join(str(d.get("repo", "")) for d in value.get("destinations", []))
             value = f"{value.get('key', '')} -> {dests}"
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            first, last = value[0], value[-1]
+            value = (
+                f"{len(value)} images ({first.get('source')} -> {first.get('dest')} … "
+                f"{last.get('source')} -> {last.get('dest')})"
+            )
         parts.append(f"{key}={value}")
     return " ".join(parts)
 
@@ -112,14 +119,15 @@ def submit(
     # finished while tasks are still being enqueued.
     expanding = [r for r in config.rules if r.kind in ("all", "regex")]
     plans.bump(plan, rules_pending=len(expanding) + 1)
-    total = 0
+    jobs = []
     for rule in config.rules:
         if rule.kind in ("all", "regex"):
             dispatcher.send(settings.EXPAND_RULE, {"plan": plan, "rule": rule.to_dict()})
-            continue
-        for job in explicit_jobs(rule):
-            dispatcher.send(settings.SYNC_TAG, {"plan": plan, **job.to_dict()})
-            total += 1
+        else:
+            jobs.extend(explicit_jobs(rule))
+    jobs = list(dict.fromkeys(jobs))
+    fan_out(dispatcher, plan, jobs)
+    total = len(jobs)
     plans.bump(plan, tags_total=total, rules_pending=-1)
     log.info(
         "plan %s: %d image task(s) and %d expansion task(s) enqueued", plan, total, len(expanding)

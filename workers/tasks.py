@@ -64,6 +64,23 @@ def expand_rule(self: Task, plan: str, rule: dict[str, Any]) -> int:
         return 0
 
 
+@app.task(name=settings.ENQUEUE_TAGS, bind=True)
+def enqueue_tags(self: Task, plan: str, jobs: list[dict[str, Any]]) -> int:
+    """Publish one chunk of a large fan-out as sync_tag tasks."""
+    f = fleet()
+    try:
+        with _state_errors():
+            return steps.enqueue_tags(f, plan, jobs)
+    except SyncerError as exc:
+
+        def record(reason: str) -> None:
+            for job in jobs:
+                steps.tag_failed(f, plan, TagJob.from_dict(job), reason)
+
+        _retry_or_record(self, exc, record)
+        return 0
+
+
 @app.task(name=settings.SYNC_TAG, bind=True)
 def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> str:
     """Resolve one image (HEADs first) and fan out its missing blobs."""

@@ -15,6 +15,11 @@ EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
 COPY_BLOB = "syncer.copy_blob"
 PUSH_IMAGE = "syncer.push_image"
+ENQUEUE_TAGS = "syncer.enqueue_tags"
+
+#: A fan-out larger than this is split into ``enqueue_tags`` tasks of this many
+#: images, so several workers publish a 50k-tag repository in parallel.
+FANOUT_CHUNK = 250
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 #: Plans, their counters and reports expire this long after their last update.
@@ -83,7 +88,9 @@ def celery_config(url: str) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "task_default_priority": 5,
-        "task_send_sent_event": True,
+        # Flower learns tasks from the workers' events; "sent" events from the
+        # publisher would double the cost of every enqueue.
+        "task_send_sent_event": False,
         "worker_send_task_events": True,
         "worker_concurrency": defaults.PROC,
         "task_track_started": True,

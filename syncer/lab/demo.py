@@ -66,8 +66,10 @@ def run(large_layer_mib: int) -> int:
         _banner("the same sync again: unchanged tags are skipped with HEAD requests only")
         code = syncer_main(args)
         second = source.count_requests("GET", "/manifests/") - first
-        print(f"\nsource manifest GETs (from the registry's access log): "
-              f"{first} in the first run, {second} in the second")
+        print(
+            f"\nsource manifest GETs (from the registry's access log): "
+            f"{first} in the first run, {second} in the second"
+        )
         return code
 
 

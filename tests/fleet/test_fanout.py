@@ -1,0 +1,93 @@
+"""Large fan-outs: a repository with more tags than one chunk is published by several tasks."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from syncer.fleet import settings
+from syncer.fleet.steps import fan_out
+from syncer.jobs import TagJob
+from syncer.lab.images import build_image_set
+from syncer.reference import ImageRef
+from tests.fleet.conftest import RunCli, WorkerFactory
+from tests.fleet.helpers import insecure, seed, write_json
+from tests.support.registries import LabRegistry
+from tests.support.verify import RegistryReader
+
+TAGS = 2 * settings.FANOUT_CHUNK + 100
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any], int | None]] = []
+
+    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
+        self.sent.append((name, kwargs, priority))
+
+
+def _jobs(n: int) -> list[TagJob]:
+    return [
+        TagJob(ImageRef.parse(f"src.example/a:t{i}"), ImageRef.parse(f"dst.example/a:t{i}"))
+        for i in range(n)
+    ]
+
+
+def test_small_fan_out_sends_one_task_per_image() -> None:
+    rec = _Recorder()
+    fan_out(rec, "p", _jobs(settings.FANOUT_CHUNK))
+    assert [name for name, _, _ in rec.sent] == [settings.SYNC_TAG] * settings.FANOUT_CHUNK
+
+
+def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
+    rec = _Recorder()
+    jobs = _jobs(TAGS)
+    fan_out(rec, "p", jobs)
+    assert {name for name, _, _ in rec.sent} == {settings.ENQUEUE_TAGS}
+    sizes = [len(kwargs["jobs"]) for _, kwargs, _ in rec.sent]
+    assert sizes == [settings.FANOUT_CHUNK, settings.FANOUT_CHUNK, 100]
+    assert all(priority == 0 for _, _, priority in rec.sent)
+    flat = [TagJob.from_dict(j) for _, kwargs, _ in rec.sent for j in kwargs["jobs"]]
+    assert flat == jobs
+
+
+@pytest.mark.integration
+def test_a_repository_with_many_tags_syncs_through_chunked_fan_out(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    image = build_image_set(3, repos=1, tags_per_repo=1, large_layer_size=0).get("lab/app0", "v1")
+    seed(source, [image])
+    body = next(m for m in image.manifests if m.digest == image.digest).body
+    tags = [f"t{i}" for i in range(TAGS)]
+    with requests.Session() as session, ThreadPoolExecutor(8) as pool:
+
+        def put(tag: str) -> int:
+            url = f"{source.url}/v2/{image.repo}/manifests/{tag}"
+            headers = {"Content-Type": image.media_type}
+            return session.put(url, data=body, headers=headers, timeout=30).status_code
+
+        assert set(pool.map(put, tags)) == {201}
+    auth = write_json(fleet_home / "auth.json", insecure(source.host, dest.host))
+    images = write_json(
+        fleet_home / "images.json", {f"{source.host}/{image.repo}": f"{dest.host}/mirror/many"}
+    )
+    workers(2, auth=auth, concurrency=4)
+
+    run = syncer_cli(
+        "plan", "--auth", auth, "--images", images, "--wait", "--output", "json", timeout=240
+    )
+
+    assert run.code == 0, run
+    counters = run.json["counters"]
+    assert counters["tags_total"] == counters["tags_done"] == TAGS + 1  # + the seeded v1
+    with RegistryReader(dest.url) as dst:
+        for tag in ("v1", tags[0], tags[-1], tags[TAGS // 2]):
+            assert dst.head_manifest("mirror/many", tag) == (200, image.digest)
