@@ -5,7 +5,9 @@ digest is recorded only after the destination confirmed it (HEAD 200, mount
 201 or upload 201), and an entry that turns out stale (the registry garbage
 collected the blob) is dropped when the manifest push reports the blob
 unknown, after which the copy falls back to HEAD. Two back ends share one
-interface: a JSON file for the embedded mode, Redis sets for a fleet.
+interface: a JSON file for the embedded mode (here), Redis sets for a fleet
+(:class:`syncer.fleet.blobcache.RedisBlobCache`, kept apart so the embedded
+mode never imports redis).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Protocol
-
-import redis
 
 from syncer.errors import CacheError
 
@@ -125,55 +125,3 @@ class FileBlobCache(MemoryBlobCache):
                 os.replace(tmp, self.path)
             except OSError as exc:
                 raise CacheError(f"cannot write blob cache {self.path}: {exc}") from exc
-
-
-class RedisBlobCache:
-    """The fleet's shared cache: Redis sets, one per destination repository."""
-
-    #: Digests present in one destination repository.
-    repo_key = "syncer:blobs:{registry}:{repo}"
-    #: Repositories of one destination registry that hold a digest (for mounts).
-    index_key = "syncer:blobrepos:{registry}:{digest}"
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
-
-    def has(self, registry: str, repo: str, digest: str) -> bool:
-        """Whether ``digest`` is known to be in ``registry/repo``."""
-        return bool(
-            self._call(
-                self._redis.sismember, self.repo_key.format(registry=registry, repo=repo), digest
-            )
-        )
-
-    def add(self, registry: str, repo: str, digest: str) -> None:
-        """Record a confirmed blob in both the repo set and the mount index."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.sadd(self.repo_key.format(registry=registry, repo=repo), digest)
-        pipe.sadd(self.index_key.format(registry=registry, digest=digest), repo)
-        self._call(pipe.execute)
-
-    def discard(self, registry: str, repo: str, digest: str) -> None:
-        """Forget a stale entry."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.srem(self.repo_key.format(registry=registry, repo=repo), digest)
-        pipe.srem(self.index_key.format(registry=registry, digest=digest), repo)
-        self._call(pipe.execute)
-
-    def repos_with(self, registry: str, digest: str) -> list[str]:
-        """Repositories known to hold ``digest``."""
-        try:
-            members = self._redis.smembers(self.index_key.format(registry=registry, digest=digest))
-        except redis.RedisError as exc:
-            raise CacheError(f"blob cache: {exc}") from exc
-        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
-
-    def flush(self) -> None:
-        """Redis writes are immediate."""
-
-    @staticmethod
-    def _call(fn: object, *args: object) -> object:
-        try:
-            return fn(*args)  # type: ignore[operator]
-        except redis.RedisError as exc:
-            raise CacheError(f"blob cache: {exc}") from exc

@@ -7,15 +7,17 @@ import json
 import os
 import sys
 import time
-from typing import TextIO
-
-import redis
+from typing import TYPE_CHECKING, TextIO
 
 from syncer import defaults
 from syncer.errors import ConfigError, SyncerError
 from syncer.fleet import settings
-from syncer.fleet.plans import PlanStatus, PlanStore
 from syncer.progress import human_bytes, summary
+
+if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
+    import redis
+
+    from syncer.fleet.plans import PlanStatus, PlanStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -77,8 +79,16 @@ def _redis_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _store(url: str | None) -> PlanStore:
+    from syncer.fleet.plans import PlanStore
+
+    return PlanStore(connect(url))
+
+
 def connect(url: str | None) -> redis.Redis:
     """A Redis client, checked with a PING; errors never echo the URL's password."""
+    import redis
+
     url = settings.redis_url(url)
     try:
         client = redis.Redis.from_url(url)
@@ -104,6 +114,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(planner.preview(config).render())
         return EXIT_OK
+    from syncer.fleet.plans import PlanStore
+
     client = connect(args.redis)
     app = planner.celery_app(settings.redis_url(args.redis))
     source = str(args.config or args.config_file or args.images)
@@ -126,7 +138,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """``syncer status PLAN_ID``."""
-    store = PlanStore(connect(args.redis))
+    store = _store(args.redis)
     if not store.exists(args.plan_id):
         raise ConfigError(f"plan {args.plan_id!r} not found (expired, or another Redis?)")
     if args.follow:
@@ -143,7 +155,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """``syncer cancel PLAN_ID``."""
-    store = PlanStore(connect(args.redis))
+    store = _store(args.redis)
     if not store.exists(args.plan_id):
         raise ConfigError(f"plan {args.plan_id!r} not found (expired, or another Redis?)")
     store.cancel(args.plan_id)

@@ -30,7 +30,8 @@ from workers.context import fleet
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 6
-BUSY_POLL = 2.0
+#: Looking again at a blob another worker is uploading: 0.1 s, doubling to 2 s.
+BUSY_FIRST, BUSY_MAX = 0.1, 2.0
 
 
 @contextmanager
@@ -96,7 +97,14 @@ def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> s
 
 @app.task(name=settings.COPY_BLOB, bind=True)
 def copy_blob(
-    self: Task, plan: str, src: str, dst: str, digest: str, size: int, media_type: str = ""
+    self: Task,
+    plan: str,
+    src: str,
+    dst: str,
+    digest: str,
+    size: int,
+    media_type: str = "",
+    waited: int = 0,
 ) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
     f = fleet()
@@ -112,9 +120,9 @@ def copy_blob(
     except steps.BusyError:
         # Look again shortly, as a fresh task: waiting must not eat the retry
         # budget for real errors, nor hold a worker slot.
-        self.apply_async(
-            kwargs=self.request.kwargs, countdown=BUSY_POLL, priority=settings.blob_priority(size)
-        )
+        kwargs = {**self.request.kwargs, "waited": waited + 1}
+        countdown = min(BUSY_MAX, BUSY_FIRST * 2**waited)
+        self.apply_async(kwargs=kwargs, countdown=countdown, priority=settings.blob_priority(size))
         return "busy"
     except SyncerError as exc:
         _retry_or_record(

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import redis
 
-from syncer.cache import RedisBlobCache
 from syncer.engine import Resolved, expand_rule, is_blob_unknown, push_manifests, resolve
 from syncer.errors import SyncerError
 from syncer.fleet import settings
+from syncer.fleet.blobcache import RedisBlobCache
 from syncer.fleet.images import ImageBoard, blob_key, image_id
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks
 from syncer.fleet.plans import PlanStore

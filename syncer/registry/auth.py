@@ -67,7 +67,7 @@ class Authenticator:
     """Produces the ``Authorization`` header for one registry and one credential."""
 
     def __init__(
-        self, session: requests.Session, credentials: AuthEntry | None, verify: bool
+        self, session: requests.Session, credentials: AuthEntry | None, verify: bool | str
     ) -> None:
         self._session = session
         self._creds = credentials

@@ -74,7 +74,7 @@ class RegistryClient:
         self.throttle: Throttle = throttle or NoThrottle()
         self.insecure = insecure
         self._session = session or transport.new_session()
-        self._verify = not insecure
+        self._verify: str | bool = False if insecure else transport.ca_bundle()
         if insecure:
             # The user asked for unverified TLS for this registry, and the pool
             # logs that once; urllib3 would warn on every request. The filter is

@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from syncer.cache import RedisBlobCache
+from syncer.fleet.blobcache import RedisBlobCache
 from syncer.fleet.images import ImageBoard, blob_key, image_id
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus, PlanStore
 from syncer.fleet.settings import PLAN_TTL
