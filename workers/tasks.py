@@ -24,6 +24,7 @@ from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
 from syncer.reference import ImageRef, Repository
 from syncer.retry import backoff_delay
+from workers import links
 from workers.app import app
 from workers.context import fleet
 
@@ -105,13 +106,19 @@ def copy_blob(
     size: int,
     media_type: str = "",
     waited: int = 0,
+    deferred: int = 0,
 ) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
+    if links.should_defer(size, deferred):
+        # This worker's link is busy with a large blob: let an idle host take it.
+        kwargs = {**self.request.kwargs, "deferred": deferred + 1}
+        self.apply_async(kwargs=kwargs, priority=settings.blob_priority(size))
+        return "deferred"
     f = fleet()
     dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
     try:
-        with _state_errors():
+        with _state_errors(), links.streaming(size):
             return steps.copy_blob(
                 f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
             )
