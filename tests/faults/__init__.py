@@ -1,0 +1,1 @@
+"""Fault injection (issue #5): every image ends synced and verified, or failed with a reason."""

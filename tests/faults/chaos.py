@@ -1,0 +1,189 @@
+"""A :class:`FaultProxy` with a few more tricks, for the fault-injection suite.
+
+It reuses ``tests/support/faultproxy.py`` unchanged and adds, through a
+handler subclass:
+
+* :class:`RandomFault`: a fault that fires on a seeded random fraction of the
+  requests it matches (``method="*"`` matches every method);
+* :class:`BodyFault`: a status fault with a body of our choosing (a 10 KB page
+  of control characters, say);
+* ``buffer_bodies``: store-and-forward request bodies, as nginx does by
+  default (``proxy_request_buffering on``), so a client that dies mid-body
+  leaves the registry's upload session untouched;
+* ``owners``: attribute every request to the process (of the pids given) that
+  holds the client end of its connection, read from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from dataclasses import dataclass, field
+
+from tests.support.faultproxy import (
+    _HOP_BY_HOP,
+    Fault,
+    FaultProxy,
+    Recorded,
+    _Abort,
+    _Handler,
+    _Server,
+)
+
+
+@dataclass(slots=True)
+class RandomFault(Fault):
+    """Fires on a ``probability`` fraction of matching requests, drawn from a seeded RNG."""
+
+    probability: float = 0.1
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        Fault.__post_init__(self)
+        self._rng = random.Random(self.seed)
+
+    def take(self, method: str, path: str) -> bool:
+        """Count a matching request; fire with the configured probability."""
+        if (self.method != "*" and method != self.method) or not self._regex.search(path):
+            return False
+        self.seen += 1
+        if self._rng.random() >= self.probability:
+            return False
+        self.fired += 1
+        return True
+
+
+@dataclass(slots=True)
+class BodyFault(Fault):
+    """A ``status`` fault that answers with ``body`` instead of the proxy's JSON error."""
+
+    body: bytes = b""
+
+
+class ChaosProxy(FaultProxy):
+    """:class:`FaultProxy` plus store-and-forward bodies and per-process attribution."""
+
+    def __init__(self, upstream: str, *, buffer_bodies: bool = False) -> None:
+        super().__init__(upstream)
+        self.buffer_bodies = buffer_bodies
+        #: Pids whose connections we attribute requests to; set before traffic flows.
+        self.owners: list[int] = []
+        #: id(record) -> pid of the process that sent it (absent when unknown).
+        self._senders: dict[int, int] = {}
+
+    def start(self) -> None:
+        """Listen in a background thread, with the extended handler."""
+        server = _Server(("127.0.0.1", 0), _ChaosHandler)
+        server.proxy = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="chaosproxy", kwargs={"poll_interval": 0.05}
+        )
+        self._thread.start()
+
+    def add(self, rule: Fault) -> Fault:
+        """Add a prepared fault rule (a :class:`RandomFault` or :class:`BodyFault`)."""
+        with self._lock:
+            self.faults.append(rule)
+        return rule
+
+    def sender(self, record: Recorded) -> int | None:
+        """The pid (among :attr:`owners`) that sent ``record``, if known."""
+        with self._lock:
+            return self._senders.get(id(record))
+
+    def _note_sender(self, record: Recorded, pid: int | None) -> None:
+        if pid is not None:
+            with self._lock:
+                self._senders[id(record)] = pid
+
+
+def socket_owner(client_port: int, server_port: int, pids: list[int]) -> int | None:
+    """Which of ``pids`` holds the loopback TCP socket ``client_port`` -> ``server_port``."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local, remote = parts[1], parts[2]
+            if (
+                int(local.rsplit(":", 1)[1], 16) == client_port
+                and int(remote.rsplit(":", 1)[1], 16) == server_port
+            ):
+                inode = parts[9]
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+class _ChaosHandler(_Handler):
+    _owner: int | None = None
+    _owner_known = False
+
+    def _proxy(self) -> None:
+        proxy: ChaosProxy = self.server.proxy  # type: ignore[assignment]
+        headers = {k: v for k, v in self.headers.items()}
+        record, fault = proxy._admit(self.command, self.path, headers)
+        if proxy.owners and not self._owner_known:
+            # One lookup per connection: keep-alive requests share the socket.
+            self._owner = socket_owner(self.client_address[1], proxy.port, proxy.owners)
+            self._owner_known = self._owner is not None
+        proxy._note_sender(record, self._owner)
+        try:
+            self._handle(record, fault)
+        except _Abort:
+            self._abort()
+        except OSError:
+            self.close_connection = True
+
+    def _forward_request(self, upstream, record, limit):  # type: ignore[no-untyped-def]
+        proxy: ChaosProxy = self.server.proxy  # type: ignore[assignment]
+        if not proxy.buffer_bodies or limit is not None:
+            super()._forward_request(upstream, record, limit)
+            return
+        # Read the whole body before the upstream hears a byte: a client that
+        # dies mid-body raises here, and the registry never sees a partial chunk.
+        body = b"".join(self._request_body(record))
+        upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        for name, value in self.headers.items():
+            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                upstream.putheader(name, value)
+        if body or self.command in ("PUT", "PATCH", "POST"):
+            upstream.putheader("Content-Length", str(len(body)))
+        upstream.endheaders()
+        if body:
+            upstream.send(body)
+
+    def _reply_fault(self, record: Recorded, fault: Fault) -> None:
+        if not isinstance(fault, BodyFault):
+            super()._reply_fault(record, fault)
+            return
+        assert fault.status is not None
+        record.status = fault.status
+        record.response_headers = dict(fault.headers)
+        self.send_response(fault.status)
+        for name, value in fault.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(fault.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(fault.body)

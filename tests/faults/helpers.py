@@ -1,0 +1,99 @@
+"""Helpers shared by the fault scenarios: plans, reports, waiting, breaking a registry's storage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from syncer.lab.images import SeedImage
+from syncer.lab.registry import RegistryServer
+from tests.fleet.conftest import RunCli
+from tests.fleet.processes import CliRun, WorkerProcess
+from tests.support.verify import RegistryReader, verify_image
+
+PLAN_TIMEOUT = 150.0
+
+
+def mirror(repo: str) -> str:
+    """``lab/app0`` -> ``mirror/app0``."""
+    return repo.replace("lab/", "mirror/", 1)
+
+
+def plan_wait(
+    cli: RunCli, auth: Path, images: Path, *extra: str, timeout: float = PLAN_TIMEOUT
+) -> CliRun:
+    """``syncer plan --auth A --images I --wait --output json``."""
+    return cli(
+        "plan",
+        "--auth",
+        auth,
+        "--images",
+        images,
+        "--wait",
+        "--output",
+        "json",
+        *extra,
+        timeout=timeout,
+    )
+
+
+def assert_settled(report: dict[str, Any]) -> None:
+    """Every image is accounted for once, and every failure says why."""
+    images = report["images"]
+    assert images["done"] + images["skipped"] + images["failed"] == images["total"], images
+    assert len(report["results"]) == images["total"], report["results"]
+    for failure in report["failed"]:
+        assert failure["reason"].strip(), failure
+    if "counters" in report:
+        c = report["counters"]
+        assert c["tags_done"] + c["tags_skipped"] + c["tags_failed"] == c["tags_total"], c
+        assert c["rules_pending"] == 0, c
+
+
+def verify_synced(reader: RegistryReader, images: Iterable[SeedImage]) -> None:
+    """Every image's tag is at the destination with its digest, and all it references."""
+    for image in images:
+        verify_image(reader, mirror(image.repo), image.tag, image.digest)
+
+
+def wait_for(
+    what: str, predicate: Callable[[], object], timeout: float, interval: float = 0.1
+) -> float:
+    """Poll ``predicate()`` until truthy; return the seconds it took."""
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
+        time.sleep(interval)
+    return time.monotonic() - started
+
+
+def blob_data_path(server: RegistryServer, digest: str) -> Path:
+    """Where distribution's filesystem driver keeps a blob's bytes."""
+    hexpart = digest.split(":", 1)[1]
+    return server.storage_dir / "docker/registry/v2/blobs/sha256" / hexpart[:2] / hexpart / "data"
+
+
+def corrupt_blob(server: RegistryServer, digest: str) -> None:
+    """Flip bytes in the middle of a stored blob, keeping its length."""
+    path = blob_data_path(server, digest)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, min(middle + 16, len(data))):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def kill_group(worker: WorkerProcess) -> None:
+    """``kill -9`` the worker's whole process group (it runs in a session of its own)."""
+    os.killpg(worker.pid, signal.SIGKILL)
+    assert worker.proc is not None
+    worker.proc.wait(timeout=10)
+
+
+def printable(text: str) -> bool:
+    """No control characters (newlines included)."""
+    return all(ch.isprintable() for ch in text)

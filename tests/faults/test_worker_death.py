@@ -1,0 +1,178 @@
+"""Workers that die or are told to stop in the middle of a blob.
+
+The source sits behind a bandwidth-capped relay so a transfer lasts long
+enough to interrupt; the destination sits behind a store-and-forward
+:class:`ChaosProxy` (as nginx in front of Harbor buffers request bodies), which
+attributes every request to the worker that sent it.
+
+* ``kill -9`` of a worker's whole process group during the second 32 MiB chunk
+  of a 70 MiB layer: the message comes back after the (lowered) visibility
+  timeout, the surviving worker asks the upload session what it holds and
+  sends the rest, from byte 32 MiB, in the same session.
+* ``SIGTERM`` during a 24 MiB upload: Celery's warm shutdown lets the blob
+  finish, and the plan completes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from syncer import defaults
+from syncer.lab.images import SeedImage, build_image_set
+from tests.faults.chaos import ChaosProxy
+from tests.faults.helpers import (
+    assert_settled,
+    kill_group,
+    mirror,
+    verify_synced,
+    wait_for,
+)
+from tests.fleet.conftest import RunCli, WorkerFactory
+from tests.fleet.helpers import insecure, seed, write_json
+from tests.fleet.throttle import ThrottledRelay
+from tests.support.registries import LabRegistry
+from tests.support.verify import RegistryReader
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
+
+CHUNK = defaults.UPLOAD_CHUNK
+VISIBILITY = 15
+SESSION = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
+
+
+def _config(home: Path, src: str, dst: str, images: list[SeedImage]) -> tuple[Path, Path]:
+    """The auth file and one tag rule per image, ``lab/`` -> ``mirror/``."""
+    auth = write_json(home / "auth.json", insecure(src, dst))
+    rules = write_json(
+        home / "images.json",
+        {f"{src}/{i.repo}:{i.tag}": f"{dst}/{mirror(i.repo)}" for i in images},
+    )
+    return auth, rules
+
+
+def _finish(cli: RunCli, plan: str, timeout: float) -> dict[str, object]:
+    run = cli("status", plan, "--follow", "--output", "json", timeout=timeout)
+    assert run.code == 0, run
+    return run.json
+
+
+def test_kill_9_mid_chunk_resumes_on_another_worker(
+    source: LabRegistry,
+    dest: LabRegistry,
+    make_proxy: Callable[..., ChaosProxy],
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    image_set = build_image_set(53, repos=1, tags_per_repo=2, large_layer_size=70 << 20)
+    images = seed(source, list(image_set.images)[:3])  # app0:v1, app0:v2, large:v1
+    large = image_set.get("lab/large", "v1")
+    big = max(large.blobs, key=lambda b: b.size)
+    assert big.size >= defaults.CHUNKED_THRESHOLD and big.size > 2 * CHUNK
+    dst = make_proxy(dest.host, buffer_bodies=True)
+    with ThrottledRelay(source.host, 16 << 20) as relay:
+        auth, rules = _config(fleet_home, relay.host, dst.host, images)
+        fleet = workers(
+            2, auth=auth, concurrency=2, env={"SYNCER_VISIBILITY_TIMEOUT": str(VISIBILITY)}
+        )
+        dst.owners = [w.pid for w in fleet]
+        started = syncer_cli("plan", "--auth", auth, "--images", rules)
+        assert started.code == 0, started
+        plan = started.out.strip()
+
+        def second_chunk_on_the_wire() -> bool:
+            patches = dst.recorded("PATCH", SESSION)
+            return len(patches) >= 2 and patches[0].status == 202
+
+        wait_for("the second chunk to start", second_chunk_on_the_wire, timeout=60)
+        time.sleep(0.5)  # well inside the second chunk
+        first, second = dst.recorded("PATCH", SESSION)[:2]
+        [victim] = [w for w in fleet if w.pid == dst.sender(second)]
+        [survivor] = [w for w in fleet if w is not victim]
+        killed_at, killed = len(dst.recorded()), time.monotonic()
+        kill_group(victim)
+
+        report = _finish(syncer_cli, plan, timeout=200)
+
+    assert_settled(report)
+    assert report["failed"] == [] and report["images"]["done"] == len(images), report
+    with RegistryReader(dest.url) as reader:
+        verify_synced(reader, images)
+    assert first.content_range() == (0, CHUNK - 1)
+    assert second.content_range() == (CHUNK, 2 * CHUNK - 1) and second.status == 0
+    # After the kill, the survivor asked the same session what it holds ...
+    later = dst.recorded()[killed_at:]
+    session = [r for r in later if re.search(SESSION, r.path)]
+    status = [r for r in session if r.method == "GET"]
+    assert status and status[0].status == 204, session
+    assert status[0].path == first.path == second.path
+    assert status[0].response_headers["Range"] == f"0-{CHUNK - 1}"
+    assert dst.sender(status[0]) == survivor.pid
+    # Redelivery after the visibility timeout, then the dead holder's in-flight
+    # lock (a fixed 60 s TTL, kept alive every 20 s) must lapse before the take-over.
+    assert VISIBILITY - 1 < status[0].at - killed < VISIBILITY + 60 + 15
+    # ... and resumed there: the next chunk starts at 32 MiB, not at 0.
+    patches = [r for r in session if r.method == "PATCH"]
+    assert patches[0].content_range() == (CHUNK, 2 * CHUNK - 1), patches
+    assert {dst.sender(p) for p in patches} == {survivor.pid}
+    spans = [p.content_range() for p in patches]
+    assert all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:], strict=False))  # type: ignore[index]
+    assert spans[-1][1] == big.size - 1  # type: ignore[index]
+    assert [r.status for r in session if r.method == "PUT"] == [201]
+    assert "resuming upload of" in survivor.log_text()
+
+
+def test_sigterm_mid_blob_finishes_it_warmly(
+    source: LabRegistry,
+    dest: LabRegistry,
+    make_proxy: Callable[..., ChaosProxy],
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    image_set = build_image_set(54, repos=2, tags_per_repo=2, large_layer_size=24 << 20)
+    images = seed(source, list(image_set.images)[:5])  # app0/app1 v1+v2, large:v1
+    large = image_set.get("lab/large", "v1")
+    big = max(large.blobs, key=lambda b: b.size)
+    dst = make_proxy(dest.host)
+    upload = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
+    with ThrottledRelay(source.host, 8 << 20) as relay:
+        auth, rules = _config(fleet_home, relay.host, dst.host, images)
+        fleet = workers(2, auth=auth, concurrency=2)
+        dst.owners = [w.pid for w in fleet]
+        started = syncer_cli("plan", "--auth", auth, "--images", rules)
+        assert started.code == 0, started
+        plan = started.out.strip()
+
+        def big_put() -> list[object]:
+            return [
+                r for r in dst.recorded("PUT", upload) if big.digest in r.query.replace("%3A", ":")
+            ]
+
+        wait_for("the large upload to start", big_put, timeout=60)
+        wait_for("a few MiB to flow", lambda: relay.relayed > 6 << 20, timeout=30)
+        [put] = big_put()
+        [stopping] = [w for w in fleet if w.pid == dst.sender(put)]  # type: ignore[arg-type]
+        stopping.terminate()
+        assert stopping.proc is not None
+        code = stopping.proc.wait(timeout=60)
+
+        report = _finish(syncer_cli, plan, timeout=120)
+
+    assert code == 0, stopping.log_tail()
+    assert_settled(report)
+    assert report["failed"] == [] and report["images"]["done"] == len(images), report
+    with RegistryReader(dest.url) as reader:
+        verify_synced(reader, images)
+    log = stopping.log_text()
+    shutdown = log.index("Warm shutdown")
+    # The blob in flight was finished by the worker that was told to stop ...
+    assert put.status == 201  # type: ignore[attr-defined]
+    assert re.search(r"Task syncer\.copy_blob\[[^\]]+\] succeeded", log[shutdown:]), log[shutdown:]
+    # ... once, and nobody uploaded it again.
+    assert len(big_put()) == 1
