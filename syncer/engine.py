@@ -100,7 +100,7 @@ def resolve(
     )
     if head is None:
         raise NotFoundError(
-            f"{job.source}: manifest unknown",
+            f"{job.source}: MANIFEST_UNKNOWN: manifest unknown",
             status=404,
             errors=[{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}],
         )

@@ -164,7 +164,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """``syncer worker``: exec ``celery -A workers.app worker`` with sensible defaults."""
+    """``syncer worker``: ``celery -A workers.app worker`` with sensible defaults, kept running."""
     env = dict(
         os.environ,
         SYNCER_REDIS_URL=settings.redis_url(args.redis),
@@ -193,8 +193,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     ]
     if args.hostname:
         argv += ["--hostname", args.hostname]
-    os.execve(sys.executable, argv, env)
-    return EXIT_OK  # not reached
+    from syncer.supervise import supervise
+
+    return supervise(argv, env)
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:

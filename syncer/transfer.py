@@ -194,18 +194,23 @@ class UploadSessions(Protocol):
         """Forget the session."""
 
 
-class NoSessions:
-    """Remembers nothing: uploads resume only within one process."""
+class MemorySessions:
+    """Sessions kept for the life of one copier, so its own retries resume."""
+
+    def __init__(self) -> None:
+        self._urls: dict[tuple[Repository, str], str] = {}
 
     def get(self, repo: Repository, digest: str) -> str | None:
-        """Nothing to resume."""
-        return None
+        """The session left by an earlier attempt, if any."""
+        return self._urls.get((repo, digest))
 
     def put(self, repo: Repository, digest: str, url: str) -> None:
-        """Forget at once."""
+        """Remember the session."""
+        self._urls[(repo, digest)] = url
 
     def drop(self, repo: Repository, digest: str) -> None:
-        """Nothing to forget."""
+        """Forget the session."""
+        self._urls.pop((repo, digest), None)
 
 
 def _resumable(exc: RegistryError) -> bool:
@@ -239,7 +244,7 @@ class BlobCopier:
         sessions: UploadSessions | None = None,
     ) -> None:
         self.src, self.dst = src, dst
-        self.sessions: UploadSessions = sessions or NoSessions()
+        self.sessions: UploadSessions = sessions or MemorySessions()
         self.on_bytes, self.stop = on_bytes, stop
         self.chunked_threshold, self.upload_chunk = chunked_threshold, upload_chunk
         self.attempts = attempts
@@ -310,40 +315,70 @@ class BlobCopier:
 
     def _chunked(self, src_repo: Repository, dst_repo: Repository, desc: Descriptor) -> None:
         reader = SourceReader(self.src, src_repo, desc.digest)
-        size = desc.size
         snapshots = {0: reader.hasher.copy()}
         url = self._open_session(dst_repo, desc.digest, reader, snapshots)
         failures = 0
         try:
-            while reader.position < size:
-                start = reader.position
-                n = min(self.upload_chunk, size - start)
-                final = start + n == size
-                pieces: Iterable[bytes] = reader.take(n, self.stop)
-                pieces = (
-                    _held_back(pieces, lambda: reader.verify(size), self.on_bytes)
-                    if final
-                    else _counted(pieces, self.on_bytes)
-                )
+            while reader.position < desc.size:
                 try:
-                    url = self.dst.patch_upload(dst_repo, url, SizedBody(pieces, n), start)
+                    url = self._send_chunk(dst_repo, url, reader, desc.size)
                 except RegistryError as exc:
                     failures += 1
                     if not _resumable(exc) or failures >= self.attempts:
                         raise
-                    time.sleep(backoff_delay(failures, exc))
-                    url = self._resume(dst_repo, url, reader, snapshots)
+                    url, failures = self._recover(dst_repo, url, reader, snapshots, failures, exc)
                     continue
                 snapshots[reader.position] = reader.hasher.copy()
                 self.sessions.put(dst_repo, desc.digest, url)
             self.dst.finish_upload(dst_repo, url, desc.digest, b"")
+        except RegistryError as exc:
+            if is_transient(exc):
+                # Keep the session: the next attempt, or another worker, resumes it.
+                self.sessions.put(dst_repo, desc.digest, url)
+            else:
+                self._abandon(dst_repo, desc.digest, url)
+            raise
         except BaseException:
-            self.sessions.drop(dst_repo, desc.digest)
-            self.dst.cancel_upload(dst_repo, url)
+            self._abandon(dst_repo, desc.digest, url)
             raise
         finally:
             reader.close()
         self.sessions.drop(dst_repo, desc.digest)
+
+    def _send_chunk(self, dst_repo: Repository, url: str, reader: SourceReader, size: int) -> str:
+        """PATCH the next chunk; the last one is held back until the digest matches."""
+        start = reader.position
+        n = min(self.upload_chunk, size - start)
+        pieces: Iterable[bytes] = reader.take(n, self.stop)
+        if start + n == size:
+            pieces = _held_back(pieces, lambda: reader.verify(size), self.on_bytes)
+        else:
+            pieces = _counted(pieces, self.on_bytes)
+        return self.dst.patch_upload(dst_repo, url, SizedBody(pieces, n), start)
+
+    def _recover(
+        self,
+        dst_repo: Repository,
+        url: str,
+        reader: SourceReader,
+        snapshots: dict[int, hashlib._Hash],
+        failures: int,
+        exc: RegistryError,
+    ) -> tuple[str, int]:
+        """Back off and line up with the session; a registry still restarting counts as a try."""
+        while True:
+            time.sleep(backoff_delay(failures, exc))
+            try:
+                return self._resume(dst_repo, url, reader, snapshots), failures
+            except RegistryError as again:
+                failures += 1
+                if not is_transient(again) or failures >= self.attempts:
+                    raise
+                exc = again
+
+    def _abandon(self, dst_repo: Repository, digest: str, url: str) -> None:
+        self.sessions.drop(dst_repo, digest)
+        self.dst.cancel_upload(dst_repo, url)
 
     def _open_session(
         self,

@@ -10,6 +10,7 @@ worker is uploading is simply looked at again a little later.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +32,8 @@ from workers.context import fleet
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 6
+#: How long a task waits for Redis to come back before retrying through it.
+REDIS_WAIT = 120.0
 #: Looking again at a blob another worker is uploading: 0.1 s, doubling to 2 s.
 BUSY_FIRST, BUSY_MAX = 0.1, 2.0
 
@@ -44,9 +47,30 @@ def _state_errors() -> Iterator[None]:
         raise StateError(f"fleet state unavailable: {type(exc).__name__}") from exc
 
 
+def _await_redis(timeout: float = REDIS_WAIT) -> None:
+    """Block until Redis answers again (a restart, a failover), for at most ``timeout``.
+
+    A retry is a new message on the broker, and the broker is that Redis: while
+    it is down Celery cannot publish the retry and would drop the task instead.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        try:
+            fleet().redis.ping()
+            return
+        except redis.RedisError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]) -> None:
     """Retry a transient error with backoff, or record the failure for good."""
     retries = task.request.retries
+    if isinstance(exc, StateError):
+        _await_redis()
     if is_transient(exc) and retries < MAX_RETRIES:
         raise task.retry(
             exc=exc, countdown=backoff_delay(retries + 1, exc), max_retries=MAX_RETRIES

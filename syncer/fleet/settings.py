@@ -59,6 +59,15 @@ def visibility_timeout() -> int:
     return int(os.environ.get("SYNCER_VISIBILITY_TIMEOUT") or VISIBILITY_TIMEOUT)
 
 
+def lock_ttl() -> float:
+    """Lifetime of an in-flight blob lock without heartbeats (its holder died).
+
+    60 s, or a third of the visibility timeout when that is shorter, so a task
+    redelivered after a crash does not then wait out the dead holder's lock.
+    """
+    return float(max(5, min(60, visibility_timeout() // 3)))
+
+
 def celery_config(url: str) -> dict[str, Any]:
     """Every Celery setting syncer relies on, for both sides of the queue."""
     timeout = visibility_timeout()

@@ -62,7 +62,7 @@ class Fleet:
         self.plans = PlanStore(self.redis)
         self.board = ImageBoard(self.redis, self.plans.ttl_for)
         self.cache = RedisBlobCache(self.redis)
-        self.locks = InflightLocks(self.redis)
+        self.locks = InflightLocks(self.redis, ttl=settings.lock_ttl())
         self.uploads = RedisUploadSessions(self.redis)
 
 
@@ -326,9 +326,15 @@ class _ByteCounter:
                 self.flush()
 
     def flush(self) -> None:
-        """Write what has accumulated."""
+        """Write what has accumulated; keep it for later if Redis is away."""
         if self._pending:
-            self._fleet.plans.bump(self._plan, bytes_done=self._pending)
+            try:
+                self._fleet.plans.bump(self._plan, bytes_done=self._pending)
+            except redis.RedisError as exc:
+                # Progress is advisory: a Redis restart must not abort a stream.
+                log.warning("progress not recorded yet: %s", exc)
+                self._last = time.monotonic()
+                return
         self._pending, self._last = 0, time.monotonic()
 
 
@@ -338,7 +344,11 @@ def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
     def stop() -> bool:
         now = time.monotonic()
         if now - state["at"] > 1.0:
-            state["at"], state["value"] = now, fleet.plans.cancelled(plan)
+            try:
+                state["value"] = fleet.plans.cancelled(plan)
+            except redis.RedisError:
+                pass  # keep streaming through a Redis restart; ask again later
+            state["at"] = now
         return bool(state["value"])
 
     return stop

@@ -53,6 +53,11 @@ def push_scope(repo: Repository) -> str:
     return f"repository:{repo.path}:pull,push"
 
 
+def _at(repo: Repository, reference: str) -> str:
+    """``repo:tag`` or ``repo@digest``, for messages."""
+    return f"{repo}@{reference}" if ":" in reference else f"{repo}:{reference}"
+
+
 def _is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     return name in ("localhost", "[::1]") or name.startswith("127.")
@@ -205,7 +210,7 @@ class RegistryClient:
             "HEAD",
             repo.manifest_path(reference),
             (push_scope(repo) if push else pull_scope(repo),),
-            what=f"HEAD manifest {repo}:{reference}",
+            what=f"HEAD manifest {_at(repo, reference)}",
             expect_404=True,
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
             allow_redirects=True,
@@ -225,7 +230,7 @@ class RegistryClient:
             "GET",
             repo.manifest_path(reference),
             (pull_scope(repo),),
-            what=f"GET manifest {repo}:{reference}",
+            what=f"GET manifest {_at(repo, reference)}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
         )
         body = resp.content
@@ -250,7 +255,7 @@ class RegistryClient:
             "PUT",
             repo.manifest_path(reference),
             (push_scope(repo),),
-            what=f"PUT manifest {repo}:{reference}",
+            what=f"PUT manifest {_at(repo, reference)}",
             data=manifest.body,
             headers={"Content-Type": manifest.media_type},
         )

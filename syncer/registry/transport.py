@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -118,7 +119,7 @@ def check(resp: requests.Response, what: str) -> requests.Response:
     """Return ``resp`` if it succeeded, else raise the matching :class:`HTTPError`."""
     if resp.status_code < 400:
         return resp
-    errors = _errors_payload(resp)
+    errors = _errors_payload(resp) or _implied_errors(resp)
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
     ) or _sanitised_body(resp)
@@ -141,6 +142,24 @@ def check(resp: requests.Response, what: str) -> requests.Response:
         errors=errors,
         retry_after=retry_after(resp),
     )
+
+
+def _implied_errors(resp: requests.Response) -> list[dict[str, Any]]:
+    """The spec's error code for a status that came without a body (HEAD, some proxies)."""
+    status, path = resp.status_code, urlsplit(resp.url).path
+    code = {401: "UNAUTHORIZED", 403: "DENIED", 429: "TOOMANYREQUESTS"}.get(status)
+    if status == 404:
+        if "/manifests/" in path:
+            code = "MANIFEST_UNKNOWN"
+        elif "/blobs/uploads/" in path:
+            code = "BLOB_UPLOAD_UNKNOWN"
+        elif "/blobs/" in path:
+            code = "BLOB_UNKNOWN"
+        else:
+            code = "NAME_UNKNOWN"
+    if code is None or resp.content:
+        return []
+    return [{"code": code, "message": ""}]
 
 
 def retry_after(resp: requests.Response) -> float | None:

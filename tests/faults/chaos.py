@@ -121,17 +121,33 @@ def socket_owner(client_port: int, server_port: int, pids: list[int]) -> int | N
         return None
     target = f"socket:[{inode}]"
     for pid in pids:
+        # `syncer worker` supervises the celery process that owns the sockets.
+        for candidate in (pid, *_children(pid)):
+            if _holds(candidate, target):
+                return pid
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def _holds(pid: int, target: str) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
         try:
-            fds = os.listdir(f"/proc/{pid}/fd")
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
         except OSError:
             continue
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                    return pid
-            except OSError:
-                continue
-    return None
+    return False
 
 
 class _ChaosHandler(_Handler):

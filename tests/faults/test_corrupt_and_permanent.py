@@ -114,14 +114,6 @@ def test_permanent_failures_are_reported_once_and_the_plan_moves_on(
         assert printable(reason) and len(reason) < 400, reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the reason of a failure found by a HEAD carries no errors[] code: "
-    "syncer/registry/transport.py _errors_payload() returns [] for HEAD (no body), so a wrong "
-    "password reads 'HEAD manifest …: HTTP 401'; syncer/engine.py resolve() builds "
-    "NotFoundError(errors=[MANIFEST_UNKNOWN]) but the message (all describe() reports) says "
-    "only 'manifest unknown'",
-)
 def test_permanent_reasons_carry_the_registry_error_code(
     source: LabRegistry,
     basic_registry: LabRegistry,

@@ -78,12 +78,6 @@ def _follow(store: PlanStore, plan: str, timeout: float) -> PlanStatus:
         time.sleep(0.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workers/tasks.py _retry_or_record: task.retry() cannot publish while Redis is "
-    "down, Celery turns that into Reject(requeue=False) and the task is dropped, so images "
-    "wait forever for their blobs and the plan never finishes",
-)
 def test_plan_caught_by_a_redis_restart_still_finishes(
     durable_redis: RedisProcess,
     fleet_pool: WorkerPool,

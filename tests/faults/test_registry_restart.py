@@ -103,13 +103,6 @@ def test_upload_retried_after_a_registry_restart_succeeds(
     assert [r.status for r in _after(dst.recorded(), mark) if r.method == "PUT"][-1] == 201
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="syncer/transfer.py BlobCopier._chunked: a transient failure of the status GET in "
-    "_resume() propagates out of the chunk loop, so the session is abandoned (DELETE) and the "
-    "whole blob is uploaded again from byte 0 in a new session, although the old session "
-    "survived the registry restart",
-)
 def test_chunked_upload_resumes_across_a_registry_restart(
     source: LabRegistry,
     dest: LabRegistry,

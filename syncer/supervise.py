@@ -1,0 +1,56 @@
+"""Keep one child process running: ``syncer worker`` around ``celery worker``.
+
+Celery's worker can stop on an error it deems unrecoverable; one seen here is
+kombu failing while it restores unacknowledged messages during a Redis
+restart. Containers restart such a worker, a plain shell does not, so
+``syncer worker`` does it itself. Signals are forwarded (SIGTERM still means
+a warm shutdown) and a worker stopped by one is not restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+#: Restart delays grow from this to ``MAX_DELAY``; a child that ran for
+#: ``HEALTHY`` seconds resets them.
+FIRST_DELAY, MAX_DELAY, HEALTHY = 1.0, 30.0, 60.0
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+
+
+def supervise(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run ``argv`` until it exits cleanly or is told to stop; return its exit code."""
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    delay = FIRST_DELAY
+    try:
+        while True:
+            started = time.monotonic()
+            child = subprocess.Popen(list(argv), env=dict(env))
+            code = child.wait()
+            if stopping or code == 0:
+                return code
+            if time.monotonic() - started > HEALTHY:
+                delay = FIRST_DELAY
+            log.warning("worker exited with status %d; restarting in %.0fs", code, delay)
+            time.sleep(delay)
+            if stopping:
+                return code
+            delay = min(delay * 2, MAX_DELAY)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
