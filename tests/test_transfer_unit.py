@@ -11,7 +11,8 @@ from syncer import defaults, mediatypes, transfer
 from syncer.errors import DigestMismatchError, HTTPError
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
-from syncer.transfer import BlobCopier, SourceReader
+from syncer.source import SourceReader
+from syncer.transfer import BlobCopier
 from tests.registry.fakes import (
     BreakingStream,
     FakeTransport,
