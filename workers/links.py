@@ -3,37 +3,49 @@
 A plan's makespan is bounded below by its largest blob on one link. A worker
 streaming such a blob that also takes small copies shares its link with them
 and stretches that bound, while other hosts' links sit idle. So a worker with
-a large stream in flight hands small copies back to the queue a few times,
-for a worker with a free link to take; after that it takes them anyway, so a
-fleet of one still makes progress.
+a large stream in flight hands small copies to a worker whose link is idle,
+through that worker's own queue (Celery's ``worker_direct``). Which workers
+are alive and which links are busy is shared in Redis. With no idle peer, or
+after a few hand-offs, a busy worker takes the copy itself, so a fleet of one
+still makes progress.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import redis
+
 #: A blob this big keeps a link busy long enough to be worth keeping to itself.
 LARGE_BLOB = 64 << 20
-#: How many times a small copy is handed back before a busy worker takes it.
+#: How many times a small copy is handed on before a busy worker takes it.
 MAX_DEFERRALS = 3
+#: A worker not seen starting a copy for this long is not handed any.
+ALIVE_WINDOW = 30.0
+
+ALIVE_KEY = "syncer:links:alive"  # zset: worker node name -> last seen
+BUSY_KEY = "syncer:links:busy"  # zset: worker node name -> when its large stream began
 
 _lock = threading.Lock()
 _large_streams = 0
 
 
 def should_defer(size: int, deferrals: int) -> bool:
-    """Whether to hand a copy of ``size`` bytes back to the queue."""
+    """Whether to hand a copy of ``size`` bytes to another worker."""
     with _lock:
         return _large_streams > 0 and size < LARGE_BLOB and deferrals < MAX_DEFERRALS
 
 
 @contextmanager
-def streaming(size: int) -> Iterator[None]:
-    """Mark a copy in flight on this worker's link."""
+def streaming(size: int, client: redis.Redis | None = None, me: str = "") -> Iterator[None]:
+    """Mark a copy in flight on this worker's link (and tell the fleet about large ones)."""
     global _large_streams
     large = size >= LARGE_BLOB
+    _announce(client, me, large)
     if large:
         with _lock:
             _large_streams += 1
@@ -43,3 +55,43 @@ def streaming(size: int) -> Iterator[None]:
         if large:
             with _lock:
                 _large_streams -= 1
+                still_busy = _large_streams > 0
+            if not still_busy:
+                _quietly(client, lambda c: c.zrem(BUSY_KEY, me))
+
+
+def idle_peer(client: redis.Redis, me: str) -> str | None:
+    """A live worker other than ``me`` whose link carries no large blob, if any."""
+    try:
+        alive = client.zrangebyscore(ALIVE_KEY, time.time() - ALIVE_WINDOW, "+inf")
+        busy = set(client.zrange(BUSY_KEY, 0, -1))
+    except redis.RedisError:
+        return None
+    names = [_text(n) for n in alive if n not in busy]
+    peers = [n for n in names if n != me]
+    return random.choice(peers) if peers else None
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _announce(client: redis.Redis | None, me: str, large: bool) -> None:
+    def write(c: redis.Redis) -> None:
+        pipe = c.pipeline(transaction=False)
+        pipe.zadd(ALIVE_KEY, {me: time.time()})
+        if large:
+            pipe.zadd(BUSY_KEY, {me: time.time()})
+        pipe.execute()
+
+    _quietly(client, write)
+
+
+def _quietly(client: redis.Redis | None, action: object) -> None:
+    # Link state is advice for scheduling: never fail a copy over it.
+    if client is None:
+        return
+    try:
+        action(client)  # type: ignore[operator]
+    except redis.RedisError:
+        pass

@@ -133,16 +133,25 @@ def copy_blob(
     deferred: int = 0,
 ) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
-    if links.should_defer(size, deferred):
-        # This worker's link is busy with a large blob: let an idle host take it.
-        kwargs = {**self.request.kwargs, "deferred": deferred + 1}
-        self.apply_async(kwargs=kwargs, priority=settings.blob_priority(size))
-        return "deferred"
     f = fleet()
+    me = self.request.hostname or ""
+    if links.should_defer(size, deferred):
+        peer = links.idle_peer(f.redis, me)
+        if peer is not None:
+            # This worker's link is busy with a large blob: hand the copy to an
+            # idle host, through that worker's own queue.
+            kwargs = {**self.request.kwargs, "deferred": deferred + 1}
+            self.apply_async(
+                kwargs=kwargs,
+                exchange="C.dq2",
+                routing_key=peer,
+                priority=settings.blob_priority(size),
+            )
+            return f"deferred to {peer}"
     dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
     try:
-        with _state_errors(), links.streaming(size):
+        with _state_errors(), links.streaming(size, f.redis, me):
             return steps.copy_blob(
                 f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
             )
