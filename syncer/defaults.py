@@ -18,8 +18,6 @@ BACKOFF_MAX = 60.0
 
 #: Bytes read from the source per iteration while streaming a blob.
 STREAM_CHUNK = 1 << 20
-#: Pieces read ahead of the upload per stream (memory: this times STREAM_CHUNK).
-READ_AHEAD = 4
 #: Blobs at or above this size are uploaded in PATCH chunks that can resume.
 CHUNKED_THRESHOLD = 64 << 20
 #: Size of one PATCH when uploading in chunks.

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -29,66 +27,6 @@ def never() -> bool:
     return False
 
 
-class ReadAhead:
-    """Pulls pieces from a source stream on its own thread, a bounded number ahead.
-
-    One thread that alternates between reading the source and sending the
-    upload leaves each direction idle while it serves the other. On links
-    shaped to 200 Mbit/s each way, one 64 MiB stream moved at about 95 Mbit/s
-    that way (bench scenario (c), see bench/RESULTS.md). Reading ahead lets
-    both directions run at once. Memory stays at ``depth`` pieces.
-    """
-
-    _END = object()
-
-    def __init__(self, chunks: Iterator[bytes], depth: int) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(depth, 1))
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(chunks,), name="read-ahead", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, chunks: Iterator[bytes]) -> None:
-        try:
-            for piece in chunks:
-                if not self._put(piece):
-                    return
-        except Exception as exc:  # handed to the reader, which decides what it means
-            self._put(exc)
-            return
-        self._put(self._END)
-
-    def _put(self, item: object) -> bool:
-        while not self._stopping.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        item = self._queue.get()
-        if item is self._END:
-            raise StopIteration
-        if isinstance(item, BaseException):
-            raise item
-        assert isinstance(item, bytes)
-        return item
-
-    def stop(self) -> None:
-        """Tell the thread to finish; it does at its next piece."""
-        self._stopping.set()
-
-    def join(self) -> None:
-        """Wait briefly for the thread (it is a daemon, so never forever)."""
-        self._thread.join(timeout=5)
-
-
 class SourceReader:
     """Reads one source blob sequentially, hashing every byte, resuming the GET with Range."""
 
@@ -109,7 +47,7 @@ class SourceReader:
         chunks = transport.iter_body(resp, defaults.STREAM_CHUNK)
         if self.position and resp.status_code != 206:
             chunks = _skip(chunks, self.position)  # Range ignored: discard what we have
-        return ReadAhead(chunks, defaults.READ_AHEAD)
+        return chunks
 
     def ensure_open(self) -> None:
         """Start the GET now, to learn the length of blobs whose size is unknown."""
@@ -122,13 +60,9 @@ class SourceReader:
         self.position, self.hasher = position, hasher.copy()
 
     def close(self) -> None:
-        """Stop reading ahead and release the source connection."""
-        if isinstance(self._chunks, ReadAhead):
-            self._chunks.stop()
+        """Release the source connection."""
         if self._resp is not None:
             self._resp.close()
-        if isinstance(self._chunks, ReadAhead):
-            self._chunks.join()
         self._resp, self._chunks, self._pending = None, None, b""
 
     def _next_piece(self) -> bytes:
