@@ -179,8 +179,12 @@ class WorkerFleet:
 
     @property
     def pids(self) -> list[int]:
-        """PIDs of the worker (Celery) processes."""
-        return [p.pid for p, _ in self._procs]
+        """PIDs of the Celery worker processes.
+
+        ``syncer worker`` supervises one ``celery worker`` child, which does the
+        work: its memory and its profile are what count, not the supervisor's.
+        """
+        return [_celery_child(p.pid) for p, _ in self._procs]
 
     def peak_rss_kib(self) -> list[int]:
         """Each live worker's peak RSS so far."""
@@ -234,3 +238,13 @@ def celery_summary(logdir: Path) -> str:
         f"{ends[-1] - min(got):.2f} s; last copy_blob done {tail:.2f} s before the end; "
         f"outcomes: {outcomes}"
     )
+
+
+def _celery_child(pid: int) -> int:
+    """The supervised celery process under ``syncer worker`` (or ``pid`` if none yet)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return pid
+    return children[0] if children else pid
