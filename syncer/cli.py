@@ -142,7 +142,10 @@ def setup_logging(log_file: Path | None, verbose: bool) -> None:
             raise ConfigError(f"--log {log_file}: {exc.strerror}") from None
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    fmt = "%(asctime)s %(levelname)s %(message)s"
+    if log_file is None and sys.stderr.isatty():
+        fmt = "\r\033[K" + fmt  # clear the progress bar's line before a log line
+    handler.setFormatter(logging.Formatter(fmt, "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
