@@ -25,7 +25,14 @@ from syncer import defaults
 from syncer.cache import BlobCache
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
-from syncer.engine import Resolved, expand_rule, is_blob_unknown, push_manifests, resolve
+from syncer.engine import (
+    Resolved,
+    expand_rule,
+    is_blob_unknown,
+    push_manifests,
+    resolve,
+    unique_jobs,
+)
 from syncer.errors import SyncerError, is_transient
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
@@ -116,7 +123,7 @@ class EmbeddedSync:
                         self._finish(
                             ImageResult(rule.key, str(dest), "failed", describe(exc), rule=rule.key)
                         )
-        return list(dict.fromkeys(jobs))
+        return unique_jobs(jobs)
 
     def run(self) -> Stats:
         """Sync everything; return the stats with one result per image."""

@@ -43,6 +43,14 @@ def expand_rule(rule: Rule, pool: ClientPool) -> list[TagJob]:
     return _pair(rule, [ImageRef(rule.source, t) for t in tags if rule.matches(t)])
 
 
+def unique_jobs(jobs: list[TagJob]) -> list[TagJob]:
+    """One job per (source, destination), whichever rule named it first."""
+    seen: dict[tuple[str, str], TagJob] = {}
+    for job in jobs:
+        seen.setdefault((str(job.source), str(job.dest)), job)
+    return list(seen.values())
+
+
 def explicit_jobs(rule: Rule) -> list[TagJob]:
     """The jobs of a tag-list or digest rule, which need no registry call."""
     if rule.kind == "digest":

@@ -9,6 +9,7 @@
     ├── CancelledError              the plan was cancelled while work was in flight
     └── RegistryError               anything a registry or the network did wrong
         ├── TransportError          connection reset, refused, DNS, timeout        [transient]
+        │   └── TLSHandshakeError   TLS broke off without a certificate problem    [transient]
         ├── TLSError                TLS handshake or certificate verification failed
         ├── DigestMismatchError     bytes did not hash to the digest they claimed
         ├── UnsupportedError        a manifest or media type we cannot copy
@@ -55,6 +56,10 @@ class RegistryError(SyncerError):
 
 class TransportError(RegistryError):
     """The connection failed before a complete answer arrived."""
+
+
+class TLSHandshakeError(TransportError):
+    """The TLS handshake broke off (EOF, reset, not TLS at all): retryable."""
 
 
 class TLSError(RegistryError):

@@ -18,7 +18,7 @@ import redis
 
 from syncer.config import SyncConfig
 from syncer.embedded import SyncOptions
-from syncer.engine import explicit_jobs
+from syncer.engine import explicit_jobs, unique_jobs
 from syncer.fleet import settings
 from syncer.fleet.plans import PlanStore
 from syncer.fleet.steps import fan_out
@@ -125,7 +125,7 @@ def submit(
             dispatcher.send(settings.EXPAND_RULE, {"plan": plan, "rule": rule.to_dict()})
         else:
             jobs.extend(explicit_jobs(rule))
-    jobs = list(dict.fromkeys(jobs))
+    jobs = unique_jobs(jobs)
     fan_out(dispatcher, plan, jobs)
     total = len(jobs)
     plans.bump(plan, tags_total=total, rules_pending=-1)

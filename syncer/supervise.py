@@ -33,7 +33,9 @@ def supervise(argv: Sequence[str], env: Mapping[str, str]) -> int:
         nonlocal stopping
         stopping = True
         if child is not None and child.poll() is None:
-            child.send_signal(signum)
+            # On a terminal, Ctrl-C already reached the child too, and a second
+            # SIGINT would make Celery shut down cold; SIGTERM is always warm.
+            child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     delay = FIRST_DELAY

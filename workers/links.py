@@ -3,11 +3,10 @@
 A plan's makespan is bounded below by its largest blob on one link. A worker
 streaming such a blob that also takes small copies shares its link with them
 and stretches that bound, while other hosts' links sit idle. So a worker with
-a large stream in flight hands small copies to a worker whose link is idle,
-through that worker's own queue (Celery's ``worker_direct``). Which workers
-are alive and which links are busy is shared in Redis. With no idle peer, or
-after a few hand-offs, a busy worker takes the copy itself, so a fleet of one
-still makes progress.
+a large stream in flight hands small copies back to the shared queue while
+some other worker's link is idle (which workers are alive and which links are
+busy is shared in Redis). With no idle peer, or after a few hand-offs, a busy
+worker takes the copy itself, so a fleet of one still makes progress.
 """
 
 from __future__ import annotations

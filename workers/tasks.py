@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import kombu.exceptions
 import redis
 from celery import Task
 
@@ -43,7 +44,7 @@ def _state_errors() -> Iterator[None]:
     """Redis hiccups (a restart, a failover) become a transient :class:`StateError`."""
     try:
         yield
-    except redis.RedisError as exc:
+    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
         raise StateError(f"fleet state unavailable: {type(exc).__name__}") from exc
 
 
@@ -72,9 +73,12 @@ def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]
     if isinstance(exc, StateError):
         _await_redis()
     if is_transient(exc) and retries < MAX_RETRIES:
+        # Celery sends the traceback of a retry to Flower; the chained requests
+        # exception would carry full URLs (upload state, pre-signed query strings).
+        exc.__cause__ = exc.__context__ = None
         raise task.retry(
             exc=exc, countdown=backoff_delay(retries + 1, exc), max_retries=MAX_RETRIES
-        )
+        ) from None
     record(describe(exc))
 
 
@@ -135,19 +139,13 @@ def copy_blob(
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
     f = fleet()
     me = self.request.hostname or ""
-    if links.should_defer(size, deferred):
-        peer = links.idle_peer(f.redis, me)
-        if peer is not None:
-            # This worker's link is busy with a large blob: hand the copy to an
-            # idle host, through that worker's own queue.
-            kwargs = {**self.request.kwargs, "deferred": deferred + 1}
-            self.apply_async(
-                kwargs=kwargs,
-                exchange="C.dq2",
-                routing_key=peer,
-                priority=settings.blob_priority(size),
-            )
-            return f"deferred to {peer}"
+    if links.should_defer(size, deferred) and links.idle_peer(f.redis, me) is not None:
+        # This worker's link is busy with a large blob and another worker's is
+        # idle: hand the copy back to the shared queue for it. (Not to the peer's
+        # own queue: a worker that dies in between would strand the copy there.)
+        kwargs = {**self.request.kwargs, "deferred": deferred + 1}
+        self.apply_async(kwargs=kwargs, priority=settings.blob_priority(size))
+        return "deferred"
     dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
     try:

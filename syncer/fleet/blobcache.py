@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from syncer.errors import CacheError
+from syncer.errors import StateError
 
 
 class RedisBlobCache:
@@ -45,7 +45,7 @@ class RedisBlobCache:
         try:
             members = self._redis.smembers(self.index_key.format(registry=registry, digest=digest))
         except redis.RedisError as exc:
-            raise CacheError(f"blob cache: {exc}") from exc
+            raise StateError(f"blob cache unavailable: {type(exc).__name__}") from exc
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     def flush(self) -> None:
@@ -56,4 +56,4 @@ class RedisBlobCache:
         try:
             return fn(*args)  # type: ignore[operator]
         except redis.RedisError as exc:
-            raise CacheError(f"blob cache: {exc}") from exc
+            raise StateError(f"blob cache unavailable: {type(exc).__name__}") from exc

@@ -100,6 +100,10 @@ class ImageBoard:
         pipe.expire(key, self._ttl(plan))
         return bool(pipe.execute()[0])
 
+    def forget_enqueue(self, plan: str, blob: str) -> None:
+        """Undo :meth:`first_enqueue` when the copy could not be published."""
+        self.redis.srem(self.queued_key.format(plan=plan), blob)
+
     def land(self, plan: str, blob: str) -> list[str]:
         """Mark ``blob`` landed; return the waiting images."""
         key = self.landed_key.format(plan=plan)

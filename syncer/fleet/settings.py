@@ -103,7 +103,4 @@ def celery_config(url: str) -> dict[str, Any]:
         "worker_send_task_events": True,
         "worker_concurrency": defaults.PROC,
         "task_track_started": True,
-        # Each worker also listens on its own queue, so a worker whose link is
-        # busy with a large blob can hand a small copy to a chosen idle peer.
-        "worker_direct": True,
     }

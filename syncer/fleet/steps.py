@@ -11,13 +11,21 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
 
-from syncer.engine import Resolved, expand_rule, is_blob_unknown, push_manifests, resolve
+from syncer.engine import (
+    Resolved,
+    expand_rule,
+    is_blob_unknown,
+    push_manifests,
+    resolve,
+    unique_jobs,
+)
 from syncer.errors import SyncerError
 from syncer.fleet import settings
 from syncer.fleet.blobcache import RedisBlobCache
@@ -96,7 +104,7 @@ def expand(fleet: Fleet, plan: str, rule: dict[str, Any]) -> int:
     if fleet.plans.cancelled(plan):
         return 0
     parsed = Rule.from_dict(rule)
-    jobs = list(dict.fromkeys(expand_rule(parsed, fleet.pool)))
+    jobs = unique_jobs(expand_rule(parsed, fleet.pool))
     fan_out(fleet.dispatch, plan, jobs)
     if fleet.plans.once(plan, f"expand:{parsed.key}"):
         fleet.plans.bump(plan, tags_total=len(jobs), rules_pending=-1)
@@ -145,7 +153,14 @@ def sync_tag(fleet: Fleet, plan: str, job: TagJob) -> str:
         )
         return "skipped"
     missing = _missing_blobs(fleet, plan, res)
-    fleet.board.save_image(plan, image, _record(res, missing))
+    if not fleet.board.save_image(plan, image, _record(res, missing)):
+        owner = (fleet.board.load_image(plan, image).get("job") or {}).get("rule", job.rule)
+        if owner != job.rule:
+            # Another rule already handles this (source, destination); settle
+            # this rule's count instead of waiting for blobs it does not own.
+            if fleet.plans.once(plan, f"finished:{image}:{job.rule}"):
+                fleet.plans.bump(plan, tags_skipped=1)
+            return "duplicate"
     if not missing:
         push_image(fleet, plan, image)
         return "pushed"
@@ -191,7 +206,13 @@ def _enqueue_copies(fleet: Fleet, plan: str, job: TagJob, missing: dict[str, Des
             "size": desc.size,
             "media_type": desc.media_type,
         }
-        fleet.dispatch.send(settings.COPY_BLOB, kwargs, priority=settings.blob_priority(desc.size))
+        try:
+            fleet.dispatch.send(
+                settings.COPY_BLOB, kwargs, priority=settings.blob_priority(desc.size)
+            )
+        except Exception:
+            fleet.board.forget_enqueue(plan, key)  # so the retried task enqueues it
+            raise
 
 
 def _record(res: Resolved, missing: dict[str, Descriptor]) -> dict[str, Any]:
@@ -254,6 +275,11 @@ def fail_image(fleet: Fleet, plan: str, image: str, reason: str) -> None:
 
 
 def _finish(fleet: Fleet, plan: str, image: str, result: ImageResult) -> None:
+    # Each rule that named this image counted it once in tags_total. The first
+    # finisher records the result; another rule naming the same (source,
+    # destination) settles its own count; a redelivered task of a rule already
+    # counted changes nothing.
+    first_for_rule = fleet.plans.once(plan, f"finished:{image}:{result.rule}")
     if fleet.board.finish_once(plan, image):
         fleet.plans.record(plan, result)
         log.info(
@@ -263,6 +289,8 @@ def _finish(fleet: Fleet, plan: str, image: str, result: ImageResult) -> None:
             result.dest,
             f": {result.reason}" if result.reason else "",
         )
+    elif first_for_rule:
+        fleet.plans.bump(plan, tags_skipped=1)
 
 
 def push_image(fleet: Fleet, plan: str, image: str) -> str:
@@ -354,6 +382,20 @@ def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
     return stop
 
 
+@contextmanager
+def _leases(fleet: Fleet, plan: str, *registries: str) -> Iterator[None]:
+    """One connection slot per distinct registry, always taken in name order.
+
+    One slot for a copy within one registry (two would deadlock at a limit of
+    one), and a fixed order so two workers never each hold the slot the other
+    waits for.
+    """
+    with ExitStack() as stack:
+        for registry in sorted(set(registries)):
+            stack.enter_context(fleet.limiter.lease(registry, _limit(fleet, plan, registry)))
+        yield
+
+
 def copy_blob(
     fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
 ) -> str:
@@ -368,10 +410,7 @@ def copy_blob(
                 f"{desc.digest[:19]} is being uploaded to {dst.registry} "
                 f"by {fleet.locks.holder(dst.registry, desc.digest)}"
             )
-        with (
-            fleet.limiter.lease(src.registry, _limit(fleet, plan, src.registry)),
-            fleet.limiter.lease(dst.registry, _limit(fleet, plan, dst.registry)),
-        ):
+        with _leases(fleet, plan, src.registry, dst.registry):
             copier = BlobCopier(
                 fleet.pool.for_repo(src),
                 fleet.pool.for_repo(dst),
@@ -404,7 +443,14 @@ def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
     for image in fleet.board.land(plan, key):
         if fleet.board.remove_pending(plan, image, key):
             dest = (fleet.board.load_image(plan, image).get("job") or {}).get("dest", "")
-            fleet.dispatch.send(settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": dest})
+            try:
+                fleet.dispatch.send(
+                    settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": dest}
+                )
+            except Exception:
+                # Put the blob back, so the retried task is again the last one.
+                fleet.board.wait_for(plan, image, [key])
+                raise
 
 
 def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor, reason: str) -> None:

@@ -27,6 +27,7 @@ from syncer.errors import (
     NotFoundError,
     RegistryError,
     TLSError,
+    TLSHandshakeError,
 )
 from syncer.reference import Repository
 from syncer.registry import transport
@@ -110,16 +111,16 @@ class RegistryClient:
         candidates = ["https"]
         if self.insecure or _is_loopback(self.host):
             candidates.append("http")
-        last: TLSError | None = None
+        last: TLSHandshakeError | None = None
         for scheme in candidates:
             base = f"{scheme}://{self.host}"
             try:
                 resp = transport.send(self._session, "GET", base + "/v2/", verify=self._verify)
-            except TLSError as exc:
+            except TLSError:
                 # A certificate we do not trust is an answer, not a reason to
                 # downgrade: only a port that does not speak TLS falls back.
-                if "certificate verify failed" in str(exc).lower():
-                    raise
+                raise
+            except TLSHandshakeError as exc:
                 last = exc
                 continue
             if resp.status_code == 401:

@@ -29,6 +29,7 @@ from syncer.errors import (
     RegistryError,
     ServerError,
     TLSError,
+    TLSHandshakeError,
     TransportError,
 )
 
@@ -90,7 +91,11 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
     try:
         return session.request(method, url, **kwargs)
     except requests.exceptions.SSLError as exc:
-        raise TLSError(f"{method} {strip_query(url)}: TLS error: {_short(exc)}") from exc
+        text = f"{method} {strip_query(url)}: TLS error: {_short(exc)}"
+        if _is_certificate_problem(exc):
+            raise TLSError(text) from exc
+        # An EOF or reset mid-handshake (a restarting load balancer) heals on retry.
+        raise TLSHandshakeError(text) from exc
     except (
         requests.exceptions.TooManyRedirects,
         requests.exceptions.InvalidURL,
@@ -103,6 +108,20 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
         raise TransportError(f"{method} {strip_query(url)}: timed out") from exc
     except requests.exceptions.RequestException as exc:
         raise TransportError(f"{method} {strip_query(url)}: {_short(exc)}") from exc
+
+
+def _is_certificate_problem(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(
+        marker in text
+        for marker in (
+            "certificate verify failed",
+            "hostname mismatch",
+            "doesn't match",
+            "self signed",
+            "self-signed",
+        )
+    )
 
 
 def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ from syncer.errors import (
     RateLimitedError,
     ServerError,
     TLSError,
+    TLSHandshakeError,
     TransportError,
     is_transient,
 )
@@ -154,7 +155,14 @@ POOL_MSG = (
         (requests.exceptions.ConnectionError(POOL_MSG), TransportError, "refused"),
         (requests.exceptions.ReadTimeout(POOL_MSG), TransportError, "timed out"),
         (requests.exceptions.ConnectTimeout(POOL_MSG), TransportError, "timed out"),
-        (requests.exceptions.SSLError(POOL_MSG), TLSError, "TLS error"),
+        (requests.exceptions.SSLError(POOL_MSG), TLSHandshakeError, "TLS error"),
+        (
+            requests.exceptions.SSLError(
+                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
+            ),
+            TLSError,
+            "TLS error",
+        ),
         (requests.exceptions.ChunkedEncodingError("broken"), TransportError, "broken"),
     ],
 )
