@@ -91,3 +91,39 @@ def test_a_repository_with_many_tags_syncs_through_chunked_fan_out(
     with RegistryReader(dest.url) as dst:
         for tag in ("v1", tags[0], tags[-1], tags[TAGS // 2]):
             assert dst.head_manifest("mirror/many", tag) == (200, image.digest)
+
+
+@pytest.mark.integration
+def test_an_image_named_by_two_rules_is_copied_once_and_the_plan_finishes(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    images = build_image_set(5, repos=1, tags_per_repo=2, large_layer_size=0).images
+    seeded = seed(source, [i for i in images if i.repo == "lab/app0"])
+    auth = write_json(fleet_home / "auth.json", insecure(source.host, dest.host))
+    rules = write_json(
+        fleet_home / "images.json",
+        {
+            f"{source.host}/lab/app0:v1": f"{dest.host}/mirror/app0",
+            f"{source.host}/lab/app0:v1,v2": f"{dest.host}/mirror/app0",
+            f"{source.host}/lab/app0": f"{dest.host}/mirror/app0",  # expanded on a worker
+        },
+    )
+    workers(2, auth=auth, concurrency=3)
+
+    run = syncer_cli(
+        "plan", "--auth", auth, "--images", rules, "--wait", "--output", "json", timeout=120
+    )
+
+    assert run.code == 0, run
+    report = run.json
+    c = report["counters"]
+    assert report["state"] == "finished"
+    assert c["tags_done"] == 2, "each (source, destination) is copied and recorded once"
+    assert c["tags_done"] + c["tags_skipped"] + c["tags_failed"] == c["tags_total"]
+    with RegistryReader(dest.url) as dst:
+        for image in seeded:
+            assert dst.head_manifest("mirror/app0", image.tag) == (200, image.digest)
