@@ -64,6 +64,27 @@ def _counted(pieces: Iterable[bytes], on_bytes: Callable[[int], None]) -> Iterat
         yield piece
 
 
+class _Attempt:
+    """Counts one attempt's bytes as they stream, and takes them back if it fails.
+
+    Progress then moves smoothly, yet bytes sent again after a failure are
+    counted once, so "bytes moved" never exceeds what landed plus what is in flight.
+    """
+
+    def __init__(self, on_bytes: Callable[[int], None]) -> None:
+        self._on_bytes, self.sent = on_bytes, 0
+
+    def __call__(self, n: int) -> None:
+        self.sent += n
+        self._on_bytes(n)
+
+    def take_back(self) -> None:
+        """Uncount this attempt."""
+        if self.sent:
+            self._on_bytes(-self.sent)
+            self.sent = 0
+
+
 class UploadSessions(Protocol):
     """Where chunked uploads in progress are remembered, so another process can resume them."""
 
@@ -178,19 +199,21 @@ class BlobCopier:
     def _monolithic(self, src_repo: Repository, dst_repo: Repository, desc: Descriptor) -> None:
         reader = SourceReader(self.src, src_repo, desc.digest)
         url = self.dst.start_upload(dst_repo)
+        attempt = _Attempt(self.on_bytes)
         try:
             reader.ensure_open()
             size = desc.size if desc.size >= 0 else reader.length
             pieces = _held_back(
                 reader.take(size, self.stop),
                 lambda: reader.verify(-1 if size is None else size),
-                self.on_bytes,
+                attempt,
             )
             # Schema1 blobs have no size in the manifest; if the source does not
             # say either, the upload goes out with chunked transfer encoding.
             body = SizedBody(pieces, size) if size is not None else SizedBody(pieces, 0)
             self.dst.finish_upload(dst_repo, url, desc.digest, body)
         except BaseException:
+            attempt.take_back()
             self.dst.cancel_upload(dst_repo, url)
             raise
         finally:
@@ -232,12 +255,17 @@ class BlobCopier:
         """PATCH the next chunk; the last one is held back until the digest matches."""
         start = reader.position
         n = min(self.upload_chunk, size - start)
+        attempt = _Attempt(self.on_bytes)
         pieces: Iterable[bytes] = reader.take(n, self.stop)
         if start + n == size:
-            pieces = _held_back(pieces, lambda: reader.verify(size), self.on_bytes)
+            pieces = _held_back(pieces, lambda: reader.verify(size), attempt)
         else:
-            pieces = _counted(pieces, self.on_bytes)
-        return self.dst.patch_upload(dst_repo, url, SizedBody(pieces, n), start)
+            pieces = _counted(pieces, attempt)
+        try:
+            return self.dst.patch_upload(dst_repo, url, SizedBody(pieces, n), start)
+        except BaseException:
+            attempt.take_back()  # the chunk goes again: count its bytes once
+            raise
 
     def _recover(
         self,

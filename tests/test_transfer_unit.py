@@ -215,3 +215,23 @@ def test_chunked_upload_gives_up_on_permanent_error(fake: FakeTransport) -> None
     assert info.value.status == 400
     assert len(fake.requests_to("PATCH", SESSION)) == 1
     assert len(fake.requests_to("DELETE", SESSION)) == 1
+
+
+def test_bytes_of_a_failed_attempt_are_taken_back(
+    fake: FakeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncer.retry
+
+    monkeypatch.setattr(syncer.retry.time, "sleep", lambda _: None)
+    fake.on("GET", SRC_BLOB, Reply(200, {"Content-Length": "10"}, DATA))
+    fake.on("PUT", SESSION, replies(Reply(503), Reply(201)))
+    counted: list[int] = []
+    c = BlobCopier(
+        client(fake, host="src.example"), client(fake, host="dst.example"), on_bytes=counted.append
+    )
+
+    assert c.copy(SRC, DST, layer()) == "copied"
+
+    assert len(fake.requests_to("PUT", SESSION)) == 2, "the first attempt failed, the retry landed"
+    assert sum(counted) == len(DATA), counted
+    assert -len(DATA) in counted, "the failed attempt's bytes were taken back"
