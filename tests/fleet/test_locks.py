@@ -232,3 +232,54 @@ def test_pause_is_capped(redis_client: redis.Redis) -> None:
     RedisThrottle(redis_client).pause(REG, 3600)
     key = RedisThrottle.key.format(registry=REG)
     assert 0 < redis_client.ttl(key) <= defaults.BACKOFF_MAX + 1
+
+
+def _fleet_with_limits(client: redis.Redis, limits: dict[str, int]) -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        limiter=ConnectionLimiter(client, ttl=5, poll=0.05),
+        limits=limits,
+        plans=SimpleNamespace(meta=lambda plan: {}),
+    )
+
+
+def test_a_copy_within_one_registry_takes_one_slot(redis_client: redis.Redis) -> None:
+    from syncer.fleet.steps import _leases
+
+    fleet = _fleet_with_limits(redis_client, {"reg.example": 1})
+    done = threading.Event()
+
+    def copy() -> None:
+        with _leases(fleet, "p", "reg.example", "reg.example"):  # type: ignore[arg-type]
+            assert redis_client.zcard(ConnectionLimiter.key.format(registry="reg.example")) == 1
+        done.set()
+
+    worker = threading.Thread(target=copy, daemon=True)
+    worker.start()
+    assert done.wait(5), "source and destination on one registry deadlocked on a limit of 1"
+
+
+def test_leases_are_taken_in_one_order_so_two_copies_cannot_deadlock(
+    redis_client: redis.Redis,
+) -> None:
+    from syncer.fleet.steps import _leases
+
+    fleet = _fleet_with_limits(redis_client, {"a.example": 1, "b.example": 1})
+    finished = []
+
+    def copy(first: str, second: str) -> None:
+        for _ in range(20):
+            with _leases(fleet, "p", first, second):  # type: ignore[arg-type]
+                time.sleep(0.005)
+        finished.append(first)
+
+    threads = [
+        threading.Thread(target=copy, args=pair, daemon=True)
+        for pair in (("a.example", "b.example"), ("b.example", "a.example"))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(finished) == ["a.example", "b.example"], "opposite orders deadlocked"
