@@ -21,7 +21,7 @@ from celery import Task
 
 from syncer.embedded import describe
 from syncer.errors import CancelledError, StateError, SyncerError, is_transient
-from syncer.fleet import settings, steps
+from syncer.fleet import blobsteps, settings, steps
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
 from syncer.reference import ImageRef, Repository
@@ -150,12 +150,12 @@ def copy_blob(
     desc = Descriptor(media_type, digest, size)
     try:
         with _state_errors(), links.streaming(size, f.redis, me):
-            return steps.copy_blob(
+            return blobsteps.copy_blob(
                 f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
             )
     except CancelledError:
         return "cancelled"  # the plan was cancelled mid-stream; nothing to record
-    except steps.BusyError:
+    except blobsteps.BusyError:
         # Look again shortly, as a fresh task: waiting must not eat the retry
         # budget for real errors, nor hold a worker slot.
         kwargs = {**self.request.kwargs, "waited": waited + 1}
@@ -164,7 +164,7 @@ def copy_blob(
         return "busy"
     except SyncerError as exc:
         _retry_or_record(
-            self, exc, lambda reason: steps.blob_failed(f, plan, dst_repo, desc, reason)
+            self, exc, lambda reason: blobsteps.blob_failed(f, plan, dst_repo, desc, reason)
         )
         return "failed"
 

@@ -1,18 +1,15 @@
 """The distributed steps: what each Celery task does, as plain functions.
 
 ``workers/tasks.py`` decodes arguments, applies the retry policy and calls
-exactly one of these. They are idempotent: a redelivered task re-checks the
-destination, keys its work by digest, and bumps counters only once.
+exactly one of these (blob copies: :mod:`syncer.fleet.blobsteps`). They are
+idempotent: a redelivered task re-checks the destination, keys its work by
+digest, and bumps counters only once.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,17 +32,12 @@ from syncer.fleet.plans import PlanStore
 from syncer.fleet.uploads import RedisUploadSessions
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
-from syncer.reference import Repository
 from syncer.registry.models import RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.rules import Rule
 from syncer.transfer import BlobCopier
 
 log = logging.getLogger(__name__)
-
-
-class BusyError(SyncerError):
-    """Another worker is uploading this blob right now; try again shortly."""
 
 
 class Dispatcher(Protocol):
@@ -121,12 +113,6 @@ def expand_failed(fleet: Fleet, plan: str, rule: dict[str, Any], reason: str) ->
         fleet.plans.record(
             plan, ImageResult(parsed.key, str(dest), "failed", reason, rule=parsed.key)
         )
-
-
-def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
-    limits = {**fleet.limits, **(fleet.plans.meta(plan).get("limits") or {})}
-    value = limits.get(registry)
-    return int(value) if value else None
 
 
 def _options(fleet: Fleet, plan: str) -> tuple[bool, PlatformFilter]:
@@ -339,125 +325,3 @@ def _recheck_blobs(fleet: Fleet, res: Resolved) -> None:
 
 
 # -- blobs ---------------------------------------------------------------------------
-class _ByteCounter:
-    """Batches byte counts into one Redis increment every half second."""
-
-    def __init__(self, fleet: Fleet, plan: str) -> None:
-        self._fleet, self._plan = fleet, plan
-        self._pending, self._last = 0, time.monotonic()
-        self._lock = threading.Lock()
-
-    def __call__(self, n: int) -> None:
-        with self._lock:
-            self._pending += n
-            if time.monotonic() - self._last >= 0.5:
-                self.flush()
-
-    def flush(self) -> None:
-        """Write what has accumulated; keep it for later if Redis is away."""
-        if self._pending:
-            try:
-                self._fleet.plans.bump(self._plan, bytes_done=self._pending)
-            except redis.RedisError as exc:
-                # Progress is advisory: a Redis restart must not abort a stream.
-                log.warning("progress not recorded yet: %s", exc)
-                self._last = time.monotonic()
-                return
-        self._pending, self._last = 0, time.monotonic()
-
-
-def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
-    state = {"at": 0.0, "value": False}
-
-    def stop() -> bool:
-        now = time.monotonic()
-        if now - state["at"] > 1.0:
-            try:
-                state["value"] = fleet.plans.cancelled(plan)
-            except redis.RedisError:
-                pass  # keep streaming through a Redis restart; ask again later
-            state["at"] = now
-        return bool(state["value"])
-
-    return stop
-
-
-@contextmanager
-def _leases(fleet: Fleet, plan: str, *registries: str) -> Iterator[None]:
-    """One connection slot per distinct registry, always taken in name order.
-
-    One slot for a copy within one registry (two would deadlock at a limit of
-    one), and a fixed order so two workers never each hold the slot the other
-    waits for.
-    """
-    with ExitStack() as stack:
-        for registry in sorted(set(registries)):
-            stack.enter_context(fleet.limiter.lease(registry, _limit(fleet, plan, registry)))
-        yield
-
-
-def copy_blob(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
-) -> str:
-    """Copy one blob once for the whole fleet, then release the images waiting for it."""
-    if fleet.plans.cancelled(plan):
-        return "cancelled"
-    key = blob_key(str(dst), desc.digest)
-    counter = _ByteCounter(fleet, plan)
-    with fleet.locks.hold(dst.registry, desc.digest, owner) as got:
-        if not got:
-            raise BusyError(
-                f"{desc.digest[:19]} is being uploaded to {dst.registry} "
-                f"by {fleet.locks.holder(dst.registry, desc.digest)}"
-            )
-        with _leases(fleet, plan, src.registry, dst.registry):
-            copier = BlobCopier(
-                fleet.pool.for_repo(src),
-                fleet.pool.for_repo(dst),
-                on_bytes=counter,
-                stop=_cancel_check(fleet, plan),
-                sessions=fleet.uploads,
-            )
-            known = [
-                Repository(dst.registry, r)
-                for r in fleet.cache.repos_with(dst.registry, desc.digest)
-            ]
-            try:
-                outcome = copier.copy(src, dst, desc, mount_from=known)
-            finally:
-                counter.flush()
-        fleet.cache.add(dst.registry, dst.path, desc.digest)
-    if fleet.plans.once(plan, f"landed:{key}"):
-        fleet.plans.bump(
-            plan,
-            blobs_done=int(outcome != "exists"),
-            blobs_skipped=int(outcome == "exists"),
-            blobs_mounted=int(outcome == "mounted"),
-            bytes_skipped=max(desc.size, 0) if outcome != "copied" else 0,
-        )
-    _release_waiters(fleet, plan, key)
-    return outcome
-
-
-def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
-    for image in fleet.board.land(plan, key):
-        if fleet.board.remove_pending(plan, image, key):
-            dest = (fleet.board.load_image(plan, image).get("job") or {}).get("dest", "")
-            try:
-                fleet.dispatch.send(
-                    settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": dest}
-                )
-            except Exception:
-                # Put the blob back, so the retried task is again the last one.
-                fleet.board.wait_for(plan, image, [key])
-                raise
-
-
-def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor, reason: str) -> None:
-    """Record a blob that cannot be copied and fail every image waiting for it."""
-    key = blob_key(str(dst), desc.digest)
-    fleet.board.fail_blob(plan, key, reason)
-    if fleet.plans.once(plan, f"failed:{key}"):
-        fleet.plans.bump(plan, blobs_failed=1, bytes_failed=max(desc.size, 0))
-    for image in fleet.board.waiters(plan, key):
-        fail_image(fleet, plan, image, reason)

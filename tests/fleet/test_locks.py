@@ -245,7 +245,7 @@ def _fleet_with_limits(client: redis.Redis, limits: dict[str, int]) -> object:
 
 
 def test_a_copy_within_one_registry_takes_one_slot(redis_client: redis.Redis) -> None:
-    from syncer.fleet.steps import _leases
+    from syncer.fleet.blobsteps import _leases
 
     fleet = _fleet_with_limits(redis_client, {"reg.example": 1})
     done = threading.Event()
@@ -263,7 +263,7 @@ def test_a_copy_within_one_registry_takes_one_slot(redis_client: redis.Redis) ->
 def test_leases_are_taken_in_one_order_so_two_copies_cannot_deadlock(
     redis_client: redis.Redis,
 ) -> None:
-    from syncer.fleet.steps import _leases
+    from syncer.fleet.blobsteps import _leases
 
     fleet = _fleet_with_limits(redis_client, {"a.example": 1, "b.example": 1})
     finished = []
