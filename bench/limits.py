@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import redis
 from bench import profiling
 from bench.accesslog import max_concurrent
 from bench.context import Bench
-from bench.procs import CommandFailed, WorkerFleet
+from bench.procs import CommandFailed
 from bench.report import Scenario
 from bench.scenarios import profile_path, verdict
-from bench.tools import syncer_plan
+from bench.tools import plan_argv, syncer_plan, worker_fleet
 from syncer.fleet.plans import PlanStore
 
 log = logging.getLogger(__name__)
@@ -89,46 +88,22 @@ def _plan_once(bench: Bench, repo: str, profile: Path | None = None) -> float:
     bench.redis.flush()
     client = redis.Redis.from_url(bench.redis.url)
     auth = bench.auth_file()
-    fleet = WorkerFleet(
-        [None] * bench.profile.loopback_workers,
-        proc=bench.options.worker_proc,
-        env={"SYNCER_REDIS_URL": bench.redis.url, "SYNCER_AUTH_FILE": str(auth)},
-        logdir=bench.workdir,
-    )
-    fleet.start()
-    spies = (
-        [profiling.attach(pid, profile.with_suffix(f".{i}")) for i, pid in enumerate(fleet.pids)]
-        if profile
-        else []
-    )
+    workers: list[str | None] = [None] * bench.profile.loopback_workers
     try:
-        argv = [
-            sys.executable,
-            "-m",
-            "syncer",
-            "plan",
-            "--auth",
-            str(auth),
-            "--images",
-            str(bench.images_file([repo], "many")),
-            "--redis",
-            bench.redis.url,
-        ]
-        started = time.monotonic()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=PLAN_TIMEOUT_S)
-        if done.returncode != 0:
-            raise CommandFailed(f"syncer plan failed: {done.stderr.strip()}")
-        plan = done.stdout.strip().splitlines()[-1]
-        while not _expanded(client, plan, bench.profile.many_tags):
-            if time.monotonic() - started > PLAN_TIMEOUT_S:
-                raise CommandFailed(f"plan {plan} not expanded after {PLAN_TIMEOUT_S:.0f}s")
-            time.sleep(0.05)
-        elapsed = time.monotonic() - started
-        PlanStore(client).cancel(plan)
+        with worker_fleet(bench, auth, workers, bench.options.worker_proc, profile):
+            argv = plan_argv(bench, auth, bench.images_file([repo], "many"))
+            started = time.monotonic()
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=PLAN_TIMEOUT_S)
+            if done.returncode != 0:
+                raise CommandFailed(f"syncer plan failed: {done.stderr.strip()}")
+            plan = done.stdout.strip().splitlines()[-1]
+            while not _expanded(client, plan, bench.profile.many_tags):
+                if time.monotonic() - started > PLAN_TIMEOUT_S:
+                    raise CommandFailed(f"plan {plan} not expanded after {PLAN_TIMEOUT_S:.0f}s")
+                time.sleep(0.05)
+            elapsed = time.monotonic() - started
+            PlanStore(client).cancel(plan)
     finally:
-        for spy in spies:
-            profiling.detach(spy)
-        fleet.stop()
         client.close()
     return elapsed
 

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import requests
 
-from bench.netns import BRIDGE_ADDR, Network, host_name
+from bench.netns import Network, host_name
 from bench.servers import BenchRegistry
+from bench.settings import BRIDGE_ADDR
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

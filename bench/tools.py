@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +145,47 @@ def syncer_sync(
     return _measure(bench, "syncer sync", "process", start, timed)
 
 
+@contextmanager
+def worker_fleet(
+    bench: Bench, auth: Path, hosts: Sequence[str | None], proc: int, profile: Path | None
+) -> Iterator[WorkerFleet]:
+    """Started workers (sampled by py-spy into ``profile.N`` if given), stopped on exit."""
+    fleet = WorkerFleet(
+        hosts,
+        proc=proc,
+        env={"SYNCER_REDIS_URL": bench.redis.url, "SYNCER_AUTH_FILE": str(auth)},
+        logdir=bench.workdir,
+    )
+    fleet.start()
+    spies = (
+        [profiling.attach(pid, profile.with_suffix(f".{i}")) for i, pid in enumerate(fleet.pids)]
+        if profile
+        else []
+    )
+    try:
+        yield fleet
+    finally:
+        for spy in spies:
+            profiling.detach(spy)
+        fleet.stop()
+
+
+def plan_argv(bench: Bench, auth: Path, images: Path) -> list[str]:
+    """``syncer plan`` for ``images`` against the bench Redis."""
+    return [
+        sys.executable,
+        "-m",
+        "syncer",
+        "plan",
+        "--auth",
+        str(auth),
+        "--images",
+        str(images),
+        "--redis",
+        bench.redis.url,
+    ]
+
+
 def syncer_plan(
     bench: Bench,
     repos: list[str],
@@ -157,41 +200,11 @@ def syncer_plan(
     """
     bench.redis.flush()
     auth = bench.auth_file()
-    fleet = WorkerFleet(
-        hosts,
-        proc=proc or bench.options.worker_proc,
-        env={"SYNCER_REDIS_URL": bench.redis.url, "SYNCER_AUTH_FILE": str(auth)},
-        logdir=bench.workdir,
-    )
-    fleet.start()
-    spies = (
-        [profiling.attach(pid, profile.with_suffix(f".{i}")) for i, pid in enumerate(fleet.pids)]
-        if profile
-        else []
-    )
-    try:
-        argv = [
-            sys.executable,
-            "-m",
-            "syncer",
-            "plan",
-            "--auth",
-            str(auth),
-            "--images",
-            str(bench.images_file(repos)),
-            "--redis",
-            bench.redis.url,
-            "--wait",
-            "--output",
-            "json",
-        ]
+    with worker_fleet(bench, auth, hosts, proc or bench.options.worker_proc, profile) as fleet:
+        argv = [*plan_argv(bench, auth, bench.images_file(repos)), "--wait", "--output", "json"]
         start = bench.source.log_size()
         timed = run_timed(argv, log_path=bench.workdir / "syncer-plan.log")
         rss = fleet.peak_rss_kib()
-    finally:
-        for spy in spies:
-            profiling.detach(spy)
-        fleet.stop()
     if not rss or min(rss) == 0:
         raise CommandFailed("a worker died during the plan; see worker*.log")
     note = (
