@@ -79,6 +79,12 @@ class Scenario:
         if self.samples:
             out += [self.table(), ""]
         out += [f"- {f}" for f in self.facts]
+        out += [
+            f"- {tool}, run {i}: {s.cpu}"
+            for tool, samples in self.samples.items()
+            for i, s in enumerate(samples, 1)
+            if s.cpu
+        ]
         out += ["", f"**Verdict:** {self.verdict or 'n/a'}", ""]
         for name, text in self.profiles.items():
             out += [f"Profile: {name}", "", "```", text, "```", ""]

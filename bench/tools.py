@@ -23,6 +23,7 @@ from pathlib import Path
 from bench import profiling
 from bench.accesslog import traffic
 from bench.context import DEST_PREFIX, Bench
+from bench.cpuload import CpuMeter
 from bench.procs import CommandFailed, Timed, WorkerFleet, run_parallel, run_timed
 
 
@@ -41,10 +42,18 @@ class Sample:
     manifest_gets: int
     ok: bool
     note: str = ""
+    #: Where the machine's CPU went during the run (:mod:`bench.cpuload`).
+    cpu: str = ""
 
 
 def _measure(
-    bench: Bench, tool: str, rss_of: str, start: int, timed: Timed, note: str = ""
+    bench: Bench,
+    tool: str,
+    rss_of: str,
+    start: int,
+    timed: Timed,
+    note: str = "",
+    cpu: CpuMeter | None = None,
 ) -> Sample:
     seen = traffic(bench.source.log_path, start)
     return Sample(
@@ -56,6 +65,7 @@ def _measure(
         seen.manifest_gets,
         timed.returncode == 0,
         note,
+        cpu.use.summary() if cpu and cpu.use else "",
     )
 
 
@@ -111,14 +121,16 @@ def skopeo_sync(bench: Bench, split: list[tuple[list[str], str | None]], *, cold
     env = skopeo_env(bench, fresh=cold)
     os.makedirs(env["XDG_RUNTIME_DIR"], exist_ok=True)
     start = bench.source.log_size()
-    timed = run_parallel(
-        [(skopeo_loop(bench, repos), ns) for repos, ns in split],
-        log_path=bench.workdir / "skopeo.log",
-        env=env,
-    )
+    with CpuMeter() as cpu:
+        timed = run_parallel(
+            [(skopeo_loop(bench, repos), ns) for repos, ns in split],
+            log_path=bench.workdir / "skopeo.log",
+            env=env,
+        )
     hosts = len(split)
     tool = "skopeo sync" if hosts == 1 else f"{hosts} x skopeo sync"
-    return _measure(bench, tool, "process" if hosts == 1 else "max process", start, timed)
+    rss_of = "process" if hosts == 1 else "max process"
+    return _measure(bench, tool, rss_of, start, timed, cpu=cpu)
 
 
 def syncer_sync(
@@ -141,8 +153,9 @@ def syncer_sync(
         str(bench.options.proc),
     ]
     start = bench.source.log_size()
-    timed = run_timed(argv, netns=netns, log_path=bench.workdir / "syncer-sync.log")
-    return _measure(bench, "syncer sync", "process", start, timed)
+    with CpuMeter() as cpu:
+        timed = run_timed(argv, netns=netns, log_path=bench.workdir / "syncer-sync.log")
+    return _measure(bench, "syncer sync", "process", start, timed, cpu=cpu)
 
 
 @contextmanager
@@ -203,7 +216,8 @@ def syncer_plan(
     with worker_fleet(bench, auth, hosts, proc or bench.options.worker_proc, profile) as fleet:
         argv = [*plan_argv(bench, auth, bench.images_file(repos)), "--wait", "--output", "json"]
         start = bench.source.log_size()
-        timed = run_timed(argv, log_path=bench.workdir / "syncer-plan.log")
+        with CpuMeter() as cpu:
+            timed = run_timed(argv, log_path=bench.workdir / "syncer-plan.log")
         rss = fleet.peak_rss_kib()
     if not rss or min(rss) == 0:
         raise CommandFailed("a worker died during the plan; see worker*.log")
@@ -217,5 +231,6 @@ def syncer_plan(
         start,
         Timed(timed.wall, max(rss), timed.returncode),
         note,
+        cpu,
     )
     return sample
