@@ -17,6 +17,8 @@ from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _PROC = Path("/proc")
+#: Kernel threads are summed under one name (their names carry work-queue details).
+_KERNEL_THREADS = ("kworker", "ksoftirqd", "rcu_", "kdamond", "migration", "kswapd", "jbd2")
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -38,6 +40,8 @@ def _process_ticks() -> dict[int, tuple[str, int]]:
         except OSError:
             continue  # gone already
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        if name.startswith(_KERNEL_THREADS):
+            name = "kernel threads"
         rest = raw[raw.rindex(")") + 2 :].split()
         seen[int(entry.name)] = (name, int(rest[11]) + int(rest[12]))  # utime, stime
     return seen

@@ -7,7 +7,9 @@ imports worker code.
 from __future__ import annotations
 
 import os
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 from syncer import defaults
 
@@ -16,6 +18,9 @@ SYNC_TAG = "syncer.sync_tag"
 COPY_BLOB = "syncer.copy_blob"
 PUSH_IMAGE = "syncer.push_image"
 ENQUEUE_TAGS = "syncer.enqueue_tags"
+
+#: The broker transport class Celery loads by name.
+BROKER_TRANSPORT = "syncer.fleet.broker:Transport"
 
 #: A fan-out larger than this is split into ``enqueue_tags`` tasks of this many
 #: images, so several workers publish a 50k-tag repository in parallel.
@@ -80,8 +85,10 @@ def celery_config(url: str) -> dict[str, Any]:
         "sep": ":",
         "queue_order_strategy": "priority",
     }
-    return {
+    config: dict[str, Any] = {
         "broker_url": url,
+        # kombu's Redis transport, sharing one client per pool (see broker.py).
+        "broker_transport": BROKER_TRANSPORT,
         "result_backend": url,
         "broker_transport_options": transport,
         "result_backend_transport_options": {"visibility_timeout": timeout},
@@ -104,3 +111,8 @@ def celery_config(url: str) -> dict[str, Any]:
         "worker_concurrency": defaults.PROC,
         "task_track_started": True,
     }
+    if urlsplit(url).scheme == "rediss" and "ssl_cert_reqs=" not in url:
+        # Naming the transport class turns off kombu's own rediss:// handling,
+        # which would fall back to unverified TLS here; verify by default.
+        config["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return config
