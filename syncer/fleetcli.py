@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     from syncer.fleet.plans import PlanStatus, PlanStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: ``status --follow`` and ``plan --wait``: redraw every REDRAW s, look for the end every POLL s.
+REDRAW, POLL = 0.5, 0.05
 
 
 def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -> None:  # type: ignore[type-arg]
@@ -243,20 +245,31 @@ def follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
     last: tuple[float, int] | None = None
     while True:
         status = store.status(plan)
-        now, done = time.monotonic(), status.counters["bytes_done"]
-        rate = (done - last[1]) / (now - last[0]) if last and now > last[0] else None
-        last = (now, done)
         if tty:
+            now, done = time.monotonic(), status.counters["bytes_done"]
+            rate = (done - last[1]) / (now - last[0]) if last and now > last[0] else None
+            last = (now, done)
             stream.write("\033[4A\033[J" if rate is not None else "")
             stream.write(render(status, rate) + "\n")
             stream.flush()
         if status.finished:
             break
-        time.sleep(0.5)
+        _wait_for_end(store, plan, REDRAW)
     if status.cancelled:
         print(f"plan {plan} was cancelled", file=sys.stderr)
     _print_final(store.status(plan), output)
     return _exit(store.status(plan))
+
+
+def _wait_for_end(store: PlanStore, plan: str, seconds: float) -> None:
+    """Poll the counters until the plan ends or ``seconds`` pass.
+
+    The full status (every image result) is read once per redraw; the end is
+    noticed within :data:`POLL`, so ``plan --wait`` returns promptly.
+    """
+    deadline = time.monotonic() + seconds
+    while not store.finished(plan) and time.monotonic() < deadline:
+        time.sleep(POLL)
 
 
 def _print_final(status: PlanStatus, output: str) -> None:

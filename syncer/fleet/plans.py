@@ -173,6 +173,16 @@ class PlanStore:
         """Whether the plan was cancelled."""
         return bool(self.redis.exists(self.cancel_key.format(plan=plan)))
 
+    def finished(self, plan: str) -> bool:
+        """Whether the plan is over, from its counters alone (cheap enough to poll often)."""
+        pipe = self.redis.pipeline()
+        pipe.hgetall(self.counters_key.format(plan=plan))
+        pipe.exists(self.cancel_key.format(plan=plan))
+        raw_counters, cancelled = pipe.execute()
+        counters = dict.fromkeys(COUNTER_FIELDS, 0)
+        counters.update({_text(k): int(v) for k, v in raw_counters.items()})
+        return PlanStatus(plan, {}, counters, bool(cancelled), []).finished
+
     def status(self, plan: str) -> PlanStatus:
         """A consistent snapshot of the plan."""
         pipe = self.redis.pipeline()

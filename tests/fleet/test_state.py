@@ -94,6 +94,7 @@ def test_bump_once_and_record(redis_client: redis.Redis) -> None:
     store.bump(plan, rules_pending=-1, bytes_done=0)
     store.record(plan, ImageResult("src/a:2", "dst/a:2", "synced", bytes=10))
     store.record(plan, ImageResult("src/a:3", "dst/a:3", "skipped", "unchanged"))
+    assert not store.finished(plan) and not store.status(plan).finished
     store.record(plan, failed)
 
     status = store.status(plan)
@@ -105,7 +106,7 @@ def test_bump_once_and_record(redis_client: redis.Redis) -> None:
     }
     assert [r.status for r in status.results] == ["synced", "skipped", "failed"]
     assert status.results[2] == failed
-    assert status.finished
+    assert status.finished and store.finished(plan)
     with pytest.raises(KeyError):
         store.bump(plan, no_such_counter=1)
     assert store.once(plan, "seen:x") is True
@@ -117,8 +118,10 @@ def test_cancel(redis_client: redis.Redis) -> None:
     store = PlanStore(redis_client, ttl=TTL)
     plan, other = store.create({}), store.create({})
     store.bump(plan, tags_total=5, rules_pending=1)
+    assert not store.finished(plan)
 
     store.cancel(plan)
+    assert store.finished(plan)
 
     assert store.cancelled(plan) and not store.cancelled(other)
     status = store.status(plan)
