@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import kombu.exceptions
@@ -116,9 +117,18 @@ def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> s
     """Resolve one image (HEADs first) and fan out its missing blobs."""
     f = fleet()
     job = TagJob(ImageRef.parse(source), ImageRef.parse(dest), rule)
+    owner = self.request.id or ""
+    # Small blobs are copied right here, unless this worker's link is busy
+    # with a large blob: then they go to copy_blob tasks, for idle peers.
+    copy_now = None
+    if not links.carrying_large():
+        links.alive(f.redis, self.request.hostname or "")
+        copy_now = partial(blobsteps.copy_inline, f, plan, owner=owner)
     try:
         with _state_errors():
-            return steps.sync_tag(f, plan, job)
+            return steps.sync_tag(f, plan, job, owner, copy_now)
+    except CancelledError:
+        return "cancelled"
     except SyncerError as exc:
         _retry_or_record(self, exc, lambda reason: steps.tag_failed(f, plan, job, reason))
         return "failed"

@@ -16,15 +16,19 @@ from contextlib import ExitStack, contextmanager
 
 import redis
 
-from syncer.errors import SyncerError
+from syncer.errors import CancelledError, StateError, SyncerError
 from syncer.fleet import settings
 from syncer.fleet.images import blob_key
-from syncer.fleet.steps import Fleet, fail_image
+from syncer.fleet.steps import Fleet, enqueue_copy, fail_image
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.transfer import BlobCopier
 
 log = logging.getLogger(__name__)
+
+
+#: How long inline copies wait, in all, for blobs another worker is uploading.
+INLINE_BUSY_WAIT = 2.0
 
 
 class BusyError(SyncerError):
@@ -135,6 +139,47 @@ def copy_blob(
         )
     _release_waiters(fleet, plan, key)
     return outcome
+
+
+def copy_inline(
+    fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor], owner: str
+) -> None:
+    """Copy an image's small blobs inside the calling task (see ``steps.sync_tag``).
+
+    A blob another worker is uploading is looked at again for up to
+    :data:`INLINE_BUSY_WAIT` seconds; one that is still busy, or whose copy
+    failed, goes to a ``copy_blob`` task, whose retry policy and failure
+    records apply. Redis errors propagate: the task is retried, and gets its
+    claims back (they name it as owner).
+    """
+    waiting = [d for d in blobs if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
+    deadline, delay = time.monotonic() + INLINE_BUSY_WAIT, 0.05
+    while waiting and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+        waiting = [d for d in waiting if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
+    for desc in waiting:
+        enqueue_copy(fleet, plan, src, dst, desc)
+
+
+def _copied_or_handed_on(
+    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+) -> bool:
+    """False only while another worker holds the blob's in-flight lock."""
+    try:
+        copy_blob(fleet, plan, src, dst, desc, owner)
+    except BusyError:
+        return False
+    except (CancelledError, StateError):
+        raise
+    except SyncerError as exc:
+        log.info(
+            "inline copy of %s failed (%s); a copy_blob task takes it over",
+            desc.digest[:19],
+            type(exc).__name__,
+        )
+        enqueue_copy(fleet, plan, src, dst, desc)
+    return True
 
 
 def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:

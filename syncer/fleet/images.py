@@ -92,17 +92,24 @@ class ImageBoard:
         flags = self.redis.smismember(landed, blobs)
         return [b for b, hit in zip(blobs, flags, strict=True) if hit]
 
-    def first_enqueue(self, plan: str, blob: str) -> bool:
-        """True for the one caller that should enqueue the copy of ``blob``."""
+    def first_enqueue(self, plan: str, blob: str, owner: str = "") -> bool:
+        """True for the one caller that should copy ``blob`` or enqueue its copy.
+
+        A claim names its ``owner`` (the claiming task's id). The same task,
+        redelivered or retried, gets its own claims back: it may have been
+        stopped between claiming a blob and handing its copy on.
+        """
         key = self.queued_key.format(plan=plan)
         pipe = self.redis.pipeline()
-        pipe.sadd(key, blob)
+        pipe.hsetnx(key, blob, owner or "-")
+        pipe.hget(key, blob)
         pipe.expire(key, self._ttl(plan))
-        return bool(pipe.execute()[0])
+        created, holder, _ = pipe.execute()
+        return bool(created) or (bool(owner) and _text(holder) == owner)
 
     def forget_enqueue(self, plan: str, blob: str) -> None:
         """Undo :meth:`first_enqueue` when the copy could not be published."""
-        self.redis.srem(self.queued_key.format(plan=plan), blob)
+        self.redis.hdel(self.queued_key.format(plan=plan), blob)
 
     def land(self, plan: str, blob: str) -> list[str]:
         """Mark ``blob`` landed; return the waiting images."""
@@ -140,3 +147,7 @@ class ImageBoard:
             if reason:
                 return reason.decode() if isinstance(reason, bytes) else str(reason)
         return ""
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")

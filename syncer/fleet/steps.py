@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,12 +33,17 @@ from syncer.fleet.plans import PlanStore
 from syncer.fleet.uploads import RedisUploadSessions
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
+from syncer.reference import Repository
 from syncer.registry.models import RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.rules import Rule
 from syncer.transfer import BlobCopier
 
 log = logging.getLogger(__name__)
+
+
+#: Copies an image's small blobs inside ``sync_tag``: (source repo, destination repo, blobs).
+CopyNow = Callable[[Repository, Repository, list[Descriptor]], None]
 
 
 class Dispatcher(Protocol):
@@ -123,8 +129,15 @@ def _options(fleet: Fleet, plan: str) -> tuple[bool, PlatformFilter]:
     )
 
 
-def sync_tag(fleet: Fleet, plan: str, job: TagJob) -> str:
-    """Resolve one image; skip it, push it, or fan out its missing blobs."""
+def sync_tag(
+    fleet: Fleet, plan: str, job: TagJob, owner: str = "", copy_now: CopyNow | None = None
+) -> str:
+    """Resolve one image; skip it, push it, or fan out its missing blobs.
+
+    With ``copy_now``, the image's small blobs are copied right here (after the
+    large ones have been enqueued) instead of costing a ``copy_blob`` task
+    each; ``owner`` (this task's id) lets a redelivered task reclaim them.
+    """
     if fleet.plans.cancelled(plan):
         return "cancelled"
     force, platforms = _options(fleet, plan)
@@ -151,7 +164,7 @@ def sync_tag(fleet: Fleet, plan: str, job: TagJob) -> str:
         push_image(fleet, plan, image)
         return "pushed"
     landed = fleet.board.wait_for(plan, image, list(missing))
-    _enqueue_copies(fleet, plan, job, missing)
+    here = _hand_out_copies(fleet, plan, job, missing, owner, inline=copy_now is not None)
     reason = fleet.board.blob_failure(plan, list(missing))
     if reason:
         fail_image(fleet, plan, image, reason)
@@ -161,6 +174,8 @@ def sync_tag(fleet: Fleet, plan: str, job: TagJob) -> str:
             fleet.dispatch.send(
                 settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": str(job.dest)}
             )
+    if here and copy_now is not None:
+        copy_now(job.source.repo, job.dest.repo, here)
     return "waiting"
 
 
@@ -177,28 +192,54 @@ def _missing_blobs(fleet: Fleet, plan: str, res: Resolved) -> dict[str, Descript
     return missing
 
 
-def _enqueue_copies(fleet: Fleet, plan: str, job: TagJob, missing: dict[str, Descriptor]) -> None:
-    """One ``copy_blob`` per blob for the whole plan, bigger blobs at higher priority."""
-    for key, desc in missing.items():
-        if not fleet.board.first_enqueue(plan, key):
+def _hand_out_copies(
+    fleet: Fleet,
+    plan: str,
+    job: TagJob,
+    missing: dict[str, Descriptor],
+    owner: str,
+    *,
+    inline: bool,
+) -> list[Descriptor]:
+    """Claim each missing blob once per plan; enqueue the large ones, return the rest.
+
+    Bigger blobs are enqueued first and at a higher priority. Blobs of at most
+    :func:`settings.inline_blob` bytes, up to :data:`settings.INLINE_BYTES` in
+    all, are returned for the caller to copy itself when ``inline`` is set.
+    """
+    here: list[Descriptor] = []
+    budget = settings.INLINE_BYTES if inline else 0
+    largest = settings.inline_blob()
+    for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
+        if not fleet.board.first_enqueue(plan, key, owner):
             continue
         if fleet.plans.once(plan, f"seen:{key}"):
             fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
-        kwargs = {
-            "plan": plan,
-            "src": str(job.source.repo),
-            "dst": str(job.dest.repo),
-            "digest": desc.digest,
-            "size": desc.size,
-            "media_type": desc.media_type,
-        }
+        if inline and 0 <= desc.size <= min(largest, budget):
+            budget -= desc.size
+            here.append(desc)
+            continue
         try:
-            fleet.dispatch.send(
-                settings.COPY_BLOB, kwargs, priority=settings.blob_priority(desc.size)
-            )
+            enqueue_copy(fleet, plan, job.source.repo, job.dest.repo, desc)
         except Exception:
             fleet.board.forget_enqueue(plan, key)  # so the retried task enqueues it
             raise
+    return here
+
+
+def enqueue_copy(
+    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor
+) -> None:
+    """Enqueue the ``copy_blob`` task of one blob, bigger blobs at higher priority."""
+    kwargs = {
+        "plan": plan,
+        "src": str(src),
+        "dst": str(dst),
+        "digest": desc.digest,
+        "size": desc.size,
+        "media_type": desc.media_type,
+    }
+    fleet.dispatch.send(settings.COPY_BLOB, kwargs, priority=settings.blob_priority(desc.size))
 
 
 def _record(res: Resolved, missing: dict[str, Descriptor]) -> dict[str, Any]:

@@ -18,8 +18,14 @@ K8S = ROOT / "deploy" / "k8s"
 
 def _compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     binary = require_binary("docker-compose")
-    return subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), *args],
-                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    return subprocess.run(
+        [binary, "-f", str(ROOT / "docker-compose.yml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture
@@ -38,8 +44,7 @@ def compose(compose_env: dict[str, str]) -> dict[str, Any]:
 
 
 def test_compose_validates_and_lists_every_service(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) >= {"redis", "worker", "flower", "registry-src",
-                                        "registry-dst"}
+    assert set(compose["services"]) >= {"redis", "worker", "flower", "registry-src", "registry-dst"}
 
 
 def test_redis_persists(compose: dict[str, Any]) -> None:
@@ -57,8 +62,7 @@ def test_worker_is_scalable(compose: dict[str, Any]) -> None:
     assert any(str(v).endswith("/etc/syncer/auth.yaml:ro") for v in worker["volumes"])
 
 
-def test_flower_requires_basic_auth(compose: dict[str, Any], compose_env: dict[str, str]
-                                    ) -> None:
+def test_flower_requires_basic_auth(compose: dict[str, Any], compose_env: dict[str, str]) -> None:
     flower = compose["services"]["flower"]
     assert flower["environment"]["FLOWER_BASIC_AUTH"] == "admin:s3cret"
     # Published on loopback only: put a TLS proxy in front to expose it.
@@ -92,9 +96,14 @@ def _by_kind(kind: str) -> dict[str, dict[str, Any]]:
 
 def test_k8s_has_every_component() -> None:
     kinds = {(d["kind"], d["metadata"]["name"]) for d in _k8s_docs()}
-    assert {("Deployment", "syncer-worker"), ("Deployment", "syncer-redis"),
-            ("Deployment", "syncer-flower"), ("Secret", "syncer-auth"),
-            ("ConfigMap", "syncer-config"), ("Service", "syncer-redis")} <= kinds
+    assert {
+        ("Deployment", "syncer-worker"),
+        ("Deployment", "syncer-redis"),
+        ("Deployment", "syncer-flower"),
+        ("Secret", "syncer-auth"),
+        ("ConfigMap", "syncer-config"),
+        ("Service", "syncer-redis"),
+    } <= kinds
 
 
 def test_k8s_kustomization_lists_every_manifest() -> None:
@@ -113,8 +122,10 @@ def test_k8s_selectors_match_templates_and_services() -> None:
             assert container["image"], name
     for name, svc in _by_kind("Service").items():
         sel = svc["spec"]["selector"]
-        assert any(sel.items() <= d["spec"]["template"]["metadata"]["labels"].items()
-                   for d in deployments.values()), name
+        assert any(
+            sel.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+            for d in deployments.values()
+        ), name
 
 
 def test_k8s_worker_reads_auth_from_secret_and_config_from_configmap() -> None:
@@ -131,7 +142,5 @@ def test_k8s_worker_reads_auth_from_secret_and_config_from_configmap() -> None:
 
 def test_k8s_flower_requires_basic_auth() -> None:
     flower = _by_kind("Deployment")["syncer-flower"]["spec"]["template"]["spec"]
-    refs = {e["secretRef"]["name"] for e in flower["containers"][0]["envFrom"]
-            if "secretRef" in e}
-    assert refs and all("FLOWER_BASIC_AUTH" in _by_kind("Secret")[r]["stringData"]
-                        for r in refs)
+    refs = {e["secretRef"]["name"] for e in flower["containers"][0]["envFrom"] if "secretRef" in e}
+    assert refs and all("FLOWER_BASIC_AUTH" in _by_kind("Secret")[r]["stringData"] for r in refs)

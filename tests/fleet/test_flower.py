@@ -131,7 +131,10 @@ def _observe(
     with running_flower(url, home) as flower:
         pool = WorkerPool(url, home)
         try:
-            pool.start(2, auth=auth, concurrency=3, loglevel="DEBUG")
+            # Every blob its own task, so Flower shows what each copy moves.
+            pool.start(
+                2, auth=auth, concurrency=3, loglevel="DEBUG", env={"SYNCER_INLINE_BLOB": "0"}
+            )
             plan = run_cli(
                 ["plan", "--auth", auth, "--images", rules, "--wait", "--output", "json", "-v"],
                 env,

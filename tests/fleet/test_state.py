@@ -245,6 +245,21 @@ def test_first_enqueue_once_per_plan(redis_client: redis.Redis) -> None:
     assert board.first_enqueue(PLAN, key) is False
     assert board.first_enqueue(PLAN, blob_key("dst.example/b", A)) is True
     assert board.first_enqueue("other-plan", key) is True
+    board.forget_enqueue(PLAN, key)
+    assert board.first_enqueue(PLAN, key) is True
+
+
+def test_a_claim_belongs_to_its_task(redis_client: redis.Redis) -> None:
+    board = ImageBoard(redis_client, ttl=TTL)
+    key = blob_key("dst.example/a", A)
+
+    assert board.first_enqueue(PLAN, key, owner="task-1") is True
+    assert board.first_enqueue(PLAN, key, owner="task-1") is True  # redelivered: still its own
+    assert board.first_enqueue(PLAN, key, owner="task-2") is False
+    assert board.first_enqueue(PLAN, key) is False  # no owner claims nothing back
+    board.forget_enqueue(PLAN, key)
+    assert board.first_enqueue(PLAN, key, owner="task-2") is True
+    assert board.first_enqueue(PLAN, key, owner="task-1") is False
 
 
 def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None:
