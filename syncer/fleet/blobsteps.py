@@ -16,7 +16,8 @@ from contextlib import ExitStack, contextmanager
 
 import redis
 
-from syncer.errors import CancelledError, StateError, SyncerError
+from syncer.embedded import describe
+from syncer.errors import CancelledError, StateError, SyncerError, is_transient
 from syncer.fleet import settings
 from syncer.fleet.images import blob_key
 from syncer.fleet.steps import Fleet, enqueue_copy, fail_image
@@ -173,8 +174,12 @@ def _copied_or_handed_on(
     except (CancelledError, StateError):
         raise
     except SyncerError as exc:
+        if not is_transient(exc):
+            # Permanent (a digest mismatch, a denied push): as the task would.
+            blob_failed(fleet, plan, dst, desc, describe(exc))
+            return True
         log.info(
-            "inline copy of %s failed (%s); a copy_blob task takes it over",
+            "inline copy of %s failed (%s); a copy_blob task retries it",
             desc.digest[:19],
             type(exc).__name__,
         )

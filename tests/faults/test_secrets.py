@@ -96,7 +96,8 @@ def test_no_secret_anywhere_after_errors_and_retries(
             f"{src.host}/lab/app1:v1,v2,nope": f"{dest.host}/mirror/app1",
         },
     )
-    fleet = workers(2, auth=auth, concurrency=3, loglevel="DEBUG")
+    # Every blob its own task: the audit covers copy_blob arguments too.
+    fleet = workers(2, auth=auth, concurrency=3, loglevel="DEBUG", env={"SYNCER_INLINE_BLOB": "0"})
 
     run = plan_wait(syncer_cli, auth, rules, "-v")
 
