@@ -47,6 +47,15 @@ def describe_kwargs(kwargs: dict[str, Any]) -> str:
         if isinstance(value, dict) and "destinations" in value:
             dests = ", ".join(str(d.get("repo", "")) for d in value.get("destinations", []))
             value = f"{value.get('key', '')} -> {dests}"
+        elif (
+            isinstance(value, list)
+            and value
+            and isinstance(value[0], dict)
+            and "digest" in value[0]
+        ):
+            value = f"{len(value)} blobs: " + ", ".join(
+                f"{b.get('digest')} size={b.get('size')}" for b in value
+            )
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             first, last = value[0], value[-1]
             value = (

@@ -33,12 +33,6 @@ _lock = threading.Lock()
 _large_streams = 0
 
 
-def carrying_large() -> bool:
-    """Whether this worker is streaming a large blob right now."""
-    with _lock:
-        return _large_streams > 0
-
-
 def should_defer(size: int, deferrals: int) -> bool:
     """Whether to hand a copy of ``size`` bytes to another worker."""
     with _lock:
@@ -63,11 +57,6 @@ def streaming(size: int, client: redis.Redis | None = None, me: str = "") -> Ite
                 still_busy = _large_streams > 0
             if not still_busy:
                 _quietly(client, lambda c: c.zrem(BUSY_KEY, me))
-
-
-def alive(client: redis.Redis, me: str) -> None:
-    """Tell the fleet this worker is up and copying (small blobs count too)."""
-    _announce(client, me, large=False)
 
 
 def idle_peer(client: redis.Redis, me: str) -> str | None:

@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 import kombu.exceptions
@@ -117,16 +116,9 @@ def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> s
     """Resolve one image (HEADs first) and fan out its missing blobs."""
     f = fleet()
     job = TagJob(ImageRef.parse(source), ImageRef.parse(dest), rule)
-    owner = self.request.id or ""
-    # Small blobs are copied right here, unless this worker's link is busy
-    # with a large blob: then they go to copy_blob tasks, for idle peers.
-    copy_now = None
-    if not links.carrying_large():
-        links.alive(f.redis, self.request.hostname or "")
-        copy_now = partial(blobsteps.copy_inline, f, plan, owner=owner)
     try:
         with _state_errors():
-            return steps.sync_tag(f, plan, job, owner, copy_now)
+            return steps.sync_tag(f, plan, job, owner=self.request.id or "")
     except CancelledError:
         return "cancelled"
     except SyncerError as exc:
@@ -177,6 +169,39 @@ def copy_blob(
             self, exc, lambda reason: blobsteps.blob_failed(f, plan, dst_repo, desc, reason)
         )
         return "failed"
+
+
+@app.task(name=settings.COPY_BLOBS, bind=True)
+def copy_blobs(
+    self: Task, plan: str, src: str, dst: str, blobs: list[dict[str, Any]], deferred: int = 0
+) -> str:
+    """Copy several small blobs of one image, one after another (see ``sync_tag``)."""
+    f = fleet()
+    me = self.request.hostname or ""
+    descs = [Descriptor(b["media_type"], b["digest"], b["size"]) for b in blobs]
+    total = sum(max(d.size, 0) for d in descs)
+    if links.should_defer(total, deferred) and links.idle_peer(f.redis, me) is not None:
+        # As for copy_blob: leave this busy link to its large blob.
+        kwargs = {**self.request.kwargs, "deferred": deferred + 1}
+        self.apply_async(kwargs=kwargs, priority=settings.BATCH_PRIORITY)
+        return "deferred"
+    dst_repo = Repository.parse(dst)
+    try:
+        with _state_errors(), links.streaming(total, f.redis, me):
+            handed_on = blobsteps.copy_batch(
+                f, plan, Repository.parse(src), dst_repo, descs, owner=self.request.id or ""
+            )
+    except CancelledError:
+        return "cancelled"
+    except SyncerError as exc:
+
+        def record(reason: str) -> None:
+            for desc in descs:
+                blobsteps.blob_failed(f, plan, dst_repo, desc, reason)
+
+        _retry_or_record(self, exc, record)
+        return "failed"
+    return "handed_on" if handed_on else "copied"
 
 
 @app.task(name=settings.PUSH_IMAGE, bind=True)

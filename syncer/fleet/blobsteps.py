@@ -1,6 +1,6 @@
 """The blob steps of the distributed mode: copy one blob once for the fleet.
 
-``workers/tasks.py`` calls :func:`copy_blob` and :func:`blob_failed`. A copy
+``workers/tasks.py`` calls :func:`copy_blob`, :func:`copy_batch` and :func:`blob_failed`. A copy
 holds the in-flight lock for its (destination registry, digest) and one
 connection lease per registry, streams (or mounts) the blob, records it in
 the shared cache, and releases the images waiting for it.
@@ -28,8 +28,8 @@ from syncer.transfer import BlobCopier
 log = logging.getLogger(__name__)
 
 
-#: How long inline copies wait, in all, for blobs another worker is uploading.
-INLINE_BUSY_WAIT = 2.0
+#: How long a batch waits, in all, for its blobs another worker is uploading.
+BATCH_BUSY_WAIT = 2.0
 
 
 class BusyError(SyncerError):
@@ -142,25 +142,26 @@ def copy_blob(
     return outcome
 
 
-def copy_inline(
+def copy_batch(
     fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor], owner: str
-) -> None:
-    """Copy an image's small blobs inside the calling task (see ``steps.sync_tag``).
+) -> int:
+    """Copy several small blobs of one image in turn; return how many were handed on.
 
     A blob another worker is uploading is looked at again for up to
-    :data:`INLINE_BUSY_WAIT` seconds; one that is still busy, or whose copy
-    failed, goes to a ``copy_blob`` task, whose retry policy and failure
-    records apply. Redis errors propagate: the task is retried, and gets its
-    claims back (they name it as owner).
+    :data:`BATCH_BUSY_WAIT` seconds; one that is still busy, or whose copy
+    failed for a reason that may heal, goes to a ``copy_blob`` task of its own
+    with its own retries. A permanent failure is recorded at once. Redis
+    errors propagate, so the task is retried as a whole.
     """
     waiting = [d for d in blobs if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
-    deadline, delay = time.monotonic() + INLINE_BUSY_WAIT, 0.05
+    deadline, delay = time.monotonic() + BATCH_BUSY_WAIT, 0.05
     while waiting and time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 2, 0.5)
         waiting = [d for d in waiting if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
     for desc in waiting:
         enqueue_copy(fleet, plan, src, dst, desc)
+    return len(waiting)
 
 
 def _copied_or_handed_on(
@@ -179,7 +180,7 @@ def _copied_or_handed_on(
             blob_failed(fleet, plan, dst, desc, describe(exc))
             return True
         log.info(
-            "inline copy of %s failed (%s); a copy_blob task retries it",
+            "copy of %s in a batch failed (%s); a copy_blob task retries it",
             desc.digest[:19],
             type(exc).__name__,
         )

@@ -16,19 +16,22 @@ from syncer import defaults
 EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
 COPY_BLOB = "syncer.copy_blob"
+COPY_BLOBS = "syncer.copy_blobs"
 PUSH_IMAGE = "syncer.push_image"
 ENQUEUE_TAGS = "syncer.enqueue_tags"
 
 #: The broker transport class Celery loads by name.
 BROKER_TRANSPORT = "syncer.fleet.broker:Transport"
 
-#: ``sync_tag`` copies an image's blobs of at most INLINE_BLOB bytes itself, up
-#: to INLINE_BYTES per image, rather than publishing a ``copy_blob`` task for
-#: each: a task costs several Redis round trips and events, about as much CPU
-#: as copying a 1 MiB blob on a fast link. ``$SYNCER_INLINE_BLOB`` overrides
-#: the size; 0 sends every blob as its own task (each one visible in Flower).
-INLINE_BLOB = 4 << 20
-INLINE_BYTES = 16 << 20
+#: An image's blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES per image,
+#: are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
+#: a task costs several Redis round trips and events, about as much CPU as
+#: copying a 1 MiB blob on a fast link. Batches run after every waiting
+#: ``sync_tag`` (BATCH_PRIORITY), so large blobs are found and started first.
+#: ``$SYNCER_BATCH_BLOB`` overrides the size; 0 gives every blob its own task.
+BATCH_BLOB = 4 << 20
+BATCH_BYTES = 16 << 20
+BATCH_PRIORITY = 8
 
 #: A fan-out larger than this is split into ``enqueue_tags`` tasks of this many
 #: images, so several workers publish a 50k-tag repository in parallel.
@@ -60,9 +63,9 @@ def blob_priority(size: int) -> int:
     return 9
 
 
-def inline_blob() -> int:
-    """``$SYNCER_INLINE_BLOB`` or :data:`INLINE_BLOB`: the largest blob copied in ``sync_tag``."""
-    return int(os.environ.get("SYNCER_INLINE_BLOB") or INLINE_BLOB)
+def batch_blob() -> int:
+    """``$SYNCER_BATCH_BLOB`` or :data:`BATCH_BLOB`: the largest blob sent in a batch."""
+    return int(os.environ.get("SYNCER_BATCH_BLOB") or BATCH_BLOB)
 
 
 def visibility_timeout() -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,10 +41,6 @@ from syncer.rules import Rule
 from syncer.transfer import BlobCopier
 
 log = logging.getLogger(__name__)
-
-
-#: Copies an image's small blobs inside ``sync_tag``: (source repo, destination repo, blobs).
-CopyNow = Callable[[Repository, Repository, list[Descriptor]], None]
 
 
 class Dispatcher(Protocol):
@@ -129,14 +126,11 @@ def _options(fleet: Fleet, plan: str) -> tuple[bool, PlatformFilter]:
     )
 
 
-def sync_tag(
-    fleet: Fleet, plan: str, job: TagJob, owner: str = "", copy_now: CopyNow | None = None
-) -> str:
+def sync_tag(fleet: Fleet, plan: str, job: TagJob, owner: str = "") -> str:
     """Resolve one image; skip it, push it, or fan out its missing blobs.
 
-    With ``copy_now``, the image's small blobs are copied right here (after the
-    large ones have been enqueued) instead of costing a ``copy_blob`` task
-    each; ``owner`` (this task's id) lets a redelivered task reclaim them.
+    ``owner`` (this task's id) names the blob claims, so a redelivered task
+    gets them back.
     """
     if fleet.plans.cancelled(plan):
         return "cancelled"
@@ -164,7 +158,7 @@ def sync_tag(
         push_image(fleet, plan, image)
         return "pushed"
     landed = fleet.board.wait_for(plan, image, list(missing))
-    here = _hand_out_copies(fleet, plan, job, missing, owner, inline=copy_now is not None)
+    _hand_out_copies(fleet, plan, job, missing, owner)
     reason = fleet.board.blob_failure(plan, list(missing))
     if reason:
         fail_image(fleet, plan, image, reason)
@@ -174,8 +168,6 @@ def sync_tag(
             fleet.dispatch.send(
                 settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": str(job.dest)}
             )
-    if here and copy_now is not None:
-        copy_now(job.source.repo, job.dest.repo, here)
     return "waiting"
 
 
@@ -193,38 +185,42 @@ def _missing_blobs(fleet: Fleet, plan: str, res: Resolved) -> dict[str, Descript
 
 
 def _hand_out_copies(
-    fleet: Fleet,
-    plan: str,
-    job: TagJob,
-    missing: dict[str, Descriptor],
-    owner: str,
-    *,
-    inline: bool,
-) -> list[Descriptor]:
-    """Claim each missing blob once per plan; enqueue the large ones, return the rest.
+    fleet: Fleet, plan: str, job: TagJob, missing: dict[str, Descriptor], owner: str
+) -> None:
+    """Claim each missing blob once per plan and enqueue its copy, largest first.
 
-    Bigger blobs are enqueued first and at a higher priority. Blobs of at most
-    :func:`settings.inline_blob` bytes, up to :data:`settings.INLINE_BYTES` in
-    all, are returned for the caller to copy itself when ``inline`` is set.
+    Blobs of at most :func:`settings.batch_blob` bytes, up to
+    :data:`settings.BATCH_BYTES` in all, go out together as one
+    ``copy_blobs`` task; every other blob gets a ``copy_blob`` task.
     """
-    here: list[Descriptor] = []
-    budget = settings.INLINE_BYTES if inline else 0
-    largest = settings.inline_blob()
+    src, dst = job.source.repo, job.dest.repo
+    batch: dict[str, Descriptor] = {}
+    budget, largest = settings.BATCH_BYTES, settings.batch_blob()
     for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
         if not fleet.board.first_enqueue(plan, key, owner):
             continue
         if fleet.plans.once(plan, f"seen:{key}"):
             fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
-        if inline and 0 <= desc.size <= min(largest, budget):
+        if 0 <= desc.size <= min(largest, budget):
             budget -= desc.size
-            here.append(desc)
+            batch[key] = desc
             continue
-        try:
-            enqueue_copy(fleet, plan, job.source.repo, job.dest.repo, desc)
-        except Exception:
-            fleet.board.forget_enqueue(plan, key)  # so the retried task enqueues it
-            raise
-    return here
+        with _unclaimed_on_error(fleet, plan, [key]):
+            enqueue_copy(fleet, plan, src, dst, desc)
+    if batch:
+        with _unclaimed_on_error(fleet, plan, list(batch)):
+            enqueue_batch(fleet, plan, src, dst, list(batch.values()))
+
+
+@contextmanager
+def _unclaimed_on_error(fleet: Fleet, plan: str, keys: list[str]) -> Iterator[None]:
+    """Give the claims back if publishing fails, so the retried task enqueues them."""
+    try:
+        yield
+    except Exception:
+        for key in keys:
+            fleet.board.forget_enqueue(plan, key)
+        raise
 
 
 def enqueue_copy(
@@ -240,6 +236,19 @@ def enqueue_copy(
         "media_type": desc.media_type,
     }
     fleet.dispatch.send(settings.COPY_BLOB, kwargs, priority=settings.blob_priority(desc.size))
+
+
+def enqueue_batch(
+    fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor]
+) -> None:
+    """Enqueue one ``copy_blobs`` task for several small blobs of one image."""
+    kwargs = {
+        "plan": plan,
+        "src": str(src),
+        "dst": str(dst),
+        "blobs": [d.to_dict() for d in blobs],
+    }
+    fleet.dispatch.send(settings.COPY_BLOBS, kwargs, priority=settings.BATCH_PRIORITY)
 
 
 def _record(res: Resolved, missing: dict[str, Descriptor]) -> dict[str, Any]:

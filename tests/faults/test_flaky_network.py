@@ -136,6 +136,6 @@ def test_distributed_plan_survives_random_faults(
     assert run.code == 0, run
     _check(run.json, images, dest, rules)
     for worker in fleet:
-        # Small blobs: each sync_tag copies its image's blobs itself, faults included.
-        assert "Task syncer.sync_tag[" in worker.log_text(), f"{worker.node} resolved nothing"
+        # Small blobs go out in per-image copy_blobs batches, faults included.
+        assert "Task syncer.copy_blobs[" in worker.log_text(), f"{worker.node} copied nothing"
         assert "Traceback" not in worker.log_text(), worker.log_tail(80)

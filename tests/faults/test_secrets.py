@@ -97,7 +97,7 @@ def test_no_secret_anywhere_after_errors_and_retries(
         },
     )
     # Every blob its own task: the audit covers copy_blob arguments too.
-    fleet = workers(2, auth=auth, concurrency=3, loglevel="DEBUG", env={"SYNCER_INLINE_BLOB": "0"})
+    fleet = workers(2, auth=auth, concurrency=3, loglevel="DEBUG", env={"SYNCER_BATCH_BLOB": "0"})
 
     run = plan_wait(syncer_cli, auth, rules, "-v")
 

@@ -120,12 +120,12 @@ def test_plan_copies_everything_and_each_blob_once(
     assert uploads_of(dest.server, base)[0].path.startswith("/v2/mirror/app")
     mounts = mounts_of(dest.server, base)
     assert len({a.path.split("/blobs/")[0] for a in mounts}) == len(mounts) == REPOS - 1
-    # Both workers shared the work: these blobs are small, so each sync_tag
-    # copies its image's blobs itself rather than through copy_blob tasks.
+    # These blobs are small: each image's go out as one copy_blobs batch, and
+    # both workers took batches.
     for worker in fleet:
         log = worker.log_text()
-        assert "Task syncer.sync_tag[" in log, f"{worker.node} resolved nothing"
-        assert "Task syncer.copy_blob[" not in log, f"{worker.node}: small blob sent as a task"
+        assert "Task syncer.copy_blobs[" in log, f"{worker.node} copied nothing"
+        assert "Task syncer.copy_blob[" not in log, f"{worker.node}: small blob sent alone"
     # The counters add up to what the registry saw.
     keys = {(_mirror(i.repo), b.digest): b.size for i in shared_base for b in i.blobs}
     c = report["counters"]

@@ -133,7 +133,7 @@ def _observe(
         try:
             # Every blob its own task, so Flower shows what each copy moves.
             pool.start(
-                2, auth=auth, concurrency=3, loglevel="DEBUG", env={"SYNCER_INLINE_BLOB": "0"}
+                2, auth=auth, concurrency=3, loglevel="DEBUG", env={"SYNCER_BATCH_BLOB": "0"}
             )
             plan = run_cli(
                 ["plan", "--auth", auth, "--images", rules, "--wait", "--output", "json", "-v"],
