@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from bench import profiling
 from bench.context import Bench
 from bench.dataset import LARGE_REPO
 from bench.netns import host_name, link_check, shaped_bytes
 from bench.procs import celery_summary
 from bench.report import Scenario
-from bench.scenarios import cold_and_noop, verdict
+from bench.scenarios import cold_and_noop, profile_path, verdict
 from bench.tools import skopeo_sync, syncer_plan, syncer_sync
 
 #: Targets: (b) syncer/skopeo; (c) syncer/4-skopeo, and syncer/floor.
@@ -100,6 +101,14 @@ def fleet(bench: Bench, hosts: int, largest_repo: str) -> Scenario:
     )
     scen.facts.append(celery_summary(bench.workdir))
     scen.facts.append(_shaping_facts(bench, list(range(1, hosts + 1))))
+    profile = profile_path(bench, "fleet-cold.raw")
+    if profile is not None:
+        # One extra plan under py-spy, not part of the medians.
+        bench.dest.wipe()
+        syncer_plan(bench, repos, names, profile=profile)
+        scen.profiles["syncer plan workers, cold (py-spy --gil: Python CPU)"] = profiling.summarize(
+            sorted(profile.parent.glob("fleet-cold.*"))
+        )
     tool = f"syncer plan --wait ({hosts}w)"
     ratio = scen.ratio(tool) or 0.0
     to_floor = scen.wall(tool) / floor
