@@ -16,7 +16,9 @@ from syncer.errors import (
     NotFoundError,
     RateLimitedError,
     ServerError,
+    StateError,
     TLSError,
+    TLSHandshakeError,
     TransportError,
     UnsupportedError,
 )
@@ -26,6 +28,10 @@ TRANSIENT = [
     TransportError("reset"),
     RateLimitedError("slow down", status=429),
     ServerError("oops", status=503),
+    # An EOF or reset mid-handshake (a restarting load balancer) heals.
+    TLSHandshakeError("GET https://reg.example/v2/: TLS error: EOF occurred"),
+    # Redis restarting under the fleet's state heals too.
+    StateError("blob cache unavailable: ConnectionError"),
 ]
 PERMANENT = [
     AuthError("denied", status=401),

@@ -5,12 +5,14 @@ Locks, leases and the shared backoff are in ``test_locks.py``.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
 import pytest
 import redis
 
+from syncer.errors import StateError, is_transient
 from syncer.fleet.blobcache import RedisBlobCache
 from syncer.fleet.images import ImageBoard, blob_key, image_id
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus, PlanStore
@@ -328,3 +330,22 @@ def test_blob_cache(redis_client: redis.Redis) -> None:
     assert cache.has("reg:5000", "team/a", B)
     assert cache.repos_with("reg:5000", A) == ["team/b"]
     cache.flush()  # a no-op, but part of the interface
+
+
+def test_blob_cache_without_redis_is_a_transient_state_error() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cache = RedisBlobCache(redis.Redis(port=port, socket_connect_timeout=1))
+    calls = [
+        lambda: cache.has("reg:5000", "team/a", A),
+        lambda: cache.add("reg:5000", "team/a", A),
+        lambda: cache.discard("reg:5000", "team/a", A),
+        lambda: cache.repos_with("reg:5000", A),
+    ]
+    for call in calls:
+        with pytest.raises(StateError) as info:
+            call()
+        # Retried by the task, not recorded as the blob's failure.
+        assert is_transient(info.value)
+        assert "blob cache unavailable: ConnectionError" in str(info.value)

@@ -1,0 +1,109 @@
+"""How ``sync_tag`` hands out an image's missing blobs, against a real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from syncer.fleet import settings, steps
+from syncer.fleet.images import blob_key
+from syncer.jobs import TagJob
+from syncer.manifest import Descriptor
+from syncer.reference import ImageRef
+
+PLAN = "20240101-000000-steps1"
+MIB = 1 << 20
+JOB = TagJob(
+    ImageRef.parse("src.example/lab/app:v1"), ImageRef.parse("dst.example/mirror/app:v1"), "r"
+)
+
+
+class Recorder:
+    """A dispatcher that records what it sends, and fails for ``fail_on`` task names."""
+
+    def __init__(self, fail_on: tuple[str, ...] = ()) -> None:
+        self.sent: list[tuple[str, dict[str, Any], int | None]] = []
+        self.fail_on = fail_on
+
+    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
+        if name in self.fail_on:
+            raise ConnectionError("broker unavailable")
+        self.sent.append((name, kwargs, priority))
+
+
+def _fleet(client: redis.Redis, dispatch: Recorder) -> steps.Fleet:
+    # The pool is not used when handing out copies.
+    return steps.Fleet(redis=client, pool=None, dispatch=dispatch, limits={})  # type: ignore[arg-type]
+
+
+def _missing(*sizes: int) -> dict[str, Descriptor]:
+    descs = [Descriptor("m", f"sha256:{i:064x}", size) for i, size in enumerate(sizes, 1)]
+    return {blob_key("dst.example/mirror/app", d.digest): d for d in descs}
+
+
+def test_large_blobs_first_then_one_batch_of_the_small_ones(redis_client: redis.Redis) -> None:
+    dispatch = Recorder()
+    missing = _missing(1 * MIB, 100 * MIB, 3 * MIB, 5 * MIB, 2000)
+
+    steps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, missing, "task-1")
+
+    names = [name for name, _, _ in dispatch.sent]
+    assert names == [settings.COPY_BLOB, settings.COPY_BLOB, settings.COPY_BLOBS]
+    assert [kw["size"] for _, kw, _ in dispatch.sent[:2]] == [100 * MIB, 5 * MIB]
+    assert dispatch.sent[0][2] == settings.blob_priority(100 * MIB) < settings.BATCH_PRIORITY
+    _, batch, priority = dispatch.sent[2]
+    assert priority == settings.BATCH_PRIORITY
+    assert [b["size"] for b in batch["blobs"]] == [3 * MIB, 1 * MIB, 2000]
+    assert batch["src"] == "src.example/lab/app" and batch["dst"] == "dst.example/mirror/app"
+
+
+def test_a_batch_carries_at_most_its_byte_budget(redis_client: redis.Redis) -> None:
+    dispatch = Recorder()
+    count = settings.BATCH_BYTES // MIB + 4
+
+    steps._hand_out_copies(
+        _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[MIB] * count), "task-1"
+    )
+
+    singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
+    [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
+    assert len(batch["blobs"]) == settings.BATCH_BYTES // MIB and len(singles) == 4
+
+
+def test_batching_can_be_turned_off(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCER_BATCH_BLOB", "0")
+    dispatch = Recorder()
+
+    steps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9), "t")
+
+    assert [name for name, _, _ in dispatch.sent] == [settings.COPY_BLOB] * 2
+
+
+def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) -> None:
+    missing = _missing(100 * MIB, MIB, MIB)
+    fleet = _fleet(redis_client, Recorder(fail_on=(settings.COPY_BLOBS,)))
+
+    with pytest.raises(ConnectionError):
+        steps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
+
+    big, *small = missing
+    # The large copy was published: its claim stands. The batch was not: a
+    # retry (or another image's task) may claim and enqueue those blobs.
+    assert fleet.board.first_enqueue(PLAN, big, "task-2") is False
+    assert all(fleet.board.first_enqueue(PLAN, key, "task-2") for key in small)
+
+
+def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis) -> None:
+    missing = _missing(100 * MIB, MIB)
+    first, again, other = Recorder(), Recorder(), Recorder()
+
+    steps._hand_out_copies(_fleet(redis_client, first), PLAN, JOB, missing, "task-1")
+    steps._hand_out_copies(_fleet(redis_client, again), PLAN, JOB, missing, "task-1")
+    steps._hand_out_copies(_fleet(redis_client, other), PLAN, JOB, missing, "task-9")
+
+    assert [n for n, _, _ in again.sent] == [n for n, _, _ in first.sent]
+    assert other.sent == []  # another image's task leaves them to their owner
