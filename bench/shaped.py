@@ -101,6 +101,15 @@ def fleet(bench: Bench, hosts: int, largest_repo: str) -> Scenario:
     )
     scen.facts.append(celery_summary(bench.workdir))
     scen.facts.append(_shaping_facts(bench, list(range(1, hosts + 1))))
+    # The same plan for the largest repository alone: how near the floor the
+    # fleet gets when the other copies do not compete for the 2 cores.
+    bench.dest.wipe()
+    alone = syncer_plan(bench, [largest_repo], names)
+    scen.facts.append(
+        f"extra run, not in the medians: syncer plan of {largest_repo.rsplit('/', 1)[-1]} "
+        f"alone on the same {hosts} hosts: {alone.wall:.2f} s = {alone.wall / floor:.2f}x the "
+        f"floor ({alone.cpu})"
+    )
     profile = profile_path(bench, "fleet-cold.raw")
     if profile is not None:
         # One extra plan under py-spy, not part of the medians.

@@ -3,10 +3,11 @@
 A plan's makespan is bounded below by its largest blob on one link. A worker
 streaming such a blob that also takes small copies shares its link with them
 and stretches that bound, while other hosts' links sit idle. So a worker with
-a large stream in flight hands small copies back to the shared queue while
-some other worker's link is idle (which workers are alive and which links are
-busy is shared in Redis). With no idle peer, or after a few hand-offs, a busy
-worker takes the copy itself, so a fleet of one still makes progress.
+a large stream in flight stops taking tasks from the shared queue while some
+other worker's link is idle (see :mod:`workers.intake`), and hands back the
+small copies it had already taken (which workers are alive and which links
+are busy is shared in Redis). With no idle peer, or after a few hand-offs, a
+busy worker takes the copy itself, so a fleet of one still makes progress.
 """
 
 from __future__ import annotations
@@ -19,18 +20,24 @@ from contextlib import contextmanager
 
 import redis
 
+from workers import intake
+
 #: A blob this big keeps a link busy long enough to be worth keeping to itself.
 LARGE_BLOB = 64 << 20
 #: How many times a small copy is handed on before a busy worker takes it.
 MAX_DEFERRALS = 3
-#: A worker not seen starting a copy for this long is not handed any.
+#: A worker not seen for this long is not counted as an idle peer.
 ALIVE_WINDOW = 30.0
+#: How often a working worker says it is alive.
+ALIVE_EVERY = 5.0
 
 ALIVE_KEY = "syncer:links:alive"  # zset: worker node name -> last seen
 BUSY_KEY = "syncer:links:busy"  # zset: worker node name -> when its large stream began
 
 _lock = threading.Lock()
 _large_streams = 0
+_paused = False
+_last_alive = -ALIVE_EVERY
 
 
 def should_defer(size: int, deferrals: int) -> bool:
@@ -40,14 +47,26 @@ def should_defer(size: int, deferrals: int) -> bool:
 
 
 @contextmanager
-def streaming(size: int, client: redis.Redis | None = None, me: str = "") -> Iterator[None]:
-    """Mark a copy in flight on this worker's link (and tell the fleet about large ones)."""
-    global _large_streams
+def streaming(
+    size: int, client: redis.Redis | None = None, me: str = "", *, pause_intake: bool = False
+) -> Iterator[None]:
+    """Mark a copy in flight on this worker's link (and tell the fleet about large ones).
+
+    With ``pause_intake``, the first large stream also pauses this worker's
+    intake of tasks while an idle peer exists; the last one resumes it.
+    """
+    global _large_streams, _paused
     large = size >= LARGE_BLOB
     _announce(client, me, large)
+    first = False
     if large:
         with _lock:
             _large_streams += 1
+            first = _large_streams == 1
+    if first and pause_intake and client is not None and idle_peer(client, me) is not None:
+        paused = intake.pause()
+        with _lock:
+            _paused = _paused or paused
     try:
         yield
     finally:
@@ -55,8 +74,22 @@ def streaming(size: int, client: redis.Redis | None = None, me: str = "") -> Ite
             with _lock:
                 _large_streams -= 1
                 still_busy = _large_streams > 0
+                resume, _paused = (_paused and not still_busy), (_paused and still_busy)
+            if resume:
+                intake.resume()
             if not still_busy:
                 _quietly(client, lambda c: c.zrem(BUSY_KEY, me))
+
+
+def alive(client: redis.Redis, me: str) -> None:
+    """Tell the fleet this worker is up, at most once per :data:`ALIVE_EVERY` seconds."""
+    global _last_alive
+    now = time.monotonic()
+    with _lock:
+        if now - _last_alive < ALIVE_EVERY:
+            return
+        _last_alive = now
+    _announce(client, me, large=False)
 
 
 def idle_peer(client: redis.Redis, me: str) -> str | None:

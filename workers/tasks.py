@@ -18,6 +18,7 @@ from typing import Any
 import kombu.exceptions
 import redis
 from celery import Task
+from celery.signals import task_prerun
 
 from syncer.embedded import describe
 from syncer.errors import CancelledError, StateError, SyncerError, is_transient
@@ -80,6 +81,13 @@ def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]
             exc=exc, countdown=backoff_delay(retries + 1, exc), max_retries=MAX_RETRIES
         ) from None
     record(describe(exc))
+
+
+@task_prerun.connect
+def _say_alive(sender: Any = None, task: Task | None = None, **kwargs: Any) -> None:
+    """Every task start tells the fleet this worker is up (rate-limited), for idle_peer."""
+    if task is not None:
+        links.alive(fleet().redis, task.request.hostname or "")
 
 
 @app.task(name=settings.EXPAND_RULE, bind=True)
@@ -151,7 +159,7 @@ def copy_blob(
     dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
     try:
-        with _state_errors(), links.streaming(size, f.redis, me):
+        with _state_errors(), links.streaming(size, f.redis, me, pause_intake=True):
             return blobsteps.copy_blob(
                 f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
             )

@@ -1,0 +1,84 @@
+"""A worker pauses its intake while its link carries a large blob and a peer's link is idle."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from workers import intake, links
+
+SMALL, LARGE = 1 << 20, links.LARGE_BLOB
+ME, PEER = "w1@host1", "w2@host2"
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+
+    def pause() -> bool:
+        seen.append("pause")
+        return True
+
+    monkeypatch.setattr(intake, "pause", pause)
+    monkeypatch.setattr(intake, "resume", lambda: seen.append("resume"))
+    return seen
+
+
+def _alive(client: redis.Redis, *names: str) -> None:
+    client.zadd(links.ALIVE_KEY, dict.fromkeys(names, time.time()))
+
+
+def test_first_large_stream_pauses_and_the_last_resumes(
+    redis_client: redis.Redis, calls: list[str]
+) -> None:
+    _alive(redis_client, ME, PEER)
+    with links.streaming(LARGE, redis_client, ME, pause_intake=True):
+        assert calls == ["pause"]
+        with links.streaming(LARGE, redis_client, ME, pause_intake=True):
+            pass
+        assert calls == ["pause"], "still streaming one large blob"
+    assert calls == ["pause", "resume"]
+
+
+def test_no_pause_without_an_idle_peer(redis_client: redis.Redis, calls: list[str]) -> None:
+    _alive(redis_client, ME)  # a fleet of one
+    with links.streaming(LARGE, redis_client, ME, pause_intake=True):
+        pass
+    _alive(redis_client, PEER)
+    redis_client.zadd(links.BUSY_KEY, {PEER: time.time()})  # the peer's link is busy too
+    with links.streaming(LARGE, redis_client, ME, pause_intake=True):
+        pass
+    assert calls == []
+
+
+def test_small_streams_never_pause(redis_client: redis.Redis, calls: list[str]) -> None:
+    _alive(redis_client, ME, PEER)
+    with links.streaming(SMALL, redis_client, ME, pause_intake=True):
+        pass
+    assert calls == []
+
+
+def test_a_failed_stream_still_resumes(redis_client: redis.Redis, calls: list[str]) -> None:
+    _alive(redis_client, ME, PEER)
+    with pytest.raises(RuntimeError):
+        with links.streaming(LARGE, redis_client, ME, pause_intake=True):
+            raise RuntimeError("stream broke")
+    assert calls == ["pause", "resume"]
+    assert redis_client.zscore(links.BUSY_KEY, ME) is None
+
+
+def test_alive_is_rate_limited(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(links, "_last_alive", -links.ALIVE_EVERY)
+    links.alive(redis_client, ME)
+    first = redis_client.zscore(links.ALIVE_KEY, ME)
+    assert first is not None and abs(first - time.time()) < 5
+    redis_client.zrem(links.ALIVE_KEY, ME)
+    links.alive(redis_client, ME)  # within ALIVE_EVERY: not written again
+    assert redis_client.zscore(links.ALIVE_KEY, ME) is None
+
+
+def test_intake_outside_a_worker_is_a_no_op() -> None:
+    assert intake.pause() is False
+    intake.resume()
