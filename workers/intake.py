@@ -12,8 +12,8 @@ bootstep keeps the consumer, and a task thread schedules
 ``cancel_task_queue``/``add_task_queue`` on the consumer's event loop
 (kombu's ``Hub.call_soon`` is thread-safe). Messages the worker has already
 reserved still run; :mod:`workers.links` hands those on. A pause never
-outlives a stream: :func:`resume` runs in the stream's ``finally``, and
-``add_task_queue`` is a no-op for a queue already consumed.
+outlives a stream: :func:`resume` runs in the stream's ``finally``, and what
+runs on the loop applies the latest wish, whatever order the loop runs it in.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from celery import bootsteps
 
 _lock = threading.Lock()
 _consumer: Any = None
+_paused = False
 
 
 class IntakeStep(bootsteps.StartStopStep):  # type: ignore[misc]
@@ -47,17 +48,37 @@ class IntakeStep(bootsteps.StartStopStep):  # type: ignore[misc]
 
 def pause() -> bool:
     """Stop taking new tasks from the shared queue; False outside a running worker."""
-    with _lock:
-        c = _consumer
-    if c is None:
-        return False
-    c.call_soon(c.cancel_task_queue, c.app.conf.task_default_queue)
-    return True
+    return _want(paused=True)
 
 
 def resume() -> None:
     """Take tasks from the shared queue again (harmless if never paused)."""
+    _want(paused=False)
+
+
+def _want(*, paused: bool) -> bool:
+    global _paused
     with _lock:
+        _paused = paused
         c = _consumer
-    if c is not None:
-        c.call_soon(c.add_task_queue, c.app.conf.task_default_queue)
+    if c is None:
+        return False
+    # The hub runs callbacks in no set order, so each one applies whatever is
+    # wanted when it runs: a pause and a resume queued together end resumed.
+    c.call_soon(apply, c)
+    return True
+
+
+def apply(c: Any) -> None:
+    """On the consumer's loop: consume the shared queue or not, as last asked."""
+    queue = c.app.conf.task_default_queue
+    with _lock:
+        paused = _paused
+    tasks = c.task_consumer
+    if tasks is None:
+        return  # reconnecting; the restarted consumer reads the selected queues
+    consuming = tasks.consuming_from(queue)
+    if paused and consuming:
+        c.cancel_task_queue(queue)
+    elif not paused and not consuming:
+        c.add_task_queue(queue)
