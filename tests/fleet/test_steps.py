@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.fleet import settings, steps
+from syncer.fleet import blobsteps, settings, steps
 from syncer.fleet.images import blob_key
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
@@ -107,3 +107,23 @@ def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis)
 
     assert [n for n, _, _ in again.sent] == [n for n, _, _ in first.sent]
     assert other.sent == []  # another image's task leaves them to their owner
+
+
+def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
+    redis_client: redis.Redis,
+) -> None:
+    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
+    image = "img-1"
+    failing = _fleet(redis_client, Recorder(fail_on=(settings.PUSH_IMAGE,)))
+    failing.board.save_image(PLAN, image, {"job": {"dest": "dst.example/mirror/app:v1"}})
+    failing.board.wait_for(PLAN, image, [key])
+
+    with pytest.raises(ConnectionError):
+        blobsteps._release_waiters(failing, PLAN, key)
+
+    # The retried copy task is again the one that completes the image.
+    dispatch = Recorder()
+    blobsteps._release_waiters(_fleet(redis_client, dispatch), PLAN, key)
+    assert [(name, kw["image"]) for name, kw, _ in dispatch.sent] == [(settings.PUSH_IMAGE, image)]
+    blobsteps._release_waiters(_fleet(redis_client, dispatch), PLAN, key)  # redelivered
+    assert len(dispatch.sent) == 1, "the image was completed once"
