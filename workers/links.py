@@ -53,32 +53,60 @@ def streaming(
     """Mark a copy in flight on this worker's link (and tell the fleet about large ones).
 
     With ``pause_intake``, the first large stream also pauses this worker's
-    intake of tasks while an idle peer exists; the last one resumes it.
+    intake of tasks while an idle peer exists; the last one resumes it, and
+    so does a watcher as soon as no peer's link is idle any more.
     """
-    global _large_streams, _paused
-    large = size >= LARGE_BLOB
-    _announce(client, me, large)
-    first = False
+    global _large_streams
+    large, first = size >= LARGE_BLOB, False
     if large:
         with _lock:
             _large_streams += 1
             first = _large_streams == 1
-    if first and pause_intake and client is not None and idle_peer(client, me) is not None:
-        paused = intake.pause()
-        with _lock:
-            _paused = _paused or paused
     try:
+        _announce(client, me, large)
+        if large and first and pause_intake and client is not None:
+            _pause_while_a_peer_is_idle(client, me)
         yield
     finally:
         if large:
             with _lock:
                 _large_streams -= 1
                 still_busy = _large_streams > 0
-                resume, _paused = (_paused and not still_busy), (_paused and still_busy)
-            if resume:
-                intake.resume()
             if not still_busy:
+                _resume()
                 _quietly(client, lambda c: c.zrem(BUSY_KEY, me))
+
+
+def _pause_while_a_peer_is_idle(client: redis.Redis, me: str) -> None:
+    global _paused
+    if idle_peer(client, me) is None:
+        return
+    with _lock:
+        _paused = True
+    if not intake.pause():
+        _resume()  # not inside a running worker
+        return
+    threading.Thread(target=_watch_peers, args=(client, me), daemon=True).start()
+
+
+def _watch_peers(client: redis.Redis, me: str) -> None:
+    """While paused, resume as soon as no peer's link is idle (one died, or got busy)."""
+    while True:
+        time.sleep(ALIVE_EVERY)
+        with _lock:
+            if not _paused:
+                return
+        if idle_peer(client, me) is None:
+            _resume()
+            return
+
+
+def _resume() -> None:
+    global _paused
+    with _lock:
+        was, _paused = _paused, False
+    if was:
+        intake.resume()
 
 
 def alive(client: redis.Redis, me: str) -> None:

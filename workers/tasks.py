@@ -193,21 +193,21 @@ def copy_blobs(
         kwargs = {**self.request.kwargs, "deferred": deferred + 1}
         self.apply_async(kwargs=kwargs, priority=settings.BATCH_PRIORITY)
         return "deferred"
-    dst_repo = Repository.parse(dst)
+    src_repo, dst_repo = Repository.parse(src), Repository.parse(dst)
     try:
         with _state_errors(), links.streaming(total, f.redis, me):
             handed_on = blobsteps.copy_batch(
-                f, plan, Repository.parse(src), dst_repo, descs, owner=self.request.id or ""
+                f, plan, src_repo, dst_repo, descs, owner=self.request.id or ""
             )
     except CancelledError:
         return "cancelled"
     except SyncerError as exc:
+        # Out of retries (Redis kept failing): the blobs that did not land get
+        # copy_blob tasks of their own; none is recorded failed from here.
+        def hand_on(reason: str) -> None:
+            blobsteps.hand_on_unlanded(f, plan, src_repo, dst_repo, descs)
 
-        def record(reason: str) -> None:
-            for desc in descs:
-                blobsteps.blob_failed(f, plan, dst_repo, desc, reason)
-
-        _retry_or_record(self, exc, record)
+        _retry_or_record(self, exc, hand_on)
         return "failed"
     return "handed_on" if handed_on else "copied"
 

@@ -164,6 +164,22 @@ def copy_batch(
     return len(waiting)
 
 
+def hand_on_unlanded(
+    fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor]
+) -> int:
+    """After a batch gave up: each blob not landed yet gets a ``copy_blob`` task of its own.
+
+    Those tasks have their own retries and record their own failures; a blob
+    that did land is left alone. Returns how many were handed on.
+    """
+    keys = {blob_key(str(dst), d.digest): d for d in blobs}
+    landed = fleet.board.landed(plan, list(keys))
+    for key, desc in keys.items():
+        if key not in landed:
+            enqueue_copy(fleet, plan, src, dst, desc)
+    return len(keys) - len(landed)
+
+
 def _copied_or_handed_on(
     fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
 ) -> bool:

@@ -51,7 +51,8 @@ class ImageBoard:
     waiters_key = "syncer:plan:{plan}:waiters:{blob}"
     landed_key = "syncer:plan:{plan}:landed"
     failed_key = "syncer:plan:{plan}:blobfailed"
-    queued_key = "syncer:plan:{plan}:queued"
+    # A hash (blob -> claiming task); named apart from the set it replaced.
+    queued_key = "syncer:plan:{plan}:claims"
 
     def __init__(self, client: redis.Redis, ttl: int | Callable[[str], int] = PLAN_TTL) -> None:
         self.redis = client
@@ -110,6 +111,13 @@ class ImageBoard:
     def forget_enqueue(self, plan: str, blob: str) -> None:
         """Undo :meth:`first_enqueue` when the copy could not be published."""
         self.redis.hdel(self.queued_key.format(plan=plan), blob)
+
+    def landed(self, plan: str, blobs: list[str]) -> set[str]:
+        """Which of ``blobs`` have landed in this plan."""
+        if not blobs:
+            return set()
+        flags = self.redis.smismember(self.landed_key.format(plan=plan), blobs)
+        return {b for b, hit in zip(blobs, flags, strict=True) if hit}
 
     def land(self, plan: str, blob: str) -> list[str]:
         """Mark ``blob`` landed; return the waiting images."""

@@ -31,6 +31,8 @@ BROKER_TRANSPORT = "syncer.fleet.broker:Transport"
 #: ``$SYNCER_BATCH_BLOB`` overrides the size; 0 gives every blob its own task.
 BATCH_BLOB = 4 << 20
 BATCH_BYTES = 16 << 20
+#: At most this many blobs in one batch (an index of many tiny images).
+BATCH_COUNT = 50
 BATCH_PRIORITY = 8
 
 #: A fan-out larger than this is split into ``enqueue_tags`` tasks of this many

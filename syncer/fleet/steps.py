@@ -147,8 +147,8 @@ def sync_tag(fleet: Fleet, plan: str, job: TagJob, owner: str = "") -> str:
         return "skipped"
     missing = _missing_blobs(fleet, plan, res)
     if not fleet.board.save_image(plan, image, _record(res, missing)):
-        owner = (fleet.board.load_image(plan, image).get("job") or {}).get("rule", job.rule)
-        if owner != job.rule:
+        stored = (fleet.board.load_image(plan, image).get("job") or {}).get("rule", job.rule)
+        if stored != job.rule:
             # Another rule already handles this (source, destination); settle
             # this rule's count instead of waiting for blobs it does not own.
             if fleet.plans.once(plan, f"finished:{image}:{job.rule}"):
@@ -190,35 +190,42 @@ def _hand_out_copies(
     """Claim each missing blob once per plan and enqueue its copy, largest first.
 
     Blobs of at most :func:`settings.batch_blob` bytes, up to
-    :data:`settings.BATCH_BYTES` in all, go out together as one
-    ``copy_blobs`` task; every other blob gets a ``copy_blob`` task.
+    :data:`settings.BATCH_BYTES` and :data:`settings.BATCH_COUNT` blobs in
+    all, go out together as one ``copy_blobs`` task; every other blob gets a
+    ``copy_blob`` task.
     """
     src, dst = job.source.repo, job.dest.repo
     batch: dict[str, Descriptor] = {}
     budget, largest = settings.BATCH_BYTES, settings.batch_blob()
-    for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
-        if not fleet.board.first_enqueue(plan, key, owner):
-            continue
-        if fleet.plans.once(plan, f"seen:{key}"):
-            fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
-        if 0 <= desc.size <= min(largest, budget):
-            budget -= desc.size
-            batch[key] = desc
-            continue
-        with _unclaimed_on_error(fleet, plan, [key]):
+    # Until a claim's task is published, any failure gives it back, so the
+    # retried task (or another image's) can claim and enqueue it again.
+    with _unclaimed_on_error(fleet, plan, batch):
+        for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
+            if not fleet.board.first_enqueue(plan, key, owner):
+                continue
+            batch[key] = desc  # claimed, not yet published
+            if fleet.plans.once(plan, f"seen:{key}"):
+                fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
+            fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= settings.BATCH_COUNT
+            if largest > 0 and fits:
+                budget -= desc.size
+                continue
             enqueue_copy(fleet, plan, src, dst, desc)
-    if batch:
-        with _unclaimed_on_error(fleet, plan, list(batch)):
+            del batch[key]
+        if batch:
             enqueue_batch(fleet, plan, src, dst, list(batch.values()))
+            batch.clear()
 
 
 @contextmanager
-def _unclaimed_on_error(fleet: Fleet, plan: str, keys: list[str]) -> Iterator[None]:
-    """Give the claims back if publishing fails, so the retried task enqueues them."""
+def _unclaimed_on_error(
+    fleet: Fleet, plan: str, unpublished: dict[str, Descriptor]
+) -> Iterator[None]:
+    """On any error, give back the claims in ``unpublished`` (as it stands then)."""
     try:
         yield
     except Exception:
-        for key in keys:
+        for key in list(unpublished):
             fleet.board.forget_enqueue(plan, key)
         raise
 

@@ -82,3 +82,18 @@ def test_alive_is_rate_limited(redis_client: redis.Redis, monkeypatch: pytest.Mo
 def test_intake_outside_a_worker_is_a_no_op() -> None:
     assert intake.pause() is False
     intake.resume()
+
+
+def test_the_pause_ends_when_no_peer_is_idle_any_more(
+    redis_client: redis.Redis, calls: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(links, "ALIVE_EVERY", 0.05)
+    _alive(redis_client, ME, PEER)
+    with links.streaming(LARGE, redis_client, ME, pause_intake=True):
+        assert calls == ["pause"]
+        redis_client.zadd(links.BUSY_KEY, {PEER: time.time()})  # the peer got a large blob
+        deadline = time.monotonic() + 5
+        while calls == ["pause"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert calls == ["pause", "resume"], "still paused with no idle peer"
+    assert calls == ["pause", "resume"], "resumed once only"

@@ -78,9 +78,9 @@ def test_batching_can_be_turned_off(
     monkeypatch.setenv("SYNCER_BATCH_BLOB", "0")
     dispatch = Recorder()
 
-    steps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9), "t")
+    steps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9, 0), "t")
 
-    assert [name for name, _, _ in dispatch.sent] == [settings.COPY_BLOB] * 2
+    assert [name for name, _, _ in dispatch.sent] == [settings.COPY_BLOB] * 3
 
 
 def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) -> None:
@@ -127,3 +127,68 @@ def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
     assert [(name, kw["image"]) for name, kw, _ in dispatch.sent] == [(settings.PUSH_IMAGE, image)]
     blobsteps._release_waiters(_fleet(redis_client, dispatch), PLAN, key)  # redelivered
     assert len(dispatch.sent) == 1, "the image was completed once"
+
+
+def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> None:
+    dispatch = Recorder()
+    count = settings.BATCH_COUNT + 10
+
+    steps._hand_out_copies(
+        _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[100] * count), "task-1"
+    )
+
+    [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
+    singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
+    assert len(batch["blobs"]) == settings.BATCH_COUNT and len(singles) == 10
+
+
+class FailOnce(Recorder):
+    """Fails the first send of ``name``, then records like :class:`Recorder`."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(fail_on=(name,))
+
+    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
+        try:
+            super().send(name, kwargs, priority)
+        finally:
+            self.fail_on = ()
+
+
+def test_a_failure_mid_hand_out_gives_back_every_unpublished_claim(
+    redis_client: redis.Redis,
+) -> None:
+    # 4+4+4+3 MiB fill a batch; the last 3 MiB blob goes alone, and that publish fails
+    # before the batch is sent.
+    missing = _missing(4 * MIB, 4 * MIB, 4 * MIB, 3 * MIB, 3 * MIB)
+    dispatch = FailOnce(settings.COPY_BLOB)
+    fleet = _fleet(redis_client, dispatch)
+
+    with pytest.raises(ConnectionError):
+        steps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
+    # Whoever comes next (the retry, or another image's task) can enqueue them all.
+    steps._hand_out_copies(fleet, PLAN, JOB, missing, "task-2")
+
+    sent = {kw["digest"] for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB}
+    for name, kw, _ in dispatch.sent:
+        if name == settings.COPY_BLOBS:
+            sent |= {b["digest"] for b in kw["blobs"]}
+    assert sent == {d.digest for d in missing.values()}, "a claimed blob was never enqueued"
+
+
+def test_a_batch_out_of_retries_hands_on_only_what_did_not_land(
+    redis_client: redis.Redis,
+) -> None:
+    missing = _missing(MIB, 2 * MIB)
+    (landed_key, landed), (_, other) = missing.items()
+    dispatch = Recorder()
+    fleet = _fleet(redis_client, dispatch)
+    fleet.board.land(PLAN, landed_key)
+
+    handed = blobsteps.hand_on_unlanded(
+        fleet, PLAN, JOB.source.repo, JOB.dest.repo, [landed, other]
+    )
+
+    assert handed == 1
+    assert [(n, kw["digest"]) for n, kw, _ in dispatch.sent] == [(settings.COPY_BLOB, other.digest)]
+    assert fleet.board.blob_failure(PLAN, list(missing)) == "", "nothing was recorded failed"
