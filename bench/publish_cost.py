@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from syncer.planner import CeleryDispatcher, celery_app
+from syncer.fleet.broker import CeleryDispatcher, celery_app
 
 
 def main() -> None:

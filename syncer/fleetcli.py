@@ -116,16 +116,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(planner.preview(config).render())
         return EXIT_OK
+    from syncer.fleet.broker import CeleryDispatcher, celery_app
     from syncer.fleet.plans import PlanStore
 
     client = connect(args.redis)
-    app = planner.celery_app(settings.redis_url(args.redis))
+    app = celery_app(settings.redis_url(args.redis))
     source = str(args.config or args.config_file or args.images)
     plan = planner.submit(
         config,
         sync_options(args),
         client,
-        planner.CeleryDispatcher(app),
+        CeleryDispatcher(app),
         source=source,
         ttl=args.ttl,
     )

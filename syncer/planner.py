@@ -5,7 +5,9 @@ rules (references only) and plan options. Workers read credentials from
 their own auth file. Tag listing for repo-wide and regex rules runs on the
 workers as ``syncer.expand_rule`` tasks, so a repository with 50k tags never
 blocks the CLI; explicit tags and digests become ``syncer.sync_tag`` tasks here.
-Tasks are sent by their stable names; no worker code is imported.
+Tasks are sent by their stable names through a
+:class:`~syncer.fleet.steps.Dispatcher` (the Celery one lives in
+:mod:`syncer.fleet.broker`); no worker code and no Celery is imported here.
 """
 
 from __future__ import annotations
@@ -24,55 +26,6 @@ from syncer.fleet.plans import PlanStore
 from syncer.fleet.steps import fan_out
 
 log = logging.getLogger(__name__)
-
-
-class CeleryDispatcher:
-    """Sends tasks by name through a Celery app (any object with ``send_task``)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
-        """Enqueue ``name`` with JSON ``kwargs``; Flower shows :func:`describe_kwargs`."""
-        options: dict[str, Any] = {"kwargsrepr": describe_kwargs(kwargs)}
-        if priority is not None:
-            options["priority"] = priority
-        self.app.send_task(name, kwargs=kwargs, **options)
-
-
-def describe_kwargs(kwargs: dict[str, Any]) -> str:
-    """``key=value`` pairs a person can read in Flower, a rule as ``source -> dests``."""
-    parts = []
-    for key, value in kwargs.items():
-        if isinstance(value, dict) and "destinations" in value:
-            dests = ", ".join(str(d.get("repo", "")) for d in value.get("destinations", []))
-            value = f"{value.get('key', '')} -> {dests}"
-        elif (
-            isinstance(value, list)
-            and value
-            and isinstance(value[0], dict)
-            and "digest" in value[0]
-        ):
-            value = f"{len(value)} blobs: " + ", ".join(
-                f"{b.get('digest')} size={b.get('size')}" for b in value
-            )
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            first, last = value[0], value[-1]
-            value = (
-                f"{len(value)} images ({first.get('source')} -> {first.get('dest')} … "
-                f"{last.get('source')} -> {last.get('dest')})"
-            )
-        parts.append(f"{key}={value}")
-    return " ".join(parts)
-
-
-def celery_app(url: str) -> Any:
-    """A send-only Celery app with syncer's settings."""
-    import celery  # the planner's only Celery dependency: sending by name
-
-    app = celery.Celery("syncer-planner")
-    app.conf.update(settings.celery_config(url))
-    return app
 
 
 @dataclass(frozen=True, slots=True)

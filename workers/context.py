@@ -16,9 +16,9 @@ import redis
 from syncer.config import load_auth
 from syncer.credentials import Credentials
 from syncer.fleet import settings
+from syncer.fleet.broker import CeleryDispatcher
 from syncer.fleet.locks import RedisThrottle
 from syncer.fleet.steps import Fleet
-from syncer.planner import CeleryDispatcher
 from syncer.registry.pool import ClientPool
 from workers.app import app
 

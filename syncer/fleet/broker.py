@@ -1,4 +1,9 @@
-"""Celery's Redis broker transport, with one redis-py client per pool instead of per command.
+"""syncer's one boundary with Celery and kombu: sending tasks, and the broker transport.
+
+:class:`CeleryDispatcher` sends tasks by name (the planner and the workers
+both use it; neither imports the other's code). :func:`celery_app` builds the
+send-only app of the planner. The rest of this module is the transport:
+kombu's Redis transport with one redis-py client per pool instead of per command.
 
 kombu's Redis channel builds a new ``redis.Redis`` object for every command it
 sends outside the consumer loop: each publish, acknowledgement and task event.
@@ -13,8 +18,9 @@ Only the synchronous client is shared. The asynchronous one, which the
 consumer loop drives by hand (it assigns ``client.connection``), is already
 created once per channel by kombu.
 
-Celery loads this module by name (``broker_transport`` in
-:func:`syncer.fleet.settings.celery_config`); nothing else imports it.
+Celery loads the transport by name (``broker_transport`` in
+:func:`syncer.fleet.settings.celery_config`). The engine never imports this
+module; the CLI imports it only for ``syncer plan``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+
+from syncer.fleet import settings
 
 
 class Channel(kombu_redis.Channel):
@@ -45,3 +53,52 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with :class:`Channel`."""
 
     Channel = Channel
+
+
+class CeleryDispatcher:
+    """Sends tasks by name through a Celery app (any object with ``send_task``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
+        """Enqueue ``name`` with JSON ``kwargs``; Flower shows :func:`describe_kwargs`."""
+        options: dict[str, Any] = {"kwargsrepr": describe_kwargs(kwargs)}
+        if priority is not None:
+            options["priority"] = priority
+        self.app.send_task(name, kwargs=kwargs, **options)
+
+
+def describe_kwargs(kwargs: dict[str, Any]) -> str:
+    """``key=value`` pairs a person can read in Flower, a rule as ``source -> dests``."""
+    parts = []
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and "destinations" in value:
+            dests = ", ".join(str(d.get("repo", "")) for d in value.get("destinations", []))
+            value = f"{value.get('key', '')} -> {dests}"
+        elif (
+            isinstance(value, list)
+            and value
+            and isinstance(value[0], dict)
+            and "digest" in value[0]
+        ):
+            value = f"{len(value)} blobs: " + ", ".join(
+                f"{b.get('digest')} size={b.get('size')}" for b in value
+            )
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            first, last = value[0], value[-1]
+            value = (
+                f"{len(value)} images ({first.get('source')} -> {first.get('dest')} … "
+                f"{last.get('source')} -> {last.get('dest')})"
+            )
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def celery_app(url: str) -> Any:
+    """A send-only Celery app with syncer's settings."""
+    import celery  # only the planner needs an app of its own, and only to send
+
+    app = celery.Celery("syncer-planner")
+    app.conf.update(settings.celery_config(url))
+    return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncer.planner import describe_kwargs
+from syncer.fleet.broker import describe_kwargs
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
