@@ -90,6 +90,19 @@ def _say_alive(sender: Any = None, task: Task | None = None, **kwargs: Any) -> N
         links.alive(fleet().redis, task.request.hostname or "")
 
 
+def _handed_back(task: Task, size: int, deferred: int, priority: int) -> bool:
+    """Hand a copy back to the shared queue if this worker's link is busy and a peer's is idle.
+
+    Not to the peer's own queue: a worker that dies in between would strand the
+    copy there.
+    """
+    me = task.request.hostname or ""
+    if not links.should_defer(size, deferred) or links.idle_peer(fleet().redis, me) is None:
+        return False
+    task.apply_async(kwargs={**task.request.kwargs, "deferred": deferred + 1}, priority=priority)
+    return True
+
+
 @app.task(name=settings.EXPAND_RULE, bind=True)
 def expand_rule(self: Task, plan: str, rule: dict[str, Any]) -> int:
     """List a rule's tags and enqueue one sync_tag per image."""
@@ -149,12 +162,7 @@ def copy_blob(
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
     f = fleet()
     me = self.request.hostname or ""
-    if links.should_defer(size, deferred) and links.idle_peer(f.redis, me) is not None:
-        # This worker's link is busy with a large blob and another worker's is
-        # idle: hand the copy back to the shared queue for it. (Not to the peer's
-        # own queue: a worker that dies in between would strand the copy there.)
-        kwargs = {**self.request.kwargs, "deferred": deferred + 1}
-        self.apply_async(kwargs=kwargs, priority=settings.blob_priority(size))
+    if _handed_back(self, size, deferred, settings.blob_priority(size)):
         return "deferred"
     dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
@@ -188,10 +196,7 @@ def copy_blobs(
     me = self.request.hostname or ""
     descs = [Descriptor(b["media_type"], b["digest"], b["size"]) for b in blobs]
     total = sum(max(d.size, 0) for d in descs)
-    if links.should_defer(total, deferred) and links.idle_peer(f.redis, me) is not None:
-        # As for copy_blob: leave this busy link to its large blob.
-        kwargs = {**self.request.kwargs, "deferred": deferred + 1}
-        self.apply_async(kwargs=kwargs, priority=settings.BATCH_PRIORITY)
+    if _handed_back(self, total, deferred, settings.BATCH_PRIORITY):
         return "deferred"
     src_repo, dst_repo = Repository.parse(src), Repository.parse(dst)
     try:

@@ -153,12 +153,14 @@ def copy_batch(
     with its own retries. A permanent failure is recorded at once. Redis
     errors propagate, so the task is retried as a whole.
     """
-    waiting = [d for d in blobs if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
-    deadline, delay = time.monotonic() + BATCH_BUSY_WAIT, 0.05
-    while waiting and time.monotonic() < deadline:
+    waiting, delay = list(blobs), 0.05
+    deadline = time.monotonic() + BATCH_BUSY_WAIT
+    while True:
+        waiting = [d for d in waiting if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
+        if not waiting or time.monotonic() >= deadline:
+            break
         time.sleep(delay)
         delay = min(delay * 2, 0.5)
-        waiting = [d for d in waiting if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
     for desc in waiting:
         enqueue_copy(fleet, plan, src, dst, desc)
     return len(waiting)
