@@ -20,7 +20,7 @@ from syncer.fleet.plans import PlanStatus, PlanStore
 from syncer.lab.images import build_image_set
 from tests.faults.helpers import assert_settled, mirror, verify_synced, wait_for
 from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, run_cli
+from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, run_cli, running
 from tests.fleet.throttle import ThrottledRelay
 from tests.support.binaries import require_binary
 from tests.support.registries import LabRegistry
@@ -41,12 +41,8 @@ def durable_redis(tmp_path: Path) -> Iterator[RedisProcess]:
     at = server.argv.index("--appendonly")
     server.argv[at + 1] = "yes"
     server.argv += ["--appendfsync", "always"]
-    server.start()
-    try:
-        server.wait_ready()
+    with running(server):
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

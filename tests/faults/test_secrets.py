@@ -37,6 +37,7 @@ from tests.fleet.processes import (
     WorkerPool,
     fleet_env,
     run_cli,
+    running,
 )
 from tests.support.binaries import require_binary
 from tests.support.certs import make_self_signed
@@ -189,13 +190,8 @@ def tls_redis(tmp_path: Path) -> Iterator[TLSRedis]:
     """A TLS-only ``redis-server``, trusted through ``ssl_ca_certs``."""
     workdir = tmp_path / "redis-tls"
     workdir.mkdir()
-    server = TLSRedis(require_binary("redis-server"), workdir)
-    server.start()
-    try:
-        server.wait_ready()
+    with running(TLSRedis(require_binary("redis-server"), workdir)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_rediss_url_works_for_plan_workers_and_status(

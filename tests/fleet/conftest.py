@@ -26,6 +26,7 @@ from tests.fleet.processes import (
     WorkerProcess,
     fleet_env,
     run_cli,
+    running,
     running_flower,
 )
 from tests.support.binaries import require_binary
@@ -38,13 +39,10 @@ RunCli = Callable[..., CliRun]
 @pytest.fixture(scope="session")
 def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     """One password-protected ``redis-server --save "" --appendonly no`` for the session."""
-    server = RedisProcess(require_binary("redis-server"), tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        server.wait_ready()
+    with running(
+        RedisProcess(require_binary("redis-server"), tmp_path_factory.mktemp("redis"))
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 import requests
@@ -53,6 +53,10 @@ def fleet_env(redis_url: str, home: Path, extra: Mapping[str, str] | None = None
     )
     env.update(extra or {})
     return env
+
+
+#: A started process that can say when it is ready (Redis, Flower).
+Ready = TypeVar("Ready", bound="ManagedProcess")
 
 
 class ManagedProcess:
@@ -330,17 +334,23 @@ class FlowerProcess(ManagedProcess):
 
 
 @contextmanager
-def running_flower(redis_url: str, home: Path) -> Iterator[FlowerProcess]:
-    """A ready Flower on ``redis_url``, stopped on exit."""
-    workdir = home / "flower"
-    workdir.mkdir()
-    server = FlowerProcess(fleet_env(redis_url, home), home / "flower.log", workdir)
+def running(server: Ready) -> Iterator[Ready]:
+    """``server`` started and ready; stopped on exit, even if it never got ready."""
     server.start()
     try:
         server.wait_ready()
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def running_flower(redis_url: str, home: Path) -> Iterator[FlowerProcess]:
+    """A ready Flower on ``redis_url``, stopped on exit."""
+    workdir = home / "flower"
+    workdir.mkdir()
+    with running(FlowerProcess(fleet_env(redis_url, home), home / "flower.log", workdir)) as server:
+        yield server
 
 
 @dataclass(frozen=True)
