@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 from dataclasses import dataclass, field
 
 from tests.support.faultproxy import (
@@ -28,7 +27,6 @@ from tests.support.faultproxy import (
     Recorded,
     _Abort,
     _Handler,
-    _Server,
 )
 
 
@@ -73,15 +71,9 @@ class ChaosProxy(FaultProxy):
         #: id(record) -> pid of the process that sent it (absent when unknown).
         self._senders: dict[int, int] = {}
 
-    def start(self) -> None:
-        """Listen in a background thread, with the extended handler."""
-        server = _Server(("127.0.0.1", 0), _ChaosHandler)
-        server.proxy = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="chaosproxy", kwargs={"poll_interval": 0.05}
-        )
-        self._thread.start()
+    def _handler(self) -> type[_Handler]:
+        """The extended handler: buffered bodies, attribution to processes."""
+        return _ChaosHandler
 
     def add(self, rule: Fault) -> Fault:
         """Add a prepared fault rule (a :class:`RandomFault` or :class:`BodyFault`)."""

@@ -188,13 +188,19 @@ class FaultProxy:
 
     def start(self) -> None:
         """Listen in a background thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", 0), self._handler())
         server.proxy = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="faultproxy", kwargs={"poll_interval": 0.05}
+            target=server.serve_forever,
+            name=type(self).__name__.lower(),
+            kwargs={"poll_interval": 0.05},
         )
         self._thread.start()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        """The request handler class; subclasses extend :class:`_Handler`."""
+        return _Handler
 
     def stop(self) -> None:
         """Stop listening and wait for the serving thread."""
