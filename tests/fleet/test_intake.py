@@ -1,12 +1,21 @@
-"""A worker pauses its intake while its link carries a large blob and a peer's link is idle."""
+"""A worker pauses its intake while its link carries a large blob and a peer's link is idle.
+
+The unit tests stand in for Celery's consumer; the last test runs real workers.
+"""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import redis
 
+from syncer.lab.images import build_image_set
+from tests.fleet.conftest import RunCli, WorkerFactory
+from tests.fleet.helpers import insecure, seed, verify_all, write_json
+from tests.support.registries import LabRegistry
+from tests.support.verify import RegistryReader
 from workers import intake, links
 
 SMALL, LARGE = 1 << 20, links.LARGE_BLOB
@@ -97,3 +106,36 @@ def test_the_pause_ends_when_no_peer_is_idle_any_more(
             time.sleep(0.02)
         assert calls == ["pause", "resume"], "still paused with no idle peer"
     assert calls == ["pause", "resume"], "resumed once only"
+
+
+@pytest.mark.integration
+def test_real_workers_pause_while_one_streams_a_large_blob(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    image_set = build_image_set(13, repos=4, tags_per_repo=2, large_layer_size=LARGE + 1)
+    images = seed(
+        source, [i for i in image_set.images if i.repo.startswith(("lab/app", "lab/large"))]
+    )
+    mirror = {i.repo: i.repo.replace("lab/", "mirror/", 1) for i in images}
+    auth = write_json(fleet_home / "auth.json", insecure(source.host, dest.host))
+    rules = write_json(
+        fleet_home / "images.json",
+        {f"{source.host}/{repo}": f"{dest.host}/{m}" for repo, m in mirror.items()},
+    )
+    fleet = workers(2, auth=auth, concurrency=3)
+
+    run = syncer_cli("plan", "--auth", auth, "--images", rules, "--wait", "--output", "json")
+
+    assert run.code == 0, run
+    with RegistryReader(dest.url) as reader:
+        verify_all(reader, [(mirror[i.repo], i.tag, i.digest) for i in images])
+    logs = [w.log_text() for w in fleet]
+    paused = [log for log in logs if "Canceling queue celery" in log]
+    assert len(paused) == 1, "exactly the worker with the large blob pauses"
+    [log] = paused
+    assert "Task syncer.copy_blob[" in log, "the paused worker is the one streaming the large blob"
+    assert log.index("Canceling queue celery") < log.rindex("Started consuming from celery")
