@@ -1,0 +1,116 @@
+"""Run ``syncer`` as a real subprocess and measure what it did: exit code, output, time, memory.
+
+Hostile tests run the CLI out of process so that a hang, a memory blow-up or
+a signal cannot take the test runner with it. :func:`run_syncer` kills the
+process group when the deadline passes, and reads the child's own peak RSS
+from ``wait4``'s rusage (not the whole test session's).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one ``syncer`` process did."""
+
+    code: int
+    out: str
+    err: str
+    #: Wall-clock seconds from start to exit.
+    elapsed: float
+    #: The process's peak resident set size, in MiB.
+    peak_rss_mib: float
+    #: True if the deadline passed and the process group was killed.
+    killed: bool
+
+    @property
+    def text(self) -> str:
+        """stdout and stderr together, for searching."""
+        return self.out + self.err
+
+
+def isolated_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An environment with no user docker config, cache or default registry."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DEFAULT_REGISTRY", "DEFAULT_NAMESPACE")
+    }
+    (home / "docker").mkdir(parents=True, exist_ok=True)
+    env.update(
+        {
+            "DOCKER_CONFIG": str(home / "docker"),
+            "XDG_CACHE_HOME": str(home / "cache"),
+            "XDG_RUNTIME_DIR": str(home / "run"),
+            "HOME": str(home),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def run_syncer(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    deadline: float = 60.0,
+    signal_after: float | None = None,
+    signum: int = signal.SIGTERM,
+) -> Outcome:
+    """Run ``python -m syncer ARGS``; optionally send ``signum`` after ``signal_after`` seconds."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncer", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=dict(env),
+            start_new_session=True,
+        )
+        status, usage, killed, signalled = _wait(proc, start, deadline, signal_after, signum)
+        elapsed = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        code = os.waitstatus_to_exitcode(status)
+        return Outcome(
+            code,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            elapsed,
+            usage.ru_maxrss / 1024.0,  # Linux reports KiB
+            killed,
+        )
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    start: float,
+    deadline: float,
+    signal_after: float | None,
+    signum: int,
+) -> tuple[int, resource.struct_rusage, bool, bool]:
+    killed = signalled = False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return status, usage, killed, signalled
+        now = time.monotonic() - start
+        if signal_after is not None and not signalled and now >= signal_after:
+            os.kill(proc.pid, signum)
+            signalled = True
+        if now >= deadline and not killed:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.02)
