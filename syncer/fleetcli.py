@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from syncer import defaults
@@ -176,6 +177,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     if args.auth:
         env["SYNCER_AUTH_FILE"] = os.path.abspath(args.auth)
+    if env.get("SYNCER_AUTH_FILE"):
+        # A worker that cannot read its credentials would say "ready" and then
+        # fail every task: refuse to start instead, naming the file.
+        _check_auth_file(Path(env["SYNCER_AUTH_FILE"]))
     argv = [
         sys.executable,
         "-m",
@@ -199,6 +204,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from syncer.supervise import supervise
 
     return supervise(argv, env)
+
+
+def _check_auth_file(path: Path) -> None:
+    """Raise :class:`ConfigError` unless the worker's auth file loads."""
+    from syncer.config import load_auth
+
+    try:
+        load_auth(path)
+    except ConfigError as exc:
+        raise ConfigError(f"worker auth file (--auth / SYNCER_AUTH_FILE): {exc}") from None
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:

@@ -3,18 +3,29 @@
 Credentials come from the worker's own auth file (``$SYNCER_AUTH_FILE``,
 image-syncer's auth format, or a legacy config file) and docker's
 ``config.json``; they never travel through Redis or task arguments.
+
+The auth file is looked at again (at most once a second) whenever a task
+asks for the fleet: an edited file takes effect for the next task, without
+a restart. A file that has gone, or no longer parses, fails the task with a
+permanent :class:`~syncer.errors.ConfigError` naming the file, so the plan
+finishes and reports it instead of waiting.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import redis
 
-from syncer.config import load_auth
+from syncer import defaults
+from syncer.config import AuthEntry, load_auth
 from syncer.credentials import Credentials
+from syncer.errors import ConfigError
 from syncer.fleet import settings
 from syncer.fleet.broker import CeleryDispatcher
 from syncer.fleet.locks import RedisThrottle
@@ -22,28 +33,102 @@ from syncer.fleet.steps import Fleet
 from syncer.registry.pool import ClientPool
 from workers.app import app
 
+log = logging.getLogger(__name__)
+
+#: Look at the auth file's metadata at most this often, in seconds.
+AUTH_RECHECK = 1.0
+
 _lock = threading.Lock()
-_fleet: tuple[int, Fleet] | None = None
+_fleet: tuple[int, Fleet, AuthFile] | None = None
+
+
+class AuthFile:
+    """The worker's auth file, reloaded when its metadata changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked = 0.0
+        self._problem = ""
+        self.entries: Mapping[str, AuthEntry] = self._load() if path else {}
+
+    def _load(self) -> Mapping[str, AuthEntry]:
+        assert self.path is not None
+        self._stamp = _stamp(self.path)
+        return load_auth(self.path)
+
+    def changed(self) -> bool:
+        """Reload if the file changed since the last look; True if it did.
+
+        Raises :class:`ConfigError` while the file is missing or invalid.
+        """
+        if self.path is None:
+            return False
+        now = time.monotonic()
+        if now - self._checked < AUTH_RECHECK:
+            if self._problem:
+                raise ConfigError(self._problem)
+            return False
+        self._checked = now
+        try:
+            if _stamp(self.path) == self._stamp and not self._problem:
+                return False
+            self.entries = self._load()
+        except (ConfigError, OSError) as exc:
+            self._problem = _reason(self.path, exc)
+            raise ConfigError(self._problem) from None
+        self._problem = ""
+        log.warning("auth file %s changed: credentials reloaded", self.path)
+        return True
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What tells us the file changed: inode, size and modification time."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _reason(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"this worker's auth file {path} is gone (SYNCER_AUTH_FILE)"
+    if isinstance(exc, OSError):
+        return f"this worker cannot read its auth file {path}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def auth_path() -> Path | None:
+    """``$SYNCER_AUTH_FILE``, if set."""
+    value = os.environ.get("SYNCER_AUTH_FILE")
+    return Path(value) if value else None
 
 
 def fleet() -> Fleet:
-    """The process's fleet context (rebuilt after a fork)."""
+    """The process's fleet context (rebuilt after a fork), with current credentials."""
     global _fleet
     with _lock:
         if _fleet is None or _fleet[0] != os.getpid():
-            _fleet = (os.getpid(), _build())
-        return _fleet[1]
+            auth = AuthFile(auth_path())
+            _fleet = (os.getpid(), _build(auth.entries), auth)
+        _, current, auth = _fleet
+        if auth.changed():
+            current.pool = _pool(auth.entries, current.redis)
+            current.limits = _limits(auth.entries)
+        return current
 
 
-def _build() -> Fleet:
-    client = redis.Redis.from_url(settings.redis_url(), health_check_interval=30)
-    auth_file = os.environ.get("SYNCER_AUTH_FILE")
-    entries = load_auth(Path(auth_file)) if auth_file else {}
-    limits = {k: e.max_connections for k, e in entries.items() if e.max_connections}
+def _limits(entries: Mapping[str, AuthEntry]) -> dict[str, int]:
+    return {k: e.max_connections for k, e in entries.items() if e.max_connections}
+
+
+def _pool(entries: Mapping[str, AuthEntry], client: redis.Redis) -> ClientPool:
     # `syncer worker -p N` says N here; plain `celery worker -c N` does not, so
     # fall back to the configured default.
     concurrency = int(
-        os.environ.get("SYNCER_WORKER_CONCURRENCY") or app.conf.worker_concurrency or 4
+        os.environ.get("SYNCER_WORKER_CONCURRENCY") or app.conf.worker_concurrency or defaults.PROC
     )
-    pool = ClientPool(Credentials(entries), pool_size=concurrency, throttle=RedisThrottle(client))
-    return Fleet(client, pool, CeleryDispatcher(app), limits)
+    return ClientPool(Credentials(entries), pool_size=concurrency, throttle=RedisThrottle(client))
+
+
+def _build(entries: Mapping[str, AuthEntry]) -> Fleet:
+    client = redis.Redis.from_url(settings.redis_url(), health_check_interval=30)
+    return Fleet(client, _pool(entries, client), CeleryDispatcher(app), _limits(entries))
