@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     from syncer.fleet.plans import PlanStatus, PlanStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Ctrl-C while following a plan (the shell's 128 + SIGINT).
+EXIT_INTERRUPTED = 130
 #: ``status --follow`` and ``plan --wait``: redraw every REDRAW s, look for the end every POLL s.
 REDRAW, POLL = 0.5, 0.05
 
@@ -93,6 +95,9 @@ def connect(url: str | None) -> redis.Redis:
     import redis
 
     url = settings.redis_url(url)
+    problem = settings.redis_url_problem(url)
+    if problem:
+        raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")
     try:
         client = redis.Redis.from_url(url)
         client.ping()
@@ -103,6 +108,8 @@ def connect(url: str | None) -> redis.Redis:
 
 def _safe_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url  # no scheme: a "user:password@" may still be there
     if "@" in rest:
         rest = "***@" + rest.split("@", 1)[1]
     return scheme + sep + rest
@@ -175,6 +182,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # The worker sizes its HTTP connection pools from this.
         SYNCER_WORKER_CONCURRENCY=str(args.proc),
     )
+    problem = settings.redis_url_problem(env["SYNCER_REDIS_URL"])
+    if problem:
+        raise ConfigError(f"Redis URL {_safe_url(env['SYNCER_REDIS_URL'])}: {problem}")
     if args.auth:
         env["SYNCER_AUTH_FILE"] = os.path.abspath(args.auth)
     if env.get("SYNCER_AUTH_FILE"):
@@ -256,7 +266,24 @@ def report(status: PlanStatus) -> dict[str, object]:
 
 
 def follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
-    """Redraw progress until the plan finishes; print the report; exit like sync."""
+    """Redraw progress until the plan finishes; print the report; exit like sync.
+
+    Ctrl-C stops following, not the plan: the workers carry on, and the
+    message says how to look again or cancel.
+    """
+    try:
+        return _follow(store, plan, output, stream)
+    except KeyboardInterrupt:
+        print(
+            f"\nstopped following plan {plan}; it keeps running on the workers.\n"
+            f"  follow it again: syncer status {plan} -f\n"
+            f"  cancel it:       syncer cancel {plan}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
     tty = stream.isatty()
     last: tuple[float, int] | None = None
     while True:

@@ -54,6 +54,28 @@ def redis_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("SYNCER_REDIS_URL") or DEFAULT_REDIS_URL
 
 
+def redis_url_problem(url: str) -> str:
+    """What is wrong with a Redis URL, in words an operator can act on; "" if nothing."""
+    example = "use redis://host:6379/0"
+    if "://" not in url:
+        return f"URL has no scheme: {example} (or rediss:// for TLS, unix:///path.sock)"
+    split = urlsplit(url)
+    if split.scheme not in ("redis", "rediss", "unix"):
+        return f"unknown scheme {split.scheme!r}: {example}, rediss://… or unix://…"
+    if split.scheme == "unix":
+        return "" if split.path else "unix:// URL has no socket path"
+    if not split.hostname:
+        return f"URL has no host: {example}"
+    try:
+        split.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return f"URL has an invalid port: {example}"
+    db = split.path.strip("/")
+    if db and not db.isdigit():
+        return f"database must be a number, got {db!r}: {example}"
+    return ""
+
+
 def blob_priority(size: int) -> int:
     """0 for blobs of 1 GiB and more, up to 9 for tiny ones."""
     if size <= 0:
