@@ -183,11 +183,18 @@ def _read_legacy(path: Path) -> tuple[object, object]:
     data = _read(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with auth and images, got {_type(data)}")
-    for key in data:
-        if key not in _LEGACY_KEYS:
-            log.warning("%s: ignoring unknown top-level key %s", path, quote_key(key))
+    if "images" in data or "auth" in data:
+        for key in data:
+            if key not in _LEGACY_KEYS:
+                log.warning("%s: ignoring unknown top-level key %s", path, quote_key(key))
     if "images" not in data:
-        raise ConfigError(f"{path}: images: missing")
+        if "auth" in data:
+            raise ConfigError(f"{path}: images: missing")
+        # No auth and no images key: an images-only file given where the legacy
+        # file goes (`syncer plan images.yaml`); read it as image-syncer's
+        # --images would.
+        log.info("%s has no auth or images key: reading it as an images file", path)
+        return None, data
     return data.get("auth"), data["images"]
 
 

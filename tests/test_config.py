@@ -627,3 +627,17 @@ def test_rule_from_bad_dict(data: dict[str, Any], expected: str) -> None:
 )
 def test_rule_matches(key: str, tag: str, expected: bool) -> None:
     assert parse_rule(key, "c/d", environ={}).matches(tag) is expected
+
+
+@pytest.mark.parametrize("ext", [".json", ".yaml"])
+def test_an_images_only_file_in_the_config_place_reads_as_images(tmp_path: Path, ext: str) -> None:
+    opts: dict[str, Any] = {"default_registry": "reg.io", "environ": {}}
+    as_images = load_config(images=write(tmp_path, "images" + ext, IMAGES), **opts)
+    positional = load_config(write(tmp_path, "rules" + ext, IMAGES), **opts)
+    assert positional.rules == as_images.rules
+    assert not positional.auth
+
+
+def test_an_images_only_file_with_a_bad_rule_names_the_rule(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r'rules\.json: images\["a/b"\]: destination must be'):
+        load_config(write(tmp_path, "rules.json", {"a/b": 1}), environ={})

@@ -21,7 +21,7 @@ DEFAULT_MODE = 0o644
 
 
 def _pod_specs() -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in sorted(K8S.glob("*.yaml")):
+    for path in sorted(K8S.rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if not isinstance(doc, dict):
                 continue
