@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from syncer import defaults
 from syncer.errors import ConfigError, SyncerError
 from syncer.fleet import settings
-from syncer.progress import human_bytes, summary
+from syncer.planview import EXIT_OK, follow, plan_exit, print_final, render
 
 if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     import redis
 
-    from syncer.fleet.plans import PlanStatus, PlanStore
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-#: Ctrl-C while following a plan (the shell's 128 + SIGINT).
-EXIT_INTERRUPTED = 130
-#: ``status --follow`` and ``plan --wait``: redraw every REDRAW s, look for the end every POLL s.
-REDRAW, POLL = 0.5, 0.05
+    from syncer.config import SyncConfig
+    from syncer.fleet.plans import PlanStore
 
 
 def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -> None:  # type: ignore[type-arg]
@@ -40,6 +33,11 @@ def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -
         help="seconds to keep the plan's state in Redis (default 7 days)",
     )
     plan.add_argument("--output", choices=("text", "json"), default="text")
+    plan.add_argument(
+        "--no-credential-check",
+        action="store_true",
+        help="only warn when no live worker holds credentials the planner's auth has",
+    )
     plan.set_defaults(func=cmd_plan)
 
     status = sub.add_parser("status", help="show a plan's progress and report")
@@ -128,6 +126,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from syncer.fleet.plans import PlanStore
 
     client = connect(args.redis)
+    _preflight(config, client, args.no_credential_check)
     app = celery_app(settings.redis_url(args.redis))
     source = str(args.config or args.config_file or args.images)
     plan = planner.submit(
@@ -147,6 +146,37 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return follow(PlanStore(client), plan, args.output, sys.stderr)
 
 
+def _preflight(config: SyncConfig, client: redis.Redis, warn_only: bool) -> None:
+    """Refuse a plan whose credentials no live worker holds (they never travel through Redis)."""
+    from syncer.fleet.roster import Roster, credential_keys, uncovered
+
+    if credential_keys(config.auth):
+        print(
+            "syncer: the planner's credentials stay here: workers use their own auth file "
+            "(syncer worker --auth FILE, or SYNCER_AUTH_FILE)",
+            file=sys.stderr,
+        )
+    workers = Roster(client).alive()
+    if not workers:
+        if credential_keys(config.auth):
+            print(
+                "syncer: warning: no worker is alive yet, so their credentials cannot be checked",
+                file=sys.stderr,
+            )
+        return
+    gaps = uncovered(config.rules, config.auth, workers)
+    if not gaps:
+        return
+    more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+    text = (
+        f"{gaps[0]}{more}: give the {len(workers)} live worker(s) that auth file "
+        "(syncer worker --auth FILE, or SYNCER_AUTH_FILE)"
+    )
+    if not warn_only:
+        raise ConfigError(text + ", or pass --no-credential-check")
+    print(f"syncer: warning: {text}", file=sys.stderr)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """``syncer status PLAN_ID``."""
     store = _store(args.redis)
@@ -156,12 +186,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         return follow(store, args.plan_id, args.output, sys.stderr)
     status = store.status(args.plan_id)
     if not status.finished:
-        print(render(status))
+        from syncer.fleet.roster import Roster
+
+        print(render(status, workers=len(Roster(store.redis).alive())))
         return EXIT_OK
     if status.cancelled:
         print(f"plan {args.plan_id} was cancelled", file=sys.stderr)
-    _print_final(status, args.output)
-    return _exit(status)
+    print_final(status, args.output)
+    return plan_exit(status)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -224,103 +256,3 @@ def _check_auth_file(path: Path) -> None:
         load_auth(path)
     except ConfigError as exc:
         raise ConfigError(f"worker auth file (--auth / SYNCER_AUTH_FILE): {exc}") from None
-
-
-def _bar(done: int, total: int, width: int = 24) -> str:
-    frac = min(1.0, done / total) if total else 0.0
-    filled = int(frac * width)
-    return "[" + "#" * filled + "-" * (width - filled) + f"] {frac * 100:5.1f}%"
-
-
-def render(status: PlanStatus, rate: float | None = None) -> str:
-    """Three progress bars (bytes, blobs, tags) with rate and ETA."""
-    c = status.counters
-    elapsed = max(status.stats().elapsed, 1e-6)
-    rate = c["bytes_done"] / elapsed if rate is None else rate
-    left = max(c["bytes_total"] - c["bytes_done"] - c["bytes_skipped"], 0)
-    eta = f"{left / rate:.0f}s" if rate > 0 and left else ("0s" if not left else "?")
-    blobs = c["blobs_done"] + c["blobs_skipped"] + c["blobs_failed"]
-    tags = c["tags_done"] + c["tags_skipped"] + c["tags_failed"]
-    return "\n".join(
-        [
-            f"plan {status.plan}: {status.state}",
-            f"bytes {_bar(c['bytes_done'] + c['bytes_skipped'], c['bytes_total'])} "
-            f"{human_bytes(c['bytes_done'])}/{human_bytes(c['bytes_total'])} "
-            f"{human_bytes(rate)}/s eta {eta}",
-            f"blobs {_bar(blobs, c['blobs_total'])} {blobs}/{c['blobs_total']} "
-            f"({c['blobs_mounted']} mounted, {c['blobs_failed']} failed)",
-            f"tags  {_bar(tags, c['tags_total'])} {tags}/{c['tags_total']} "
-            f"({c['tags_skipped']} unchanged, {c['tags_failed']} failed)",
-        ]
-    )
-
-
-def report(status: PlanStatus) -> dict[str, object]:
-    """The machine-readable report of a plan."""
-    return {
-        "plan": status.plan,
-        "state": status.state,
-        "counters": status.counters,
-        **status.stats().report(),
-    }
-
-
-def follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
-    """Redraw progress until the plan finishes; print the report; exit like sync.
-
-    Ctrl-C stops following, not the plan: the workers carry on, and the
-    message says how to look again or cancel.
-    """
-    try:
-        return _follow(store, plan, output, stream)
-    except KeyboardInterrupt:
-        print(
-            f"\nstopped following plan {plan}; it keeps running on the workers.\n"
-            f"  follow it again: syncer status {plan} -f\n"
-            f"  cancel it:       syncer cancel {plan}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-
-
-def _follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
-    tty = stream.isatty()
-    last: tuple[float, int] | None = None
-    while True:
-        status = store.status(plan)
-        if tty:
-            now, done = time.monotonic(), status.counters["bytes_done"]
-            rate = (done - last[1]) / (now - last[0]) if last and now > last[0] else None
-            last = (now, done)
-            stream.write("\033[4A\033[J" if rate is not None else "")
-            stream.write(render(status, rate) + "\n")
-            stream.flush()
-        if status.finished:
-            break
-        _wait_for_end(store, plan, REDRAW)
-    if status.cancelled:
-        print(f"plan {plan} was cancelled", file=sys.stderr)
-    _print_final(store.status(plan), output)
-    return _exit(store.status(plan))
-
-
-def _wait_for_end(store: PlanStore, plan: str, seconds: float) -> None:
-    """Poll the counters until the plan ends or ``seconds`` pass.
-
-    The full status (every image result) is read once per redraw; the end is
-    noticed within :data:`POLL`, so ``plan --wait`` returns promptly.
-    """
-    deadline = time.monotonic() + seconds
-    while not store.finished(plan) and time.monotonic() < deadline:
-        time.sleep(POLL)
-
-
-def _print_final(status: PlanStatus, output: str) -> None:
-    if output == "json":
-        print(json.dumps(report(status), indent=2))
-    else:
-        print(summary(status.stats()))
-
-
-def _exit(status: PlanStatus) -> int:
-    return EXIT_FAILED if status.counters["tags_failed"] or status.cancelled else EXIT_OK

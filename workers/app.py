@@ -9,8 +9,10 @@ from __future__ import annotations
 from celery import Celery
 
 from syncer.fleet import settings
+from workers.heartbeat import HeartbeatStep
 from workers.intake import IntakeStep
 
 app = Celery("syncer", include=["workers.tasks"])
 app.conf.update(settings.celery_config(settings.redis_url()))
 app.steps["consumer"].add(IntakeStep)
+app.steps["consumer"].add(HeartbeatStep)

@@ -116,6 +116,13 @@ def fleet() -> Fleet:
         return current
 
 
+def auth_entries() -> Mapping[str, AuthEntry]:
+    """The worker's current auth entries (reloaded if the file changed)."""
+    fleet()
+    assert _fleet is not None
+    return _fleet[2].entries
+
+
 def _limits(entries: Mapping[str, AuthEntry]) -> dict[str, int]:
     return {k: e.max_connections for k, e in entries.items() if e.max_connections}
 

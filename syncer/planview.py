@@ -1,0 +1,166 @@
+"""Following a plan: progress bars, live workers, the final report and exit code.
+
+``syncer plan --wait`` and ``syncer status [-f]`` draw from here; nothing
+here sends tasks or touches a registry.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, TextIO
+
+from syncer.progress import human_bytes, summary
+
+if TYPE_CHECKING:
+    from syncer.fleet.plans import PlanStatus, PlanStore
+
+EXIT_OK, EXIT_FAILED = 0, 1
+#: Ctrl-C while following a plan (the shell's 128 + SIGINT).
+EXIT_INTERRUPTED = 130
+#: ``status --follow`` and ``plan --wait``: redraw every REDRAW s, look for the end every POLL s.
+REDRAW, POLL = 0.5, 0.05
+#: While following: count live workers every WORKER_CHECK s; say so after NO_WORKER_GRACE s of none.
+WORKER_CHECK, NO_WORKER_GRACE = 2.0, 3.0
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    frac = min(1.0, done / total) if total else 0.0
+    filled = int(frac * width)
+    return "[" + "#" * filled + "-" * (width - filled) + f"] {frac * 100:5.1f}%"
+
+
+def render(status: PlanStatus, rate: float | None = None, workers: int | None = None) -> str:
+    """Three progress bars (bytes, blobs, tags) with rate and ETA, and the live workers."""
+    c = status.counters
+    elapsed = max(status.stats().elapsed, 1e-6)
+    rate = c["bytes_done"] / elapsed if rate is None else rate
+    left = max(c["bytes_total"] - c["bytes_done"] - c["bytes_skipped"], 0)
+    eta = f"{left / rate:.0f}s" if rate > 0 and left else ("0s" if not left else "?")
+    blobs = c["blobs_done"] + c["blobs_skipped"] + c["blobs_failed"]
+    tags = c["tags_done"] + c["tags_skipped"] + c["tags_failed"]
+    return "\n".join(
+        [
+            f"plan {status.plan}: {status.state}"
+            + ("" if workers is None else f", {workers} worker(s) alive"),
+            f"bytes {_bar(c['bytes_done'] + c['bytes_skipped'], c['bytes_total'])} "
+            f"{human_bytes(c['bytes_done'])}/{human_bytes(c['bytes_total'])} "
+            f"{human_bytes(rate)}/s eta {eta}",
+            f"blobs {_bar(blobs, c['blobs_total'])} {blobs}/{c['blobs_total']} "
+            f"({c['blobs_mounted']} mounted, {c['blobs_failed']} failed)",
+            f"tags  {_bar(tags, c['tags_total'])} {tags}/{c['tags_total']} "
+            f"({c['tags_skipped']} unchanged, {c['tags_failed']} failed)",
+        ]
+    )
+
+
+def report(status: PlanStatus) -> dict[str, object]:
+    """The machine-readable report of a plan."""
+    return {
+        "plan": status.plan,
+        "state": status.state,
+        "counters": status.counters,
+        **status.stats().report(),
+    }
+
+
+def follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
+    """Redraw progress until the plan finishes; print the report; exit like sync.
+
+    Ctrl-C stops following, not the plan: the workers carry on, and the
+    message says how to look again or cancel.
+    """
+    try:
+        return _follow(store, plan, output, stream)
+    except KeyboardInterrupt:
+        print(
+            f"\nstopped following plan {plan}; it keeps running on the workers.\n"
+            f"  follow it again: syncer status {plan} -f\n"
+            f"  cancel it:       syncer cancel {plan}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+class _WorkerWatch:
+    """Counts live workers while a plan is followed, and says so when there are none."""
+
+    def __init__(self, store: PlanStore, stream: TextIO) -> None:
+        from syncer.fleet.roster import Roster
+
+        self._roster, self._stream = Roster(store.redis), stream
+        self._checked = -WORKER_CHECK
+        self._none_since: float | None = None
+        self._warned = False
+        self.count: int | None = None
+
+    def check(self) -> None:
+        """Re-count at most every :data:`WORKER_CHECK` seconds; warn once after a grace."""
+        now = time.monotonic()
+        if now - self._checked < WORKER_CHECK:
+            return
+        self._checked = now
+        self.count = len(self._roster.alive())
+        if self.count:
+            if self._warned:
+                self._say(f"{self.count} worker(s) consuming again")
+            self._none_since, self._warned = None, False
+            return
+        self._none_since = self._none_since if self._none_since is not None else now
+        if not self._warned and now - self._none_since >= NO_WORKER_GRACE:
+            self._warned = True
+            self._say(
+                "no worker is consuming queue 'celery' on this Redis; start one with "
+                "`syncer worker` (still waiting)"
+            )
+
+    def _say(self, text: str) -> None:
+        self._stream.write(f"syncer: {text}\n")
+        self._stream.flush()
+
+
+def _follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
+    tty = stream.isatty()
+    last: tuple[float, int] | None = None
+    watch = _WorkerWatch(store, stream)
+    while True:
+        status = store.status(plan)
+        if not status.finished:
+            watch.check()
+        if tty:
+            now, done = time.monotonic(), status.counters["bytes_done"]
+            rate = (done - last[1]) / (now - last[0]) if last and now > last[0] else None
+            last = (now, done)
+            stream.write("\033[4A\033[J" if rate is not None else "")
+            stream.write(render(status, rate, watch.count) + "\n")
+            stream.flush()
+        if status.finished:
+            break
+        _wait_for_end(store, plan, REDRAW)
+    if status.cancelled:
+        print(f"plan {plan} was cancelled", file=sys.stderr)
+    print_final(store.status(plan), output)
+    return plan_exit(store.status(plan))
+
+
+def _wait_for_end(store: PlanStore, plan: str, seconds: float) -> None:
+    """Poll the counters until the plan ends or ``seconds`` pass.
+
+    The full status (every image result) is read once per redraw; the end is
+    noticed within :data:`POLL`, so ``plan --wait`` returns promptly.
+    """
+    deadline = time.monotonic() + seconds
+    while not store.finished(plan) and time.monotonic() < deadline:
+        time.sleep(POLL)
+
+
+def print_final(status: PlanStatus, output: str) -> None:
+    if output == "json":
+        print(json.dumps(report(status), indent=2))
+    else:
+        print(summary(status.stats()))
+
+
+def plan_exit(status: PlanStatus) -> int:
+    return EXIT_FAILED if status.counters["tags_failed"] or status.cancelled else EXIT_OK
