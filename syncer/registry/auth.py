@@ -37,7 +37,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -220,9 +220,12 @@ class Authenticator:
                 # Anonymous requests carry nothing worth protecting.
                 allow_redirects=not headers,
             )
-        _refuse_redirect(resp)
+        what = f"token request for {' '.join(scopes) or 'registry'}"
+        # requests would drop Authorization off-host but forward a POST body
+        # (the refresh token) on 307/308; no token service we know redirects.
+        transport.refuse_redirect(resp, what, AuthError)
         try:
-            transport.check(resp, f"token request for {' '.join(scopes) or 'registry'}")
+            transport.check(resp, what)
         except HTTPError as exc:
             if exc.status in (401, 403):
                 raise AuthError(str(exc), status=exc.status, url=exc.url) from None
@@ -241,18 +244,3 @@ class Authenticator:
             raise AuthError("token response carries no token", status=resp.status_code)
         log.debug("fetched token for %s (lifetime %.0fs)", " ".join(scopes), lifetime)
         return _Token(value, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
-
-
-def _refuse_redirect(resp: requests.Response) -> None:
-    """Fail on a redirect the token request did not follow: credentials stay at the realm."""
-    # requests would drop Authorization off-host but forward a POST body (the
-    # refresh token) on 307/308; no token service we know redirects.
-    if 300 <= resp.status_code < 400:
-        resp.close()
-        target = transport.shown_host(urljoin(resp.url, resp.headers.get("Location", "")))
-        raise AuthError(
-            f"token realm answered HTTP {resp.status_code} redirect to {target}: "
-            "credentials not forwarded",
-            status=resp.status_code,
-            url=transport.strip_query(resp.url),
-        )

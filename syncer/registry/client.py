@@ -24,7 +24,6 @@ from syncer.config import AuthEntry
 from syncer.errors import (
     AuthError,
     DigestMismatchError,
-    HTTPError,
     NotFoundError,
     RegistryError,
     TLSError,
@@ -63,18 +62,6 @@ def _at(repo: Repository, reference: str) -> str:
 def _is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     return name in ("localhost", "[::1]") or name.startswith("127.")
-
-
-def _unfollowed(resp: requests.Response, what: str) -> HTTPError:
-    """The permanent error for a redirect we do not follow (any write, upload sessions)."""
-    target = urljoin(resp.url, resp.headers.get("Location", ""))
-    return HTTPError(
-        f"{what}: HTTP {resp.status_code} redirect to {transport.shown_host(target)} "
-        "not followed (a registry must not redirect this request)",
-        status=resp.status_code,
-        method=resp.request.method or "",
-        url=transport.strip_query(resp.url),
-    )
 
 
 class RegistryClient:
@@ -185,9 +172,8 @@ class RegistryClient:
                     resp.close()
                     continue
             break
-        if not kwargs.get("allow_redirects", True) and 300 <= resp.status_code < 400:
-            resp.close()
-            raise _unfollowed(resp, what)
+        if not kwargs.get("allow_redirects", True):
+            transport.refuse_redirect(resp, what)
         if expect_404 and resp.status_code == 404:
             return resp
         try:

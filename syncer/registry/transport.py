@@ -15,7 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -181,6 +181,22 @@ def check(resp: requests.Response, what: str) -> requests.Response:
         url=strip_query(resp.url),
         errors=errors,
         retry_after=retry_after(resp),
+    )
+
+
+def refuse_redirect(
+    resp: requests.Response, what: str, error: type[HTTPError] = HTTPError
+) -> requests.Response:
+    """Return ``resp`` unless it is a redirect we chose not to follow: that is permanent."""
+    if not 300 <= resp.status_code < 400:
+        return resp
+    resp.close()
+    target = urljoin(resp.url, resp.headers.get("Location", ""))
+    raise error(
+        f"{what}: HTTP {resp.status_code} redirect to {shown_host(target)} not followed",
+        status=resp.status_code,
+        method=resp.request.method or "",
+        url=strip_query(resp.url),
     )
 
 
