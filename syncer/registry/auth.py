@@ -27,6 +27,8 @@ Where a credential can leave the process (the audit; nothing else attaches one):
    realm may be on another host (Docker Hub's is ``auth.docker.io``) but must
    be https when the registry is, and a credentialed token request follows
    no redirect.
+
+(:mod:`syncer.lab.push` has its own requests, for seeding test registries only.)
 """
 
 from __future__ import annotations
