@@ -163,6 +163,26 @@ def test_docker_config_auths(
     assert (found and (found.username, found.password)) == expected
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "https://evil.example/quay.io",  # the path is not the host
+        "https://quay.io.evil.example",
+        "quay.io:8443",  # another port is another registry
+        "https://alice@quay.io",  # user info is not a host
+        "evil.example/quay.io",
+    ],
+)
+def test_a_docker_credential_serves_only_the_host_its_key_names(tmp_path: Path, key: str) -> None:
+    config = docker_config(tmp_path, {"auths": {key: {"auth": b64("u:p")}}})
+    assert Credentials({}, docker_config=config).lookup(repo("quay.io/a/b")) is None
+
+
+@pytest.mark.parametrize("name", ["quay.io:8443/coreos/x", "quay.io.evil.com/x", "evil.io/quay.io"])
+def test_a_config_entry_serves_only_its_own_host_and_port(no_docker: Path, name: str) -> None:
+    assert Credentials({"quay.io": A}, docker_config=no_docker).lookup(repo(name)) is None
+
+
 @pytest.mark.parametrize("content", ["{not json", "[]", '{"auths": []}', ""])
 def test_broken_docker_config_means_anonymous(tmp_path: Path, content: str) -> None:
     creds = Credentials({}, docker_config=docker_config(tmp_path, content))

@@ -9,6 +9,26 @@ Specification": https://distribution.github.io/distribution/spec/auth/token/):
 
 Tokens are cached per scope set and refreshed when they expire or when the
 registry answers ``insufficient_scope`` / ``invalid_token``.
+
+Where a credential can leave the process (the audit; nothing else attaches one):
+
+1. :meth:`RegistryClient.request <syncer.registry.client.RegistryClient.request>`
+   sets ``Authorization`` (Basic, or a Bearer token) only on a URL with the
+   registry's own origin (scheme, host, port); an upload ``Location`` or a
+   ``Link`` elsewhere goes anonymous.
+2. On a redirect, the session (:func:`syncer.registry.transport.new_session`)
+   drops ``Authorization`` whenever the origin changes, https to http and
+   port changes included, and never reads ``~/.netrc``. Only GET and HEAD
+   follow redirects; a write that is redirected fails.
+3. :meth:`Authenticator._fetch_token` sends Basic ``user:password``, and
+   :meth:`Authenticator._refresh_grant` an identity token, to the Bearer
+   realm. The challenge naming that realm is learnt only from a 401 whose
+   final URL has the registry's origin (never from a redirect target). The
+   realm may be on another host (Docker Hub's is ``auth.docker.io``) but must
+   be https when the registry is, and a credentialed token request follows
+   no redirect.
+
+(:mod:`syncer.lab.push` has its own requests, for seeding test registries only.)
 """
 
 from __future__ import annotations
@@ -19,6 +39,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 
@@ -75,6 +96,8 @@ class Authenticator:
         self._lock = threading.Lock()
         self.challenge: Challenge | None = None
         self._tokens: dict[frozenset[str], _Token] = {}
+        #: The scheme of the registry that sent the challenge.
+        self._home_scheme = "https"
         #: How many tokens were fetched; tests assert tokens are reused.
         self.token_requests = 0
 
@@ -95,13 +118,18 @@ class Authenticator:
         return None
 
     def unauthorized(self, resp: requests.Response, scopes: tuple[str, ...]) -> bool:
-        """Learn from a 401; return whether retrying with fresh auth can help."""
+        """Learn from a 401; return whether retrying with fresh auth can help.
+
+        The caller makes sure ``resp`` came from the registry itself, not from
+        a host it redirected to: the challenge decides where credentials go.
+        """
         header = resp.headers.get("WWW-Authenticate", "")
         ch = Challenge.parse(header)
         if ch is None:
             return False
         first_time = self.challenge is None or self.challenge.scheme != ch.scheme
         with self._lock:
+            self._home_scheme = urlsplit(resp.url).scheme.lower()
             self.challenge = Challenge(
                 ch.scheme, {k: v for k, v in ch.params.items() if k in ("realm", "service")}
             )
@@ -134,7 +162,9 @@ class Authenticator:
             "scope": " ".join(sorted(scopes)),
             "client_id": "syncer",
         }
-        return transport.send(self._session, "POST", realm, data=form, verify=self._verify)
+        return transport.send(
+            self._session, "POST", realm, data=form, verify=self._verify, allow_redirects=False
+        )
 
     def _basic(self) -> str:
         assert self._creds is not None
@@ -151,11 +181,28 @@ class Authenticator:
             self._tokens[key] = tok
             return tok.value
 
-    def _fetch_token(self, scopes: tuple[str, ...]) -> _Token:
+    def _realm(self) -> str:
+        """The challenge's realm, if credentials (when we have them) may go there."""
         assert self.challenge is not None
         realm = self.challenge.params.get("realm")
         if not realm:
             raise AuthError("Bearer challenge without realm", status=401)
+        scheme = urlsplit(realm).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise AuthError("Bearer realm is not an http(s) URL", status=401)
+        if scheme == "http" and self._home_scheme == "https" and self.has_credentials:
+            # Anyone on the path could read a password sent in the clear; the
+            # registry itself is https, so this is not what the user agreed to.
+            raise AuthError(
+                f"token realm {transport.shown_host(realm)} is plain http while the registry "
+                "is https: credentials not sent",
+                status=401,
+            )
+        return realm
+
+    def _fetch_token(self, scopes: tuple[str, ...]) -> _Token:
+        assert self.challenge is not None
+        realm = self._realm()
         params: list[tuple[str, str]] = []
         if "service" in self.challenge.params:
             params.append(("service", self.challenge.params["service"]))
@@ -166,10 +213,21 @@ class Authenticator:
         else:
             headers = {"Authorization": self._basic()} if self.has_credentials else {}
             resp = transport.send(
-                self._session, "GET", realm, params=params, headers=headers, verify=self._verify
+                self._session,
+                "GET",
+                realm,
+                params=params,
+                headers=headers,
+                verify=self._verify,
+                # Anonymous requests carry nothing worth protecting.
+                allow_redirects=not headers,
             )
+        what = f"token request for {' '.join(scopes) or 'registry'}"
+        # requests would drop Authorization off-host but forward a POST body
+        # (the refresh token) on 307/308; no token service we know redirects.
+        transport.refuse_redirect(resp, what, AuthError)
         try:
-            transport.check(resp, f"token request for {' '.join(scopes) or 'registry'}")
+            transport.check(resp, what)
         except HTTPError as exc:
             if exc.status in (401, 403):
                 raise AuthError(str(exc), status=exc.status, url=exc.url) from None

@@ -14,7 +14,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 from urllib3.exceptions import InsecureRequestWarning
@@ -124,6 +124,7 @@ class RegistryClient:
                 last = exc
                 continue
             if resp.status_code == 401:
+                self._refuse_foreign(resp, base, f"ping {self.host}")
                 self.auth.unauthorized(resp, ())
             elif resp.status_code == 400 and last is not None:
                 resp.close()
@@ -148,12 +149,16 @@ class RegistryClient:
         """Send one authenticated request; raise on error status unless it is an expected 404."""
         url = target if "://" in target else self.base_url + target
         # Credentials go only to the registry itself: an upload Location or any
-        # other absolute URL on another host (or scheme) gets none.
-        ours = urlsplit(url)[:2] == urlsplit(self.base_url)[:2]
+        # other absolute URL on another origin (scheme, host, port) gets none.
+        ours = transport.origin(url) == transport.origin(self.base_url)
         headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})
         body = kwargs.get("data")
         replayable = body is None or isinstance(body, bytes)
         kwargs.setdefault("verify", self._verify)
+        if method not in ("GET", "HEAD"):
+            # The spec redirects only reads; a redirected write would take the
+            # body (a manifest, a layer) to a host the user never named.
+            kwargs["allow_redirects"] = False
         for attempt in (1, 2):
             auth = self.auth.header(scopes) if ours else None
             if auth:
@@ -161,16 +166,14 @@ class RegistryClient:
             self.throttle.wait(self.host)
             resp = transport.send(self._session, method, url, headers=headers, **kwargs)
             self._observe(resp)
-            if (
-                resp.status_code == 401
-                and attempt == 1
-                and replayable
-                and ours
-                and self.auth.unauthorized(resp, scopes)
-            ):
-                resp.close()
-                continue
+            if resp.status_code == 401:
+                self._refuse_foreign(resp, self.base_url, what)
+                if attempt == 1 and replayable and ours and self.auth.unauthorized(resp, scopes):
+                    resp.close()
+                    continue
             break
+        if not kwargs.get("allow_redirects", True):
+            transport.refuse_redirect(resp, what)
         if expect_404 and resp.status_code == 404:
             return resp
         try:
@@ -178,6 +181,21 @@ class RegistryClient:
         finally:
             if resp.status_code >= 400:
                 resp.close()
+
+    def _refuse_foreign(self, resp: requests.Response, base: str, what: str) -> None:
+        """Raise on a 401 from any origin but the registry's, before anything learns from it."""
+        if transport.origin(resp.url) == transport.origin(base):
+            return
+        # A host we were sent to (a CDN by redirect, an upload Location, or a
+        # hostile one) has no say in where this registry's credentials go.
+        resp.close()
+        raise AuthError(
+            f"{what}: HTTP 401 from {transport.shown_host(resp.url)}, which is not "
+            f"the registry {self.host}: its challenge is ignored",
+            status=401,
+            method=resp.request.method or "",
+            url=transport.strip_query(resp.url),
+        )
 
     def _observe(self, resp: requests.Response) -> None:
         """Tell the throttle when the registry asks everyone to slow down."""

@@ -15,7 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -47,9 +47,30 @@ def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> request
     return resp
 
 
+class _Session(requests.Session):
+    """A session whose redirects never carry a credential to another origin."""
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        """Drop ``Authorization`` when a redirect changes scheme, host or port."""
+        # requests keeps it on an http->https move of one host and then reads
+        # ~/.netrc for the new URL; a credential belongs to exactly one origin.
+        if origin(response.request.url or "") != origin(prepared_request.url or ""):
+            prepared_request.headers.pop("Authorization", None)
+
+
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Session-wide auth that adds nothing, so requests never falls back to ~/.netrc."""
+    return request
+
+
 def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     """A session tuned for registry traffic."""
-    session = requests.Session()
+    session = _Session()
+    # With proxy variables set, trust_env stays on and requests would attach
+    # ~/.netrc credentials to any request without auth of its own.
+    session.auth = _no_netrc
     # Connection reuse matters more than anything else for many small blobs:
     # size the pool to the number of threads that share this session.
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
@@ -163,6 +184,22 @@ def check(resp: requests.Response, what: str) -> requests.Response:
     )
 
 
+def refuse_redirect(
+    resp: requests.Response, what: str, error: type[HTTPError] = HTTPError
+) -> requests.Response:
+    """Return ``resp`` unless it is a redirect we chose not to follow: that is permanent."""
+    if not 300 <= resp.status_code < 400:
+        return resp
+    resp.close()
+    target = urljoin(resp.url, resp.headers.get("Location", ""))
+    raise error(
+        f"{what}: HTTP {resp.status_code} redirect to {shown_host(target)} not followed",
+        status=resp.status_code,
+        method=resp.request.method or "",
+        url=strip_query(resp.url),
+    )
+
+
 def _implied_errors(resp: requests.Response) -> list[dict[str, Any]]:
     """The spec's error code for a status that came without a body (HEAD, some proxies)."""
     status, path = resp.status_code, urlsplit(resp.url).path
@@ -233,6 +270,25 @@ def strip_query(url: str) -> str:
     # Upload URLs carry opaque state (distribution's signed "_state") and some
     # redirect targets carry pre-signed credentials: never echo query strings.
     return url.split("?", 1)[0]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of ``url``, the default port filled in: where credentials belong."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # never equal to a real origin's port
+    return scheme, parts.hostname or "", port or _DEFAULT_PORTS.get(scheme, -1)
+
+
+def shown_host(url: str) -> str:
+    """``host[:port]`` of ``url`` for a message: no user info, nothing unprintable."""
+    return _clip(urlsplit(url).netloc.rpartition("@")[2])
 
 
 _QUERY = re.compile(r"\?[^\s'\")]*")

@@ -14,6 +14,9 @@ after it, the server stops listening and every long-running route sees
 :meth:`HostileRegistry.serve_image` installs the routes of an honest
 registry holding one image, so a test can then override just the one route
 it wants to make hostile (routes added later win).
+
+Given an ``ssl.SSLContext`` (``tls=``), a server speaks HTTPS; the client
+trusts it through ``REQUESTS_CA_BUNDLE`` (see :func:`tls_context`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +91,13 @@ def make_image(label: str = "hostile", layer: bytes | None = None) -> Image:
         indent=3,
     ).encode()
     return Image(manifest, {sha256(config): config, sha256(layer): layer})
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server-side TLS context for ``cert`` (e.g. from ``tests.support.certs``)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 class Reply:
@@ -229,12 +242,30 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # The handshake runs in the request's own thread, so a client that
+        # never completes one cannot stall the accept loop.
+        try:
+            wrapped: socket.socket = self.tls.wrap_socket(request, server_side=True)
+        except OSError:
+            return
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            wrapped.close()
 
 
 class HostileRegistry:
     """A scripted registry on ``127.0.0.1``; a context manager with a bounded lifetime."""
 
-    def __init__(self, lifetime: float = DEFAULT_LIFETIME) -> None:
+    def __init__(
+        self, lifetime: float = DEFAULT_LIFETIME, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.lifetime = lifetime
         self.stopped = threading.Event()
         self.seen: list[Seen] = []
@@ -242,6 +273,7 @@ class HostileRegistry:
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.registry = self  # type: ignore[attr-defined]
+        self._server.tls = tls
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -278,8 +310,8 @@ class HostileRegistry:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}"
+        """``http://127.0.0.1:PORT``, or ``https://`` when serving TLS."""
+        return f"{'https' if self._server.tls else 'http'}://{self.host}"
 
     # -- routes and records -----------------------------------------------------
     def route(self, method: str, pattern: str, handler: Route | None = None) -> Any:
@@ -357,8 +389,10 @@ class Pool:
 
     started: list[HostileRegistry] = field(default_factory=list)
 
-    def __call__(self, lifetime: float = DEFAULT_LIFETIME) -> HostileRegistry:
-        server = HostileRegistry(lifetime).start()
+    def __call__(
+        self, lifetime: float = DEFAULT_LIFETIME, tls: ssl.SSLContext | None = None
+    ) -> HostileRegistry:
+        server = HostileRegistry(lifetime, tls).start()
         self.started.append(server)
         return server
 

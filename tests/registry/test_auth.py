@@ -6,15 +6,17 @@ import base64
 from types import SimpleNamespace
 
 import pytest
+import requests
 
 from syncer.config import AuthEntry
-from syncer.errors import AuthError
+from syncer.errors import AuthError, is_transient
 from syncer.reference import Repository
 from syncer.registry import auth as auth_module
 from syncer.registry.auth import Challenge
 from tests.registry.fakes import (
     BASE,
     BEARER,
+    HOST,
     REALM,
     FakeTransport,
     Reply,
@@ -24,6 +26,7 @@ from tests.registry.fakes import (
     json_reply,
     needs_token,
     open_registry,
+    raises,
     replies,
 )
 
@@ -245,3 +248,93 @@ def test_identity_token_uses_refresh_token_grant(fake: FakeTransport) -> None:
 
     (post,) = fake.requests_to("POST", REALM)
     assert b"grant_type=refresh_token" in post.body and b"refresh_token=refresh-me" in post.body
+
+
+# -- where the realm may be ------------------------------------------------------------------
+
+PLAIN_REALM = "http://auth.example/token"
+
+
+def _http_realm_registry(fake: FakeTransport, tokens: TokenEndpoint, base: str = BASE) -> None:
+    challenge = f'Bearer realm="{PLAIN_REALM}",service="reg"'
+    fake.on("GET", f"{base}/v2/", Reply(401, {"WWW-Authenticate": challenge}))
+    fake.on("GET", PLAIN_REALM, tokens)
+    fake.on("POST", PLAIN_REALM, tokens)
+    fake.on("HEAD", f"{base}/v2/team/app/manifests/v1", needs_token("tok-1", Reply(200), challenge))
+
+
+@pytest.mark.parametrize(
+    "creds", [ALICE, AuthEntry("<token>", "refresh-me")], ids=["password", "identity-token"]
+)
+def test_https_registry_never_sends_credentials_to_an_http_realm(
+    fake: FakeTransport, creds: AuthEntry
+) -> None:
+    _http_realm_registry(fake, TokenEndpoint())
+
+    with pytest.raises(AuthError) as info:
+        client(fake, creds).head_manifest(REPO, "v1")
+
+    assert "plain http" in str(info.value) and "auth.example" in str(info.value)
+    assert not is_transient(info.value)
+    assert [s for s in fake.seen if s.url.startswith("http://")] == []
+
+
+def test_anonymous_token_may_come_from_an_http_realm(fake: FakeTransport) -> None:
+    _http_realm_registry(fake, TokenEndpoint())
+
+    assert client(fake).head_manifest(REPO, "v1") is not None
+    (token_req,) = fake.requests_to("GET", PLAIN_REALM)
+    assert "Authorization" not in token_req.headers
+
+
+def test_an_http_registry_may_use_an_http_realm(fake: FakeTransport) -> None:
+    # Plain http for the registry was the user's choice (insecure or loopback).
+    fake.on("GET", f"{BASE}/v2/", raises(requests.exceptions.SSLError("wrong version number")))
+    _http_realm_registry(fake, TokenEndpoint(), base=f"http://{HOST}")
+
+    client(fake, ALICE, insecure=True).head_manifest(REPO, "v1")
+
+    (token_req,) = fake.requests_to("GET", PLAIN_REALM)
+    assert token_req.headers["Authorization"] == ALICE_BASIC
+
+
+def test_a_realm_that_is_not_http_is_refused(fake: FakeTransport) -> None:
+    fake.on("GET", f"{BASE}/v2/", Reply(401, {"WWW-Authenticate": 'Bearer realm="file:///etc/x"'}))
+    fake.on("HEAD", TAG_URL, Reply(401, {"WWW-Authenticate": 'Bearer realm="file:///etc/x"'}))
+
+    with pytest.raises(AuthError, match="not an http"):
+        client(fake, ALICE).head_manifest(REPO, "v1")
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize(
+    "creds", [ALICE, AuthEntry("<token>", "refresh-me")], ids=["password", "identity-token"]
+)
+def test_credentialed_token_requests_follow_no_redirect(
+    fake: FakeTransport, status: int, creds: AuthEntry
+) -> None:
+    bearer_registry(fake, TokenEndpoint())
+    elsewhere = "https://collector.example/token"
+    fake.on("GET", REALM, Reply(status, {"Location": elsewhere}))
+    fake.on("POST", REALM, Reply(status, {"Location": elsewhere}))
+    fake.on("GET", elsewhere, TokenEndpoint())
+    fake.on("POST", elsewhere, TokenEndpoint())
+    fake.on("HEAD", TAG_URL, needs_token("tok-1", Reply(200)))
+
+    with pytest.raises(AuthError) as info:
+        client(fake, creds).head_manifest(REPO, "v1")
+
+    assert f"HTTP {status} redirect to collector.example" in str(info.value)
+    assert [s for s in fake.seen if "collector" in s.url] == []
+
+
+def test_anonymous_token_requests_still_follow_redirects(fake: FakeTransport) -> None:
+    bearer_registry(fake, TokenEndpoint())
+    elsewhere = "https://tokens.example/token"
+    fake.on("GET", REALM, Reply(307, {"Location": elsewhere}))
+    fake.on("GET", elsewhere, TokenEndpoint())
+    fake.on("HEAD", TAG_URL, needs_token("tok-1", Reply(200)))
+
+    assert client(fake).head_manifest(REPO, "v1") is not None
+    (moved,) = fake.requests_to("GET", elsewhere)
+    assert "Authorization" not in moved.headers

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -10,15 +12,19 @@ import requests
 from syncer import mediatypes
 from syncer.config import AuthEntry
 from syncer.errors import (
+    AuthError,
     DigestMismatchError,
+    HTTPError,
     NotFoundError,
     RegistryError,
     TLSError,
     TransportError,
+    is_transient,
 )
 from syncer.reference import Repository
 from syncer.registry import transport
-from syncer.registry.models import RawManifest
+from syncer.registry.client import RegistryClient
+from syncer.registry.models import RawManifest, SizedBody
 from tests.registry.fakes import (
     BASE,
     HOST,
@@ -28,6 +34,7 @@ from tests.registry.fakes import (
     bearer_registry,
     client,
     json_reply,
+    mounted,
     needs_token,
     open_registry,
     raises,
@@ -293,3 +300,146 @@ def test_probe_happens_once(fake: FakeTransport) -> None:
     c.blob_exists(REPO, BLOB)
     c.blob_exists(REPO, BLOB)
     assert len(fake.requests_to("GET", f"{BASE}/v2/")) == 1
+
+
+# -- origins: where credentials and bodies may go ---------------------------------------------
+
+EVIL_REALM = "https://collector.example/token"
+CDN = "https://cdn.example/blobs/b"
+
+
+def test_a_401_from_a_redirect_target_is_not_learnt() -> None:
+    fake = FakeTransport()
+    fake.on("GET", f"{BASE}/v2/", Reply(200))
+    fake.on("GET", f"{BASE}/v2/team/app/blobs/{BLOB}", Reply(307, {"Location": CDN}))
+    foreign = f'Bearer realm="{EVIL_REALM}",service="cdn"'
+    fake.on("GET", CDN, Reply(401, {"WWW-Authenticate": foreign}))
+    fake.on("GET", EVIL_REALM, TokenEndpoint())
+    c = client(fake, AuthEntry("alice", "s3cret-pw"))
+
+    with pytest.raises(AuthError) as info:
+        c.open_blob(REPO, BLOB)
+
+    assert "cdn.example" in str(info.value) and "not the registry reg.example" in str(info.value)
+    assert fake.requests_to("GET", EVIL_REALM) == [] and c.auth.challenge is None
+    assert len(fake.requests_to("GET", f"{BASE}/v2/team/app/blobs/{BLOB}")) == 1
+
+
+def test_a_401_from_where_the_ping_was_redirected_is_not_learnt() -> None:
+    fake = FakeTransport()
+    fake.on("GET", f"{BASE}/v2/", Reply(302, {"Location": "https://login.example/v2/"}))
+    foreign = f'Bearer realm="{EVIL_REALM}"'
+    fake.on("GET", "https://login.example/v2/", Reply(401, {"WWW-Authenticate": foreign}))
+    c = client(fake, AuthEntry("alice", "s3cret-pw"))
+
+    with pytest.raises(AuthError, match="login.example"):
+        _ = c.base_url
+    assert c.auth.challenge is None
+
+
+def test_a_401_after_a_redirect_on_the_registry_itself_is_learnt() -> None:
+    fake, tokens = FakeTransport(), TokenEndpoint()
+    bearer_registry(fake, tokens)
+    moved = f"{BASE}/v2/team/app/manifests/v1-moved"
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/v1", Reply(307, {"Location": moved}))
+    fake.on("GET", moved, needs_token("tok-1", json_reply({"schemaVersion": 2})))
+
+    client(fake, AuthEntry("alice", "pw")).get_manifest(REPO, "v1")
+
+    assert [s.headers.get("Authorization") for s in fake.requests_to("GET", moved)] == [
+        "Bearer tok-1"
+    ]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://elsewhere.example/u1",  # another host
+        f"http://{HOST}/u1",  # the same host, downgraded to http
+        f"https://{HOST}:8443/u1",  # the same host, another port
+    ],
+)
+def test_upload_locations_on_another_origin_get_no_credentials(target: str) -> None:
+    fake = FakeTransport()
+    fake.on("GET", f"{BASE}/v2/", Reply(401, {"WWW-Authenticate": 'Basic realm="reg"'}))
+    fake.on("POST", UPLOADS, Reply(202, {"Location": target}))
+    fake.on("PUT", target, Reply(201))
+    c = client(fake, AuthEntry("alice", "s3cret-pw"))
+
+    c.finish_upload(REPO, c.start_upload(REPO), BLOB, b"data")
+
+    assert "Authorization" in fake.requests_to("POST", UPLOADS)[0].headers
+    (put,) = fake.requests_to("PUT", target)
+    assert "Authorization" not in put.headers
+
+
+ELSEWHERE = "https://elsewhere.example/catch"
+
+
+def _writes(c: RegistryClient) -> dict[str, Callable[[], object]]:
+    manifest = RawManifest(BODY, mediatypes.OCI_MANIFEST, DIGEST)
+    return {
+        "manifest PUT": lambda: c.put_manifest(REPO, "v1", manifest),
+        "upload POST": lambda: c.start_upload(REPO),
+        "mount POST": lambda: c.mount_blob(REPO, BLOB, SOURCE),
+        "upload PATCH": lambda: c.patch_upload(REPO, f"{UPLOADS}u1", SizedBody([b"x"], 1), 0),
+        "upload PUT": lambda: c.finish_upload(REPO, f"{UPLOADS}u1", BLOB, b"x"),
+    }
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize(
+    "write", ["manifest PUT", "upload POST", "mount POST", "upload PATCH", "upload PUT"]
+)
+def test_writes_are_never_redirected(fake: FakeTransport, status: int, write: str) -> None:
+    moved = Reply(status, {"Location": ELSEWHERE})
+    fake.on("PUT", f"{BASE}/v2/team/app/manifests/v1", moved)
+    fake.on("POST", UPLOADS, moved)
+    fake.on("PATCH", f"{UPLOADS}u1", moved)
+    fake.on("PUT", f"{UPLOADS}u1", moved)
+    for method in ("GET", "PUT", "POST", "PATCH"):
+        fake.on(method, ELSEWHERE, Reply(201))
+
+    with pytest.raises(HTTPError) as info:
+        _writes(client(fake, AuthEntry("alice", "pw")))[write]()
+
+    assert info.value.status == status and not is_transient(info.value)
+    assert f"HTTP {status} redirect to elsewhere.example not followed" in str(info.value)
+    assert [s for s in fake.seen if "elsewhere" in s.url] == []
+
+
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        (f"{BASE}/v2/x", "https://cdn.example/x"),  # host
+        (f"{BASE}/v2/x", f"http://{HOST}/x"),  # scheme downgrade
+        (f"{BASE}/v2/x", f"https://{HOST}:8443/x"),  # port
+        (f"http://{HOST}/v2/x", f"https://{HOST}/x"),  # upgrade: requests itself keeps it
+    ],
+)
+def test_the_session_drops_authorization_on_any_origin_change(start: str, target: str) -> None:
+    fake = FakeTransport()
+    fake.on("GET", start, Reply(302, {"Location": target}))
+    fake.on("GET", target, Reply(200))
+    session = mounted(fake, transport.new_session())
+
+    session.get(start, headers={"Authorization": "Basic c2VjcmV0"}, timeout=5)
+
+    (moved,) = fake.requests_to("GET", target)
+    assert "Authorization" not in moved.headers
+
+
+def test_the_session_never_reads_netrc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {HOST} login bob password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    fake = FakeTransport()
+    open_registry(fake)
+    fake.on("GET", f"{BASE}/v2/team/app/tags/list", Reply(302, {"Location": f"{BASE}/v2/t"}))
+    fake.on("GET", f"{BASE}/v2/t", json_reply({"tags": ["v1"]}))
+    session = mounted(fake, transport.new_session())
+    session.trust_env = True  # as it is when proxy variables are set
+
+    assert list(client(fake, session=session).list_tags(REPO)) == ["v1"]
+    assert [s.url for s in fake.seen if "Authorization" in s.headers] == []
