@@ -6,14 +6,12 @@ an entry: syncer pushes the exact bytes it pulled, so digests are preserved.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from syncer import mediatypes
-from syncer.errors import ConfigError, UnsupportedError
-from syncer.reference import validate_digest
+from syncer import digests, mediatypes
+from syncer.errors import UnsupportedError
 from syncer.registry.models import RawManifest
 
 Kind = Literal["index", "image", "schema1"]
@@ -57,11 +55,8 @@ class Descriptor:
 
 
 def _check_digest(digest: str, where: str) -> None:
-    # Digests end up in URL paths: never let a malformed one through.
-    try:
-        validate_digest(digest)
-    except ConfigError as exc:
-        raise UnsupportedError(f"{where}: {exc}") from None
+    # Digests end up in URL paths, and must name an algorithm we can verify.
+    digests.parse(digest, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,5 +175,4 @@ def filter_index(raw: RawManifest, parsed: Parsed, flt: PlatformFilter) -> tuple
         return raw, 0
     doc["manifests"] = entries
     body = json.dumps(doc, indent=3).encode()
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    return RawManifest(body, raw.media_type, digest), dropped
+    return RawManifest(body, raw.media_type, digests.compute(body)), dropped
