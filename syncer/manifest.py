@@ -37,8 +37,10 @@ class Descriptor:
         for key in ("platform", "annotations"):
             if not isinstance(obj.get(key) or {}, dict):
                 raise UnsupportedError(f"{where}: descriptor {key} is not an object")
-        size = obj.get("size", 0)
-        if not isinstance(size, int) or size < 0:
+        # An absent size is unknown (-1), as for schema1 blobs: the copy then
+        # streams whatever the source sends and the digest alone decides.
+        size = obj.get("size", -1)
+        if type(size) is not int or (size < 0 and "size" in obj):
             raise UnsupportedError(f"{where}: descriptor {obj['digest']} has invalid size")
         return cls(
             media_type=str(obj.get("mediaType", "")),
