@@ -122,6 +122,11 @@ def test_a_digest_rule_copies_exactly_the_pinned_manifest_whatever_head_says(
         assert status(f"{dst.url}/v2/mirror/app/blobs/{digest}") == 404
     assert not src.requests("GET", f"/manifests/{y.digest}"), "never fetched what HEAD named"
     assert f"source HEAD reported digest {y.digest}" in outcome.err
+    # Run again: the destination holds the requested digest, so nothing is pulled.
+    pulls = len(src.requests("GET", "/manifests/"))
+    again = sync(tmp_path, env, {f"{src.host}/lab/app@{x.digest}": f"{dst.host}/mirror/app"})
+    assert again.code == 0 and "0 synced, 1 skipped" in again.out, again.text
+    assert len(src.requests("GET", "/manifests/")) == pulls
 
 
 def test_a_digest_rule_whose_source_serves_other_bytes_commits_nothing(
@@ -139,6 +144,29 @@ def test_a_digest_rule_whose_source_serves_other_bytes_commits_nothing(
     for digest in {**x.blobs, **y.blobs}:
         assert status(f"{dst.url}/v2/mirror/app/blobs/{digest}") == 404
     assert not src.requests("GET", "/blobs/"), "no blob was read for an unverified manifest"
+
+
+def test_a_head_digest_in_an_unsupported_algorithm_is_a_permanent_error(
+    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    image = make_image("x")
+    src = hostile()
+    src.serve_image("lab/app", "v1", image)
+    fake = "md5:" + hashlib.md5(image.manifest).hexdigest()
+    src.route(
+        "HEAD",
+        r"^/v2/lab/app/manifests/v1$",
+        lambda r: r.send(
+            200, b"", {"Content-Type": DOCKER_MANIFEST, "Docker-Content-Digest": fake}
+        ),
+    )
+    dst = registry_factory()
+    outcome = sync(tmp_path, env, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"})
+    assert outcome.code == 1, outcome.text
+    assert f"unsupported digest algorithm 'md5' in '{fake}'" in outcome.text
+    assert len(src.requests("HEAD", "/manifests/v1")) == 1, "a permanent error is not retried"
+    assert not src.requests("GET", "/manifests/"), "nothing was fetched unverifiable"
+    assert status(f"{dst.url}/v2/mirror/app/manifests/v1") == 404
 
 
 # -- (b) an index child served as schema1 must still match its digest ----------------------------
