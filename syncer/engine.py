@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from syncer import mediatypes
+from syncer import digests, mediatypes
 from syncer.errors import NotFoundError, UnsupportedError
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.reference import ImageRef, Repository
 from syncer.registry.client import RegistryClient
-from syncer.registry.models import RawManifest
+from syncer.registry.models import ManifestHead, RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.retry import retrying
 from syncer.rules import Rule
@@ -112,6 +112,7 @@ def resolve(
             status=404,
             errors=[{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}],
         )
+    pin = _pin(job, head)
     filtering = platforms.active and head.media_type in mediatypes.INDEX_TYPES
     dst_ref = job.dest.tag or job.dest.digest or ""
     dst_head = None
@@ -119,15 +120,15 @@ def resolve(
         dst_head = retrying(
             lambda: dst.head_manifest(dst_repo, dst_ref, push=True), what=f"HEAD {job.dest}"
         )
-        # Unchanged: equal digests from two HEADs, and the source was never pulled.
+        # Unchanged: the destination holds the pinned digest, and the source was never pulled.
         if (
-            head.digest
+            digests.is_digest(pin)
             and dst_head is not None
             and not filtering
-            and dst_head.digest == head.digest
+            and dst_head.digest == pin
         ):
-            return Resolved(job, head.digest, skip="unchanged")
-    pin = head.digest or job.source.reference
+            return Resolved(job, pin, skip="unchanged")
+    # Fetched by digest, the bytes must hash to it (RegistryClient.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
     out = Resolved(job, top.digest)
     parsed = parse(top, str(job.source))
@@ -148,6 +149,33 @@ def resolve(
     _collect(src, src_repo, top, parsed, out, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
     return out
+
+
+def _pin(job: TagJob, head: ManifestHead) -> str:
+    """The reference to GET: the requested digest, else the HEAD's digest, else the tag.
+
+    A digest reference means exactly those bytes, so what the source's HEAD
+    reports for it is never substituted: the GET by the requested digest
+    decides, and a HEAD that disagrees is only reported.
+    """
+    wanted = job.source.digest
+    if wanted is not None:
+        if head.digest and head.digest != wanted:
+            log.warning(
+                "%s: source HEAD reported digest %s; fetching the requested digest",
+                job.source,
+                _printable(head.digest),
+            )
+        return wanted
+    if not head.digest:
+        return job.source.reference  # some registries omit the digest on HEAD
+    digests.parse(head.digest, f"HEAD {job.source}: Docker-Content-Digest")
+    return head.digest
+
+
+def _printable(text: str) -> str:
+    """A server-supplied string, safe for a log line."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:160])
 
 
 def _collect(

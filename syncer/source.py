@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import requests
 
-from syncer import defaults
+from syncer import defaults, digests
 from syncer.errors import CancelledError, DigestMismatchError, TransportError
 from syncer.reference import Repository
 from syncer.registry import transport
@@ -32,7 +32,7 @@ class SourceReader:
 
     def __init__(self, client: RegistryClient, repo: Repository, digest: str) -> None:
         self._client, self._repo, self.digest = client, repo, digest
-        self.hasher = hashlib.sha256()
+        self.hasher = digests.hasher(digest)  # in the algorithm the digest names
         self.position = 0
         self._resp: requests.Response | None = None
         self._chunks: Iterator[bytes] | None = None
@@ -117,7 +117,7 @@ class SourceReader:
 
     def verify(self, size: int) -> None:
         """Raise :class:`DigestMismatchError` unless what was read matches the descriptor."""
-        actual = "sha256:" + self.hasher.hexdigest()
+        actual = digests.of(self.hasher)
         if actual != self.digest:
             raise DigestMismatchError(f"blob {self._repo}@{self.digest}", self.digest, actual)
         if size >= 0 and self.position != size:

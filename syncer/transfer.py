@@ -209,8 +209,11 @@ class BlobCopier:
                 attempt,
             )
             # Schema1 blobs have no size in the manifest; if the source does not
-            # say either, the upload goes out with chunked transfer encoding.
-            body = SizedBody(pieces, size) if size is not None else SizedBody(pieces, 0)
+            # say either, a bare generator goes out with chunked transfer
+            # encoding (distribution reads a monolithic PUT to EOF). Never a
+            # SizedBody of length 0: it is falsy, and Session.request replaces a
+            # falsy body with {}, sending "Content-Length: 0" and no bytes at all.
+            body = SizedBody(pieces, size) if size else pieces
             self.dst.finish_upload(dst_repo, url, desc.digest, body)
         except BaseException:
             attempt.take_back()

@@ -137,6 +137,41 @@ def test_unknown_size_uses_source_content_length(fake: FakeTransport) -> None:
     assert put.body == DATA and put.headers["Content-Length"] == "10"
 
 
+def test_unknown_size_without_content_length_streams_chunked(fake: FakeTransport) -> None:
+    fake.on("GET", SRC_BLOB, Reply(200, {}, DATA))  # chunked source: no length anywhere
+    assert copier(fake).copy(SRC, DST, layer(size=-1)) == "copied"
+    (put,) = fake.requests_to("PUT", SESSION)
+    # A SizedBody of length 0 is falsy: requests sent "Content-Length: 0" and no body.
+    assert put.body == DATA and put.complete
+    assert put.headers["Transfer-Encoding"] == "chunked" and "Content-Length" not in put.headers
+
+
+def test_unknown_size_corrupt_source_never_completes_the_upload(fake: FakeTransport) -> None:
+    fake.on("GET", SRC_BLOB, Reply(200, {}, b"01234567XY"))
+    with pytest.raises(DigestMismatchError):
+        copier(fake).copy(SRC, DST, layer(size=-1))
+    (put,) = fake.requests_to("PUT", SESSION)
+    assert not put.complete and put.body == b"01234567"  # the final piece was held back
+    assert len(fake.requests_to("DELETE", SESSION)) == 1
+
+
+@pytest.mark.parametrize("served", [DATA, b"01234567XY"], ids=["right", "wrong"])
+def test_a_sha512_blob_is_verified_in_sha512(fake: FakeTransport, served: bytes) -> None:
+    digest = "sha512:" + hashlib.sha512(DATA).hexdigest()
+    fake.on("HEAD", f"https://dst.example/v2/mirror/app/blobs/{digest}", Reply(404))
+    fake.on("GET", f"https://src.example/v2/team/app/blobs/{digest}", Reply(200, {}, served))
+    desc = Descriptor(mediatypes.OCI_LAYER, digest, len(DATA))
+    if served != DATA:
+        with pytest.raises(DigestMismatchError) as info:
+            copier(fake).copy(SRC, DST, desc)
+        assert info.value.actual == "sha512:" + hashlib.sha512(served).hexdigest()
+        assert not fake.requests_to("PUT", SESSION)[0].complete
+        return
+    assert copier(fake).copy(SRC, DST, desc) == "copied"
+    (put,) = fake.requests_to("PUT", SESSION)
+    assert put.complete and put.body == DATA and put.query["digest"] == [digest]
+
+
 def test_existing_blob_is_not_copied(fake: FakeTransport) -> None:
     fake.on("HEAD", DST_BLOB, Reply(200))
     assert copier(fake).copy(SRC, DST, layer()) == "exists"

@@ -8,7 +8,6 @@ orchestration live above it, in :mod:`syncer.transfer` and the engine.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import warnings
@@ -19,11 +18,10 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import InsecureRequestWarning
 
-from syncer import defaults, mediatypes
+from syncer import defaults, digests, mediatypes, schema1
 from syncer.config import AuthEntry
 from syncer.errors import (
     AuthError,
-    DigestMismatchError,
     NotFoundError,
     RegistryError,
     TLSError,
@@ -57,6 +55,20 @@ def push_scope(repo: Repository) -> str:
 def _at(repo: Repository, reference: str) -> str:
     """``repo:tag`` or ``repo@digest``, for messages."""
     return f"{repo}@{reference}" if ":" in reference else f"{repo}:{reference}"
+
+
+def _verified(body: bytes, media: str, reference: str, what: str) -> RawManifest:
+    """The manifest, checked against the digest it was asked for by.
+
+    Signed schema1 digests cover the canonical payload, not the served bytes
+    (:mod:`syncer.schema1`). Fetched by tag, its digest is what we computed:
+    a ``Docker-Content-Digest`` header is never taken on trust.
+    """
+    covered = schema1.digested_bytes(body, media, what)
+    if not digests.is_digest(reference):
+        return RawManifest(body, media, digests.compute(covered))
+    digests.verify(covered, reference, what)
+    return RawManifest(body, media, reference)
 
 
 def _is_loopback(host: str) -> bool:
@@ -244,7 +256,9 @@ class RegistryClient:
         return ManifestHead(digest, media, size)
 
     def get_manifest(self, repo: Repository, reference: str) -> RawManifest:
-        """GET a manifest's exact bytes; verify them when asked for by digest."""
+        """GET a manifest's exact bytes; by digest, they must hash to it or nothing is returned."""
+        if digests.is_digest(reference):
+            digests.parse(reference, f"manifest {repo}@{reference}")  # before it reaches a URL
         resp = self.request(
             "GET",
             repo.manifest_path(reference),
@@ -254,19 +268,7 @@ class RegistryClient:
         )
         body = resp.content
         media = resp.headers.get("Content-Type", "").split(";")[0].strip()
-        computed = "sha256:" + hashlib.sha256(body).hexdigest()
-        digest = resp.headers.get("Docker-Content-Digest") or computed
-        # Schema1 digests cover the payload without its JWS signatures, so the
-        # byte hash legitimately differs; every other type must hash exactly.
-        if (
-            reference.startswith("sha256:")
-            and media not in mediatypes.SCHEMA1_TYPES
-            and computed != reference
-        ):
-            raise DigestMismatchError(f"manifest {repo}@{reference}", reference, computed)
-        if media not in mediatypes.SCHEMA1_TYPES and digest.startswith("sha256:"):
-            digest = computed
-        return RawManifest(body, media, digest)
+        return _verified(body, media, reference, f"manifest {_at(repo, reference)}")
 
     def put_manifest(self, repo: Repository, reference: str, manifest: RawManifest) -> str:
         """PUT the manifest bytes unchanged under a tag or digest; return the stored digest."""
@@ -353,7 +355,7 @@ class RegistryClient:
         return self.location(resp)
 
     def finish_upload(
-        self, repo: Repository, url: str, digest: str, body: SizedBody | bytes
+        self, repo: Repository, url: str, digest: str, body: SizedBody | bytes | Iterator[bytes]
     ) -> None:
         """PUT the (rest of the) blob and close the session with ``?digest=``."""
         resp = self.request(

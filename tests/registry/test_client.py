@@ -19,6 +19,7 @@ from syncer.errors import (
     RegistryError,
     TLSError,
     TransportError,
+    UnsupportedError,
     is_transient,
 )
 from syncer.reference import Repository
@@ -39,6 +40,7 @@ from tests.registry.fakes import (
     open_registry,
     raises,
 )
+from tests.support.schema1 import signed_schema1
 
 REPO = Repository.parse("reg.example/team/app")
 SOURCE = Repository.parse("reg.example/team/base")
@@ -157,14 +159,60 @@ def test_get_manifest_by_tag_reports_computed_digest(fake: FakeTransport) -> Non
     )
 
 
-def test_get_schema1_by_digest_trusts_header(fake: FakeTransport) -> None:
-    signed = "sha256:" + "1" * 64  # schema1 digests exclude the JWS signatures
+def test_get_signed_schema1_by_digest_verifies_its_payload(fake: FakeTransport) -> None:
+    body, signed = signed_schema1([BLOB])  # the digest excludes the JWS signatures
+    headers = {"Content-Type": mediatypes.DOCKER_MANIFEST_V1_SIGNED}
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/{signed}", Reply(200, headers, body))
+    assert client(fake).get_manifest(REPO, signed) == RawManifest(
+        body, mediatypes.DOCKER_MANIFEST_V1_SIGNED, signed
+    )
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/v1", Reply(200, headers, body))
+    assert client(fake).get_manifest(REPO, "v1").digest == signed
+
+
+def test_get_schema1_by_digest_with_other_bytes_is_a_mismatch(fake: FakeTransport) -> None:
+    _, wanted = signed_schema1([BLOB])
+    other, served = signed_schema1(["sha256:" + "c" * 64])
+    headers = {
+        "Content-Type": mediatypes.DOCKER_MANIFEST_V1_SIGNED,
+        "Docker-Content-Digest": wanted,
+    }
+    fake.on("GET", f"{BASE}/v2/team/app/manifests/{wanted}", Reply(200, headers, other))
+    with pytest.raises(DigestMismatchError) as info:
+        client(fake).get_manifest(REPO, wanted)
+    assert (info.value.expected, info.value.actual) == (wanted, served)
+
+
+def test_get_schema1_whose_payload_cannot_be_rebuilt_is_refused(fake: FakeTransport) -> None:
+    signed = "sha256:" + "1" * 64
     headers = {
         "Content-Type": mediatypes.DOCKER_MANIFEST_V1_SIGNED,
         "Docker-Content-Digest": signed,
     }
     fake.on("GET", f"{BASE}/v2/team/app/manifests/{signed}", Reply(200, headers, BODY))
-    assert client(fake).get_manifest(REPO, signed).digest == signed
+    with pytest.raises(UnsupportedError, match=f"team/app@{signed}: signed schema1"):
+        client(fake).get_manifest(REPO, signed)
+
+
+@pytest.mark.parametrize("algorithm", ["sha384", "sha512"])
+def test_get_manifest_by_other_algorithms_verifies_in_them(
+    fake: FakeTransport, algorithm: str
+) -> None:
+    good = f"{algorithm}:" + hashlib.new(algorithm, BODY).hexdigest()
+    bad = f"{algorithm}:" + hashlib.new(algorithm, b"other").hexdigest()
+    headers = {"Content-Type": mediatypes.OCI_MANIFEST}
+    for ref in (good, bad):
+        fake.on("GET", f"{BASE}/v2/team/app/manifests/{ref}", Reply(200, headers, BODY))
+    assert client(fake).get_manifest(REPO, good).digest == good
+    with pytest.raises(DigestMismatchError) as info:
+        client(fake).get_manifest(REPO, bad)
+    assert info.value.actual == good
+
+
+def test_get_manifest_by_unknown_algorithm_is_refused_unsent(fake: FakeTransport) -> None:
+    with pytest.raises(UnsupportedError, match="unsupported digest algorithm 'md5'"):
+        client(fake).get_manifest(REPO, "md5:" + "0" * 32)
+    assert not fake.requests_to("GET", f"{BASE}/v2/team/app/manifests/md5:" + "0" * 32)
 
 
 def test_put_manifest_sends_exact_bytes(fake: FakeTransport) -> None:
