@@ -8,9 +8,10 @@ so the plan's counters always settle. A blob another worker is uploading is
 simply looked at again a little later.
 
 A task whose plan this Redis does not know (never planned, or expired) or
-that was cancelled is dropped before it touches a registry: whoever can write
-to the queue must not be able to make a worker copy with its credentials for
-a plan no one submitted.
+that was cancelled is dropped before it touches a registry, so a stray or
+replayed task never runs with the worker's credentials. It is no barrier to
+whoever can write to Redis (they can create a plan too): Redis is the trust
+boundary, as the README says.
 """
 
 from __future__ import annotations
