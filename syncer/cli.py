@@ -27,6 +27,7 @@ from syncer.jobs import ImageResult
 from syncer.manifest import PlatformFilter
 from syncer.progress import ProgressBar, Stats, summary
 from syncer.reference import validate_tag
+from syncer.text import EscapeControls, escape
 
 log = logging.getLogger("syncer")
 
@@ -146,6 +147,8 @@ def setup_logging(log_file: Path | None, verbose: bool) -> None:
     if log_file is None and sys.stderr.isatty():
         fmt = "\r\033[K" + fmt  # clear the progress bar's line before a log line
     handler.setFormatter(logging.Formatter(fmt, "%H:%M:%S"))
+    # Tags, errors[] and headers from servers reach log lines: no raw controls.
+    handler.addFilter(EscapeControls())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -250,8 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(getattr(args, "log", None), getattr(args, "verbose", False))
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"syncer: error: {exc}", file=sys.stderr)
+        print(f"syncer: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SyncerError as exc:
-        print(f"syncer: error: {exc}", file=sys.stderr)
+        print(f"syncer: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_FAILED

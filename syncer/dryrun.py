@@ -10,6 +10,7 @@ from syncer.errors import SyncerError
 from syncer.jobs import TagJob
 from syncer.progress import human_bytes
 from syncer.retry import retrying
+from syncer.text import escape
 
 
 def _missing(runner: EmbeddedSync, res: Resolved) -> list[tuple[str, int]]:
@@ -50,8 +51,9 @@ def dry_run(runner: EmbeddedSync) -> str:
     jobs = runner.expand()
     with ThreadPoolExecutor(runner.options.proc) as ex:
         rows = list(ex.map(lambda j: _one(runner, j), jobs))
-    lines = [line for line, _ in rows]
-    lines += [f"fail  {r.source}: {r.reason}" for r in runner.stats.results]
+    # Tags, skip notes and error reasons come from servers.
+    lines = [escape(line) for line, _ in rows]
+    lines += [escape(f"fail  {r.source}: {r.reason}") for r in runner.stats.results]
     unique: dict[str, int] = {}
     for _, blobs in rows:
         unique.update(blobs)

@@ -77,8 +77,9 @@ def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -
 def _redis_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--redis",
-        help="Redis URL (env SYNCER_REDIS_URL, default "
-        f"{settings.DEFAULT_REDIS_URL}); rediss:// and passwords work",
+        help="Redis URL (env SYNCER_REDIS_URL, or a file named by SYNCER_REDIS_URL_FILE; "
+        f"default {settings.DEFAULT_REDIS_URL}); rediss:// and passwords work, "
+        "but a password here shows in ps",
     )
 
 
@@ -208,15 +209,15 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """``syncer worker``: ``celery -A workers.app worker`` with sensible defaults, kept running."""
-    env = dict(
-        os.environ,
-        SYNCER_REDIS_URL=settings.redis_url(args.redis),
-        # The worker sizes its HTTP connection pools from this.
-        SYNCER_WORKER_CONCURRENCY=str(args.proc),
-    )
-    problem = settings.redis_url_problem(env["SYNCER_REDIS_URL"])
+    url = settings.redis_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
+    problem = settings.redis_url_problem(url)
     if problem:
-        raise ConfigError(f"Redis URL {_safe_url(env['SYNCER_REDIS_URL'])}: {problem}")
+        raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")
+    # The worker sizes its HTTP connection pools from this.
+    env = dict(os.environ, SYNCER_WORKER_CONCURRENCY=str(args.proc))
+    if args.redis:
+        # The child reads SYNCER_REDIS_URL(_FILE) itself; a --redis URL goes by environment.
+        env["SYNCER_REDIS_URL"] = args.redis
     if args.auth:
         env["SYNCER_AUTH_FILE"] = os.path.abspath(args.auth)
     if env.get("SYNCER_AUTH_FILE"):

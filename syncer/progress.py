@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from syncer.jobs import ImageResult
+from syncer.text import escape
 
 
 @dataclass(slots=True)
@@ -107,7 +108,7 @@ def summary(stats: Stats) -> str:
     failed = rep["failed"]
     if failed:
         lines.append(f"failed images ({len(failed)}):")
-        lines.extend(f"  {f['source']} -> {f['dest']}: {f['reason']}" for f in failed)
+        lines.extend(escape(f"  {f['source']} -> {f['dest']}: {f['reason']}") for f in failed)
     return "\n".join(lines)
 
 

@@ -6,9 +6,14 @@ result store is ``$SYNCER_REDIS_URL`` (default ``redis://localhost:6379/0``).
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 from syncer.fleet import settings
+from syncer.text import EscapeControls
 from workers.heartbeat import HeartbeatStep
 from workers.intake import IntakeStep
 
@@ -16,3 +21,15 @@ app = Celery("syncer", include=["workers.tasks"])
 app.conf.update(settings.celery_config(settings.redis_url()))
 app.steps["consumer"].add(IntakeStep)
 app.steps["consumer"].add(HeartbeatStep)
+
+_ESCAPE = EscapeControls()
+
+
+def escape_controls(logger: logging.Logger | None = None, **kwargs: Any) -> None:
+    """Celery's log handlers escape control characters (server text, task ids) in every record."""
+    for handler in logger.handlers if logger is not None else ():
+        handler.addFilter(_ESCAPE)
+
+
+after_setup_logger.connect(escape_controls)
+after_setup_task_logger.connect(escape_controls)

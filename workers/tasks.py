@@ -2,9 +2,16 @@
 
 Retry policy: :data:`syncer.errors.TRANSIENT` errors are retried with
 exponential backoff (``Retry-After`` honoured) up to ``max_retries``; then,
-and at once for every other :class:`~syncer.errors.SyncerError`, the failure
-is recorded in the plan with its reason and the task ends. A blob another
-worker is uploading is simply looked at again a little later.
+and at once for every other exception (a bad reference in the arguments, a
+bug), the failure is recorded in the plan with its reason and the task ends,
+so the plan's counters always settle. A blob another worker is uploading is
+simply looked at again a little later.
+
+A task whose plan this Redis does not know (never planned, or expired) or
+that was cancelled is dropped before it touches a registry, so a stray or
+replayed task never runs with the worker's credentials. It is no barrier to
+whoever can write to Redis (they can create a plan too): Redis is the trust
+boundary, as the README says.
 """
 
 from __future__ import annotations
@@ -68,8 +75,13 @@ def _await_redis(timeout: float = REDIS_WAIT) -> None:
             delay = min(delay * 2, 5.0)
 
 
-def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]) -> None:
+def _retry_or_record(task: Task, exc: Exception, record: Callable[[str], None]) -> None:
     """Retry a transient error with backoff, or record the failure for good."""
+    if not isinstance(exc, SyncerError):
+        # A bug or a malformed task: record it all the same, or the plan never ends.
+        log.exception("task %s[%s] failed", task.name, task.request.id)
+        record(f"internal error: {type(exc).__name__}")
+        return
     retries = task.request.retries
     if isinstance(exc, StateError):
         _await_redis()
@@ -81,6 +93,27 @@ def _retry_or_record(task: Task, exc: SyncerError, record: Callable[[str], None]
             exc=exc, countdown=backoff_delay(retries + 1, exc), max_retries=MAX_RETRIES
         ) from None
     record(describe(exc))
+
+
+def _refused(task: Task, plan: object) -> str | None:
+    """``dropped`` or ``cancelled`` if the task's plan is unknown or cancelled, else None."""
+    try:
+        with _state_errors():
+            standing = fleet().plans.standing(plan) if isinstance(plan, str) else "unknown"
+    except StateError as exc:
+        _await_redis()
+        raise task.retry(exc=exc, countdown=1, max_retries=MAX_RETRIES) from None
+    if standing == "live":
+        return None
+    # A cancelled plan's queued tasks are expected; a task for an unknown plan is not.
+    level = logging.WARNING if standing == "unknown" else logging.INFO
+    log.log(level, "dropped task %s[%s]: plan %s is %s", task.name, task.request.id, plan, standing)
+    return "cancelled" if standing == "cancelled" else "dropped"
+
+
+def _field(data: object, key: str) -> str:
+    """``data[key]`` as text, for recording a task whose arguments do not decode."""
+    return str(data.get(key, "")) if isinstance(data, dict) else ""
 
 
 @task_prerun.connect
@@ -106,11 +139,13 @@ def _handed_back(task: Task, size: int, deferred: int, priority: int) -> bool:
 @app.task(name=settings.EXPAND_RULE, bind=True)
 def expand_rule(self: Task, plan: str, rule: dict[str, Any]) -> int:
     """List a rule's tags and enqueue one sync_tag per image."""
+    if _refused(self, plan):
+        return 0
     f = fleet()
     try:
         with _state_errors():
             return steps.expand(f, plan, rule)
-    except SyncerError as exc:
+    except Exception as exc:
         _retry_or_record(self, exc, lambda reason: steps.expand_failed(f, plan, rule, reason))
         return 0
 
@@ -118,15 +153,18 @@ def expand_rule(self: Task, plan: str, rule: dict[str, Any]) -> int:
 @app.task(name=settings.ENQUEUE_TAGS, bind=True)
 def enqueue_tags(self: Task, plan: str, jobs: list[dict[str, Any]]) -> int:
     """Publish one chunk of a large fan-out as sync_tag tasks."""
+    if _refused(self, plan):
+        return 0
     f = fleet()
     try:
         with _state_errors():
             return steps.enqueue_tags(f, plan, jobs)
-    except SyncerError as exc:
+    except Exception as exc:
 
         def record(reason: str) -> None:
             for job in jobs:
-                steps.tag_failed(f, plan, TagJob.from_dict(job), reason)
+                source, dest, rule = (_field(job, k) for k in ("source", "dest", "rule"))
+                steps.tag_failed(f, plan, source, dest, rule, reason)
 
         _retry_or_record(self, exc, record)
         return 0
@@ -135,15 +173,23 @@ def enqueue_tags(self: Task, plan: str, jobs: list[dict[str, Any]]) -> int:
 @app.task(name=settings.SYNC_TAG, bind=True)
 def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> str:
     """Resolve one image (HEADs first) and fan out its missing blobs."""
+    refused = _refused(self, plan)
+    if refused:
+        return refused
     f = fleet()
-    job = TagJob(ImageRef.parse(source), ImageRef.parse(dest), rule)
     try:
+        # Parsed inside the try: a bad reference is recorded as this image's failure.
+        job = TagJob(ImageRef.parse(source), ImageRef.parse(dest), rule)
         with _state_errors():
             return steps.sync_tag(f, plan, job, owner=self.request.id or "")
     except CancelledError:
         return "cancelled"
-    except SyncerError as exc:
-        _retry_or_record(self, exc, lambda reason: steps.tag_failed(f, plan, job, reason))
+    except Exception as exc:
+        _retry_or_record(
+            self,
+            exc,
+            lambda reason: steps.tag_failed(f, plan, str(source), str(dest), str(rule), reason),
+        )
         return "failed"
 
 
@@ -160,16 +206,19 @@ def copy_blob(
     deferred: int = 0,
 ) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
+    refused = _refused(self, plan)
+    if refused:
+        return refused
     f = fleet()
     me = self.request.hostname or ""
     if _handed_back(self, size, deferred, settings.blob_priority(size)):
         return "deferred"
-    dst_repo = Repository.parse(dst)
     desc = Descriptor(media_type, digest, size)
     try:
+        src_repo, dst_repo = Repository.parse(src), Repository.parse(dst)
         with _state_errors(), links.streaming(size, f.redis, me, pause_intake=True):
             return blobsteps.copy_blob(
-                f, plan, Repository.parse(src), dst_repo, desc, owner=self.request.id or "unknown"
+                f, plan, src_repo, dst_repo, desc, owner=self.request.id or "unknown"
             )
     except CancelledError:
         return "cancelled"  # the plan was cancelled mid-stream; nothing to record
@@ -180,9 +229,9 @@ def copy_blob(
         countdown = min(BUSY_MAX, BUSY_FIRST * 2**waited)
         self.apply_async(kwargs=kwargs, countdown=countdown, priority=settings.blob_priority(size))
         return "busy"
-    except SyncerError as exc:
+    except Exception as exc:
         _retry_or_record(
-            self, exc, lambda reason: blobsteps.blob_failed(f, plan, dst_repo, desc, reason)
+            self, exc, lambda reason: blobsteps.blob_failed(f, plan, dst, desc, reason)
         )
         return "failed"
 
@@ -192,6 +241,9 @@ def copy_blobs(
     self: Task, plan: str, src: str, dst: str, blobs: list[dict[str, Any]], deferred: int = 0
 ) -> str:
     """Copy several small blobs of one image, one after another (see ``sync_tag``)."""
+    refused = _refused(self, plan)
+    if refused:
+        return refused
     f = fleet()
     me = self.request.hostname or ""
     descs = [Descriptor(b["media_type"], b["digest"], b["size"]) for b in blobs]
@@ -206,7 +258,7 @@ def copy_blobs(
             )
     except CancelledError:
         return "cancelled"
-    except SyncerError as exc:
+    except Exception as exc:
         # Out of retries (Redis kept failing): the blobs that did not land get
         # copy_blob tasks of their own; none is recorded failed from here.
         def hand_on(reason: str) -> None:
@@ -220,10 +272,13 @@ def copy_blobs(
 @app.task(name=settings.PUSH_IMAGE, bind=True)
 def push_image(self: Task, plan: str, image: str, dest: str = "") -> str:
     """Push an image's manifests once all its blobs have landed."""
+    refused = _refused(self, plan)
+    if refused:
+        return refused
     f = fleet()
     try:
         with _state_errors():
             return steps.push_image(f, plan, image)
-    except SyncerError as exc:
+    except Exception as exc:
         _retry_or_record(self, exc, lambda reason: steps.fail_image(f, plan, image, reason))
         return "failed"

@@ -220,7 +220,9 @@ def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
                 raise
 
 
-def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor, reason: str) -> None:
+def blob_failed(
+    fleet: Fleet, plan: str, dst: Repository | str, desc: Descriptor, reason: str
+) -> None:
     """Record a blob that cannot be copied and fail every image waiting for it."""
     key = blob_key(str(dst), desc.digest)
     fleet.board.fail_blob(plan, key, reason)

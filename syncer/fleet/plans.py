@@ -169,6 +169,16 @@ class PlanStore:
         """Mark the plan cancelled; workers drop its tasks and stop its streams."""
         self.redis.set(self.cancel_key.format(plan=plan), "1", ex=self.ttl_for(plan))
 
+    def standing(self, plan: str) -> str:
+        """``live``, ``cancelled`` or ``unknown`` (never planned here, or expired)."""
+        pipe = self.redis.pipeline()
+        pipe.exists(self.meta_key.format(plan=plan))
+        pipe.exists(self.cancel_key.format(plan=plan))
+        known, cancelled = pipe.execute()
+        if not known:
+            return "unknown"
+        return "cancelled" if cancelled else "live"
+
     def cancelled(self, plan: str) -> bool:
         """Whether the plan was cancelled."""
         return bool(self.redis.exists(self.cancel_key.format(plan=plan)))

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncer import defaults
+from syncer.errors import ConfigError
 
 EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
@@ -50,8 +51,25 @@ PRIORITY_STEPS = list(range(10))
 
 
 def redis_url(explicit: str | None = None) -> str:
-    """``--redis``, else ``$SYNCER_REDIS_URL``, else the local default."""
-    return explicit or os.environ.get("SYNCER_REDIS_URL") or DEFAULT_REDIS_URL
+    """``--redis``, else ``$SYNCER_REDIS_URL``, else ``$SYNCER_REDIS_URL_FILE``, else the default.
+
+    A password in ``--redis`` shows in ``ps``; the file keeps it out of the
+    process table and the environment (a mounted secret, mode 0600).
+    """
+    url = explicit or os.environ.get("SYNCER_REDIS_URL")
+    if url:
+        return url
+    path = os.environ.get("SYNCER_REDIS_URL_FILE")
+    if not path:
+        return DEFAULT_REDIS_URL
+    try:
+        with open(path, encoding="utf-8") as f:
+            url = f.read(4096).strip()
+    except OSError as exc:
+        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: {exc.strerror}") from None
+    if not url:
+        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: empty")
+    return url
 
 
 def redis_url_problem(url: str) -> str:

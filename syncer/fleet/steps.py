@@ -108,7 +108,11 @@ def expand(fleet: Fleet, plan: str, rule: dict[str, Any]) -> int:
 
 def expand_failed(fleet: Fleet, plan: str, rule: dict[str, Any], reason: str) -> None:
     """Record a rule whose tags could not be listed: one failure per destination."""
-    parsed = Rule.from_dict(rule)
+    try:
+        parsed = Rule.from_dict(rule)
+    except SyncerError:
+        _unreadable_rule_failed(fleet, plan, rule, reason)
+        return
     if not fleet.plans.once(plan, f"expand:{parsed.key}"):
         return
     fleet.plans.bump(plan, tags_total=len(parsed.destinations), rules_pending=-1)
@@ -116,6 +120,14 @@ def expand_failed(fleet: Fleet, plan: str, rule: dict[str, Any], reason: str) ->
         fleet.plans.record(
             plan, ImageResult(parsed.key, str(dest), "failed", reason, rule=parsed.key)
         )
+
+
+def _unreadable_rule_failed(fleet: Fleet, plan: str, rule: object, reason: str) -> None:
+    """A rule that does not decode counts as one failed image, so the plan still ends."""
+    key = str(rule.get("key", "")) if isinstance(rule, dict) else ""
+    if fleet.plans.once(plan, f"expand:{key}"):
+        fleet.plans.bump(plan, tags_total=1, rules_pending=-1)
+        fleet.plans.record(plan, ImageResult(key, "", "failed", reason, rule=key))
 
 
 def _options(fleet: Fleet, plan: str) -> tuple[bool, PlatformFilter]:
@@ -288,15 +300,13 @@ def _resolved(rec: dict[str, Any]) -> Resolved:
     return res
 
 
-def tag_failed(fleet: Fleet, plan: str, job: TagJob, reason: str) -> None:
-    """Record an image that failed before or while pushing."""
-    image = image_id(str(job.source), str(job.dest))
-    _finish(
-        fleet,
-        plan,
-        image,
-        ImageResult(str(job.source), str(job.dest), "failed", reason, rule=job.rule),
-    )
+def tag_failed(fleet: Fleet, plan: str, source: str, dest: str, rule: str, reason: str) -> None:
+    """Record an image that failed before or while pushing.
+
+    References as the task got them: one that does not parse fails this way too.
+    """
+    image = image_id(source, dest)
+    _finish(fleet, plan, image, ImageResult(source, dest, "failed", reason, rule=rule))
 
 
 def fail_image(fleet: Fleet, plan: str, image: str, reason: str) -> None:

@@ -1,0 +1,92 @@
+"""A worker's auth file: refused at start when unreadable, reloaded when edited, reported when gone.
+
+Real ``syncer worker`` processes on a real Redis, a real Basic-auth
+``docker-registry`` as the destination, and ``syncer plan --wait`` as the
+operator runs it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncer.lab.images import build_image_set
+from tests.faults.helpers import plan_wait
+from tests.fleet.conftest import RunCli, WorkerFactory
+from tests.fleet.helpers import seed, write_json
+from tests.fleet.processes import fleet_env, run_cli
+from tests.support.registries import LabRegistry
+from tests.support.verify import RegistryReader
+
+pytestmark = pytest.mark.integration
+
+
+def _auth(source: LabRegistry, dest: LabRegistry, password: str) -> dict[str, Any]:
+    return {
+        source.host: {"insecure": True},
+        dest.host: {"insecure": True, "username": dest.username, "password": password},
+    }
+
+
+def test_a_worker_refuses_to_start_without_its_auth_file(
+    redis_server: str, fleet_home: Path
+) -> None:
+    missing = fleet_home / "nowhere" / "auth.yaml"
+    run = run_cli(
+        ["worker", "--auth", missing, "-n", "refused@fleet"],
+        fleet_env(redis_server, fleet_home),
+        timeout=60,
+    )
+    assert run.code == 2, run
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert str(missing) in lines[0] and "auth file" in lines[0], lines[0]
+    assert "Traceback" not in run.err and "ready" not in run.out + run.err
+
+
+def test_an_edited_auth_file_takes_effect_and_a_removed_one_fails_the_plan(
+    source: LabRegistry,
+    basic_registry: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    dest = basic_registry
+    assert dest.password is not None
+    images = seed(source, build_image_set(5, repos=1, tags_per_repo=1, large_layer_size=0).images)
+    image = images[0]
+    auth = write_json(fleet_home / "auth.json", _auth(source, dest, "wrong-" + dest.password))
+    rules = write_json(
+        fleet_home / "images.json",
+        {f"{source.host}/{image.repo}:{image.tag}": f"{dest.host}/mirror/app"},
+    )
+    workers(1, auth=auth, concurrency=2)
+
+    denied = plan_wait(syncer_cli, auth, rules, timeout=90)
+    assert denied.code == 1, denied
+    assert "401" in denied.json["failed"][0]["reason"] or "UNAUTHORIZED" in str(denied.json)
+
+    # The operator fixes the password in place; the running worker picks it up.
+    write_json(auth, _auth(source, dest, dest.password))
+    fixed = plan_wait(syncer_cli, auth, rules, timeout=90)
+    assert fixed.code == 0, fixed
+    with RegistryReader(dest.url, auth=dest.auth) as reader:
+        assert reader.head_manifest("mirror/app", image.tag)[1] == image.digest
+
+    # The file disappears: the next plan finishes, and says why it failed.
+    auth.unlink()
+    rules2 = write_json(
+        fleet_home / "images2.json",
+        {f"{source.host}/{image.repo}:{image.tag}": f"{dest.host}/mirror/other"},
+    )
+    gone = plan_wait(
+        syncer_cli, write_json(fleet_home / "planner-auth.json", {}), rules2, timeout=90
+    )
+    assert gone.code == 1, gone
+    reason = gone.json["failed"][0]["reason"]
+    assert "auth file" in reason and str(auth) in reason, reason
+    assert dest.password not in gone.out + gone.err
+    print(reason, file=sys.stderr)
