@@ -6,9 +6,9 @@ image-syncer's auth format, or a legacy config file) and docker's
 
 The auth file is looked at again (at most once a second) whenever a task
 asks for the fleet: an edited file takes effect for the next task, without
-a restart. A file that has gone, or no longer parses, fails the task with a
-permanent :class:`~syncer.errors.ConfigError` naming the file, so the plan
-finishes and reports it instead of waiting.
+a restart. A file that has gone, or no longer parses, makes every registry call fail
+with a permanent :class:`~syncer.errors.ConfigError` naming the file, so
+each image fails with that reason and the plan finishes instead of waiting.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from syncer.fleet import settings
 from syncer.fleet.broker import CeleryDispatcher
 from syncer.fleet.locks import RedisThrottle
 from syncer.fleet.steps import Fleet
+from syncer.reference import Repository
+from syncer.registry.client import RegistryClient
 from syncer.registry.pool import ClientPool
 from workers.app import app
 
@@ -110,17 +112,37 @@ def fleet() -> Fleet:
             auth = AuthFile(auth_path())
             _fleet = (os.getpid(), _build(auth.entries), auth)
         _, current, auth = _fleet
-        if auth.changed():
+        try:
+            changed = auth.changed()
+        except ConfigError as exc:
+            # Fail registry work, not the worker: every task still runs, checks
+            # its plan and records this reason as the image's failure.
+            if not isinstance(current.pool, _NoCredentials) or current.pool.reason != str(exc):
+                current.pool, current.limits = _NoCredentials(str(exc)), {}
+            return current
+        if changed:
             current.pool = _pool(auth.entries, current.redis)
             current.limits = _limits(auth.entries)
         return current
 
 
+class _NoCredentials(ClientPool):
+    """The pool while the auth file is gone or broken: every registry call fails with why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(Credentials({}))
+        self.reason = reason
+
+    def for_repo(self, repo: Repository) -> RegistryClient:
+        """Refuse: running without the worker's credentials would fail later, less clearly."""
+        raise ConfigError(self.reason)
+
+
 def auth_entries() -> Mapping[str, AuthEntry]:
     """The worker's current auth entries (reloaded if the file changed)."""
-    fleet()
+    current = fleet()
     assert _fleet is not None
-    return _fleet[2].entries
+    return {} if isinstance(current.pool, _NoCredentials) else _fleet[2].entries
 
 
 def _limits(entries: Mapping[str, AuthEntry]) -> dict[str, int]:
