@@ -66,16 +66,22 @@ def run_syncer(
     deadline: float = 60.0,
     signal_after: float | None = None,
     signum: int = signal.SIGTERM,
+    program: Sequence[str] | None = None,
+    cwd: Path | None = None,
 ) -> Outcome:
-    """Run ``python -m syncer ARGS``; optionally send ``signum`` after ``signal_after`` seconds."""
+    """Run ``python -m syncer ARGS``; optionally send ``signum`` after ``signal_after`` seconds.
+
+    ``program`` replaces ``python -m syncer``, e.g. with another venv's ``syncer`` script.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "syncer", *args],
+            [*(program or (sys.executable, "-m", "syncer")), *args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             env=dict(env),
+            cwd=cwd,
             start_new_session=True,
         )
         status, usage, killed, signalled = _wait(proc, start, deadline, signal_after, signum)
