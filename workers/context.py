@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
@@ -29,8 +30,9 @@ from syncer.errors import ConfigError
 from syncer.fleet import settings
 from syncer.fleet.broker import CeleryDispatcher
 from syncer.fleet.locks import RedisThrottle
+from syncer.fleet.roster import credential_keys
 from syncer.fleet.steps import Fleet
-from syncer.reference import Repository
+from syncer.reference import Repository, normalize_registry
 from syncer.registry.client import RegistryClient
 from syncer.registry.pool import ClientPool
 from workers.app import app
@@ -143,6 +145,22 @@ def auth_entries() -> Mapping[str, AuthEntry]:
     current = fleet()
     assert _fleet is not None
     return {} if isinstance(current.pool, _NoCredentials) else _fleet[2].entries
+
+
+def credential_note(url: str) -> str:
+    """Whether this worker holds credentials for the registry of ``url``, for a 401/403 reason.
+
+    Names auth-file keys only, never a username or secret.
+    """
+    registry = normalize_registry(urlsplit(url).netloc) if url else ""
+    if not registry:
+        return ""
+    held = [
+        k for k in credential_keys(auth_entries()) if k == registry or k.startswith(registry + "/")
+    ]
+    if held:
+        return f"this worker has credentials for {registry} (auth keys: {', '.join(held)})"
+    return f"this worker has no credentials for {registry} in its auth file"
 
 
 def _limits(entries: Mapping[str, AuthEntry]) -> dict[str, int]:

@@ -28,7 +28,7 @@ from celery import Task
 from celery.signals import task_prerun
 
 from syncer.embedded import describe
-from syncer.errors import CancelledError, StateError, SyncerError, is_transient
+from syncer.errors import AuthError, CancelledError, StateError, SyncerError, is_transient
 from syncer.fleet import blobsteps, settings, steps
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
@@ -36,7 +36,7 @@ from syncer.reference import ImageRef, Repository
 from syncer.retry import backoff_delay
 from workers import links
 from workers.app import app
-from workers.context import fleet
+from workers.context import credential_note, fleet
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,20 @@ def _retry_or_record(task: Task, exc: Exception, record: Callable[[str], None]) 
         raise task.retry(
             exc=exc, countdown=backoff_delay(retries + 1, exc), max_retries=MAX_RETRIES
         ) from None
-    record(describe(exc))
+    record(describe(exc) + _auth_hint(task, exc))
+
+
+def _auth_hint(task: Task, exc: SyncerError) -> str:
+    """For a 401/403: which worker it was, and whether it holds credentials for that registry.
+
+    Credentials never travel with a plan, so a refusal usually means this
+    worker's auth file lacks (or has other) credentials for the registry.
+    """
+    if not isinstance(exc, AuthError):
+        return ""
+    note = credential_note(exc.url)
+    worker = task.request.hostname or "unknown"
+    return f" [worker {worker}" + (f": {note}" if note else "") + "]"
 
 
 def _refused(task: Task, plan: object) -> str | None:

@@ -8,11 +8,14 @@ operator runs it.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from syncer.fleet.roster import Roster
 from syncer.lab.images import build_image_set
 from tests.faults.helpers import plan_wait
 from tests.fleet.conftest import RunCli, WorkerFactory
@@ -29,6 +32,16 @@ def _auth(source: LabRegistry, dest: LabRegistry, password: str) -> dict[str, An
         source.host: {"insecure": True},
         dest.host: {"insecure": True, "username": dest.username, "password": password},
     }
+
+
+def _wait_for_key(client: redis.Redis, node: str, key: str, timeout: float = 15.0) -> None:
+    """Until ``node``'s heartbeat lists ``key`` among its credentialed auth keys."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(w.node == node and key in w.auth for w in Roster(client).alive()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{node} never reported credentials for {key}")
 
 
 def test_a_worker_refuses_to_start_without_its_auth_file(
@@ -53,21 +66,36 @@ def test_an_edited_auth_file_takes_effect_and_a_removed_one_fails_the_plan(
     workers: WorkerFactory,
     syncer_cli: RunCli,
     fleet_home: Path,
+    redis_client: redis.Redis,
 ) -> None:
     dest = basic_registry
     assert dest.password is not None
     images = seed(source, build_image_set(5, repos=1, tags_per_repo=1, large_layer_size=0).images)
     image = images[0]
-    auth = write_json(fleet_home / "auth.json", _auth(source, dest, "wrong-" + dest.password))
+    no_login = {source.host: {"insecure": True}, dest.host: {"insecure": True}}
+    auth = write_json(fleet_home / "auth.json", no_login)
     rules = write_json(
         fleet_home / "images.json",
         {f"{source.host}/{image.repo}:{image.tag}": f"{dest.host}/mirror/app"},
     )
-    workers(1, auth=auth, concurrency=2)
+    [worker] = workers(1, auth=auth, concurrency=2)
 
+    # No login for the destination: the reason says which worker, and that it has none.
+    anonymous = plan_wait(syncer_cli, auth, rules, timeout=90)
+    assert anonymous.code == 1, anonymous
+    reason = anonymous.json["failed"][0]["reason"]
+    assert "401" in reason or "UNAUTHORIZED" in reason, reason
+    assert f"[worker {worker.node}: this worker has no credentials for {dest.host}" in reason
+
+    # The wrong password: the worker has credentials, and the reason says so.
+    write_json(auth, _auth(source, dest, "wrong-" + dest.password))
+    # The planner's credential check reads the workers' heartbeats: let one carry the new key.
+    _wait_for_key(redis_client, worker.node, dest.host)
     denied = plan_wait(syncer_cli, auth, rules, timeout=90)
     assert denied.code == 1, denied
-    assert "401" in denied.json["failed"][0]["reason"] or "UNAUTHORIZED" in str(denied.json)
+    reason = denied.json["failed"][0]["reason"]
+    assert f"this worker has credentials for {dest.host} (auth keys: {dest.host})" in reason
+    assert dest.password not in denied.out + denied.err
 
     # The operator fixes the password in place; the running worker picks it up.
     write_json(auth, _auth(source, dest, dest.password))
