@@ -14,6 +14,7 @@ registry answers ``insufficient_scope`` / ``invalid_token``.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from syncer import defaults
 from syncer.config import AuthEntry
 from syncer.credentials import IDENTITY_TOKEN
 from syncer.errors import AuthError, HTTPError
@@ -134,7 +136,9 @@ class Authenticator:
             "scope": " ".join(sorted(scopes)),
             "client_id": "syncer",
         }
-        return transport.send(self._session, "POST", realm, data=form, verify=self._verify)
+        return transport.send(
+            self._session, "POST", realm, data=form, verify=self._verify, stream=True
+        )
 
     def _basic(self) -> str:
         assert self._creds is not None
@@ -166,7 +170,13 @@ class Authenticator:
         else:
             headers = {"Authorization": self._basic()} if self.has_credentials else {}
             resp = transport.send(
-                self._session, "GET", realm, params=params, headers=headers, verify=self._verify
+                self._session,
+                "GET",
+                realm,
+                params=params,
+                headers=headers,
+                verify=self._verify,
+                stream=True,
             )
         try:
             transport.check(resp, f"token request for {' '.join(scopes) or 'registry'}")
@@ -174,8 +184,9 @@ class Authenticator:
             if exc.status in (401, 403):
                 raise AuthError(str(exc), status=exc.status, url=exc.url) from None
             raise
+        raw = transport.read_capped(resp, defaults.MAX_TOKEN_REPLY, "token reply")
         try:
-            body = resp.json()
+            body = json.loads(raw)
             value = body.get("token") or body.get("access_token")
             lifetime = float(body.get("expires_in") or _DEFAULT_TOKEN_LIFETIME)
         except (ValueError, AttributeError, TypeError) as exc:
