@@ -81,8 +81,10 @@ def read_page(client: RegistryClient, repo: Repository, url: str) -> TagPage:
     tags = data.get("tags") if isinstance(data, dict) else None
     if tags is not None and not isinstance(tags, list):
         raise RegistryError(f"{what}: {transport.strip_query(url)} has no list of tags")
-    # A non-string entry is passed on as text, to fail the grammar as one image.
-    listed = [t if isinstance(t, str) else json.dumps(t) for t in tags or ()]
+    # A non-string entry is passed on as text that fails the grammar: one failed image.
+    listed = [
+        t if isinstance(t, str) else f"{json.dumps(t)[:100]} (not a string)" for t in tags or ()
+    ]
     link = resp.links.get("next", {}).get("url")
     return TagPage(listed, _next_page(client, repo, resp.url, link) if link else None)
 
