@@ -38,6 +38,9 @@ from syncer.transfer import BlobCopier
 
 log = logging.getLogger(__name__)
 
+#: Log how many images a long round has resolved every this many.
+_REPORT_EVERY = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
@@ -191,9 +194,14 @@ class EmbeddedSync:
                 ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule)
             )
             log.info("skipped %s: %s", job.label, res.skip)
-        else:
-            with self._lock:
-                rnd.images.append(_Image(res))
+            return
+        with self._lock:
+            rnd.images.append(_Image(res))
+            waiting = len(rnd.images)
+        if waiting % _REPORT_EVERY == 0:
+            # Images are tagged only once every image of the round is resolved
+            # (blobs they share are copied once); say how far that has got.
+            log.info("resolved %d images to copy so far", waiting)
 
     def _group(self, rnd: _Round) -> dict[tuple[str, str], _Group]:
         groups: dict[tuple[str, str], _Group] = {}

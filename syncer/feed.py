@@ -65,10 +65,14 @@ def feed(
         return False
 
     def expand(rule: Rule) -> None:
+        n = 0
         try:
             for item in expand_rule(rule, pool):
                 if not put(item):
                     return
+                n += 1
+            if rule.kind in ("all", "regex"):
+                log.info("%s: %d images listed", rule.key, n)
         except SyncerError as exc:
             put(_RuleFailed(rule, exc))
         finally:

@@ -222,3 +222,29 @@ def test_a_next_page_on_another_host_is_never_fetched(
     assert out.code == 1 and "leaves this repository's tag list" in out.text, out.text
     assert elsewhere.requests() == []
     assert len(src.requests("GET", "/tags/list")) == 1
+
+
+def test_200k_tags_on_one_page_are_fed_to_the_pools_lazily(
+    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    src = hostile()
+    image = make_image("many")
+    src.serve_image("lab/app", "t0", image)
+    tags = [f"t{i}" for i in range(200_000)]
+    src.route("GET", r"^/v2/lab/app/tags/list$", lambda r: r.send_json(200, {"tags": tags}))
+
+    def manifest(r: Reply) -> None:
+        headers = {"Content-Type": DOCKER_MANIFEST, "Docker-Content-Digest": image.digest}
+        r.send(200, image.manifest, headers)
+
+    src.route("GET", r"^/v2/lab/app/manifests/[^/]+$", manifest)
+    dst = registry_factory()
+    args = write_images(tmp_path, {f"{src.host}/lab/app": f"{dst.host}/mirror/app"})
+    # Resolving 200k images takes minutes here: stop after 15 s, as a user would.
+    out = run_syncer(["sync", *args, "--cache", "none"], env=env, deadline=45, signal_after=15)
+    assert not out.killed and out.code == 130, out.text
+    assert out.elapsed < 30
+    # Listing first held every tag, job and future at once: about 500 MiB by 45 s.
+    assert out.peak_rss_mib < RSS_BOUND
+    assert src.requests("HEAD", "/manifests/t"), "images were resolved while being listed"
+    assert dest_tags(dst.url, "mirror/app") == []  # interrupted before any tag was pushed
