@@ -50,6 +50,17 @@ def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> request
     return resp
 
 
+def _cap_redirect_body(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Response hook: read at most an error body's worth of a redirect we will follow.
+
+    requests reads a redirect's whole body before following it, however long
+    (an endless one never ends); this leaves it nothing more to read.
+    """
+    if resp.is_redirect:
+        drain(resp)
+    return resp
+
+
 def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     """A session tuned for registry traffic."""
     session = requests.Session()
@@ -66,6 +77,7 @@ def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     # requests gathers cookies set on redirects in a per-request jar that the
     # policy above does not cover, so a response hook strips them at the source.
     session.hooks["response"].append(_drop_cookies)
+    session.hooks["response"].append(_cap_redirect_body)
     session.headers["User-Agent"] = f"syncer/{_version()}"
     if not urllib.request.getproxies():
         # Without proxy variables there is nothing for requests to look up in

@@ -248,3 +248,28 @@ def test_200k_tags_on_one_page_are_fed_to_the_pools_lazily(
     assert out.peak_rss_mib < RSS_BOUND
     assert src.requests("HEAD", "/manifests/t"), "images were resolved while being listed"
     assert dest_tags(dst.url, "mirror/app") == []  # interrupted before any tag was pushed
+
+
+def test_an_endless_redirect_body_is_not_read_before_following_it(
+    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    src = hostile()
+    image = make_image("redirected")
+    src.serve_image("lab/app", "v1", image)
+    honest = src.find("GET", "/v2/lab/app/manifests/v1")[0]
+    assert honest is not None
+
+    def redirect(r: Reply) -> None:
+        if r.method == "HEAD":
+            _head(r, image)
+        elif r.query == "real=1":
+            honest(r)
+        else:
+            r.endless(b"x" * 65536, {"Location": f"{r.path}?real=1"}, status=307)
+
+    src.route("GET", r"^/v2/lab/app/manifests/", redirect)
+    dst = registry_factory()
+    out = _sync(src, dst, tmp_path, env)
+    assert not out.killed and out.code == 0, out.text
+    assert out.elapsed < 30 and out.peak_rss_mib < RSS_BOUND
+    assert dest_manifest(dst.url, "mirror/app", "v1") == image.manifest
