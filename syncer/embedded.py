@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -105,7 +105,7 @@ class EmbeddedSync:
         self._lock = threading.Lock()
 
     # -- top level -----------------------------------------------------------------
-    def jobs(self) -> Iterator[TagJob]:
+    def jobs(self) -> Generator[TagJob, None, None]:
         """Every image the config selects, as its rules are expanded; failures are recorded."""
         return feed(
             self.config.rules,
@@ -122,14 +122,18 @@ class EmbeddedSync:
 
     def run(self) -> Stats:
         """Sync everything; return the stats with one result per image."""
-        jobs: Iterable[TagJob] = self._counted(self.jobs())
-        for attempt in range(self.options.retries + 1):
-            last = attempt == self.options.retries
-            retry = self._round(jobs, last)
-            if not retry:
-                break
-            log.info("retrying %d image(s) that failed transiently", len(retry))
-            jobs = retry
+        listing = self.jobs()
+        jobs: Iterable[TagJob] = self._counted(listing)
+        try:
+            for attempt in range(self.options.retries + 1):
+                last = attempt == self.options.retries
+                retry = self._round(jobs, last)
+                if not retry:
+                    break
+                log.info("retrying %d image(s) that failed transiently", len(retry))
+                jobs = retry
+        finally:
+            listing.close()  # a round cut short must not leave listing threads waiting
         self.cache.flush()
         return self.stats
 

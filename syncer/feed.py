@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -46,7 +46,7 @@ def feed(
     failed: Callable[[ImageResult], None],
     rule_failed: Callable[[Rule, SyncerError], None],
     stop: Callable[[], bool] = lambda: False,
-) -> Iterator[TagJob]:
+) -> Generator[TagJob, None, None]:
     """Every job the rules select, once per (source, destination), as it is listed.
 
     A listed tag outside the grammar goes to ``failed`` (one result per image),
