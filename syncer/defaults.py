@@ -87,3 +87,10 @@ def max_tag_pages() -> int:
 def max_tags() -> int:
     """``$SYNCER_MAX_TAGS`` or :data:`MAX_TAGS`."""
     return _env_int("SYNCER_MAX_TAGS", MAX_TAGS)
+
+
+def check_limits() -> None:
+    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*``, not later per image."""
+    max_manifest()
+    max_tag_pages()
+    max_tags()

@@ -273,3 +273,13 @@ def test_an_endless_redirect_body_is_not_read_before_following_it(
     assert not out.killed and out.code == 0, out.text
     assert out.elapsed < 30 and out.peak_rss_mib < RSS_BOUND
     assert dest_manifest(dst.url, "mirror/app", "v1") == image.manifest
+
+
+def test_a_bad_cap_setting_stops_the_run_before_any_request(
+    hostile: Pool, env: dict[str, str], tmp_path: Path
+) -> None:
+    src = hostile()
+    args = write_images(tmp_path, {f"{src.host}/lab/app:v1": "127.0.0.1:9/mirror/app"})
+    out = run_syncer(["sync", *args], env={**env, "SYNCER_MAX_MANIFEST": "4MiB"}, deadline=30)
+    assert out.code == 2 and "$SYNCER_MAX_MANIFEST must be a positive whole number" in out.err
+    assert src.requests() == []
