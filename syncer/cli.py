@@ -161,6 +161,7 @@ def load(args: argparse.Namespace) -> SyncConfig:
     config = args.config or args.config_file
     if config is None and args.images is None:
         raise ConfigError("no config: pass CONFIG, --config FILE, or --images FILE")
+    defaults.check_limits()
     return load_config(
         config,
         args.auth,

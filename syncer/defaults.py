@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from syncer.errors import ConfigError
+
 #: Concurrent registry connections in one process (image-syncer's ``--proc``).
 PROC = 5
 #: Extra attempts for a failed image (image-syncer's ``--retries``).
@@ -30,6 +32,26 @@ TAGS_PAGE = 1000
 #: Longest wait for a ``docker-credential-*`` helper to answer, in seconds.
 CREDENTIAL_HELPER_TIMEOUT = 30.0
 
+# Caps on what one response may make us hold in memory; a body past its cap is
+# refused (ResponseTooLargeError), never read on. Blobs are streamed, not capped.
+#: Largest manifest or index we read (``$SYNCER_MAX_MANIFEST``). The OCI
+#: distribution spec says registries SHOULD accept manifests of at least 4 MiB,
+#: which is the size a client can count on being able to push again.
+MAX_MANIFEST = 4 << 20
+#: Bytes of an error reply we read; the rest is dropped with the connection.
+#: ``errors[]`` payloads are a few hundred bytes, and only 300 reach a message.
+MAX_ERROR_BODY = 64 << 10
+#: Largest token reply: real ones are JWTs of a few KiB (ECR's up to ~10 KiB).
+MAX_TOKEN_REPLY = 1 << 20
+#: Largest ``tags/list`` page. We ask for TAGS_PAGE tags (~100 KiB of JSON),
+#: but registries may ignore ``?n=``: 8 MiB holds ~300k short tags, more than
+#: any real single-page answer we have seen (Docker Hub caps pages at 10k).
+MAX_TAGS_PAGE = 8 << 20
+#: Most ``tags/list`` pages one listing follows (``$SYNCER_MAX_TAG_PAGES``).
+MAX_TAG_PAGES = 10_000
+#: Most tags one repository listing yields (``$SYNCER_MAX_TAGS``).
+MAX_TAGS = 1_000_000
+
 
 def cache_dir() -> Path:
     """The user cache directory: ``$XDG_CACHE_HOME/syncer`` or ``~/.cache/syncer``."""
@@ -40,3 +62,35 @@ def cache_dir() -> Path:
 def blob_cache_file() -> Path:
     """Where the embedded blob cache lives unless ``--cache`` says otherwise."""
     return cache_dir() / "blobs.json"
+
+
+def _env_int(name: str, default: int) -> int:
+    """``$name`` as a positive integer, else ``default``; a bad value is a ConfigError."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        raise ConfigError(f"${name} must be a positive whole number, not {text[:40]!r}")
+    return int(text)
+
+
+def max_manifest() -> int:
+    """``$SYNCER_MAX_MANIFEST`` (bytes) or :data:`MAX_MANIFEST`."""
+    return _env_int("SYNCER_MAX_MANIFEST", MAX_MANIFEST)
+
+
+def max_tag_pages() -> int:
+    """``$SYNCER_MAX_TAG_PAGES`` or :data:`MAX_TAG_PAGES`."""
+    return _env_int("SYNCER_MAX_TAG_PAGES", MAX_TAG_PAGES)
+
+
+def max_tags() -> int:
+    """``$SYNCER_MAX_TAGS`` or :data:`MAX_TAGS`."""
+    return _env_int("SYNCER_MAX_TAGS", MAX_TAGS)
+
+
+def check_limits() -> None:
+    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*``, not later per image."""
+    max_manifest()
+    max_tag_pages()
+    max_tags()

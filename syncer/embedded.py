@@ -17,31 +17,29 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from syncer import defaults
 from syncer.cache import BlobCache
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
-from syncer.engine import (
-    Resolved,
-    expand_rule,
-    is_blob_unknown,
-    push_manifests,
-    resolve,
-    unique_jobs,
-)
+from syncer.engine import Resolved, is_blob_unknown, push_manifests, resolve
 from syncer.errors import SyncerError, is_transient
+from syncer.feed import feed
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
 from syncer.progress import Stats
 from syncer.reference import Repository
 from syncer.registry.pool import ClientPool
+from syncer.rules import Rule
 from syncer.transfer import BlobCopier
 
 log = logging.getLogger(__name__)
+
+#: Log how many images a long round has resolved every this many.
+_REPORT_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,71 +105,74 @@ class EmbeddedSync:
         self._lock = threading.Lock()
 
     # -- top level -----------------------------------------------------------------
+    def jobs(self) -> Generator[TagJob, None, None]:
+        """Every image the config selects, as its rules are expanded; failures are recorded."""
+        return feed(
+            self.config.rules,
+            self.pool,
+            threads=self.options.proc,
+            failed=self._failed_early,
+            rule_failed=self._rule_failed,
+            stop=self.stop,
+        )
+
     def expand(self) -> list[TagJob]:
-        """Every image the config selects; a rule that cannot be expanded is a failure."""
-        jobs: list[TagJob] = []
-        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="expand") as ex:
-            futures = [
-                (rule, ex.submit(expand_rule, rule, self.pool)) for rule in self.config.rules
-            ]
-            for rule, fut in futures:
-                try:
-                    jobs.extend(fut.result())
-                except SyncerError as exc:
-                    log.error("failed %s: %s", rule.key, describe(exc))
-                    for dest in rule.destinations:
-                        self._finish(
-                            ImageResult(rule.key, str(dest), "failed", describe(exc), rule=rule.key)
-                        )
-        return unique_jobs(jobs)
+        """Every image the config selects, all listed first (``--dry-run``)."""
+        return list(self.jobs())
 
     def run(self) -> Stats:
         """Sync everything; return the stats with one result per image."""
-        jobs = self.expand()
-        self.stats.add("images", "total", len(jobs) + self.stats.images.failed)
-        for attempt in range(self.options.retries + 1):
-            last = attempt == self.options.retries
-            retry = self._round(jobs, last)
-            if not retry:
-                break
-            log.info("retrying %d image(s) that failed transiently", len(retry))
-            jobs = retry
+        listing = self.jobs()
+        jobs: Iterable[TagJob] = self._counted(listing)
+        try:
+            for attempt in range(self.options.retries + 1):
+                last = attempt == self.options.retries
+                retry = self._round(jobs, last)
+                if not retry:
+                    break
+                log.info("retrying %d image(s) that failed transiently", len(retry))
+                jobs = retry
+        finally:
+            listing.close()  # a round cut short must not leave listing threads waiting
         self.cache.flush()
         return self.stats
 
+    def _counted(self, jobs: Iterator[TagJob]) -> Iterator[TagJob]:
+        for job in jobs:
+            self.stats.add("images", "total")
+            yield job
+
+    def _failed_early(self, result: ImageResult) -> None:
+        """A rule that could not be expanded, or a listed tag that is not a tag."""
+        self.stats.add("images", "total")
+        self._finish(result)
+
+    def _rule_failed(self, rule: Rule, exc: SyncerError) -> None:
+        log.error("failed %s: %s", rule.key, describe(exc))
+        for dest in rule.destinations:
+            self._failed_early(
+                ImageResult(rule.key, str(dest), "failed", describe(exc), rule=rule.key)
+            )
+
     # -- one round -----------------------------------------------------------------
-    def _round(self, jobs: list[TagJob], last: bool) -> list[TagJob]:
+    def _round(self, jobs: Iterable[TagJob], last: bool) -> list[TagJob]:
         rnd = _Round(last)
+        # Resolve as jobs arrive, a few per thread ahead, so a long listing
+        # never becomes a long list of futures.
+        window = threading.BoundedSemaphore(self.options.proc * 4)
+        bugs: list[BaseException] = []
+
+        def done(fut: Future[None]) -> None:
+            window.release()
+            if fut.exception() is not None:
+                bugs.append(fut.exception())  # type: ignore[arg-type]
+
         with ThreadPoolExecutor(self.options.proc, thread_name_prefix="resolve") as ex:
-            futures = [
-                (
-                    job,
-                    ex.submit(
-                        resolve,
-                        job,
-                        self.pool,
-                        force=self.options.force,
-                        platforms=self.options.platforms,
-                    ),
-                )
-                for job in jobs
-            ]
-            for job, fut in futures:
-                try:
-                    res = fut.result()
-                except SyncerError as exc:
-                    if self._fail(job, exc, last):
-                        rnd.retry.append(job)
-                    continue
-                if res.skip:
-                    self._finish(
-                        ImageResult(
-                            str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule
-                        )
-                    )
-                    log.info("skipped %s: %s", job.label, res.skip)
-                else:
-                    rnd.images.append(_Image(res))
+            for job in jobs:
+                window.acquire()
+                ex.submit(self._resolve, job, rnd).add_done_callback(done)
+        if bugs:
+            raise bugs[0]
         groups = self._group(rnd)
         with ThreadPoolExecutor(self.options.proc, thread_name_prefix="blob") as ex:
             for img in rnd.images:
@@ -181,6 +182,30 @@ class EmbeddedSync:
             for group in order:
                 ex.submit(self._copy_group, group, rnd)
         return rnd.retry
+
+    def _resolve(self, job: TagJob, rnd: _Round) -> None:
+        try:
+            res = resolve(
+                job, self.pool, force=self.options.force, platforms=self.options.platforms
+            )
+        except SyncerError as exc:
+            if self._fail(job, exc, rnd.last):
+                with self._lock:
+                    rnd.retry.append(job)
+            return
+        if res.skip:
+            self._finish(
+                ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule)
+            )
+            log.info("skipped %s: %s", job.label, res.skip)
+            return
+        with self._lock:
+            rnd.images.append(_Image(res))
+            waiting = len(rnd.images)
+        if waiting % _REPORT_EVERY == 0:
+            # Images are tagged only once every image of the round is resolved
+            # (blobs they share are copied once); say how far that has got.
+            log.info("resolved %d images to copy so far", waiting)
 
     def _group(self, rnd: _Round) -> dict[tuple[str, str], _Group]:
         groups: dict[tuple[str, str], _Group] = {}

@@ -1,7 +1,7 @@
 """The sync engine: plain functions that both executors call.
 
-* :func:`expand_rule` turns a config rule into :class:`TagJob` s (listing tags
-  for repo-wide and regex rules).
+* :func:`expand_rule` turns a config rule into :class:`TagJob` s, lazily
+  (listing tags page by page for repo-wide and regex rules).
 * :func:`resolve` compares source and destination with HEAD requests, and for
   an image that needs copying reads its manifest tree from the source: the
   manifests to push, in order, and the blobs they need.
@@ -14,13 +14,14 @@ Celery workers (``workers/``) run them as tasks. Neither lives here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from syncer import digests, mediatypes
-from syncer.errors import NotFoundError, UnsupportedError
-from syncer.jobs import TagJob
+from syncer.errors import BadNameError, NotFoundError, UnsupportedError
+from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
-from syncer.reference import ImageRef, Repository
+from syncer.reference import ImageRef, Repository, escape, server_tag
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import ManifestHead, RawManifest
 from syncer.registry.pool import ClientPool
@@ -34,13 +35,33 @@ NO_FILTER = PlatformFilter()
 MAX_DEPTH = 4
 
 
-def expand_rule(rule: Rule, pool: ClientPool) -> list[TagJob]:
-    """Every (source, destination) image pair a rule selects, listing tags if needed."""
+def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
+    """Every (source, destination) image pair a rule selects, listing tags as pages arrive.
+
+    A listed tag outside the tag grammar is never requested: it comes out as a
+    failed :class:`ImageResult` per destination, with the tag escaped.
+    """
     if rule.kind in ("tags", "digest"):
-        return explicit_jobs(rule)
+        yield from explicit_jobs(rule)
+        return
     client = pool.for_repo(rule.source)
-    tags = retrying(lambda: list(client.list_tags(rule.source)), what=f"list tags of {rule.source}")
-    return _pair(rule, [ImageRef(rule.source, t) for t in tags if rule.matches(t)])
+    what = f"list tags of {rule.source}"
+    for tag in client.list_tags(rule.source, fetch=lambda read: retrying(read, what=what)):
+        if not rule.matches(tag):
+            continue
+        try:
+            server_tag(tag, rule.source)
+        except BadNameError as exc:
+            for dest in rule.destinations:
+                yield ImageResult(
+                    f"{rule.source}:{escape(tag)}",
+                    f"{dest.repo}:{escape(tag)}",
+                    "failed",
+                    str(exc),
+                    rule=rule.key,
+                )
+            continue
+        yield from _pair(rule, [ImageRef(rule.source, tag)])
 
 
 def unique_jobs(jobs: list[TagJob]) -> list[TagJob]:

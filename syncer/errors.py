@@ -13,6 +13,9 @@
         ├── TLSError                TLS handshake or certificate verification failed
         ├── DigestMismatchError     bytes did not hash to the digest they claimed
         ├── UnsupportedError        a manifest or media type we cannot copy
+        ├── ResponseTooLargeError   a reply went past its size cap (defaults.MAX_*)
+        ├── BadNameError            a server sent a tag or link outside the grammar
+        ├── PaginationError         tags/list paging looped, left the repo, or ran past its cap
         └── HTTPError               the registry answered with an error status
             ├── AuthError           401/403: denied, or the token flow failed
             ├── NotFoundError       404: manifest, blob or repository unknown
@@ -77,6 +80,18 @@ class DigestMismatchError(RegistryError):
 
 class UnsupportedError(RegistryError):
     """The manifest or media type cannot be copied."""
+
+
+class ResponseTooLargeError(RegistryError):
+    """A reply was larger than the cap we hold for its kind; it was not read on."""
+
+
+class BadNameError(RegistryError):
+    """A registry sent a tag or repository name outside the reference grammar."""
+
+
+class PaginationError(RegistryError):
+    """A ``tags/list`` listing looped, left its repository, or ran past its caps."""
 
 
 class HTTPError(RegistryError):

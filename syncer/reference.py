@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from syncer.errors import ConfigError
+from syncer.errors import BadNameError, ConfigError
 
 DOCKER_HUB = "docker.io"
 # Docker Hub's registry API is not served at docker.io itself.
@@ -51,6 +51,23 @@ def validate_tag(tag: str) -> str:
     """Return ``tag`` if it is a valid tag."""
     if not TAG_RE.fullmatch(tag):
         raise ConfigError(f"invalid tag {tag!r}")
+    return tag
+
+
+def escape(text: str, limit: int = 100) -> str:
+    """``text`` safe for a terminal or log: control and non-ASCII characters escaped, clipped."""
+    clipped = text[:limit].encode("unicode_escape").decode("ascii")
+    return clipped + ("..." if len(text) > limit else "")
+
+
+def server_tag(tag: str, repo: Repository) -> str:
+    """Return ``tag``, as listed by ``repo``'s registry, if it is a valid tag.
+
+    A server's tag reaches URLs and reports only through here; a bad one is a
+    :class:`BadNameError` whose message carries the tag escaped.
+    """
+    if not TAG_RE.fullmatch(tag):
+        raise BadNameError(f'{repo}: the registry listed an invalid tag "{escape(tag)}"; skipped')
     return tag
 
 

@@ -99,10 +99,19 @@ def expand(fleet: Fleet, plan: str, rule: dict[str, Any]) -> int:
     if fleet.plans.cancelled(plan):
         return 0
     parsed = Rule.from_dict(rule)
-    jobs = unique_jobs(expand_rule(parsed, fleet.pool))
+    listed: list[TagJob] = []
+    bad: list[ImageResult] = []  # listed tags outside the grammar: never requested
+    for item in expand_rule(parsed, fleet.pool):
+        if isinstance(item, ImageResult):
+            bad.append(item)
+        else:
+            listed.append(item)
+    jobs = unique_jobs(listed)
     fan_out(fleet.dispatch, plan, jobs)
     if fleet.plans.once(plan, f"expand:{parsed.key}"):
-        fleet.plans.bump(plan, tags_total=len(jobs), rules_pending=-1)
+        fleet.plans.bump(plan, tags_total=len(jobs) + len(bad), rules_pending=-1)
+        for result in bad:
+            fleet.plans.record(plan, result)
     return len(jobs)
 
 

@@ -34,6 +34,7 @@ Where a credential can leave the process (the audit; nothing else attaches one):
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -43,6 +44,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from syncer import defaults
 from syncer.config import AuthEntry
 from syncer.credentials import IDENTITY_TOKEN
 from syncer.errors import AuthError, HTTPError
@@ -163,7 +165,13 @@ class Authenticator:
             "client_id": "syncer",
         }
         return transport.send(
-            self._session, "POST", realm, data=form, verify=self._verify, allow_redirects=False
+            self._session,
+            "POST",
+            realm,
+            data=form,
+            verify=self._verify,
+            allow_redirects=False,
+            stream=True,
         )
 
     def _basic(self) -> str:
@@ -221,6 +229,7 @@ class Authenticator:
                 verify=self._verify,
                 # Anonymous requests carry nothing worth protecting.
                 allow_redirects=not headers,
+                stream=True,
             )
         what = f"token request for {' '.join(scopes) or 'registry'}"
         # requests would drop Authorization off-host but forward a POST body
@@ -232,8 +241,9 @@ class Authenticator:
             if exc.status in (401, 403):
                 raise AuthError(str(exc), status=exc.status, url=exc.url) from None
             raise
+        raw = transport.read_capped(resp, defaults.MAX_TOKEN_REPLY, "token reply")
         try:
-            body = resp.json()
+            body = json.loads(raw)
             value = body.get("token") or body.get("access_token")
             lifetime = float(body.get("expires_in") or _DEFAULT_TOKEN_LIFETIME)
         except (ValueError, AttributeError, TypeError) as exc:

@@ -12,7 +12,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import requests
@@ -31,6 +31,9 @@ from syncer.reference import Repository
 from syncer.registry import transport
 from syncer.registry.auth import Authenticator
 from syncer.registry.models import ManifestHead, RawManifest, SizedBody
+
+if TYPE_CHECKING:
+    from syncer.registry.tags import Fetch
 from syncer.throttle import (
     DEFAULT_PAUSE,
     RATELIMIT_LOW_WATER,
@@ -127,7 +130,9 @@ class RegistryClient:
         for scheme in candidates:
             base = f"{scheme}://{self.host}"
             try:
-                resp = transport.send(self._session, "GET", base + "/v2/", verify=self._verify)
+                resp = transport.send(
+                    self._session, "GET", base + "/v2/", verify=self._verify, stream=True
+                )
             except TLSError:
                 # A certificate we do not trust is an answer, not a reason to
                 # downgrade: only a port that does not speak TLS falls back.
@@ -143,6 +148,7 @@ class RegistryClient:
                 raise last  # plain HTTP sent to a TLS port
             elif resp.status_code >= 400:
                 transport.check(resp, f"ping {self.host}")
+            transport.drain(resp)
             resp.close()
             return base
         assert last is not None
@@ -156,9 +162,15 @@ class RegistryClient:
         *,
         what: str,
         expect_404: bool = False,
+        stream: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one authenticated request; raise on error status unless it is an expected 404."""
+        """Send one authenticated request; raise on error status unless it is an expected 404.
+
+        Every request streams, so no body is read unbounded: with ``stream``
+        the caller reads the body (capped or streamed), otherwise at most
+        :data:`defaults.MAX_ERROR_BODY` of it is kept (see :func:`transport.drain`).
+        """
         url = target if "://" in target else self.base_url + target
         # Credentials go only to the registry itself: an upload Location or any
         # other absolute URL on another origin (scheme, host, port) gets none.
@@ -176,17 +188,21 @@ class RegistryClient:
             if auth:
                 headers["Authorization"] = auth
             self.throttle.wait(self.host)
-            resp = transport.send(self._session, method, url, headers=headers, **kwargs)
+            resp = transport.send(
+                self._session, method, url, headers=headers, stream=True, **kwargs
+            )
             self._observe(resp)
             if resp.status_code == 401:
                 self._refuse_foreign(resp, self.base_url, what)
                 if attempt == 1 and replayable and ours and self.auth.unauthorized(resp, scopes):
+                    transport.drain(resp)
                     resp.close()
                     continue
             break
         if not kwargs.get("allow_redirects", True):
             transport.refuse_redirect(resp, what)
-        if expect_404 and resp.status_code == 404:
+        if (resp.status_code < 400 and not stream) or (expect_404 and resp.status_code == 404):
+            transport.drain(resp)
             return resp
         try:
             return transport.check(resp, what)
@@ -265,8 +281,11 @@ class RegistryClient:
             (pull_scope(repo),),
             what=f"GET manifest {_at(repo, reference)}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+            stream=True,
         )
-        body = resp.content
+        body = transport.read_capped(
+            resp, defaults.max_manifest(), f"manifest {_at(repo, reference)}"
+        )
         media = resp.headers.get("Content-Type", "").split(";")[0].strip()
         return _verified(body, media, reference, f"manifest {_at(repo, reference)}")
 
@@ -283,15 +302,16 @@ class RegistryClient:
         resp.close()
         return resp.headers.get("Docker-Content-Digest") or manifest.digest
 
-    def list_tags(self, repo: Repository, page_size: int = defaults.TAGS_PAGE) -> Iterator[str]:
-        """Every tag of ``repo``, following ``Link: <…>; rel="next"`` pagination."""
-        url: str | None = f"{repo.tags_path()}?n={page_size}"
-        while url:
-            resp = self.request("GET", url, (pull_scope(repo),), what=f"list tags of {repo}")
-            body = resp.json() if resp.content else {}
-            yield from body.get("tags") or []
-            nxt = resp.links.get("next", {}).get("url")
-            url = urljoin(resp.url, nxt) if nxt else None
+    def list_tags(
+        self, repo: Repository, page_size: int = defaults.TAGS_PAGE, fetch: Fetch | None = None
+    ) -> Iterator[str]:
+        """Every tag of ``repo``, following ``Link`` pagination with loop and size caps.
+
+        ``fetch`` wraps the read of each page (the engine retries with it).
+        """
+        from syncer.registry import tags  # it builds on this client
+
+        return tags.iter_tags(self, repo, page_size, fetch or (lambda read: read()))
 
     # -- blobs -----------------------------------------------------------------
     def blob_exists(self, repo: Repository, digest: str, *, push: bool = False) -> bool:

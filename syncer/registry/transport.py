@@ -27,6 +27,7 @@ from syncer.errors import (
     NotFoundError,
     RateLimitedError,
     RegistryError,
+    ResponseTooLargeError,
     ServerError,
     TLSError,
     TLSHandshakeError,
@@ -35,6 +36,8 @@ from syncer.errors import (
 
 _MAX_BODY_IN_MESSAGE = 300
 _MAX_ERRORS = 5
+#: Bytes asked of the socket per read while reading a capped body.
+_READ_CHUNK = 64 << 10
 
 
 def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
@@ -65,6 +68,17 @@ def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
+def _cap_redirect_body(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Response hook: read at most an error body's worth of a redirect we will follow.
+
+    requests reads a redirect's whole body before following it, however long
+    (an endless one never ends); this leaves it nothing more to read.
+    """
+    if resp.is_redirect:
+        drain(resp)
+    return resp
+
+
 def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     """A session tuned for registry traffic."""
     session = _Session()
@@ -84,6 +98,7 @@ def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     # requests gathers cookies set on redirects in a per-request jar that the
     # policy above does not cover, so a response hook strips them at the source.
     session.hooks["response"].append(_drop_cookies)
+    session.hooks["response"].append(_cap_redirect_body)
     session.headers["User-Agent"] = f"syncer/{_version()}"
     if not urllib.request.getproxies():
         # Without proxy variables there is nothing for requests to look up in
@@ -155,14 +170,76 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
         raise TransportError(f"reading {strip_query(resp.url)}: {_clip(str(exc))}") from exc
 
 
+def read_capped(resp: requests.Response, limit: int, what: str) -> bytes:
+    """The whole body of ``resp``, or :class:`ResponseTooLargeError` once it passes ``limit``.
+
+    ``resp`` should come from a ``stream=True`` request, so nothing was read
+    before the cap applies. The bytes are kept on the response (``content``,
+    ``json()``), and a refused body's connection is closed, not read on.
+    """
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        resp.close()
+        raise _too_large(resp, limit, what)
+    buf = bytearray()
+    for chunk in iter_body(resp, _READ_CHUNK):
+        buf += chunk
+        if len(buf) > limit:
+            resp.close()
+            raise _too_large(resp, limit, what)
+    return _keep(resp, bytes(buf))
+
+
+def drain(resp: requests.Response, limit: int = defaults.MAX_ERROR_BODY) -> bytes:
+    """At most ``limit`` bytes of a body we only glance at (errors, ignored replies).
+
+    A body within ``limit`` is read to its end, so the connection goes back to
+    the pool; a longer one is cut off by closing the connection, once per
+    request, however large the server meant it to be.
+    """
+    buf = bytearray()
+    try:
+        for chunk in iter_body(resp, _READ_CHUNK):
+            buf += chunk
+            if len(buf) > limit:
+                resp.close()
+                break
+    except TransportError:
+        resp.close()  # a body broken off mid-error still leaves its status to report
+    return _keep(resp, bytes(buf[:limit]))
+
+
+def _keep(resp: requests.Response, body: bytes) -> bytes:
+    # requests' own cache of a read body, so later .content/.json() see these bytes.
+    resp._content = body
+    return body
+
+
+def _too_large(resp: requests.Response, limit: int, what: str) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"{what}: {strip_query(resp.url)} sent more than the {_size(limit)} cap; refused"
+    )
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
 def check(resp: requests.Response, what: str) -> requests.Response:
-    """Return ``resp`` if it succeeded, else raise the matching :class:`HTTPError`."""
+    """Return ``resp`` if it succeeded, else raise the matching :class:`HTTPError`.
+
+    An error body is read once, at most :data:`defaults.MAX_ERROR_BODY` bytes.
+    """
     if resp.status_code < 400:
         return resp
-    errors = _errors_payload(resp) or _implied_errors(resp)
+    body = drain(resp)
+    errors = _errors_payload(resp, body) or _implied_errors(resp, body)
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
-    ) or _sanitised_body(resp)
+    ) or _sanitised_body(resp, body)
     status = resp.status_code
     message = f"{what}: HTTP {status}" + (f" {detail}" if detail else "")
     cls: type[HTTPError] = HTTPError
@@ -200,7 +277,7 @@ def refuse_redirect(
     )
 
 
-def _implied_errors(resp: requests.Response) -> list[dict[str, Any]]:
+def _implied_errors(resp: requests.Response, body: bytes) -> list[dict[str, Any]]:
     """The spec's error code for a status that came without a body (HEAD, some proxies)."""
     status, path = resp.status_code, urlsplit(resp.url).path
     code = {401: "UNAUTHORIZED", 403: "DENIED", 429: "TOOMANYREQUESTS"}.get(status)
@@ -213,7 +290,7 @@ def _implied_errors(resp: requests.Response) -> list[dict[str, Any]]:
             code = "BLOB_UNKNOWN"
         else:
             code = "NAME_UNKNOWN"
-    if code is None or resp.content:
+    if code is None or body:
         return []
     return [{"code": code, "message": ""}]
 
@@ -233,12 +310,12 @@ def retry_after(resp: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _errors_payload(resp: requests.Response) -> list[dict[str, Any]]:
+def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]:
     # Spec "Error Codes": {"errors": [{"code", "message", "detail"}]}.
     if resp.request.method == "HEAD":
         return []
     try:
-        body = json.loads(resp.content[:65536] or b"null")
+        body = json.loads(raw or b"null")
     except ValueError:
         return []
     errs = body.get("errors") if isinstance(body, dict) else None
@@ -251,10 +328,10 @@ def _errors_payload(resp: requests.Response) -> list[dict[str, Any]]:
     ]
 
 
-def _sanitised_body(resp: requests.Response) -> str:
+def _sanitised_body(resp: requests.Response, body: bytes) -> str:
     if resp.request.method == "HEAD":
         return ""
-    text = resp.content[: _MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
+    text = body[: _MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
     return _clip(" ".join(text.split()))
 
 

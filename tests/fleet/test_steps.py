@@ -7,11 +7,15 @@ from typing import Any
 import pytest
 import redis
 
+from syncer.credentials import Credentials
 from syncer.fleet import blobsteps, settings, steps
 from syncer.fleet.images import blob_key
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
 from syncer.reference import ImageRef
+from syncer.registry.pool import ClientPool
+from syncer.rules import parse_rule
+from tests.hostile.server import HostileRegistry
 
 PLAN = "20240101-000000-steps1"
 MIB = 1 << 20
@@ -192,3 +196,30 @@ def test_a_batch_out_of_retries_hands_on_only_what_did_not_land(
     assert handed == 1
     assert [(n, kw["digest"]) for n, kw, _ in dispatch.sent] == [(settings.COPY_BLOB, other.digest)]
     assert fleet.board.blob_failure(PLAN, list(missing)) == "", "nothing was recorded failed"
+
+
+def test_expand_fans_out_good_tags_and_records_bad_ones_escaped(
+    redis_client: redis.Redis,
+) -> None:
+    dispatch = Recorder()
+    with HostileRegistry(lifetime=20) as src:
+        src.route(
+            "GET",
+            r"^/v2/lab/app/tags/list$",
+            lambda r: r.send_json(200, {"tags": ["v1", "../../etc", "esc\x1b[2J"]}),
+        )
+        pool = ClientPool(Credentials())
+        fleet = steps.Fleet(redis=redis_client, pool=pool, dispatch=dispatch, limits={})
+        rule = parse_rule(f"{src.host}/lab/app", "dst.example/mirror/app", environ={})
+        plan = fleet.plans.create({})
+        fleet.plans.bump(plan, rules_pending=1)
+        assert steps.expand(fleet, plan, rule.to_dict()) == 1
+        pool.close()
+    assert [kw["source"] for _, kw, _ in dispatch.sent] == [f"{src.host}/lab/app:v1"]
+    status = fleet.plans.status(plan)
+    assert status.counters["tags_total"] == 3 and status.counters["tags_failed"] == 2
+    assert sorted(r.source for r in status.results) == [
+        f"{src.host}/lab/app:../../etc",
+        f"{src.host}/lab/app:esc\\x1b[2J",
+    ]
+    assert not src.requests(path="/manifests/")

@@ -9,22 +9,10 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 
+from tests.hostile.files import write_images
 from tests.hostile.run import run_syncer
 from tests.hostile.server import HostileRegistry, Pool, make_image
-
-
-def write_images(tmp: Path, rules: dict[str, str], auth: dict[str, Any] | None = None) -> list[str]:
-    """Write images.yaml (and auth.yaml); return the CLI arguments for them."""
-    images = tmp / "images.yaml"
-    images.write_text(yaml.safe_dump(rules))
-    args = ["--images", str(images)]
-    if auth is not None:
-        path = tmp / "auth.yaml"
-        path.write_text(yaml.safe_dump(auth))
-        args += ["--auth", str(path)]
-    return args
 
 
 @pytest.mark.integration
