@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import warnings
 from typing import Any
@@ -38,6 +39,7 @@ class _GatedAdapter(HTTPAdapter):
         resp.status_code, resp.url, resp.request = 200, request.url or "", request
         resp.headers = CaseInsensitiveDict({"Content-Length": "0"})
         resp._content = b""
+        resp.raw = io.BytesIO(b"")  # the client streams every response
         return resp
 
 
