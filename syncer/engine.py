@@ -52,6 +52,7 @@ def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
         try:
             server_tag(tag, rule.source)
         except BadNameError as exc:
+            log.warning("%s", exc)
             for dest in rule.destinations:
                 yield ImageResult(
                     f"{rule.source}:{escape(tag)}",

@@ -9,7 +9,6 @@ from ``wait4``'s rusage (not the whole test session's).
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -84,7 +83,7 @@ def run_syncer(
             cwd=cwd,
             start_new_session=True,
         )
-        status, usage, killed, signalled = _wait(proc, start, deadline, signal_after, signum)
+        status, peak_kib, killed, signalled = _wait(proc, start, deadline, signal_after, signum)
         elapsed = time.monotonic() - start
         out.seek(0)
         err.seek(0)
@@ -94,7 +93,7 @@ def run_syncer(
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
             elapsed,
-            usage.ru_maxrss / 1024.0,  # Linux reports KiB
+            peak_kib / 1024.0,
             killed,
         )
 
@@ -105,13 +104,22 @@ def _wait(
     deadline: float,
     signal_after: float | None,
     signum: int,
-) -> tuple[int, resource.struct_rusage, bool, bool]:
+) -> tuple[int, int, bool, bool]:
+    """Wait for the child; return its status and its peak RSS in KiB.
+
+    The peak is the kernel's high-water mark of the child's own address space
+    (``VmHWM``), read while it runs. ``wait4``'s ``ru_maxrss`` would not do:
+    Linux carries the forking parent's resident size across ``exec`` into it,
+    so every child of a large test process would look as large.
+    """
     killed = signalled = False
+    peak = 0
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        peak = max(peak, _hwm_kib(proc.pid))
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, usage, killed, signalled
+            return status, peak, killed, signalled
         now = time.monotonic() - start
         if signal_after is not None and not signalled and now >= signal_after:
             os.kill(proc.pid, signum)
@@ -120,3 +128,15 @@ def _wait(
             os.killpg(proc.pid, signal.SIGKILL)
             killed = True
         time.sleep(0.02)
+
+
+def _hwm_kib(pid: int) -> int:
+    """``VmHWM`` of ``pid`` in KiB, or 0 once it is gone (a zombie has none)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
