@@ -136,8 +136,8 @@ def copy_blob(
             blobs_done=int(outcome != "exists"),
             blobs_skipped=int(outcome == "exists"),
             blobs_mounted=int(outcome == "mounted"),
-            bytes_skipped=max(desc.size, 0) if outcome != "copied" else 0,
         )
+    fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
     _release_waiters(fleet, plan, key)
     return outcome
 
@@ -225,6 +225,7 @@ def blob_failed(fleet: Fleet, plan: str, dst: Repository, desc: Descriptor, reas
     key = blob_key(str(dst), desc.digest)
     fleet.board.fail_blob(plan, key, reason)
     if fleet.plans.once(plan, f"failed:{key}"):
-        fleet.plans.bump(plan, blobs_failed=1, bytes_failed=max(desc.size, 0))
+        fleet.plans.bump(plan, blobs_failed=1)
+    fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "failed")
     for image in fleet.board.waiters(plan, key):
         fail_image(fleet, plan, image, reason)
