@@ -25,7 +25,7 @@ from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
 from syncer.lab.images import SeedImage, build_image_set
 from syncer.planview import render
-from syncer.progress import human_bytes
+from syncer.progress import Stats, human_bytes
 from tests.faults.helpers import wait_for
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import insecure, seed, write_json
@@ -200,3 +200,34 @@ def test_a_plan_that_is_over_shows_no_eta(redis_client: redis.Redis) -> None:
         assert 0 < first < 0.3
     assert store.status(running).stats().elapsed >= 0.3
     assert list(redis_client.scan_iter("syncer:plan:*:ended")) != []
+
+
+def test_plan_counters_count_a_blob_once_per_registry_as_the_embedded_stats_do(
+    redis_client: redis.Redis,
+) -> None:
+    store = PlanStore(redis_client)
+    plan = store.create({})
+    stats = Stats()
+    sightings = [
+        ("reg", "sha256:base", 100),
+        ("reg", "sha256:base", 100),
+        ("far", "sha256:base", 100),
+    ]
+    outcomes = [
+        ("reg", "sha256:base", 100, "copied"),
+        ("reg", "sha256:base", 100, "mounted"),  # into a second repository: no bytes
+        ("far", "sha256:base", 100, "exists"),
+        ("reg", "sha256:gone", 5, "failed"),
+        ("reg", "sha256:gone", 5, "failed"),  # redelivered
+    ]
+
+    for registry, digest, size in [*sightings, ("reg", "sha256:gone", 5)]:
+        store.reference(plan, registry, {digest: size})
+        stats.reference(registry, digest, size)
+    for registry, digest, size, outcome in outcomes:
+        store.settle(plan, registry, digest, size, outcome)
+        stats.settle(registry, digest, size, outcome)
+
+    c = store.status(plan).counters
+    assert (c["bytes_total"], c["bytes_skipped"], c["bytes_failed"]) == (205, 100, 5)
+    assert store.status(plan).stats().bytes.to_dict() == stats.bytes.to_dict()
