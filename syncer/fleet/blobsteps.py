@@ -129,6 +129,9 @@ def copy_blob(
                 outcome = copier.copy(src, dst, desc, mount_from=known)
             finally:
                 counter.flush()
+        # Before the cache learns of it: an image that then finds the blob
+        # cached must not settle its bytes as "already there" first.
+        fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
         fleet.cache.add(dst.registry, dst.path, desc.digest)
     if fleet.plans.once(plan, f"landed:{key}"):
         fleet.plans.bump(
@@ -137,7 +140,6 @@ def copy_blob(
             blobs_skipped=int(outcome == "exists"),
             blobs_mounted=int(outcome == "mounted"),
         )
-    fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
     _release_waiters(fleet, plan, key)
     return outcome
 

@@ -175,7 +175,8 @@ class PlanStore:
             pipe.sadd(key, f"bytes:{registry}@{digest}")
         new = pipe.execute()
         total = sum(max(size, 0) for size, first in zip(blobs.values(), new, strict=True) if first)
-        self.bump(plan, bytes_total=total)
+        if total:
+            self.bump(plan, bytes_total=total)
 
     def settle(self, plan: str, registry: str, digest: str, size: int, outcome: str) -> None:
         """A blob's first outcome in its registry, as :meth:`syncer.progress.Stats.settle`."""
