@@ -135,6 +135,7 @@ class EmbeddedSync:
         finally:
             listing.close()  # a round cut short must not leave listing threads waiting
         self.cache.flush()
+        self.stats.finish()
         return self.stats
 
     def _counted(self, jobs: Iterator[TagJob]) -> Iterator[TagJob]:
@@ -212,8 +213,10 @@ class EmbeddedSync:
         for img in rnd.images:
             dst = img.resolved.job.dest.repo
             for desc in img.resolved.blobs.values():
+                self.stats.reference(dst.registry, desc.digest, desc.size)
                 if self.cache.has(dst.registry, dst.path, desc.digest):
                     self.stats.add("blobs", "skipped")
+                    self.stats.settle(dst.registry, desc.digest, desc.size, "exists")
                     continue
                 img.waits.add((dst, desc.digest))
                 rnd.waiters.setdefault((dst, desc.digest), []).append(img)
@@ -224,8 +227,6 @@ class EmbeddedSync:
                     group.targets.append(dst)
                     self.stats.add("blobs", "total")
             self.stats.add("blobs", "total", len(img.resolved.blobs) - len(img.waits))
-        for group in groups.values():
-            self.stats.add("bytes", "total", max(group.desc.size, 0))
         return groups
 
     def _copy_group(self, group: _Group, rnd: _Round) -> None:
@@ -252,11 +253,14 @@ class EmbeddedSync:
                     "blob %s -> %s failed: %s", group.desc.digest[:19], target, describe(exc)
                 )
                 self.stats.add("blobs", "failed")
+                if rnd.last or not is_transient(exc):
+                    self.stats.settle(target.registry, group.desc.digest, group.desc.size, "failed")
                 self._blob_landed(key, rnd, exc)
                 continue
             self.cache.add(target.registry, target.path, group.desc.digest)
             done.append(target)
             self.stats.add("blobs", "skipped" if outcome == "exists" else "done")
+            self.stats.settle(target.registry, group.desc.digest, group.desc.size, outcome)
             if outcome == "mounted":
                 with self._lock:
                     self.stats.mounted += 1

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from syncer.progress import human_bytes, summary
+from syncer.progress import bytes_line, human_bytes, summary
 
 if TYPE_CHECKING:
     from syncer.fleet.plans import PlanStatus, PlanStore
@@ -32,21 +32,26 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 
 
 def render(status: PlanStatus, rate: float | None = None, workers: int | None = None) -> str:
-    """Three progress bars (bytes, blobs, tags) with rate and ETA, and the live workers."""
+    """Three progress bars (bytes, blobs, tags) with rate and ETA, and the live workers.
+
+    A plan that is over (finished or cancelled) shows its average rate and no ETA.
+    """
     c = status.counters
-    elapsed = max(status.stats().elapsed, 1e-6)
-    rate = c["bytes_done"] / elapsed if rate is None else rate
-    left = max(c["bytes_total"] - c["bytes_done"] - c["bytes_skipped"], 0)
+    over = status.finished
+    if rate is None or over:
+        rate = c["bytes_done"] / max(status.stats().elapsed, 1e-6)
+    settled = c["bytes_done"] + c["bytes_skipped"] + c["bytes_failed"]
+    left = max(c["bytes_total"] - settled, 0)
     eta = f"{left / rate:.0f}s" if rate > 0 and left else ("0s" if not left else "?")
+    _, moved = bytes_line(c["bytes_done"], c["bytes_skipped"], c["bytes_total"])
     blobs = c["blobs_done"] + c["blobs_skipped"] + c["blobs_failed"]
     tags = c["tags_done"] + c["tags_skipped"] + c["tags_failed"]
     return "\n".join(
         [
             f"plan {status.plan}: {status.state}"
             + ("" if workers is None else f", {workers} worker(s) alive"),
-            f"bytes {_bar(c['bytes_done'] + c['bytes_skipped'], c['bytes_total'])} "
-            f"{human_bytes(c['bytes_done'])}/{human_bytes(c['bytes_total'])} "
-            f"{human_bytes(rate)}/s eta {eta}",
+            f"bytes {_bar(c['bytes_done'] + c['bytes_skipped'], c['bytes_total'])} {moved} "
+            f"{human_bytes(rate)}/s" + ("" if over else f" eta {eta}"),
             f"blobs {_bar(blobs, c['blobs_total'])} {blobs}/{c['blobs_total']} "
             f"({c['blobs_mounted']} mounted, {c['blobs_failed']} failed)",
             f"tags  {_bar(tags, c['tags_total'])} {tags}/{c['tags_total']} "

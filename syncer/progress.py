@@ -1,4 +1,18 @@
-"""Progress counters, the stderr progress bar, and the end-of-run summary."""
+"""Progress counters, the stderr progress bar, and the end-of-run summary.
+
+Each number means one thing, in ``syncer sync`` and in the fleet alike
+(``syncer/fleet/plans.py`` keeps the same counters in Redis):
+
+* bytes total: the sizes of the distinct blobs the run's images reference, one
+  per (destination registry, digest), whether or not they have to be sent;
+* bytes done, "moved": body bytes this run sent to a destination;
+* bytes skipped, "already there": blobs of the total that were present or
+  mounted, so nobody sent them (a blob's first outcome in its registry decides);
+* bytes failed: blobs of the total that could not be copied;
+* blobs done: blobs this run landed in a repository, copied or mounted;
+  ``mounted`` is the mounted part of them, so "copied" is done minus mounted;
+* elapsed: from the run's start to its end, and no further.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +54,12 @@ class Stats:
     bytes: Counter = field(default_factory=Counter)
     mounted: int = 0
     started: float = field(default_factory=time.monotonic)
+    #: ``time.monotonic()`` when the run ended; None while it runs.
+    ended: float | None = None
     results: list[ImageResult] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _counted: set[tuple[str, str]] = field(default_factory=set)
+    _settled: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, what: str, attr: str, n: int = 1) -> None:
         """``stats.add("blobs", "done")``: bump one counter."""
@@ -53,6 +71,35 @@ class Stats:
         """Count ``n`` bytes sent to a destination."""
         self.add("bytes", "done", n)
 
+    def reference(self, registry: str, digest: str, size: int) -> bool:
+        """Count a blob into the byte total, once per (registry, digest); True the first time."""
+        with self._lock:
+            if (registry, digest) in self._counted:
+                return False
+            self._counted.add((registry, digest))
+            self.bytes.total += max(size, 0)
+            return True
+
+    def settle(self, registry: str, digest: str, size: int, outcome: str) -> None:
+        """A blob's first outcome in its registry: not sent (``exists``, ``mounted``) is skipped.
+
+        ``copied`` adds nothing here: its bytes were counted by :meth:`moved`
+        as they went. ``failed`` counts the blob's bytes as failed.
+        """
+        with self._lock:
+            if (registry, digest) in self._settled:
+                return
+            self._settled.add((registry, digest))
+            if outcome in ("exists", "mounted"):
+                self.bytes.skipped += max(size, 0)
+            elif outcome == "failed":
+                self.bytes.failed += max(size, 0)
+
+    def finish(self) -> None:
+        """Stop the clock: :attr:`elapsed` no longer grows."""
+        if self.ended is None:
+            self.ended = time.monotonic()
+
     def record(self, result: ImageResult) -> None:
         """Record an image's final outcome."""
         with self._lock:
@@ -62,8 +109,8 @@ class Stats:
 
     @property
     def elapsed(self) -> float:
-        """Seconds since the run started."""
-        return time.monotonic() - self.started
+        """Seconds from the run's start to its end (or to now, while it runs)."""
+        return (time.monotonic() if self.ended is None else self.ended) - self.started
 
     def report(self) -> dict[str, Any]:
         """The machine-readable report (``--output json``)."""
@@ -93,6 +140,17 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def bytes_line(done: int, skipped: int, total: int) -> tuple[float, str]:
+    """The share of the byte total settled, and ``12.0 MiB moved + 300.0 MiB there / 328.0 MiB``.
+
+    The share counts bytes moved and bytes already there, and so does the text:
+    a plan of mounts is at 100% with ``0 B moved``, which the words then say.
+    """
+    share = min(1.0, (done + skipped) / total) if total else 0.0
+    text = f"{human_bytes(done)} moved + {human_bytes(skipped)} there / {human_bytes(total)}"
+    return share, text
+
+
 def summary(stats: Stats) -> str:
     """The human summary printed at the end of a run."""
     rep = stats.report()
@@ -100,10 +158,11 @@ def summary(stats: Stats) -> str:
     lines = [
         f"images: {img['done']} synced, {img['skipped']} skipped, {img['failed']} failed "
         f"(of {img['total']})",
-        f"blobs: {rep['blobs']['done']} copied, {rep['blobs']['mounted']} mounted, "
-        f"{rep['blobs']['skipped']} already present",
+        f"blobs: {rep['blobs']['done'] - rep['blobs']['mounted']} copied, "
+        f"{rep['blobs']['mounted']} mounted, {rep['blobs']['skipped']} already present",
         f"moved {human_bytes(stats.bytes.done)} in {elapsed:.1f}s "
-        f"({human_bytes(rep['throughput_bytes_per_second'])}/s)",
+        f"({human_bytes(rep['throughput_bytes_per_second'])}/s); "
+        f"{human_bytes(stats.bytes.skipped)} of {human_bytes(stats.bytes.total)} already there",
     ]
     failed = rep["failed"]
     if failed:
@@ -138,14 +197,14 @@ class ProgressBar:
         s = self._stats
         elapsed = max(s.elapsed, 1e-6)
         rate = s.bytes.done / elapsed
-        left = max(s.bytes.total - s.bytes.done, 0)
-        eta = f"{left / rate:.0f}s" if rate > 0 and s.bytes.total else "?"
-        pct = min(100.0, 100.0 * s.bytes.done / s.bytes.total) if s.bytes.total else 0.0
-        filled = int(pct / 5)
+        left = max(s.bytes.total - s.bytes.done - s.bytes.skipped - s.bytes.failed, 0)
+        eta = f"{left / rate:.0f}s" if rate > 0 and left else ("0s" if not left else "?")
+        share, text = bytes_line(s.bytes.done, s.bytes.skipped, s.bytes.total)
+        filled = int(share * 20)
         bar = "#" * filled + "-" * (20 - filled)
         images = s.images.done + s.images.skipped + s.images.failed
         return (
-            f"[{bar}] {pct:5.1f}% {human_bytes(s.bytes.done)}/{human_bytes(s.bytes.total)} "
+            f"[{bar}] {share * 100:5.1f}% {text} "
             f"{human_bytes(rate)}/s eta {eta} | blobs {s.blobs.done + s.blobs.skipped}/"
             f"{s.blobs.total} | images {images}/{s.images.total}"
         )

@@ -16,11 +16,13 @@ from syncer.fleet import settings
 from syncer.text import EscapeControls
 from workers.heartbeat import HeartbeatStep
 from workers.intake import IntakeStep
+from workers.visibility import VisibilityStep
 
 app = Celery("syncer", include=["workers.tasks"])
 app.conf.update(settings.celery_config(settings.redis_url()))
 app.steps["consumer"].add(IntakeStep)
 app.steps["consumer"].add(HeartbeatStep)
+app.steps["consumer"].add(VisibilityStep)
 
 _ESCAPE = EscapeControls()
 

@@ -129,6 +129,9 @@ def copy_blob(
                 outcome = copier.copy(src, dst, desc, mount_from=known)
             finally:
                 counter.flush()
+        # Before the cache learns of it: an image that then finds the blob
+        # cached must not settle its bytes as "already there" first.
+        fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
         fleet.cache.add(dst.registry, dst.path, desc.digest)
     if fleet.plans.once(plan, f"landed:{key}"):
         fleet.plans.bump(
@@ -136,7 +139,6 @@ def copy_blob(
             blobs_done=int(outcome != "exists"),
             blobs_skipped=int(outcome == "exists"),
             blobs_mounted=int(outcome == "mounted"),
-            bytes_skipped=max(desc.size, 0) if outcome != "copied" else 0,
         )
     _release_waiters(fleet, plan, key)
     return outcome
@@ -227,6 +229,7 @@ def blob_failed(
     key = blob_key(str(dst), desc.digest)
     fleet.board.fail_blob(plan, key, reason)
     if fleet.plans.once(plan, f"failed:{key}"):
-        fleet.plans.bump(plan, blobs_failed=1, bytes_failed=max(desc.size, 0))
+        fleet.plans.bump(plan, blobs_failed=1)
+    fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "failed")
     for image in fleet.board.waiters(plan, key):
         fail_image(fleet, plan, image, reason)

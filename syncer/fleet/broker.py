@@ -25,6 +25,8 @@ module; the CLI imports it only for ``syncer plan``.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
@@ -53,6 +55,20 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with :class:`Channel`."""
 
     Channel = Channel
+
+
+def keep_held(client: Any, tags: Iterable[str], now: float | None = None) -> int:
+    """Re-stamp deliveries this worker still holds, so kombu does not hand them out again.
+
+    kombu restores a delivery once its score in :data:`settings.UNACKED_INDEX`
+    is older than the visibility timeout. ``XX`` touches only deliveries still
+    unacknowledged: one acknowledged or restored meanwhile is not brought back.
+    Returns how many were re-stamped.
+    """
+    stamps = dict.fromkeys(tags, time.time() if now is None else now)
+    if not stamps:
+        return 0
+    return int(client.zadd(settings.UNACKED_INDEX, stamps, xx=True, ch=True))
 
 
 class CeleryDispatcher:

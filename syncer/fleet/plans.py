@@ -25,6 +25,9 @@ COUNTER_FIELDS = tuple(
     for attr in ("total", "done", "skipped", "failed")
 ) + ("blobs_mounted", "rules_pending")
 
+#: Counters whose change may end a plan.
+_ENDING = frozenset({"tags_done", "tags_skipped", "tags_failed", "rules_pending"})
+
 
 @dataclass(frozen=True, slots=True)
 class PlanStatus:
@@ -66,9 +69,12 @@ class PlanStatus:
             mounted=c["blobs_mounted"],
             results=list(self.results),
         )
-        created = float(self.meta.get("created", time.time()))
-        ended = float(self.meta.get("ended") or time.time())
-        stats.started = time.monotonic() - (ended - created)
+        # Wall-clock times from Redis, on this process's monotonic clock.
+        now, mono = time.time(), time.monotonic()
+        created = float(self.meta.get("created", now))
+        stats.started = mono - (now - created)
+        if self.meta.get("ended"):
+            stats.ended = stats.started + max(float(self.meta["ended"]) - created, 0.0)
         return stats
 
 
@@ -154,6 +160,30 @@ class PlanStore:
                 pipe.hincrby(key, name, delta)
         self._keep_alive(pipe, plan)
         pipe.execute()
+        if deltas.keys() & _ENDING:
+            self.note_end(plan)
+
+    def reference(self, plan: str, registry: str, blobs: dict[str, int]) -> None:
+        """Count blobs (digest -> size) into the byte total once per (registry, digest).
+
+        As :meth:`syncer.progress.Stats.reference`: the total is the distinct
+        blobs the plan's images reference, however many repositories share one.
+        """
+        key = self.guard_key.format(plan=plan)
+        pipe = self.redis.pipeline()
+        for digest in blobs:
+            pipe.sadd(key, f"bytes:{registry}@{digest}")
+        new = pipe.execute()
+        total = sum(max(size, 0) for size, first in zip(blobs.values(), new, strict=True) if first)
+        if total:
+            self.bump(plan, bytes_total=total)
+
+    def settle(self, plan: str, registry: str, digest: str, size: int, outcome: str) -> None:
+        """A blob's first outcome in its registry, as :meth:`syncer.progress.Stats.settle`."""
+        field = {"exists": "bytes_skipped", "mounted": "bytes_skipped"}.get(outcome)
+        field = "bytes_failed" if outcome == "failed" else field
+        if self.once(plan, f"settled:{registry}@{digest}") and field:
+            self.bump(plan, **{field: max(size, 0)})
 
     def record(self, plan: str, result: ImageResult) -> None:
         """Store a final image result and count it."""
@@ -164,10 +194,22 @@ class PlanStore:
         pipe.hincrby(self.counters_key.format(plan=plan), f"tags_{attr}", 1)
         self._keep_alive(pipe, plan)
         pipe.execute()
+        self.note_end(plan)
+
+    def note_end(self, plan: str) -> None:
+        """Stop the plan's clock if it has just finished: its elapsed time ends here.
+
+        Called by the step that settles a tag; a reader that sees the plan over
+        before any step did (an older worker) stops it in :meth:`status`.
+        """
+        if self.finished(plan):
+            key = self.ended_key.format(plan=plan)
+            self.redis.set(key, repr(time.time()), nx=True, ex=self.ttl_for(plan))
 
     def cancel(self, plan: str) -> None:
         """Mark the plan cancelled; workers drop its tasks and stop its streams."""
         self.redis.set(self.cancel_key.format(plan=plan), "1", ex=self.ttl_for(plan))
+        self.note_end(plan)
 
     def standing(self, plan: str) -> str:
         """``live``, ``cancelled`` or ``unknown`` (never planned here, or expired)."""

@@ -43,9 +43,16 @@ FANOUT_CHUNK = 250
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 #: Plans, their counters and reports expire this long after their last update.
 PLAN_TTL = 7 * 24 * 3600
-#: Longer than the longest blob transfer we expect, so Redis does not hand a
-#: task that is still running to a second worker (kombu's visibility timeout).
-VISIBILITY_TIMEOUT = 12 * 3600
+#: A task handed out this long ago and not acknowledged goes back to the queue
+#: (kombu's visibility timeout), unless its worker has said since that it still
+#: holds it: every worker re-stamps the deliveries it holds every
+#: :func:`visibility_refresh` seconds (``workers/visibility.py``). So a live
+#: worker keeps a 30-minute stream to itself, and the task of a worker lost to
+#: ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
+VISIBILITY_TIMEOUT = 60
+#: kombu's sorted set of unacknowledged deliveries, scored by when each was
+#: last known held (kombu's own default name, stated so the refresh names it too).
+UNACKED_INDEX = "unacked_index"
 #: Priority levels: big blobs go first (kombu's Redis transport: 0 is served first).
 PRIORITY_STEPS = list(range(10))
 
@@ -114,12 +121,17 @@ def visibility_timeout() -> int:
     """``$SYNCER_VISIBILITY_TIMEOUT`` or :data:`VISIBILITY_TIMEOUT`.
 
     A task whose worker died outright (``kill -9`` of the whole process) is
-    handed to another worker once this has passed. Lowering it recovers
-    faster; a task redelivered while the first copy still runs is harmless,
-    because the in-flight lock makes it wait and the destination check makes
+    handed to another worker once this has passed since the dead worker last
+    re-stamped it. A task redelivered anyway (clocks apart by more than this)
+    is harmless: the in-flight lock makes it wait, the destination check makes
     it a no-op.
     """
     return int(os.environ.get("SYNCER_VISIBILITY_TIMEOUT") or VISIBILITY_TIMEOUT)
+
+
+def visibility_refresh() -> float:
+    """How often a worker re-stamps the deliveries it holds: a quarter of the timeout."""
+    return max(0.5, visibility_timeout() / 4)
 
 
 def lock_ttl() -> float:
@@ -136,6 +148,7 @@ def celery_config(url: str) -> dict[str, Any]:
     timeout = visibility_timeout()
     transport = {
         "visibility_timeout": timeout,
+        "unacked_index_key": UNACKED_INDEX,
         # Sweep for abandoned messages often enough to honour a short timeout.
         "unacked_restore_interval": max(1, min(10, timeout // 10)),
         "unacked_restore_throttle": 1,

@@ -195,12 +195,15 @@ def sync_tag(fleet: Fleet, plan: str, job: TagJob, owner: str = "") -> str:
 def _missing_blobs(fleet: Fleet, plan: str, res: Resolved) -> dict[str, Descriptor]:
     """The image's blobs the shared cache does not know at the destination, by blob key."""
     dst = res.job.dest.repo
+    fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
     missing: dict[str, Descriptor] = {}
     for desc in res.blobs.values():
         key = blob_key(str(dst), desc.digest)
         if not fleet.cache.has(dst.registry, dst.path, desc.digest):
             missing[key] = desc
-        elif fleet.plans.once(plan, f"seen:{key}"):
+            continue
+        fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "exists")
+        if fleet.plans.once(plan, f"seen:{key}"):
             fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
     return missing
 
@@ -226,7 +229,7 @@ def _hand_out_copies(
                 continue
             batch[key] = desc  # claimed, not yet published
             if fleet.plans.once(plan, f"seen:{key}"):
-                fleet.plans.bump(plan, blobs_total=1, bytes_total=max(desc.size, 0))
+                fleet.plans.bump(plan, blobs_total=1)
             fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= settings.BATCH_COUNT
             if largest > 0 and fits:
                 budget -= desc.size
