@@ -230,6 +230,8 @@ def blob_failed(
     fleet.board.fail_blob(plan, key, reason)
     if fleet.plans.once(plan, f"failed:{key}"):
         fleet.plans.bump(plan, blobs_failed=1)
-    fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "failed")
+    # A destination that does not parse (a malformed task) still fails its blob.
+    registry = dst.registry if isinstance(dst, Repository) else str(dst).split("/", 1)[0]
+    fleet.plans.settle(plan, registry, desc.digest, desc.size, "failed")
     for image in fleet.board.waiters(plan, key):
         fail_image(fleet, plan, image, reason)
