@@ -110,6 +110,10 @@ class EmbeddedSync:
     def expand(self) -> list[TagJob]:
         """Every image the config selects; a rule that cannot be expanded is a failure."""
         jobs: list[TagJob] = []
+        for bad in self.config.broken:
+            log.error("failed %s: %s", bad.key, bad.reason)
+            for written in bad.destinations:
+                self._finish(ImageResult(bad.key, written, "failed", bad.reason, rule=bad.key))
         with ThreadPoolExecutor(self.options.proc, thread_name_prefix="expand") as ex:
             futures = [
                 (rule, ex.submit(expand_rule, rule, self.pool)) for rule in self.config.rules

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from syncer import digests, mediatypes
-from syncer.errors import NotFoundError, UnsupportedError
+from syncer.errors import ConfigError, NotFoundError, UnsupportedError
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.reference import ImageRef, Repository
@@ -25,7 +25,7 @@ from syncer.registry.client import RegistryClient
 from syncer.registry.models import ManifestHead, RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.retry import retrying
-from syncer.rules import Rule
+from syncer.rules import Rule, quote_key
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,14 @@ def explicit_jobs(rule: Rule) -> list[TagJob]:
 def _pair(rule: Rule, sources: list[ImageRef]) -> list[TagJob]:
     jobs: list[TagJob] = []
     for dest in rule.destinations:
+        if dest.tags and len(dest.tags) != len(sources):
+            # As image-syncer: destination tags rename the selected tags in the
+            # source's listing order, so the counts must agree.
+            n, m = len(sources), len(dest.tags)
+            raise ConfigError(
+                f"images[{quote_key(rule.key)}]: destination {quote_key(str(dest))}: the source "
+                f"has {n} selected tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"
+            )
         for i, src in enumerate(sources):
             if dest.tags:
                 target = ImageRef(dest.repo, dest.tags[i])
