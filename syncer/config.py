@@ -68,7 +68,7 @@ _LEGACY_KEYS = ("auth", "images")
 _TEXT_FIELDS = ("username", "password")
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
-_TAB_AFTER_COLON = re.compile(r":\t[ \t]*")
+_TAB_AFTER_COLON = re.compile(r":(?=[ ]*\t)[ \t]+")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
