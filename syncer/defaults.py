@@ -40,3 +40,10 @@ def cache_dir() -> Path:
 def blob_cache_file() -> Path:
     """Where the embedded blob cache lives unless ``--cache`` says otherwise."""
     return cache_dir() / "blobs.json"
+
+
+#: Largest image config blob read to learn a single image's platform for
+#: ``--os``/``--arch``; real configs are a few KiB.
+CONFIG_BLOB_MAX = 4 << 20
+#: Config blobs whose platform is remembered per process, by digest.
+PLATFORM_CACHE_SIZE = 4096

@@ -20,6 +20,7 @@ from syncer import digests, mediatypes
 from syncer.errors import ConfigError, NotFoundError, UnsupportedError
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
+from syncer.platforms import mismatch as image_mismatch
 from syncer.reference import ImageRef, Repository
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import ManifestHead, RawManifest
@@ -154,6 +155,11 @@ def resolve(
             if not force and dst_head is not None and dst_head.digest == top.digest:
                 out.skip = "unchanged"
                 return out
+    if parsed.kind != "index" and platforms.active:
+        # A single image carries its platform in its config blob (image-syncer reads it too).
+        out.skip = image_mismatch(src, src_repo, top, parsed, platforms)
+        if out.skip:
+            return out
     _collect(src, src_repo, top, parsed, out, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
     return out
