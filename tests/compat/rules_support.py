@@ -76,6 +76,7 @@ def yaml_files(
     *,
     extra: Iterable[str] = (),
     raw_auth: str | None = None,
+    raw_images: str | None = None,
 ) -> Writer:
     """Write ``auth.yaml`` and ``images.yaml`` with SRC and DST replaced by the hosts."""
 
@@ -89,7 +90,8 @@ def yaml_files(
                 dict(auth or {src: {"insecure": True}, dst: {"insecure": True}})
             )
         (tmp / "auth.yaml").write_text(subst(auth_text))
-        (tmp / "images.yaml").write_text(subst(yaml.safe_dump(dict(images), sort_keys=False)))
+        images_text = raw_images or yaml.safe_dump(dict(images), sort_keys=False)
+        (tmp / "images.yaml").write_text(subst(images_text))
         return ["--auth", "auth.yaml", "--images", "images.yaml", "--log", "run.log", *extra]
 
     return write
