@@ -10,6 +10,7 @@ import pytest
 from syncer.config import AuthEntry, ConfigError, load_config
 from syncer.credentials import Credentials
 from syncer.engine import _pair, explicit_jobs
+from syncer.planner import preview
 from syncer.reference import ImageRef, Repository
 from syncer.rules import parse_rule
 
@@ -141,3 +142,14 @@ def test_a_broken_auth_entry_fails_only_what_it_serves(tmp_path: Path) -> None:
     assert creds.lookup(Repository.parse("quay.io/other/x")) == AuthEntry("u4", "p4")
     problem = config.auth["quay.io/team"].problem
     assert "p2" not in problem and "\n" not in problem
+
+
+def test_plan_preview_lists_broken_entries(tmp_path: Path) -> None:
+    images = (
+        "quay.io/a/b:v1,v1: quay.io/c/d\nquay.io/a/B:v1: quay.io/c/e\nquay.io/a/f: quay.io/c/f\n"
+    )
+    text = preview(load_yaml(tmp_path, None, images)).render().splitlines()
+    assert text[0] == "expand_rule quay.io/a/f"
+    assert text[1] == "sync_tag quay.io/a/b:v1 -> quay.io/c/d:v1"  # the repeated tag once
+    assert text[2].startswith("failed ") and '["quay.io/a/B:v1"]' in text[2]
+    assert text[3].startswith("dry run: 1 expand_rule and 1 sync_tag tasks")

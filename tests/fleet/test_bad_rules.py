@@ -1,4 +1,4 @@
-"""``syncer plan``: a bad rule or auth entry fails only its own images, on real workers.
+"""``syncer plan``: bad rules fail alone, and single images are platform-filtered, on real workers.
 
 Real ``syncer worker`` processes on a real Redis, real ``docker-registry``
 source and destination, and ``syncer plan --wait`` as the operator runs it.
@@ -6,6 +6,7 @@ source and destination, and ``syncer plan --wait`` as the operator runs it.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -79,3 +80,42 @@ def test_bad_rules_fail_alone_in_a_plan(
         for repo in ("mirror/upper", "mirror/lookahead", "mirror/one", "locked/app"):
             assert reader.tags(repo) == [], repo
     assert elapsed < 110
+
+
+def test_plan_filters_single_platform_images(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    """``syncer plan --arch arm64``: workers read a single image's config and skip amd64."""
+    lab = build_image_set(5, repos=1, tags_per_repo=1, large_layer_size=0)
+    seed(source, lab.images)
+    amd64 = lab.get("lab/app0", "v1")
+    docker_list = lab.get("lab/multi", "list")
+    entries = json.loads(docker_list.manifests[-1].body)["manifests"]
+    arm64 = next(e for e in entries if e["platform"]["architecture"] == "arm64")
+    auth = write_json(
+        fleet_home / "auth.json", {source.host: {"insecure": True}, dest.host: {"insecure": True}}
+    )
+    rules = write_json(
+        fleet_home / "images.json",
+        {
+            f"{source.host}/lab/app0:v1": f"{dest.host}/p/amd64",
+            f"{source.host}/lab/multi@{arm64['digest']}": f"{dest.host}/p/arm64:v1",
+        },
+    )
+    workers(1, auth=auth, concurrency=2)
+    run = plan_wait(syncer_cli, auth, rules, "--arch", "arm64", timeout=120)
+    assert run.code == 0, run
+    report = run.json
+    assert_settled(report)
+    assert report["images"]["skipped"] == 1 and report["images"]["done"] == 1, report["images"]
+    skipped = [r for r in report["results"] if r["status"] == "skipped"]
+    assert skipped[0]["source"] == f"{source.host}/lab/app0:v1"
+    assert "image platform linux/amd64 does not match the platform filter" in skipped[0]["reason"]
+    with RegistryReader(dest.url) as reader:
+        assert reader.tags("p/amd64") == []
+        assert reader.head_manifest("p/arm64", "v1")[1] == arm64["digest"]
+    assert amd64.digest  # the amd64 image existed at the source
