@@ -279,9 +279,10 @@ def _parse_images(
                 environ=environ,
             )
         except ConfigError as exc:
-            bad = BrokenRule(str(key), written_destinations(value, environ), f"{at}: {exc}")
-            log.warning("%s: %s", at, exc)
-            broken.append(bad)
+            # Reported once, as each of its images fails, by whichever executor runs it.
+            broken.append(
+                BrokenRule(str(key), written_destinations(value, environ), f"{at}: {exc}")
+            )
             continue
         rules.append(rule)
     return tuple(rules), tuple(broken)

@@ -111,11 +111,16 @@ def test_bad_rules_fail_alone(run: Run, repo: str, rule: str, why: str) -> None:
     assert run.both_tags(repo) == ([], [])
     assert run.reported(why), run.ours
     assert run.reported(f"{rule} -> "), run.ours  # the report names the rule
+    named = rule.replace("SRC", run.source)
+    errors = [ln for ln in run.oracle.log.splitlines() if "level=error" in ln and named in ln]
+    assert errors, run.oracle.log  # image-syncer fails the same rule
 
 
 def test_uppercase_destination_fails_alone(run: Run) -> None:
     assert run.both_tags("r/upper-dest") == ([], [])
-    assert run.reported('destination "') and run.reported("invalid repository name")
+    dest = f"{run.ours.dest.host}/r/Upper-dest"
+    assert run.reported(f'destination "{dest}": invalid repository name'), run.ours
+    assert "repository name must be lowercase" in run.oracle.log
 
 
 def test_manifest_list_differs_on_purpose(run: Run) -> None:

@@ -53,7 +53,7 @@ def test_bad_rules_fail_alone_in_a_plan(
     )
     workers(1, auth=auth, concurrency=2)
     start = time.monotonic()
-    run = plan_wait(syncer_cli, auth, rules, "--no-credential-check", timeout=120)
+    run = plan_wait(syncer_cli, auth, rules, timeout=120)
     elapsed = time.monotonic() - start
     assert run.code == 1, run
     report = run.json
