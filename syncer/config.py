@@ -5,9 +5,17 @@ Two layouts, as in image-syncer:
 * ``--config FILE``: the legacy single file ``{"auth": {...}, "images": {...}}``;
 * ``--auth FILE --images FILE``: each file holds its map itself; auth is optional.
 
-``.json`` files are JSON, ``.yaml`` and ``.yml`` files YAML. Every problem is a
-one-line :class:`~syncer.errors.ConfigError` naming the file and the key, e.g.
-``images.json: images["a/b:/[/"]: invalid regex '[': unterminated character set ...``.
+``.json`` files are JSON, ``.yaml`` and ``.yml`` files YAML. Every problem is
+one line naming the file and the key, e.g.
+``images.json: images["a/b:/[/"]: invalid regex '[': missing ]: [``. A file
+that cannot be read or parsed raises :class:`~syncer.errors.ConfigError`; a
+problem in one entry does not, as image-syncer copies the other rules: a bad
+``images`` entry becomes a :class:`~syncer.rules.BrokenRule` in
+:attr:`SyncConfig.broken`, and a bad auth entry keeps its ``problem``, so the
+images it would serve fail with it (:meth:`syncer.credentials.Credentials.lookup`).
+YAML is read as image-syncer's Go parser reads it where the two differ:
+``username`` and ``password`` keep the text written, and tabs after a colon or
+at a line's end are allowed.
 
 An auth key is a registry (``quay.io``) or a path prefix (``quay.io/coreos``);
 Docker Hub aliases fold into ``docker.io``. Besides image-syncer's ``username``,
@@ -17,8 +25,8 @@ Docker Hub aliases fold into ``docker.io``. Besides image-syncer's ``username``,
 ``$VAR`` and ``${VAR}`` are expanded in usernames, passwords and destinations
 (:func:`syncer.rules.expand_env`). An unset variable becomes the empty string,
 as in image-syncer, but an empty username or password counts as absent, so a
-username whose password variable is unset is an error naming the variable; and
-a destination that no longer parses is an error naming the variable (one that
+username whose password variable is unset is a problem naming the variable; and
+a destination that no longer parses is a problem naming the variable (one that
 still parses is only logged as a warning).
 """
 

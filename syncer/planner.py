@@ -96,7 +96,11 @@ def submit(
     total = len(jobs) + failed
     plans.bump(plan, tags_total=total, rules_pending=-1)
     log.info(
-        "plan %s: %d image task(s) and %d expansion task(s) enqueued", plan, total, len(expanding)
+        "plan %s: %d image task(s) and %d expansion task(s) enqueued, %d image(s) failed",
+        plan,
+        len(jobs),
+        len(expanding),
+        failed,
     )
     return plan
 
