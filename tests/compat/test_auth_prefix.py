@@ -45,6 +45,9 @@ DST/env:
   username: $ROBOT_USER
   password: ${ROBOT_PASSWORD}
   insecure: true
+DST/nopass:
+  username: robot
+  insecure: true
 DST/multi:
   username: robot
   password: wrong
@@ -61,6 +64,7 @@ CASES = [
     ("slash/app", "a prefix written with a trailing '/'", True),
     ("abc/app", "'DST/ab' is no prefix of 'DST/abc': no entry, anonymous, refused", False),
     ("env/app", "credentials from $VAR and ${VAR}", True),
+    ("nopass/app", "an entry without a password fails what it serves, and only that", False),
 ]
 DESTS = [f"DST/{repo}" for repo, _, _ in CASES] + ["DST/exact/app", "DST/multi/deep/app"]
 IMAGES = "SRC/lab/app0:v1:\t\n" + "".join(f"  - {d}\t\n" for d in DESTS)
@@ -98,6 +102,10 @@ def test_prefix_matching_agrees(run: Run, repo: str, how: str, copied: bool) -> 
     assert run.both_tags(repo) == (tags, tags), how
     for side in run.sides():
         assert run.digest(side, repo, "v1") == (IMAGE.digest if copied else "")
+
+
+def test_entry_without_password_is_named(run: Run) -> None:
+    assert run.reported(f'auth["{run.ours.dest.host}/nopass"]: username without password')
 
 
 def test_refused_destination_is_reported(run: Run) -> None:
