@@ -5,9 +5,17 @@ Two layouts, as in image-syncer:
 * ``--config FILE``: the legacy single file ``{"auth": {...}, "images": {...}}``;
 * ``--auth FILE --images FILE``: each file holds its map itself; auth is optional.
 
-``.json`` files are JSON, ``.yaml`` and ``.yml`` files YAML. Every problem is a
-one-line :class:`~syncer.errors.ConfigError` naming the file and the key, e.g.
-``images.json: images["a/b:/[/"]: invalid regex '[': unterminated character set ...``.
+``.json`` files are JSON, ``.yaml`` and ``.yml`` files YAML. Every problem is
+one line naming the file and the key, e.g.
+``images.json: images["a/b:/[/"]: invalid regex '[': missing ]: [``. A file
+that cannot be read or parsed raises :class:`~syncer.errors.ConfigError`; a
+problem in one entry does not, as image-syncer copies the other rules: a bad
+``images`` entry becomes a :class:`~syncer.rules.BrokenRule` in
+:attr:`SyncConfig.broken`, and a bad auth entry keeps its ``problem``, so the
+images it would serve fail with it (:meth:`syncer.credentials.Credentials.lookup`).
+YAML is read as image-syncer's Go parser reads it where the two differ:
+``username`` and ``password`` keep the text written, and tabs after a colon or
+at a line's end are allowed.
 
 An auth key is a registry (``quay.io``) or a path prefix (``quay.io/coreos``);
 Docker Hub aliases fold into ``docker.io``. Besides image-syncer's ``username``,
@@ -17,8 +25,8 @@ Docker Hub aliases fold into ``docker.io``. Besides image-syncer's ``username``,
 ``$VAR`` and ``${VAR}`` are expanded in usernames, passwords and destinations
 (:func:`syncer.rules.expand_env`). An unset variable becomes the empty string,
 as in image-syncer, but an empty username or password counts as absent, so a
-username whose password variable is unset is an error naming the variable; and
-a destination that no longer parses is an error naming the variable (one that
+username whose password variable is unset is a problem naming the variable; and
+a destination that no longer parses is a problem naming the variable (one that
 still parses is only logged as a warning).
 """
 
@@ -27,19 +35,30 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import yaml
 
 from syncer.errors import ConfigError
 from syncer.reference import Repository, normalize_registry
-from syncer.rules import Destination, Rule, expand_env, parse_rule, quote_key
+from syncer.rules import (
+    BrokenRule,
+    Destination,
+    Rule,
+    expand_env,
+    parse_rule,
+    quote_key,
+    written_destinations,
+)
 
 __all__ = [
     "AuthEntry",
+    "BrokenRule",
     "ConfigError",
     "Destination",
     "Rule",
@@ -54,6 +73,10 @@ log = logging.getLogger(__name__)
 _FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
 _AUTH_FIELDS = ("username", "password", "insecure", "max_connections")
 _LEGACY_KEYS = ("auth", "images")
+_TEXT_FIELDS = ("username", "password")
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_TAB_AFTER_COLON = re.compile(r":(?=[ ]*\t)[ \t]+")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -64,12 +87,15 @@ class AuthEntry:
     password: str | None
     insecure: bool = False
     max_connections: int | None = None
+    #: Why this entry cannot be used: the images it would serve fail with this reason.
+    problem: str = ""
 
     def __repr__(self) -> str:
         hidden = None if self.password is None else "***"
         return (
             f"AuthEntry(username={self.username!r}, password={hidden!r}, "
-            f"insecure={self.insecure!r}, max_connections={self.max_connections!r})"
+            f"insecure={self.insecure!r}, max_connections={self.max_connections!r}"
+            + (f", problem={self.problem!r})" if self.problem else ")")
         )
 
 
@@ -80,6 +106,8 @@ class SyncConfig:
     auth: Mapping[str, AuthEntry]
     rules: tuple[Rule, ...]
     limits: Mapping[str, int]
+    #: Entries that cannot run; each fails its own images, the others still sync.
+    broken: tuple[BrokenRule, ...] = ()
 
 
 def load_config(
@@ -110,7 +138,7 @@ def load_config(
     else:
         raise ConfigError("no image list: pass --config FILE, or --images FILE (and --auth FILE)")
     entries = _parse_auth(raw_auth, auth_file, env)
-    rules = _parse_images(
+    rules, broken = _parse_images(
         raw_images,
         f"{images_file}: images",
         default_registry=default_registry,
@@ -118,7 +146,7 @@ def load_config(
         environ=env,
     )
     limits = {k: e.max_connections for k, e in entries.items() if e.max_connections is not None}
-    return SyncConfig(MappingProxyType(entries), rules, MappingProxyType(limits))
+    return SyncConfig(MappingProxyType(entries), rules, MappingProxyType(limits), broken)
 
 
 def load_auth(path: Path, *, environ: Mapping[str, str] | None = None) -> Mapping[str, AuthEntry]:
@@ -169,7 +197,7 @@ def _read(path: Path) -> object:
             where = f"line {exc.lineno} column {exc.colno}"
             raise ConfigError(f"{path}: invalid JSON at {where}: {exc.msg}") from exc
     try:
-        return yaml.safe_load(text)
+        return _load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -177,6 +205,41 @@ def _read(path: Path) -> object:
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``username`` and ``password`` as the text written.
+
+    image-syncer decodes them into Go strings, which keep a scalar's text:
+    ``password: 0123`` is the password ``0123``, where YAML 1.1 would make it 83.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        for key, value in node.value:
+            if (
+                isinstance(key, yaml.ScalarNode)
+                and key.value in _TEXT_FIELDS
+                and isinstance(value, yaml.ScalarNode)
+                and value.tag != _NULL_TAG
+            ):
+                value.tag = _STR_TAG
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str) -> object:
+    """Parse YAML; on a syntax error, again with the tabs Go's parser tolerates made spaces."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain data only
+    except yaml.MarkedYAMLError as first:
+        if "\t" not in text:
+            raise
+        # Tabs after a colon or at the end of a line, which image-syncer's yaml.v2
+        # accepts; tried only after a failure, so a tab that parses is never touched.
+        lines = (_TAB_AFTER_COLON.sub(": ", line).rstrip(" \t") for line in text.split("\n"))
+        try:
+            return yaml.load("\n".join(lines), Loader=_Loader)
+        except yaml.YAMLError:
+            raise first from None
 
 
 def _read_legacy(path: Path) -> tuple[object, object]:
@@ -205,15 +268,17 @@ def _parse_images(
     default_registry: str | None,
     default_namespace: str | None,
     environ: Mapping[str, str],
-) -> tuple[Rule, ...]:
+) -> tuple[tuple[Rule, ...], tuple[BrokenRule, ...]]:
+    """Every entry as a rule, or as a broken rule that fails only its own images."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping of sources, got {_type(raw)}")
-    rules = []
+    rules: list[Rule] = []
+    broken: list[BrokenRule] = []
     for key, value in raw.items():
         at = f"{where}[{quote_key(key)}]"
-        if not isinstance(key, str):
-            raise ConfigError(f"{at}: expected an image string, got {_type(key)}: quote it")
         try:
+            if not isinstance(key, str):
+                raise ConfigError(f"expected an image string, got {_type(key)}: quote it")
             rule = parse_rule(
                 key,
                 value,
@@ -222,12 +287,21 @@ def _parse_images(
                 environ=environ,
             )
         except ConfigError as exc:
-            raise ConfigError(f"{at}: {exc}") from exc
+            # Reported once, as each of its images fails, by whichever executor runs it.
+            broken.append(
+                BrokenRule(str(key), written_destinations(value, environ), f"{at}: {exc}")
+            )
+            continue
         rules.append(rule)
-    return tuple(rules)
+    return tuple(rules), tuple(broken)
 
 
 def _parse_auth(raw: object, path: Path, environ: Mapping[str, str]) -> dict[str, AuthEntry]:
+    """Every entry by normalised key; one that cannot be used carries its ``problem``.
+
+    A broken entry is kept, not dropped: dropping it would silently hand its
+    repositories a shorter prefix's credentials, or none.
+    """
     where = f"{path}: auth"
     if raw is None:
         return {}
@@ -237,16 +311,19 @@ def _parse_auth(raw: object, path: Path, environ: Mapping[str, str]) -> dict[str
     written: dict[str, str] = {}
     for key, value in raw.items():
         at = f"{where}[{quote_key(key)}]"
-        if not isinstance(key, str):
-            raise ConfigError(f"{at}: expected a registry or registry/namespace, got {_type(key)}")
+        normal = str(key).rstrip("/")
         try:
+            if not isinstance(key, str):
+                raise ConfigError(f"expected a registry or registry/namespace, got {_type(key)}")
             normal = normalize_auth_key(key)
+            if normal in written:
+                raise ConfigError(f"same key as auth[{quote_key(written[normal])}]")
+            written[normal] = key
+            entries[normal] = _parse_entry(value, at, normal, environ)
         except ConfigError as exc:
-            raise ConfigError(f"{at}: {exc}") from exc
-        if normal in written:
-            raise ConfigError(f"{at}: same key as auth[{quote_key(written[normal])}]")
-        written[normal] = key
-        entries[normal] = _parse_entry(value, at, normal, environ)
+            reason = str(exc) if str(exc).startswith(at) else f"{at}: {exc}"
+            log.warning("%s; images it serves will fail", reason)
+            entries[normal] = AuthEntry(None, None, problem=reason)
     return entries
 
 

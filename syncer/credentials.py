@@ -83,7 +83,7 @@ class Credentials:
         docker_config: Path | None = None,
         runner: HelperRunner = run_helper,
     ) -> None:
-        self._entries = {normalize_auth_key(k): v for k, v in (entries or {}).items()}
+        self._entries = {_auth_key(k): v for k, v in (entries or {}).items()}
         self._docker_path = docker_config or default_docker_config()
         self._runner = runner
         self._docker: _DockerConfig | None = None
@@ -100,6 +100,10 @@ class Credentials:
             default=None,
         )
         found = self._entries[entry] if entry is not None else None
+        if found is not None and found.problem:
+            # The entry meant for this repository is broken: failing is honest,
+            # falling back to a shorter prefix or to anonymous is not.
+            raise ConfigError(found.problem)
         if found is not None and found.username is not None:
             return found
         docker = self._from_docker(repo.registry)
@@ -160,6 +164,14 @@ class Credentials:
         if user == IDENTITY_TOKEN:
             log.debug("%s for %s gave an identity token", program, registry)
         return user, secret
+
+
+def _auth_key(key: str) -> str:
+    """An auth key normalised; a broken entry's key that does not normalise stays as written."""
+    try:
+        return normalize_auth_key(key)
+    except ConfigError:
+        return key.rstrip("/")
 
 
 def _host(key: str) -> str | None:

@@ -94,3 +94,10 @@ def check_limits() -> None:
     max_manifest()
     max_tag_pages()
     max_tags()
+
+
+#: Largest image config blob read to learn a single image's platform for
+#: ``--os``/``--arch``; real configs are a few KiB.
+CONFIG_BLOB_MAX = 4 << 20
+#: Config blobs whose platform is remembered per process, by digest.
+PLATFORM_CACHE_SIZE = 4096

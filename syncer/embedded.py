@@ -106,7 +106,17 @@ class EmbeddedSync:
 
     # -- top level -----------------------------------------------------------------
     def jobs(self) -> Generator[TagJob, None, None]:
-        """Every image the config selects, as its rules are expanded; failures are recorded."""
+        """Every image the config selects, as its rules are expanded; failures are recorded.
+
+        An images entry the config could not read (``config.broken``) fails
+        its own images here, once, and the other rules run.
+        """
+        for bad in self.config.broken:
+            log.error("failed %s: %s", bad.key, bad.reason)
+            for written in bad.destinations:
+                self._failed_early(
+                    ImageResult(bad.key, written, "failed", bad.reason, rule=bad.key)
+                )
         return feed(
             self.config.rules,
             self.pool,

@@ -18,15 +18,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from syncer import digests, mediatypes
-from syncer.errors import BadNameError, NotFoundError, UnsupportedError
+from syncer.errors import BadNameError, ConfigError, NotFoundError, UnsupportedError
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
+from syncer.platforms import mismatch as image_mismatch
 from syncer.reference import ImageRef, Repository, escape, server_tag
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import ManifestHead, RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.retry import retrying
-from syncer.rules import Rule
+from syncer.rules import Rule, quote_key
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
         return
     client = pool.for_repo(rule.source)
     what = f"list tags of {rule.source}"
+    # Destination tags rename the selected tags by position (image-syncer's
+    # order: the registry's listing), so such a rule pairs once it has them all.
+    renaming = any(dest.tags for dest in rule.destinations)
+    selected: list[ImageRef] = []
     for tag in client.list_tags(rule.source, fetch=lambda read: retrying(read, what=what)):
         if not rule.matches(tag):
             continue
@@ -62,7 +67,12 @@ def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
                     rule=rule.key,
                 )
             continue
-        yield from _pair(rule, [ImageRef(rule.source, tag)])
+        if renaming:
+            selected.append(ImageRef(rule.source, tag))
+        else:
+            yield from _pair(rule, [ImageRef(rule.source, tag)])
+    if renaming:
+        yield from _pair(rule, selected)
 
 
 def unique_jobs(jobs: list[TagJob]) -> list[TagJob]:
@@ -86,6 +96,14 @@ def explicit_jobs(rule: Rule) -> list[TagJob]:
 def _pair(rule: Rule, sources: list[ImageRef]) -> list[TagJob]:
     jobs: list[TagJob] = []
     for dest in rule.destinations:
+        if dest.tags and len(dest.tags) != len(sources):
+            # As image-syncer: destination tags rename the selected tags in the
+            # source's listing order, so the counts must agree.
+            n, m = len(sources), len(dest.tags)
+            raise ConfigError(
+                f"images[{quote_key(rule.key)}]: destination {quote_key(str(dest))}: the source "
+                f"has {n} selected tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"
+            )
         for i, src in enumerate(sources):
             if dest.tags:
                 target = ImageRef(dest.repo, dest.tags[i])
@@ -168,6 +186,11 @@ def resolve(
             if not force and dst_head is not None and dst_head.digest == top.digest:
                 out.skip = "unchanged"
                 return out
+    if parsed.kind != "index" and platforms.active:
+        # A single image carries its platform in its config blob (image-syncer reads it too).
+        out.skip = image_mismatch(src, src_repo, top, parsed, platforms)
+        if out.skip:
+            return out
     _collect(src, src_repo, top, parsed, out, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
     return out

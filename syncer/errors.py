@@ -3,7 +3,8 @@
 ::
 
     SyncerError
-    ├── ConfigError                 bad config file, key, flag or reference (exit 2)
+    ├── ConfigError                 bad config file, key, flag or reference (exit 2;
+    │                               one bad entry fails only its own images)
     ├── CacheError                  the blob cache could not be read or written
     ├── StateError                  the fleet's Redis state is unreachable              [transient]
     ├── CancelledError              the plan was cancelled while work was in flight

@@ -13,7 +13,7 @@ Tasks are sent by their stable names through a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -24,6 +24,7 @@ from syncer.engine import explicit_jobs, unique_jobs
 from syncer.fleet import settings
 from syncer.fleet.plans import PlanStore
 from syncer.fleet.steps import fan_out
+from syncer.jobs import ImageResult
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,13 @@ class PlanPreview:
 
     expand_tasks: list[str]
     tag_tasks: list[str]
+    broken: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         """Human-readable listing."""
         lines = [f"expand_rule {key}" for key in self.expand_tasks]
         lines += [f"sync_tag {label}" for label in self.tag_tasks]
+        lines += [f"failed {reason}" for reason in self.broken]
         lines.append(
             f"dry run: {len(self.expand_tasks)} expand_rule and "
             f"{len(self.tag_tasks)} sync_tag tasks would be enqueued (nothing was sent)"
@@ -54,8 +57,8 @@ def preview(config: SyncConfig) -> PlanPreview:
         if rule.kind in ("all", "regex"):
             expand.append(rule.key)
         else:
-            tags.extend(job.label for job in explicit_jobs(rule))
-    return PlanPreview(expand, tags)
+            tags.extend(job.label for job in unique_jobs(explicit_jobs(rule)))
+    return PlanPreview(expand, tags, [bad.reason for bad in config.broken])
 
 
 def submit(
@@ -89,9 +92,25 @@ def submit(
             jobs.extend(explicit_jobs(rule))
     jobs = unique_jobs(jobs)
     fan_out(dispatcher, plan, jobs)
-    total = len(jobs)
+    failed = _record_broken(plans, plan, config)
+    total = len(jobs) + failed
     plans.bump(plan, tags_total=total, rules_pending=-1)
     log.info(
-        "plan %s: %d image task(s) and %d expansion task(s) enqueued", plan, total, len(expanding)
+        "plan %s: %d image task(s) and %d expansion task(s) enqueued, %d image(s) failed",
+        plan,
+        len(jobs),
+        len(expanding),
+        failed,
     )
     return plan
+
+
+def _record_broken(plans: PlanStore, plan: str, config: SyncConfig) -> int:
+    """Record each broken entry's images as failed in the plan; return how many."""
+    count = 0
+    for bad in config.broken:
+        log.error("failed %s: %s", bad.key, bad.reason)
+        for written in bad.destinations:
+            plans.record(plan, ImageResult(bad.key, written, "failed", bad.reason, rule=bad.key))
+            count += 1
+    return count

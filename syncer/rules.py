@@ -4,12 +4,17 @@ A source key takes one of four forms::
 
     repo                  every tag                           kind "all"
     repo:t1,t2            these tags                          kind "tags"
-    repo:/regex/          tags that re.search() matches       kind "regex"
+    repo:/regex/          tags the RE2 regex matches          kind "regex"
     repo@sha256:<hex>     one manifest                        kind "digest"
 
 A destination is a repository, optionally with tags (``dst:n1,n2``) that rename
 the source tags by position, or with the source's digest (``dst@sha256:...``).
-Errors raised here do not name the file or the key; :mod:`syncer.config` adds both.
+As in image-syncer, destination tags may follow any source form: for a
+repo-wide or regex rule they rename the listed tags in the order the source
+registry lists them, and the rule fails when the counts differ. A tag repeated
+in a source list is copied once. Errors raised here do not name the file or
+the key; :mod:`syncer.config` adds both, and makes the entry a
+:class:`BrokenRule` that fails only its own images.
 """
 
 from __future__ import annotations
@@ -18,20 +23,19 @@ import dataclasses
 import json
 import logging
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from syncer.errors import ConfigError
 from syncer.reference import Repository, normalize_registry, validate_digest, validate_tag
+from syncer.tagregex import compile_tag_regex, tag_matches
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["all", "tags", "regex", "digest"]
 KINDS: tuple[Kind, ...] = ("all", "tags", "regex", "digest")
 
-_ARTICLED = {"all": "a whole repository", "regex": "a tag regex"}
 _DEST_TYPE = "destination must be a string or a list of strings"
 _VAR = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_]\w*)\}|(?P<plain>[A-Za-z_]\w*)|(?P<dollar>\$))", re.A
@@ -116,7 +120,7 @@ class Rule:
             return True
         if self.kind == "tags":
             return tag in self.tags
-        return self.pattern is not None and re.search(self.pattern, tag) is not None
+        return self.pattern is not None and tag_matches(self.pattern, tag)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON primitives, for task arguments."""
@@ -149,6 +153,19 @@ class Rule:
             raise _decoding("Rule", exc) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class BrokenRule:
+    """An ``images`` entry that cannot run, and the one-line reason naming it."""
+
+    key: str
+    destinations: tuple[str, ...]
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON primitives."""
+        return {"key": self.key, "destinations": list(self.destinations), "reason": self.reason}
+
+
 def parse_rule(
     key: str,
     value: object,
@@ -175,7 +192,23 @@ def parse_rule(
             raise ConfigError(f"{_DEST_TYPE}, got {_type(raw)}")
         if dest not in dests:
             dests.append(dest)
-    return dataclasses.replace(rule, destinations=tuple(dests))
+    tags = rule.tags
+    if not any(d.tags for d in dests):
+        tags = tuple(dict.fromkeys(tags))  # `v1,v1`: one image, as image-syncer copies it
+    return dataclasses.replace(rule, tags=tags, destinations=tuple(dests))
+
+
+def written_destinations(value: object, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """An entry's destinations as written (expanded), to name in its failure reports."""
+    values = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for raw in values or [""]:
+        text = "" if raw is None else repr(raw)
+        if isinstance(raw, str):
+            text = expand_env(raw, environ)[0]
+        if text not in out:
+            out.append(text)
+    return tuple(out)
 
 
 def _type(value: object) -> str:
@@ -192,12 +225,7 @@ def _parse_source(key: str) -> Rule:
         if not rest.endswith("/"):
             raise ConfigError("a tag regex must start and end with '/', as in repo:/regex/")
         pattern = rest[:-1]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. FutureWarning "possible nested set"
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ConfigError(f"invalid regex {pattern!r}: {exc}") from exc
+        compile_tag_regex(pattern)
         return Rule(key, Repository.parse(name), "regex", pattern=pattern)
     name, tags, digest = _split(key)
     repo = Repository.parse(name)
@@ -224,8 +252,6 @@ def _split(text: str) -> tuple[str, tuple[str, ...], str | None]:
             if not tag:
                 raise ConfigError(f"empty tag in {text!r}")
             validate_tag(tag)
-        if len(set(listed)) != len(listed):
-            raise ConfigError(f"duplicate tag in {text!r}")
         tags = tuple(listed)
     return name, tags, digest
 
@@ -258,8 +284,6 @@ def _mismatch(dest: Destination, rule: Rule) -> str | None:
         return "a destination digest needs a digest source"
     if dest.digest is not None and dest.digest != rule.digest:
         return f"destination digest {dest.digest} differs from source digest {rule.digest}"
-    if m and rule.kind in ("all", "regex"):
-        return f"destination tags need a tag-list or digest source, not {_ARTICLED[rule.kind]}"
     if m and rule.kind == "tags" and m != n:
         return f"{n} source tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"
     if m > 1 and rule.kind == "digest":

@@ -29,8 +29,11 @@ from tests.support.binaries import in_ci
 from tests.support.verify import RegistryReader
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Where the oracle lives: ``shared/bin`` beside the repository.
-IMAGE_SYNCER = REPO_ROOT.parent / "shared" / "bin" / "image-syncer"
+#: Where the oracle lives: ``shared/bin`` beside the repository, or
+#: ``$SYNCER_IMAGE_SYNCER`` (a git worktree is not beside ``shared/``).
+IMAGE_SYNCER = Path(
+    os.environ.get("SYNCER_IMAGE_SYNCER") or REPO_ROOT.parent / "shared" / "bin" / "image-syncer"
+)
 #: Seconds either tool may take for one case.
 DEADLINE = 120.0
 #: image-syncer's closing line, which its FAQ tells users to grep for.

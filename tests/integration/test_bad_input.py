@@ -1,4 +1,8 @@
-"""Bad config through the CLI: exit 2, one ``syncer: error:`` line, nothing written."""
+"""Bad config through the CLI: nothing written, and one line that says why.
+
+A file that cannot be read or parsed is exit 2 with one ``syncer: error:``
+line; a problem in one entry fails that rule's images (exit 1), as in image-syncer.
+"""
 
 from __future__ import annotations
 
@@ -59,6 +63,13 @@ CASES: dict[str, Case] = {
     "malformed-json": _images_file("images.json", '{"SRC/lab/app0": "DST/mirror/app0",}'),
     "malformed-yaml": _images_file("images.yaml", "SRC/lab/app0: [DST/mirror/app0\n"),
     "unknown-extension": _images_file("images.txt", "SRC/lab/app0: DST/mirror/app0\n"),
+    "directory": _directory,
+    "missing-file": _missing,
+}
+
+
+#: A problem in one entry: that rule fails, with one line naming it; exit 1.
+ENTRY_CASES: dict[str, Case] = {
     "tag-count-mismatch": _images(
         {"SRC/lab/app0:v1,v2": "DST/mirror/app0:only"},
         '"SRC/lab/app0:v1,v2"',
@@ -70,14 +81,7 @@ CASES: dict[str, Case] = {
     "invalid-regex": _images(
         {"SRC/lab/app0:/[/": "DST/mirror/app0"}, '"SRC/lab/app0:/[/"', "invalid regex"
     ),
-    "tag-on-repo-wide-rule": _images(
-        {"SRC/lab/app0": "DST/mirror/app0:latest"},
-        '"SRC/lab/app0"',
-        "destination tags need a tag-list",
-    ),
     "insecure-yes": _auth_insecure_yes,
-    "directory": _directory,
-    "missing-file": _missing,
 }
 
 
@@ -102,6 +106,28 @@ def test_bad_config_is_one_line_and_exit_2(
         assert text in lines[0], (text, lines[0])
     assert "Traceback" not in run.err + run.out
     assert run.out == ""
+    assert writes(open_registry.server) == []
+
+
+@pytest.mark.parametrize("case", ENTRY_CASES, ids=list(ENTRY_CASES))
+def test_bad_entry_fails_its_rule_and_exit_1(
+    case: str,
+    open_registry: LabRegistry,
+    run_sync: RunSync,
+    tmp_path: Path,
+) -> None:
+    source, dest = "127.0.0.1:9", open_registry.host
+    args, expect = ENTRY_CASES[case](tmp_path, source, dest)
+
+    run = run_sync(*args)
+
+    assert run.code == 1, run.err
+    failures = [line for line in run.out.splitlines() if " -> " in line]
+    assert len(failures) == 1, run.out
+    for text in expect:
+        assert text in failures[0], (text, failures[0])
+    assert "1 failed (of 1)" in run.out
+    assert "Traceback" not in run.err + run.out
     assert writes(open_registry.server) == []
 
 
