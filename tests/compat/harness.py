@@ -101,18 +101,18 @@ class Side:
         path = self.workdir / name
         return path.read_text() if path.exists() else None
 
-    def reader(self) -> RegistryReader:
+    def reader(self, auth: tuple[str, str] | None = None) -> RegistryReader:
         """A reader on this tool's destination (close it, or use ``with``)."""
-        return RegistryReader(self.dest.url)
+        return RegistryReader(self.dest.url, auth=auth)
 
-    def tags(self, repo: str) -> list[str]:
+    def tags(self, repo: str, auth: tuple[str, str] | None = None) -> list[str]:
         """Sorted tags of ``repo`` at this tool's destination ([] if none)."""
-        with self.reader() as reader:
+        with self.reader(auth) as reader:
             return sorted(reader.tags(repo))
 
-    def digest(self, repo: str, ref: str) -> str:
+    def digest(self, repo: str, ref: str, auth: tuple[str, str] | None = None) -> str:
         """The destination's manifest digest for ``repo:ref`` ("" if absent)."""
-        with self.reader() as reader:
+        with self.reader(auth) as reader:
             status, digest = reader.head_manifest(repo, ref)
         return digest if status == 200 else ""
 
