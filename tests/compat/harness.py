@@ -38,11 +38,31 @@ from tests.support.binaries import in_ci
 from tests.support.verify import RegistryReader
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Where the oracle lives: ``shared/bin`` beside the repository, or where
-#: ``$SYNCER_IMAGE_SYNCER`` says (a git worktree has no ``../shared``).
-IMAGE_SYNCER = Path(
-    os.environ.get("SYNCER_IMAGE_SYNCER") or REPO_ROOT.parent / "shared" / "bin" / "image-syncer"
-)
+ORACLE_PATH = Path("shared") / "bin" / "image-syncer"
+
+
+def _main_checkout(root: Path) -> Path:
+    """The main checkout of a git worktree (``.git`` is a file naming its gitdir), else ``root``."""
+    dot_git = root / ".git"
+    if dot_git.is_file():
+        gitdir = dot_git.read_text().partition("gitdir:")[2].strip()
+        parts = Path(gitdir).parts
+        if ".git" in parts:
+            return Path(*parts[: parts.index(".git")])
+    return root
+
+
+def find_image_syncer() -> Path:
+    """``$SYNCER_IMAGE_SYNCER``, else ``../shared/bin/image-syncer`` beside the checkout
+    (for a git worktree, beside its main checkout)."""
+    if os.environ.get("SYNCER_IMAGE_SYNCER"):
+        return Path(os.environ["SYNCER_IMAGE_SYNCER"])
+    beside = REPO_ROOT.parent / ORACLE_PATH
+    return beside if beside.exists() else _main_checkout(REPO_ROOT).parent / ORACLE_PATH
+
+
+#: Where the oracle lives: ``shared/bin`` beside the repository.
+IMAGE_SYNCER = find_image_syncer()
 #: Seconds either tool may take for one case.
 DEADLINE = 120.0
 #: image-syncer's closing line, which its FAQ tells users to grep for.
