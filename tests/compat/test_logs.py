@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from syncer.lab.content import ImageSet
 from syncer.lab.registry import RegistryServer
 from tests.compat.cases import split
-from tests.compat.harness import FINISHED, IMAGE_SYNCER_SCRIPT, Side, run_again, run_both
+from tests.compat.harness import FINISHED, IMAGE_SYNCER_SCRIPT, Side, run_both
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]
@@ -43,34 +44,26 @@ def failed_count(side: Side) -> int:
 def test_every_line_is_logrus_and_the_last_is_the_summary(
     shared_source: Source, make_dest: MakeDest, tmp_path: Path
 ) -> None:
-    """Both files parse as logrus lines and end with `Synchronization finished, 0 tasks …`."""
+    """Both files parse as logrus lines and end with `Synchronization finished, 0 tasks …`.
+
+    The file is truncated per run: an earlier run's lines are gone.
+    """
     rules = {"SRC/lab/app0:v1": "DST/mirror/app0", "SRC/lab/multi:index": "DST/mirror/multi"}
-    oracle, ours = run_both(tmp_path, shared_source[0].host, make_dest, split(rules, args=LOG))
+    stale = 'time="2000-01-01 00:00:00" level=info msg="stale line from an earlier run"\n' * 50
+    writer = split(rules, args=LOG, files={"run.log": stale})
+    oracle, ours = run_both(tmp_path, shared_source[0].host, make_dest, writer)
     assert oracle.ok and ours.ok, (oracle, ours)
     for side in (oracle, ours):
+        assert "stale line" not in (side.file("run.log") or ""), side.tool
         lines = log_lines(side)
         assert lines, side
         bad = [line for line in lines if not LOGRUS.fullmatch(line)]
         assert bad == [], (side.tool, bad)
         assert FINISHED.search(lines[-1]), (side.tool, lines[-1])
+        assert sum(1 for line in lines if FINISHED.search(line)) == 1
         assert COST.search(lines[-1]), (side.tool, lines[-1])
         assert failed_count(side) == 0
     assert ours.tags("mirror/multi") == oracle.tags("mirror/multi") == ["index"]
-
-
-def test_log_is_truncated_per_run(
-    shared_source: Source, make_dest: MakeDest, tmp_path: Path
-) -> None:
-    """A run replaces the file: an earlier run's lines are gone, exactly one summary."""
-    rules = {"SRC/lab/app0:v2": "DST/mirror/app0"}
-    stale = 'time="2000-01-01 00:00:00" level=info msg="stale line from an earlier run"\n' * 50
-    writer = split(rules, args=LOG, files={"run.log": stale})
-    oracle, ours = run_both(tmp_path, shared_source[0].host, make_dest, writer)
-    assert oracle.ok and ours.ok, (oracle, ours)
-    for side in (oracle, run_again(ours)):
-        text = side.file("run.log") or ""
-        assert "stale line" not in text, side.tool
-        assert len(FINISHED.findall(text)) == 1, side.tool
 
 
 @pytest.mark.parametrize(
@@ -88,12 +81,16 @@ def test_failed_count_means_the_same(
     make_dest: MakeDest,
     tmp_path: Path,
 ) -> None:
-    """A missing tag, or a repository that cannot be listed: `1 tasks failed` in both."""
+    """A missing tag, or a repository that cannot be listed: `1 tasks failed` in both.
+
+    The success-images file lists only what was copied, the same bytes in both.
+    """
+    args = [*LOG, "--output-success-images", "ok.yaml"]
     oracle, ours = run_both(
         tmp_path,
         shared_source[0].host,
         make_dest,
-        split(rules, args=LOG),
+        split(rules, args=args),
         syncer_prefix=IMAGE_SYNCER_SCRIPT,
     )
     assert oracle.code != 0 and ours.code == 1, (oracle, ours)
@@ -103,6 +100,13 @@ def test_failed_count_means_the_same(
         errors = [line for line in log_lines(side) if "level=error" in line]
         assert errors, side
         assert LOGRUS.fullmatch(errors[-1]), errors[-1]
+    theirs, mine = (
+        (side.file("ok.yaml") or "").replace(side.dest.host, "DST") for side in (oracle, ours)
+    )
+    assert mine == theirs
+    assert yaml.safe_load(mine) == {
+        f"{shared_source[0].host}/lab/app0:{tag}": [f"DST/mirror/app0:{tag}"] for tag in want
+    }
 
 
 def test_control_characters_stay_escaped(
