@@ -125,7 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sync = sub.add_parser("sync", help="sync images in this process (no Redis needed)")
+    sync = sub.add_parser(
+        "sync",
+        help="sync images in this process (no Redis needed)",
+        description="Copy the images an image-syncer config names, on threads in this "
+        "process (no Redis needed). Exit 0 when all succeeded, 1 when some failed, "
+        "2 for a usage or config error.",
+    )
     add_config_arguments(sync)
     sync.add_argument(
         "--cache",

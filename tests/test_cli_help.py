@@ -142,3 +142,10 @@ def test_log_line_escapes_controls_and_keeps_tracebacks_on_one_line() -> None:
     line = LogrusFormatter().format(record)
     assert "\n" not in line and "\x1b" not in line
     assert line.startswith('time="') and ' level=error msg="tag v1\\\\x1b[2J" error="' in line
+
+
+def test_sync_help_says_what_sync_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["sync", "--help"])
+    description = capsys.readouterr().out.split("\n\n", 2)[1]
+    assert description.startswith("Copy the images an image-syncer config names")
