@@ -1,7 +1,9 @@
 """The ``syncer`` command line: parse, load config, call the engine, print.
 
 Exit codes: 0 when every image succeeded, 1 when some failed, 2 for a usage
-or configuration error (one line on stderr, never a traceback).
+or configuration error (one line on stderr, never a traceback). With sync
+flags and no subcommand (``syncer --auth a.yaml --images i.yaml``), the
+command is ``sync``, so image-syncer command lines work unchanged.
 """
 
 from __future__ import annotations
@@ -24,12 +26,22 @@ from syncer.config import SyncConfig, load_config
 from syncer.embedded import EmbeddedSync, SyncOptions
 from syncer.errors import ConfigError, SyncerError
 from syncer.jobs import ImageResult
+from syncer.logfmt import LogrusFormatter, go_duration
 from syncer.manifest import PlatformFilter
-from syncer.progress import ProgressBar, Stats, summary
+from syncer.progress import ProgressBar, summary
 from syncer.reference import validate_tag
 from syncer.text import EscapeControls, escape
 
 log = logging.getLogger("syncer")
+
+#: What ``syncer --help`` says first.
+DESCRIPTION = (
+    "Copy container images between Docker Registry V2 / OCI registries, without a "
+    "Docker daemon or disk. Reads image-syncer's config files and flags unchanged: "
+    "with no subcommand, `syncer --auth a.yaml --images i.yaml` means `syncer sync ...`."
+)
+#: Words that are not a config file: they must reach the top-level parser.
+_TOP_LEVEL = ("-h", "--help", "--version")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -104,11 +116,22 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="syncer", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"syncer {__version__}")
+    parser = argparse.ArgumentParser(prog="syncer", description=DESCRIPTION)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"syncer {__version__}",
+        help="print syncer's version and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sync = sub.add_parser("sync", help="sync images in this process (no Redis needed)")
+    sync = sub.add_parser(
+        "sync",
+        help="sync images in this process (no Redis needed)",
+        description="Copy the images an image-syncer config names, on threads in this "
+        "process (no Redis needed). Exit 0 when all succeeded, 1 when some failed, "
+        "2 for a usage or config error.",
+    )
     add_config_arguments(sync)
     sync.add_argument(
         "--cache",
@@ -119,9 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-success-images",
         type=Path,
         metavar="FILE",
-        help="write the images that succeeded as an --images file",
+        help="write the images copied in this run as an --images file, as image-syncer does",
     )
-    sync.add_argument("--output-images-format", choices=("yaml", "json"), default="yaml")
+    sync.add_argument(
+        "--output-images-format",
+        choices=("yaml", "json"),
+        default="yaml",
+        help="format of --output-success-images (default yaml)",
+    )
+    sync.add_argument(
+        "--success-includes-unchanged",
+        action="store_true",
+        help="also list images that were already up to date in --output-success-images",
+    )
     sync.add_argument(
         "--output", choices=("text", "json"), default="text", help="summary format on stdout"
     )
@@ -133,20 +166,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    """The subcommand names ``parser`` knows."""
+    names: set[str] = set()
+    for action in parser._actions:  # argparse offers no public way to list them
+        if isinstance(action, argparse._SubParsersAction):
+            names.update(action.choices)
+    return names
+
+
 def setup_logging(log_file: Path | None, verbose: bool) -> None:
     """Log lines to stderr, or to ``--log FILE``."""
     handler: logging.Handler
     if log_file is not None:
         try:
-            handler = logging.FileHandler(log_file)
+            # Truncated per run and in logrus's format, as image-syncer writes it.
+            handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--log {log_file}: {exc.strerror}") from None
+        handler.setFormatter(LogrusFormatter())
     else:
         handler = logging.StreamHandler(sys.stderr)
-    fmt = "%(asctime)s %(levelname)s %(message)s"
-    if log_file is None and sys.stderr.isatty():
-        fmt = "\r\033[K" + fmt  # clear the progress bar's line before a log line
-    handler.setFormatter(logging.Formatter(fmt, "%H:%M:%S"))
+        fmt = "%(asctime)s %(levelname)s %(message)s"
+        if sys.stderr.isatty():
+            fmt = "\r\033[K" + fmt  # clear the progress bar's line before a log line
+        handler.setFormatter(logging.Formatter(fmt, "%H:%M:%S"))
     # Tags, errors[] and headers from servers reach log lines: no raw controls.
     handler.addFilter(EscapeControls())
     root = logging.getLogger()
@@ -216,32 +260,50 @@ def cmd_sync(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    # The line image-syncer's FAQ tells users to grep for. N counts failed
+    # images and failed rules; image-syncer counts its internal tasks, which
+    # for a missing tag or a rule that cannot be listed is also one each.
+    log.info(
+        "Synchronization finished, %d tasks failed, cost %s.",
+        stats.images.failed,
+        go_duration(stats.elapsed),
+    )
     if args.output_success_images:
-        write_success_images(args.output_success_images, args.output_images_format, stats)
+        statuses = ("synced", "skipped") if args.success_includes_unchanged else ("synced",)
+        data = success_images(stats.results, statuses)
+        write_success_images(args.output_success_images, args.output_images_format, data)
     if args.output == "json":
         print(json.dumps(stats.report(), indent=2))
-    else:
+    elif args.output == "text":
         print(summary(stats))
     return EXIT_FAILED if stats.images.failed else EXIT_OK
 
 
-def success_images(results: Sequence[ImageResult]) -> dict[str, str | list[str]]:
-    """An ``images`` map of what succeeded, loadable again with ``--images``."""
+def success_images(
+    results: Sequence[ImageResult], statuses: Sequence[str] = ("synced",)
+) -> dict[str, list[str]]:
+    """image-syncer's success map: source -> list of destinations, for images copied.
+
+    Like image-syncer, images that were already up to date are left out
+    unless ``statuses`` includes ``skipped``. The file loads again as ``--images``.
+    """
     out: dict[str, list[str]] = {}
     for r in results:
-        if r.status != "failed":
+        if r.status in statuses:
             dests = out.setdefault(r.source, [])
             if r.dest not in dests:
                 dests.append(r.dest)
-    return {k: v[0] if len(v) == 1 else v for k, v in sorted(out.items())}
+    return dict(sorted(out.items()))
 
 
-def write_success_images(path: Path, fmt: str, stats: Stats) -> None:
-    """Write ``--output-success-images``."""
-    data = success_images(stats.results)
-    text = json.dumps(data, indent=2) + "\n" if fmt == "json" else yaml.safe_dump(data)
+def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> None:
+    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do."""
+    if fmt == "json":  # Go's json.Encoder: compact, sorted keys, one newline
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
+    else:  # yaml.v2: block style, sorted keys, sequences not indented
+        text = yaml.safe_dump(data, default_flow_style=False, allow_unicode=True)
     try:
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         log.error("cannot write %s: %s", path, exc.strerror)
 
@@ -249,7 +311,15 @@ def write_success_images(path: Path, fmt: str, stats: Stats) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: one-line errors and exit codes, never a traceback for bad input."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] not in _TOP_LEVEL and words[0] not in subcommands(parser):
+        words.insert(0, "sync")  # image-syncer's command line: sync flags, no subcommand
+    args = parser.parse_args(words)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command with one-line errors and syncer's exit codes."""
     try:
         setup_logging(getattr(args, "log", None), getattr(args, "verbose", False))
         return int(args.func(args))

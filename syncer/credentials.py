@@ -4,42 +4,59 @@ For ``registry/path``, :meth:`Credentials.lookup` tries in turn:
 
 1. the auth entry with the longest key that prefixes it on a path-component
    boundary (``quay.io/coreos`` covers ``quay.io/coreos/x``, not ``quay.io/coreosx/y``);
-2. when that entry has no username, or there is none, docker's ``config.json``:
-   ``credHelpers[registry]``, then ``auths[registry]``, then ``credsStore``,
-   the order in which docker itself prefers them;
+2. when that entry has no username, or there is none, the login files other
+   tools write, in containers/image's order (see :mod:`syncer.authfiles`):
+   podman/skopeo's ``auth.json``, then docker's ``config.json``; in each,
+   ``credHelpers[registry]``, then ``auths``, then ``credsStore``;
 3. anonymous.
 
-A username of :data:`IDENTITY_TOKEN` (``<token>``) means the password is an
-identity token (an OAuth2 refresh token), not a password: credential helpers
-answer that way, and docker's ``identitytoken`` field is read the same way.
+A credential from a login file is only ever used for the registry its key
+names. A username of :data:`IDENTITY_TOKEN` (``<token>``) means the password
+is an identity token (an OAuth2 refresh token), not a password: credential
+helpers answer that way, and docker's ``identitytoken`` field is read the
+same way.
+
+Registry-specific logins image-syncer special-cases: on Google's registries
+(``gcr.io``, ``*.gcr.io``, ``*-docker.pkg.dev``) the username ``_oauth2_`` with
+a base64 service-account key as password. image-syncer trades the key for an
+OAuth2 token itself (destinations only); syncer sends it as
+``_json_key_base64``, which those registries accept directly, on either side.
 
 Nothing here logs or raises with a username's password or a helper's answer.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
-import os
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncer import defaults
+from syncer.authfiles import (
+    IDENTITY_TOKEN,
+    AuthFile,
+    default_containers_auth,
+    default_docker_config,
+    host_of,
+    load_auth_files,
+)
 from syncer.config import AuthEntry, normalize_auth_key
 from syncer.errors import ConfigError
-from syncer.reference import DOCKER_HUB, Repository, normalize_registry
+from syncer.reference import DOCKER_HUB, Repository
 
 log = logging.getLogger(__name__)
 
-#: The username that marks the password as an identity token.
-IDENTITY_TOKEN = "<token>"
+__all__ = ["IDENTITY_TOKEN", "Credentials", "default_docker_config", "run_helper"]
 #: The server URL docker logs in to, and asks helpers about, for Docker Hub.
 HUB_SERVER = "https://index.docker.io/v1/"
+
+#: image-syncer's marker for a Google service-account key (``pkg/utils/auth/google.go``).
+GOOGLE_OAUTH2_USER = "_oauth2_"
+#: The username Google's registries take with a base64 service-account key.
+GOOGLE_KEY_USER = "_json_key_base64"
 
 #: Runs ``argv`` with ``stdin`` and returns its stdout; raises ``OSError`` or
 #: ``subprocess.SubprocessError`` when the program is missing or fails.
@@ -59,35 +76,31 @@ def run_helper(argv: Sequence[str], stdin: str) -> str:
     return done.stdout
 
 
-def default_docker_config(environ: Mapping[str, str] | None = None) -> Path:
-    """``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``."""
-    env = os.environ if environ is None else environ
-    base = env.get("DOCKER_CONFIG")
-    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
-
-
-@dataclass(frozen=True, slots=True)
-class _DockerConfig:
-    auths: dict[str, tuple[str, str]] = field(default_factory=dict)
-    helpers: dict[str, str] = field(default_factory=dict)
-    store: str | None = None
-
-
 class Credentials:
-    """Auth entries from the config, then docker's config, then anonymous."""
+    """Auth entries from the config, then login files (auth.json, docker), then anonymous.
+
+    ``login_files`` (podman/skopeo's ``auth.json``, read before docker's) default
+    to the usual places, unless ``docker_config`` is given: then only the
+    files named are read.
+    """
 
     def __init__(
         self,
         entries: Mapping[str, AuthEntry] | None = None,
         *,
         docker_config: Path | None = None,
+        login_files: Sequence[Path] | None = None,
         runner: HelperRunner = run_helper,
     ) -> None:
         self._entries = {_auth_key(k): v for k, v in (entries or {}).items()}
-        self._docker_path = docker_config or default_docker_config()
+        if login_files is None:
+            login_files = default_containers_auth() if docker_config is None else []
+        self._paths = [*login_files, docker_config or default_docker_config()]
         self._runner = runner
-        self._docker: _DockerConfig | None = None
+        self._files: list[AuthFile] | None = None
         self._found: dict[str, tuple[str, str] | None] = {}
+        # Helpers answer per registry: ask each once, whatever the repository.
+        self._answers: dict[tuple[str, str], tuple[str, str] | None] = {}
         # Workers share one instance; the lock also keeps a helper from running twice.
         self._lock = threading.Lock()
 
@@ -105,41 +118,50 @@ class Credentials:
             # falling back to a shorter prefix or to anonymous is not.
             raise ConfigError(found.problem)
         if found is not None and found.username is not None:
-            return found
-        docker = self._from_docker(repo.registry)
-        if docker is None:
+            return _registry_login(repo.registry, found)
+        login = self._from_files(repo.registry, name)
+        if login is None:
             return found
         if found is None:
-            return AuthEntry(*docker, insecure=self.insecure(repo.registry))
-        return AuthEntry(*docker, insecure=found.insecure, max_connections=found.max_connections)
+            return AuthEntry(*login, insecure=self.insecure(repo.registry))
+        return AuthEntry(*login, insecure=found.insecure, max_connections=found.max_connections)
 
     def insecure(self, registry: str) -> bool:
         """Whether any entry for ``registry`` (or a path under it) sets ``insecure``."""
-        host = _host(registry) or registry
+        host = host_of(registry) or registry
         return any(
             e.insecure for k, e in self._entries.items() if k == host or k.startswith(host + "/")
         )
 
-    def _from_docker(self, registry: str) -> tuple[str, str] | None:
+    def _from_files(self, registry: str, name: str) -> tuple[str, str] | None:
         with self._lock:
-            if registry not in self._found:
-                self._found[registry] = self._ask_docker(registry)
-            return self._found[registry]
+            if name not in self._found:
+                if self._files is None:
+                    self._files = load_auth_files(self._paths)
+                self._found[name] = self._ask_files(self._files, registry, name)
+            return self._found[name]
 
-    def _ask_docker(self, registry: str) -> tuple[str, str] | None:
-        if self._docker is None:
-            self._docker = _load_docker_config(self._docker_path)
-        config = self._docker
-        helper = config.helpers.get(registry)
-        if helper is not None:
-            return self._ask_helper(helper, registry)
-        if registry in config.auths:
-            return config.auths[registry]
-        if config.store is not None:
-            return self._ask_helper(config.store, registry)
+    def _ask_files(
+        self, files: Sequence[AuthFile], registry: str, name: str
+    ) -> tuple[str, str] | None:
+        """The first file that has a login for ``name`` wins (containers/image's rule)."""
+        for file in files:
+            helper = file.helpers.get(registry)
+            found = self._ask_helper(helper, registry) if helper is not None else None
+            found = found or file.find(name)
+            if found is None and file.store is not None:
+                found = self._ask_helper(file.store, registry)
+            if found is not None:
+                return found
         return None
 
     def _ask_helper(self, name: str, registry: str) -> tuple[str, str] | None:
+        """``docker-credential-NAME get``, once per registry (the caller holds the lock)."""
+        if (name, registry) not in self._answers:
+            self._answers[name, registry] = self._run_helper(name, registry)
+        return self._answers[name, registry]
+
+    def _run_helper(self, name: str, registry: str) -> tuple[str, str] | None:
         """``docker-credential-NAME get``; any failure means anonymous."""
         server = HUB_SERVER if registry == DOCKER_HUB else registry
         program = f"docker-credential-{name}"
@@ -174,61 +196,9 @@ def _auth_key(key: str) -> str:
         return key.rstrip("/")
 
 
-def _host(key: str) -> str | None:
-    """The registry a docker config key names: ``https://index.docker.io/v1/`` is docker.io."""
-    host = key.split("://", 1)[-1].split("/", 1)[0]
-    try:
-        return normalize_registry(host)
-    except ConfigError:
-        return None
-
-
-def _load_docker_config(path: Path) -> _DockerConfig:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return _DockerConfig()
-    except (OSError, ValueError) as exc:
-        log.warning("%s: ignoring unreadable docker config (%s)", path, type(exc).__name__)
-        return _DockerConfig()
-    if not isinstance(data, dict):
-        log.warning("%s: ignoring docker config that is not an object", path)
-        return _DockerConfig()
-    auths: dict[str, tuple[str, str]] = {}
-    for key, value in _mapping(data.get("auths")).items():
-        host, creds = _host(key), _decode_auth(value)
-        if host is not None and creds is not None:
-            auths.setdefault(host, creds)
-    helpers = {}
-    for key, name in _mapping(data.get("credHelpers")).items():
-        host = _host(key)
-        if host is not None and isinstance(name, str) and name:
-            helpers[host] = name
-    store = data.get("credsStore")
-    return _DockerConfig(auths, helpers, store if isinstance(store, str) and store else None)
-
-
-def _mapping(value: object) -> dict[str, object]:
-    if not isinstance(value, dict):
-        return {}
-    return {k: v for k, v in value.items() if isinstance(k, str)}
-
-
-def _decode_auth(value: object) -> tuple[str, str] | None:
-    """One ``auths`` entry: an identity token, base64 ``user:pass``, or the two fields."""
-    if not isinstance(value, dict):
-        return None
-    token = value.get("identitytoken")
-    if isinstance(token, str) and token:
-        return IDENTITY_TOKEN, token
-    encoded = value.get("auth")
-    if isinstance(encoded, str) and encoded:
-        try:
-            user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return (user, password) if sep and user and password else None
-    name, secret = value.get("username"), value.get("password")
-    if isinstance(name, str) and isinstance(secret, str) and name and secret:
-        return name, secret
-    return None
+def _registry_login(registry: str, entry: AuthEntry) -> AuthEntry:
+    """image-syncer's Google login (``_oauth2_`` + base64 key) in the form Google accepts."""
+    google = registry == "gcr.io" or registry.endswith((".gcr.io", "-docker.pkg.dev"))
+    if google and entry.username == GOOGLE_OAUTH2_USER:
+        return AuthEntry(GOOGLE_KEY_USER, entry.password, entry.insecure, entry.max_connections)
+    return entry

@@ -32,7 +32,9 @@ def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -
         default=settings.PLAN_TTL,
         help="seconds to keep the plan's state in Redis (default 7 days)",
     )
-    plan.add_argument("--output", choices=("text", "json"), default="text")
+    plan.add_argument(
+        "--output", choices=("text", "json"), default="text", help="summary format on stdout"
+    )
     plan.add_argument(
         "--no-credential-check",
         action="store_true",
@@ -41,17 +43,19 @@ def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -
     plan.set_defaults(func=cmd_plan)
 
     status = sub.add_parser("status", help="show a plan's progress and report")
-    status.add_argument("plan_id")
+    status.add_argument("plan_id", help="the plan id `syncer plan` printed")
     _redis_arg(status)
     status.add_argument("--follow", "-f", action="store_true", help="redraw until finished")
-    status.add_argument("--output", choices=("text", "json"), default="text")
+    status.add_argument(
+        "--output", choices=("text", "json"), default="text", help="report format on stdout"
+    )
     status.set_defaults(func=cmd_status)
 
     cancel = sub.add_parser(
         "cancel",
         help="cancel a plan: queued tasks are dropped, in-flight streams stop at the next chunk",
     )
-    cancel.add_argument("plan_id")
+    cancel.add_argument("plan_id", help="the plan id `syncer plan` printed")
     _redis_arg(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
@@ -70,7 +74,7 @@ def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -
         help="concurrent tasks (default 5)",
     )
     worker.add_argument("-n", "--hostname", help="Celery node name")
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     worker.set_defaults(func=cmd_worker)
 
 

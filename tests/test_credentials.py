@@ -193,9 +193,9 @@ def test_docker_config_that_is_a_directory(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "config.json").mkdir()
-    with caplog.at_level(logging.WARNING, logger="syncer.credentials"):
+    with caplog.at_level(logging.WARNING, logger="syncer.authfiles"):
         assert Credentials({}, docker_config=tmp_path / "config.json").lookup(repo("a/b")) is None
-    assert "ignoring unreadable docker config (IsADirectoryError)" in caplog.text
+    assert "ignoring unreadable login file (IsADirectoryError)" in caplog.text
 
 
 def test_config_entry_beats_docker_config(tmp_path: Path) -> None:

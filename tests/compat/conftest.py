@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncer.lab.images import ImageSet, build_image_set, push_image_set
-from syncer.lab.registry import RegistryServer
+from syncer.lab.content import ImageSet
+from syncer.lab.images import build_image_set, push_image_set
+from syncer.lab.registry import HtpasswdAuth, RegistryServer
 from tests.compat.harness import require_image_syncer
+from tests.support.registries import write_htpasswd
+
+#: The login of :func:`make_basic_dest`'s registries.
+BASIC_USER, BASIC_PASSWORD = "mirror-bot", "s3cret-0123"
+#: Tags of ``coreos/kube-rbac-proxy`` in :func:`shared_source` (image-syncer's examples).
+EXAMPLE_TAGS = ("v1.0", "v2.0", "v1.1", "aaa")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker of cases where syncer differs from image-syncer on purpose."""
+    config.addinivalue_line(
+        "markers", "differs(why): syncer differs from image-syncer on purpose, and why"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +49,39 @@ def compat_source(
 def make_dest(registry_factory: Callable[..., RegistryServer]) -> Callable[[], Any]:
     """Start a fresh, empty destination registry."""
     return lambda: registry_factory()
+
+
+@pytest.fixture(scope="module")
+def shared_source(
+    image_syncer: Path, registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RegistryServer, ImageSet]]:
+    """One seeded source per module (a run of image-syncer costs seconds; seeding too).
+
+    ``lab/app0``, ``lab/app1`` (tags v1, v2), ``lab/multi`` (list, oci, index; not the
+    nested index, on which image-syncer panics), and ``coreos/kube-rbac-proxy`` with
+    :data:`EXAMPLE_TAGS`, the repository image-syncer's example files name.
+    """
+    built = build_image_set(7, repos=2, tags_per_repo=2, large_layer_size=0)
+    kept = [i for i in built.images if i.tag != "nested"]
+    plain = [i for i in kept if i.repo.startswith("lab/app")]
+    examples = [
+        dataclasses.replace(image, repo="coreos/kube-rbac-proxy", tag=tag)
+        for image, tag in zip(plain, EXAMPLE_TAGS, strict=True)
+    ]
+    images = ImageSet((*kept, *examples))
+    server = RegistryServer(binary=registry_binary, workdir=tmp_path_factory.mktemp("source"))
+    server.start()
+    try:
+        push_image_set(server.url, images)
+        yield server, images
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_basic_dest(
+    registry_factory: Callable[..., RegistryServer], tmp_path: Path
+) -> Callable[[], Any]:
+    """Start fresh destinations that take HTTP Basic auth (:data:`BASIC_USER`)."""
+    htpasswd = write_htpasswd(tmp_path / "htpasswd", {BASIC_USER: BASIC_PASSWORD})
+    return lambda: registry_factory(auth=HtpasswdAuth(str(htpasswd)))

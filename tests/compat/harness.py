@@ -9,6 +9,14 @@ its destination, so the test compares what matters.
 The oracle is ``../shared/bin/image-syncer`` beside the repository (see
 ``shared/bin/README.md``): image-syncer v1.5.5 built from its source. Without
 it the compat tests skip with that reason, except in CI, where they fail.
+
+Convention: a case where syncer differs from image-syncer on purpose is marked
+``@pytest.mark.differs("why syncer's behaviour is better")``; it asserts
+syncer's behaviour, and image-syncer's where that is deterministic. Every
+unmarked case asserts that the two tools agree.
+
+Each tool runs with ``HOME`` in ``<workdir>/home`` (see :func:`isolated_env`),
+so a case can plant login files there: :func:`home` names the directory.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +38,31 @@ from tests.support.binaries import in_ci
 from tests.support.verify import RegistryReader
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Where the oracle lives: ``shared/bin`` beside the repository, or
-#: ``$SYNCER_IMAGE_SYNCER`` (a git worktree is not beside ``shared/``).
-IMAGE_SYNCER = Path(
-    os.environ.get("SYNCER_IMAGE_SYNCER") or REPO_ROOT.parent / "shared" / "bin" / "image-syncer"
-)
+ORACLE_PATH = Path("shared") / "bin" / "image-syncer"
+
+
+def _main_checkout(root: Path) -> Path:
+    """The main checkout of a git worktree (``.git`` is a file naming its gitdir), else ``root``."""
+    dot_git = root / ".git"
+    if dot_git.is_file():
+        gitdir = dot_git.read_text().partition("gitdir:")[2].strip()
+        parts = Path(gitdir).parts
+        if ".git" in parts:
+            return Path(*parts[: parts.index(".git")])
+    return root
+
+
+def find_image_syncer() -> Path:
+    """``$SYNCER_IMAGE_SYNCER``, else ``../shared/bin/image-syncer`` beside the checkout
+    (for a git worktree, beside its main checkout)."""
+    if os.environ.get("SYNCER_IMAGE_SYNCER"):
+        return Path(os.environ["SYNCER_IMAGE_SYNCER"])
+    beside = REPO_ROOT.parent / ORACLE_PATH
+    return beside if beside.exists() else _main_checkout(REPO_ROOT).parent / ORACLE_PATH
+
+
+#: Where the oracle lives: ``shared/bin`` beside the repository.
+IMAGE_SYNCER = find_image_syncer()
 #: Seconds either tool may take for one case.
 DEADLINE = 120.0
 #: image-syncer's closing line, which its FAQ tells users to grep for.
@@ -66,6 +95,8 @@ class Side:
     elapsed: float
     workdir: Path
     dest: RegistryServer
+    #: How the tool was started (the argv before ``argv``).
+    prefix: tuple[str, ...] = ()
 
     @property
     def log(self) -> str:
@@ -90,18 +121,18 @@ class Side:
         path = self.workdir / name
         return path.read_text() if path.exists() else None
 
-    def reader(self) -> RegistryReader:
+    def reader(self, auth: tuple[str, str] | None = None) -> RegistryReader:
         """A reader on this tool's destination (close it, or use ``with``)."""
-        return RegistryReader(self.dest.url)
+        return RegistryReader(self.dest.url, auth=auth)
 
-    def tags(self, repo: str) -> list[str]:
+    def tags(self, repo: str, auth: tuple[str, str] | None = None) -> list[str]:
         """Sorted tags of ``repo`` at this tool's destination ([] if none)."""
-        with self.reader() as reader:
+        with self.reader(auth) as reader:
             return sorted(reader.tags(repo))
 
-    def digest(self, repo: str, ref: str) -> str:
+    def digest(self, repo: str, ref: str, auth: tuple[str, str] | None = None) -> str:
         """The destination's manifest digest for ``repo:ref`` ("" if absent)."""
-        with self.reader() as reader:
+        with self.reader(auth) as reader:
             status, digest = reader.head_manifest(repo, ref)
         return digest if status == 200 else ""
 
@@ -110,6 +141,12 @@ class Side:
             f"{self.tool} {' '.join(self.argv)} -> {self.code} in {self.elapsed:.1f}s\n"
             f"--- stdout\n{self.out[-3000:]}\n--- stderr\n{self.err[-3000:]}"
         )
+
+
+def home(workdir: Path) -> Path:
+    """The ``HOME`` a tool runs with in ``workdir``: ``docker/`` is its ``DOCKER_CONFIG``,
+    ``run/`` its ``XDG_RUNTIME_DIR``, ``config/`` its ``XDG_CONFIG_HOME``."""
+    return workdir / "home"
 
 
 def isolated_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -162,12 +199,17 @@ def run_tool(
         time.monotonic() - start,
         workdir,
         dest,
+        tuple(prefix),
     )
 
 
 #: How each tool is started; the syncer prefix can be swapped per case (bare
 #: ``syncer``, the ``image-syncer`` console script).
 SYNCER_SYNC = (sys.executable, "-m", "syncer", "sync")
+#: ``syncer`` with no subcommand, as an image-syncer command line would call it.
+SYNCER_BARE = (sys.executable, "-m", "syncer")
+#: syncer's ``image-syncer`` console script, installed beside this Python.
+IMAGE_SYNCER_SCRIPT = (str(Path(sys.executable).with_name("image-syncer")),)
 
 
 def run_both(
@@ -179,15 +221,34 @@ def run_both(
     syncer_prefix: Sequence[str] = SYNCER_SYNC,
     env: Mapping[str, str] | None = None,
 ) -> tuple[Side, Side]:
-    """Run image-syncer and syncer on the same case, each into a fresh destination."""
+    """Run image-syncer and syncer on the same case, each into a fresh destination.
+
+    The two run at the same time: image-syncer polls its queue once a second,
+    so a case costs its few seconds, and syncer's run hides inside them.
+    """
     oracle = require_image_syncer()
-    sides = []
+    jobs = []
     for tool, prefix in (("image-syncer", (str(oracle),)), ("syncer", tuple(syncer_prefix))):
         workdir = tmp / tool
         workdir.mkdir(parents=True, exist_ok=True)
         dest = make_dest()
         args = write(workdir, source_host, dest.host)
-        sides.append(
-            run_tool(tool, prefix, args, workdir, dest, isolated_env(workdir / "home", env))
-        )
+        jobs.append((tool, prefix, args, workdir, dest, isolated_env(home(workdir), env)))
+    with ThreadPoolExecutor(2, thread_name_prefix="compat") as pool:
+        futures = [pool.submit(run_tool, *job) for job in jobs]
+        sides = [future.result() for future in futures]
     return sides[0], sides[1]
+
+
+def run_again(
+    side: Side, args: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> Side:
+    """Run the same tool again in the same work directory, into the same destination."""
+    return run_tool(
+        side.tool,
+        side.prefix,
+        side.argv if args is None else args,
+        side.workdir,
+        side.dest,
+        isolated_env(home(side.workdir), env),
+    )

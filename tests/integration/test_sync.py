@@ -81,12 +81,13 @@ def test_success_images_feed_back_as_an_unchanged_run(
         verify_image(dst, repo, ref, digest)
     text = out.read_text()
     written = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    # image-syncer's shape: every value a list (tests/compat compares the bytes).
     assert written == {
-        f"{source.host}/lab/app0:v1": f"{dest.host}/mirror/app0:v1",
-        f"{source.host}/lab/app0:v2": f"{dest.host}/mirror/app0:v2",
-        f"{source.host}/lab/multi:index": f"{dest.host}/mirror/multi:index",
-        f"{source.host}/lab/multi:list": f"{dest.host}/mirror/multi:list",
-        f"{source.host}/lab/multi@{oci}": f"{dest.host}/mirror/pinned@{oci}",
+        f"{source.host}/lab/app0:v1": [f"{dest.host}/mirror/app0:v1"],
+        f"{source.host}/lab/app0:v2": [f"{dest.host}/mirror/app0:v2"],
+        f"{source.host}/lab/multi:index": [f"{dest.host}/mirror/multi:index"],
+        f"{source.host}/lab/multi:list": [f"{dest.host}/mirror/multi:list"],
+        f"{source.host}/lab/multi@{oci}": [f"{dest.host}/mirror/pinned@{oci}"],
     }
     fed_back = tmp_path / f"again.{fmt}"
     fed_back.write_text(text)
