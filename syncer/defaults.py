@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from syncer.errors import ConfigError
+
 #: Concurrent registry connections in one process (image-syncer's ``--proc``).
 PROC = 5
 #: Extra attempts for a failed image (image-syncer's ``--retries``).
@@ -16,19 +18,67 @@ BACKOFF_BASE = 0.5
 #: Longest single backoff, and the longest Retry-After we honour, in seconds.
 BACKOFF_MAX = 60.0
 
-#: Bytes read from the source per iteration while streaming a blob.
-STREAM_CHUNK = 1 << 20
+#: Bytes read from the source per iteration while streaming a blob, and the
+#: largest piece written to a destination at once. Small enough that a stream
+#: at the minimum rate still shows progress several times per window.
+STREAM_CHUNK = 64 << 10
 #: Blobs at or above this size are uploaded in PATCH chunks that can resume.
 CHUNKED_THRESHOLD = 64 << 20
 #: Size of one PATCH when uploading in chunks.
 UPLOAD_CHUNK = 32 << 20
 
-#: (connect, read) timeouts for one HTTP request, in seconds.
+#: (connect, read) timeouts for one socket operation, in seconds. A drip
+#: defeats a per-read timeout, so the deadlines below do the real work and the
+#: read timeout is only a backstop.
 TIMEOUT = (10.0, 120.0)
+#: Seconds a registry has to answer a request: to send its status, headers and
+#: (unless streamed) body, or to answer once an upload body was sent. Registry
+#: answers take well under a second; 60 s leaves room for a registry under load
+#: or committing a large upload, and halves what a silent server used to cost
+#: (the 120 s read timeout) on every attempt. ``$SYNCER_REQUEST_DEADLINE``.
+REQUEST_DEADLINE = 60.0
+#: A streamed body (a blob read or an upload) slower than this many bytes per
+#: second over a whole window is cut off: a link 60 times slower than 1 MiB/s
+#: still passes, a byte every few seconds does not. ``$SYNCER_MIN_RATE``.
+MIN_RATE = 16 << 10
+#: Seconds of streaming over which MIN_RATE is averaged; also the grace period
+#: at the start of a stream. ``$SYNCER_RATE_WINDOW``.
+RATE_WINDOW = 30.0
+#: After SIGINT or SIGTERM, ``syncer sync`` exits at the latest this many
+#: seconds later, even if some thread cannot be woken (a DNS lookup).
+STOP_GRACE = 3.0
 #: Tag-list page size requested with ``?n=``.
 TAGS_PAGE = 1000
 #: Longest wait for a ``docker-credential-*`` helper to answer, in seconds.
 CREDENTIAL_HELPER_TIMEOUT = 30.0
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"${name}: {text[:40]!r} is not a positive number")
+    return value
+
+
+def request_deadline() -> float:
+    """``$SYNCER_REQUEST_DEADLINE`` or :data:`REQUEST_DEADLINE`, in seconds."""
+    return _seconds("SYNCER_REQUEST_DEADLINE", REQUEST_DEADLINE)
+
+
+def min_rate() -> float:
+    """``$SYNCER_MIN_RATE`` or :data:`MIN_RATE`, in bytes per second."""
+    return _seconds("SYNCER_MIN_RATE", MIN_RATE)
+
+
+def rate_window() -> float:
+    """``$SYNCER_RATE_WINDOW`` or :data:`RATE_WINDOW`, in seconds."""
+    return _seconds("SYNCER_RATE_WINDOW", RATE_WINDOW)
 
 
 def cache_dir() -> Path:

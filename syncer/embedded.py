@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from syncer import defaults
@@ -82,6 +83,21 @@ class _Group:
     targets: list[Repository] = field(default_factory=list)
 
 
+@contextmanager
+def _threads(count: int, name: str) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, when left by an exception (Ctrl-C), cancels what is still queued."""
+    ex = ThreadPoolExecutor(count, thread_name_prefix=name)
+    try:
+        yield ex
+        ex.shutdown(wait=True)
+    except BaseException:
+        # Waiting for every queued image would take as long as the whole sync:
+        # drop them, and wait only for the running ones, which an interrupt
+        # has already cut off.
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason for a failure report."""
     return " ".join(str(exc).split()) or type(exc).__name__
@@ -110,7 +126,7 @@ class EmbeddedSync:
     def expand(self) -> list[TagJob]:
         """Every image the config selects; a rule that cannot be expanded is a failure."""
         jobs: list[TagJob] = []
-        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="expand") as ex:
+        with _threads(self.options.proc, "expand") as ex:
             futures = [
                 (rule, ex.submit(expand_rule, rule, self.pool)) for rule in self.config.rules
             ]
@@ -142,7 +158,7 @@ class EmbeddedSync:
     # -- one round -----------------------------------------------------------------
     def _round(self, jobs: list[TagJob], last: bool) -> list[TagJob]:
         rnd = _Round(last)
-        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="resolve") as ex:
+        with _threads(self.options.proc, "resolve") as ex:
             futures = [
                 (
                     job,
@@ -173,7 +189,7 @@ class EmbeddedSync:
                 else:
                     rnd.images.append(_Image(res))
         groups = self._group(rnd)
-        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="blob") as ex:
+        with _threads(self.options.proc, "blob") as ex:
             for img in rnd.images:
                 if not img.waits:
                     ex.submit(self._complete, img, rnd)
@@ -223,6 +239,8 @@ class EmbeddedSync:
                 ]
                 outcome = copier.copy(group.source, target, group.desc, mount_from=[*done, *known])
             except SyncerError as exc:
+                if self.stop():
+                    return  # interrupted: the image is reported as unfinished
                 log.warning(
                     "blob %s -> %s failed: %s", group.desc.digest[:19], target, describe(exc)
                 )
@@ -313,6 +331,8 @@ class EmbeddedSync:
     # -- bookkeeping -----------------------------------------------------------------
     def _fail(self, job: TagJob, exc: SyncerError, last: bool) -> bool:
         """Record a failure, or return True if the image should be retried."""
+        if self.stop():
+            return False  # interrupted: the image is reported as unfinished
         if is_transient(exc) and not last:
             return True
         self._finish(

@@ -13,12 +13,12 @@ import os
 import re
 import time
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from syncer import defaults
 from syncer.errors import (
@@ -32,6 +32,8 @@ from syncer.errors import (
     TLSHandshakeError,
     TransportError,
 )
+from syncer.registry import deadline
+from syncer.registry.models import SizedBody
 
 _MAX_BODY_IN_MESSAGE = 300
 _MAX_ERRORS = 5
@@ -52,7 +54,9 @@ def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     session = requests.Session()
     # Connection reuse matters more than anything else for many small blobs:
     # size the pool to the number of threads that share this session.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
+    adapter = deadline.WatchedAdapter(
+        pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     # Drop every cookie. Harbor hands out a gorilla/csrf cookie on GET and then
@@ -86,7 +90,57 @@ def _version() -> str:
 
 
 def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
-    """Send one request, translating transport failures into :class:`TransportError`."""
+    """Send one request under a deadline, translating failures into :class:`TransportError`.
+
+    A streamed response stays watched until :func:`iter_body` has read it or
+    the response is dropped.
+    """
+    watch = deadline.begin(f"{method} {strip_query(url)}")
+    if isinstance(kwargs.get("data"), SizedBody):
+        kwargs["data"] = _metered(kwargs["data"], watch)
+    try:
+        with deadline.current(watch):
+            resp = _send(session, method, url, **kwargs)
+        watch.check()  # cut off mid-answer, yet the body happened to parse
+    except RegistryError as exc:
+        watch.end()
+        watch.check(exc.__cause__ or exc)
+        raise
+    except BaseException:
+        watch.end()
+        raise
+    if kwargs.get("stream"):
+        watch.expect_stream()
+        _STREAMS[resp] = watch
+        weakref.finalize(resp, watch.end)
+    else:
+        watch.end()
+    return resp
+
+
+#: The watch of each streamed response not yet read to the end.
+_STREAMS: weakref.WeakKeyDictionary[requests.Response, deadline.Watch] = weakref.WeakKeyDictionary()
+
+
+def _metered(body: SizedBody, watch: deadline.Watch) -> SizedBody:
+    """``body``, metered by ``watch`` while the socket takes it."""
+
+    def pieces() -> Iterator[bytes]:
+        watch.expect_stream()
+        # Time spent pulling from ``body`` is the source's; time between a
+        # yield and the next pull is the destination accepting the bytes.
+        for piece in body:
+            for at in range(0, len(piece), defaults.STREAM_CHUNK):
+                part = piece[at : at + defaults.STREAM_CHUNK]
+                with watch.flowing():
+                    yield part
+                watch.add(len(part))
+        watch.expect_answer()
+
+    return SizedBody(pieces(), len(body))
+
+
+def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
     kwargs.setdefault("timeout", defaults.TIMEOUT)
     try:
         return session.request(method, url, **kwargs)
@@ -126,12 +180,25 @@ def _is_certificate_problem(exc: BaseException) -> bool:
 
 def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
     """Stream a response body, translating mid-body failures into :class:`TransportError`."""
+    watch = _STREAMS.pop(resp, None) or deadline.Watch("", deadline.Limits())
+    pieces = resp.iter_content(chunk_size)
     try:
-        yield from resp.iter_content(chunk_size)
+        while True:
+            with watch.flowing():
+                piece = next(pieces, b"")
+            if not piece:
+                break
+            watch.add(len(piece))
+            yield piece
+        watch.check()  # a body cut off by the watchdog can look complete
     except requests.exceptions.RequestException as exc:
+        watch.check(exc)
         raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
     except OSError as exc:  # urllib3 can surface raw socket errors mid-body
+        watch.check(exc)
         raise TransportError(f"reading {strip_query(resp.url)}: {_clip(str(exc))}") from exc
+    finally:
+        watch.end()
 
 
 def check(resp: requests.Response, what: str) -> requests.Response:
