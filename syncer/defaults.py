@@ -18,10 +18,13 @@ BACKOFF_BASE = 0.5
 #: Longest single backoff, and the longest Retry-After we honour, in seconds.
 BACKOFF_MAX = 60.0
 
-#: Bytes read from the source per iteration while streaming a blob, and the
-#: largest piece written to a destination at once. Small enough that a stream
-#: at the minimum rate still shows progress several times per window.
-STREAM_CHUNK = 64 << 10
+#: Bytes read from the source per iteration while streaming a blob.
+STREAM_CHUNK = 1 << 20
+#: Bytes per socket read or write of a streamed body: small enough that a
+#: stream at the minimum rate shows progress several times per window (a
+#: 1 MiB read at 16 KiB/s would outlast it). Reads are joined into
+#: STREAM_CHUNK pieces again, which keeps hashing and uploading cheap.
+STREAM_STEP = 64 << 10
 #: Blobs at or above this size are uploaded in PATCH chunks that can resume.
 CHUNKED_THRESHOLD = 64 << 20
 #: Size of one PATCH when uploading in chunks.

@@ -130,10 +130,11 @@ def _metered(body: SizedBody, watch: deadline.Watch) -> SizedBody:
         # Time spent pulling from ``body`` is the source's; time between a
         # yield and the next pull is the destination accepting the bytes.
         for piece in body:
-            for at in range(0, len(piece), defaults.STREAM_CHUNK):
-                part = piece[at : at + defaults.STREAM_CHUNK]
+            view = memoryview(piece)  # slices without copying
+            for at in range(0, len(piece), defaults.STREAM_STEP):
+                part = view[at : at + defaults.STREAM_STEP]
                 with watch.flowing():
-                    yield part
+                    yield part  # type: ignore[misc]  # http.client sends any buffer
                 watch.add(len(part))
         watch.expect_answer()
 
@@ -181,15 +182,17 @@ def _is_certificate_problem(exc: BaseException) -> bool:
 def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
     """Stream a response body, translating mid-body failures into :class:`TransportError`."""
     watch = _STREAMS.pop(resp, None) or deadline.Watch("", deadline.Limits())
-    pieces = resp.iter_content(chunk_size)
+    reads = resp.iter_content(min(chunk_size, defaults.STREAM_STEP))
     try:
         while True:
             with watch.flowing():
-                piece = next(pieces, b"")
+                piece, broken = _gather(reads, chunk_size, watch)
+            if piece:
+                yield piece
+            if broken is not None:
+                raise broken
             if not piece:
                 break
-            watch.add(len(piece))
-            yield piece
         watch.check()  # a body cut off by the watchdog can look complete
     except requests.exceptions.RequestException as exc:
         watch.check(exc)
@@ -199,6 +202,29 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
         raise TransportError(f"reading {strip_query(resp.url)}: {_clip(str(exc))}") from exc
     finally:
         watch.end()
+
+
+def _gather(
+    reads: Iterator[bytes], size: int, watch: deadline.Watch
+) -> tuple[bytes, BaseException | None]:
+    """Up to ``size`` bytes from small ``reads``, each credited to ``watch`` as it lands.
+
+    A failure comes back beside the bytes that did arrive, so a resumed read
+    starts right after them.
+    """
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            part = next(reads, b"")
+            if not part:
+                break
+            watch.add(len(part))
+            parts.append(part)
+            got += len(part)
+    except (requests.exceptions.RequestException, OSError) as exc:
+        return b"".join(parts), exc
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), None
 
 
 def check(resp: requests.Response, what: str) -> requests.Response:

@@ -60,6 +60,36 @@ def test_a_blob_dripping_a_byte_every_two_seconds_fails_on_the_rate_deadline(
 
 
 @pytest.mark.integration
+def test_a_slow_but_steady_blob_at_four_times_the_minimum_rate_is_not_cut_off(
+    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    src = hostile(lifetime=90)
+    image = make_image("shaped", layer=bytes(range(256)) * (1 << 12))  # 1 MiB
+    data = image.blobs[image.layer]
+    src.serve_image("lab/app", "v1", image)
+
+    def shaped(r: Reply) -> None:  # 128 KiB/s, in 16 KiB writes
+        r.start(200, {"Content-Length": str(len(data))})
+        for at in range(0, len(data), 16 << 10):
+            if not (r.write(data[at : at + (16 << 10)]) and r.sleep(0.125)):
+                return
+
+    src.route("GET", rf"/blobs/{image.layer}$", shaped)
+    dst = registry_factory()
+    args = write_images(tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"})
+    env.update(SYNCER_MIN_RATE=str(32 << 10), SYNCER_RATE_WINDOW="1")
+
+    out = run_syncer(["sync", *args, "--cache", "none", "-r", "0"], env=env, deadline=80)
+
+    assert not out.killed and out.code == 0, out.text
+    assert out.elapsed >= 7.5, "the blob really took its 8 s"
+    assert len(src.requests("GET", f"/blobs/{image.layer}")) == 1, "never cut off and retried"
+    assert tags_at(dst.url, "mirror/app") == ["v1"]
+    assert has_blob(dst.url, "mirror/app", image.layer)
+    assert out.peak_rss_mib < RSS_MIB
+
+
+@pytest.mark.integration
 def test_a_manifest_get_that_never_answers_costs_the_deadline_per_attempt(
     hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
 ) -> None:
