@@ -1,7 +1,9 @@
 """The single boundary between ``requests`` and syncer's error tree.
 
 Only this module catches ``requests`` exceptions. Everything above it sees
-:mod:`syncer.errors` types, chained to the original with ``from exc``.
+:mod:`syncer.errors` types, chained to the original with ``from exc``. Every
+request runs under a :mod:`~syncer.registry.deadline` watch; when the watchdog
+cut the connection, the error says which deadline did it.
 """
 
 from __future__ import annotations
