@@ -213,13 +213,10 @@ class Interrupts:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.signum:
+            return  # keep the handler: a second signal during cleanup exits at once
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
-
-    @property
-    def code(self) -> int:
-        """The exit code: 128 plus the signal's number, as shells report it."""
-        return 128 + self.signum
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.signum:
@@ -235,7 +232,7 @@ class Interrupts:
         self._armed.wait()
         time.sleep(defaults.STOP_GRACE)
         os.write(2, b"syncer: interrupted: some work did not stop in time; exiting\n")
-        os._exit(self.code)
+        os._exit(128 + self.signum)
 
 
 def interrupted_line(signum: int, stats: Stats) -> str:
@@ -267,8 +264,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         with signals, ProgressBar(runner.stats):
             stats = runner.run()
     except KeyboardInterrupt:
-        print(interrupted_line(signals.signum or signal.SIGINT, runner.stats), file=sys.stderr)
-        return 128 + (signals.signum or signal.SIGINT)
+        signum = signals.signum or signal.SIGINT
+        print(interrupted_line(signum, runner.stats), file=sys.stderr)
+        return 128 + signum  # as shells report a signal: 130, 143
     if args.output_success_images:
         write_success_images(args.output_success_images, args.output_images_format, stats)
     if args.output == "json":

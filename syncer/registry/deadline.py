@@ -204,13 +204,16 @@ class _Watchdog:
     def _sweep(self, watches: list[Watch], stopping: bool) -> None:
         now = time.monotonic()
         for watch in watches:
-            reason = INTERRUPTED if stopping else watch.breach(now)
-            if reason and not watch.fired:
-                self._fire(watch, reason)
+            if not watch.fired:
+                watch.fired = INTERRUPTED if stopping else watch.breach(now)
+                if watch.fired:
+                    log.debug("%s: %s", watch.what, watch.fired)
+            if watch.fired:
+                # Again on every tick until the request ends: it may have taken
+                # or connected a socket after it was first cut off.
+                self._cut(watch)
 
-    def _fire(self, watch: Watch, reason: str) -> None:
-        watch.fired = reason
-        log.debug("%s: %s", watch.what, reason)
+    def _cut(self, watch: Watch) -> None:
         with self._lock:
             for conn in watch.conns:
                 sock = conn.sock

@@ -61,7 +61,7 @@ def test_sigterm_while_listing_tags_from_a_hanging_server(
     dst = registry_factory()
     args = write_images(tmp_path, {f"{src.host}/lab/app": f"{dst.host}/mirror/app"})
 
-    interrupted(args, env, after=2.0)
+    interrupted(args, env, after=3.0)
 
     assert src.requests("GET", "/tags/list"), "the listing was in flight"
     assert tags_at(dst.url, "mirror/app") == []
@@ -76,7 +76,7 @@ def test_sigterm_while_resolving_with_a_hanging_head(
     dst = registry_factory()
     args = write_images(tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"})
 
-    interrupted(args, env, after=2.0)
+    interrupted(args, env, after=3.0)
 
     assert src.requests("HEAD", "/manifests/v1"), "the HEAD was in flight"
     assert tags_at(dst.url, "mirror/app") == []
@@ -100,7 +100,7 @@ def test_signal_while_streaming_a_dripping_blob(
     dst = registry_factory()
     args = write_images(tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"})
 
-    interrupted(args, env, after=3.0, signum=signum)
+    interrupted(args, env, after=4.0, signum=signum)
 
     assert src.requests("GET", f"/blobs/{image.layer}"), "the blob was streaming"
     assert tags_at(dst.url, "mirror/app") == []
@@ -114,7 +114,7 @@ def test_sigterm_while_a_destination_does_not_read_an_upload(
     dst = stalling_destination(hostile)
     args = write_images(tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"})
 
-    interrupted(args, env, after=3.0)
+    interrupted(args, env, after=4.0)
 
     assert dst.requests("PUT", "/blobs/uploads/"), "the upload was in flight"
     assert not dst.requests("PUT", "/manifests/"), "nothing was tagged"
@@ -142,9 +142,11 @@ def test_sigterm_with_many_images_queued_behind_dripping_blobs(
     dst = registry_factory()
     args = write_images(tmp_path, {f"{src.host}/lab/app": f"{dst.host}/mirror/app"})
 
-    interrupted([*args, "-p", "2"], env, after=4.0)
+    # Resolving 30 images takes about a second; by 6 s every one of them waits
+    # behind the two dripping copies.
+    out = interrupted([*args, "-p", "2"], env, after=6.0)
 
     layer_gets = [s for s in src.requests("GET", "/blobs/") if s.path.rsplit("/", 1)[1] in layers]
+    assert len(src.requests("GET", "/manifests/")) == len(images), out.err
     assert 1 <= len(layer_gets) <= 4, "queued blob copies were cancelled, not started"
-    assert len(src.requests("GET", "/manifests/")) == len(images), "every image was resolved"
     assert tags_at(dst.url, "mirror/app") == []
