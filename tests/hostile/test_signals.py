@@ -8,6 +8,8 @@ stderr, a bounded peak RSS, and nothing tagged at the destination.
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -149,4 +151,30 @@ def test_sigterm_with_many_images_queued_behind_dripping_blobs(
     layer_gets = [s for s in src.requests("GET", "/blobs/") if s.path.rsplit("/", 1)[1] in layers]
     assert len(src.requests("GET", "/manifests/")) == len(images), out.err
     assert 1 <= len(layer_gets) <= 4, "queued blob copies were cancelled, not started"
+    assert tags_at(dst.url, "mirror/app") == []
+
+
+@pytest.mark.integration
+def test_sigterm_while_a_credential_helper_hangs_exits_after_the_grace_period(
+    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    # A helper subprocess cannot be cut off like a socket: the grace period ends it.
+    src = source(hostile, make_image("helper"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-stuck"
+    helper.write_text("#!/bin/sh\nexec sleep 15\n")  # outlives the test by little
+    helper.chmod(0o755)
+    docker = Path(env["DOCKER_CONFIG"]) / "config.json"
+    docker.write_text(json.dumps({"credHelpers": {src.host: "stuck"}}))
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    dst = registry_factory()
+    args = write_images(tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"})
+
+    out = run_syncer(["sync", *args, "--cache", "none"], env=env, deadline=30, signal_after=3)
+
+    assert not out.killed and out.code == 128 + signal.SIGTERM, out.text
+    assert out.elapsed - 3 < STOP_WITHIN
+    assert "did not stop in time" in out.err and "Traceback" not in out.err
+    assert not src.requests("HEAD", "/manifests/"), "the helper was still running"
     assert tags_at(dst.url, "mirror/app") == []
