@@ -95,7 +95,8 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
     """Send one request under a deadline, translating failures into :class:`TransportError`.
 
     A streamed response stays watched until :func:`iter_body` has read it or
-    the response is dropped.
+    the response is dropped; until :func:`iter_body` starts, the answer
+    deadline still runs, so a body read any other way is bounded too.
     """
     watch = deadline.begin(f"{method} {strip_query(url)}")
     if isinstance(kwargs.get("data"), SizedBody):
@@ -112,7 +113,6 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
         watch.end()
         raise
     if kwargs.get("stream"):
-        watch.expect_stream()
         _STREAMS[resp] = watch
         weakref.finalize(resp, watch.end)
     else:
@@ -185,6 +185,7 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
     """Stream a response body, translating mid-body failures into :class:`TransportError`."""
     watch = _STREAMS.pop(resp, None) or deadline.Watch("", deadline.Limits())
     reads = resp.iter_content(min(chunk_size, defaults.STREAM_STEP))
+    watch.expect_stream()
     try:
         while True:
             with watch.flowing():

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from syncer import defaults
 from syncer.errors import CancelledError, ConfigError, DeadlineError
@@ -175,3 +176,14 @@ def test_interrupt_aborts_what_is_in_flight_and_refuses_new_requests(
         transport.send(transport.new_session(), "GET", f"{server.url}/v2/")
     with pytest.raises(CancelledError):
         deadline.sleep(30)
+
+
+def test_a_streamed_body_read_without_iter_body_keeps_the_answer_deadline(
+    server: HostileRegistry,
+) -> None:
+    server.route("GET", r"^/v2/drip$", lambda r: r.drip(b"x", 0.1, {"Content-Length": "999"}))
+    resp = transport.send(transport.new_session(), "GET", f"{server.url}/v2/drip", stream=True)
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.RequestException):
+        resp.content  # noqa: B018  # read as a capped read of a small body would
+    assert time.monotonic() - started < 10, "the drip was cut off"
