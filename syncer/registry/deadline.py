@@ -87,12 +87,14 @@ class Watch:
     @contextmanager
     def flowing(self) -> Iterator[None]:
         """Time spent in this block is the connection's: it counts toward the rate."""
-        self._span, self._flowing = self._clock(), True
+        self._span = self._clock()
+        self._flowing = True
         try:
             yield
         finally:
-            self._active += self._clock() - self._span
-            self._flowing = False
+            # In this order, so the watchdog thread never counts a span twice.
+            span, self._flowing = self._clock() - self._span, False
+            self._active += span
 
     def add(self, count: int) -> None:
         """Credit ``count`` bytes that went through."""
