@@ -20,10 +20,11 @@ BACKOFF_MAX = 60.0
 
 #: Bytes read from the source per iteration while streaming a blob.
 STREAM_CHUNK = 1 << 20
-#: Bytes per socket read or write of a streamed body: small enough that a
-#: stream at the minimum rate shows progress several times per window (a
-#: 1 MiB read at 16 KiB/s would outlast it). Reads are joined into
-#: STREAM_CHUNK pieces again, which keeps hashing and uploading cheap.
+#: The smallest socket read, and the size of each write, of a streamed body:
+#: small enough that a stream at the minimum rate shows progress several times
+#: per window (a 1 MiB read at 16 KiB/s would outlast it). Reads grow towards
+#: STREAM_CHUNK while the body comes fast, and are joined into STREAM_CHUNK
+#: pieces, which keeps hashing and uploading cheap.
 STREAM_STEP = 64 << 10
 #: Blobs at or above this size are uploaded in PATCH chunks that can resume.
 CHUNKED_THRESHOLD = 64 << 20

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from syncer import defaults
 from syncer.errors import (
@@ -184,7 +185,7 @@ def _is_certificate_problem(exc: BaseException) -> bool:
 def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
     """Stream a response body, translating mid-body failures into :class:`TransportError`."""
     watch = _STREAMS.pop(resp, None) or deadline.Watch("", deadline.Limits())
-    reads = resp.iter_content(min(chunk_size, defaults.STREAM_STEP))
+    reads = _reads(resp, chunk_size, watch.limits.window)
     watch.expect_stream()
     try:
         while True:
@@ -197,7 +198,7 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
             if not piece:
                 break
         watch.check()  # a body cut off by the watchdog can look complete
-    except requests.exceptions.RequestException as exc:
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
         watch.check(exc)
         raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
     except OSError as exc:  # urllib3 can surface raw socket errors mid-body
@@ -205,6 +206,28 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
         raise TransportError(f"reading {strip_query(resp.url)}: {_clip(str(exc))}") from exc
     finally:
         watch.end()
+
+
+def _reads(resp: requests.Response, largest: int, window: float) -> Iterator[bytes]:
+    """The body in reads sized to last at most an eighth of a window at the rate seen so far.
+
+    Small reads let the meter see a slow body progress; large ones keep a
+    fast body cheap (each read costs tens of microseconds in urllib3). Read
+    straight from urllib3, as ``iter_content`` would, but with a varying size.
+    """
+    raw, smallest = resp.raw, min(largest, defaults.STREAM_STEP)
+    decode = {"decode_content": True} if hasattr(raw, "stream") else {}
+    step = smallest
+    while True:
+        started = time.monotonic()
+        part = raw.read(step, **decode)
+        took = time.monotonic() - started
+        if not part:
+            return
+        # The size that would take window / 8 at this read's rate.
+        fits = len(part) * window / 8
+        step = largest if fits >= largest * took else max(smallest, int(fits / took))
+        yield part
 
 
 def _gather(
@@ -225,7 +248,7 @@ def _gather(
             watch.add(len(part))
             parts.append(part)
             got += len(part)
-    except (requests.exceptions.RequestException, OSError) as exc:
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         return b"".join(parts), exc
     return (parts[0] if len(parts) == 1 else b"".join(parts)), None
 
