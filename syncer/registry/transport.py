@@ -233,7 +233,7 @@ def _reads(resp: requests.Response, largest: int, window: float) -> Iterator[byt
 def _gather(
     reads: Iterator[bytes], size: int, watch: deadline.Watch
 ) -> tuple[bytes, BaseException | None]:
-    """Up to ``size`` bytes from small ``reads``, each credited to ``watch`` as it lands.
+    """``size`` bytes or more (one read may overshoot) from ``reads``, credited as they land.
 
     A failure comes back beside the bytes that did arrive, so a resumed read
     starts right after them.

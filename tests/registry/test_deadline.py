@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -187,3 +188,19 @@ def test_a_streamed_body_read_without_iter_body_keeps_the_answer_deadline(
     with pytest.raises(requests.exceptions.RequestException):
         resp.content  # noqa: B018  # read as a capped read of a small body would
     assert time.monotonic() - started < 10, "the drip was cut off"
+
+
+def test_a_fast_body_is_read_in_steps_growing_to_the_chunk_size() -> None:
+    sizes: list[int] = []
+
+    class Recording(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            sizes.append(size or -1)
+            return super().read(size)
+
+    resp = requests.Response()
+    data = bytes(range(256)) * (1 << 14)  # 4 MiB
+    resp.raw = Recording(data)
+    pieces = list(transport.iter_body(resp, 1 << 20))
+    assert b"".join(pieces) == data and max(len(p) for p in pieces) < 2 << 20
+    assert sizes[0] == defaults.STREAM_STEP and set(sizes[1:]) == {1 << 20}
