@@ -1,8 +1,9 @@
 """The ``syncer`` command line: parse, load config, call the engine, print.
 
 Exit codes: 0 when every image succeeded, 1 when some failed, 2 for a usage
-or configuration error (one line on stderr, never a traceback). With sync
-flags and no subcommand (``syncer --auth a.yaml --images i.yaml``), the
+or configuration error (one line on stderr, never a traceback), and 128 plus
+the signal's number when SIGINT (130) or SIGTERM (143) stopped a sync. With
+sync flags and no subcommand (``syncer --auth a.yaml --images i.yaml``), the
 command is ``sync``, so image-syncer command lines work unchanged.
 """
 
@@ -15,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,8 +30,9 @@ from syncer.errors import ConfigError, SyncerError
 from syncer.jobs import ImageResult
 from syncer.logfmt import LogrusFormatter, go_duration
 from syncer.manifest import PlatformFilter
-from syncer.progress import ProgressBar, summary
+from syncer.progress import ProgressBar, Stats, summary
 from syncer.reference import validate_tag
+from syncer.registry import deadline
 from syncer.text import EscapeControls, escape
 
 log = logging.getLogger("syncer")
@@ -232,10 +235,70 @@ def open_cache(path: Path | None) -> BlobCache:
     return FileBlobCache(path or defaults.blob_cache_file())
 
 
+class Interrupts:
+    """SIGINT and SIGTERM during a sync: the first stops it within seconds, a second at once.
+
+    The first signal stops new work, aborts every request in flight and
+    unwinds the main thread with ``KeyboardInterrupt``; should anything still
+    hold on after :data:`~syncer.defaults.STOP_GRACE` seconds, the process
+    exits anyway. Nothing half-written is left: blob uploads are committed
+    only after their digest matched, and a manifest PUT is atomic.
+    """
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.signum = 0
+        self._armed = threading.Event()
+        # Started now, not in the handler: starting a thread takes a lock the
+        # interrupted main thread may be holding.
+        self._grace = threading.Thread(target=self._exit_late, name="stop-grace", daemon=True)
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Interrupts:
+        self._grace.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.signum:
+            return  # keep the handler: a second signal during cleanup exits at once
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum:
+            os.write(2, b"syncer: interrupted again: exiting now\n")
+            os._exit(128 + self.signum)
+        self.signum = signum
+        self.stop.set()
+        deadline.interrupt()
+        self._armed.set()
+        raise KeyboardInterrupt
+
+    def _exit_late(self) -> None:
+        self._armed.wait()
+        time.sleep(defaults.STOP_GRACE)
+        os.write(2, b"syncer: interrupted: some work did not stop in time; exiting\n")
+        os._exit(128 + self.signum)
+
+
+def interrupted_line(signum: int, stats: Stats) -> str:
+    """The one line printed when a signal stopped the sync."""
+    img = stats.images
+    left = max(img.total - img.done - img.skipped - img.failed, 0)
+    return (
+        f"syncer: interrupted by {signal.Signals(signum).name}: {img.done} synced, "
+        f"{img.skipped} skipped, {img.failed} failed, {left} unfinished (of {img.total}); "
+        "nothing was tagged for unfinished images"
+    )
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     """``syncer sync``."""
     config = load(args)
     options = sync_options(args)
+    deadline.limits()  # a bad $SYNCER_* deadline fails here, as a usage error
     stop = threading.Event()
     runner = EmbeddedSync(config, options, cache=open_cache(args.cache), stop=stop.is_set)
     if args.dry_run:
@@ -244,22 +307,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(dry_run(runner))
         return EXIT_OK
 
-    def interrupt(signum: int, frame: object) -> None:
-        # Stop streams at their next chunk before unwinding, so the thread
-        # pools drain quickly instead of finishing every transfer.
-        stop.set()
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = Interrupts(stop)
     try:
-        with ProgressBar(runner.stats):
+        with signals, ProgressBar(runner.stats):
             stats = runner.run()
     except KeyboardInterrupt:
-        print("interrupted: nothing was tagged for images still in flight", file=sys.stderr)
-        return 130
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signum = signals.signum or signal.SIGINT
+        print(interrupted_line(signum, runner.stats), file=sys.stderr)
+        return 128 + signum  # as shells report a signal: 130, 143
     # The line image-syncer's FAQ tells users to grep for. N counts failed
     # images and failed rules; image-syncer counts its internal tasks, which
     # for a missing tag or a rule that cannot be listed is also one each.

@@ -20,13 +20,37 @@ BACKOFF_MAX = 60.0
 
 #: Bytes read from the source per iteration while streaming a blob.
 STREAM_CHUNK = 1 << 20
+#: The smallest socket read, and the size of each write, of a streamed body:
+#: small enough that a stream at the minimum rate shows progress several times
+#: per window (a 1 MiB read at 16 KiB/s would outlast it). Reads grow towards
+#: STREAM_CHUNK while the body comes fast, and are joined into STREAM_CHUNK
+#: pieces, which keeps hashing and uploading cheap.
+STREAM_STEP = 64 << 10
 #: Blobs at or above this size are uploaded in PATCH chunks that can resume.
 CHUNKED_THRESHOLD = 64 << 20
 #: Size of one PATCH when uploading in chunks.
 UPLOAD_CHUNK = 32 << 20
 
-#: (connect, read) timeouts for one HTTP request, in seconds.
+#: (connect, read) timeouts for one socket operation, in seconds. A drip
+#: defeats a per-read timeout, so the deadlines below do the real work and the
+#: read timeout is only a backstop.
 TIMEOUT = (10.0, 120.0)
+#: Seconds a registry has to answer a request: to send its status, headers and
+#: (unless streamed) body, or to answer once an upload body was sent. Registry
+#: answers take well under a second; 60 s leaves room for a registry under load
+#: or committing a large upload, and halves what a silent server used to cost
+#: (the 120 s read timeout) on every attempt. ``$SYNCER_REQUEST_DEADLINE``.
+REQUEST_DEADLINE = 60.0
+#: A streamed body (a blob read or an upload) slower than this many bytes per
+#: second over a whole window is cut off: a link 60 times slower than 1 MiB/s
+#: still passes, a byte every few seconds does not. ``$SYNCER_MIN_RATE``.
+MIN_RATE = 16 << 10
+#: Seconds of streaming over which MIN_RATE is averaged; also the grace period
+#: at the start of a stream. ``$SYNCER_RATE_WINDOW``.
+RATE_WINDOW = 30.0
+#: After SIGINT or SIGTERM, ``syncer sync`` exits at the latest this many
+#: seconds later, even if some thread cannot be woken (a DNS lookup).
+STOP_GRACE = 3.0
 #: Tag-list page size requested with ``?n=``.
 TAGS_PAGE = 1000
 #: Longest wait for a ``docker-credential-*`` helper to answer, in seconds.
@@ -51,6 +75,34 @@ MAX_TAGS_PAGE = 8 << 20
 MAX_TAG_PAGES = 10_000
 #: Most tags one repository listing yields (``$SYNCER_MAX_TAGS``).
 MAX_TAGS = 1_000_000
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"${name}: {text[:40]!r} is not a positive number")
+    return value
+
+
+def request_deadline() -> float:
+    """``$SYNCER_REQUEST_DEADLINE`` or :data:`REQUEST_DEADLINE`, in seconds."""
+    return _seconds("SYNCER_REQUEST_DEADLINE", REQUEST_DEADLINE)
+
+
+def min_rate() -> float:
+    """``$SYNCER_MIN_RATE`` or :data:`MIN_RATE`, in bytes per second."""
+    return _seconds("SYNCER_MIN_RATE", MIN_RATE)
+
+
+def rate_window() -> float:
+    """``$SYNCER_RATE_WINDOW`` or :data:`RATE_WINDOW`, in seconds."""
+    return _seconds("SYNCER_RATE_WINDOW", RATE_WINDOW)
 
 
 def cache_dir() -> Path:

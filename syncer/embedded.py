@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from syncer import defaults
@@ -78,6 +79,21 @@ class _Group:
     desc: Descriptor
     source: Repository
     targets: list[Repository] = field(default_factory=list)
+
+
+@contextmanager
+def _threads(count: int, name: str) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, when left by an exception (Ctrl-C), cancels what is still queued."""
+    ex = ThreadPoolExecutor(count, thread_name_prefix=name)
+    try:
+        yield ex
+        ex.shutdown(wait=True)
+    except BaseException:
+        # Waiting for every queued image would take as long as the whole sync:
+        # drop them, and wait only for the running ones, which an interrupt
+        # has already cut off.
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
 
 
 def describe(exc: BaseException) -> str:
@@ -178,14 +194,14 @@ class EmbeddedSync:
             if fut.exception() is not None:
                 bugs.append(fut.exception())  # type: ignore[arg-type]
 
-        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="resolve") as ex:
+        with _threads(self.options.proc, "resolve") as ex:
             for job in jobs:
                 window.acquire()
                 ex.submit(self._resolve, job, rnd).add_done_callback(done)
         if bugs:
             raise bugs[0]
         groups = self._group(rnd)
-        with ThreadPoolExecutor(self.options.proc, thread_name_prefix="blob") as ex:
+        with _threads(self.options.proc, "blob") as ex:
             for img in rnd.images:
                 if not img.waits:
                     ex.submit(self._complete, img, rnd)
@@ -259,6 +275,8 @@ class EmbeddedSync:
                 ]
                 outcome = copier.copy(group.source, target, group.desc, mount_from=[*done, *known])
             except SyncerError as exc:
+                if self.stop():
+                    return  # interrupted: the image is reported as unfinished
                 log.warning(
                     "blob %s -> %s failed: %s", group.desc.digest[:19], target, describe(exc)
                 )
@@ -352,6 +370,8 @@ class EmbeddedSync:
     # -- bookkeeping -----------------------------------------------------------------
     def _fail(self, job: TagJob, exc: SyncerError, last: bool) -> bool:
         """Record a failure, or return True if the image should be retried."""
+        if self.stop():
+            return False  # interrupted: the image is reported as unfinished
         if is_transient(exc) and not last:
             return True
         self._finish(

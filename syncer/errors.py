@@ -10,7 +10,8 @@
     ├── CancelledError              the plan was cancelled while work was in flight
     └── RegistryError               anything a registry or the network did wrong
         ├── TransportError          connection reset, refused, DNS, timeout        [transient]
-        │   └── TLSHandshakeError   TLS broke off without a certificate problem    [transient]
+        │   ├── TLSHandshakeError   TLS broke off without a certificate problem    [transient]
+        │   └── DeadlineError       no answer in time, or a body too slow          [transient]
         ├── TLSError                TLS handshake or certificate verification failed
         ├── DigestMismatchError     bytes did not hash to the digest they claimed
         ├── UnsupportedError        a manifest or media type we cannot copy
@@ -64,6 +65,10 @@ class TransportError(RegistryError):
 
 class TLSHandshakeError(TransportError):
     """The TLS handshake broke off (EOF, reset, not TLS at all): retryable."""
+
+
+class DeadlineError(TransportError):
+    """A wait outlived its deadline: no answer in time, or a body slower than the minimum."""
 
 
 class TLSError(RegistryError):

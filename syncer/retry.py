@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from syncer import defaults
 from syncer.errors import HTTPError, is_transient
+from syncer.registry import deadline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,7 +28,7 @@ def retrying(
     *,
     what: str,
     attempts: int = defaults.REQUEST_ATTEMPTS,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> T:
     """Call ``fn``; retry transient errors up to ``attempts`` times in all."""
@@ -43,5 +43,5 @@ def retrying(
             log.info("%s: %s; retry %d/%d in %.1fs", what, exc, attempt, attempts - 1, delay)
             if on_retry is not None:
                 on_retry(exc, delay)
-            sleep(delay)
+            (sleep or deadline.sleep)(delay)  # cut short by an interrupt
             attempt += 1

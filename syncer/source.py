@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterator
 
 import requests
 
 from syncer import defaults, digests
-from syncer.errors import CancelledError, DigestMismatchError, TransportError
+from syncer.errors import CancelledError, DeadlineError, DigestMismatchError, TransportError
 from syncer.reference import Repository
-from syncer.registry import transport
+from syncer.registry import deadline, transport
 from syncer.registry.client import RegistryClient
 from syncer.retry import backoff_delay
 
@@ -79,7 +78,9 @@ class SourceReader:
                 return b""
             except TransportError as exc:
                 reopens += 1
-                if reopens > SOURCE_REOPENS:
+                # Reopening heals a broken connection at once; a source too slow
+                # for a whole window is left to the copy's retries and backoff.
+                if reopens > SOURCE_REOPENS or isinstance(exc, DeadlineError):
                     raise
                 log.info(
                     "source %s@%s broke at byte %d (%s); resuming",
@@ -89,7 +90,7 @@ class SourceReader:
                     exc,
                 )
                 self.close()
-                time.sleep(backoff_delay(reopens))
+                deadline.sleep(backoff_delay(reopens))
 
     def take(self, count: int | None, stop: Callable[[], bool] = never) -> Iterator[bytes]:
         """Yield the next ``count`` bytes (all the rest if None), hashing them."""

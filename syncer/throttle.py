@@ -14,6 +14,7 @@ import time
 from typing import Protocol
 
 from syncer import defaults
+from syncer.registry import deadline
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class NoThrottle:
 class LocalThrottle:
     """Backoff shared by the threads of one process."""
 
-    def __init__(self, sleep: object = time.sleep) -> None:
+    def __init__(self, sleep: object = deadline.sleep) -> None:
         self._until: dict[str, float] = {}
         self._lock = threading.Lock()
         self._sleep = sleep

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, Protocol
 
@@ -28,6 +27,7 @@ from syncer.errors import (
 )
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
+from syncer.registry import deadline
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import SizedBody
 from syncer.retry import backoff_delay, retrying
@@ -281,7 +281,7 @@ class BlobCopier:
     ) -> tuple[str, int]:
         """Back off and line up with the session; a registry still restarting counts as a try."""
         while True:
-            time.sleep(backoff_delay(failures, exc))
+            deadline.sleep(backoff_delay(failures, exc))
             try:
                 return self._resume(dst_repo, url, reader, snapshots), failures
             except RegistryError as again:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from types import SimpleNamespace
 
 import pytest
 
-from syncer import defaults, mediatypes, transfer
+from syncer import defaults, mediatypes
 from syncer.errors import DigestMismatchError, HTTPError
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
+from syncer.registry import deadline
 from syncer.source import SourceReader
 from syncer.transfer import BlobCopier
 from tests.registry.fakes import (
@@ -37,7 +37,7 @@ SESSION = UPLOADS + "u1"
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTransport:
     # Small source reads, so "the final chunk" is one of several; no real sleeping.
     monkeypatch.setattr(defaults, "STREAM_CHUNK", 4)
-    monkeypatch.setattr(transfer, "time", SimpleNamespace(sleep=lambda _: None))
+    monkeypatch.setattr(deadline, "sleep", lambda _: None)
     fake = FakeTransport()
     open_registry(fake, "src.example")
     open_registry(fake, "dst.example")
@@ -255,9 +255,7 @@ def test_chunked_upload_gives_up_on_permanent_error(fake: FakeTransport) -> None
 def test_bytes_of_a_failed_attempt_are_taken_back(
     fake: FakeTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import syncer.retry
-
-    monkeypatch.setattr(syncer.retry.time, "sleep", lambda _: None)
+    monkeypatch.setattr(deadline, "sleep", lambda _: None)
     fake.on("GET", SRC_BLOB, Reply(200, {"Content-Length": "10"}, DATA))
     fake.on("PUT", SESSION, replies(Reply(503), Reply(201)))
     counted: list[int] = []

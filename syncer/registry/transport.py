@@ -1,7 +1,9 @@
 """The single boundary between ``requests`` and syncer's error tree.
 
 Only this module catches ``requests`` exceptions. Everything above it sees
-:mod:`syncer.errors` types, chained to the original with ``from exc``.
+:mod:`syncer.errors` types, chained to the original with ``from exc``. Every
+request runs under a :mod:`~syncer.registry.deadline` watch; when the watchdog
+cut the connection, the error says which deadline did it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import os
 import re
 import time
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 
 from syncer import defaults
 from syncer.errors import (
@@ -33,6 +36,8 @@ from syncer.errors import (
     TLSHandshakeError,
     TransportError,
 )
+from syncer.registry import deadline
+from syncer.registry.models import SizedBody
 
 _MAX_BODY_IN_MESSAGE = 300
 _MAX_ERRORS = 5
@@ -87,7 +92,9 @@ def new_session(pool_size: int = defaults.PROC) -> requests.Session:
     session.auth = _no_netrc
     # Connection reuse matters more than anything else for many small blobs:
     # size the pool to the number of threads that share this session.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
+    adapter = deadline.WatchedAdapter(
+        pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     # Drop every cookie. Harbor hands out a gorilla/csrf cookie on GET and then
@@ -122,7 +129,58 @@ def _version() -> str:
 
 
 def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
-    """Send one request, translating transport failures into :class:`TransportError`."""
+    """Send one request under a deadline, translating failures into :class:`TransportError`.
+
+    A streamed response stays watched until :func:`iter_body` has read it or
+    the response is dropped; until :func:`iter_body` starts, the answer
+    deadline still runs, so a body read any other way is bounded too.
+    """
+    watch = deadline.begin(f"{method} {strip_query(url)}")
+    if isinstance(kwargs.get("data"), SizedBody):
+        kwargs["data"] = _metered(kwargs["data"], watch)
+    try:
+        with deadline.current(watch):
+            resp = _send(session, method, url, **kwargs)
+        watch.check()  # cut off mid-answer, yet the body happened to parse
+    except RegistryError as exc:
+        watch.end()
+        watch.check(exc.__cause__ or exc)
+        raise
+    except BaseException:
+        watch.end()
+        raise
+    if kwargs.get("stream"):
+        _STREAMS[resp] = watch
+        weakref.finalize(resp, watch.end)
+    else:
+        watch.end()
+    return resp
+
+
+#: The watch of each streamed response not yet read to the end.
+_STREAMS: weakref.WeakKeyDictionary[requests.Response, deadline.Watch] = weakref.WeakKeyDictionary()
+
+
+def _metered(body: SizedBody, watch: deadline.Watch) -> SizedBody:
+    """``body``, metered by ``watch`` while the socket takes it."""
+
+    def pieces() -> Iterator[bytes]:
+        watch.expect_stream()
+        # Time spent pulling from ``body`` is the source's; time between a
+        # yield and the next pull is the destination accepting the bytes.
+        for piece in body:
+            view = memoryview(piece)  # slices without copying
+            for at in range(0, len(piece), defaults.STREAM_STEP):
+                part = view[at : at + defaults.STREAM_STEP]
+                with watch.flowing():
+                    yield part  # type: ignore[misc]  # http.client sends any buffer
+                watch.add(len(part))
+        watch.expect_answer()
+
+    return SizedBody(pieces(), len(body))
+
+
+def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
     kwargs.setdefault("timeout", defaults.TIMEOUT)
     try:
         return session.request(method, url, **kwargs)
@@ -162,12 +220,73 @@ def _is_certificate_problem(exc: BaseException) -> bool:
 
 def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
     """Stream a response body, translating mid-body failures into :class:`TransportError`."""
+    watch = _STREAMS.pop(resp, None) or deadline.Watch("", deadline.Limits())
+    reads = _reads(resp, chunk_size, watch.limits.window)
+    watch.expect_stream()
     try:
-        yield from resp.iter_content(chunk_size)
-    except requests.exceptions.RequestException as exc:
+        while True:
+            with watch.flowing():
+                piece, broken = _gather(reads, chunk_size, watch)
+            if piece:
+                yield piece
+            if broken is not None:
+                raise broken
+            if not piece:
+                break
+        watch.check()  # a body cut off by the watchdog can look complete
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        watch.check(exc)
         raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
     except OSError as exc:  # urllib3 can surface raw socket errors mid-body
+        watch.check(exc)
         raise TransportError(f"reading {strip_query(resp.url)}: {_clip(str(exc))}") from exc
+    finally:
+        watch.end()
+
+
+def _reads(resp: requests.Response, largest: int, window: float) -> Iterator[bytes]:
+    """The body in reads sized to last at most an eighth of a window at the rate seen so far.
+
+    Small reads let the meter see a slow body progress; large ones keep a
+    fast body cheap (each read costs tens of microseconds in urllib3). Read
+    straight from urllib3, as ``iter_content`` would, but with a varying size.
+    """
+    raw, smallest = resp.raw, min(largest, defaults.STREAM_STEP)
+    decode = {"decode_content": True} if hasattr(raw, "stream") else {}
+    step = smallest
+    while True:
+        started = time.monotonic()
+        part = raw.read(step, **decode)
+        took = time.monotonic() - started
+        if not part:
+            return
+        # The size that would take window / 8 at this read's rate.
+        fits = len(part) * window / 8
+        step = largest if fits >= largest * took else max(smallest, int(fits / took))
+        yield part
+
+
+def _gather(
+    reads: Iterator[bytes], size: int, watch: deadline.Watch
+) -> tuple[bytes, BaseException | None]:
+    """``size`` bytes or more (one read may overshoot) from ``reads``, credited as they land.
+
+    A failure comes back beside the bytes that did arrive, so a resumed read
+    starts right after them.
+    """
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            part = next(reads, b"")
+            if not part:
+                break
+            watch.add(len(part))
+            parts.append(part)
+            got += len(part)
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        return b"".join(parts), exc
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), None
 
 
 def read_capped(resp: requests.Response, limit: int, what: str) -> bytes:

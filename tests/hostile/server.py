@@ -74,6 +74,11 @@ class Image:
         """The manifest's digest."""
         return sha256(self.manifest)
 
+    @property
+    def layer(self) -> str:
+        """The digest of the manifest's first layer."""
+        return str(json.loads(self.manifest)["layers"][0]["digest"])
+
 
 def make_image(label: str = "hostile", layer: bytes | None = None) -> Image:
     """A valid image whose layer is ``layer`` (some unique bytes by default)."""
@@ -380,6 +385,35 @@ class HostileRegistry:
             "GET",
             rf"^/v2/{name}/tags/list$",
             lambda r: r.send_json(200, {"name": repo, "tags": [tag]}),
+        )
+
+    def serve_images(self, repo: str, images: dict[str, Image]) -> None:
+        """Answer like an honest registry holding each ``images[tag]`` as ``repo:tag``."""
+        name = re.escape(repo)
+        manifests = {**{i.digest: i for i in images.values()}, **images}
+        blobs = {d: b for i in images.values() for d, b in i.blobs.items()}
+
+        def manifest(r: Reply) -> None:
+            image = manifests.get(r.path.rsplit("/", 1)[1])
+            if image is None:
+                r.send_json(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": ""}]})
+                return
+            headers = {"Content-Type": DOCKER_MANIFEST, "Docker-Content-Digest": image.digest}
+            r.send(200, image.manifest, headers)
+
+        def blob(r: Reply) -> None:
+            data = blobs.get(r.path.rsplit("/", 1)[1])
+            if data is None:
+                r.send_json(404, {"errors": [{"code": "BLOB_UNKNOWN", "message": ""}]})
+                return
+            r.send(200, data, {"Content-Type": "application/octet-stream"})
+
+        self.route("GET", rf"^/v2/{name}/manifests/[^/]+$", manifest)
+        self.route("GET", rf"^/v2/{name}/blobs/sha256:[0-9a-f]{{64}}$", blob)
+        self.route(
+            "GET",
+            rf"^/v2/{name}/tags/list$",
+            lambda r: r.send_json(200, {"name": repo, "tags": sorted(images)}),
         )
 
 
