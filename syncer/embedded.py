@@ -191,7 +191,7 @@ class EmbeddedSync:
 
         def done(fut: Future[None]) -> None:
             window.release()
-            if fut.exception() is not None:
+            if not fut.cancelled() and fut.exception() is not None:
                 bugs.append(fut.exception())  # type: ignore[arg-type]
 
         with _threads(self.options.proc, "resolve") as ex:

@@ -152,9 +152,21 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
     if kwargs.get("stream"):
         _STREAMS[resp] = watch
         weakref.finalize(resp, watch.end)
+        _end_on_close(resp, watch)
     else:
         watch.end()
     return resp
+
+
+def _end_on_close(resp: requests.Response, watch: deadline.Watch) -> None:
+    """Closing a streamed response ends its watch, read or not (most are closed unread)."""
+    close = resp.close
+
+    def closing() -> None:
+        watch.end()
+        close()
+
+    resp.close = closing  # type: ignore[method-assign]
 
 
 #: The watch of each streamed response not yet read to the end.
@@ -251,7 +263,12 @@ def _reads(resp: requests.Response, largest: int, window: float) -> Iterator[byt
     fast body cheap (each read costs tens of microseconds in urllib3). Read
     straight from urllib3, as ``iter_content`` would, but with a varying size.
     """
-    raw, smallest = resp.raw, min(largest, defaults.STREAM_STEP)
+    raw = getattr(resp, "raw", None)
+    if raw is None or getattr(resp, "_content_consumed", False):
+        # Already read (requests keeps it), or not a urllib3 body: requests' own way.
+        yield from resp.iter_content(largest)
+        return
+    smallest = min(largest, defaults.STREAM_STEP)
     decode = {"decode_content": True} if hasattr(raw, "stream") else {}
     step = smallest
     while True:

@@ -175,6 +175,8 @@ def test_sigterm_while_a_credential_helper_hangs_exits_after_the_grace_period(
 
     assert not out.killed and out.code == 128 + signal.SIGTERM, out.text
     assert out.elapsed - 3 < STOP_WITHIN
-    assert "did not stop in time" in out.err and "Traceback" not in out.err
+    # Either the pools let go at once, or the grace period ended a thread stuck in the helper.
+    stopped = "interrupted by SIGTERM" in out.err or "did not stop in time" in out.err
+    assert stopped and "Traceback" not in out.err, out.err
     assert not src.requests("HEAD", "/manifests/"), "the helper was still running"
     assert tags_at(dst.url, "mirror/app") == []
