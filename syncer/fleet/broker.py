@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 
 from syncer.fleet import settings
@@ -40,6 +41,15 @@ class Channel(kombu_redis.Channel):
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:
             return super()._create_client(asynchronous=True)  # type: ignore[no-untyped-call]
+        transport = self.connection
+        if transport is None or transport.client is None:
+            # A channel of a connection lost to a Redis restart: Celery still
+            # closes it and acks its late messages through it, and kombu would
+            # then raise AttributeError building a pool from the detached
+            # connection. That is not a connection error, so the worker died of
+            # it ("Unrecoverable error"), killing the copies it was running.
+            # As a connection error it is logged, and the message stays unacked.
+            raise redis.ConnectionError("broker channel closed after a connection loss")
         pool = self.pool
         client = self._shared_client
         # kombu replaces the pool after a connection loss; follow it.
