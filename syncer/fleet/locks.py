@@ -20,21 +20,6 @@ from syncer import defaults
 
 log = logging.getLogger(__name__)
 
-# Take a free lock, or take back our own: a task retried or redelivered after
-# a Redis outage carries the same id as the run that took the lock and could
-# not release it (the release failed while Redis was down, or the worker died).
-_TAKE = """
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
 # Extend or delete only if we still own the key.
 _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -92,7 +77,6 @@ class InflightLocks:
     def __init__(self, client: redis.Redis, ttl: float = 60.0) -> None:
         self.redis = client
         self.ttl = ttl
-        self._take = client.register_script(_TAKE)
         self._extend = client.register_script(_EXTEND)
         self._release = client.register_script(_RELEASE)
 
@@ -103,17 +87,10 @@ class InflightLocks:
 
     @contextmanager
     def hold(self, registry: str, digest: str, owner: str) -> Iterator[bool]:
-        """Try to take the lock; yield whether we got it, keep it alive while inside.
-
-        An ``owner`` that already holds the lock gets it again at once, rather
-        than waiting out the TTL of a lock its own earlier run left behind.
-        Owners are task ids, so only the same task can do that; in the rare
-        case that its first run is in fact still alive (a redelivery while it
-        streams), both upload the same blob, which the registry accepts.
-        """
+        """Try to take the lock; yield whether we got it, keep it alive while inside."""
         key = self.key.format(registry=registry, digest=digest)
         ms = int(self.ttl * 1000)
-        got = bool(self._take(keys=[key], args=[owner, ms]))
+        got = bool(self.redis.set(key, owner, nx=True, px=ms))
         if not got:
             yield False
             return
