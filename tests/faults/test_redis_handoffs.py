@@ -1,0 +1,142 @@
+"""Redis restarts while the fleet hands copies on: ``plan --wait`` rides them out, no task is lost.
+
+Redis runs as docker-compose runs it (``--appendonly yes``), so the queue,
+the plan and the in-flight locks survive each restart. The plan forces
+hand-offs: every blob is a ``copy_blob`` task of its own
+(``SYNCER_BATCH_BLOB=0``), and one large blob (a worker streaming it hands
+small copies back to the queue) is wanted by two images in one destination
+registry, so the second copy re-checks the in-flight lock every two seconds
+(the busy path re-enqueues itself). Redis is restarted twice while those
+hand-offs flow; the plan must still end with every image, soon after Redis
+is back (a lock left behind by a copy caught by the restart used to stall
+the fleet for its 60 s TTL), and ``plan --wait`` must say it reconnects,
+not die of a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from syncer.lab.images import build_image_set
+from tests.faults.helpers import assert_settled, mirror, restart_redis, verify_synced, wait_for
+from tests.fleet.helpers import insecure, seed, write_json
+from tests.fleet.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env
+from tests.fleet.throttle import ThrottledRelay
+from tests.support.registries import LabRegistry
+from tests.support.verify import RegistryReader
+from workers import links
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
+
+#: Source bandwidth: the large blob streams for ~13 s, across both restarts.
+RATE = 5 << 20
+#: Two restarts, far enough apart that workers and ``plan --wait`` see each.
+RESTARTS, DOWN, UP = 2, 2.0, 6.0
+#: The plan ends this soon after Redis is back for the last time. The stream
+#: left then takes a few seconds; a lock left behind held the fleet for 60 s.
+SETTLE = 30.0
+BUSY = re.compile(r"copy_blob\[[^]]+\] succeeded in [0-9.]+s: 'busy'")
+
+
+def _busy_rechecks(pool: WorkerPool) -> int:
+    return sum(len(BUSY.findall(w.log_text())) for w in pool.started)
+
+
+def test_plan_wait_rides_out_redis_restarts_during_hand_offs(
+    durable_redis: RedisProcess,
+    fleet_pool: WorkerPool,
+    source: LabRegistry,
+    dest: LabRegistry,
+    fleet_home: Path,
+) -> None:
+    image_set = build_image_set(
+        61, repos=3, tags_per_repo=2, layer_size=256 << 10, large_layer_size=links.LARGE_BLOB + 1
+    )
+    large = next(i for i in image_set.images if i.repo == "lab/large")
+    images = seed(
+        source,
+        [i for i in image_set.images if i.repo.startswith("lab/app")]
+        + [large, dataclasses.replace(large, repo="lab/large2")],
+    )
+    url = durable_redis.url(1)
+    env = fleet_env(url, fleet_home)
+    err_path = fleet_home / "plan-wait.err"
+    with ThrottledRelay(source.host, RATE) as relay:
+        auth = write_json(fleet_home / "auth.json", insecure(relay.host, dest.host))
+        repos = sorted({i.repo for i in images})
+        rules = write_json(
+            fleet_home / "images.json",
+            {f"{relay.host}/{r}": f"{dest.host}/{mirror(r)}" for r in repos},
+        )
+        fleet = fleet_pool.start(2, auth=auth, concurrency=3, env={"SYNCER_BATCH_BLOB": "0"})
+        argv = ["plan", "--auth", auth, "--images", rules, "--wait", "--output", "json"]
+        with open(err_path, "w") as err:
+            following = subprocess.Popen(
+                [sys.executable, "-m", "syncer", *map(str, argv)],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
+        try:
+            wait_for(
+                "the large blob streaming while its twin re-checks the lock",
+                lambda: _busy_rechecks(fleet_pool) >= 2 and relay.relayed > 8 << 20,
+                timeout=90,
+            )
+            busy_before = _busy_rechecks(fleet_pool)
+            for n in range(RESTARTS):
+                back = restart_redis(durable_redis, down=DOWN)
+                if n < RESTARTS - 1:
+                    time.sleep(UP)
+            try:
+                out, _ = following.communicate(timeout=SETTLE + 60)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"plan --wait still running:\n{err_path.read_text()}")
+            settled = time.monotonic() - back
+        finally:
+            if following.poll() is None:
+                following.kill()
+                following.wait()
+    err_text = err_path.read_text()
+    run = f"plan --wait -> {following.returncode}\n--- stderr\n{err_text}"
+
+    assert following.returncode == 0, run
+    assert "Traceback" not in err_text and "redis.exceptions" not in err_text, run
+    reconnecting = re.findall(
+        r"syncer: Redis at redis://\*\*\*@127\.0\.0\.1:\d+/1 unreachable \(\w+\); reconnecting…",
+        err_text,
+    )
+    assert len(reconnecting) == RESTARTS, run
+    assert err_text.count("is back; following again") == RESTARTS, run
+    assert durable_redis.password not in err_text + out
+    print(f"\nplan ended {settled:.1f}s after Redis was back (bound {SETTLE:.0f}s)")
+    assert settled < SETTLE, f"the fleet stalled {settled:.0f}s after Redis came back\n{run}"
+
+    report = json.loads(out)
+    assert report["state"] == "finished"
+    assert_settled(report)
+    assert report["images"]["done"] == len(images), report["failed"]
+    assert sorted(r["dest"] for r in report["results"]) == sorted(
+        f"{dest.host}/{mirror(i.repo)}:{i.tag}" for i in images
+    ), "an image was counted twice, or lost"
+    c = report["counters"]
+    assert c["blobs_done"] + c["blobs_skipped"] + c["blobs_failed"] == c["blobs_total"], c
+    assert c["blobs_failed"] == 0, c
+    with RegistryReader(dest.url) as reader:
+        verify_synced(reader, images)
+    # The hand-offs went on across the restarts, and no worker died of them.
+    assert _busy_rechecks(fleet_pool) > busy_before
+    logs = "".join(w.log_text() for w in fleet)
+    assert "Unrecoverable error" not in logs
+    assert "exited with status" not in logs
+    assert all(w.running for w in fleet)
