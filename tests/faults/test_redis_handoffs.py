@@ -107,6 +107,8 @@ def test_plan_wait_rides_out_redis_restarts_during_hand_offs(
             if following.poll() is None:
                 following.kill()
                 following.wait()
+            if following.stdout is not None:
+                following.stdout.close()
     err_text = err_path.read_text()
     run = f"plan --wait -> {following.returncode}\n--- stderr\n{err_text}"
 
