@@ -20,11 +20,18 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+import redis
+from celery.exceptions import Reject
 
+from syncer.fleet import settings
+from syncer.fleet.broker import celery_app
 from syncer.lab.images import build_image_set
 from tests.faults.helpers import assert_settled, mirror, restart_redis, verify_synced, wait_for
 from tests.fleet.helpers import insecure, seed, write_json
@@ -32,7 +39,7 @@ from tests.fleet.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env
 from tests.fleet.throttle import ThrottledRelay
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader
-from workers import links
+from workers import links, tasks
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -141,4 +148,72 @@ def test_plan_wait_rides_out_redis_restarts_during_hand_offs(
     logs = "".join(w.log_text() for w in fleet)
     assert "Unrecoverable error" not in logs
     assert "exited with status" not in logs
+    # Busy re-checks waiting out their countdown were caught by each restart;
+    # they came back from the unacked hash, not after the visibility timeout.
+    assert "stranded by a lost Redis connection" in logs
     assert all(w.running for w in fleet)
+
+
+def _queued(client: redis.Redis) -> int:
+    """Messages waiting in queue ``celery`` (and its priority lists)."""
+    keys = [k for k in client.scan_iter("celery*") if client.type(k) == b"list"]
+    return sum(client.llen(k) for k in keys)
+
+
+def _sender(url: str) -> Any:
+    """The planner's app; results off, as the tasks ignore them (nothing to wait on)."""
+    app = celery_app(url)
+    app.conf.result_backend = "disabled://"
+    return app
+
+
+def _copy(app: Any) -> None:
+    kwargs = {"plan": "p", "src": "r/a", "dst": "r/b", "digest": "sha256:" + "0" * 64, "size": 1}
+    app.send_task(settings.COPY_BLOB, kwargs=kwargs, priority=9)
+
+
+def test_a_hand_off_during_an_outage_is_published_once_redis_is_back(
+    durable_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis.Redis.from_url(durable_redis.url(2))
+    monkeypatch.setattr(tasks, "fleet", lambda: SimpleNamespace(redis=client))
+    app = _sender(durable_redis.url(2))
+    durable_redis.stop()
+    comeback = threading.Timer(1.5, durable_redis.start)
+    comeback.start()
+    try:
+        started = time.monotonic()
+        published = tasks._confirmed(lambda: _copy(app))
+        waited = time.monotonic() - started
+    finally:
+        comeback.join()
+        durable_redis.wait_ready()
+    assert published
+    assert 1.0 < waited < 15.0, waited
+    assert _queued(client) == 1, "published exactly once, after Redis came back"
+    client.close()
+
+
+def test_a_hand_off_redis_never_took_is_not_acknowledged(
+    durable_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis.Redis.from_url(durable_redis.url(3))
+    wait = tasks._await_redis
+    monkeypatch.setattr(tasks, "fleet", lambda: SimpleNamespace(redis=client))
+    monkeypatch.setattr(tasks, "_await_redis", lambda: wait(timeout=1.0))
+    app = _sender(durable_redis.url(3))
+    durable_redis.stop()
+    try:
+        started = time.monotonic()
+        published = tasks._confirmed(lambda: _copy(app))
+        gave_up = time.monotonic() - started
+    finally:
+        durable_redis.start()
+        durable_redis.wait_ready()
+    assert not published
+    assert gave_up < 15.0, gave_up
+    assert _queued(client) == 0, "nothing half-published"
+    # The task then raises this: Celery requeues the message instead of acknowledging it.
+    reject = tasks._requeue("busy re-check of sha256:0000")
+    assert isinstance(reject, Reject) and reject.requeue
+    client.close()
