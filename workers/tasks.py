@@ -109,8 +109,8 @@ def _requeue(what: str) -> Reject:
     """Give the message back unacknowledged: its hand-off could not be published.
 
     Celery requeues it; if Redis is still away even for that, the message
-    stays among the broker's unacknowledged ones and is redelivered after the
-    visibility timeout. Either way the work is not lost.
+    stays among this worker's unacknowledged ones, which the broker requeues
+    once Redis answers again (see :class:`syncer.fleet.broker.QoS`).
     """
     log.warning("%s: Redis did not come back; the task is requeued", what)
     return Reject(f"{what}: fleet state unavailable", requeue=True)
