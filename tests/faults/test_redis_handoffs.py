@@ -1,16 +1,21 @@
 """Redis restarts while the fleet hands copies on: ``plan --wait`` rides them out, no task is lost.
 
 Redis runs as docker-compose runs it (``--appendonly yes``), so the queue,
-the plan and the in-flight locks survive each restart. The plan forces
-hand-offs: every blob is a ``copy_blob`` task of its own
-(``SYNCER_BATCH_BLOB=0``), and one large blob (a worker streaming it hands
-small copies back to the queue) is wanted by two images in one destination
-registry, so the second copy re-checks the in-flight lock every two seconds
-(the busy path re-enqueues itself). Redis is restarted twice while those
-hand-offs flow; the plan must still end with every image, soon after Redis
-is back (a lock left behind by a copy caught by the restart used to stall
-the fleet for its 60 s TTL), and ``plan --wait`` must say it reconnects,
-not die of a traceback.
+the plan and the in-flight locks survive each restart. The plan keeps
+hand-offs flowing: every blob is a ``copy_blob`` task of its own
+(``SYNCER_BATCH_BLOB=0``), and one large blob on a throttled link is wanted
+by two images in one destination registry, so the second copy re-checks the
+in-flight lock every two seconds (the busy path republishes itself with a
+countdown; a worker holds that message, unacknowledged, until then). Redis
+is restarted twice while the large blob streams; the plan must still end
+with every image, soon after Redis is back (a lock whose release the
+restart swallowed used to stall the fleet for its 60 s TTL, and the held
+re-checks were stranded until the 12 h visibility timeout), and
+``plan --wait`` must say it reconnects, not die of a traceback.
+
+The two smaller tests publish a hand-off through the real broker while
+Redis is down: it goes out once Redis is back, or, if Redis never comes
+back, nothing goes out and the task requeues its message.
 """
 
 from __future__ import annotations
