@@ -98,19 +98,23 @@ class _Reconnect:
         self._where, self._stream = where, stream
 
     def call(self, read: Callable[[], T]) -> T:
-        """``read()``; through a Redis outage, one line when it starts and one when it ends."""
-        delay, lost = RECONNECT_FIRST, False
+        """``read()``; through a Redis outage, one line when it starts and one when it ends.
+
+        A read that fails once and then works (a pooled connection Redis had
+        closed before a restart) is not an outage, and is not reported.
+        """
+        delay, failures = RECONNECT_FIRST, 0
         while True:
             try:
                 value = read()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
-                if not lost:
-                    lost = True
+                failures += 1
+                if failures == 2:
                     self._say(f"{self._where} unreachable ({type(exc).__name__}); reconnecting…")
                 time.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX)
                 continue
-            if lost:
+            if failures >= 2:
                 self._say(f"{self._where} is back; following again")
             return value
 

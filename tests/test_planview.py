@@ -71,11 +71,16 @@ def test_an_outage_is_ridden_out_with_one_line_each_way(
 def test_ctrl_c_during_an_outage_prints_the_reattach_hint(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    slept: list[float] = []
+
     def interrupted(seconds: float) -> None:
-        raise KeyboardInterrupt
+        slept.append(seconds)
+        if len(slept) == 2:
+            raise KeyboardInterrupt
 
     monkeypatch.setattr(planview.time, "sleep", interrupted)
-    store, stream = _FlakyStore([redis.ConnectionError("refused")]), io.StringIO()
+    store = _FlakyStore([redis.ConnectionError("refused"), redis.ConnectionError("refused")])
+    stream = io.StringIO()
 
     code = planview.follow(store, "p1", "text", stream, WHERE)  # type: ignore[arg-type]
 
@@ -83,6 +88,17 @@ def test_ctrl_c_during_an_outage_prints_the_reattach_hint(
     err = capsys.readouterr().err
     assert "syncer status p1 -f" in err and "syncer cancel p1" in err
     assert stream.getvalue().count("reconnecting") == 1
+
+
+def test_a_single_failed_read_is_not_an_outage(fast_backoff: list[float]) -> None:
+    store, stream = (
+        _FlakyStore([redis.ConnectionError("Connection closed by server.")]),
+        io.StringIO(),
+    )
+
+    assert planview.follow(store, "p1", "text", stream, WHERE) == planview.EXIT_OK  # type: ignore[arg-type]
+    assert stream.getvalue() == ""
+    assert fast_backoff == [0.01]
 
 
 def test_other_redis_errors_are_not_retried() -> None:
