@@ -109,6 +109,11 @@ def connect(url: str | None) -> redis.Redis:
     return client
 
 
+def _redis_name(url: str | None) -> str:
+    """``Redis at URL`` with the password masked, for messages."""
+    return f"Redis at {_safe_url(settings.redis_url(url))}"
+
+
 def _safe_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -148,7 +153,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"plan {plan}", file=sys.stderr, flush=True)
     if not args.wait:
         return EXIT_OK
-    return follow(PlanStore(client), plan, args.output, sys.stderr)
+    return follow(PlanStore(client), plan, args.output, sys.stderr, _redis_name(args.redis))
 
 
 def _preflight(config: SyncConfig, client: redis.Redis, warn_only: bool) -> None:
@@ -188,7 +193,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not store.exists(args.plan_id):
         raise ConfigError(f"plan {args.plan_id!r} not found (expired, or another Redis?)")
     if args.follow:
-        return follow(store, args.plan_id, args.output, sys.stderr)
+        return follow(store, args.plan_id, args.output, sys.stderr, _redis_name(args.redis))
     status = store.status(args.plan_id)
     if not status.finished:
         from syncer.fleet.roster import Roster

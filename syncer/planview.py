@@ -9,18 +9,25 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO, TypeVar
+
+import redis
 
 from syncer.progress import bytes_line, human_bytes, summary
 
 if TYPE_CHECKING:
     from syncer.fleet.plans import PlanStatus, PlanStore
 
+T = TypeVar("T")
+
 EXIT_OK, EXIT_FAILED = 0, 1
 #: Ctrl-C while following a plan (the shell's 128 + SIGINT).
 EXIT_INTERRUPTED = 130
 #: ``status --follow`` and ``plan --wait``: redraw every REDRAW s, look for the end every POLL s.
 REDRAW, POLL = 0.5, 0.05
+#: While Redis is unreachable: read again after RECONNECT_FIRST s, doubling up to RECONNECT_MAX s.
+RECONNECT_FIRST, RECONNECT_MAX = 0.25, 4.0
 #: While following: count live workers every WORKER_CHECK s; say so after NO_WORKER_GRACE s of none.
 WORKER_CHECK, NO_WORKER_GRACE = 2.0, 3.0
 
@@ -70,14 +77,15 @@ def report(status: PlanStatus) -> dict[str, object]:
     }
 
 
-def follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
+def follow(store: PlanStore, plan: str, output: str, stream: TextIO, where: str = "") -> int:
     """Redraw progress until the plan finishes; print the report; exit like sync.
 
     Ctrl-C stops following, not the plan: the workers carry on, and the
-    message says how to look again or cancel.
+    message says how to look again or cancel. A Redis outage (``where`` names
+    it, without its password) is ridden out like the workers do.
     """
     try:
-        return _follow(store, plan, output, stream)
+        return _follow(store, plan, output, stream, _Reconnect(where or "Redis", stream))
     except KeyboardInterrupt:
         print(
             f"\nstopped following plan {plan}; it keeps running on the workers.\n"
@@ -86,6 +94,38 @@ def follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+
+
+class _Reconnect:
+    """Runs each read of the plan again, with backoff, while Redis is unreachable."""
+
+    def __init__(self, where: str, stream: TextIO) -> None:
+        self._where, self._stream = where, stream
+
+    def call(self, read: Callable[[], T]) -> T:
+        """``read()``; through a Redis outage, one line when it starts and one when it ends.
+
+        A read that fails once and then works (a pooled connection Redis had
+        closed before a restart) is not an outage, and is not reported.
+        """
+        delay, failures = RECONNECT_FIRST, 0
+        while True:
+            try:
+                value = read()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                failures += 1
+                if failures == 2:
+                    self._say(f"{self._where} unreachable ({type(exc).__name__}); reconnecting…")
+                time.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+                continue
+            if failures >= 2:
+                self._say(f"{self._where} is back; following again")
+            return value
+
+    def _say(self, text: str) -> None:
+        self._stream.write(f"syncer: {text}\n")
+        self._stream.flush()
 
 
 class _WorkerWatch:
@@ -125,14 +165,14 @@ class _WorkerWatch:
         self._stream.flush()
 
 
-def _follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
+def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: _Reconnect) -> int:
     tty = stream.isatty()
     last: tuple[float, int] | None = None
     watch = _WorkerWatch(store, stream)
     while True:
-        status = store.status(plan)
+        status = link.call(lambda: store.status(plan))
         if not status.finished:
-            watch.check()
+            link.call(watch.check)
         if tty:
             now, done = time.monotonic(), status.counters["bytes_done"]
             rate = (done - last[1]) / (now - last[0]) if last and now > last[0] else None
@@ -142,11 +182,12 @@ def _follow(store: PlanStore, plan: str, output: str, stream: TextIO) -> int:
             stream.flush()
         if status.finished:
             break
-        _wait_for_end(store, plan, REDRAW)
+        link.call(lambda: _wait_for_end(store, plan, REDRAW))
     if status.cancelled:
         print(f"plan {plan} was cancelled", file=sys.stderr)
-    print_final(store.status(plan), output)
-    return plan_exit(store.status(plan))
+    final = link.call(lambda: store.status(plan))
+    print_final(final, output)
+    return plan_exit(final)
 
 
 def _wait_for_end(store: PlanStore, plan: str, seconds: float) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import kombu.exceptions
 import redis
 from celery import Task
+from celery.exceptions import Reject
 from celery.signals import task_prerun
 
 from syncer.embedded import describe
@@ -129,6 +130,38 @@ def _field(data: object, key: str) -> str:
     return str(data.get(key, "")) if isinstance(data, dict) else ""
 
 
+def _confirmed(publish: Callable[[], object]) -> bool:
+    """Run a hand-off to the queue; after a failure, wait for Redis and try once more.
+
+    Returns whether the hand-off was published. The message being handled is
+    acknowledged only when its task returns (``acks_late``), so a caller that
+    gets False must keep the work or :func:`_requeue` it, never just return.
+    """
+    try:
+        publish()
+        return True
+    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
+        log.warning("hand-off not published (%s); waiting for Redis", type(exc).__name__)
+    _await_redis()
+    try:
+        publish()
+        return True
+    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
+        log.warning("hand-off not published again (%s)", type(exc).__name__)
+        return False
+
+
+def _requeue(what: str) -> Reject:
+    """Give the message back unacknowledged: its hand-off could not be published.
+
+    Celery requeues it; if Redis is still away even for that, the message
+    stays among this worker's unacknowledged ones, which the broker requeues
+    once Redis answers again (see :class:`syncer.fleet.broker.QoS`).
+    """
+    log.warning("%s: Redis did not come back; the task is requeued", what)
+    return Reject(f"{what}: fleet state unavailable", requeue=True)
+
+
 @task_prerun.connect
 def _say_alive(sender: Any = None, task: Task | None = None, **kwargs: Any) -> None:
     """Every task start tells the fleet this worker is up (rate-limited), for idle_peer."""
@@ -145,8 +178,9 @@ def _handed_back(task: Task, size: int, deferred: int, priority: int) -> bool:
     me = task.request.hostname or ""
     if not links.should_defer(size, deferred) or links.idle_peer(fleet().redis, me) is None:
         return False
-    task.apply_async(kwargs={**task.request.kwargs, "deferred": deferred + 1}, priority=priority)
-    return True
+    kwargs = {**task.request.kwargs, "deferred": deferred + 1}
+    # Unpublished, the copy stays here: this worker takes it itself.
+    return _confirmed(lambda: task.apply_async(kwargs=kwargs, priority=priority))
 
 
 @app.task(name=settings.EXPAND_RULE, bind=True)
@@ -240,7 +274,11 @@ def copy_blob(
         # budget for real errors, nor hold a worker slot.
         kwargs = {**self.request.kwargs, "waited": waited + 1}
         countdown = min(BUSY_MAX, BUSY_FIRST * 2**waited)
-        self.apply_async(kwargs=kwargs, countdown=countdown, priority=settings.blob_priority(size))
+        priority = settings.blob_priority(size)
+        if not _confirmed(
+            lambda: self.apply_async(kwargs=kwargs, countdown=countdown, priority=priority)
+        ):
+            raise _requeue(f"busy re-check of {digest[:19]}") from None
         return "busy"
     except Exception as exc:
         _retry_or_record(
@@ -275,7 +313,10 @@ def copy_blobs(
         # Out of retries (Redis kept failing): the blobs that did not land get
         # copy_blob tasks of their own; none is recorded failed from here.
         def hand_on(reason: str) -> None:
-            blobsteps.hand_on_unlanded(f, plan, src_repo, dst_repo, descs)
+            if not _confirmed(
+                lambda: blobsteps.hand_on_unlanded(f, plan, src_repo, dst_repo, descs)
+            ):
+                raise _requeue(f"hand-on of {len(descs)} blobs") from None
 
         _retry_or_record(self, exc, hand_on)
         return "failed"

@@ -18,6 +18,11 @@ Only the synchronous client is shared. The asynchronous one, which the
 consumer loop drives by hand (it assigns ``client.connection``), is already
 created once per channel by kombu.
 
+A Redis restart must not cost a task: :class:`QoS` requeues the messages a
+lost connection could not give back while Redis was down, and a channel of
+that lost connection fails with a connection error, which Celery survives,
+instead of an ``AttributeError``, which killed the worker.
+
 Celery loads the transport by name (``broker_transport`` in
 :func:`syncer.fleet.settings.celery_config`). The engine never imports this
 module; the CLI imports it only for ``syncer plan``.
@@ -25,23 +30,82 @@ module; the CLI imports it only for ``syncer plan``.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 
 from syncer.fleet import settings
+
+log = logging.getLogger(__name__)
+
+#: Delivery tags a lost connection could not give back to the queue (Redis was
+#: down), to requeue through the next channel that reaches Redis.
+_stranded: set[str] = set()
+_stranded_lock = threading.Lock()
+
+
+class QoS(kombu_redis.QoS):
+    """kombu's Redis acknowledgement emulation, without stranding deliveries on a restart.
+
+    When a worker's connection drops, kombu puts the messages it had taken
+    but not acknowledged (running, prefetched, waiting for their countdown)
+    back on the queue. With Redis itself down that fails, and they stay in
+    the unacked hash until the visibility timeout, hours later: a busy
+    re-check or a hand-off caught by a restart sat there and the plan never
+    ended. Their tags are kept here and requeued once Redis answers again.
+    """
+
+    def restore_unacked(self, client: Any = None) -> Any:
+        tags = [str(tag) for tag in self._delivered]
+        try:
+            return super().restore_unacked(client)  # type: ignore[no-untyped-call]
+        except (redis.RedisError, OSError):
+            with _stranded_lock:
+                _stranded.update(tags)
+            raise
 
 
 class Channel(kombu_redis.Channel):
     """A kombu Redis channel that reuses its synchronous client."""
 
+    QoS = QoS
     _shared_client: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]  # connects: Redis answers
+        self._requeue_stranded()
+
+    def _requeue_stranded(self) -> None:
+        """Requeue what a lost connection could not (a task acknowledged since is left alone)."""
+        with _stranded_lock:
+            tags = sorted(_stranded)
+        for tag in tags:
+            try:
+                self.qos.restore_by_tag(tag)
+            except (redis.RedisError, OSError):
+                return  # Redis went away again; the next channel tries
+            with _stranded_lock:
+                _stranded.discard(tag)
+        if tags:
+            log.warning("requeued %d message(s) stranded by a lost Redis connection", len(tags))
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:
             return super()._create_client(asynchronous=True)  # type: ignore[no-untyped-call]
+        transport = self.connection
+        if transport is None or transport.client is None:
+            # A channel of a connection lost to a Redis restart: Celery still
+            # closes it and acks its late messages through it, and kombu would
+            # then raise AttributeError building a pool from the detached
+            # connection. That is not a connection error, so the worker died of
+            # it ("Unrecoverable error"), killing the copies it was running.
+            # As a connection error it is logged, and the message stays unacked.
+            raise redis.ConnectionError("broker channel closed after a connection loss")
         pool = self.pool
         client = self._shared_client
         # kombu replaces the pool after a connection loss; follow it.

@@ -32,6 +32,23 @@ end
 return 0
 """
 
+# KEYS[1] = the image's record hash, KEYS[2] = the plan's once-guard set;
+# ARGV = the rule's token, the guard's TTL. One step, so two runs of the same
+# push (a retry and the original requeued after a Redis restart) cannot both
+# count it: 2 for the one that records the result (its rule counts with it),
+# 1 for the first finisher of another rule, 0 for every other.
+_SETTLE = """
+local first = redis.call('HSETNX', KEYS[1], 'final', '1')
+local new_rule = redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+if first == 1 then
+  return 2
+end
+return new_rule
+"""
+#: What :meth:`ImageBoard.settle` tells its caller to do.
+RECORD, COUNT_RULE, NOTHING = 2, 1, 0
+
 
 def image_id(source: str, dest: str) -> str:
     """A stable id for one (source, dest) pair, so redelivery finds the same record."""
@@ -59,6 +76,7 @@ class ImageBoard:
         #: Seconds to keep a plan's keys: fixed, or per plan id (``PlanStore.ttl_for``).
         self._ttl: Callable[[str], int] = ttl if callable(ttl) else (lambda plan: ttl)
         self._last_removal = client.register_script(_LAST_REMOVAL)
+        self._settle = client.register_script(_SETTLE)
 
     def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
         """Store an image's push list once; False if it was already stored."""
@@ -77,6 +95,15 @@ class ImageBoard:
         """True for the single caller allowed to record the image's final result."""
         key = self.image_key.format(plan=plan, image=image)
         return bool(self.redis.hsetnx(key, "final", "1"))
+
+    def settle(self, plan: str, image: str, guard_key: str, token: str) -> int:
+        """:data:`RECORD`, :data:`COUNT_RULE` or :data:`NOTHING`, decided atomically.
+
+        ``token`` names the rule that finished the image, in the set
+        ``guard_key`` (:meth:`PlanStore.once`'s).
+        """
+        key = self.image_key.format(plan=plan, image=image)
+        return int(self._settle(keys=[key, guard_key], args=[token, self._ttl(plan)]))
 
     def wait_for(self, plan: str, image: str, blobs: list[str]) -> list[str]:
         """Register ``image`` as waiting for ``blobs``; return those already landed."""

@@ -20,6 +20,9 @@ from syncer import defaults
 
 log = logging.getLogger(__name__)
 
+#: A release that failed (Redis away) is tried again after 0.2 s, doubling up to 2 s.
+RELEASE_RETRY_FIRST, RELEASE_RETRY_MAX = 0.2, 2.0
+
 # Extend or delete only if we still own the key.
 _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -98,7 +101,33 @@ class InflightLocks:
             with _Heartbeat(lambda: self._extend(keys=[key], args=[owner, ms]), self.ttl / 3):
                 yield True
         finally:
+            self._let_go(key, owner)
+
+    def _let_go(self, key: str, owner: str) -> None:
+        """Release the lock; while Redis is away, keep trying in the background.
+
+        A release lost to a Redis restart (the AOF keeps the key) would make
+        every other copy of this blob wait out the TTL: the fleet sat at 0 B/s
+        for a minute after Redis came back.
+        """
+        try:
             self._release(keys=[key], args=[owner])
+        except redis.RedisError as exc:
+            log.warning("in-flight lock not released yet (%s); retrying", type(exc).__name__)
+            threading.Thread(
+                target=self._release_later, args=(key, owner), name="release", daemon=True
+            ).start()
+
+    def _release_later(self, key: str, owner: str) -> None:
+        # Until the key would have expired anyway; the script deletes only our own.
+        deadline, delay = time.monotonic() + self.ttl, RELEASE_RETRY_FIRST
+        while time.monotonic() < deadline:
+            time.sleep(delay)
+            try:
+                self._release(keys=[key], args=[owner])
+                return
+            except redis.RedisError:
+                delay = min(delay * 2, RELEASE_RETRY_MAX)
 
 
 class ConnectionLimiter:

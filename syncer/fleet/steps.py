@@ -28,7 +28,7 @@ from syncer.engine import (
 from syncer.errors import SyncerError
 from syncer.fleet import settings
 from syncer.fleet.blobcache import RedisBlobCache
-from syncer.fleet.images import ImageBoard, blob_key, image_id
+from syncer.fleet.images import COUNT_RULE, RECORD, ImageBoard, blob_key, image_id
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks
 from syncer.fleet.plans import PlanStore
 from syncer.fleet.uploads import RedisUploadSessions
@@ -343,9 +343,11 @@ def _finish(fleet: Fleet, plan: str, image: str, result: ImageResult) -> None:
     # Each rule that named this image counted it once in tags_total. The first
     # finisher records the result; another rule naming the same (source,
     # destination) settles its own count; a redelivered task of a rule already
-    # counted changes nothing.
-    first_for_rule = fleet.plans.once(plan, f"finished:{image}:{result.rule}")
-    if fleet.board.finish_once(plan, image):
+    # counted changes nothing. Decided in one step: two runs of one push at
+    # once (a retry beside its requeued original) counted it done and skipped.
+    guard = fleet.plans.guard_key.format(plan=plan)
+    outcome = fleet.board.settle(plan, image, guard, f"finished:{image}:{result.rule}")
+    if outcome == RECORD:
         fleet.plans.record(plan, result)
         log.info(
             "%s %s -> %s%s",
@@ -354,7 +356,7 @@ def _finish(fleet: Fleet, plan: str, image: str, result: ImageResult) -> None:
             result.dest,
             f": {result.reason}" if result.reason else "",
         )
-    elif first_for_rule:
+    elif outcome == COUNT_RULE:
         fleet.plans.bump(plan, tags_skipped=1)
 
 

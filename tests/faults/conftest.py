@@ -26,7 +26,8 @@ from tests.fleet.conftest import (  # noqa: F401  (re-exported fixtures)
     syncer_cli,
     workers,
 )
-from tests.fleet.processes import fleet_env
+from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, running
+from tests.support.binaries import require_binary
 
 
 @pytest.fixture
@@ -49,3 +50,30 @@ def make_proxy() -> Iterator[Callable[..., ChaosProxy]]:
 def cli_env(redis_server: str, fleet_home: Path) -> dict[str, str]:  # noqa: F811
     """The environment fleet processes get: the test's Redis, no user docker config."""
     return fleet_env(redis_server, fleet_home)
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A password-protected ``redis-server`` that fsyncs every write to its AOF.
+
+    As docker-compose runs it (``--appendonly yes``), so a restart keeps the
+    queue, the plans and the in-flight locks.
+    """
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    server = RedisProcess(require_binary("redis-server"), workdir)
+    at = server.argv.index("--appendonly")
+    server.argv[at + 1] = "yes"
+    server.argv += ["--appendfsync", "always"]
+    with running(server):
+        yield server
+
+
+@pytest.fixture
+def fleet_pool(durable_redis: RedisProcess, fleet_home: Path) -> Iterator[WorkerPool]:  # noqa: F811
+    """Workers on database 1 of the durable Redis; stopped at teardown."""
+    pool = WorkerPool(durable_redis.url(1), fleet_home)
+    try:
+        yield pool
+    finally:
+        pool.stop()

@@ -12,7 +12,7 @@ from typing import Any
 from syncer.lab.images import SeedImage
 from syncer.lab.registry import RegistryServer
 from tests.fleet.conftest import RunCli
-from tests.fleet.processes import CliRun, WorkerProcess
+from tests.fleet.processes import CliRun, RedisProcess, WorkerProcess
 from tests.support.verify import RegistryReader, verify_image
 
 PLAN_TIMEOUT = 150.0
@@ -69,6 +69,15 @@ def wait_for(
         assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
         time.sleep(interval)
     return time.monotonic() - started
+
+
+def restart_redis(server: RedisProcess, down: float) -> float:
+    """Stop Redis (SIGTERM: it fsyncs its AOF), wait ``down`` s, start it; when it answered."""
+    server.stop()
+    time.sleep(down)
+    server.start()
+    server.wait_ready()
+    return time.monotonic()
 
 
 def blob_data_path(server: RegistryServer, digest: str) -> Path:

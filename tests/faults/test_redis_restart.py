@@ -10,7 +10,6 @@ reason, and its counters must add up.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,10 @@ import redis
 
 from syncer.fleet.plans import PlanStatus, PlanStore
 from syncer.lab.images import build_image_set
-from tests.faults.helpers import assert_settled, mirror, verify_synced, wait_for
+from tests.faults.helpers import assert_settled, mirror, restart_redis, verify_synced, wait_for
 from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, run_cli, running
+from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, run_cli
 from tests.fleet.throttle import ThrottledRelay
-from tests.support.binaries import require_binary
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader, verify_image
 
@@ -30,36 +28,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 #: How long a plan that takes ~6 s undisturbed may take after the restart.
 SETTLE = 25.0
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A password-protected ``redis-server`` that fsyncs every write to its AOF."""
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = RedisProcess(require_binary("redis-server"), workdir)
-    at = server.argv.index("--appendonly")
-    server.argv[at + 1] = "yes"
-    server.argv += ["--appendfsync", "always"]
-    with running(server):
-        yield server
-
-
-@pytest.fixture
-def fleet_pool(durable_redis: RedisProcess, fleet_home: Path) -> Iterator[WorkerPool]:
-    """Workers on database 1 of the durable Redis; stopped at teardown."""
-    pool = WorkerPool(durable_redis.url(1), fleet_home)
-    try:
-        yield pool
-    finally:
-        pool.stop()
-
-
-def _restart(server: RedisProcess, down: float) -> None:
-    server.stop()  # SIGTERM: redis fsyncs the AOF and exits
-    time.sleep(down)
-    server.start()
-    server.wait_ready()
 
 
 def _follow(store: PlanStore, plan: str, timeout: float) -> PlanStatus:
@@ -107,7 +75,7 @@ def test_plan_caught_by_a_redis_restart_still_finishes(
             )
             before = store.status(plan).counters
 
-            _restart(durable_redis, down=2.0)
+            restart_redis(durable_redis, down=2.0)
             assert store.exists(plan), "the AOF lost the plan"
             status = _follow(store, plan, SETTLE)
     finally:
@@ -155,7 +123,7 @@ def test_workers_reconnect_and_plans_persist_across_a_restart(
     first = run_cli(plan_args, env, timeout=90)
     assert first.code == 0, first
 
-    _restart(durable_redis, down=1.0)
+    restart_redis(durable_redis, down=1.0)
     for worker in fleet:
         worker.wait_for_log(r"(?s)Connection to broker lost.*Connected to \S+://", timeout=30)
     kept = run_cli(["status", first.json["plan"], "--output", "json"], env)

@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import pytest
 import redis
 
 from syncer import defaults
+from syncer.fleet import locks as locks_module
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks, RedisThrottle
 
 pytestmark = pytest.mark.integration
@@ -85,6 +87,33 @@ def test_second_holder_is_refused(redis_client: redis.Redis) -> None:
     assert locks.holder(REG, DIGEST) is None
     with locks.hold(REG, DIGEST, "task-2") as again:
         assert again
+
+
+def test_a_release_lost_to_a_redis_outage_is_retried(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locks_module, "RELEASE_RETRY_FIRST", 0.05)
+    locks = InflightLocks(redis_client, ttl=30.0)
+    key = InflightLocks.key.format(registry=REG, digest=DIGEST)
+    release, failures = locks._release, [redis.ConnectionError("refused")] * 2
+
+    def flaky(**kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return release(**kwargs)
+
+    monkeypatch.setattr(locks, "_release", flaky)
+    with pytest.raises(ValueError, match="digest mismatch"):  # the copy's own error wins
+        with locks.hold(REG, DIGEST, "task-1") as got:
+            assert got
+            raise ValueError("digest mismatch")
+    assert locks.holder(REG, DIGEST) == "task-1", "Redis was away: still held"
+    deadline = time.monotonic() + 5
+    while redis_client.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert redis_client.exists(key) == 0, "released once Redis answered, not after the 30 s TTL"
+    with locks.hold(REG, DIGEST, "task-2") as next_copy:
+        assert next_copy
 
 
 def test_heartbeat_keeps_a_held_lock_beyond_its_ttl(redis_client: redis.Redis) -> None:

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from syncer.errors import StateError, is_transient
+from syncer.fleet import images
 from syncer.fleet.blobcache import RedisBlobCache
 from syncer.fleet.images import ImageBoard, blob_key, image_id
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus, PlanStore
@@ -274,6 +275,38 @@ def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None
     assert board.load_image(PLAN, "unknown") == {}
     assert board.finish_once(PLAN, IMAGE) is True
     assert board.finish_once(PLAN, IMAGE) is False
+
+
+def test_settle_counts_an_image_once_per_rule(redis_client: redis.Redis) -> None:
+    board = ImageBoard(redis_client, ttl=TTL)
+    guard = PlanStore.guard_key.format(plan=PLAN)
+    rule_a, rule_b = f"finished:{IMAGE}:a", f"finished:{IMAGE}:b"
+
+    # Before: two runs of one push interleaved their two checks, so the
+    # requeued original recorded the image and its retry counted it skipped.
+    assert board.settle(PLAN, IMAGE, guard, rule_a) == images.RECORD
+    assert board.settle(PLAN, IMAGE, guard, rule_a) == images.NOTHING  # the retry
+    assert board.settle(PLAN, IMAGE, guard, rule_b) == images.COUNT_RULE  # another rule
+    assert board.settle(PLAN, IMAGE, guard, rule_b) == images.NOTHING
+    assert 0 < redis_client.ttl(guard) <= TTL
+
+
+def test_settle_under_concurrent_runs_records_exactly_once(redis_client: redis.Redis) -> None:
+    board = ImageBoard(redis_client, ttl=TTL)
+    guard = PlanStore.guard_key.format(plan=PLAN)
+    outcomes: list[int] = []
+    start = threading.Barrier(8)
+
+    def run() -> None:
+        start.wait()
+        outcomes.append(board.settle(PLAN, IMAGE, guard, f"finished:{IMAGE}:a"))
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert sorted(outcomes) == [images.NOTHING] * 7 + [images.RECORD]
 
 
 def test_blob_failures(redis_client: redis.Redis) -> None:
