@@ -90,10 +90,24 @@ def _retry_or_record(task: Task, exc: Exception, record: Callable[[str], None]) 
         # Celery sends the traceback of a retry to Flower; the chained requests
         # exception would carry full URLs (upload state, pre-signed query strings).
         exc.__cause__ = exc.__context__ = None
-        raise task.retry(
-            exc=exc, countdown=backoff_delay(retries + 1, exc), max_retries=MAX_RETRIES
-        ) from None
+        _retry(task, exc, countdown=backoff_delay(retries + 1, exc))
     record(describe(exc) + _auth_hint(task, exc))
+
+
+def _retry(task: Task, exc: SyncerError, countdown: float) -> None:
+    """``task.retry``, but a retry that cannot be published keeps the original message.
+
+    Celery answers a failed publish (Redis gone again) with
+    ``Reject(requeue=False)``, which would drop the task for good; requeueing
+    the original instead lets the broker hand it out again once Redis is back.
+    """
+    try:
+        raise task.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES) from None
+    except Reject as rejected:
+        if rejected.requeue:
+            raise
+        log.warning("task %s[%s]: retry not published; requeued", task.name, task.request.id)
+        raise Reject(f"{task.name}: retry not published", requeue=True) from None
 
 
 def _auth_hint(task: Task, exc: SyncerError) -> str:

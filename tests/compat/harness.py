@@ -137,10 +137,20 @@ class Side:
         return digest if status == 200 else ""
 
     def __str__(self) -> str:
+        log = (self.workdir / "run.log").read_text(errors="replace") if self.wrote_log else ""
         return (
             f"{self.tool} {' '.join(self.argv)} -> {self.code} in {self.elapsed:.1f}s\n"
             f"--- stdout\n{self.out[-3000:]}\n--- stderr\n{self.err[-3000:]}"
+            + (f"\n--- run.log\n{log[-3000:]}" if log else "")
         )
+
+    # pytest shows an assertion message's repr: make it the readable account.
+    __repr__ = __str__
+
+    @property
+    def wrote_log(self) -> bool:
+        """Whether the run wrote ``run.log`` (``--log``)."""
+        return (self.workdir / "run.log").exists()
 
 
 def home(workdir: Path) -> Path:
