@@ -26,7 +26,9 @@ def success_file(side: Side, name: str) -> str:
 
 
 def args(fmt: str) -> list[str]:
-    return ["--output-success-images", f"ok.{fmt}", "--output-images-format", fmt, "-r", "0"]
+    # Default retries: every case here expects success, and a retry absorbs a
+    # transient hiccup of either tool under a loaded machine (seen once, in the oracle).
+    return ["--output-success-images", f"ok.{fmt}", "--output-images-format", fmt]
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
