@@ -41,7 +41,8 @@ def run(
     env: Mapping[str, str] | None = None,
     rules: Mapping[str, Any] = RULES,
 ) -> tuple[Side, Side]:
-    writer = split(rules, auth=auth, files=files, args=["-r", "0"])
+    # -r 1: one retry absorbs a transient hiccup; a refusal costs one extra round.
+    writer = split(rules, auth=auth, files=files, args=["-r", "1"])
     return run_both(tmp_path, source[0].host, make_dest, writer, env=env)
 
 
