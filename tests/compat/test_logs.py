@@ -24,7 +24,8 @@ LOGRUS = re.compile(
 )
 #: The closing line's cost, as Go's time.Duration prints it.
 COST = re.compile(r'cost (\d+h)?(\d+m)?\d+(\.\d+)?(ms|µs|s)\.\\?"?')
-LOG = ["--log", "run.log", "-r", "0"]
+# One retry: a transient hiccup of either tool must not fail a case that expects success.
+LOG = ["--log", "run.log", "-r", "1"]
 
 
 def log_lines(side: Side) -> list[str]:
