@@ -34,14 +34,16 @@ def _auth(source: LabRegistry, dest: LabRegistry, password: str) -> dict[str, An
     }
 
 
-def _wait_for_key(client: redis.Redis, node: str, key: str, timeout: float = 15.0) -> None:
-    """Until ``node``'s heartbeat lists ``key`` among its credentialed auth keys."""
+def _wait_for_key(
+    client: redis.Redis, node: str, key: str, timeout: float = 15.0, *, held: bool = True
+) -> None:
+    """Until ``node``'s heartbeat lists ``key`` among its credentialed auth keys (or no longer)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(w.node == node and key in w.auth for w in Roster(client).alive()):
+        if any(w.node == node and (key in w.auth) == held for w in Roster(client).alive()):
             return
         time.sleep(0.2)
-    raise AssertionError(f"{node} never reported credentials for {key}")
+    raise AssertionError(f"{node} never reported {'' if held else 'no '}credentials for {key}")
 
 
 def test_a_worker_refuses_to_start_without_its_auth_file(
@@ -106,6 +108,8 @@ def test_an_edited_auth_file_takes_effect_and_a_removed_one_fails_the_plan(
 
     # The file disappears: the next plan finishes, and says why it failed.
     auth.unlink()
+    # The worker looks at its file at most once a second; its heartbeat shows when it has.
+    _wait_for_key(redis_client, worker.node, dest.host, held=False)
     rules2 = write_json(
         fleet_home / "images2.json",
         {f"{source.host}/{image.repo}:{image.tag}": f"{dest.host}/mirror/other"},
