@@ -115,6 +115,7 @@ def test_refused_destination_is_reported(run: Run) -> None:
         assert basic not in text and f"{USER}:{PASSWORD}" not in text
 
 
+@pytest.mark.differs("an entry keyed by the full repository serves it in syncer")
 def test_entry_for_the_whole_repository_differs_on_purpose(run: Run) -> None:
     """Differs on purpose: an entry keyed by the full repository serves it in syncer.
 
@@ -126,6 +127,7 @@ def test_entry_for_the_whole_repository_differs_on_purpose(run: Run) -> None:
     assert run.tags(run.oracle, "exact/app") == []
 
 
+@pytest.mark.differs("the longest matching prefix serves a repository in syncer")
 def test_longest_prefix_wins_differs_on_purpose(run: Run) -> None:
     """Differs on purpose: the longest matching prefix serves a repository in syncer.
 
