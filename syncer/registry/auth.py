@@ -48,7 +48,7 @@ from syncer import defaults
 from syncer.config import AuthEntry
 from syncer.credentials import IDENTITY_TOKEN
 from syncer.errors import AuthError, HTTPError
-from syncer.registry import transport
+from syncer.registry import replies, transport
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +234,9 @@ class Authenticator:
         what = f"token request for {' '.join(scopes) or 'registry'}"
         # requests would drop Authorization off-host but forward a POST body
         # (the refresh token) on 307/308; no token service we know redirects.
-        transport.refuse_redirect(resp, what, AuthError)
+        replies.refuse_redirect(resp, what, AuthError)
         try:
-            transport.check(resp, what)
+            replies.check(resp, what)
         except HTTPError as exc:
             if exc.status in (401, 403):
                 raise AuthError(str(exc), status=exc.status, url=exc.url) from None

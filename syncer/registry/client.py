@@ -28,7 +28,7 @@ from syncer.errors import (
     TLSHandshakeError,
 )
 from syncer.reference import Repository
-from syncer.registry import transport
+from syncer.registry import replies, transport
 from syncer.registry.auth import Authenticator
 from syncer.registry.models import ManifestHead, RawManifest, SizedBody
 
@@ -147,7 +147,7 @@ class RegistryClient:
                 resp.close()
                 raise last  # plain HTTP sent to a TLS port
             elif resp.status_code >= 400:
-                transport.check(resp, f"ping {self.host}")
+                replies.check(resp, f"ping {self.host}")
             transport.drain(resp)
             resp.close()
             return base
@@ -200,12 +200,12 @@ class RegistryClient:
                     continue
             break
         if not kwargs.get("allow_redirects", True):
-            transport.refuse_redirect(resp, what)
+            replies.refuse_redirect(resp, what)
         if (resp.status_code < 400 and not stream) or (expect_404 and resp.status_code == 404):
             transport.drain(resp)
             return resp
         try:
-            return transport.check(resp, what)
+            return replies.check(resp, what)
         finally:
             if resp.status_code >= 400:
                 resp.close()
@@ -228,7 +228,7 @@ class RegistryClient:
     def _observe(self, resp: requests.Response) -> None:
         """Tell the throttle when the registry asks everyone to slow down."""
         if resp.status_code == 429:
-            self.throttle.pause(self.host, transport.retry_after(resp) or DEFAULT_PAUSE)
+            self.throttle.pause(self.host, replies.retry_after(resp) or DEFAULT_PAUSE)
             return
         left = ratelimit_remaining(resp.headers.get("ratelimit-remaining"))
         if left is not None and left <= RATELIMIT_LOW_WATER:

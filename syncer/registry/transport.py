@@ -1,16 +1,15 @@
 """The single boundary between ``requests`` and syncer's error tree.
 
 Only this module catches ``requests`` exceptions. Everything above it sees
-:mod:`syncer.errors` types, chained to the original with ``from exc``. Every
+:mod:`syncer.errors` types, chained to the original with ``from exc``; an
+error *status* becomes one in :mod:`syncer.registry.replies`. Every
 request runs under a :mod:`~syncer.registry.deadline` watch; when the watchdog
 cut the connection, the error says which deadline did it.
 """
 
 from __future__ import annotations
 
-import email.utils
 import http.cookiejar
-import json
 import os
 import re
 import time
@@ -18,20 +17,15 @@ import urllib.request
 import weakref
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
 from syncer import defaults
 from syncer.errors import (
-    AuthError,
-    HTTPError,
-    NotFoundError,
-    RateLimitedError,
     RegistryError,
     ResponseTooLargeError,
-    ServerError,
     TLSError,
     TLSHandshakeError,
     TransportError,
@@ -39,8 +33,8 @@ from syncer.errors import (
 from syncer.registry import deadline
 from syncer.registry.models import SizedBody
 
-_MAX_BODY_IN_MESSAGE = 300
-_MAX_ERRORS = 5
+#: Longest piece of server text that reaches a message.
+MAX_BODY_IN_MESSAGE = 300
 #: Bytes asked of the socket per read while reading a capped body.
 _READ_CHUNK = 64 << 10
 
@@ -251,7 +245,7 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
         raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
     except OSError as exc:  # urllib3 can surface raw socket errors mid-body
         watch.check(exc)
-        raise TransportError(f"reading {strip_query(resp.url)}: {_clip(str(exc))}") from exc
+        raise TransportError(f"reading {strip_query(resp.url)}: {clip(str(exc))}") from exc
     finally:
         watch.end()
 
@@ -364,117 +358,11 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def check(resp: requests.Response, what: str) -> requests.Response:
-    """Return ``resp`` if it succeeded, else raise the matching :class:`HTTPError`.
-
-    An error body is read once, at most :data:`defaults.MAX_ERROR_BODY` bytes.
-    """
-    if resp.status_code < 400:
-        return resp
-    body = drain(resp)
-    errors = _errors_payload(resp, body) or _implied_errors(resp, body)
-    detail = "; ".join(
-        f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
-    ) or _sanitised_body(resp, body)
-    status = resp.status_code
-    message = f"{what}: HTTP {status}" + (f" {detail}" if detail else "")
-    cls: type[HTTPError] = HTTPError
-    if status in (401, 403):
-        cls = AuthError
-    elif status == 404:
-        cls = NotFoundError
-    elif status == 429:
-        cls = RateLimitedError
-    elif status >= 500:
-        cls = ServerError
-    raise cls(
-        message,
-        status=status,
-        method=resp.request.method or "",
-        url=strip_query(resp.url),
-        errors=errors,
-        retry_after=retry_after(resp),
-    )
-
-
-def refuse_redirect(
-    resp: requests.Response, what: str, error: type[HTTPError] = HTTPError
-) -> requests.Response:
-    """Return ``resp`` unless it is a redirect we chose not to follow: that is permanent."""
-    if not 300 <= resp.status_code < 400:
-        return resp
-    resp.close()
-    target = urljoin(resp.url, resp.headers.get("Location", ""))
-    raise error(
-        f"{what}: HTTP {resp.status_code} redirect to {shown_host(target)} not followed",
-        status=resp.status_code,
-        method=resp.request.method or "",
-        url=strip_query(resp.url),
-    )
-
-
-def _implied_errors(resp: requests.Response, body: bytes) -> list[dict[str, Any]]:
-    """The spec's error code for a status that came without a body (HEAD, some proxies)."""
-    status, path = resp.status_code, urlsplit(resp.url).path
-    code = {401: "UNAUTHORIZED", 403: "DENIED", 429: "TOOMANYREQUESTS"}.get(status)
-    if status == 404:
-        if "/manifests/" in path:
-            code = "MANIFEST_UNKNOWN"
-        elif "/blobs/uploads/" in path:
-            code = "BLOB_UPLOAD_UNKNOWN"
-        elif "/blobs/" in path:
-            code = "BLOB_UNKNOWN"
-        else:
-            code = "NAME_UNKNOWN"
-    if code is None or body:
-        return []
-    return [{"code": code, "message": ""}]
-
-
-def retry_after(resp: requests.Response) -> float | None:
-    """Seconds the server asked us to wait, from ``Retry-After`` (delta or HTTP date)."""
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]:
-    # Spec "Error Codes": {"errors": [{"code", "message", "detail"}]}.
-    if resp.request.method == "HEAD":
-        return []
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError:
-        return []
-    errs = body.get("errors") if isinstance(body, dict) else None
-    if not isinstance(errs, list):
-        return []
-    return [
-        {"code": _clip(str(e.get("code", ""))), "message": _clip(str(e.get("message", "")))}
-        for e in errs[:_MAX_ERRORS]
-        if isinstance(e, dict)
-    ]
-
-
-def _sanitised_body(resp: requests.Response, body: bytes) -> str:
-    if resp.request.method == "HEAD":
-        return ""
-    text = body[: _MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
-    return _clip(" ".join(text.split()))
-
-
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """Server text for a message: non-printables as ``?``, at most 300 characters."""
     printable = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(printable) > _MAX_BODY_IN_MESSAGE:
-        return printable[:_MAX_BODY_IN_MESSAGE] + "…"
+    if len(printable) > MAX_BODY_IN_MESSAGE:
+        return printable[:MAX_BODY_IN_MESSAGE] + "…"
     return printable
 
 
@@ -501,7 +389,7 @@ def origin(url: str) -> tuple[str, str, int]:
 
 def shown_host(url: str) -> str:
     """``host[:port]`` of ``url`` for a message: no user info, nothing unprintable."""
-    return _clip(urlsplit(url).netloc.rpartition("@")[2])
+    return clip(urlsplit(url).netloc.rpartition("@")[2])
 
 
 _QUERY = re.compile(r"\?[^\s'\")]*")
@@ -512,4 +400,4 @@ def _short(exc: BaseException) -> str:
     # urllib3 messages embed the whole pool repr; keep the informative tail.
     if "Caused by" in text:
         text = text.split("Caused by", 1)[1].strip(" ()'\"")
-    return _clip(text)
+    return clip(text)

@@ -20,7 +20,7 @@ from syncer.errors import (
     TransportError,
     is_transient,
 )
-from syncer.registry import transport
+from syncer.registry import replies, transport
 from tests.registry.fakes import (
     BASE,
     BreakingStream,
@@ -45,13 +45,13 @@ def answer(
 
 def error_for(reply: Reply, method: str = "GET", url: str = SECRET_URL) -> HTTPError:
     with pytest.raises(HTTPError) as info:
-        transport.check(answer(reply, method, url), "upload status")
+        replies.check(answer(reply, method, url), "upload status")
     return info.value
 
 
 def test_success_passes_through() -> None:
     resp = answer(Reply(202))
-    assert transport.check(resp, "x") is resp
+    assert replies.check(resp, "x") is resp
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_redirect_target_query_is_stripped() -> None:
     fake.on("GET", UPLOAD, Reply(307, {"Location": signed}))
     fake.on("GET", "https://cdn.example/blob", Reply(403, {}, b"<Error>AccessDenied</Error>"))
     with pytest.raises(AuthError) as info:
-        transport.check(transport.send(mounted(fake), "GET", UPLOAD), "GET blob")
+        replies.check(transport.send(mounted(fake), "GET", UPLOAD), "GET blob")
     assert info.value.url == "https://cdn.example/blob"
     assert "presigned" not in str(info.value)
 
