@@ -92,7 +92,7 @@ def test_retry_after_seconds() -> None:
 
 def test_retry_after_http_date(monkeypatch: pytest.MonkeyPatch) -> None:
     now = 1_700_000_000.0
-    monkeypatch.setattr(transport, "time", SimpleNamespace(time=lambda: now))
+    monkeypatch.setattr(replies, "time", SimpleNamespace(time=lambda: now))
     date = email.utils.formatdate(now + 120, usegmt=True)
     assert error_for(Reply(503, {"Retry-After": date})).retry_after == 120.0
     past = email.utils.formatdate(now - 120, usegmt=True)
