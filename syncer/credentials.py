@@ -31,7 +31,7 @@ import json
 import logging
 import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from syncer import defaults
@@ -76,6 +76,17 @@ def run_helper(argv: Sequence[str], stdin: str) -> str:
     return done.stdout
 
 
+def covering_key(keys: Iterable[str], repo: Repository) -> str | None:
+    """The longest auth key that covers ``repo`` on a path-component boundary, or None."""
+    name = f"{repo.registry}/{repo.path}"
+    return max((k for k in keys if name == k or name.startswith(k + "/")), key=len, default=None)
+
+
+def keys_under(keys: Iterable[str], registry: str) -> list[str]:
+    """The auth keys of ``registry`` itself or of a path under it."""
+    return [k for k in keys if k == registry or k.startswith(registry + "/")]
+
+
 class Credentials:
     """Auth entries from the config, then login files (auth.json, docker), then anonymous.
 
@@ -107,11 +118,7 @@ class Credentials:
     def lookup(self, repo: Repository) -> AuthEntry | None:
         """The credentials for ``repo``, or None for anonymous access."""
         name = f"{repo.registry}/{repo.path}"
-        entry = max(
-            (key for key in self._entries if name == key or name.startswith(key + "/")),
-            key=len,
-            default=None,
-        )
+        entry = covering_key(self._entries, repo)
         found = self._entries[entry] if entry is not None else None
         if found is not None and found.problem:
             # The entry meant for this repository is broken: failing is honest,
@@ -129,9 +136,7 @@ class Credentials:
     def insecure(self, registry: str) -> bool:
         """Whether any entry for ``registry`` (or a path under it) sets ``insecure``."""
         host = host_of(registry) or registry
-        return any(
-            e.insecure for k, e in self._entries.items() if k == host or k.startswith(host + "/")
-        )
+        return any(self._entries[k].insecure for k in keys_under(self._entries, host))
 
     def _from_files(self, registry: str, name: str) -> tuple[str, str] | None:
         with self._lock:

@@ -25,7 +25,7 @@ import redis
 
 from syncer import defaults
 from syncer.config import AuthEntry, load_auth
-from syncer.credentials import Credentials
+from syncer.credentials import Credentials, keys_under
 from syncer.errors import ConfigError
 from syncer.fleet import settings
 from syncer.fleet.broker import CeleryDispatcher
@@ -155,9 +155,7 @@ def credential_note(url: str) -> str:
     registry = normalize_registry(urlsplit(url).netloc) if url else ""
     if not registry:
         return ""
-    held = [
-        k for k in credential_keys(auth_entries()) if k == registry or k.startswith(registry + "/")
-    ]
+    held = keys_under(credential_keys(auth_entries()), registry)
     if held:
         return f"this worker has credentials for {registry} (auth keys: {', '.join(held)})"
     return f"this worker has no credentials for {registry} in its auth file"

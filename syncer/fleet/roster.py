@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import redis
 
 from syncer.config import AuthEntry
+from syncer.credentials import covering_key
 from syncer.reference import Repository
 from syncer.rules import Rule
 
@@ -108,12 +109,6 @@ class Roster:
         return sorted(found, key=lambda w: w.node)
 
 
-def covers(keys: Iterable[str], repo: Repository) -> str | None:
-    """The longest key that covers ``repo`` (as credential lookup matches), or None."""
-    name = f"{repo.registry}/{repo.path}"
-    return max((k for k in keys if name == k or name.startswith(k + "/")), key=len, default=None)
-
-
 @dataclass(frozen=True, slots=True)
 class Gap:
     """A repository the planner has credentials for and no live worker does."""
@@ -142,7 +137,7 @@ def uncovered(
     gaps: dict[str, Gap] = {}
     for rule in rules:
         for repo in (rule.source, *(d.repo for d in rule.destinations)):
-            key = covers(mine, repo)
-            if key is not None and covers(theirs, repo) is None:
+            key = covering_key(mine, repo)
+            if key is not None and covering_key(theirs, repo) is None:
                 gaps.setdefault(key, Gap(repo, key))
     return list(gaps.values())

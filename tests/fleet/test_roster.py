@@ -16,12 +16,12 @@ import pytest
 import redis
 
 from syncer.config import AuthEntry
+from syncer.credentials import covering_key
 from syncer.fleet.roster import (
     FORGET_AFTER,
     KEY,
     Roster,
     WorkerInfo,
-    covers,
     credential_keys,
     uncovered,
 )
@@ -45,12 +45,12 @@ def _rule(src: str, *dsts: str) -> Rule:
     )
 
 
-def test_covers_matches_on_path_component_boundaries() -> None:
+def test_covering_key_matches_on_path_component_boundaries() -> None:
     repo = Repository.parse("quay.io/coreos/proxy")
-    assert covers(["quay.io"], repo) == "quay.io"
-    assert covers(["quay.io", "quay.io/coreos"], repo) == "quay.io/coreos"
-    assert covers(["quay.io/core"], repo) is None
-    assert covers(["quay.io/coreos/proxy"], repo) == "quay.io/coreos/proxy"
+    assert covering_key(["quay.io"], repo) == "quay.io"
+    assert covering_key(["quay.io", "quay.io/coreos"], repo) == "quay.io/coreos"
+    assert covering_key(["quay.io/core"], repo) is None
+    assert covering_key(["quay.io/coreos/proxy"], repo) == "quay.io/coreos/proxy"
 
 
 def test_only_credentialed_keys_are_published() -> None:
