@@ -11,11 +11,38 @@ from typing import Any
 
 from syncer.lab.images import SeedImage
 from syncer.lab.registry import RegistryServer
+from tests.faults.chaos import ChaosProxy
 from tests.fleet.conftest import RunCli
+from tests.fleet.helpers import insecure, write_json
 from tests.fleet.processes import CliRun, RedisProcess, WorkerProcess
 from tests.support.verify import RegistryReader, verify_image
 
 PLAN_TIMEOUT = 150.0
+
+
+#: The upload session of the large blob the worker-death tests interrupt.
+LARGE_UPLOAD = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
+
+
+def mirror_config(home: Path, src: str, dst: str, images: list[SeedImage]) -> tuple[Path, Path]:
+    """The auth file and one tag rule per image, ``lab/`` -> ``mirror/``."""
+    auth = write_json(home / "auth.json", insecure(src, dst))
+    rules = write_json(
+        home / "images.json",
+        {f"{src}/{i.repo}:{i.tag}": f"{dst}/{mirror(i.repo)}" for i in images},
+    )
+    return auth, rules
+
+
+def wait_inside_second_chunk(dst: ChaosProxy) -> None:
+    """Until the large blob's second PATCH is on the wire (the first accepted), and a bit on."""
+
+    def second_chunk_on_the_wire() -> bool:
+        patches = dst.recorded("PATCH", LARGE_UPLOAD)
+        return len(patches) >= 2 and patches[0].status == 202
+
+    wait_for("the second chunk to start", second_chunk_on_the_wire, timeout=60)
+    time.sleep(0.5)  # well inside the second chunk
 
 
 def mirror(repo: str) -> str:

@@ -21,11 +21,18 @@ import pytest
 
 from syncer import defaults
 from syncer.fleet import settings
-from syncer.lab.images import SeedImage, build_image_set
+from syncer.lab.images import build_image_set
 from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import assert_settled, kill_group, mirror, verify_synced, wait_for
+from tests.faults.helpers import (
+    LARGE_UPLOAD,
+    assert_settled,
+    kill_group,
+    mirror_config,
+    verify_synced,
+    wait_inside_second_chunk,
+)
 from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
+from tests.fleet.helpers import seed
 from tests.fleet.processes import WorkerProcess
 from tests.fleet.throttle import ThrottledRelay
 from tests.support.faultproxy import Recorded
@@ -35,18 +42,8 @@ from tests.support.verify import RegistryReader
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 CHUNK = defaults.UPLOAD_CHUNK
-SESSION = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
 #: The issue's bound: a plan recovers within about two minutes of losing a host.
 RECOVERY_BOUND = 180.0
-
-
-def _config(home: Path, src: str, dst: str, images: list[SeedImage]) -> tuple[Path, Path]:
-    auth = write_json(home / "auth.json", insecure(src, dst))
-    rules = write_json(
-        home / "images.json",
-        {f"{src}/{i.repo}:{i.tag}": f"{dst}/{mirror(i.repo)}" for i in images},
-    )
-    return auth, rules
 
 
 def _landed_bytes(requests: list[Recorded]) -> int:
@@ -56,7 +53,7 @@ def _landed_bytes(requests: list[Recorded]) -> int:
 
 def _big_upload(dst: ChaosProxy, digest: str) -> list[Recorded]:
     """The requests of the one upload session that carried ``digest``'s PATCHes and PUT."""
-    session = [r for r in dst.recorded() if re.search(SESSION, r.path)]
+    session = [r for r in dst.recorded() if re.search(LARGE_UPLOAD, r.path)]
     puts = [r for r in session if r.method == "PUT" and digest in r.query.replace("%3A", ":")]
     patches = {r.path for r in session if r.method == "PATCH"}
     assert len(puts) == 1 and patches == {puts[0].path}, session
@@ -85,19 +82,14 @@ def test_kill_9_with_default_settings_recovers_on_a_worker_started_afterwards(
     assert big.size >= defaults.CHUNKED_THRESHOLD and big.size > 2 * CHUNK
     dst = make_proxy(dest.host, buffer_bodies=True)
     with ThrottledRelay(source.host, 16 << 20) as relay:
-        auth, rules = _config(fleet_home, relay.host, dst.host, images)
+        auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
         [victim] = workers(1, auth=auth, concurrency=2)
         dst.owners = [victim.pid]
         started = syncer_cli("plan", "--auth", auth, "--images", rules)
         assert started.code == 0, started
         plan = started.out.strip()
 
-        def second_chunk_on_the_wire() -> bool:
-            patches = dst.recorded("PATCH", SESSION)
-            return len(patches) >= 2 and patches[0].status == 202
-
-        wait_for("the second chunk to start", second_chunk_on_the_wire, timeout=60)
-        time.sleep(0.5)  # well inside the second chunk
+        wait_inside_second_chunk(dst)
         kill_group(victim)
         killed = time.monotonic()
         killed_at = len(dst.recorded())
@@ -146,7 +138,7 @@ def test_a_live_worker_streaming_for_several_timeouts_keeps_its_task(
     assert big.size >= defaults.CHUNKED_THRESHOLD
     dst = make_proxy(dest.host)
     with ThrottledRelay(source.host, 4 << 20) as relay:
-        auth, rules = _config(fleet_home, relay.host, dst.host, images)
+        auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
         fleet = workers(
             2, auth=auth, concurrency=2, env={"SYNCER_VISIBILITY_TIMEOUT": str(timeout)}
         )

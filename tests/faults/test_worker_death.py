@@ -23,17 +23,19 @@ from pathlib import Path
 import pytest
 
 from syncer import defaults
-from syncer.lab.images import SeedImage, build_image_set
+from syncer.lab.images import build_image_set
 from tests.faults.chaos import ChaosProxy
 from tests.faults.helpers import (
+    LARGE_UPLOAD,
     assert_settled,
     kill_group,
-    mirror,
+    mirror_config,
     verify_synced,
     wait_for,
+    wait_inside_second_chunk,
 )
 from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
+from tests.fleet.helpers import seed
 from tests.fleet.throttle import ThrottledRelay
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader
@@ -42,17 +44,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 CHUNK = defaults.UPLOAD_CHUNK
 VISIBILITY = 15
-SESSION = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
-
-
-def _config(home: Path, src: str, dst: str, images: list[SeedImage]) -> tuple[Path, Path]:
-    """The auth file and one tag rule per image, ``lab/`` -> ``mirror/``."""
-    auth = write_json(home / "auth.json", insecure(src, dst))
-    rules = write_json(
-        home / "images.json",
-        {f"{src}/{i.repo}:{i.tag}": f"{dst}/{mirror(i.repo)}" for i in images},
-    )
-    return auth, rules
 
 
 def _finish(cli: RunCli, plan: str, timeout: float) -> dict[str, object]:
@@ -76,7 +67,7 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
     assert big.size >= defaults.CHUNKED_THRESHOLD and big.size > 2 * CHUNK
     dst = make_proxy(dest.host, buffer_bodies=True)
     with ThrottledRelay(source.host, 16 << 20) as relay:
-        auth, rules = _config(fleet_home, relay.host, dst.host, images)
+        auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
         fleet = workers(
             2, auth=auth, concurrency=2, env={"SYNCER_VISIBILITY_TIMEOUT": str(VISIBILITY)}
         )
@@ -85,13 +76,8 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
         assert started.code == 0, started
         plan = started.out.strip()
 
-        def second_chunk_on_the_wire() -> bool:
-            patches = dst.recorded("PATCH", SESSION)
-            return len(patches) >= 2 and patches[0].status == 202
-
-        wait_for("the second chunk to start", second_chunk_on_the_wire, timeout=60)
-        time.sleep(0.5)  # well inside the second chunk
-        first, second = dst.recorded("PATCH", SESSION)[:2]
+        wait_inside_second_chunk(dst)
+        first, second = dst.recorded("PATCH", LARGE_UPLOAD)[:2]
         [victim] = [w for w in fleet if w.pid == dst.sender(second)]
         [survivor] = [w for w in fleet if w is not victim]
         killed_at, killed = len(dst.recorded()), time.monotonic()
@@ -107,7 +93,7 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
     assert second.content_range() == (CHUNK, 2 * CHUNK - 1) and second.status == 0
     # After the kill, the survivor asked the same session what it holds ...
     later = dst.recorded()[killed_at:]
-    session = [r for r in later if re.search(SESSION, r.path)]
+    session = [r for r in later if re.search(LARGE_UPLOAD, r.path)]
     status = [r for r in session if r.method == "GET"]
     assert status and status[0].status == 204, session
     assert status[0].path == first.path == second.path
@@ -143,7 +129,7 @@ def test_sigterm_mid_blob_finishes_it_warmly(
     dst = make_proxy(dest.host)
     upload = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
     with ThrottledRelay(source.host, 8 << 20) as relay:
-        auth, rules = _config(fleet_home, relay.host, dst.host, images)
+        auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
         fleet = workers(2, auth=auth, concurrency=2)
         dst.owners = [w.pid for w in fleet]
         started = syncer_cli("plan", "--auth", auth, "--images", rules)
