@@ -117,6 +117,17 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
+def add_success_image_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """image-syncer's ``--output-success-images FILE`` and ``--output-images-format``."""
+    p.add_argument("--output-success-images", type=Path, metavar="FILE", help=what)
+    p.add_argument(
+        "--output-images-format",
+        choices=("yaml", "json"),
+        default="yaml",
+        help="format of --output-success-images (default yaml)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="syncer", description=DESCRIPTION)
@@ -141,17 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help=f"blob cache file (default {defaults.blob_cache_file()}); 'none' disables it",
     )
-    sync.add_argument(
-        "--output-success-images",
-        type=Path,
-        metavar="FILE",
-        help="write the images copied in this run as an --images file, as image-syncer does",
-    )
-    sync.add_argument(
-        "--output-images-format",
-        choices=("yaml", "json"),
-        default="yaml",
-        help="format of --output-success-images (default yaml)",
+    add_success_image_arguments(
+        sync, "write the images copied in this run as an --images file, as image-syncer does"
     )
     sync.add_argument(
         "--success-includes-unchanged",

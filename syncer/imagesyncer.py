@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from syncer import defaults
-from syncer.cli import _non_negative, _positive, cmd_sync, run
+from syncer.cli import _non_negative, _positive, add_success_image_arguments, cmd_sync, run
 
 DESCRIPTION = (
     "Copy container images between Docker Registry V2 / OCI registries. "
@@ -78,18 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_go_bool,
         help="push manifests even when the destination has them",
     )
-    p.add_argument(
-        "--output-success-images",
-        type=Path,
-        metavar="FILE",
-        help="write the images copied in this run to FILE",
-    )
-    p.add_argument(
-        "--output-images-format",
-        choices=("yaml", "json"),
-        default="yaml",
-        help="format of --output-success-images (default yaml)",
-    )
+    add_success_image_arguments(p, "write the images copied in this run to FILE")
     p.set_defaults(
         func=cmd_sync,
         config_file=None,
