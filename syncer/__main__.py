@@ -1,5 +1,5 @@
 """Allow ``python -m syncer``."""
 
-from syncer.cli import main
+from syncer.cli.main import main
 
 raise SystemExit(main())

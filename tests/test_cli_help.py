@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from syncer import cli, imagesyncer
+from syncer.cli import imagesyncer, main, sync
+from syncer.cli.logfmt import LogrusFormatter, go_duration, quote
 from syncer.jobs import ImageResult
-from syncer.logfmt import LogrusFormatter, go_duration, quote
 from syncer.text import EscapeControls
 
 
@@ -24,7 +24,7 @@ def parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     return found
 
 
-@pytest.mark.parametrize("build", [cli.build_parser, imagesyncer.build_parser])
+@pytest.mark.parametrize("build", [main.build_parser, imagesyncer.build_parser])
 def test_every_option_has_help(build: object) -> None:
     assert callable(build)
     for parser in parsers(build()):
@@ -36,7 +36,7 @@ def test_every_option_has_help(build: object) -> None:
 
 def test_help_starts_with_what_the_tool_does(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["--help"])
+        main.main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     description = out.split("\n\n", 2)[1]
@@ -48,7 +48,7 @@ def test_sync_flags_without_a_subcommand_mean_sync(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`syncer --auth a --images i` runs sync: here it fails on the missing file, not usage."""
-    code = cli.main(["--auth", str(tmp_path / "a.yaml"), "--images", str(tmp_path / "i.yaml")])
+    code = main.main(["--auth", str(tmp_path / "a.yaml"), "--images", str(tmp_path / "i.yaml")])
     err = capsys.readouterr().err
     assert code == 2
     assert "a.yaml: cannot read" in err and "required: command" not in err
@@ -57,22 +57,22 @@ def test_sync_flags_without_a_subcommand_mean_sync(
 @pytest.mark.parametrize("argv", [["--bogus"], ["-x"], ["--images"]])
 def test_bad_flags_are_usage_errors(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        cli.main(argv)
+        main.main(argv)
     assert exit_.value.code == 2
 
 
 def test_subcommands_and_version_still_reach_the_top(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["--version"])
+        main.main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("syncer ")
-    assert {"sync", "plan", "status", "cancel", "worker"} <= cli.subcommands(cli.build_parser())
+    assert {"sync", "plan", "status", "cancel", "worker"} <= main.subcommands(main.build_parser())
 
 
 def test_console_script_defaults_match_image_syncer() -> None:
     args = imagesyncer.build_parser().parse_args(["--images", "i.yaml"])
     assert (args.proc, args.retries, args.force, args.output_images_format) == (5, 2, False, "yaml")
     assert (args.os, args.arch, args.log, args.output_success_images) == ([], [], None, None)
-    assert args.output == "none" and args.func is cli.cmd_sync
+    assert args.output == "none" and args.func is sync.cmd_sync
 
 
 @pytest.mark.parametrize(("word", "value"), [("true", True), ("T", True), ("0", False)])
@@ -94,8 +94,8 @@ def test_success_images_lists_copied_images_only() -> None:
         ImageResult("s/b:1", "d/b:1", "skipped"),
         ImageResult("s/c:1", "d/c:1", "failed", "x"),
     ]
-    assert cli.success_images(results) == {"s/a:1": ["d/a:1", "e/a:1"]}
-    assert cli.success_images(results, ("synced", "skipped")) == {
+    assert sync.success_images(results) == {"s/a:1": ["d/a:1", "e/a:1"]}
+    assert sync.success_images(results, ("synced", "skipped")) == {
         "s/a:1": ["d/a:1", "e/a:1"],
         "s/b:1": ["d/b:1"],
     }
@@ -146,6 +146,6 @@ def test_log_line_escapes_controls_and_keeps_tracebacks_on_one_line() -> None:
 
 def test_sync_help_says_what_sync_does(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        cli.main(["sync", "--help"])
+        main.main(["sync", "--help"])
     description = capsys.readouterr().out.split("\n\n", 2)[1]
     assert description.startswith("Copy the images an image-syncer config names")

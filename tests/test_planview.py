@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from syncer import planview
+from syncer.cli import planview
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus
 
 WHERE = "Redis at redis://***@127.0.0.1:6379/0"

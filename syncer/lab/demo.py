@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from syncer.cli import main as syncer_main
+from syncer.cli.main import main as syncer_main
 from syncer.lab.images import build_image_set
 from syncer.lab.push import push_image_set
 from syncer.lab.registry import RegistryServer

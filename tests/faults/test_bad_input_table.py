@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import main
+from syncer.cli.main import main
 from syncer.lab.images import build_image_set
 from syncer.lab.registry import RegistryServer
 from tests.fleet.helpers import seed, write_json

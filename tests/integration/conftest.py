@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from syncer.cli import main
+from syncer.cli.main import main
 from syncer.lab.images import ImageSet, push_image_set
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from syncer.embedded import EmbeddedSync, describe
 from syncer.engine import Resolved, resolve
@@ -21,8 +22,7 @@ def _missing(runner: EmbeddedSync, res: Resolved) -> list[tuple[str, int]]:
         if runner.cache.has(dst_repo.registry, dst_repo.path, desc.digest):
             continue
         if not retrying(
-            lambda d=desc.digest: dst.blob_exists(dst_repo, d),  # type: ignore[misc]
-            what=f"HEAD blob {desc.digest[:19]}",
+            partial(dst.blob_exists, dst_repo, desc.digest), what=f"HEAD blob {desc.digest[:19]}"
         ):
             out.append((desc.digest, max(desc.size, 0)))
     return out

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syncer import defaults
+from syncer.cli.args import add_config_arguments, load, sync_options
+from syncer.cli.exits import EXIT_OK
+from syncer.cli.planview import follow, plan_exit, print_final, render
 from syncer.errors import ConfigError, SyncerError
 from syncer.fleet import settings
-from syncer.planview import EXIT_OK, follow, plan_exit, print_final, render
 
 if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     import redis
@@ -20,10 +22,10 @@ if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     from syncer.fleet.plans import PlanStore
 
 
-def add_parsers(sub: argparse._SubParsersAction, add_config_arguments: object) -> None:  # type: ignore[type-arg]
+def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the distributed subcommands."""
     plan = sub.add_parser("plan", help="enqueue a config as Celery tasks for a worker fleet")
-    add_config_arguments(plan)  # type: ignore[operator]
+    add_config_arguments(plan)
     _redis_arg(plan)
     plan.add_argument("--wait", action="store_true", help="follow progress; exit like sync")
     plan.add_argument(
@@ -126,7 +128,6 @@ def _safe_url(url: str) -> str:
 def cmd_plan(args: argparse.Namespace) -> int:
     """``syncer plan``."""
     from syncer import planner
-    from syncer.cli import load, sync_options
 
     config = load(args)
     if args.dry_run:

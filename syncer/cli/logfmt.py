@@ -1,4 +1,4 @@
-"""image-syncer's log format: logrus text lines, and Go's duration spelling.
+"""Where log lines go, and image-syncer's format: logrus text lines, Go's durations.
 
 ``--log FILE`` is written the way image-syncer (logrus ``TextFormatter`` with
 ``FullTimestamp``) writes it, so the ``grep`` in a user's cron job keeps
@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
+from pathlib import Path
 
-from syncer.text import escape
+from syncer.errors import ConfigError
+from syncer.text import EscapeControls, escape
 
 #: logrus's level names (``logrus.Level.String``).
 _LEVELS = {
@@ -68,3 +71,28 @@ class LogrusFormatter(logging.Formatter):
         if record.exc_text:
             line += f" error={quote(record.exc_text)}"
         return line
+
+
+def setup_logging(log_file: Path | None, verbose: bool) -> None:
+    """Log lines to stderr, or to ``--log FILE``."""
+    handler: logging.Handler
+    if log_file is not None:
+        try:
+            # Truncated per run and in logrus's format, as image-syncer writes it.
+            handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--log {log_file}: {exc.strerror}") from None
+        handler.setFormatter(LogrusFormatter())
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(message)s"
+        if sys.stderr.isatty():
+            fmt = "\r\033[K" + fmt  # clear the progress bar's line before a log line
+        handler.setFormatter(logging.Formatter(fmt, "%H:%M:%S"))
+    # Tags, errors[] and headers from servers reach log lines: no raw controls.
+    handler.addFilter(EscapeControls())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # urllib3 logs full URLs at DEBUG, including upload-session query strings.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

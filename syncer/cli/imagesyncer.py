@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from syncer import defaults
-from syncer.cli import _non_negative, _positive, add_success_image_arguments, cmd_sync, run
+from syncer.cli.args import add_success_image_arguments, non_negative, positive
+from syncer.cli.exits import run
+from syncer.cli.sync import cmd_sync
 
 DESCRIPTION = (
     "Copy container images between Docker Registry V2 / OCI registries. "
@@ -47,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-p",
         "--proc",
-        type=_positive,
+        type=positive,
         default=defaults.PROC,
         help=f"concurrent transfers (default {defaults.PROC})",
     )
     p.add_argument(
         "-r",
         "--retries",
-        type=_non_negative,
+        type=non_negative,
         default=defaults.RETRIES,
         help=f"times to retry failed images (default {defaults.RETRIES})",
     )

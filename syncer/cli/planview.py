@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import redis
 
+from syncer.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from syncer.progress import bytes_line, human_bytes, summary
 
 if TYPE_CHECKING:
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-EXIT_OK, EXIT_FAILED = 0, 1
-#: Ctrl-C while following a plan (the shell's 128 + SIGINT).
-EXIT_INTERRUPTED = 130
 #: ``status --follow`` and ``plan --wait``: redraw every REDRAW s, look for the end every POLL s.
 REDRAW, POLL = 0.5, 0.05
 #: While Redis is unreachable: read again after RECONNECT_FIRST s, doubling up to RECONNECT_MAX s.

@@ -1,0 +1,131 @@
+"""``syncer sync``: copy the images a config names, on threads in this process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from syncer import defaults
+from syncer.cache import BlobCache, FileBlobCache, MemoryBlobCache
+from syncer.cli.args import add_config_arguments, add_success_image_arguments, load, sync_options
+from syncer.cli.dryrun import dry_run
+from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
+from syncer.cli.interrupts import Interrupts, interrupted_line
+from syncer.cli.logfmt import go_duration
+from syncer.embedded import EmbeddedSync
+from syncer.jobs import ImageResult
+from syncer.progress import ProgressBar, summary
+from syncer.registry import deadline
+
+log = logging.getLogger("syncer")
+
+
+def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``sync``."""
+    sync = sub.add_parser(
+        "sync",
+        help="sync images in this process (no Redis needed)",
+        description="Copy the images an image-syncer config names, on threads in this "
+        "process (no Redis needed). Exit 0 when all succeeded, 1 when some failed, "
+        "2 for a usage or config error.",
+    )
+    add_config_arguments(sync)
+    sync.add_argument(
+        "--cache",
+        type=Path,
+        help=f"blob cache file (default {defaults.blob_cache_file()}); 'none' disables it",
+    )
+    add_success_image_arguments(
+        sync, "write the images copied in this run as an --images file, as image-syncer does"
+    )
+    sync.add_argument(
+        "--success-includes-unchanged",
+        action="store_true",
+        help="also list images that were already up to date in --output-success-images",
+    )
+    sync.add_argument(
+        "--output", choices=("text", "json"), default="text", help="summary format on stdout"
+    )
+    sync.set_defaults(func=cmd_sync)
+
+
+def open_cache(path: Path | None) -> BlobCache:
+    """The embedded blob cache: a file, or nothing with ``--cache none``."""
+    if path is not None and str(path) == "none":
+        return MemoryBlobCache()
+    return FileBlobCache(path or defaults.blob_cache_file())
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """``syncer sync``."""
+    config = load(args)
+    options = sync_options(args)
+    deadline.limits()  # a bad $SYNCER_* deadline fails here, as a usage error
+    stop = threading.Event()
+    runner = EmbeddedSync(config, options, cache=open_cache(args.cache), stop=stop.is_set)
+    if args.dry_run:
+        print(dry_run(runner))
+        return EXIT_OK
+
+    signals = Interrupts(stop)
+    try:
+        with signals, ProgressBar(runner.stats):
+            stats = runner.run()
+    except KeyboardInterrupt:
+        signum = signals.signum or signal.SIGINT
+        print(interrupted_line(signum, runner.stats), file=sys.stderr)
+        return by_signal(signum)
+    # The line image-syncer's FAQ tells users to grep for. N counts failed
+    # images and failed rules; image-syncer counts its internal tasks, which
+    # for a missing tag or a rule that cannot be listed is also one each.
+    log.info(
+        "Synchronization finished, %d tasks failed, cost %s.",
+        stats.images.failed,
+        go_duration(stats.elapsed),
+    )
+    if args.output_success_images:
+        statuses = ("synced", "skipped") if args.success_includes_unchanged else ("synced",)
+        data = success_images(stats.results, statuses)
+        write_success_images(args.output_success_images, args.output_images_format, data)
+    if args.output == "json":
+        print(json.dumps(stats.report(), indent=2))
+    elif args.output == "text":
+        print(summary(stats))
+    return EXIT_FAILED if stats.images.failed else EXIT_OK
+
+
+def success_images(
+    results: Sequence[ImageResult], statuses: Sequence[str] = ("synced",)
+) -> dict[str, list[str]]:
+    """image-syncer's success map: source -> list of destinations, for images copied.
+
+    Like image-syncer, images that were already up to date are left out
+    unless ``statuses`` includes ``skipped``. The file loads again as ``--images``.
+    """
+    out: dict[str, list[str]] = {}
+    for r in results:
+        if r.status in statuses:
+            dests = out.setdefault(r.source, [])
+            if r.dest not in dests:
+                dests.append(r.dest)
+    return dict(sorted(out.items()))
+
+
+def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> None:
+    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do."""
+    if fmt == "json":  # Go's json.Encoder: compact, sorted keys, one newline
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
+    else:  # yaml.v2: block style, sorted keys, sequences not indented
+        text = yaml.safe_dump(data, default_flow_style=False, allow_unicode=True)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        log.error("cannot write %s: %s", path, exc.strerror)
