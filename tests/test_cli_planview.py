@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.cli import planview
+from syncer.cli import exits, planview
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus
 
 WHERE = "Redis at redis://***@127.0.0.1:6379/0"
@@ -58,7 +58,7 @@ def test_an_outage_is_ridden_out_with_one_line_each_way(
 
     code = planview.follow(store, "p1", "text", stream, WHERE)  # type: ignore[arg-type]
 
-    assert code == planview.EXIT_OK
+    assert code == exits.EXIT_OK
     assert stream.getvalue().splitlines() == [
         f"syncer: {WHERE} unreachable (ConnectionError); reconnecting…",
         f"syncer: {WHERE} is back; following again",
@@ -84,7 +84,7 @@ def test_ctrl_c_during_an_outage_prints_the_reattach_hint(
 
     code = planview.follow(store, "p1", "text", stream, WHERE)  # type: ignore[arg-type]
 
-    assert code == planview.EXIT_INTERRUPTED
+    assert code == exits.EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert "syncer status p1 -f" in err and "syncer cancel p1" in err
     assert stream.getvalue().count("reconnecting") == 1
@@ -96,7 +96,7 @@ def test_a_single_failed_read_is_not_an_outage(fast_backoff: list[float]) -> Non
         io.StringIO(),
     )
 
-    assert planview.follow(store, "p1", "text", stream, WHERE) == planview.EXIT_OK  # type: ignore[arg-type]
+    assert planview.follow(store, "p1", "text", stream, WHERE) == exits.EXIT_OK  # type: ignore[arg-type]
     assert stream.getvalue() == ""
     assert fast_backoff == [0.01]
 
