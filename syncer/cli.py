@@ -25,11 +25,12 @@ import yaml
 from syncer import __version__, defaults
 from syncer.cache import BlobCache, FileBlobCache, MemoryBlobCache
 from syncer.config import SyncConfig, load_config
-from syncer.embedded import EmbeddedSync, SyncOptions
+from syncer.embedded import EmbeddedSync
 from syncer.errors import ConfigError, SyncerError
 from syncer.jobs import ImageResult
 from syncer.logfmt import LogrusFormatter, go_duration
 from syncer.manifest import PlatformFilter
+from syncer.options import SyncOptions
 from syncer.progress import ProgressBar, Stats, summary
 from syncer.reference import validate_tag
 from syncer.registry import deadline

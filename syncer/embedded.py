@@ -22,15 +22,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from syncer import defaults
 from syncer.cache import BlobCache
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
 from syncer.engine import Resolved, is_blob_unknown, push_manifests, resolve
-from syncer.errors import SyncerError, is_transient
+from syncer.errors import SyncerError, describe, is_transient
 from syncer.feed import feed
 from syncer.jobs import ImageResult, TagJob
-from syncer.manifest import Descriptor, PlatformFilter
+from syncer.manifest import Descriptor
+from syncer.options import SyncOptions
 from syncer.progress import Stats
 from syncer.reference import Repository
 from syncer.registry.pool import ClientPool
@@ -41,18 +41,6 @@ log = logging.getLogger(__name__)
 
 #: Log how many images a long round has resolved every this many.
 _REPORT_EVERY = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
-    """How to run a sync; the CLI flags, typed."""
-
-    proc: int = defaults.PROC
-    retries: int = defaults.RETRIES
-    force: bool = False
-    platforms: PlatformFilter = field(default_factory=PlatformFilter)
-    chunked_threshold: int = defaults.CHUNKED_THRESHOLD
-    upload_chunk: int = defaults.UPLOAD_CHUNK
 
 
 @dataclass(slots=True)
@@ -94,11 +82,6 @@ def _threads(count: int, name: str) -> Iterator[ThreadPoolExecutor]:
         # has already cut off.
         ex.shutdown(wait=True, cancel_futures=True)
         raise
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line reason for a failure report."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class EmbeddedSync:

@@ -16,8 +16,7 @@ from contextlib import ExitStack, contextmanager
 
 import redis
 
-from syncer.embedded import describe
-from syncer.errors import CancelledError, StateError, SyncerError, is_transient
+from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet import settings
 from syncer.fleet.images import blob_key
 from syncer.fleet.steps import Fleet, enqueue_copy, fail_image
