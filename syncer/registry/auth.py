@@ -45,8 +45,7 @@ from urllib.parse import urlsplit
 import requests
 
 from syncer import defaults
-from syncer.config import AuthEntry
-from syncer.credentials import IDENTITY_TOKEN
+from syncer.credentials import IDENTITY_TOKEN, AuthEntry
 from syncer.errors import AuthError, HTTPError
 from syncer.registry import replies, transport
 

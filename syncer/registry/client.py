@@ -19,7 +19,7 @@ import requests
 from urllib3.exceptions import InsecureRequestWarning
 
 from syncer import defaults, digests, mediatypes, schema1
-from syncer.config import AuthEntry
+from syncer.credentials import AuthEntry
 from syncer.errors import (
     AuthError,
     NotFoundError,

@@ -21,7 +21,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from syncer.config import AuthEntry
+from syncer.credentials import AuthEntry
 from syncer.registry.client import RegistryClient
 
 HOST = "reg.example"
