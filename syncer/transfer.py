@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, Protocol
 
 from syncer import defaults
+from syncer.blobreader import SourceReader, never
 from syncer.errors import (
     CancelledError,
     HTTPError,
@@ -31,7 +32,6 @@ from syncer.registry import deadline
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import SizedBody
 from syncer.retry import backoff_delay, retrying
-from syncer.source import SourceReader, never
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ import hashlib
 import pytest
 
 from syncer import defaults, mediatypes
+from syncer.blobreader import SourceReader
 from syncer.errors import DigestMismatchError, HTTPError
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.registry import deadline
-from syncer.source import SourceReader
 from syncer.transfer import BlobCopier
 from tests.registry.fakes import (
     BreakingStream,
