@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 Outcome = Literal["exists", "mounted", "copied"]
 
 
-def _ignore(_: int) -> None:
+def ignore_bytes(_: int) -> None:
+    """A byte-count callback that records nothing."""
     return None
 
 
@@ -140,7 +141,7 @@ class BlobCopier:
         src: RegistryClient,
         dst: RegistryClient,
         *,
-        on_bytes: Callable[[int], None] = _ignore,
+        on_bytes: Callable[[int], None] = ignore_bytes,
         stop: Callable[[], bool] = never,
         chunked_threshold: int = defaults.CHUNKED_THRESHOLD,
         upload_chunk: int = defaults.UPLOAD_CHUNK,
