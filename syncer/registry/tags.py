@@ -21,7 +21,8 @@ from syncer import defaults
 from syncer.errors import PaginationError, RegistryError
 from syncer.reference import Repository
 from syncer.registry import transport
-from syncer.registry.client import RegistryClient, pull_scope
+from syncer.registry.client import RegistryClient
+from syncer.registry.connection import pull_scope
 
 
 @dataclass(frozen=True, slots=True)
