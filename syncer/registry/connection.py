@@ -20,7 +20,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from syncer.credentials import AuthEntry
 from syncer.errors import AuthError, RegistryError, TLSError, TLSHandshakeError
 from syncer.reference import Repository
-from syncer.registry import replies, transport
+from syncer.registry import replies, transport, urls
 from syncer.registry.auth import Authenticator
 from syncer.throttle import (
     DEFAULT_PAUSE,
@@ -141,7 +141,7 @@ class RegistryConnection:
         url = target if "://" in target else self.base_url + target
         # Credentials go only to the registry itself: an upload Location or any
         # other absolute URL on another origin (scheme, host, port) gets none.
-        ours = transport.origin(url) == transport.origin(self.base_url)
+        ours = urls.origin(url) == urls.origin(self.base_url)
         headers: dict[str, str] = dict(kwargs.pop("headers", None) or {})
         body = kwargs.get("data")
         replayable = body is None or isinstance(body, bytes)
@@ -179,17 +179,17 @@ class RegistryConnection:
 
     def _refuse_foreign(self, resp: requests.Response, base: str, what: str) -> None:
         """Raise on a 401 from any origin but the registry's, before anything learns from it."""
-        if transport.origin(resp.url) == transport.origin(base):
+        if urls.origin(resp.url) == urls.origin(base):
             return
         # A host we were sent to (a CDN by redirect, an upload Location, or a
         # hostile one) has no say in where this registry's credentials go.
         resp.close()
         raise AuthError(
-            f"{what}: HTTP 401 from {transport.shown_host(resp.url)}, which is not "
+            f"{what}: HTTP 401 from {urls.shown_host(resp.url)}, which is not "
             f"the registry {self.host}: its challenge is ignored",
             status=401,
             method=resp.request.method or "",
-            url=transport.strip_query(resp.url),
+            url=urls.strip_query(resp.url),
         )
 
     def _observe(self, resp: requests.Response) -> None:
@@ -206,7 +206,7 @@ class RegistryConnection:
         loc = resp.headers.get("Location")
         if not loc:
             raise RegistryError(
-                f"{resp.request.method} {transport.strip_query(resp.url)}: "
+                f"{resp.request.method} {urls.strip_query(resp.url)}: "
                 "registry sent no Location header"
             )
         return urljoin(resp.url, loc)

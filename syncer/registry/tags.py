@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 from syncer import defaults
 from syncer.errors import PaginationError, RegistryError
 from syncer.reference import Repository
-from syncer.registry import transport
+from syncer.registry import transport, urls
 from syncer.registry.client import RegistryClient
 from syncer.registry.connection import pull_scope
 
@@ -52,7 +52,7 @@ def iter_tags(
         if url in visited:
             raise PaginationError(
                 f"list tags of {repo}: the registry's next page loops back to one "
-                f"already read ({transport.strip_query(url)})"
+                f"already read ({urls.strip_query(url)})"
             )
         if len(visited) >= max_pages:
             raise PaginationError(
@@ -78,10 +78,10 @@ def read_page(client: RegistryClient, repo: Repository, url: str) -> TagPage:
     try:
         data = json.loads(body) if body else {}
     except ValueError as exc:
-        raise RegistryError(f"{what}: {transport.strip_query(url)} is not JSON") from exc
+        raise RegistryError(f"{what}: {urls.strip_query(url)} is not JSON") from exc
     tags = data.get("tags") if isinstance(data, dict) else None
     if tags is not None and not isinstance(tags, list):
-        raise RegistryError(f"{what}: {transport.strip_query(url)} has no list of tags")
+        raise RegistryError(f"{what}: {urls.strip_query(url)} has no list of tags")
     # A non-string entry is passed on as text that fails the grammar: one failed image.
     listed = [
         t if isinstance(t, str) else f"{json.dumps(t)[:100]} (not a string)" for t in tags or ()
@@ -97,6 +97,6 @@ def _next_page(client: RegistryClient, repo: Repository, current: str, link: str
     if (got.scheme, got.netloc) != (ours.scheme, ours.netloc) or got.path != repo.tags_path():
         raise PaginationError(
             f"list tags of {repo}: the registry's next page leaves this repository's "
-            f"tag list ({transport.strip_query(url)[:200]!r})"
+            f"tag list ({urls.strip_query(url)[:200]!r})"
         )
     return url
