@@ -195,27 +195,27 @@ def resolve(
             return Resolved(job, pin, skip="unchanged")
     # Fetched by digest, the bytes must hash to it (RegistryClient.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
-    out = Resolved(job, top.digest)
+    source_digest, note = top.digest, ""
     parsed = parse(top, str(job.source))
     if parsed.kind == "index" and platforms.active:
         top, dropped = filter_index(top, parsed, platforms)
         if dropped:
             parsed = parse(top, str(job.source))
-            out.note = (
+            note = (
                 f"platform filter kept {len(parsed.children)} of "
                 f"{len(parsed.children) + dropped} manifests"
             )
             if not parsed.children:
-                out.skip = "no manifest matches the platform filter"
-                return out
+                skip = "no manifest matches the platform filter"
+                return Resolved(job, source_digest, skip=skip, note=note)
             if not force and dst_head is not None and dst_head.digest == top.digest:
-                out.skip = "unchanged"
-                return out
+                return Resolved(job, source_digest, skip="unchanged", note=note)
     if parsed.kind != "index" and platforms.active:
         # A single image carries its platform in its config blob (image-syncer reads it too).
-        out.skip = image_mismatch(src, src_repo, top, parsed, platforms)
-        if out.skip:
-            return out
+        skip = image_mismatch(src, src_repo, top, parsed, platforms)
+        if skip:
+            return Resolved(job, source_digest, skip=skip)
+    out = Resolved(job, source_digest, note=note)
     _collect(src, src_repo, top, parsed, out, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
     return out

@@ -7,21 +7,25 @@ fleet's Redis cache goes through the same functions in
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from syncer import mediatypes
 from syncer.cache import MemoryBlobCache
 from syncer.engine import (
     copy_and_record,
     explicit_jobs,
     is_blob_unknown,
     push_with_recheck,
+    resolve,
     rule_failures,
     unique_jobs,
 )
 from syncer.errors import CancelledError, HTTPError, ServerError
 from syncer.reference import Repository
 from syncer.rules import parse_rule
-from tests.registry.fakes import json_reply
+from tests.registry.fakes import FakeTransport, Reply, json_reply, open_registry
 from tests.support.copypath import (
     DST,
     GONE,
@@ -162,3 +166,50 @@ def test_is_blob_unknown_reads_the_error_codes() -> None:
     unknown = HTTPError("x", status=400, errors=[{"code": "MANIFEST_BLOB_UNKNOWN"}])
     assert is_blob_unknown(unknown)
     assert not is_blob_unknown(HTTPError("x", status=400, errors=[{"code": "MANIFEST_INVALID"}]))
+
+
+# -- resolve -------------------------------------------------------------------------
+def _manifest() -> bytes:
+    config, lay = layer(b"{}"), layer(PRESENT)
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": config.digest, "size": 2},
+            "layers": [{"mediaType": lay.media_type, "digest": lay.digest, "size": lay.size}],
+        }
+    ).encode()
+
+
+def _registries(*, dest_holds_it: bool) -> tuple[FakeTransport, str]:
+    body = _manifest()
+    digest = digest_of(body)
+    fake = FakeTransport()
+    open_registry(fake, "src.example")
+    open_registry(fake, "dst.example")
+    head = {"Docker-Content-Digest": digest, "Content-Type": mediatypes.OCI_MANIFEST}
+    fake.on("HEAD", f"https://src.example/v2/{SRC.path}/manifests/v1", Reply(200, head))
+    fake.on("GET", f"https://src.example/v2/{SRC.path}/manifests/{digest}", Reply(200, head, body))
+    dest = Reply(200, {"Docker-Content-Digest": digest}) if dest_holds_it else Reply(404)
+    fake.on("HEAD", manifest_url(), dest)
+    return fake, digest
+
+
+def test_resolve_skips_an_image_the_destination_already_holds() -> None:
+    fake, digest = _registries(dest_holds_it=True)
+
+    res = resolve(image().job, FakePool(fake))
+
+    assert (res.skip, res.source_digest, res.pushes) == ("unchanged", digest, [])
+    assert not fake.requests_to("GET", f"https://src.example/v2/{SRC.path}/manifests/{digest}")
+
+
+def test_resolve_reads_what_to_push_and_which_blobs() -> None:
+    fake, digest = _registries(dest_holds_it=False)
+
+    res = resolve(image().job, FakePool(fake))
+
+    assert (res.skip, res.note, res.source_digest) == ("", "", digest)
+    assert [(ref, raw.digest) for ref, raw in res.pushes] == [("v1", digest)]
+    assert set(res.blobs) == {digest_of(b"{}"), digest_of(PRESENT)}
+    assert res.total_bytes == 2 + len(PRESENT)
