@@ -6,12 +6,18 @@ import hashlib
 
 import pytest
 
-from syncer import blobreader, defaults
+from syncer import blobreader
 from syncer.blobreader import SourceReader
 from syncer.errors import CancelledError, DigestMismatchError, TransportError
 from syncer.reference import Repository
-from syncer.registry import deadline
-from tests.registry.fakes import BreakingStream, FakeTransport, Reply, client, open_registry
+from tests.registry.fakes import (
+    BreakingStream,
+    FakeTransport,
+    Reply,
+    client,
+    open_registry,
+    small_reads,
+)
 
 DATA = b"0123456789"
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
@@ -21,8 +27,7 @@ BLOB = f"https://src.example/v2/team/app/blobs/{DIGEST}"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTransport:
-    monkeypatch.setattr(defaults, "STREAM_CHUNK", 4)
-    monkeypatch.setattr(deadline, "sleep", lambda _: None)
+    small_reads(monkeypatch)
     fake = FakeTransport()
     open_registry(fake, "src.example")
     return fake
