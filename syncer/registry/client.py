@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import requests
 
 from syncer import defaults, digests, mediatypes, schema1
 from syncer.errors import AuthError, NotFoundError, RegistryError
 from syncer.reference import Repository
-from syncer.registry import transport
+from syncer.registry import tags, transport
 from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
 from syncer.registry.models import ManifestHead, RawManifest, SizedBody
-
-if TYPE_CHECKING:
-    from syncer.registry.tags import Fetch
+from syncer.registry.tags import Fetch
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +112,6 @@ class RegistryClient(RegistryConnection):
 
         ``fetch`` wraps the read of each page (the engine retries with it).
         """
-        from syncer.registry import tags  # it builds on this client
-
         return tags.iter_tags(self, repo, page_size, fetch or (lambda read: read()))
 
     # -- blobs -----------------------------------------------------------------

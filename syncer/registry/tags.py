@@ -21,8 +21,7 @@ from syncer import defaults
 from syncer.errors import PaginationError, RegistryError
 from syncer.reference import Repository
 from syncer.registry import transport, urls
-from syncer.registry.client import RegistryClient
-from syncer.registry.connection import pull_scope
+from syncer.registry.connection import RegistryConnection, pull_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ def _once(read: Callable[[], TagPage]) -> TagPage:
 
 
 def iter_tags(
-    client: RegistryClient, repo: Repository, page_size: int, fetch: Fetch = _once
+    client: RegistryConnection, repo: Repository, page_size: int, fetch: Fetch = _once
 ) -> Iterator[str]:
     """Every tag of ``repo``, page by page, as each page arrives."""
     url: str | None = f"{client.base_url}{repo.tags_path()}?n={page_size}"
@@ -70,7 +69,7 @@ def iter_tags(
         url = page.next
 
 
-def read_page(client: RegistryClient, repo: Repository, url: str) -> TagPage:
+def read_page(client: RegistryConnection, repo: Repository, url: str) -> TagPage:
     """GET one ``tags/list`` page, at most :data:`defaults.MAX_TAGS_PAGE` bytes of it."""
     what = f"list tags of {repo}"
     resp = client.request("GET", url, (pull_scope(repo),), what=what, stream=True)
@@ -90,7 +89,7 @@ def read_page(client: RegistryClient, repo: Repository, url: str) -> TagPage:
     return TagPage(listed, _next_page(client, repo, resp.url, link) if link else None)
 
 
-def _next_page(client: RegistryClient, repo: Repository, current: str, link: str) -> str:
+def _next_page(client: RegistryConnection, repo: Repository, current: str, link: str) -> str:
     """The absolute next-page URL, if it stays on this registry and this repository."""
     url = urljoin(current, link)
     got, ours = urlsplit(url), urlsplit(client.base_url)
