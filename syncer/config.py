@@ -44,8 +44,8 @@ from typing import Any
 
 import yaml
 
+from syncer.credentials import AuthEntry, normalize_auth_key
 from syncer.errors import ConfigError
-from syncer.reference import Repository, normalize_registry
 from syncer.rules import (
     BrokenRule,
     Destination,
@@ -57,7 +57,6 @@ from syncer.rules import (
 )
 
 __all__ = [
-    "AuthEntry",
     "BrokenRule",
     "ConfigError",
     "Destination",
@@ -65,7 +64,6 @@ __all__ = [
     "SyncConfig",
     "load_auth",
     "load_config",
-    "normalize_auth_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,26 +75,6 @@ _TEXT_FIELDS = ("username", "password")
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _TAB_AFTER_COLON = re.compile(r":(?=[ ]*\t)[ \t]+")
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class AuthEntry:
-    """Credentials and settings for a registry or path prefix; deliberately not serialisable."""
-
-    username: str | None
-    password: str | None
-    insecure: bool = False
-    max_connections: int | None = None
-    #: Why this entry cannot be used: the images it would serve fail with this reason.
-    problem: str = ""
-
-    def __repr__(self) -> str:
-        hidden = None if self.password is None else "***"
-        return (
-            f"AuthEntry(username={self.username!r}, password={hidden!r}, "
-            f"insecure={self.insecure!r}, max_connections={self.max_connections!r}"
-            + (f", problem={self.problem!r})" if self.problem else ")")
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,23 +134,6 @@ def load_auth(path: Path, *, environ: Mapping[str, str] | None = None) -> Mappin
     if isinstance(raw, dict) and "images" in raw and set(raw) <= set(_LEGACY_KEYS):
         raw = raw.get("auth")
     return MappingProxyType(_parse_auth(raw, path, env))
-
-
-def normalize_auth_key(key: str) -> str:
-    """``registry[/namespace...]``, with Docker Hub aliases folded into ``docker.io``.
-
-    A trailing ``/`` is dropped: image-syncer matches ``quay.io/`` like ``quay.io``.
-    """
-    host, _, path = key.rstrip("/").partition("/")
-    registry = normalize_registry(host)
-    if not path:
-        return registry
-    try:
-        # The extra component keeps Hub namespaces as written: no library/ is added.
-        Repository.parse(f"{registry}/{path}/x")
-    except ConfigError as exc:
-        raise ConfigError(f"invalid namespace {path!r}: names are lowercase") from exc
-    return f"{registry}/{path}"
 
 
 def _type(value: object) -> str:

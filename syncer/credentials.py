@@ -32,6 +32,7 @@ import logging
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from syncer import defaults
@@ -43,13 +44,19 @@ from syncer.authfiles import (
     host_of,
     load_auth_files,
 )
-from syncer.config import AuthEntry, normalize_auth_key
 from syncer.errors import ConfigError
-from syncer.reference import DOCKER_HUB, Repository
+from syncer.reference import DOCKER_HUB, Repository, normalize_registry
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IDENTITY_TOKEN", "Credentials", "default_docker_config", "run_helper"]
+__all__ = [
+    "IDENTITY_TOKEN",
+    "AuthEntry",
+    "Credentials",
+    "default_docker_config",
+    "normalize_auth_key",
+    "run_helper",
+]
 #: The server URL docker logs in to, and asks helpers about, for Docker Hub.
 HUB_SERVER = "https://index.docker.io/v1/"
 
@@ -61,6 +68,43 @@ GOOGLE_KEY_USER = "_json_key_base64"
 #: Runs ``argv`` with ``stdin`` and returns its stdout; raises ``OSError`` or
 #: ``subprocess.SubprocessError`` when the program is missing or fails.
 HelperRunner = Callable[[Sequence[str], str], str]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class AuthEntry:
+    """Credentials and settings for a registry or path prefix; deliberately not serialisable."""
+
+    username: str | None
+    password: str | None
+    insecure: bool = False
+    max_connections: int | None = None
+    #: Why this entry cannot be used: the images it would serve fail with this reason.
+    problem: str = ""
+
+    def __repr__(self) -> str:
+        hidden = None if self.password is None else "***"
+        return (
+            f"AuthEntry(username={self.username!r}, password={hidden!r}, "
+            f"insecure={self.insecure!r}, max_connections={self.max_connections!r}"
+            + (f", problem={self.problem!r})" if self.problem else ")")
+        )
+
+
+def normalize_auth_key(key: str) -> str:
+    """``registry[/namespace...]``, with Docker Hub aliases folded into ``docker.io``.
+
+    A trailing ``/`` is dropped: image-syncer matches ``quay.io/`` like ``quay.io``.
+    """
+    host, _, path = key.rstrip("/").partition("/")
+    registry = normalize_registry(host)
+    if not path:
+        return registry
+    try:
+        # The extra component keeps Hub namespaces as written: no library/ is added.
+        Repository.parse(f"{registry}/{path}/x")
+    except ConfigError as exc:
+        raise ConfigError(f"invalid namespace {path!r}: names are lowercase") from exc
+    return f"{registry}/{path}"
 
 
 def run_helper(argv: Sequence[str], stdin: str) -> str:

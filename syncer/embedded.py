@@ -22,15 +22,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from syncer import defaults
 from syncer.cache import BlobCache
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
-from syncer.engine import Resolved, is_blob_unknown, push_manifests, resolve
-from syncer.errors import SyncerError, is_transient
+from syncer.engine import Resolved, copy_and_record, push_with_recheck, resolve, rule_failures
+from syncer.errors import SyncerError, describe, is_transient
 from syncer.feed import feed
 from syncer.jobs import ImageResult, TagJob
-from syncer.manifest import Descriptor, PlatformFilter
+from syncer.manifest import Descriptor
+from syncer.options import SyncOptions
 from syncer.progress import Stats
 from syncer.reference import Repository
 from syncer.registry.pool import ClientPool
@@ -41,18 +41,6 @@ log = logging.getLogger(__name__)
 
 #: Log how many images a long round has resolved every this many.
 _REPORT_EVERY = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
-    """How to run a sync; the CLI flags, typed."""
-
-    proc: int = defaults.PROC
-    retries: int = defaults.RETRIES
-    force: bool = False
-    platforms: PlatformFilter = field(default_factory=PlatformFilter)
-    chunked_threshold: int = defaults.CHUNKED_THRESHOLD
-    upload_chunk: int = defaults.UPLOAD_CHUNK
 
 
 @dataclass(slots=True)
@@ -94,11 +82,6 @@ def _threads(count: int, name: str) -> Iterator[ThreadPoolExecutor]:
         # has already cut off.
         ex.shutdown(wait=True, cancel_futures=True)
         raise
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line reason for a failure report."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class EmbeddedSync:
@@ -176,10 +159,8 @@ class EmbeddedSync:
 
     def _rule_failed(self, rule: Rule, exc: SyncerError) -> None:
         log.error("failed %s: %s", rule.key, describe(exc))
-        for dest in rule.destinations:
-            self._failed_early(
-                ImageResult(rule.key, str(dest), "failed", describe(exc), rule=rule.key)
-            )
+        for result in rule_failures(rule, describe(exc)):
+            self._failed_early(result)
 
     # -- one round -----------------------------------------------------------------
     def _round(self, jobs: Iterable[TagJob], last: bool) -> list[TagJob]:
@@ -269,11 +250,9 @@ class EmbeddedSync:
                     chunked_threshold=self.options.chunked_threshold,
                     upload_chunk=self.options.upload_chunk,
                 )
-                known = [
-                    Repository(target.registry, r)
-                    for r in self.cache.repos_with(target.registry, group.desc.digest)
-                ]
-                outcome = copier.copy(group.source, target, group.desc, mount_from=[*done, *known])
+                outcome = copy_and_record(
+                    copier, self.cache, group.source, target, group.desc, also=done
+                )
             except SyncerError as exc:
                 if self.stop():
                     return  # interrupted: the image is reported as unfinished
@@ -285,7 +264,6 @@ class EmbeddedSync:
                     self.stats.settle(target.registry, group.desc.digest, group.desc.size, "failed")
                 self._blob_landed(key, rnd, exc)
                 continue
-            self.cache.add(target.registry, target.path, group.desc.digest)
             done.append(target)
             self.stats.add("blobs", "skipped" if outcome == "exists" else "done")
             self.stats.settle(target.registry, group.desc.digest, group.desc.size, outcome)
@@ -333,7 +311,9 @@ class EmbeddedSync:
             log.error("failed %s: %s", job.label, img.error)
             return
         try:
-            self._push(img)
+            push_with_recheck(
+                img.resolved, self.pool, self.cache, on_bytes=self.stats.moved, stop=self.stop
+            )
         except SyncerError as exc:
             if self._fail(job, exc, rnd.last):
                 with self._lock:
@@ -344,28 +324,6 @@ class EmbeddedSync:
             ImageResult(str(job.source), str(job.dest), "synced", bytes=img.moved, rule=job.rule)
         )
         log.info("synced %s%s", job.label, note)
-
-    def _push(self, img: _Image) -> None:
-        try:
-            push_manifests(img.resolved, self.pool)
-        except SyncerError as exc:
-            if not is_blob_unknown(exc):
-                raise
-            # A stale cache entry: forget this image's blobs and check each with HEAD.
-            job = img.resolved.job
-            dst = job.dest.repo
-            log.info("%s: destination lacks a cached blob; re-checking", job.label)
-            copier = BlobCopier(
-                self.pool.for_repo(job.source.repo),
-                self.pool.for_repo(dst),
-                on_bytes=self.stats.moved,
-                stop=self.stop,
-            )
-            for desc in img.resolved.blobs.values():
-                self.cache.discard(dst.registry, dst.path, desc.digest)
-                copier.copy(job.source.repo, dst, desc)
-                self.cache.add(dst.registry, dst.path, desc.digest)
-            push_manifests(img.resolved, self.pool)
 
     # -- bookkeeping -----------------------------------------------------------------
     def _fail(self, job: TagJob, exc: SyncerError, last: bool) -> bool:

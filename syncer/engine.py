@@ -5,7 +5,15 @@
 * :func:`resolve` compares source and destination with HEAD requests, and for
   an image that needs copying reads its manifest tree from the source: the
   manifests to push, in order, and the blobs they need.
-* :func:`push_manifests` pushes children before their index and the tag last.
+* :func:`push_manifests` pushes children before their index and the tag last;
+  :func:`push_with_recheck` does so, and when the registry lacks a blob the
+  cache promised, forgets the image's cache entries, copies again and pushes again.
+* :func:`copy_and_record` copies one blob, mounting it from repositories the
+  cache knows hold it, and records it once the destination confirmed it.
+* :func:`rule_failures` fails each destination of a rule that could not be expanded.
+
+The cache is anything with the :class:`KnownBlobs` methods: the embedded
+executor's in-memory or file cache and the fleet's Redis cache alike.
 
 The embedded executor (:mod:`syncer.embedded`) runs these on threads; the
 Celery workers (``workers/``) run them as tasks. Neither lives here.
@@ -14,11 +22,19 @@ Celery workers (``workers/``) run them as tasks. Neither lives here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from syncer import digests, mediatypes
-from syncer.errors import BadNameError, ConfigError, NotFoundError, UnsupportedError
+from syncer.blobreader import never
+from syncer.errors import (
+    BadNameError,
+    ConfigError,
+    NotFoundError,
+    SyncerError,
+    UnsupportedError,
+)
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.platforms import mismatch as image_mismatch
@@ -28,6 +44,7 @@ from syncer.registry.models import ManifestHead, RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.retry import retrying
 from syncer.rules import Rule, quote_key
+from syncer.transfer import BlobCopier, Outcome, ignore_bytes
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +90,14 @@ def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
             yield from _pair(rule, [ImageRef(rule.source, tag)])
     if renaming:
         yield from _pair(rule, selected)
+
+
+def rule_failures(rule: Rule, reason: str) -> list[ImageResult]:
+    """A rule whose tags could not be listed: one failed image per destination."""
+    return [
+        ImageResult(rule.key, str(dest), "failed", reason, rule=rule.key)
+        for dest in rule.destinations
+    ]
 
 
 def unique_jobs(jobs: list[TagJob]) -> list[TagJob]:
@@ -170,27 +195,27 @@ def resolve(
             return Resolved(job, pin, skip="unchanged")
     # Fetched by digest, the bytes must hash to it (RegistryClient.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
-    out = Resolved(job, top.digest)
+    source_digest, note = top.digest, ""
     parsed = parse(top, str(job.source))
     if parsed.kind == "index" and platforms.active:
         top, dropped = filter_index(top, parsed, platforms)
         if dropped:
             parsed = parse(top, str(job.source))
-            out.note = (
+            note = (
                 f"platform filter kept {len(parsed.children)} of "
                 f"{len(parsed.children) + dropped} manifests"
             )
             if not parsed.children:
-                out.skip = "no manifest matches the platform filter"
-                return out
+                skip = "no manifest matches the platform filter"
+                return Resolved(job, source_digest, skip=skip, note=note)
             if not force and dst_head is not None and dst_head.digest == top.digest:
-                out.skip = "unchanged"
-                return out
+                return Resolved(job, source_digest, skip="unchanged", note=note)
     if parsed.kind != "index" and platforms.active:
         # A single image carries its platform in its config blob (image-syncer reads it too).
-        out.skip = image_mismatch(src, src_repo, top, parsed, platforms)
-        if out.skip:
-            return out
+        skip = image_mismatch(src, src_repo, top, parsed, platforms)
+        if skip:
+            return Resolved(job, source_digest, skip=skip)
+    out = Resolved(job, source_digest, note=note)
     _collect(src, src_repo, top, parsed, out, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
     return out
@@ -264,3 +289,70 @@ def is_blob_unknown(exc: Exception) -> bool:
     """Whether a manifest push failed because the registry lacks a referenced blob."""
     codes = getattr(exc, "codes", [])
     return any(c in ("MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN") for c in codes)
+
+
+class KnownBlobs(Protocol):
+    """The part of a blob cache the copy path uses: where blobs are known to exist."""
+
+    def add(self, registry: str, repo: str, digest: str) -> None:
+        """Record that the destination confirmed ``digest`` in ``registry/repo``."""
+
+    def discard(self, registry: str, repo: str, digest: str) -> None:
+        """Forget a stale entry."""
+
+    def repos_with(self, registry: str, digest: str) -> list[str]:
+        """Repositories of ``registry`` known to hold ``digest`` (for mounts)."""
+
+
+def copy_and_record(
+    copier: BlobCopier,
+    cache: KnownBlobs,
+    src: Repository,
+    dst: Repository,
+    desc: Descriptor,
+    *,
+    also: Sequence[Repository] = (),
+    before_record: Callable[[Outcome], None] | None = None,
+) -> Outcome:
+    """Copy one blob, mounting it from ``also`` or a cached repository; then cache it.
+
+    ``before_record`` runs between the copy and the cache entry: the fleet
+    settles the blob's bytes there, so an image that finds the blob cached
+    never settles them as "already there" first.
+    """
+    known = [Repository(dst.registry, r) for r in cache.repos_with(dst.registry, desc.digest)]
+    outcome = copier.copy(src, dst, desc, mount_from=[*also, *known])
+    if before_record is not None:
+        before_record(outcome)
+    cache.add(dst.registry, dst.path, desc.digest)
+    return outcome
+
+
+def push_with_recheck(
+    resolved: Resolved,
+    pool: ClientPool,
+    cache: KnownBlobs,
+    *,
+    on_bytes: Callable[[int], None] = ignore_bytes,
+    stop: Callable[[], bool] = never,
+) -> None:
+    """Push ``resolved``; if the registry lacks a blob, re-check every blob and push again.
+
+    The cache is an optimisation and the registry the truth: a blob the cache
+    promised may have been garbage collected, so each of the image's entries
+    is dropped and its blob checked with HEAD (and copied if gone).
+    """
+    try:
+        push_manifests(resolved, pool)
+    except SyncerError as exc:
+        if not is_blob_unknown(exc):
+            raise
+        job = resolved.job
+        src, dst = job.source.repo, job.dest.repo
+        log.info("%s: destination lacks a cached blob; re-checking", job.label)
+        copier = BlobCopier(pool.for_repo(src), pool.for_repo(dst), on_bytes=on_bytes, stop=stop)
+        for desc in resolved.blobs.values():
+            cache.discard(dst.registry, dst.path, desc.digest)
+            copier.copy(src, dst, desc)
+            cache.add(dst.registry, dst.path, desc.digest)
+        push_manifests(resolved, pool)

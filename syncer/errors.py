@@ -158,3 +158,8 @@ TRANSIENT: tuple[type[SyncerError], ...] = (
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` may succeed if retried."""
     return isinstance(exc, TRANSIENT)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a failure report: the message with its whitespace folded."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -19,12 +19,12 @@ from typing import Any
 import redis
 
 from syncer.config import SyncConfig
-from syncer.embedded import SyncOptions
 from syncer.engine import explicit_jobs, unique_jobs
 from syncer.fleet import settings
 from syncer.fleet.plans import PlanStore
 from syncer.fleet.steps import fan_out
 from syncer.jobs import ImageResult
+from syncer.options import SyncOptions
 
 log = logging.getLogger(__name__)
 

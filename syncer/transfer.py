@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, Protocol
 
 from syncer import defaults
+from syncer.blobreader import SourceReader, never
 from syncer.errors import (
     CancelledError,
     HTTPError,
@@ -31,14 +32,14 @@ from syncer.registry import deadline
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import SizedBody
 from syncer.retry import backoff_delay, retrying
-from syncer.source import SourceReader, never
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["exists", "mounted", "copied"]
 
 
-def _ignore(_: int) -> None:
+def ignore_bytes(_: int) -> None:
+    """A byte-count callback that records nothing."""
     return None
 
 
@@ -140,7 +141,7 @@ class BlobCopier:
         src: RegistryClient,
         dst: RegistryClient,
         *,
-        on_bytes: Callable[[int], None] = _ignore,
+        on_bytes: Callable[[int], None] = ignore_bytes,
         stop: Callable[[], bool] = never,
         chunked_threshold: int = defaults.CHUNKED_THRESHOLD,
         upload_chunk: int = defaults.UPLOAD_CHUNK,

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncer.authfiles import default_containers_auth, load_auth_file
-from syncer.config import AuthEntry
-from syncer.credentials import Credentials
+from syncer.credentials import AuthEntry, Credentials
 from syncer.reference import Repository
 
 SECRET = "hunter2-s3cret"

@@ -9,11 +9,12 @@ import pytest
 
 from syncer.cache import MemoryBlobCache
 from syncer.cli import dryrun
-from syncer.embedded import EmbeddedSync, SyncOptions
+from syncer.embedded import EmbeddedSync
 from syncer.engine import Resolved
 from syncer.errors import RegistryError
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor
+from syncer.options import SyncOptions
 from syncer.reference import ImageRef, Repository
 from syncer.registry.models import RawManifest
 

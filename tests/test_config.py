@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from syncer.config import AuthEntry, ConfigError, SyncConfig, load_config, normalize_auth_key
+from syncer.config import ConfigError, SyncConfig, load_config
+from syncer.credentials import AuthEntry, normalize_auth_key
 from syncer.rules import Destination, Rule, expand_env, parse_rule
 
 D1 = "sha256:" + "a" * 64

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from syncer.config import AuthEntry, ConfigError, load_config
-from syncer.credentials import Credentials
+from syncer.config import ConfigError, load_config
+from syncer.credentials import AuthEntry, Credentials
 from syncer.engine import _pair, explicit_jobs
 from syncer.planner import preview
 from syncer.reference import ImageRef, Repository

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from syncer.config import AuthEntry
 from syncer.credentials import (
     HUB_SERVER,
     IDENTITY_TOKEN,
+    AuthEntry,
     Credentials,
     default_docker_config,
 )

@@ -6,12 +6,12 @@ import hashlib
 
 import pytest
 
-from syncer import defaults, mediatypes
+from syncer import mediatypes
+from syncer.blobreader import SourceReader
 from syncer.errors import DigestMismatchError, HTTPError
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.registry import deadline
-from syncer.source import SourceReader
 from syncer.transfer import BlobCopier
 from tests.registry.fakes import (
     BreakingStream,
@@ -21,6 +21,7 @@ from tests.registry.fakes import (
     client,
     open_registry,
     replies,
+    small_reads,
 )
 
 DATA = b"0123456789"
@@ -36,8 +37,7 @@ SESSION = UPLOADS + "u1"
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeTransport:
     # Small source reads, so "the final chunk" is one of several; no real sleeping.
-    monkeypatch.setattr(defaults, "STREAM_CHUNK", 4)
-    monkeypatch.setattr(deadline, "sleep", lambda _: None)
+    small_reads(monkeypatch)
     fake = FakeTransport()
     open_registry(fake, "src.example")
     open_registry(fake, "dst.example")

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 import redis
 
 from syncer import defaults
-from syncer.config import AuthEntry, load_auth
-from syncer.credentials import Credentials, keys_under
+from syncer.config import load_auth
+from syncer.credentials import AuthEntry, Credentials, keys_under
 from syncer.errors import ConfigError
 from syncer.fleet import settings
 from syncer.fleet.broker import CeleryDispatcher

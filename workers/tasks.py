@@ -28,8 +28,14 @@ from celery import Task
 from celery.exceptions import Reject
 from celery.signals import task_prerun
 
-from syncer.embedded import describe
-from syncer.errors import AuthError, CancelledError, StateError, SyncerError, is_transient
+from syncer.errors import (
+    AuthError,
+    CancelledError,
+    StateError,
+    SyncerError,
+    describe,
+    is_transient,
+)
 from syncer.fleet import blobsteps, settings, steps
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from syncer import defaults
 from syncer.config import SyncConfig, load_config
-from syncer.embedded import SyncOptions
 from syncer.errors import ConfigError
 from syncer.manifest import PlatformFilter
+from syncer.options import SyncOptions
 from syncer.reference import validate_tag
 
 

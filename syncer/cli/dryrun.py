@@ -5,9 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from syncer.embedded import EmbeddedSync, describe
+from syncer.embedded import EmbeddedSync
 from syncer.engine import Resolved, resolve
-from syncer.errors import SyncerError
+from syncer.errors import SyncerError, describe
 from syncer.jobs import TagJob
 from syncer.progress import human_bytes
 from syncer.retry import retrying

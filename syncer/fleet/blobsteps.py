@@ -16,14 +16,14 @@ from contextlib import ExitStack, contextmanager
 
 import redis
 
-from syncer.embedded import describe
-from syncer.errors import CancelledError, StateError, SyncerError, is_transient
+from syncer.engine import copy_and_record
+from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet import settings
 from syncer.fleet.images import blob_key
 from syncer.fleet.steps import Fleet, enqueue_copy, fail_image
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
-from syncer.transfer import BlobCopier
+from syncer.transfer import BlobCopier, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +121,17 @@ def copy_blob(
                 stop=_cancel_check(fleet, plan),
                 sessions=fleet.uploads,
             )
-            known = [
-                Repository(dst.registry, r)
-                for r in fleet.cache.repos_with(dst.registry, desc.digest)
-            ]
+
+            def settle(outcome: Outcome) -> None:
+                # Before the cache learns of it: an image that then finds the blob
+                # cached must not settle its bytes as "already there" first.
+                counter.flush()
+                fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
+
             try:
-                outcome = copier.copy(src, dst, desc, mount_from=known)
+                outcome = copy_and_record(copier, fleet.cache, src, dst, desc, before_record=settle)
             finally:
                 counter.flush()
-        # Before the cache learns of it: an image that then finds the blob
-        # cached must not settle its bytes as "already there" first.
-        fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
-        fleet.cache.add(dst.registry, dst.path, desc.digest)
     if fleet.plans.once(plan, f"landed:{key}"):
         fleet.plans.bump(
             plan,

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import redis
 
-from syncer.config import AuthEntry
-from syncer.credentials import covering_key
+from syncer.credentials import AuthEntry, covering_key
 from syncer.reference import Repository
 from syncer.rules import Rule
 

@@ -45,10 +45,9 @@ from urllib.parse import urlsplit
 import requests
 
 from syncer import defaults
-from syncer.config import AuthEntry
-from syncer.credentials import IDENTITY_TOKEN
+from syncer.credentials import IDENTITY_TOKEN, AuthEntry
 from syncer.errors import AuthError, HTTPError
-from syncer.registry import replies, transport
+from syncer.registry import replies, transport, urls
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +201,7 @@ class Authenticator:
             # Anyone on the path could read a password sent in the clear; the
             # registry itself is https, so this is not what the user agreed to.
             raise AuthError(
-                f"token realm {transport.shown_host(realm)} is plain http while the registry "
+                f"token realm {urls.shown_host(realm)} is plain http while the registry "
                 "is https: credentials not sent",
                 status=401,
             )
@@ -250,7 +249,7 @@ class Authenticator:
             raise AuthError(
                 "token response is not JSON with a token",
                 status=resp.status_code,
-                url=transport.strip_query(resp.url),
+                url=urls.strip_query(resp.url),
             ) from exc
         if not isinstance(value, str) or not value:
             raise AuthError("token response carries no token", status=resp.status_code)

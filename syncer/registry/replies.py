@@ -5,7 +5,7 @@ with the spec's ``errors[]`` codes (read from at most
 :data:`defaults.MAX_ERROR_BODY` bytes, once) or the code the status implies;
 :func:`refuse_redirect` makes a redirect we chose not to follow permanent;
 :func:`retry_after` reads ``Retry-After``. Server text reaches messages
-clipped and printable (:func:`transport.clip`).
+clipped and printable (:func:`urls.clip`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from syncer.errors import (
     RateLimitedError,
     ServerError,
 )
-from syncer.registry.transport import MAX_BODY_IN_MESSAGE, clip, drain, shown_host, strip_query
+from syncer.registry.transport import drain
+from syncer.registry.urls import MAX_BODY_IN_MESSAGE, clip, shown_host, strip_query
 
 #: At most this many entries of an ``errors[]`` payload are kept.
 _MAX_ERRORS = 5

@@ -20,8 +20,8 @@ from urllib.parse import urljoin, urlsplit
 from syncer import defaults
 from syncer.errors import PaginationError, RegistryError
 from syncer.reference import Repository
-from syncer.registry import transport
-from syncer.registry.client import RegistryClient, pull_scope
+from syncer.registry import transport, urls
+from syncer.registry.connection import RegistryConnection, pull_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ def _once(read: Callable[[], TagPage]) -> TagPage:
 
 
 def iter_tags(
-    client: RegistryClient, repo: Repository, page_size: int, fetch: Fetch = _once
+    client: RegistryConnection, repo: Repository, page_size: int, fetch: Fetch = _once
 ) -> Iterator[str]:
     """Every tag of ``repo``, page by page, as each page arrives."""
     url: str | None = f"{client.base_url}{repo.tags_path()}?n={page_size}"
@@ -51,7 +51,7 @@ def iter_tags(
         if url in visited:
             raise PaginationError(
                 f"list tags of {repo}: the registry's next page loops back to one "
-                f"already read ({transport.strip_query(url)})"
+                f"already read ({urls.strip_query(url)})"
             )
         if len(visited) >= max_pages:
             raise PaginationError(
@@ -69,7 +69,7 @@ def iter_tags(
         url = page.next
 
 
-def read_page(client: RegistryClient, repo: Repository, url: str) -> TagPage:
+def read_page(client: RegistryConnection, repo: Repository, url: str) -> TagPage:
     """GET one ``tags/list`` page, at most :data:`defaults.MAX_TAGS_PAGE` bytes of it."""
     what = f"list tags of {repo}"
     resp = client.request("GET", url, (pull_scope(repo),), what=what, stream=True)
@@ -77,10 +77,10 @@ def read_page(client: RegistryClient, repo: Repository, url: str) -> TagPage:
     try:
         data = json.loads(body) if body else {}
     except ValueError as exc:
-        raise RegistryError(f"{what}: {transport.strip_query(url)} is not JSON") from exc
+        raise RegistryError(f"{what}: {urls.strip_query(url)} is not JSON") from exc
     tags = data.get("tags") if isinstance(data, dict) else None
     if tags is not None and not isinstance(tags, list):
-        raise RegistryError(f"{what}: {transport.strip_query(url)} has no list of tags")
+        raise RegistryError(f"{what}: {urls.strip_query(url)} has no list of tags")
     # A non-string entry is passed on as text that fails the grammar: one failed image.
     listed = [
         t if isinstance(t, str) else f"{json.dumps(t)[:100]} (not a string)" for t in tags or ()
@@ -89,13 +89,13 @@ def read_page(client: RegistryClient, repo: Repository, url: str) -> TagPage:
     return TagPage(listed, _next_page(client, repo, resp.url, link) if link else None)
 
 
-def _next_page(client: RegistryClient, repo: Repository, current: str, link: str) -> str:
+def _next_page(client: RegistryConnection, repo: Repository, current: str, link: str) -> str:
     """The absolute next-page URL, if it stays on this registry and this repository."""
     url = urljoin(current, link)
     got, ours = urlsplit(url), urlsplit(client.base_url)
     if (got.scheme, got.netloc) != (ours.scheme, ours.netloc) or got.path != repo.tags_path():
         raise PaginationError(
             f"list tags of {repo}: the registry's next page leaves this repository's "
-            f"tag list ({transport.strip_query(url)[:200]!r})"
+            f"tag list ({urls.strip_query(url)[:200]!r})"
         )
     return url

@@ -17,7 +17,6 @@ import urllib.request
 import weakref
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -32,9 +31,8 @@ from syncer.errors import (
 )
 from syncer.registry import deadline
 from syncer.registry.models import SizedBody
+from syncer.registry.urls import clip, origin, strip_query
 
-#: Longest piece of server text that reaches a message.
-MAX_BODY_IN_MESSAGE = 300
 #: Bytes asked of the socket per read while reading a capped body.
 _READ_CHUNK = 64 << 10
 
@@ -356,40 +354,6 @@ def _size(n: int) -> str:
         if n >= 1 << shift and n % (1 << shift) == 0:
             return f"{n >> shift} {unit}"
     return f"{n} bytes"
-
-
-def clip(text: str) -> str:
-    """Server text for a message: non-printables as ``?``, at most 300 characters."""
-    printable = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(printable) > MAX_BODY_IN_MESSAGE:
-        return printable[:MAX_BODY_IN_MESSAGE] + "…"
-    return printable
-
-
-def strip_query(url: str) -> str:
-    """``url`` without its query string."""
-    # Upload URLs carry opaque state (distribution's signed "_state") and some
-    # redirect targets carry pre-signed credentials: never echo query strings.
-    return url.split("?", 1)[0]
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin(url: str) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` of ``url``, the default port filled in: where credentials belong."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1  # never equal to a real origin's port
-    return scheme, parts.hostname or "", port or _DEFAULT_PORTS.get(scheme, -1)
-
-
-def shown_host(url: str) -> str:
-    """``host[:port]`` of ``url`` for a message: no user info, nothing unprintable."""
-    return clip(urlsplit(url).netloc.rpartition("@")[2])
 
 
 _QUERY = re.compile(r"\?[^\s'\")]*")

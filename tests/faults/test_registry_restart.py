@@ -20,8 +20,9 @@ import pytest
 
 from syncer.cache import MemoryBlobCache
 from syncer.config import load_config
-from syncer.embedded import EmbeddedSync, SyncOptions
+from syncer.embedded import EmbeddedSync
 from syncer.lab.images import build_image_set
+from syncer.options import SyncOptions
 from syncer.progress import Stats
 from tests.faults.chaos import ChaosProxy
 from tests.faults.helpers import wait_for

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.config import AuthEntry
-from syncer.credentials import covering_key
+from syncer.credentials import AuthEntry, covering_key
 from syncer.fleet.roster import (
     FORGET_AFTER,
     KEY,

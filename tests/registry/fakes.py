@@ -17,11 +17,14 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from syncer.config import AuthEntry
+from syncer import defaults
+from syncer.credentials import AuthEntry
+from syncer.registry import deadline
 from syncer.registry.client import RegistryClient
 
 HOST = "reg.example"
@@ -244,3 +247,9 @@ def needs_token(token: str, answer: Reply, challenge: str = BEARER) -> Handler:
 def chunks(data: bytes, size: int) -> Iterable[bytes]:
     """``data`` in pieces of ``size``."""
     return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def small_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blob reads of 4 bytes, so a body comes in several pieces, and retries that never sleep."""
+    monkeypatch.setattr(defaults, "STREAM_CHUNK", 4)
+    monkeypatch.setattr(deadline, "sleep", lambda _: None)

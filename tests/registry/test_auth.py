@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from syncer.config import AuthEntry
+from syncer.credentials import AuthEntry
 from syncer.errors import AuthError, is_transient
 from syncer.reference import Repository
 from syncer.registry import auth as auth_module

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from syncer import mediatypes
-from syncer.config import AuthEntry
+from syncer.credentials import AuthEntry
 from syncer.errors import (
     AuthError,
     DigestMismatchError,

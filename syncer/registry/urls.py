@@ -1,0 +1,47 @@
+"""What of a server's URLs and text may be shown, and where credentials belong.
+
+Server text reaches a message clipped and printable; a URL reaches one
+without its query (upload state, pre-signed credentials) and without user
+info; :func:`origin` is what credentials are bound to.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+#: Longest piece of server text that reaches a message.
+MAX_BODY_IN_MESSAGE = 300
+
+
+def clip(text: str) -> str:
+    """Server text for a message: non-printables as ``?``, at most 300 characters."""
+    printable = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(printable) > MAX_BODY_IN_MESSAGE:
+        return printable[:MAX_BODY_IN_MESSAGE] + "…"
+    return printable
+
+
+def strip_query(url: str) -> str:
+    """``url`` without its query string."""
+    # Upload URLs carry opaque state (distribution's signed "_state") and some
+    # redirect targets carry pre-signed credentials: never echo query strings.
+    return url.split("?", 1)[0]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of ``url``, the default port filled in: where credentials belong."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # never equal to a real origin's port
+    return scheme, parts.hostname or "", port or _DEFAULT_PORTS.get(scheme, -1)
+
+
+def shown_host(url: str) -> str:
+    """``host[:port]`` of ``url`` for a message: no user info, nothing unprintable."""
+    return clip(urlsplit(url).netloc.rpartition("@")[2])
