@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
 from syncer.fleet import keys
@@ -35,14 +33,9 @@ def test_a_peer_not_heard_from_is_not_idle(redis_client: redis.Redis) -> None:
     assert Links(redis_client).idle_peer(ME) is None
 
 
-@pytest.fixture
-def gone(tmp_path: Path) -> Iterator[redis.Redis]:
-    with stopped_redis(tmp_path) as client:
-        yield client
-
-
-def test_redis_away_means_no_idle_peer(gone: redis.Redis) -> None:
-    links = Links(gone)
-    links.announce(ME, large=True)  # no error: a copy never fails over link state
-    links.free(ME)
-    assert links.idle_peer(ME) is None
+def test_redis_away_means_no_idle_peer(tmp_path: Path) -> None:
+    with stopped_redis(tmp_path) as gone:
+        links = Links(gone)
+        links.announce(ME, large=True)  # no error: a copy never fails over link state
+        links.free(ME)
+        assert links.idle_peer(ME) is None

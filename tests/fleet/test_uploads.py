@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
 from syncer.fleet import keys
@@ -35,14 +33,9 @@ def test_a_session_expires(redis_client: redis.Redis) -> None:
     assert 0 < redis_client.ttl(keys.upload_session(str(OTHER), DIGEST)) <= 7
 
 
-@pytest.fixture
-def gone(tmp_path: Path) -> Iterator[redis.Redis]:
-    with stopped_redis(tmp_path) as client:
-        yield client
-
-
-def test_redis_away_means_starting_the_upload_over(gone: redis.Redis) -> None:
-    sessions = RedisUploadSessions(gone)
-    sessions.put(REPO, DIGEST, URL)  # no error: losing it costs re-sent bytes
-    assert sessions.get(REPO, DIGEST) is None
-    sessions.drop(REPO, DIGEST)
+def test_redis_away_means_starting_the_upload_over(tmp_path: Path) -> None:
+    with stopped_redis(tmp_path) as gone:
+        sessions = RedisUploadSessions(gone)
+        sessions.put(REPO, DIGEST, URL)  # no error: losing it costs re-sent bytes
+        assert sessions.get(REPO, DIGEST) is None
+        sessions.drop(REPO, DIGEST)
