@@ -16,6 +16,7 @@ from bench.procs import CommandFailed
 from bench.report import Scenario
 from bench.scenarios import profile_path, verdict
 from bench.tools import plan_argv, syncer_plan, worker_fleet
+from syncer.fleet import keys
 from syncer.fleet.plans import PlanStore
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def scen_tool(scen: Scenario) -> str:
 
 
 def _expanded(client: redis.Redis, plan: str, want: int) -> bool:
-    counters = client.hgetall(PlanStore.counters_key.format(plan=plan))
+    counters = client.hgetall(keys.plan_counters(plan))
     pending = int(counters.get(b"rules_pending", 1))
     return pending <= 0 and int(counters.get(b"tags_total", 0)) >= want
 

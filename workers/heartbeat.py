@@ -14,11 +14,11 @@ import logging
 import threading
 from typing import Any
 
-import redis
 from celery import bootsteps
 
 from syncer.errors import ConfigError
 from syncer.fleet.roster import HEARTBEAT_EVERY, Roster, credential_keys
+from syncer.fleet.state import best_effort
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +65,16 @@ class HeartbeatStep(bootsteps.StartStopStep):  # type: ignore[misc]
     def shutdown(self, c: Any) -> None:
         """Leave the roster, so the planner stops counting this worker at once."""
         self._stop.set()
-        try:
+        with best_effort("the entry ages out of the roster", ConfigError) as attempt:
             _roster().leave(self._node)
-        except (redis.RedisError, ConfigError) as exc:
-            log.debug("could not leave the roster: %s", exc)
+        if attempt.failed:
+            log.debug("could not leave the roster: %s", attempt.error)
 
     def _run(self) -> None:
         while True:
-            try:
+            with best_effort("the next beat comes within the alive window", ConfigError) as attempt:
                 _roster().beat(self._node, _auth_keys())
-            except (redis.RedisError, ConfigError) as exc:
-                log.debug("heartbeat skipped: %s", exc)
+            if attempt.failed:
+                log.debug("heartbeat skipped: %s", attempt.error)
             if self._stop.wait(HEARTBEAT_EVERY):
                 return

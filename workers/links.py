@@ -8,11 +8,13 @@ other worker's link is idle (see :mod:`workers.intake`), and hands back the
 small copies it had already taken (which workers are alive and which links
 are busy is shared in Redis). With no idle peer, or after a few hand-offs, a
 busy worker takes the copy itself, so a fleet of one still makes progress.
+
+The state shared in Redis is :class:`syncer.fleet.links.Links`; this module
+holds what is this worker process's own: its streams and its intake.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -20,19 +22,15 @@ from contextlib import contextmanager
 
 import redis
 
+from syncer.fleet.links import Links
 from workers import intake
 
 #: A blob this big keeps a link busy long enough to be worth keeping to itself.
 LARGE_BLOB = 64 << 20
 #: How many times a small copy is handed on before a busy worker takes it.
 MAX_DEFERRALS = 3
-#: A worker not seen for this long is not counted as an idle peer.
-ALIVE_WINDOW = 30.0
 #: How often a working worker says it is alive.
 ALIVE_EVERY = 5.0
-
-ALIVE_KEY = "syncer:links:alive"  # zset: worker node name -> last seen
-BUSY_KEY = "syncer:links:busy"  # zset: worker node name -> when its large stream began
 
 _lock = threading.Lock()
 _large_streams = 0
@@ -74,7 +72,8 @@ def streaming(
                 still_busy = _large_streams > 0
             if not still_busy:
                 _resume()
-                _quietly(client, lambda c: c.zrem(BUSY_KEY, me))
+                if client is not None:
+                    Links(client).free(me)
 
 
 def _pause_while_a_peer_is_idle(client: redis.Redis, me: str) -> None:
@@ -122,36 +121,9 @@ def alive(client: redis.Redis, me: str) -> None:
 
 def idle_peer(client: redis.Redis, me: str) -> str | None:
     """A live worker other than ``me`` whose link carries no large blob, if any."""
-    try:
-        alive = client.zrangebyscore(ALIVE_KEY, time.time() - ALIVE_WINDOW, "+inf")
-        busy = set(client.zrange(BUSY_KEY, 0, -1))
-    except redis.RedisError:
-        return None
-    names = [_text(n) for n in alive if n not in busy]
-    peers = [n for n in names if n != me]
-    return random.choice(peers) if peers else None
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return Links(client).idle_peer(me)
 
 
 def _announce(client: redis.Redis | None, me: str, large: bool) -> None:
-    def write(c: redis.Redis) -> None:
-        pipe = c.pipeline(transaction=False)
-        pipe.zadd(ALIVE_KEY, {me: time.time()})
-        if large:
-            pipe.zadd(BUSY_KEY, {me: time.time()})
-        pipe.execute()
-
-    _quietly(client, write)
-
-
-def _quietly(client: redis.Redis | None, action: object) -> None:
-    # Link state is advice for scheduling: never fail a copy over it.
-    if client is None:
-        return
-    try:
-        action(client)  # type: ignore[operator]
-    except redis.RedisError:
-        pass
+    if client is not None:  # outside a worker (a unit test) there is no fleet to tell
+        Links(client).announce(me, large)

@@ -30,13 +30,13 @@ import logging
 import threading
 from typing import Any
 
-import redis
 from celery import bootsteps
 from celery.worker import state
 
 from syncer.errors import SyncerError
 from syncer.fleet import settings
 from syncer.fleet.broker import keep_held
+from syncer.fleet.state import best_effort
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,11 @@ class VisibilityStep(bootsteps.StartStopStep):  # type: ignore[misc]
     def _run(self) -> None:
         from workers import context  # imports workers.app, which registers this step
 
+        # A Redis outage longer than the timeout may re-deliver a task that
+        # still runs: harmless (the in-flight lock), only slower.
+        why = "a re-delivered task is only slower"
         while not self._stop.wait(settings.visibility_refresh()):
-            try:
+            with best_effort(why, SyncerError) as attempt:
                 keep_held(context.fleet().redis, held_tags())
-            except (redis.RedisError, SyncerError) as exc:
-                # A Redis outage longer than the timeout may re-deliver a task
-                # that still runs: harmless (the in-flight lock), only slower.
-                log.warning("could not re-stamp held tasks: %s", exc)
+            if attempt.failed:
+                log.warning("could not re-stamp held tasks: %s", attempt.error)

@@ -14,14 +14,16 @@ and then reads the waiters. Whichever runs second sees the other.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any, cast
 
 import redis
 
+from syncer.fleet import keys
+from syncer.fleet.keys import blob_key, image_id
 from syncer.fleet.settings import PLAN_TTL
+from syncer.fleet.state import text
 
 # KEYS[1] = the image's pending set; ARGV[1] = blob key.
 # Returns 1 only for the call that removed the last pending blob.
@@ -50,26 +52,12 @@ return new_rule
 RECORD, COUNT_RULE, NOTHING = 2, 1, 0
 
 
-def image_id(source: str, dest: str) -> str:
-    """A stable id for one (source, dest) pair, so redelivery finds the same record."""
-    return hashlib.sha256(f"{source}\n{dest}".encode()).hexdigest()[:16]
-
-
-def blob_key(dest_repo: str, digest: str) -> str:
-    """``registry/repo@digest``: one blob in one destination repository."""
-    return f"{dest_repo}@{digest}"
+# Their home is keys.py; named here too for the step modules that import them from here.
+__all__ = ["COUNT_RULE", "NOTHING", "RECORD", "ImageBoard", "blob_key", "image_id"]
 
 
 class ImageBoard:
     """Image records and blob waiters of one plan."""
-
-    image_key = "syncer:plan:{plan}:image:{image}"
-    pending_key = "syncer:plan:{plan}:pending:{image}"
-    waiters_key = "syncer:plan:{plan}:waiters:{blob}"
-    landed_key = "syncer:plan:{plan}:landed"
-    failed_key = "syncer:plan:{plan}:blobfailed"
-    # A hash (blob -> claiming task); named apart from the set it replaced.
-    queued_key = "syncer:plan:{plan}:claims"
 
     def __init__(self, client: redis.Redis, ttl: int | Callable[[str], int] = PLAN_TTL) -> None:
         self.redis = client
@@ -80,7 +68,7 @@ class ImageBoard:
 
     def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
         """Store an image's push list once; False if it was already stored."""
-        key = self.image_key.format(plan=plan, image=image)
+        key = keys.image_record(plan, image)
         pipe = self.redis.pipeline()
         pipe.hsetnx(key, "record", json.dumps(record))
         pipe.expire(key, self._ttl(plan))
@@ -88,13 +76,12 @@ class ImageBoard:
 
     def load_image(self, plan: str, image: str) -> dict[str, Any]:
         """The stored record of an image."""
-        raw = self.redis.hget(self.image_key.format(plan=plan, image=image), "record")
+        raw = self.redis.hget(keys.image_record(plan, image), "record")
         return cast(dict[str, Any], json.loads(raw)) if raw else {}
 
     def finish_once(self, plan: str, image: str) -> bool:
         """True for the single caller allowed to record the image's final result."""
-        key = self.image_key.format(plan=plan, image=image)
-        return bool(self.redis.hsetnx(key, "final", "1"))
+        return bool(self.redis.hsetnx(keys.image_record(plan, image), "final", "1"))
 
     def settle(self, plan: str, image: str, guard_key: str, token: str) -> int:
         """:data:`RECORD`, :data:`COUNT_RULE` or :data:`NOTHING`, decided atomically.
@@ -102,22 +89,21 @@ class ImageBoard:
         ``token`` names the rule that finished the image, in the set
         ``guard_key`` (:meth:`PlanStore.once`'s).
         """
-        key = self.image_key.format(plan=plan, image=image)
+        key = keys.image_record(plan, image)
         return int(self._settle(keys=[key, guard_key], args=[token, self._ttl(plan)]))
 
     def wait_for(self, plan: str, image: str, blobs: list[str]) -> list[str]:
         """Register ``image`` as waiting for ``blobs``; return those already landed."""
-        pending = self.pending_key.format(plan=plan, image=image)
+        pending = keys.image_pending(plan, image)
         pipe = self.redis.pipeline()
         pipe.sadd(pending, *blobs)
         pipe.expire(pending, self._ttl(plan))
         for blob in blobs:
-            key = self.waiters_key.format(plan=plan, blob=blob)
+            key = keys.blob_waiters(plan, blob)
             pipe.sadd(key, image)
             pipe.expire(key, self._ttl(plan))
         pipe.execute()
-        landed = self.landed_key.format(plan=plan)
-        flags = self.redis.smismember(landed, blobs)
+        flags = self.redis.smismember(keys.blobs_landed(plan), blobs)
         return [b for b, hit in zip(blobs, flags, strict=True) if hit]
 
     def first_enqueue(self, plan: str, blob: str, owner: str = "") -> bool:
@@ -127,28 +113,28 @@ class ImageBoard:
         redelivered or retried, gets its own claims back: it may have been
         stopped between claiming a blob and handing its copy on.
         """
-        key = self.queued_key.format(plan=plan)
+        key = keys.blob_claims(plan)
         pipe = self.redis.pipeline()
         pipe.hsetnx(key, blob, owner or "-")
         pipe.hget(key, blob)
         pipe.expire(key, self._ttl(plan))
         created, holder, _ = pipe.execute()
-        return bool(created) or (bool(owner) and _text(holder) == owner)
+        return bool(created) or (bool(owner) and text(holder) == owner)
 
     def forget_enqueue(self, plan: str, blob: str) -> None:
         """Undo :meth:`first_enqueue` when the copy could not be published."""
-        self.redis.hdel(self.queued_key.format(plan=plan), blob)
+        self.redis.hdel(keys.blob_claims(plan), blob)
 
     def landed(self, plan: str, blobs: list[str]) -> set[str]:
         """Which of ``blobs`` have landed in this plan."""
         if not blobs:
             return set()
-        flags = self.redis.smismember(self.landed_key.format(plan=plan), blobs)
+        flags = self.redis.smismember(keys.blobs_landed(plan), blobs)
         return {b for b, hit in zip(blobs, flags, strict=True) if hit}
 
     def land(self, plan: str, blob: str) -> list[str]:
         """Mark ``blob`` landed; return the waiting images."""
-        key = self.landed_key.format(plan=plan)
+        key = keys.blobs_landed(plan)
         pipe = self.redis.pipeline()
         pipe.sadd(key, blob)
         pipe.expire(key, self._ttl(plan))
@@ -157,17 +143,17 @@ class ImageBoard:
 
     def waiters(self, plan: str, blob: str) -> list[str]:
         """Images waiting for ``blob``."""
-        members = self.redis.smembers(self.waiters_key.format(plan=plan, blob=blob))
-        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        members = self.redis.smembers(keys.blob_waiters(plan, blob))
+        return sorted(text(m) for m in members)
 
     def remove_pending(self, plan: str, image: str, blob: str) -> bool:
         """Drop ``blob`` from the image's pending set; True if that was the last one."""
-        keys = [self.pending_key.format(plan=plan, image=image)]
-        return bool(self._last_removal(keys=keys, args=[blob]))
+        pending = [keys.image_pending(plan, image)]
+        return bool(self._last_removal(keys=pending, args=[blob]))
 
     def fail_blob(self, plan: str, blob: str, reason: str) -> None:
         """Remember that ``blob`` failed, so late waiters fail at once."""
-        key = self.failed_key.format(plan=plan)
+        key = keys.blobs_failed(plan)
         pipe = self.redis.pipeline()
         pipe.hset(key, blob, reason)
         pipe.expire(key, self._ttl(plan))
@@ -177,12 +163,8 @@ class ImageBoard:
         """The reason one of ``blobs`` failed, or ``""``."""
         if not blobs:
             return ""
-        reasons = self.redis.hmget(self.failed_key.format(plan=plan), blobs)
+        reasons = self.redis.hmget(keys.blobs_failed(plan), blobs)
         for reason in reasons:
             if reason:
-                return reason.decode() if isinstance(reason, bytes) else str(reason)
+                return text(reason)
         return ""
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 import redis
 
 from syncer import defaults
+from syncer.fleet import keys
+from syncer.fleet.state import best_effort, text
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +68,14 @@ class _Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
+            with best_effort("the next beat extends the key") as attempt:
                 self._beat()  # type: ignore[operator]
-            except redis.RedisError as exc:
-                log.warning("heartbeat failed: %s", exc)
+            if attempt.failed:
+                log.warning("heartbeat failed: %s", attempt.error)
 
 
 class InflightLocks:
     """One lock per (destination registry, digest): a shared blob is uploaded once."""
-
-    key = "syncer:inflight:{registry}:{digest}"
 
     def __init__(self, client: redis.Redis, ttl: float = 60.0) -> None:
         self.redis = client
@@ -85,13 +85,12 @@ class InflightLocks:
 
     def holder(self, registry: str, digest: str) -> str | None:
         """Who holds the lock, if anyone."""
-        raw = self.redis.get(self.key.format(registry=registry, digest=digest))
-        return raw.decode() if isinstance(raw, bytes) else raw
+        return text(self.redis.get(keys.inflight_lock(registry, digest)))
 
     @contextmanager
     def hold(self, registry: str, digest: str, owner: str) -> Iterator[bool]:
         """Try to take the lock; yield whether we got it, keep it alive while inside."""
-        key = self.key.format(registry=registry, digest=digest)
+        key = keys.inflight_lock(registry, digest)
         ms = int(self.ttl * 1000)
         got = bool(self.redis.set(key, owner, nx=True, px=ms))
         if not got:
@@ -110,10 +109,12 @@ class InflightLocks:
         every other copy of this blob wait out the TTL: the fleet sat at 0 B/s
         for a minute after Redis came back.
         """
-        try:
+        with best_effort("released again in the background") as attempt:
             self._release(keys=[key], args=[owner])
-        except redis.RedisError as exc:
-            log.warning("in-flight lock not released yet (%s); retrying", type(exc).__name__)
+        if attempt.error is not None:
+            log.warning(
+                "in-flight lock not released yet (%s); retrying", type(attempt.error).__name__
+            )
             threading.Thread(
                 target=self._release_later, args=(key, owner), name="release", daemon=True
             ).start()
@@ -123,17 +124,15 @@ class InflightLocks:
         deadline, delay = time.monotonic() + self.ttl, RELEASE_RETRY_FIRST
         while time.monotonic() < deadline:
             time.sleep(delay)
-            try:
+            with best_effort("tried again until the key would have expired") as attempt:
                 self._release(keys=[key], args=[owner])
+            if not attempt.failed:
                 return
-            except redis.RedisError:
-                delay = min(delay * 2, RELEASE_RETRY_MAX)
+            delay = min(delay * 2, RELEASE_RETRY_MAX)
 
 
 class ConnectionLimiter:
     """A fleet-wide cap on concurrent transfers per registry: a semaphore of expiring leases."""
-
-    key = "syncer:conn:{registry}"
 
     def __init__(self, client: redis.Redis, ttl: float = 60.0, poll: float = 0.2) -> None:
         self.redis, self.ttl, self.poll = client, ttl, poll
@@ -145,7 +144,7 @@ class ConnectionLimiter:
         if not limit:
             yield
             return
-        key = self.key.format(registry=registry)
+        key = keys.connection_leases(registry)
         lease = secrets.token_hex(8)
         waited = 0.0
         while not self._acquire(
@@ -172,8 +171,6 @@ class ConnectionLimiter:
 class RedisThrottle:
     """Backoff shared by every worker: one 429 pauses the whole fleet for that registry."""
 
-    key = "syncer:backoff:{registry}"
-
     def __init__(self, client: redis.Redis, sleep: object = time.sleep) -> None:
         self.redis = client
         self._sleep = sleep
@@ -193,10 +190,9 @@ class RedisThrottle:
         checked, until = self._cache.get(registry, (0.0, 0.0))
         now = time.monotonic()
         if now - checked > 0.2:
-            try:
-                raw = self.redis.get(self.key.format(registry=registry))
-            except redis.RedisError:
-                raw = None  # backoff is advisory: never fail a request over it
+            raw = None
+            with best_effort("backoff is advisory: never fail a request over it"):
+                raw = self.redis.get(keys.backoff(registry))
             until = float(raw) if raw else 0.0
             self._cache[registry] = (now, until)
         return until
@@ -205,14 +201,14 @@ class RedisThrottle:
         """Pause ``registry`` for the fleet; a longer pause already in place wins."""
         seconds = min(max(seconds, 0.0), defaults.BACKOFF_MAX)
         until = time.time() + seconds
-        key = self.key.format(registry=registry)
-        try:
+        key = keys.backoff(registry)
+        with best_effort("this worker still pauses; the others meet their own 429") as attempt:
             current = self.redis.get(key)
             if current is None or float(current) < until:
                 self.redis.set(key, repr(until), px=int(seconds * 1000) + 1)
                 log.warning(
                     "%s asked us to slow down: fleet pauses it for %.1fs", registry, seconds
                 )
-        except redis.RedisError as exc:
-            log.warning("could not share backoff for %s: %s", registry, exc)
+        if attempt.failed:
+            log.warning("could not share backoff for %s: %s", registry, attempt.error)
         self._cache[registry] = (time.monotonic(), until)

@@ -15,7 +15,9 @@ from typing import Any, cast
 
 import redis
 
+from syncer.fleet import keys
 from syncer.fleet.settings import PLAN_TTL
+from syncer.fleet.state import text
 from syncer.jobs import ImageResult
 from syncer.progress import Counter, Stats
 
@@ -81,12 +83,9 @@ class PlanStatus:
 class PlanStore:
     """Reads and writes plan state; the client is injected."""
 
-    meta_key = "syncer:plan:{plan}:meta"
-    counters_key = "syncer:plan:{plan}:counters"
-    results_key = "syncer:plan:{plan}:results"
-    cancel_key = "syncer:plan:{plan}:cancelled"
-    guard_key = "syncer:plan:{plan}:once"
-    ended_key = "syncer:plan:{plan}:ended"
+    #: :func:`keys.plan_once` as a ``{plan}`` template, for ``fleet/steps.py`` until it
+    #: calls ``keys.plan_once`` itself.
+    guard_key = keys.plan_once("{plan}")
 
     def __init__(self, client: redis.Redis, ttl: int = PLAN_TTL) -> None:
         self.redis = client
@@ -98,9 +97,9 @@ class PlanStore:
         plan = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         meta = {**meta, "plan": plan, "created": time.time(), "ttl": self.ttl}
         pipe = self.redis.pipeline()
-        pipe.set(self.meta_key.format(plan=plan), json.dumps(meta), ex=self.ttl)
-        pipe.hset(self.counters_key.format(plan=plan), mapping=dict.fromkeys(COUNTER_FIELDS, 0))
-        pipe.expire(self.counters_key.format(plan=plan), self.ttl)
+        pipe.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl)
+        pipe.hset(keys.plan_counters(plan), mapping=dict.fromkeys(COUNTER_FIELDS, 0))
+        pipe.expire(keys.plan_counters(plan), self.ttl)
         pipe.execute()
         self._ttls[plan] = self.ttl
         return plan
@@ -116,34 +115,27 @@ class PlanStore:
     def _keep_alive(self, pipe: Any, plan: str) -> None:
         """Push back the expiry of the plan's long-lived keys: TTL counts from the last update."""
         ttl = self.ttl_for(plan)
-        for key in (
-            self.meta_key,
-            self.counters_key,
-            self.results_key,
-            self.cancel_key,
-            self.guard_key,
-            self.ended_key,
-        ):
-            pipe.expire(key.format(plan=plan), ttl)
+        for key in keys.plan_keys(plan):
+            pipe.expire(key, ttl)
 
     def exists(self, plan: str) -> bool:
         """Whether the plan is known (and not expired)."""
-        return bool(self.redis.exists(self.meta_key.format(plan=plan)))
+        return bool(self.redis.exists(keys.plan_meta(plan)))
 
     def meta(self, plan: str) -> dict[str, Any]:
         """The plan's metadata."""
-        raw = self.redis.get(self.meta_key.format(plan=plan))
+        raw = self.redis.get(keys.plan_meta(plan))
         return cast(dict[str, Any], json.loads(raw)) if raw else {}
 
     def update_meta(self, plan: str, **fields: Any) -> None:
         """Merge ``fields`` into the metadata."""
         meta = self.meta(plan)
         meta.update(fields)
-        self.redis.set(self.meta_key.format(plan=plan), json.dumps(meta), ex=self.ttl_for(plan))
+        self.redis.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl_for(plan))
 
     def once(self, plan: str, token: str) -> bool:
         """True the first time ``token`` is seen for ``plan``: guards counters on redelivery."""
-        key = self.guard_key.format(plan=plan)
+        key = keys.plan_once(plan)
         pipe = self.redis.pipeline()
         pipe.sadd(key, token)
         pipe.expire(key, self.ttl_for(plan))
@@ -151,7 +143,7 @@ class PlanStore:
 
     def bump(self, plan: str, **deltas: int) -> None:
         """Add to counters, e.g. ``bump(plan, tags_total=3)``."""
-        key = self.counters_key.format(plan=plan)
+        key = keys.plan_counters(plan)
         pipe = self.redis.pipeline()
         for name, delta in deltas.items():
             if name not in COUNTER_FIELDS:
@@ -169,10 +161,10 @@ class PlanStore:
         As :meth:`syncer.progress.Stats.reference`: the total is the distinct
         blobs the plan's images reference, however many repositories share one.
         """
-        key = self.guard_key.format(plan=plan)
+        key = keys.plan_once(plan)
         pipe = self.redis.pipeline()
         for digest in blobs:
-            pipe.sadd(key, f"bytes:{registry}@{digest}")
+            pipe.sadd(key, keys.once_bytes(registry, digest))
         new = pipe.execute()
         total = sum(max(size, 0) for size, first in zip(blobs.values(), new, strict=True) if first)
         if total:
@@ -182,16 +174,16 @@ class PlanStore:
         """A blob's first outcome in its registry, as :meth:`syncer.progress.Stats.settle`."""
         field = {"exists": "bytes_skipped", "mounted": "bytes_skipped"}.get(outcome)
         field = "bytes_failed" if outcome == "failed" else field
-        if self.once(plan, f"settled:{registry}@{digest}") and field:
+        if self.once(plan, keys.once_settled(registry, digest)) and field:
             self.bump(plan, **{field: max(size, 0)})
 
     def record(self, plan: str, result: ImageResult) -> None:
         """Store a final image result and count it."""
-        key = self.results_key.format(plan=plan)
+        key = keys.plan_results(plan)
         attr = {"synced": "done", "skipped": "skipped", "failed": "failed"}[result.status]
         pipe = self.redis.pipeline()
         pipe.rpush(key, json.dumps(result.to_dict()))
-        pipe.hincrby(self.counters_key.format(plan=plan), f"tags_{attr}", 1)
+        pipe.hincrby(keys.plan_counters(plan), f"tags_{attr}", 1)
         self._keep_alive(pipe, plan)
         pipe.execute()
         self.note_end(plan)
@@ -203,19 +195,19 @@ class PlanStore:
         before any step did (an older worker) stops it in :meth:`status`.
         """
         if self.finished(plan):
-            key = self.ended_key.format(plan=plan)
+            key = keys.plan_ended(plan)
             self.redis.set(key, repr(time.time()), nx=True, ex=self.ttl_for(plan))
 
     def cancel(self, plan: str) -> None:
         """Mark the plan cancelled; workers drop its tasks and stop its streams."""
-        self.redis.set(self.cancel_key.format(plan=plan), "1", ex=self.ttl_for(plan))
+        self.redis.set(keys.plan_cancelled(plan), "1", ex=self.ttl_for(plan))
         self.note_end(plan)
 
     def standing(self, plan: str) -> str:
         """``live``, ``cancelled`` or ``unknown`` (never planned here, or expired)."""
         pipe = self.redis.pipeline()
-        pipe.exists(self.meta_key.format(plan=plan))
-        pipe.exists(self.cancel_key.format(plan=plan))
+        pipe.exists(keys.plan_meta(plan))
+        pipe.exists(keys.plan_cancelled(plan))
         known, cancelled = pipe.execute()
         if not known:
             return "unknown"
@@ -223,41 +215,37 @@ class PlanStore:
 
     def cancelled(self, plan: str) -> bool:
         """Whether the plan was cancelled."""
-        return bool(self.redis.exists(self.cancel_key.format(plan=plan)))
+        return bool(self.redis.exists(keys.plan_cancelled(plan)))
 
     def finished(self, plan: str) -> bool:
         """Whether the plan is over, from its counters alone (cheap enough to poll often)."""
         pipe = self.redis.pipeline()
-        pipe.hgetall(self.counters_key.format(plan=plan))
-        pipe.exists(self.cancel_key.format(plan=plan))
+        pipe.hgetall(keys.plan_counters(plan))
+        pipe.exists(keys.plan_cancelled(plan))
         raw_counters, cancelled = pipe.execute()
         counters = dict.fromkeys(COUNTER_FIELDS, 0)
-        counters.update({_text(k): int(v) for k, v in raw_counters.items()})
+        counters.update({text(k): int(v) for k, v in raw_counters.items()})
         return PlanStatus(plan, {}, counters, bool(cancelled), []).finished
 
     def status(self, plan: str) -> PlanStatus:
         """A consistent snapshot of the plan."""
         pipe = self.redis.pipeline()
-        pipe.get(self.meta_key.format(plan=plan))
-        pipe.hgetall(self.counters_key.format(plan=plan))
-        pipe.exists(self.cancel_key.format(plan=plan))
-        pipe.lrange(self.results_key.format(plan=plan), 0, -1)
-        pipe.get(self.ended_key.format(plan=plan))
+        pipe.get(keys.plan_meta(plan))
+        pipe.hgetall(keys.plan_counters(plan))
+        pipe.exists(keys.plan_cancelled(plan))
+        pipe.lrange(keys.plan_results(plan), 0, -1)
+        pipe.get(keys.plan_ended(plan))
         raw_meta, raw_counters, cancelled, raw_results, ended = pipe.execute()
         counters = dict.fromkeys(COUNTER_FIELDS, 0)
-        counters.update({_text(k): int(v) for k, v in raw_counters.items()})
+        counters.update({text(k): int(v) for k, v in raw_counters.items()})
         results = [ImageResult.from_dict(json.loads(r)) for r in raw_results]
         meta = json.loads(raw_meta) if raw_meta else {}
         status = PlanStatus(plan, meta, counters, bool(cancelled), results)
         if status.finished and raw_meta:
             if ended is None:
                 # The first reader to see the plan finished freezes its clock.
-                key = self.ended_key.format(plan=plan)
+                key = keys.plan_ended(plan)
                 self.redis.set(key, repr(time.time()), nx=True, ex=self.ttl_for(plan))
                 ended = self.redis.get(key)
             meta["ended"] = float(ended) if ended else time.time()
         return status
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 import redis
 
 from syncer.credentials import AuthEntry, covering_key
+from syncer.fleet import keys
 from syncer.reference import Repository
 from syncer.rules import Rule
 
 log = logging.getLogger(__name__)
 
-#: Hash: worker node name -> JSON :class:`WorkerInfo`.
-KEY = "syncer:workers"
 #: How often a worker says it is alive, in seconds.
 HEARTBEAT_EVERY = 5.0
 #: A worker not heard from for this long is not counted.
@@ -75,7 +74,11 @@ def _now(client: redis.Redis) -> float:
 
 
 class Roster:
-    """The workers' heartbeats in Redis."""
+    """The workers' heartbeats in Redis: a hash of node name -> JSON :class:`WorkerInfo`.
+
+    Its calls raise ``redis.RedisError`` as it is: each caller has its own
+    policy (the worker's heartbeat skips a beat Redis missed).
+    """
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -83,17 +86,17 @@ class Roster:
     def beat(self, node: str, auth: Iterable[str]) -> None:
         """Say ``node`` is alive, with the auth keys it holds."""
         info = WorkerInfo(node, tuple(auth), _now(self.client))
-        self.client.hset(KEY, node, json.dumps(info.to_dict()))
+        self.client.hset(keys.roster(), node, json.dumps(info.to_dict()))
 
     def leave(self, node: str) -> None:
         """Forget ``node`` (a clean shutdown)."""
-        self.client.hdel(KEY, node)
+        self.client.hdel(keys.roster(), node)
 
     def alive(self) -> list[WorkerInfo]:
         """Workers heard from within :data:`ALIVE_WINDOW`; long-gone entries are pruned."""
         now = _now(self.client)
         found, stale = [], []
-        for node, raw in self.client.hgetall(KEY).items():
+        for node, raw in self.client.hgetall(keys.roster()).items():
             try:
                 info = WorkerInfo.from_dict(json.loads(raw))
             except (ValueError, TypeError):
@@ -104,7 +107,7 @@ class Roster:
             elif now - info.seen > FORGET_AFTER:
                 stale.append(node)
         if stale:
-            self.client.hdel(KEY, *stale)
+            self.client.hdel(keys.roster(), *stale)
         return sorted(found, key=lambda w: w.node)
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from syncer import defaults
 from syncer.errors import ConfigError
+from syncer.fleet import keys
 
 EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
@@ -50,9 +51,9 @@ PLAN_TTL = 7 * 24 * 3600
 #: worker keeps a 30-minute stream to itself, and the task of a worker lost to
 #: ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
 VISIBILITY_TIMEOUT = 60
-#: kombu's sorted set of unacknowledged deliveries, scored by when each was
-#: last known held (kombu's own default name, stated so the refresh names it too).
-UNACKED_INDEX = "unacked_index"
+#: kombu's sorted set of unacknowledged deliveries (named in ``keys.py``; kept
+#: here for ``fleet/broker.py`` until it calls ``keys.unacked_index``).
+UNACKED_INDEX = keys.unacked_index()
 #: Priority levels: big blobs go first (kombu's Redis transport: 0 is served first).
 PRIORITY_STEPS = list(range(10))
 
@@ -148,7 +149,7 @@ def celery_config(url: str) -> dict[str, Any]:
     timeout = visibility_timeout()
     transport = {
         "visibility_timeout": timeout,
-        "unacked_index_key": UNACKED_INDEX,
+        "unacked_index_key": keys.unacked_index(),
         # Sweep for abandoned messages often enough to honour a short timeout.
         "unacked_restore_interval": max(1, min(10, timeout // 10)),
         "unacked_restore_throttle": 1,

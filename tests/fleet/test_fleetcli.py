@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.fleet import settings
+from syncer.fleet import keys, settings
 from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
 from tests.fleet.conftest import RunCli
@@ -83,7 +83,7 @@ def test_plan_enqueues_tasks_by_name_without_credentials(
     assert status.counters["tags_total"] == 4 and status.counters["rules_pending"] == 1
     assert status.state == "running"
     assert store.meta(plan)["limits"] == {SRC: 3}
-    assert 0 < redis_client.ttl(PlanStore.meta_key.format(plan=plan)) <= 600
+    assert 0 < redis_client.ttl(keys.plan_meta(plan)) <= 600
     dump = redis_dump(redis_client)
     for form in secret_forms("bob", password) + secret_forms("alice", password):
         assert form not in dump and form not in run.out + run.err

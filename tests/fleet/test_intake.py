@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from syncer.fleet import keys
 from syncer.lab.images import build_image_set
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import insecure, seed, verify_all, write_json
@@ -36,7 +37,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _alive(client: redis.Redis, *names: str) -> None:
-    client.zadd(links.ALIVE_KEY, dict.fromkeys(names, time.time()))
+    client.zadd(keys.links_alive(), dict.fromkeys(names, time.time()))
 
 
 def test_first_large_stream_pauses_and_the_last_resumes(
@@ -56,7 +57,7 @@ def test_no_pause_without_an_idle_peer(redis_client: redis.Redis, calls: list[st
     with links.streaming(LARGE, redis_client, ME, pause_intake=True):
         pass
     _alive(redis_client, PEER)
-    redis_client.zadd(links.BUSY_KEY, {PEER: time.time()})  # the peer's link is busy too
+    redis_client.zadd(keys.links_busy(), {PEER: time.time()})  # the peer's link is busy too
     with links.streaming(LARGE, redis_client, ME, pause_intake=True):
         pass
     assert calls == []
@@ -75,17 +76,17 @@ def test_a_failed_stream_still_resumes(redis_client: redis.Redis, calls: list[st
         with links.streaming(LARGE, redis_client, ME, pause_intake=True):
             raise RuntimeError("stream broke")
     assert calls == ["pause", "resume"]
-    assert redis_client.zscore(links.BUSY_KEY, ME) is None
+    assert redis_client.zscore(keys.links_busy(), ME) is None
 
 
 def test_alive_is_rate_limited(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(links, "_last_alive", -links.ALIVE_EVERY)
     links.alive(redis_client, ME)
-    first = redis_client.zscore(links.ALIVE_KEY, ME)
+    first = redis_client.zscore(keys.links_alive(), ME)
     assert first is not None and abs(first - time.time()) < 5
-    redis_client.zrem(links.ALIVE_KEY, ME)
+    redis_client.zrem(keys.links_alive(), ME)
     links.alive(redis_client, ME)  # within ALIVE_EVERY: not written again
-    assert redis_client.zscore(links.ALIVE_KEY, ME) is None
+    assert redis_client.zscore(keys.links_alive(), ME) is None
 
 
 def test_intake_outside_a_worker_is_a_no_op() -> None:
@@ -100,7 +101,7 @@ def test_the_pause_ends_when_no_peer_is_idle_any_more(
     _alive(redis_client, ME, PEER)
     with links.streaming(LARGE, redis_client, ME, pause_intake=True):
         assert calls == ["pause"]
-        redis_client.zadd(links.BUSY_KEY, {PEER: time.time()})  # the peer got a large blob
+        redis_client.zadd(keys.links_busy(), {PEER: time.time()})  # the peer got a large blob
         deadline = time.monotonic() + 5
         while calls == ["pause"] and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from syncer import defaults
+from syncer.fleet import keys
 from syncer.fleet import locks as locks_module
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks, RedisThrottle
 
@@ -94,7 +95,7 @@ def test_a_release_lost_to_a_redis_outage_is_retried(
 ) -> None:
     monkeypatch.setattr(locks_module, "RELEASE_RETRY_FIRST", 0.05)
     locks = InflightLocks(redis_client, ttl=30.0)
-    key = InflightLocks.key.format(registry=REG, digest=DIGEST)
+    key = keys.inflight_lock(REG, DIGEST)
     release, failures = locks._release, [redis.ConnectionError("refused")] * 2
 
     def flaky(**kwargs: Any) -> Any:
@@ -118,7 +119,7 @@ def test_a_release_lost_to_a_redis_outage_is_retried(
 
 def test_heartbeat_keeps_a_held_lock_beyond_its_ttl(redis_client: redis.Redis) -> None:
     locks = InflightLocks(redis_client, ttl=1.5)
-    key = InflightLocks.key.format(registry=REG, digest=DIGEST)
+    key = keys.inflight_lock(REG, DIGEST)
 
     with locks.hold(REG, DIGEST, "slow-upload") as got:
         assert got
@@ -133,7 +134,7 @@ def test_heartbeat_keeps_a_held_lock_beyond_its_ttl(redis_client: redis.Redis) -
 
 def test_release_only_by_the_owner(redis_client: redis.Redis) -> None:
     locks = InflightLocks(redis_client, ttl=5.0)
-    key = InflightLocks.key.format(registry=REG, digest=DIGEST)
+    key = keys.inflight_lock(REG, DIGEST)
 
     with ExitStack() as first:
         assert first.enter_context(locks.hold(REG, DIGEST, "stalled"))
@@ -176,16 +177,16 @@ def test_third_lease_waits_for_a_free_slot(redis_client: redis.Redis) -> None:
         assert not entered.wait(0.6), "a third lease got in past a limit of 2"
         first.close()
         assert entered.wait(2.0), "the freed slot was not taken"
-        assert redis_client.zcard(ConnectionLimiter.key.format(registry=REG)) == 2
+        assert redis_client.zcard(keys.connection_leases(REG)) == 2
         release.set()
         thread.join(5)
-    assert redis_client.zcard(ConnectionLimiter.key.format(registry=REG)) == 0
+    assert redis_client.zcard(keys.connection_leases(REG)) == 0
 
 
 def test_no_limit_takes_no_lease(redis_client: redis.Redis) -> None:
     limiter = ConnectionLimiter(redis_client, ttl=5.0)
     with limiter.lease(REG, None), limiter.lease(REG, 0):
-        assert redis_client.exists(ConnectionLimiter.key.format(registry=REG)) == 0
+        assert redis_client.exists(keys.connection_leases(REG)) == 0
 
 
 def test_leases_of_a_killed_holder_are_reclaimed(
@@ -194,7 +195,7 @@ def test_leases_of_a_killed_holder_are_reclaimed(
     limiter = ConnectionLimiter(redis_client, ttl=5.0, poll=0.05)
 
     with _killed_holder(redis_server) as died:
-        assert redis_client.zcard(ConnectionLimiter.key.format(registry=REG)) == 2
+        assert redis_client.zcard(keys.connection_leases(REG)) == 2
         with limiter.lease(REG, 2):
             waited = time.monotonic() - died
     assert 0.3 < waited < 3.0, f"got a slot after {waited:.2f}s"
@@ -242,7 +243,7 @@ def test_pause_is_seen_by_another_worker(redis_client: redis.Redis) -> None:
 
 def test_longer_pause_wins(redis_client: redis.Redis) -> None:
     first, second = RedisThrottle(redis_client), RedisThrottle(redis_client)
-    key = RedisThrottle.key.format(registry=REG)
+    key = keys.backoff(REG)
     now = time.time()
 
     first.pause(REG, 30)
@@ -250,7 +251,7 @@ def test_longer_pause_wins(redis_client: redis.Redis) -> None:
     long_first = float(redis_client.get(key) or 0)
     second.pause("b:5000", 0.5)
     first.pause("b:5000", 20)
-    long_second = float(redis_client.get(RedisThrottle.key.format(registry="b:5000")) or 0)
+    long_second = float(redis_client.get(keys.backoff("b:5000")) or 0)
 
     assert now + 29 < long_first < now + 32
     assert 25 < redis_client.ttl(key) <= 31
@@ -259,7 +260,7 @@ def test_longer_pause_wins(redis_client: redis.Redis) -> None:
 
 def test_pause_is_capped(redis_client: redis.Redis) -> None:
     RedisThrottle(redis_client).pause(REG, 3600)
-    key = RedisThrottle.key.format(registry=REG)
+    key = keys.backoff(REG)
     assert 0 < redis_client.ttl(key) <= defaults.BACKOFF_MAX + 1
 
 
@@ -281,7 +282,7 @@ def test_a_copy_within_one_registry_takes_one_slot(redis_client: redis.Redis) ->
 
     def copy() -> None:
         with _leases(fleet, "p", "reg.example", "reg.example"):  # type: ignore[arg-type]
-            assert redis_client.zcard(ConnectionLimiter.key.format(registry="reg.example")) == 1
+            assert redis_client.zcard(keys.connection_leases("reg.example")) == 1
         done.set()
 
     worker = threading.Thread(target=copy, daemon=True)

@@ -16,9 +16,9 @@ import pytest
 import redis
 
 from syncer.credentials import AuthEntry, covering_key
+from syncer.fleet import keys
 from syncer.fleet.roster import (
     FORGET_AFTER,
-    KEY,
     Roster,
     WorkerInfo,
     credential_keys,
@@ -84,10 +84,10 @@ def test_the_roster_counts_recent_beats_and_forgets_old_ones(redis_client: redis
     assert roster.alive()[0].auth == ("a.io",)
     roster.leave("w2")
     ancient = WorkerInfo("w3", (), time.time() - FORGET_AFTER - 60)
-    redis_client.hset(KEY, "w3", json.dumps(ancient.to_dict()))
-    redis_client.hset(KEY, "junk", b"not json")
+    redis_client.hset(keys.roster(), "w3", json.dumps(ancient.to_dict()))
+    redis_client.hset(keys.roster(), "junk", b"not json")
     assert [w.node for w in roster.alive()] == ["w1"]
-    assert set(redis_client.hkeys(KEY)) == {b"w1"}
+    assert set(redis_client.hkeys(keys.roster())) == {b"w1"}
 
 
 def _auth(fleet_home: Path, name: str, hosts: dict[str, AuthEntry | None]) -> Path:

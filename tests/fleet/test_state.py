@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from syncer.errors import StateError, is_transient
-from syncer.fleet import images
+from syncer.fleet import images, keys
 from syncer.fleet.blobcache import RedisBlobCache
 from syncer.fleet.images import ImageBoard, blob_key, image_id
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus, PlanStore
@@ -129,7 +129,7 @@ def test_cancel(redis_client: redis.Redis) -> None:
     assert store.cancelled(plan) and not store.cancelled(other)
     status = store.status(plan)
     assert (status.cancelled, status.finished, status.state) == (True, True, "cancelled")
-    assert 0 < redis_client.ttl(PlanStore.cancel_key.format(plan=plan)) <= TTL
+    assert 0 < redis_client.ttl(keys.plan_cancelled(plan)) <= TTL
 
 
 def test_every_plan_key_expires(redis_client: redis.Redis) -> None:
@@ -279,7 +279,7 @@ def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None
 
 def test_settle_counts_an_image_once_per_rule(redis_client: redis.Redis) -> None:
     board = ImageBoard(redis_client, ttl=TTL)
-    guard = PlanStore.guard_key.format(plan=PLAN)
+    guard = keys.plan_once(PLAN)
     rule_a, rule_b = f"finished:{IMAGE}:a", f"finished:{IMAGE}:b"
 
     # Before: two runs of one push interleaved their two checks, so the
@@ -293,7 +293,7 @@ def test_settle_counts_an_image_once_per_rule(redis_client: redis.Redis) -> None
 
 def test_settle_under_concurrent_runs_records_exactly_once(redis_client: redis.Redis) -> None:
     board = ImageBoard(redis_client, ttl=TTL)
-    guard = PlanStore.guard_key.format(plan=PLAN)
+    guard = keys.plan_once(PLAN)
     outcomes: list[int] = []
     start = threading.Barrier(8)
 
@@ -338,7 +338,7 @@ def test_board_keys_expire(redis_client: redis.Redis) -> None:
 
 def test_default_ttl_is_a_week(redis_client: redis.Redis) -> None:
     ImageBoard(redis_client).first_enqueue(PLAN, A)
-    assert PLAN_TTL - 5 < redis_client.ttl(ImageBoard.queued_key.format(plan=PLAN)) <= PLAN_TTL
+    assert PLAN_TTL - 5 < redis_client.ttl(keys.blob_claims(PLAN)) <= PLAN_TTL
 
 
 # -- RedisBlobCache --------------------------------------------------------------------
