@@ -17,9 +17,14 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 
+#: Below this many bytes moved, core-s per GiB is not shown: a no-op run that
+#: reads a few config blobs would report a meaningless rate.
+MIN_BYTES_PER_GIB = MIB
+
+
 def per_gib(sample: Sample) -> float | None:
-    """The copier's core-seconds per GiB read from the source; None when nothing moved."""
-    if sample.bytes_moved <= 0:
+    """The copier's core-seconds per GiB read from the source; None when (almost) nothing moved."""
+    if sample.bytes_moved < MIN_BYTES_PER_GIB:
         return None
     return sample.copier_cpu_s / (sample.bytes_moved / GIB)
 

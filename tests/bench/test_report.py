@@ -26,9 +26,12 @@ def scenario(*samples: Sample, tags: int = 0) -> Scenario:
     return scen
 
 
-def test_per_gib_divides_copier_cpu_by_gib_moved_and_is_none_without_bytes() -> None:
+def test_per_gib_divides_copier_cpu_by_gib_moved_and_is_none_below_one_mib() -> None:
     assert per_gib(sample("x", 1.0, cpu=3.0, moved=GIB // 2)) == pytest.approx(6.0)
     assert per_gib(sample("x", 1.0, cpu=3.0, moved=0)) is None
+    # A no-op that reads a few config blobs has no meaningful rate.
+    assert per_gib(sample("x", 1.0, cpu=3.0, moved=MIB - 1)) is None
+    assert per_gib(sample("x", 1.0, cpu=3.0, moved=MIB)) == pytest.approx(3.0 * 1024)
 
 
 def test_table_has_cpu_columns_and_per_tag_only_when_tags_are_known() -> None:
