@@ -4,7 +4,8 @@
 random bytes without ever holding it in memory: the bytes go up in a
 ``PATCH`` stream while being hashed, and the ``PUT`` names the digest at the
 end (distribution spec, "Pushing a blob in chunks" with a single chunk).
-:func:`tag_many` puts one manifest under many tags with a thread pool.
+:func:`tag_many` puts one manifest under many tags with a thread pool;
+:func:`push_small_tags` pushes many small images sharing one base layer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import json
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
@@ -131,8 +132,8 @@ def push_streamed_image(base: str, repo: str, tag: str, seed: str, size: int) ->
         _put_manifest(session, base, repo, tag, manifest)
 
 
-def tag_many(base: str, repo: str, tags: list[str], *, threads: int = 16) -> None:
-    """Push one tiny image, then put its manifest bytes under every tag in ``tags``."""
+def _thread_session() -> Callable[[], requests.Session]:
+    """A getter for one ``requests.Session`` per pool thread."""
     local = threading.local()
 
     def session() -> requests.Session:
@@ -141,6 +142,36 @@ def tag_many(base: str, repo: str, tags: list[str], *, threads: int = 16) -> Non
         s: requests.Session = local.session
         return s
 
+    return session
+
+
+def push_small_tags(
+    base: str, repo: str, tags: list[str], *, seed: str, base_size: int, layer_size: int
+) -> None:
+    """Push ``repo:tag`` for each of ``tags``: one shared base layer, then a unique small layer."""
+    shared = random.Random(f"{seed}:base").randbytes(base_size)
+    base_blob = Blob(sha256(shared), len(shared), mt.DOCKER_LAYER, shared)
+    with requests.Session() as s:
+        _put_blob(s, base, repo, base_blob)
+    session = _thread_session()
+
+    def push(tag: str) -> None:
+        data = random.Random(f"{seed}:{tag}").randbytes(layer_size)
+        own = Blob(sha256(data), len(data), mt.DOCKER_LAYER, data)
+        layers = [(base_blob.digest, base_blob.size), (own.digest, own.size)]
+        config, manifest = _manifest(layers, f"{repo}:{tag}")
+        for blob in (own, config):
+            _put_blob(session(), base, repo, blob)
+        _put_manifest(session(), base, repo, tag, manifest)
+
+    with ThreadPoolExecutor(16) as ex:
+        for fut in [ex.submit(push, t) for t in tags]:
+            fut.result()
+
+
+def tag_many(base: str, repo: str, tags: list[str], *, threads: int = 16) -> None:
+    """Push one tiny image, then put its manifest bytes under every tag in ``tags``."""
+    session = _thread_session()
     layer = b"syncer bench: one tiny layer shared by every tag\n"
     layer_blob = Blob(sha256(layer), len(layer), mt.DOCKER_LAYER, layer)
     config, manifest = _manifest([(layer_blob.digest, layer_blob.size)], repo)

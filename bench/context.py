@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-import yaml
 
+from bench.configs import write_auth, write_images
 from bench.dataset import Dataset, MainSet
 from bench.servers import BenchRegistry, RedisServer
 from bench.settings import Profile
@@ -27,6 +27,8 @@ class Options:
     worker_proc: int
     link_mbit: int
     profile_dir: Path | None = None
+    #: image-syncer's binary, or None when it is not there (it is then left out).
+    image_syncer: Path | None = None
 
 
 @dataclass
@@ -48,17 +50,12 @@ class Bench:
 
     def auth_file(self) -> Path:
         """image-syncer auth file: both registries plain HTTP (``insecure: true``)."""
-        path = self.workdir / "auth.yaml"
-        auth = {self.source.host: {"insecure": True}, self.dest.host: {"insecure": True}}
-        path.write_text(yaml.safe_dump(auth))
-        return path
+        return write_auth(self.workdir / "auth.yaml", [self.source.host, self.dest.host])
 
     def images_file(self, repos: list[str], name: str = "images") -> Path:
         """image-syncer images file copying every tag of each of ``repos``."""
-        path = self.workdir / f"{name}.yaml"
         rules = {f"{self.source.host}/{r}": f"{self.dest.host}/{self.dest_repo(r)}" for r in repos}
-        path.write_text(yaml.safe_dump(rules, sort_keys=False))
-        return path
+        return write_images(self.workdir / f"{name}.yaml", rules)
 
     def largest_blob_url(self, repo: str, tag: str = "v1") -> str:
         """URL of the biggest layer of ``repo:tag`` in the source (a Docker v2 image)."""

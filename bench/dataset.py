@@ -10,7 +10,8 @@ storage and push nothing:
   ``lab/large:v1`` with the one large layer; ``lab/multi`` with a 4-platform
   Docker manifest list, an OCI image, an OCI index and a nested index;
 * ``big``: ``bench/big0..7``, each one distinct big layer (scenario e);
-* ``many``: ``bench/many`` with thousands of tags of one tiny manifest (scenario f).
+* ``many``: ``bench/many`` with thousands of tags of one tiny manifest (scenarios f, h);
+* ``small{N}``: ``bench/small{N}`` with N small images sharing one base layer (scenario g).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.blobpush import push_streamed_image, tag_many
-from bench.settings import SEED, Profile
+from bench.blobpush import push_small_tags, push_streamed_image, tag_many
+from bench.settings import SEED, SMALL_BASE_SIZE, SMALL_LAYER_SIZE, Profile
 from syncer.lab.images import build_image_set, push_image_set
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 MARKER = "seeded.json"
 BIG_REPO = "bench/big{0}"
 MANY_REPO = "bench/many"
+SMALL_REPO = "bench/small{0}"
 #: The repository of syncer.lab.images holding the large layer.
 LARGE_REPO = "lab/large"
 
@@ -147,3 +149,25 @@ class Dataset:
             log.info("seeded %d tags in %.1fs", len(tags), time.monotonic() - started)
             self._save("many", MANY_REPO)
         return MANY_REPO
+
+    def small(self, count: int) -> str:
+        """The ``small{count}`` part's repository, pushed now if needed."""
+        repo, part = SMALL_REPO.format(count), f"small{count}"
+        if not self._load().get(part):
+            started = time.monotonic()
+            push_small_tags(
+                self.base_url,
+                repo,
+                small_tag_names(count),
+                seed=f"{SEED}:{part}",
+                base_size=SMALL_BASE_SIZE,
+                layer_size=SMALL_LAYER_SIZE,
+            )
+            log.info("seeded %d small tags in %.1fs", count, time.monotonic() - started)
+            self._save(part, repo)
+        return repo
+
+
+def small_tag_names(count: int) -> list[str]:
+    """The tags of a ``small`` part: ``s00000`` onwards."""
+    return [f"s{i:05d}" for i in range(count)]

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cputree import time_v_cpu
 from bench.settings import COMMAND_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Timed:
     wall: float
     peak_rss_kib: int
     returncode: int
+    #: User + system core-seconds of the command and its waited-for descendants.
+    cpu_s: float = 0.0
 
 
 def in_netns(argv: Sequence[str], netns: str | None) -> list[str]:
@@ -70,12 +73,14 @@ def _start(
         )
 
 
-def _maxrss(path: Path) -> int:
+def _time_v(path: Path) -> tuple[int, float]:
+    """(maximum RSS KiB, user + system seconds) from one ``/usr/bin/time -v`` report."""
     try:
-        m = _MAXRSS.search(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
-        return 0
-    return int(m.group(1)) if m else 0
+        return 0, 0.0
+    m = _MAXRSS.search(text)
+    return (int(m.group(1)) if m else 0), time_v_cpu(text)
 
 
 def run_parallel(
@@ -87,7 +92,7 @@ def run_parallel(
 ) -> Timed:
     """Start every ``(argv, netns)`` at once; wall time until the last one exits.
 
-    Peak RSS is the largest of the processes'. A timeout kills them all.
+    Peak RSS is the largest of the processes'; CPU is their sum. A timeout kills them all.
     """
     rss_files = [log_path.with_suffix(f".rss{i}") for i in range(len(commands))]
     started = time.monotonic()
@@ -101,10 +106,11 @@ def run_parallel(
                 p.kill()
                 p.wait()
     wall = time.monotonic() - started
-    rss = max(_maxrss(r) for r in rss_files)
+    reports = [_time_v(r) for r in rss_files]
     for r in rss_files:
         r.unlink(missing_ok=True)
-    return Timed(wall, rss, max(codes, key=abs))
+    rss = max(kib for kib, _ in reports)
+    return Timed(wall, rss, max(codes, key=abs), sum(cpu for _, cpu in reports))
 
 
 def run_timed(
@@ -176,6 +182,11 @@ class WorkerFleet:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise CommandFailed(f"worker did not start; see {log_path}")
                 time.sleep(0.1)
+
+    @property
+    def roots(self) -> list[int]:
+        """PIDs of the ``syncer worker`` supervisors: each tree holds one worker's processes."""
+        return [p.pid for p, _ in self._procs]
 
     @property
     def pids(self) -> list[int]:

@@ -14,6 +14,24 @@ from pathlib import Path
 from bench.tools import Sample
 
 MIB = 1 << 20
+GIB = 1 << 30
+
+
+#: Below this many bytes moved, core-s per GiB is not shown: a no-op run that
+#: reads a few config blobs would report a meaningless rate.
+MIN_BYTES_PER_GIB = MIB
+
+
+def per_gib(sample: Sample) -> float | None:
+    """The copier's core-seconds per GiB read from the source; None when (almost) nothing moved."""
+    if sample.bytes_moved < MIN_BYTES_PER_GIB:
+        return None
+    return sample.copier_cpu_s / (sample.bytes_moved / GIB)
+
+
+def _median_of(values: list[float | None], fmt: str) -> str:
+    known = [v for v in values if v is not None]
+    return format(statistics.median(known), fmt) if known else "–"
 
 
 @dataclass
@@ -30,6 +48,8 @@ class Scenario:
     verdict: str = ""
     skipped: str = ""
     profiles: dict[str, str] = field(default_factory=dict)
+    #: Tags each run copies or checks; when set, the table shows core-ms per tag.
+    tags: int = 0
 
     def add(self, sample: Sample) -> None:
         """Record one sample under its tool's name."""
@@ -49,13 +69,28 @@ class Scenario:
             return None
         return self.wall(tool) / self.wall(self.baseline)
 
+    def cpu_per_gib(self, tool: str) -> float | None:
+        """Median core-seconds per GiB moved of ``tool``'s runs that moved bytes."""
+        known = [v for v in map(per_gib, self.samples[tool]) if v is not None]
+        return float(statistics.median(known)) if known else None
+
+    def _cpu_cells(self, samples: list[Sample]) -> str:
+        cells = [
+            _median_of([s.copier_cpu_s for s in samples], ".2f"),
+            _median_of([per_gib(s) for s in samples], ".1f"),
+        ]
+        if self.tags:
+            cells.append(_median_of([1000 * s.copier_cpu_s / self.tags for s in samples], ".1f"))
+        return " | ".join(cells) + " |"
+
     def table(self) -> str:
         """Markdown table of medians, one row per copier."""
         head = (
             "| copier | runs | wall s (median) | min–max | ratio | peak RSS MiB | RSS of | "
-            "bytes moved MiB | source manifest GETs | ok | note |"
+            "bytes moved MiB | source manifest GETs | ok | note | copier core-s | core-s/GiB |"
         )
-        rows = [head, "|" + " --- |" * 11]
+        head += " core-ms/tag |" if self.tags else ""
+        rows = [head, "|" + " --- |" * (head.count("|") - 1)]
         for tool, samples in self.samples.items():
             walls = [s.wall for s in samples]
             ratio = self.ratio(tool)
@@ -67,7 +102,8 @@ class Scenario:
                 f"{self.median(tool, lambda s: s.peak_rss_kib) / 1024:.0f} | {samples[0].rss_of} | "
                 f"{self.median(tool, lambda s: s.bytes_moved) / MIB:.1f} | "
                 f"{self.median(tool, lambda s: s.manifest_gets):.0f} | "
-                f"{sum(s.ok for s in samples)}/{len(samples)} | {'; '.join(notes)} |"
+                f"{sum(s.ok for s in samples)}/{len(samples)} | {'; '.join(notes)} | "
+                + self._cpu_cells(samples)
             )
         return "\n".join(rows)
 

@@ -1,7 +1,8 @@
 """``python -m bench``: time skopeo, ``syncer sync`` and ``syncer plan`` on the same data.
 
-Scenarios (issue #4): (a) cold sync on loopback, (d) no-op resync, (f)
-planning 10,000 tags, (e) worker memory with eight big streams, (b) one
+Scenarios (issues #4, #13): (a) cold sync on loopback, (d) no-op resync,
+(g) many small tags cold and no-op, (f) planning 10,000 tags, (h) the no-op
+re-sync of those tags, (e) worker memory with eight big streams, (b) one
 shaped host, (c) a fleet of shaped hosts. Everything it starts — registries,
 Redis, workers, namespaces, qdiscs — is removed on exit, on error, on Ctrl-C,
 on SIGTERM and when ``--time-limit`` runs out.
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import limits, profiling, scenarios, shaped
+from bench import imagesyncer, limits, pertag, profiling, scenarios, shaped
 from bench.context import Bench, Options
 from bench.dataset import LARGE_REPO, Dataset
 from bench.netns import Network
@@ -45,7 +46,9 @@ from bench.settings import (
 
 log = logging.getLogger("bench")
 
-ALL = "adfebc"
+ALL = "adgfhebc"
+#: The checkout holding this package: image-syncer is looked for beside it.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ("skopeo", "docker-registry", "redis-server", "/usr/bin/time", "ip", "tc")
 
 
@@ -144,8 +147,12 @@ def _plan(
     steps: list[tuple[str, Callable[[], list[Scenario]]]] = []
     if "a" in args.only or "d" in args.only:
         steps.append(("ad", lambda: scenarios.loopback(bench, "a" in args.only, "d" in args.only)))
+    for count in bench.profile.small_tags if "g" in args.only else ():
+        steps.append(("g", functools.partial(pertag.small_tags, bench, count)))
     if "f" in args.only:
         steps.append(("f", lambda: [limits.planning(bench)]))
+    if "h" in args.only:
+        steps.append(("h", lambda: [pertag.noop_at_scale(bench)]))
     if "e" in args.only:
         steps.append(("e", lambda: [limits.memory(bench, args.memory_runs)]))
     shaped_steps: list[tuple[str, str, Callable[[], list[Scenario]]]] = [
@@ -186,6 +193,13 @@ def _header(bench: Bench, args: argparse.Namespace, started: float, status: str)
         "for the run's window (blob GET response bytes; GET /v2/*/manifests/*)",
         "- skopeo: `skopeo sync --all --preserve-digests --keep-going` once per repository, "
         "with an emptied blob-info cache for cold runs",
+        f"- image-syncer: {o.image_syncer or 'not found (left out)'}, `--proc {o.proc}`, "
+        "HOME and XDG directories of its own; it keeps no blob-info cache",
+        "- copier core-s: user + system CPU of the copier's own processes, never the "
+        "registries' or Redis's: `/usr/bin/time -v` of skopeo (with its `sh` loop), "
+        "`syncer sync`, image-syncer and the planner; for plans, plus the workers' process "
+        "trees from /proc before and after; core-s/GiB divides by the source blob bytes "
+        "(not shown under 1 MiB moved), core-ms/tag by the tags of the scenario",
     ]
 
 
@@ -218,7 +232,14 @@ def main(argv: list[str] | None = None) -> int:
             profile_dir = work / "profiles" if args.profile and profiling.available() else None
             if profile_dir:
                 profile_dir.mkdir()
-            options = Options(runs, args.proc, args.worker_proc, args.link_mbit, profile_dir)
+            options = Options(
+                runs,
+                args.proc,
+                args.worker_proc,
+                args.link_mbit,
+                profile_dir,
+                imagesyncer.find(REPO_ROOT),
+            )
             bench = Bench(
                 profile, options, source, dest, redis_server, dataset, work, dataset.main()
             )

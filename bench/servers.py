@@ -46,6 +46,11 @@ class BenchRegistry(RegistryServer):
         finally:
             conn.close()
 
+    @property
+    def pid(self) -> int | None:
+        """The registry process, while it runs (to pin it to CPUs)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def log_size(self) -> int:
         """Bytes in the log so far: where the next run's access log window starts."""
         try:
@@ -90,6 +95,11 @@ class RedisServer:
             time.sleep(0.05)
         self.stop()
         raise LabError(f"redis-server not ready on {self.address}:{self.port}")
+
+    @property
+    def pid(self) -> int | None:
+        """The server process, while it runs (to pin it to CPUs)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def flush(self) -> None:
         """Drop every key: each plan run starts from an empty Redis."""

@@ -32,6 +32,11 @@ DATA_DIR = Path(os.environ.get("SYNCER_BENCH_DATA", "/var/tmp/syncer-bench"))
 COMMAND_TIMEOUT = 900.0
 #: Longest the whole run may take, in seconds (``--time-limit``).
 TIME_LIMIT = 45 * 60
+#: Scenario (g): the base layer every small tag shares, and each tag's own layer.
+SMALL_BASE_SIZE = 1 * MIB
+SMALL_LAYER_SIZE = 4 * 1024
+#: CPUs the registries and Redis are pinned to in (c)'s pinned variant; the copier gets the rest.
+SERVER_CPUS = frozenset({0})
 #: Where the results are written.
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -51,16 +56,18 @@ class Profile:
     #: Scenario (e): this many repositories with one distinct big layer each, copied at once.
     big_blobs: int
     big_blob_size: int
-    #: Scenario (f): tags in one repository.
+    #: Scenario (f): tags in one repository; scenario (h) re-syncs the same tags.
     many_tags: int
+    #: Scenario (g): one run per entry, each that many small tags in one repository.
+    small_tags: tuple[int, ...]
     #: Scenario (a) and (d): workers for ``syncer plan`` on loopback.
     loopback_workers: int
     #: Timed repetitions per measurement (``--runs`` overrides).
     runs: int
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (the seeding marker records it)."""
-        return asdict(self)
+        """Plain JSON-able form (the seeding marker records it and compares it after a load)."""
+        return {**asdict(self), "small_tags": list(self.small_tags)}
 
 
 FULL = Profile(
@@ -72,6 +79,7 @@ FULL = Profile(
     big_blobs=8,
     big_blob_size=1024 * MIB,
     many_tags=10_000,
+    small_tags=(400, 5_000),
     loopback_workers=2,
     runs=3,
 )
@@ -85,6 +93,7 @@ QUICK = Profile(
     big_blobs=8,
     big_blob_size=128 * MIB,
     many_tags=2_000,
+    small_tags=(100,),
     loopback_workers=2,
     runs=1,
 )

@@ -6,6 +6,7 @@
 * :func:`syncer_sync`: embedded ``syncer sync --cache none``.
 * :func:`syncer_plan`: ``syncer plan --wait`` with freshly started workers,
   one per host; peak RSS is the largest worker's (the sum is in the note).
+* image-syncer, when its binary is there: :mod:`bench.imagesyncer`.
 
 Each returns a :class:`Sample` with the source registry's view of the run.
 """
@@ -24,6 +25,7 @@ from bench import profiling
 from bench.accesslog import traffic
 from bench.context import DEST_PREFIX, Bench
 from bench.cpuload import CpuMeter
+from bench.cputree import pin, tree_cpu
 from bench.procs import CommandFailed, Timed, WorkerFleet, run_parallel, run_timed
 
 
@@ -44,9 +46,12 @@ class Sample:
     note: str = ""
     #: Where the machine's CPU went during the run (:mod:`bench.cpuload`).
     cpu: str = ""
+    #: Core-seconds of the copier's own processes (:mod:`bench.cputree`): for plans,
+    #: the workers and the planner; never the registries' or Redis's.
+    copier_cpu_s: float = 0.0
 
 
-def _measure(
+def measure(
     bench: Bench,
     tool: str,
     rss_of: str,
@@ -66,6 +71,7 @@ def _measure(
         timed.returncode == 0,
         note,
         cpu.use.summary() if cpu and cpu.use else "",
+        timed.cpu_s,
     )
 
 
@@ -130,7 +136,7 @@ def skopeo_sync(bench: Bench, split: list[tuple[list[str], str | None]], *, cold
     hosts = len(split)
     tool = "skopeo sync" if hosts == 1 else f"{hosts} x skopeo sync"
     rss_of = "process" if hosts == 1 else "max process"
-    return _measure(bench, tool, rss_of, start, timed, cpu=cpu)
+    return measure(bench, tool, rss_of, start, timed, cpu=cpu)
 
 
 def syncer_sync(
@@ -155,14 +161,20 @@ def syncer_sync(
     start = bench.source.log_size()
     with CpuMeter() as cpu:
         timed = run_timed(argv, netns=netns, log_path=bench.workdir / "syncer-sync.log")
-    return _measure(bench, "syncer sync", "process", start, timed, cpu=cpu)
+    return measure(bench, "syncer sync", "process", start, timed, cpu=cpu)
 
 
 @contextmanager
 def worker_fleet(
-    bench: Bench, auth: Path, hosts: Sequence[str | None], proc: int, profile: Path | None
+    bench: Bench,
+    auth: Path,
+    hosts: Sequence[str | None],
+    proc: int,
+    profile: Path | None,
+    cpus: frozenset[int] | None = None,
 ) -> Iterator[WorkerFleet]:
-    """Started workers (sampled by py-spy into ``profile.N`` if given), stopped on exit."""
+    """Started workers (sampled by py-spy into ``profile.N`` if given, pinned to ``cpus``
+    if given), stopped on exit."""
     fleet = WorkerFleet(
         hosts,
         proc=proc,
@@ -170,6 +182,8 @@ def worker_fleet(
         logdir=bench.workdir,
     )
     fleet.start()
+    if cpus is not None:
+        pin(fleet.roots, cpus)
     spies = (
         [profiling.attach(pid, profile.with_suffix(f".{i}")) for i, pid in enumerate(fleet.pids)]
         if profile
@@ -206,30 +220,38 @@ def syncer_plan(
     *,
     proc: int | None = None,
     profile: Path | None = None,
+    cpus: frozenset[int] | None = None,
 ) -> Sample:
     """``syncer plan --wait`` with one fresh worker per entry of ``hosts``.
 
-    With ``profile``, py-spy samples every worker into ``profile.N``.
+    With ``profile``, py-spy samples every worker into ``profile.N``; with
+    ``cpus``, the workers and the planner run only on those CPUs.
     """
     bench.redis.flush()
     auth = bench.auth_file()
-    with worker_fleet(bench, auth, hosts, proc or bench.options.worker_proc, profile) as fleet:
+    workers = proc or bench.options.worker_proc
+    with worker_fleet(bench, auth, hosts, workers, profile, cpus) as fleet:
         argv = [*plan_argv(bench, auth, bench.images_file(repos)), "--wait", "--output", "json"]
+        if cpus is not None:
+            argv = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *argv]
         start = bench.source.log_size()
+        before = tree_cpu(fleet.roots)
         with CpuMeter() as cpu:
             timed = run_timed(argv, log_path=bench.workdir / "syncer-plan.log")
+        worker_cpu = tree_cpu(fleet.roots) - before
         rss = fleet.peak_rss_kib()
     if not rss or min(rss) == 0:
         raise CommandFailed("a worker died during the plan; see worker*.log")
     note = (
-        f"{len(hosts)} worker(s) -p {proc or bench.options.worker_proc}, sum {sum(rss) >> 10} MiB"
+        f"{len(hosts)} worker(s) -p {workers}, sum {sum(rss) >> 10} MiB; "
+        f"CPU workers {worker_cpu:.1f} + planner {timed.cpu_s:.1f} core-s"
     )
-    sample = _measure(
+    sample = measure(
         bench,
         f"syncer plan --wait ({len(hosts)}w)",
         "max worker",
         start,
-        Timed(timed.wall, max(rss), timed.returncode),
+        Timed(timed.wall, max(rss), timed.returncode, timed.cpu_s + worker_cpu),
         note,
         cpu,
     )
