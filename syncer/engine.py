@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from syncer import digests, mediatypes
+from syncer import digests, mediatypes, tagfilters
 from syncer.blobreader import never
 from syncer.errors import (
     BadNameError,
@@ -37,6 +38,8 @@ from syncer.errors import (
 )
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
+from syncer.platformchoice import PlatformChoice
+from syncer.platforms import created_times
 from syncer.platforms import mismatch as image_mismatch
 from syncer.reference import ImageRef, Repository, escape, server_tag
 from syncer.registry.client import RegistryClient
@@ -57,17 +60,69 @@ def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
     """Every (source, destination) image pair a rule selects, listing tags as pages arrive.
 
     A listed tag outside the tag grammar is never requested: it comes out as a
-    failed :class:`ImageResult` per destination, with the tag escaped.
+    failed :class:`ImageResult` per destination, with the tag escaped. A rule
+    with tag filters pairs its tags once the whole listing has been filtered.
     """
     if rule.kind in ("tags", "digest"):
         yield from explicit_jobs(rule)
         return
-    client = pool.for_repo(rule.source)
-    what = f"list tags of {rule.source}"
+    if rule.filters.active:
+        yield from _filtered(rule, pool)
+        return
     # Destination tags rename the selected tags by position (image-syncer's
     # order: the registry's listing), so such a rule pairs once it has them all.
     renaming = any(dest.tags for dest in rule.destinations)
     selected: list[ImageRef] = []
+    for item in _listed(rule, pool.for_repo(rule.source)):
+        if isinstance(item, ImageResult):
+            yield item
+        elif renaming:
+            selected.append(ImageRef(rule.source, item))
+        else:
+            yield from _pair(rule, [ImageRef(rule.source, item)])
+    if renaming:
+        yield from _pair(rule, selected)
+
+
+def select_tags(
+    rule: Rule, pool: ClientPool, bad: Callable[[ImageResult], None]
+) -> tagfilters.Selection:
+    """The listed tags a filtered rule keeps, and why each other was dropped.
+
+    Tags outside the grammar go to ``bad``; ``latest`` reads created times
+    through the rule's ``platforms:`` (see :mod:`syncer.platforms`).
+    """
+    client = pool.for_repo(rule.source)
+    choice = rule.platform_filter or NO_FILTER
+
+    def good() -> Iterator[str]:
+        for item in _listed(rule, client):
+            if isinstance(item, ImageResult):
+                bad(item)
+            else:
+                yield item
+
+    def created(tags: Sequence[str]) -> dict[str, datetime | str]:
+        return created_times(client, rule.source, tags, choice)
+
+    return tagfilters.select(rule.filters, good(), created)
+
+
+def _filtered(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
+    failed: list[ImageResult] = []
+    selection = select_tags(rule, pool, failed.append)
+    yield from failed
+    for drop in selection.dropped:
+        log.debug("%s: %s dropped %s: %s", rule.key, drop.step, drop.tag, drop.reason)
+    log.info(
+        "%s: tag filters kept %d of %d tags", rule.key, len(selection.kept), selection.candidates
+    )
+    yield from _pair(rule, [ImageRef(rule.source, tag) for tag in selection.kept])
+
+
+def _listed(rule: Rule, client: RegistryClient) -> Iterator[str | ImageResult]:
+    """The listed tags the rule's key selects; one outside the grammar as failed results."""
+    what = f"list tags of {rule.source}"
     for tag in client.list_tags(rule.source, fetch=lambda read: retrying(read, what=what)):
         if not rule.matches(tag):
             continue
@@ -84,12 +139,7 @@ def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
                     rule=rule.key,
                 )
             continue
-        if renaming:
-            selected.append(ImageRef(rule.source, tag))
-        else:
-            yield from _pair(rule, [ImageRef(rule.source, tag)])
-    if renaming:
-        yield from _pair(rule, selected)
+        yield tag
 
 
 def rule_failures(rule: Rule, reason: str) -> list[ImageResult]:
@@ -136,7 +186,7 @@ def _pair(rule: Rule, sources: list[ImageRef]) -> list[TagJob]:
                 target = ImageRef(dest.repo, src.tag)
             else:
                 target = ImageRef(dest.repo, None, src.digest)
-            jobs.append(TagJob(src, target, rule.key))
+            jobs.append(TagJob(src, target, rule.key, rule.platforms))
     return jobs
 
 
@@ -165,7 +215,12 @@ def resolve(
     force: bool = False,
     platforms: PlatformFilter = NO_FILTER,
 ) -> Resolved:
-    """Decide whether ``job`` needs copying and, if so, what exactly."""
+    """Decide whether ``job`` needs copying and, if so, what exactly.
+
+    A job from a rule with ``platforms:`` filters by those, not by ``platforms``.
+    """
+    if job.platforms:
+        platforms = PlatformChoice(choices=job.platforms)
     src, dst = pool.for_repo(job.source.repo), pool.for_repo(job.dest.repo)
     src_repo, dst_repo = job.source.repo, job.dest.repo
     head = retrying(
