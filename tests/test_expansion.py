@@ -1,4 +1,4 @@
-"""expand_rule with a rule's tag filters and platforms (syncer.engine), on a fake registry."""
+"""expand_rule with a rule's tag filters and platforms (syncer.expansion), on a fake registry."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from syncer.engine import expand_rule, select_tags
+from syncer.expansion import expand_rule, select_tags
 from syncer.jobs import ImageResult, TagJob
 from syncer.reference import Repository
 from syncer.registry.models import RawManifest
