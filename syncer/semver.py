@@ -90,7 +90,7 @@ class Range:
 @functools.lru_cache(maxsize=64)
 def parse_range(text: str) -> Range:
     """Parse a range; ConfigError naming the comparator that does not parse."""
-    if not isinstance(text, str) or not text.strip():
+    if not text.strip():
         raise ConfigError('expected a version range such as ">=1.20, <2"')
     return Range(text, tuple(_comparator(part.strip()) for part in text.split(",")))
 
