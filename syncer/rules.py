@@ -23,7 +23,8 @@ every form above. Tag filters (:mod:`syncer.tagfilters`) narrow what a
 repo-wide or regex key selects (for ``repo:/regex/``, a tag must match the
 key's regex *and* the filters); a key that lists its tags or names a digest
 takes no tag filter. A mapping is this form when it has at least one of those
-fields; one without any is a broken entry, as image-syncer reads it. Every
+fields; one without any stays what syncer always made of it, a broken entry
+that fails alone (image-syncer refuses the whole file). Every
 mistake in an object, unknown fields too, is a :class:`ConfigError` for the
 whole file, never a broken rule: a filter silently ignored would copy what
 the user meant to leave out.
@@ -216,7 +217,7 @@ def parse_rule(
     if is_object_form(value):
         return _parse_object(key, value, default_registry, default_namespace, environ)
     if isinstance(value, dict):
-        # What image-syncer makes of it too: a broken entry, failed on its own.
+        # As before the object form: a broken entry that fails alone.
         fields = ", ".join(OBJECT_FIELDS)
         raise ConfigError(f"{_DEST_TYPE}, got dict (syncer's object form takes {fields})")
     return _with_destinations(
@@ -227,8 +228,8 @@ def parse_rule(
 def is_object_form(value: object) -> TypeGuard[dict[Any, Any]]:
     """Whether an ``images`` value is syncer's object form: a mapping with one of its fields.
 
-    A mapping without any is read as image-syncer reads it, as a broken entry,
-    so no image-syncer file changes meaning.
+    A mapping without any stays a broken entry, as it always was, so no
+    image-syncer file changes meaning.
     """
     return isinstance(value, dict) and any(k in OBJECT_FIELDS for k in value)
 

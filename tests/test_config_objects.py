@@ -144,7 +144,7 @@ def test_a_plain_image_syncer_file_parses_as_before(tmp_path: Path) -> None:
 
 
 def test_a_mapping_without_syncer_fields_stays_a_broken_entry(tmp_path: Path) -> None:
-    """image-syncer fails such an entry alone; so does syncer, naming its own fields."""
+    """As before the object form: the entry fails alone, and the reason names syncer's fields."""
     config = load(tmp_path, "a.io/b:\n  c: d\nq.io/ok: q.io/dst\n")
     assert [r.key for r in config.rules] == ["q.io/ok"]
     (bad,) = config.broken
