@@ -28,6 +28,10 @@ as in image-syncer, but an empty username or password counts as absent, so a
 username whose password variable is unset is a problem naming the variable; and
 a destination that no longer parses is a problem naming the variable (one that
 still parses is only logged as a warning).
+
+An ``images`` value may also be an object (a syncer extension, see
+:mod:`syncer.rules`): any mistake in one fails the whole file, exit 2, as
+``images.yaml: images["quay.io/org/app"]: latest: expected a positive integer, got 0``.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from syncer.rules import (
     Destination,
     Rule,
     expand_env,
+    is_object_form,
     parse_rule,
     quote_key,
     written_destinations,
@@ -248,6 +253,10 @@ def _parse_images(
                 environ=environ,
             )
         except ConfigError as exc:
+            if is_object_form(value):
+                # syncer's own object form is checked strictly: a filter that is
+                # silently skipped would copy what the user meant to leave out.
+                raise ConfigError(f"{at}: {exc}") from exc
             # Reported once, as each of its images fails, by whichever executor runs it.
             broken.append(
                 BrokenRule(str(key), written_destinations(value, environ), f"{at}: {exc}")

@@ -153,3 +153,5 @@ def check_limits() -> None:
 CONFIG_BLOB_MAX = 4 << 20
 #: Config blobs whose platform is remembered per process, by digest.
 PLATFORM_CACHE_SIZE = 4096
+#: Config blobs read at once to rank a rule's tags by created time for ``latest:``.
+CREATED_READS = 8

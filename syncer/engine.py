@@ -1,7 +1,9 @@
 """The sync engine: plain functions that both executors call.
 
 * :func:`expand_rule` turns a config rule into :class:`TagJob` s, lazily
-  (listing tags page by page for repo-wide and regex rules).
+  (listing tags page by page for repo-wide and regex rules, and applying a
+  rule's tag filters); it lives in :mod:`syncer.expansion` with the other rule
+  helpers and is imported from here by both executors.
 * :func:`resolve` compares source and destination with HEAD requests, and for
   an image that needs copying reads its manifest tree from the source: the
   manifests to push, in order, and the blobs they need.
@@ -10,7 +12,8 @@
   cache promised, forgets the image's cache entries, copies again and pushes again.
 * :func:`copy_and_record` copies one blob, mounting it from repositories the
   cache knows hold it, and records it once the destination confirmed it.
-* :func:`rule_failures` fails each destination of a rule that could not be expanded.
+* :func:`rule_failures` fails each destination of a rule that could not be expanded
+  (also in :mod:`syncer.expansion`).
 
 The cache is anything with the :class:`KnownBlobs` methods: the embedded
 executor's in-memory or file cache and the fleet's Redis cache alike.
@@ -22,122 +25,56 @@ Celery workers (``workers/``) run them as tasks. Neither lives here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from syncer import digests, mediatypes
 from syncer.blobreader import never
 from syncer.errors import (
-    BadNameError,
-    ConfigError,
     NotFoundError,
     SyncerError,
     UnsupportedError,
 )
-from syncer.jobs import ImageResult, TagJob
+from syncer.expansion import (
+    NO_FILTER,
+    expand_rule,
+    explicit_jobs,
+    rule_failures,
+    select_tags,
+    unique_jobs,
+)
+from syncer.jobs import TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
+from syncer.platformchoice import PlatformChoice
 from syncer.platforms import mismatch as image_mismatch
-from syncer.reference import ImageRef, Repository, escape, server_tag
+from syncer.reference import Repository
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import ManifestHead, RawManifest
 from syncer.registry.pool import ClientPool
 from syncer.retry import retrying
-from syncer.rules import Rule, quote_key
 from syncer.transfer import BlobCopier, Outcome, ignore_bytes
 
 log = logging.getLogger(__name__)
 
-NO_FILTER = PlatformFilter()
+__all__ = [
+    "NO_FILTER",
+    "KnownBlobs",
+    "Resolved",
+    "copy_and_record",
+    "expand_rule",
+    "explicit_jobs",
+    "is_blob_unknown",
+    "push_manifests",
+    "push_with_recheck",
+    "resolve",
+    "rule_failures",
+    "select_tags",
+    "unique_jobs",
+]
+
 #: Index nesting deeper than this is treated as malformed.
 MAX_DEPTH = 4
-
-
-def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
-    """Every (source, destination) image pair a rule selects, listing tags as pages arrive.
-
-    A listed tag outside the tag grammar is never requested: it comes out as a
-    failed :class:`ImageResult` per destination, with the tag escaped.
-    """
-    if rule.kind in ("tags", "digest"):
-        yield from explicit_jobs(rule)
-        return
-    client = pool.for_repo(rule.source)
-    what = f"list tags of {rule.source}"
-    # Destination tags rename the selected tags by position (image-syncer's
-    # order: the registry's listing), so such a rule pairs once it has them all.
-    renaming = any(dest.tags for dest in rule.destinations)
-    selected: list[ImageRef] = []
-    for tag in client.list_tags(rule.source, fetch=lambda read: retrying(read, what=what)):
-        if not rule.matches(tag):
-            continue
-        try:
-            server_tag(tag, rule.source)
-        except BadNameError as exc:
-            log.warning("%s", exc)
-            for dest in rule.destinations:
-                yield ImageResult(
-                    f"{rule.source}:{escape(tag)}",
-                    f"{dest.repo}:{escape(tag)}",
-                    "failed",
-                    str(exc),
-                    rule=rule.key,
-                )
-            continue
-        if renaming:
-            selected.append(ImageRef(rule.source, tag))
-        else:
-            yield from _pair(rule, [ImageRef(rule.source, tag)])
-    if renaming:
-        yield from _pair(rule, selected)
-
-
-def rule_failures(rule: Rule, reason: str) -> list[ImageResult]:
-    """A rule whose tags could not be listed: one failed image per destination."""
-    return [
-        ImageResult(rule.key, str(dest), "failed", reason, rule=rule.key)
-        for dest in rule.destinations
-    ]
-
-
-def unique_jobs(jobs: list[TagJob]) -> list[TagJob]:
-    """One job per (source, destination), whichever rule named it first."""
-    seen: dict[tuple[str, str], TagJob] = {}
-    for job in jobs:
-        seen.setdefault((str(job.source), str(job.dest)), job)
-    return list(seen.values())
-
-
-def explicit_jobs(rule: Rule) -> list[TagJob]:
-    """The jobs of a tag-list or digest rule, which need no registry call."""
-    if rule.kind == "digest":
-        assert rule.digest is not None
-        return _pair(rule, [ImageRef(rule.source, None, rule.digest)])
-    if rule.kind == "tags":
-        return _pair(rule, [ImageRef(rule.source, t) for t in rule.tags])
-    raise ValueError(f"rule {rule.key} needs its tags listed")
-
-
-def _pair(rule: Rule, sources: list[ImageRef]) -> list[TagJob]:
-    jobs: list[TagJob] = []
-    for dest in rule.destinations:
-        if dest.tags and len(dest.tags) != len(sources):
-            # As image-syncer: destination tags rename the selected tags in the
-            # source's listing order, so the counts must agree.
-            n, m = len(sources), len(dest.tags)
-            raise ConfigError(
-                f"images[{quote_key(rule.key)}]: destination {quote_key(str(dest))}: the source "
-                f"has {n} selected tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"
-            )
-        for i, src in enumerate(sources):
-            if dest.tags:
-                target = ImageRef(dest.repo, dest.tags[i])
-            elif src.tag is not None:
-                target = ImageRef(dest.repo, src.tag)
-            else:
-                target = ImageRef(dest.repo, None, src.digest)
-            jobs.append(TagJob(src, target, rule.key))
-    return jobs
 
 
 @dataclass(slots=True)
@@ -165,7 +102,12 @@ def resolve(
     force: bool = False,
     platforms: PlatformFilter = NO_FILTER,
 ) -> Resolved:
-    """Decide whether ``job`` needs copying and, if so, what exactly."""
+    """Decide whether ``job`` needs copying and, if so, what exactly.
+
+    A job from a rule with ``platforms:`` filters by those, not by ``platforms``.
+    """
+    if job.platforms:
+        platforms = PlatformChoice(choices=job.platforms)
     src, dst = pool.for_repo(job.source.repo), pool.for_repo(job.dest.repo)
     src_repo, dst_repo = job.source.repo, job.dest.repo
     head = retrying(

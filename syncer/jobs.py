@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from syncer.platformchoice import platform_list
 from syncer.reference import ImageRef
 
 Status = Literal["synced", "skipped", "failed"]
@@ -17,21 +18,33 @@ class TagJob:
     source: ImageRef
     dest: ImageRef
     rule: str = ""
+    #: The rule's ``platforms:``, which replace ``--os``/``--arch`` for this image.
+    platforms: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         """``source → dest`` for logs."""
         return f"{self.source} -> {self.dest}"
 
-    def to_dict(self) -> dict[str, str]:
-        """JSON primitives only: references as strings."""
-        return {"source": str(self.source), "dest": str(self.dest), "rule": self.rule}
+    def to_dict(self) -> dict[str, Any]:
+        """JSON primitives only: references as strings; ``platforms`` only when set."""
+        out: dict[str, Any] = {
+            "source": str(self.source),
+            "dest": str(self.dest),
+            "rule": self.rule,
+        }
+        if self.platforms:
+            out["platforms"] = list(self.platforms)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TagJob:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            ImageRef.parse(data["source"]), ImageRef.parse(data["dest"]), str(data.get("rule", ""))
+            ImageRef.parse(data["source"]),
+            ImageRef.parse(data["dest"]),
+            str(data.get("rule", "")),
+            platform_list(data["platforms"]) if data.get("platforms") else (),
         )
 
 

@@ -15,6 +15,19 @@ registry lists them, and the rule fails when the counts differ. A tag repeated
 in a source list is copied once. Errors raised here do not name the file or
 the key; :mod:`syncer.config` adds both, and makes the entry a
 :class:`BrokenRule` that fails only its own images.
+
+A syncer extension, which no image-syncer file uses: the value may be an
+object, ``{to: ..., include, exclude, semver, latest, platforms, referrers}``.
+``to`` takes every image-syncer value form (string, list, null), and the key
+every form above. Tag filters (:mod:`syncer.tagfilters`) narrow what a
+repo-wide or regex key selects (for ``repo:/regex/``, a tag must match the
+key's regex *and* the filters); a key that lists its tags or names a digest
+takes no tag filter. A mapping is this form when it has at least one of those
+fields; one without any stays what syncer always made of it, a broken entry
+that fails alone (image-syncer refuses the whole file). Every
+mistake in an object, unknown fields too, is a :class:`ConfigError` for the
+whole file, never a broken rule: a filter silently ignored would copy what
+the user meant to leave out.
 """
 
 from __future__ import annotations
@@ -25,10 +38,12 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeGuard, cast
 
 from syncer.errors import ConfigError
+from syncer.platformchoice import PlatformChoice, platform_list
 from syncer.reference import Repository, normalize_registry, validate_digest, validate_tag
+from syncer.tagfilters import TagFilters
 from syncer.tagregex import compile_tag_regex, tag_matches
 
 log = logging.getLogger(__name__)
@@ -37,6 +52,9 @@ Kind = Literal["all", "tags", "regex", "digest"]
 KINDS: tuple[Kind, ...] = ("all", "tags", "regex", "digest")
 
 _DEST_TYPE = "destination must be a string or a list of strings"
+#: The fields of an entry's object form, in the order the README lists them.
+OBJECT_FIELDS = ("to", "include", "exclude", "semver", "latest", "platforms", "referrers")
+_FILTER_FIELDS = ("include", "exclude", "semver", "latest")
 _VAR = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_]\w*)\}|(?P<plain>[A-Za-z_]\w*)|(?P<dollar>\$))", re.A
 )
@@ -113,6 +131,17 @@ class Rule:
     pattern: str | None = None
     digest: str | None = None
     destinations: tuple[Destination, ...] = ()
+    #: The object form's tag filters, applied after the key's own selection.
+    filters: TagFilters = TagFilters()
+    #: The object form's ``platforms:``, replacing ``--os``/``--arch`` for this rule.
+    platforms: tuple[str, ...] = ()
+    #: The object form's ``referrers:``, kept for the referrer copy.
+    referrers: bool = False
+
+    @property
+    def platform_filter(self) -> PlatformChoice | None:
+        """The rule's own platform filter, or None to use the global one."""
+        return PlatformChoice(choices=self.platforms) if self.platforms else None
 
     def matches(self, tag: str) -> bool:
         """Whether the rule selects ``tag`` of the source (never, for a digest rule)."""
@@ -132,6 +161,10 @@ class Rule:
             "pattern": self.pattern,
             "digest": self.digest,
             "destinations": [d.to_dict() for d in self.destinations],
+            # The object form's fields only when set: a plain rule's form is unchanged.
+            **({"filters": self.filters.to_dict()} if self.filters.active else {}),
+            **({"platforms": list(self.platforms)} if self.platforms else {}),
+            **({"referrers": True} if self.referrers else {}),
         }
 
     @classmethod
@@ -148,6 +181,9 @@ class Rule:
                 pattern=data.get("pattern"),
                 digest=None if data.get("digest") is None else validate_digest(data["digest"]),
                 destinations=tuple(Destination.from_dict(d) for d in data.get("destinations", ())),
+                filters=TagFilters.from_dict(data.get("filters") or {}),
+                platforms=platform_list(data["platforms"]) if data.get("platforms") else (),
+                referrers=_flag(data.get("referrers", False), "referrers"),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise _decoding("Rule", exc) from exc
@@ -174,8 +210,38 @@ def parse_rule(
     default_namespace: str | None = None,
     environ: Mapping[str, str],
 ) -> Rule:
-    """Parse one ``images`` entry: a source key and a destination string, list or null."""
-    rule = _parse_source(key)
+    """Parse one ``images`` entry: a source key and a destination string, list or null.
+
+    An object value is syncer's own form (see the module docstring).
+    """
+    if is_object_form(value):
+        return _parse_object(key, value, default_registry, default_namespace, environ)
+    if isinstance(value, dict):
+        # As before the object form: a broken entry that fails alone.
+        fields = ", ".join(OBJECT_FIELDS)
+        raise ConfigError(f"{_DEST_TYPE}, got dict (syncer's object form takes {fields})")
+    return _with_destinations(
+        _parse_source(key), value, default_registry, default_namespace, environ
+    )
+
+
+def is_object_form(value: object) -> TypeGuard[dict[Any, Any]]:
+    """Whether an ``images`` value is syncer's object form: a mapping with one of its fields.
+
+    A mapping without any stays a broken entry, as it always was, so no
+    image-syncer file changes meaning.
+    """
+    return isinstance(value, dict) and any(k in OBJECT_FIELDS for k in value)
+
+
+def _with_destinations(
+    rule: Rule,
+    value: object,
+    default_registry: str | None,
+    default_namespace: str | None,
+    environ: Mapping[str, str],
+) -> Rule:
+    """``rule`` with the destinations of an image-syncer value: a string, a list or null."""
     if value is None or isinstance(value, str):
         values: list[object] = [value]
     elif isinstance(value, list):
@@ -196,6 +262,47 @@ def parse_rule(
     if not any(d.tags for d in dests):
         tags = tuple(dict.fromkeys(tags))  # `v1,v1`: one image, as image-syncer copies it
     return dataclasses.replace(rule, tags=tags, destinations=tuple(dests))
+
+
+def _parse_object(
+    key: str,
+    value: dict[object, object],
+    default_registry: str | None,
+    default_namespace: str | None,
+    environ: Mapping[str, str],
+) -> Rule:
+    """The object form: ``to`` as an image-syncer value, and syncer's own fields."""
+    for name in value:
+        if name not in OBJECT_FIELDS:
+            raise ConfigError(
+                f"{quote_key(name)}: unknown field; expected {', '.join(OBJECT_FIELDS)}"
+            )
+    rule = _parse_source(key)
+    try:
+        rule = _with_destinations(
+            rule, value.get("to"), default_registry, default_namespace, environ
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"to: {exc}") from None
+    filters = TagFilters.from_dict({k: value.get(k) for k in _FILTER_FIELDS})
+    if filters.active and rule.kind in ("tags", "digest"):
+        named = next(k for k in _FILTER_FIELDS if value.get(k) is not None)
+        what = "lists its tags" if rule.kind == "tags" else "names a digest"
+        raise ConfigError(f"{named}: tag filters need a repo or repo:/regex/ key; this one {what}")
+    platforms: tuple[str, ...] = ()
+    if value.get("platforms") is not None:
+        try:
+            platforms = platform_list(value["platforms"])
+        except ConfigError as exc:
+            raise ConfigError(f"platforms: {exc}") from None
+    referrers = _flag(value.get("referrers", False), "referrers")
+    return dataclasses.replace(rule, filters=filters, platforms=platforms, referrers=referrers)
+
+
+def _flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{field}: expected true or false, got {value!r}")
+    return value
 
 
 def written_destinations(value: object, environ: Mapping[str, str]) -> tuple[str, ...]:

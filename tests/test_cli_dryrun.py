@@ -9,6 +9,7 @@ import pytest
 
 from syncer.cache import MemoryBlobCache
 from syncer.cli import dryrun
+from syncer.config import SyncConfig
 from syncer.embedded import EmbeddedSync
 from syncer.engine import Resolved
 from syncer.errors import RegistryError
@@ -62,6 +63,7 @@ class _Runner:
     cache: MemoryBlobCache = field(default_factory=MemoryBlobCache)
     stats: _Stats = field(default_factory=_Stats)
     options: SyncOptions = field(default_factory=lambda: SyncOptions(proc=2))
+    config: SyncConfig = field(default_factory=lambda: SyncConfig({}, (), {}))
 
     def expand(self) -> list[TagJob]:
         return self.jobs

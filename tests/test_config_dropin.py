@@ -9,7 +9,7 @@ import pytest
 
 from syncer.config import ConfigError, load_config
 from syncer.credentials import AuthEntry, Credentials
-from syncer.engine import _pair, explicit_jobs
+from syncer.expansion import _pair, explicit_jobs
 from syncer.planner import preview
 from syncer.reference import ImageRef, Repository
 from syncer.rules import parse_rule

@@ -39,7 +39,7 @@ from syncer.errors import (
 from syncer.fleet import blobsteps, settings, steps
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
-from syncer.reference import ImageRef, Repository
+from syncer.reference import Repository
 from syncer.retry import backoff_delay
 from workers import links
 from workers.app import app
@@ -238,7 +238,9 @@ def enqueue_tags(self: Task, plan: str, jobs: list[dict[str, Any]]) -> int:
 
 
 @app.task(name=settings.SYNC_TAG, bind=True)
-def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> str:
+def sync_tag(
+    self: Task, plan: str, source: str, dest: str, rule: str = "", platforms: Any = None
+) -> str:
     """Resolve one image (HEADs first) and fan out its missing blobs."""
     refused = _refused(self, plan)
     if refused:
@@ -246,7 +248,9 @@ def sync_tag(self: Task, plan: str, source: str, dest: str, rule: str = "") -> s
     f = fleet()
     try:
         # Parsed inside the try: a bad reference is recorded as this image's failure.
-        job = TagJob(ImageRef.parse(source), ImageRef.parse(dest), rule)
+        job = TagJob.from_dict(
+            {"source": source, "dest": dest, "rule": rule, "platforms": platforms}
+        )
         with _state_errors():
             return steps.sync_tag(f, plan, job, owner=self.request.id or "")
     except CancelledError:

@@ -1,17 +1,68 @@
-"""``--dry-run``: resolve everything, HEAD the destination, and report; write nothing."""
+"""``--dry-run``: resolve everything, HEAD the destination, and report; write nothing.
+
+Rules with tag filters first get lines saying what each filter kept and
+dropped, and why (:func:`filter_report`); ``plan --dry-run`` prints those too,
+listing the tags with the planner's own credentials.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+from syncer.config import SyncConfig
+from syncer.credentials import Credentials
 from syncer.embedded import EmbeddedSync
-from syncer.engine import Resolved, resolve
+from syncer.engine import Resolved, resolve, select_tags
 from syncer.errors import SyncerError, describe
 from syncer.jobs import TagJob
 from syncer.progress import human_bytes
+from syncer.registry.pool import ClientPool
 from syncer.retry import retrying
+from syncer.rules import Rule, quote_key
+from syncer.tagfilters import Selection, TagFilters
 from syncer.text import escape
+
+
+def filter_report(rules: Sequence[Rule], pool: ClientPool) -> list[str]:
+    """What each filter of each filtered rule kept and dropped, and why; escaped."""
+    lines: list[str] = []
+    for rule in rules:
+        if not rule.filters.active:
+            continue
+        head = f"filter {quote_key(rule.key)}:"
+        try:
+            # Tags outside the grammar are reported by the image lines.
+            selection = select_tags(rule, pool, lambda _: None)
+        except SyncerError as exc:
+            lines.append(escape(f"{head} cannot list tags: {describe(exc)}"))
+            continue
+        lines += [escape(f"{head} {line}") for line in _steps(rule.filters, selection)]
+    return lines
+
+
+def plan_filter_report(config: SyncConfig) -> list[str]:
+    """:func:`filter_report` for ``plan --dry-run``; no registry call without filters."""
+    if not any(rule.filters.active for rule in config.rules):
+        return []
+    return filter_report(config.rules, ClientPool(Credentials(config.auth)))
+
+
+def _steps(filters: TagFilters, selection: Selection) -> list[str]:
+    n = selection.candidates
+    lines = [f"{n} tag{'s' * (n != 1)} selected by the key"]
+    for step in filters.steps():
+        # Sorted: registries list tags in no promised order; the copy lines show pairings.
+        dropped = sorted(
+            (d for d in selection.dropped if d.step == step.split()[0]), key=lambda d: d.tag
+        )
+        by = f" (by {selection.order})" if step.startswith("latest") and selection.order else ""
+        lines.append(f"{step} kept {n - len(dropped)} of {n}{by}")
+        lines += [f"{step} dropped {d.tag}: {d.reason}" for d in dropped]
+        n -= len(dropped)
+    lines.append("kept " + (", ".join(sorted(selection.kept)) or "nothing"))
+    return lines
 
 
 def _missing(runner: EmbeddedSync, res: Resolved) -> list[tuple[str, int]]:
@@ -48,11 +99,12 @@ def _one(runner: EmbeddedSync, job: TagJob) -> tuple[str, dict[str, int]]:
 
 def dry_run(runner: EmbeddedSync) -> str:
     """The report of what ``sync`` would do, with byte totals."""
+    filtered = filter_report(runner.config.rules, runner.pool)
     jobs = runner.expand()
     with ThreadPoolExecutor(runner.options.proc) as ex:
         rows = list(ex.map(lambda j: _one(runner, j), jobs))
     # Tags, skip notes and error reasons come from servers.
-    lines = [escape(line) for line, _ in rows]
+    lines = filtered + [escape(line) for line, _ in rows]
     lines += [escape(f"fail  {r.source}: {r.reason}") for r in runner.stats.results]
     unique: dict[str, int] = {}
     for _, blobs in rows:

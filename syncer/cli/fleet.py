@@ -131,7 +131,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     config = load(args)
     if args.dry_run:
-        print(planner.preview(config).render())
+        from syncer.cli.dryrun import plan_filter_report
+
+        print("\n".join([*plan_filter_report(config), planner.preview(config).render()]))
         return EXIT_OK
     from syncer.fleet.broker import CeleryDispatcher, celery_app
     from syncer.fleet.plans import PlanStore
