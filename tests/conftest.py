@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from syncer.lab.images import ImageSet, build_image_set
-from syncer.lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer, TokenAuth
+from lab.images import ImageSet, build_image_set
+from lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer, TokenAuth
 from tests.support.binaries import require_binary
 from tests.support.certs import SelfSigned, make_self_signed
 from tests.support.registries import LabRegistry, write_htpasswd

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
+from lab.images import build_image_set
 from tests.compat.rules_support import Run, run_scenario, seed, servers, yaml_files
 
 SET = build_image_set(19, repos=1, tags_per_repo=1, large_layer_size=0)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from syncer.lab.content import ImageSet
-from syncer.lab.registry import RegistryServer
+from lab.content import ImageSet
+from lab.registry import RegistryServer
 from tests.compat.cases import INSECURE, split
 from tests.compat.conftest import BASIC_PASSWORD, BASIC_USER
 from tests.compat.harness import Side, run_both

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from syncer.lab.images import ImageSet
-from syncer.lab.registry import RegistryServer
+from lab.images import ImageSet
+from lab.registry import RegistryServer
 from tests.compat.harness import run_both
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.content import SeedImage
-from syncer.lab.images import build_image_set
+from lab.content import SeedImage
+from lab.images import build_image_set
 from tests.compat.harness import Side
 from tests.compat.rules_support import Run, run_scenario, seed, servers, yaml_files
 from tests.support.verify import RegistryReader

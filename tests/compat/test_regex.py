@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from syncer.lab.images import build_image_set
+from lab.images import build_image_set
 from tests.compat.rules_support import Run, retag, run_scenario, seed, servers, yaml_files
 
 TAGS = ["v1", "v2", "v10", "latest", "123", "1.0-alpine"]

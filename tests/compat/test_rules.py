@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
+from lab.images import build_image_set
 from tests.compat.rules_support import Run, retag, run_scenario, seed, servers, yaml_files
 
 SET = build_image_set(11, repos=2, tags_per_repo=2, large_layer_size=0)

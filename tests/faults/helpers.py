@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from syncer.lab.images import SeedImage
-from syncer.lab.registry import RegistryServer
+from lab.images import SeedImage
+from lab.registry import RegistryServer
 from tests.faults.chaos import ChaosProxy
 from tests.fleet.conftest import RunCli
 from tests.fleet.helpers import insecure, write_json

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.lab.images import build_image_set
+from lab.images import build_image_set
 from tests.faults.chaos import ChaosProxy
 from tests.faults.helpers import assert_settled, mirror, plan_wait, verify_synced
 from tests.fleet.conftest import RunCli, WorkerFactory

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
+from lab.registry import RegistryServer
 from syncer.cli import main
-from syncer.lab.images import build_image_set
-from syncer.lab.registry import RegistryServer
 from tests.fleet.helpers import seed, write_json
 from tests.support.registries import LabRegistry
 from tests.support.verify import writes

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
+from lab.images import build_image_set
 from tests.faults.chaos import BodyFault, ChaosProxy
 from tests.faults.helpers import assert_settled, corrupt_blob, plan_wait, printable
 from tests.fleet.conftest import RunCli, WorkerFactory

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import SeedImage, build_image_set
+from lab.images import SeedImage, build_image_set
 from tests.faults.chaos import ChaosProxy, RandomFault
 from tests.faults.helpers import assert_settled, plan_wait, verify_synced
 from tests.fleet.conftest import RunCli, WorkerFactory

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
 from syncer import defaults
 from syncer.fleet import settings
-from syncer.lab.images import build_image_set
 from tests.faults.chaos import ChaosProxy
 from tests.faults.helpers import (
     LARGE_UPLOAD,

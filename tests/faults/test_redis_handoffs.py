@@ -35,9 +35,9 @@ import pytest
 import redis
 from celery.exceptions import Reject
 
+from lab.images import build_image_set
 from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
-from syncer.lab.images import build_image_set
 from tests.faults.helpers import assert_settled, mirror, restart_redis, verify_synced, wait_for
 from tests.fleet.helpers import insecure, seed, write_json
 from tests.fleet.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from lab.images import build_image_set
 from syncer.fleet.plans import PlanStatus, PlanStore
-from syncer.lab.images import build_image_set
 from tests.faults.helpers import assert_settled, mirror, restart_redis, verify_synced, wait_for
 from tests.fleet.helpers import insecure, seed, write_json
 from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, run_cli

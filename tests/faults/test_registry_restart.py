@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
 from syncer.cache import MemoryBlobCache
 from syncer.config import load_config
 from syncer.embedded import EmbeddedSync, SyncOptions
-from syncer.lab.images import build_image_set
 from syncer.progress import Stats
 from tests.faults.chaos import ChaosProxy
 from tests.faults.helpers import wait_for

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from lab.images import build_image_set
+from lab.registry import free_port
 from syncer.fleet import settings
-from syncer.lab.images import build_image_set
-from syncer.lab.registry import free_port
 from tests.faults.chaos import ChaosProxy
 from tests.faults.helpers import assert_settled, plan_wait, verify_synced
 from tests.fleet.conftest import RunCli, WorkerFactory

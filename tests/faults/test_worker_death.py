@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
 from syncer import defaults
-from syncer.lab.images import build_image_set
 from tests.faults.chaos import ChaosProxy
 from tests.faults.helpers import (
     LARGE_UPLOAD,

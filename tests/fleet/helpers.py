@@ -11,8 +11,8 @@ from urllib.parse import unquote
 
 import redis
 
-from syncer.lab.images import ImageSet, SeedImage, push_image_set
-from syncer.lab.registry import RegistryServer
+from lab.images import ImageSet, SeedImage, push_image_set
+from lab.registry import RegistryServer
 from tests.support.registries import LabRegistry
 from tests.support.verify import Access, RegistryReader, access_log, verify_image
 

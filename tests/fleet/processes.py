@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import redis
 import requests
 
-from syncer.lab.registry import free_port
+from lab.registry import free_port
 
 #: Where ``python -m syncer`` and ``-A workers.app`` resolve (the package is editable).
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
+from lab.images import build_image_set
 from tests.faults.helpers import assert_settled, plan_wait
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import seed, write_json

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from lab.images import build_image_set
 from syncer.fleet.plans import PlanStore
-from syncer.lab.images import build_image_set
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import insecure, mounts_of, seed, uploads_of, write_json, writes_since
 from tests.fleet.throttle import ThrottledRelay

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import SeedImage, build_image_set
+from lab.images import SeedImage, build_image_set
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import (
     UPLOADS,

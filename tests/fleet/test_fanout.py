@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
+from lab.images import build_image_set
 from syncer.fleet import settings
 from syncer.fleet.steps import fan_out
 from syncer.jobs import TagJob
-from syncer.lab.images import build_image_set
 from syncer.reference import ImageRef
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import insecure, seed, write_json

@@ -21,9 +21,9 @@ import pytest
 import redis
 import requests
 
+from lab.images import SeedImage, build_image_set
+from lab.registry import HtpasswdAuth, RegistryServer
 from syncer.fleet import settings
-from syncer.lab.images import SeedImage, build_image_set
-from syncer.lab.registry import HtpasswdAuth, RegistryServer
 from tests.fleet.helpers import redis_dump, secret_forms, seed, verify_all, write_json
 from tests.fleet.processes import (
     CliRun,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.lab.images import build_image_set
+from lab.images import build_image_set
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import insecure, seed, verify_all, write_json
 from tests.support.registries import LabRegistry

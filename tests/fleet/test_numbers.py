@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import redis
 
+from lab.images import SeedImage, build_image_set
 from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
-from syncer.lab.images import SeedImage, build_image_set
 from syncer.planview import render
 from syncer.progress import Stats, human_bytes
 from tests.faults.helpers import wait_for

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import redis
 
+from lab.images import build_image_set
 from syncer.fleet.roster import Roster
-from syncer.lab.images import build_image_set
 from tests.faults.helpers import plan_wait
 from tests.fleet.conftest import RunCli, WorkerFactory
 from tests.fleet.helpers import seed, write_json

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from lab.images import ImageSet, push_image_set
 from syncer.cli import main
-from syncer.lab.images import ImageSet, push_image_set
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader
 

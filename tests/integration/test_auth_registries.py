@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from syncer.lab.images import ImageSet
-from syncer.lab.registry import TokenAuth
+from lab.images import ImageSet
+from lab.registry import TokenAuth
 from tests.integration.conftest import RunSync, insecure, seed, write_config
 from tests.support.certs import SelfSigned
 from tests.support.registries import LabRegistry

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import ImageSet, build_image_set
 from syncer.cache import MemoryBlobCache
 from syncer.config import load_config
 from syncer.embedded import EmbeddedSync, SyncOptions
-from syncer.lab.images import ImageSet, build_image_set
 from syncer.progress import Stats
 from tests.integration.conftest import RunSync, insecure, seed, write_config
 from tests.support.faultproxy import FaultProxy, Recorded

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from syncer.lab.images import ImageSet
+from lab.images import ImageSet
 from syncer.reference import Repository
 from syncer.registry.client import RegistryClient
 from tests.integration.conftest import RunSync, insecure, seed, write_config

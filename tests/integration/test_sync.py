@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncer.lab.images import ImageSet
+from lab.images import ImageSet
 from tests.integration.conftest import RunSync, insecure, seed, write_config
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader, access_log, verify_image, writes

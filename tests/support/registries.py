@@ -7,7 +7,7 @@ from pathlib import Path
 
 import bcrypt
 
-from syncer.lab.registry import RegistryServer
+from lab.registry import RegistryServer
 from tests.support.token_issuer import TokenIssuer
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from syncer.lab.registry import PROBE_AGENT, RegistryServer
+from lab.registry import PROBE_AGENT, RegistryServer
 
 #: Every manifest type a registry may serve, most specific first.
 ACCEPT = ", ".join(
