@@ -10,7 +10,7 @@ marked ``integration``; they skip when the binary is missing, and fail in CI.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,10 @@ from lab.images import ImageSet, build_image_set
 from lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer, TokenAuth
 from tests.support.binaries import require_binary
 from tests.support.certs import SelfSigned, make_self_signed
-from tests.support.registries import LabRegistry, write_htpasswd
+from tests.support.registries import LabRegistry, RegistryFactory, write_htpasswd
 from tests.support.token_issuer import TokenIssuer
 
 __all__ = ["require_binary"]
-
-RegistryFactory = Callable[..., RegistryServer]
 
 _INTEGRATION_FIXTURES = frozenset(
     {

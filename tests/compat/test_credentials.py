@@ -12,9 +12,9 @@ import pytest
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
-from tests.compat.cases import INSECURE, split
 from tests.compat.conftest import BASIC_PASSWORD, BASIC_USER
-from tests.compat.harness import Side, run_both
+from tests.support.compat import Side, run_both
+from tests.support.compat_cases import INSECURE, split
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]

@@ -10,7 +10,7 @@ import yaml
 
 from lab.images import ImageSet
 from lab.registry import RegistryServer
-from tests.compat.harness import run_both
+from tests.support.compat import run_both
 
 
 def _split(rules: dict[str, Any]) -> Callable[[Path, str, str], list[str]]:

@@ -11,8 +11,8 @@ import pytest
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
-from tests.compat.cases import single, split
-from tests.compat.harness import IMAGE_SYNCER_SCRIPT, SYNCER_BARE, Side, run_both
+from tests.support.compat import IMAGE_SYNCER_SCRIPT, SYNCER_BARE, Side, run_both
+from tests.support.compat_cases import single, split
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]

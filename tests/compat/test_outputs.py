@@ -11,8 +11,8 @@ import yaml
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
-from tests.compat.cases import split
-from tests.compat.harness import SYNCER_BARE, Side, run_again, run_both
+from tests.support.compat import SYNCER_BARE, Side, run_again, run_both
+from tests.support.compat_cases import split
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]

@@ -16,8 +16,8 @@ import pytest
 
 from lab.content import SeedImage
 from lab.images import build_image_set
-from tests.compat.harness import Side
-from tests.compat.rules_support import Run, run_scenario, seed, servers, yaml_files
+from tests.support.compat import Side
+from tests.support.compat_rules import Run, run_scenario, seed, servers, yaml_files
 from tests.support.verify import RegistryReader
 
 SET = build_image_set(17, repos=1, tags_per_repo=1, large_layer_size=0)

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.faults.chaos import ChaosProxy
 from tests.fleet.conftest import (  # noqa: F401  (re-exported fixtures)
     dest,
     fleet_home,
@@ -26,8 +25,9 @@ from tests.fleet.conftest import (  # noqa: F401  (re-exported fixtures)
     syncer_cli,
     workers,
 )
-from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, running
 from tests.support.binaries import require_binary
+from tests.support.chaos import ChaosProxy
+from tests.support.processes import RedisProcess, WorkerPool, fleet_env, running
 
 
 @pytest.fixture

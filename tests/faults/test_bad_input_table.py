@@ -28,8 +28,8 @@ import pytest
 from lab.images import build_image_set
 from lab.registry import RegistryServer
 from syncer.cli import main
-from tests.fleet.helpers import seed, write_json
 from tests.support.registries import LabRegistry
+from tests.support.scenario import seed, write_json
 from tests.support.verify import writes
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

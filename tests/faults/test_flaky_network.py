@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from lab.images import SeedImage, build_image_set
-from tests.faults.chaos import ChaosProxy, RandomFault
-from tests.faults.helpers import assert_settled, plan_wait, verify_synced
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.processes import run_cli
+from tests.support.chaos import ChaosProxy, RandomFault
+from tests.support.faults import assert_settled, plan_wait, verify_synced
+from tests.support.processes import RunCli, WorkerFactory, run_cli
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -22,8 +22,9 @@ import pytest
 from lab.images import build_image_set
 from syncer import defaults
 from syncer.fleet import settings
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import (
+from tests.support.chaos import ChaosProxy
+from tests.support.faultproxy import Recorded
+from tests.support.faults import (
     LARGE_UPLOAD,
     assert_settled,
     kill_group,
@@ -31,12 +32,10 @@ from tests.faults.helpers import (
     verify_synced,
     wait_inside_second_chunk,
 )
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed
-from tests.fleet.processes import WorkerProcess
-from tests.fleet.throttle import ThrottledRelay
-from tests.support.faultproxy import Recorded
+from tests.support.processes import RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry
+from tests.support.scenario import seed
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

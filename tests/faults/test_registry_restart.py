@@ -23,12 +23,12 @@ from syncer.cache import MemoryBlobCache
 from syncer.config import load_config
 from syncer.embedded import EmbeddedSync, SyncOptions
 from syncer.progress import Stats
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import wait_for
-from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.chaos import ChaosProxy
 from tests.support.faultproxy import Recorded
+from tests.support.faults import wait_for
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

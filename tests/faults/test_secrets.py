@@ -26,22 +26,23 @@ import redis
 from lab.images import build_image_set
 from lab.registry import free_port
 from syncer.fleet import settings
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import assert_settled, plan_wait, verify_synced
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, redis_dump, seed, write_json
-from tests.fleet.processes import (
+from tests.support.binaries import require_binary
+from tests.support.certs import make_self_signed
+from tests.support.chaos import ChaosProxy
+from tests.support.faults import assert_settled, plan_wait, verify_synced
+from tests.support.processes import (
     FlowerProcess,
     ManagedProcess,
     RedisProcess,
+    RunCli,
+    WorkerFactory,
     WorkerPool,
     fleet_env,
     run_cli,
     running,
 )
-from tests.support.binaries import require_binary
-from tests.support.certs import make_self_signed
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, redis_dump, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

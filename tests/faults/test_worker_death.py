@@ -24,8 +24,8 @@ import pytest
 
 from lab.images import build_image_set
 from syncer import defaults
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import (
+from tests.support.chaos import ChaosProxy
+from tests.support.faults import (
     LARGE_UPLOAD,
     assert_settled,
     kill_group,
@@ -34,10 +34,10 @@ from tests.faults.helpers import (
     wait_for,
     wait_inside_second_chunk,
 )
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import seed
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

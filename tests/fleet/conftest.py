@@ -18,22 +18,20 @@ from typing import Any
 import pytest
 import redis
 
-from tests.fleet.processes import (
+from tests.support.binaries import require_binary
+from tests.support.processes import (
     CliRun,
     FlowerProcess,
     RedisProcess,
+    RunCli,
+    WorkerFactory,
     WorkerPool,
-    WorkerProcess,
     fleet_env,
     run_cli,
     running,
     running_flower,
 )
-from tests.support.binaries import require_binary
 from tests.support.registries import LabRegistry
-
-WorkerFactory = Callable[..., list[WorkerProcess]]
-RunCli = Callable[..., CliRun]
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from lab.images import build_image_set
-from tests.faults.helpers import assert_settled, plan_wait
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed, write_json
+from tests.support.faults import assert_settled, plan_wait
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

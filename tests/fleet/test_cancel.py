@@ -17,10 +17,10 @@ import redis
 
 from lab.images import build_image_set
 from syncer.fleet.plans import PlanStore
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, mounts_of, seed, uploads_of, write_json, writes_since
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, mounts_of, seed, uploads_of, write_json, writes_since
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, access_log, verify_image
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from lab.images import SeedImage, build_image_set
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import (
+from tests.support.processes import RunCli, WorkerFactory
+from tests.support.registries import LabRegistry
+from tests.support.scenario import (
     UPLOADS,
     insecure,
     manifest_gets,
@@ -26,8 +27,7 @@ from tests.fleet.helpers import (
     write_json,
     writes_since,
 )
-from tests.fleet.throttle import ThrottledRelay
-from tests.support.registries import LabRegistry
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, access_log
 
 pytestmark = pytest.mark.integration

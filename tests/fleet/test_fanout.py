@@ -14,9 +14,9 @@ from syncer.fleet import settings
 from syncer.fleet.steps import fan_out
 from syncer.jobs import TagJob
 from syncer.reference import ImageRef
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
 from tests.support.verify import RegistryReader
 
 TAGS = 2 * settings.FANOUT_CHUNK + 100

@@ -24,8 +24,7 @@ import requests
 from lab.images import SeedImage, build_image_set
 from lab.registry import HtpasswdAuth, RegistryServer
 from syncer.fleet import settings
-from tests.fleet.helpers import redis_dump, secret_forms, seed, verify_all, write_json
-from tests.fleet.processes import (
+from tests.support.processes import (
     CliRun,
     FlowerProcess,
     RedisProcess,
@@ -35,6 +34,7 @@ from tests.fleet.processes import (
     running_flower,
 )
 from tests.support.registries import LabRegistry, write_htpasswd
+from tests.support.scenario import redis_dump, secret_forms, seed, verify_all, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from lab.images import build_image_set
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, verify_all, write_json
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, verify_all, write_json
 from tests.support.verify import RegistryReader
 from workers import intake, links
 

@@ -26,10 +26,10 @@ from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
 from syncer.planview import render
 from syncer.progress import Stats, human_bytes
-from tests.faults.helpers import wait_for
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
+from tests.support.faults import wait_for
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = pytest.mark.integration

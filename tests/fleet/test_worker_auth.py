@@ -17,11 +17,10 @@ import redis
 
 from lab.images import build_image_set
 from syncer.fleet.roster import Roster
-from tests.faults.helpers import plan_wait
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed, write_json
-from tests.fleet.processes import fleet_env, run_cli
+from tests.support.faults import plan_wait
+from tests.support.processes import RunCli, WorkerFactory, fleet_env, run_cli
 from tests.support.registries import LabRegistry
+from tests.support.scenario import seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

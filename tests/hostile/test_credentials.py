@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import (
+from tests.support.certs import SelfSigned
+from tests.support.hostile import (
     DOCKER_MANIFEST,
     HostileRegistry,
     Pool,
@@ -25,8 +25,8 @@ from tests.hostile.server import (
     make_image,
     tls_context,
 )
-from tests.hostile.test_toolkit import write_images
-from tests.support.certs import SelfSigned
+from tests.support.hostile_kit import write_images
+from tests.support.runner import Outcome, run_syncer
 
 PASSWORD = "s3cret-hostile-pw"
 BASIC = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()

@@ -17,8 +17,7 @@ import pytest
 import requests
 import yaml
 
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import (
+from tests.support.hostile import (
     DOCKER_LAYER,
     DOCKER_MANIFEST,
     HostileRegistry,
@@ -28,6 +27,7 @@ from tests.hostile.server import (
     make_image,
     sha256,
 )
+from tests.support.runner import Outcome, run_syncer
 from tests.support.schema1 import MEDIA_TYPE as SCHEMA1
 from tests.support.schema1 import signed_schema1
 

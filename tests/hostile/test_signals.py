@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.probes import has_blob, tags_at
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import HostileRegistry, Image, Pool, Reply, make_image
-from tests.hostile.test_deadlines import RSS_MIB, stalling_destination
-from tests.hostile.test_toolkit import write_images
+from tests.support.hostile import HostileRegistry, Image, Pool, Reply, make_image
+from tests.support.hostile_kit import RSS_MIB, has_blob, stalling_destination, tags_at, write_images
+from tests.support.runner import Outcome, run_syncer
 
 #: Longest time from the signal to the exit.
 STOP_WITHIN = 5.0

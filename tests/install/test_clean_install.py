@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from lab.images import ImageSet, build_image_set, push_image_set
-from tests.conftest import RegistryFactory
-from tests.fleet.processes import ManagedProcess, RedisProcess, running
-from tests.hostile.run import run_syncer
 from tests.install.venv import CleanInstall, build_wheel, source_modules, top_level_names
 from tests.support.binaries import require_binary
 from tests.support.dockerfile import ROOT
+from tests.support.processes import ManagedProcess, RedisProcess, running
+from tests.support.registries import RegistryFactory
+from tests.support.runner import run_syncer
 from tests.support.verify import RegistryReader, verify_image, writes
 
 pytestmark = [pytest.mark.install, pytest.mark.timeout(600)]

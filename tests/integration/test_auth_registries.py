@@ -12,9 +12,10 @@ import pytest
 
 from lab.images import ImageSet
 from lab.registry import TokenAuth
-from tests.integration.conftest import RunSync, insecure, seed, write_config
 from tests.support.certs import SelfSigned
+from tests.support.embedded import RunSync, seed, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.token_issuer import TokenIssuer
 from tests.support.verify import RegistryReader, access_log, verify_image
 

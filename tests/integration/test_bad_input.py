@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import RunSync, insecure, write_config
+from tests.support.embedded import RunSync, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import writes
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,10 @@ from syncer.cache import MemoryBlobCache
 from syncer.config import load_config
 from syncer.embedded import EmbeddedSync, SyncOptions
 from syncer.progress import Stats
-from tests.integration.conftest import RunSync, insecure, seed, write_config
+from tests.support.embedded import RunSync, seed, write_config
 from tests.support.faultproxy import FaultProxy, Recorded
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,9 @@ import pytest
 from lab.images import ImageSet
 from syncer.reference import Repository
 from syncer.registry.client import RegistryClient
-from tests.integration.conftest import RunSync, insecure, seed, write_config
+from tests.support.embedded import RunSync, seed, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader, access_log, verify_image
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from lab.images import ImageSet
-from tests.integration.conftest import RunSync, insecure, seed, write_config
+from tests.support.embedded import RunSync, seed, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader, access_log, verify_image, writes
 
 pytestmark = pytest.mark.integration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import bcrypt
 
 from lab.registry import RegistryServer
 from tests.support.token_issuer import TokenIssuer
+
+#: ``registry_factory(**RegistryServer kwargs)``: a started registry, stopped at teardown.
+RegistryFactory = Callable[..., RegistryServer]
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from typing import Any
 
 from lab.images import SeedImage
 from lab.registry import RegistryServer
-from tests.faults.chaos import ChaosProxy
-from tests.fleet.conftest import RunCli
-from tests.fleet.helpers import insecure, write_json
-from tests.fleet.processes import CliRun, RedisProcess, WorkerProcess
+from tests.support.chaos import ChaosProxy
+from tests.support.processes import CliRun, RedisProcess, RunCli, WorkerProcess
+from tests.support.scenario import insecure, write_json
 from tests.support.verify import RegistryReader, verify_image
 
 PLAN_TIMEOUT = 150.0

@@ -23,7 +23,7 @@ from lab.content import ImageSet, SeedImage
 from lab.push import push_image_set
 from lab.registry import RegistryServer
 from lab.registry_config import HtpasswdAuth
-from tests.compat.harness import Side, Writer, run_both
+from tests.support.compat import Side, Writer, run_both
 from tests.support.registries import write_htpasswd
 from tests.support.verify import RegistryReader
 

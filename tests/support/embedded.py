@@ -1,0 +1,52 @@
+"""Helpers of the in-process ``syncer sync`` tests: a run's outcome, seeding, config files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.images import ImageSet, push_image_set
+from tests.support.registries import LabRegistry
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one ``syncer`` invocation did."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The ``--output json`` report on stdout."""
+        return json.loads(self.out)  # type: ignore[no-any-return]
+
+    def results(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Per-image results from the JSON report, optionally of one status."""
+        return [r for r in self.report["results"] if status is None or r["status"] == status]
+
+
+RunSync = Callable[..., Run]
+
+
+def seed(registry: LabRegistry, image_set: ImageSet, *refs: str) -> ImageSet:
+    """Push the images ``repo:tag`` of ``refs`` (all when none) into ``registry``."""
+    wanted = image_set.images if not refs else tuple(image_set.get(*ref.split(":")) for ref in refs)
+    subset = ImageSet(wanted)
+    push_image_set(registry.url, subset, auth=registry.auth, verify=registry.verify)
+    return subset
+
+
+def write_config(path: Path, data: object) -> Path:
+    """Write ``data`` as JSON or YAML, by the file's extension."""
+    if path.suffix == ".json":
+        path.write_text(json.dumps(data, indent=2))
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
