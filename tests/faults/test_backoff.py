@@ -20,10 +20,10 @@ import redis
 
 from lab.images import build_image_set
 from tests.support.chaos import ChaosProxy
-from tests.support.faults import assert_settled, mirror, plan_wait, verify_synced
+from tests.support.faults import assert_settled, mirror, verify_synced
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, seed, write_json
+from tests.support.scenario import insecure, plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -22,10 +22,10 @@ import pytest
 
 from lab.images import build_image_set
 from tests.support.chaos import BodyFault, ChaosProxy
-from tests.support.faults import assert_settled, corrupt_blob, plan_wait, printable
+from tests.support.faults import assert_settled, corrupt_blob, printable
 from tests.support.processes import RunCli, WorkerFactory, run_cli
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, seed, uploads_of, write_json
+from tests.support.scenario import insecure, plan_wait, seed, uploads_of, write_json
 from tests.support.verify import RegistryReader, access_log, verify_image, writes
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -34,7 +34,7 @@ from tests.support.faults import (
 )
 from tests.support.processes import RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry
-from tests.support.scenario import seed
+from tests.support.scenario import plan_wait, seed
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 
@@ -141,9 +141,7 @@ def test_a_live_worker_streaming_for_several_timeouts_keeps_its_task(
         fleet = workers(
             2, auth=auth, concurrency=2, env={"SYNCER_VISIBILITY_TIMEOUT": str(timeout)}
         )
-        run = syncer_cli(
-            "plan", "--auth", auth, "--images", rules, "--wait", "--output", "json", timeout=120
-        )
+        run = plan_wait(syncer_cli, auth, rules, timeout=120)
 
     assert run.code == 0, run
     report = run.json

@@ -29,7 +29,7 @@ from syncer.fleet import settings
 from tests.support.binaries import require_binary
 from tests.support.certs import make_self_signed
 from tests.support.chaos import ChaosProxy
-from tests.support.faults import assert_settled, plan_wait, verify_synced
+from tests.support.faults import assert_settled, verify_synced
 from tests.support.processes import (
     FlowerProcess,
     ManagedProcess,
@@ -42,7 +42,7 @@ from tests.support.processes import (
     running,
 )
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, redis_dump, seed, write_json
+from tests.support.scenario import insecure, plan_wait, redis_dump, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from lab.images import build_image_set
-from tests.support.faults import assert_settled, plan_wait
+from tests.support.faults import assert_settled
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import seed, write_json
+from tests.support.scenario import plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

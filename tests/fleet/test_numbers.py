@@ -29,7 +29,7 @@ from syncer.progress import Stats, human_bytes
 from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, seed, write_json
+from tests.support.scenario import insecure, plan_wait, seed, write_json
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ def _unique_bytes(images: list[SeedImage]) -> int:
 
 
 def _plan(cli: RunCli, auth: Path, rules: Path) -> dict[str, Any]:
-    run = cli("plan", "--auth", auth, "--images", rules, "--wait", "--output", "json")
+    run = plan_wait(cli, auth, rules, timeout=90)
     assert run.code == 0, run
     return run.json  # type: ignore[no-any-return]
 

@@ -17,10 +17,9 @@ import redis
 
 from lab.images import build_image_set
 from syncer.fleet.roster import Roster
-from tests.support.faults import plan_wait
 from tests.support.processes import RunCli, WorkerFactory, fleet_env, run_cli
 from tests.support.registries import LabRegistry
-from tests.support.scenario import seed, write_json
+from tests.support.scenario import plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,9 @@ from typing import Any
 from lab.images import SeedImage
 from lab.registry import RegistryServer
 from tests.support.chaos import ChaosProxy
-from tests.support.processes import CliRun, RedisProcess, RunCli, WorkerProcess
+from tests.support.processes import RedisProcess, WorkerProcess
 from tests.support.scenario import insecure, write_json
 from tests.support.verify import RegistryReader, verify_image
-
-PLAN_TIMEOUT = 150.0
-
 
 #: The upload session of the large blob the worker-death tests interrupt.
 LARGE_UPLOAD = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
@@ -47,24 +44,6 @@ def wait_inside_second_chunk(dst: ChaosProxy) -> None:
 def mirror(repo: str) -> str:
     """``lab/app0`` -> ``mirror/app0``."""
     return repo.replace("lab/", "mirror/", 1)
-
-
-def plan_wait(
-    cli: RunCli, auth: Path, images: Path, *extra: str, timeout: float = PLAN_TIMEOUT
-) -> CliRun:
-    """``syncer plan --auth A --images I --wait --output json``."""
-    return cli(
-        "plan",
-        "--auth",
-        auth,
-        "--images",
-        images,
-        "--wait",
-        "--output",
-        "json",
-        *extra,
-        timeout=timeout,
-    )
 
 
 def assert_settled(report: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Small helpers for the end-to-end fleet tests: config files, seeding, log counting, dumps."""
+"""Helpers for the end-to-end fleet tests: config files, seeding, plans, log counting, dumps."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ import redis
 
 from lab.images import ImageSet, SeedImage, push_image_set
 from lab.registry import RegistryServer
+from tests.support.processes import CliRun, RunCli
 from tests.support.registries import LabRegistry
 from tests.support.verify import Access, RegistryReader, access_log, verify_image
 
 UPLOADS = "/blobs/uploads/"
+#: Seconds ``syncer plan --wait`` gets by default.
+PLAN_TIMEOUT = 150.0
 
 
 def write_json(path: Path, data: object) -> Path:
@@ -37,6 +40,24 @@ def seed(registry: LabRegistry, images: Iterable[SeedImage]) -> list[SeedImage]:
         registry.url, ImageSet(tuple(subset)), auth=registry.auth, verify=registry.verify
     )
     return subset
+
+
+def plan_wait(
+    cli: RunCli, auth: Path, images: Path, *extra: str, timeout: float = PLAN_TIMEOUT
+) -> CliRun:
+    """``syncer plan --auth A --images I --wait --output json``."""
+    return cli(
+        "plan",
+        "--auth",
+        auth,
+        "--images",
+        images,
+        "--wait",
+        "--output",
+        "json",
+        *extra,
+        timeout=timeout,
+    )
 
 
 def verify_all(reader: RegistryReader, expected: Iterable[tuple[str, str, str]]) -> None:
