@@ -17,10 +17,15 @@ from typing import Any
 import pytest
 
 from lab.images import ImageSet, build_image_set
-from lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer, TokenAuth
+from lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer
 from tests.support.binaries import require_binary
 from tests.support.certs import SelfSigned, make_self_signed
-from tests.support.registries import LabRegistry, RegistryFactory, write_htpasswd
+from tests.support.registries import (
+    LabRegistry,
+    RegistryFactory,
+    token_registry_for,
+    write_htpasswd,
+)
 from tests.support.token_issuer import TokenIssuer
 
 __all__ = ["require_binary"]
@@ -122,14 +127,7 @@ def token_registry(
     password: str,
 ) -> LabRegistry:
     """Bearer token auth through :class:`TokenIssuer`; ``alice`` may pull and push anything."""
-    auth = TokenAuth(
-        realm=token_issuer.realm,
-        service=token_issuer.service,
-        issuer=token_issuer.issuer,
-        rootcertbundle=str(token_signer.cert_path),
-    )
-    server = registry_factory(auth=auth)
-    return LabRegistry(server, username="alice", password=password, issuer=token_issuer)
+    return token_registry_for(registry_factory, token_issuer, token_signer, password)
 
 
 @pytest.fixture

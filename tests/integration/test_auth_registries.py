@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from lab.images import ImageSet
-from lab.registry import TokenAuth
 from tests.support.certs import SelfSigned
-from tests.support.embedded import RunSync, seed, write_config
-from tests.support.registries import LabRegistry
+from tests.support.embedded import RunSync, seed, sync_config, write_config
+from tests.support.registries import LabRegistry, token_registry_for
 from tests.support.scenario import insecure
 from tests.support.token_issuer import TokenIssuer
 from tests.support.verify import RegistryReader, access_log, verify_image
@@ -72,14 +71,7 @@ def token_source(
     password: str,
 ) -> LabRegistry:
     """A second token-auth registry trusting the same issuer as ``token_registry``."""
-    auth = TokenAuth(
-        realm=token_issuer.realm,
-        service=token_issuer.service,
-        issuer=token_issuer.issuer,
-        rootcertbundle=str(token_signer.cert_path),
-    )
-    server = registry_factory(auth=auth)
-    return LabRegistry(server, username="alice", password=password, issuer=token_issuer)
+    return token_registry_for(registry_factory, token_issuer, token_signer, password)
 
 
 def _all_requests(registry: LabRegistry) -> int:
@@ -149,12 +141,11 @@ def test_docker_config_json_supplies_basic_credentials(
         )
         monkeypatch.setenv("DOCKER_CONFIG", str(docker))
     # The auth file only marks the registry insecure: no username, so config.json is asked.
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, basic_registry.host),
-            "images": _rules(source.host, basic_registry.host),
-        },
+        _rules(source.host, basic_registry.host),
+        source.host,
+        basic_registry.host,
     )
 
     run = run_sync(config, "--output", "json")
@@ -177,12 +168,11 @@ def test_tls_registry_with_insecure_true(
     tmp_path: Path,
 ) -> None:
     seed(source, image_set, *REFS)
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, tls_registry.host),
-            "images": _rules(source.host, tls_registry.host),
-        },
+        _rules(source.host, tls_registry.host),
+        source.host,
+        tls_registry.host,
     )
 
     # One thread: catch_warnings in RegistryClient.request races across threads
@@ -202,12 +192,10 @@ def test_tls_registry_with_verification_fails_with_a_tls_error(
     tmp_path: Path,
 ) -> None:
     seed(source, image_set, "lab/app1:v1")
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host),
-            "images": {f"{source.host}/lab/app1:v1": f"{tls_registry.host}/mirror/app1"},
-        },
+        {f"{source.host}/lab/app1:v1": f"{tls_registry.host}/mirror/app1"},
+        source.host,
     )
 
     run = run_sync(config, "--output", "json")

@@ -12,6 +12,7 @@ import yaml
 
 from lab.images import ImageSet, push_image_set
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,8 @@ def write_config(path: Path, data: object) -> Path:
     else:
         path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def sync_config(path: Path, images: object, *insecure_hosts: str) -> Path:
+    """Write a one-file config: ``insecure_hosts`` marked insecure, and the ``images`` rules."""
+    return write_config(path, {"auth": insecure(*insecure_hosts), "images": images})
