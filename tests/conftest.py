@@ -135,3 +135,15 @@ def tls_registry(registry_factory: RegistryFactory, tls_cert: SelfSigned) -> Lab
     """HTTPS with a self-signed certificate; pass ``.verify`` (the cert path) to trust it."""
     server = registry_factory(tls=(str(tls_cert.cert_path), str(tls_cert.key_path)))
     return LabRegistry(server, ca_cert=tls_cert.cert_path)
+
+
+@pytest.fixture
+def source(open_registry: LabRegistry) -> LabRegistry:
+    """An empty plain-HTTP registry to seed and copy from."""
+    return open_registry
+
+
+@pytest.fixture
+def dest(registry_factory: RegistryFactory) -> LabRegistry:
+    """An empty plain-HTTP registry to copy to."""
+    return LabRegistry(registry_factory())

@@ -15,13 +15,11 @@ from typing import Any
 import pytest
 
 from tests.fleet.conftest import (  # noqa: F401  (re-exported fixtures)
-    dest,
     fleet_home,
     flower,
     redis_client,
     redis_process,
     redis_server,
-    source,
     syncer_cli,
     workers,
 )

@@ -15,7 +15,6 @@ the destination, ``TMP`` the case's directory.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
@@ -28,6 +27,7 @@ import pytest
 from lab.images import build_image_set
 from lab.registry import RegistryServer
 from syncer.cli import main
+from tests.support.embedded import isolated_in_process
 from tests.support.registries import LabRegistry
 from tests.support.scenario import seed, write_json
 from tests.support.verify import writes
@@ -247,20 +247,8 @@ def target(registry_binary: str, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No docker config or defaults from the user; the root logger put back afterwards."""
-    empty = tmp_path / "no-docker-config"
-    empty.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("DEFAULT_REGISTRY", "DEFAULT_NAMESPACE", "SYNCER_FAULTS_UNSET"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with isolated_in_process(monkeypatch, tmp_path, "SYNCER_FAULTS_UNSET"):
+        yield
 
 
 def _fill(text: str, tmp: Path, dst: str) -> str:

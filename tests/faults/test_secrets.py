@@ -25,7 +25,6 @@ import redis
 
 from lab.images import build_image_set
 from lab.registry import free_port
-from syncer.fleet import settings
 from tests.support.binaries import require_binary
 from tests.support.certs import make_self_signed
 from tests.support.chaos import ChaosProxy
@@ -42,7 +41,7 @@ from tests.support.processes import (
     running,
 )
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, plan_wait, redis_dump, seed, write_json
+from tests.support.scenario import EVERY_TASK, insecure, plan_wait, redis_dump, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -118,12 +117,7 @@ def test_no_secret_anywhere_after_errors_and_retries(
 
     tasks = _settled_tasks(flower)
     names = {t["name"] for t in tasks.values()}  # type: ignore[index]
-    assert {
-        settings.EXPAND_RULE,
-        settings.SYNC_TAG,
-        settings.COPY_BLOB,
-        settings.PUSH_IMAGE,
-    } <= names
+    assert EVERY_TASK <= names
     outputs = {
         "flower /api/tasks": json.dumps(tasks),
         "flower /api/workers": flower.get("/api/workers", refresh=1).text,

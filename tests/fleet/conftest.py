@@ -11,7 +11,7 @@ and fail in CI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from tests.support.processes import (
     running,
     running_flower,
 )
-from tests.support.registries import LabRegistry
 
 
 @pytest.fixture(scope="session")
@@ -95,15 +94,3 @@ def syncer_cli(redis_server: str, fleet_home: Path) -> RunCli:
         return run_cli(args, fleet_env(redis_server, fleet_home), timeout=timeout)
 
     return run
-
-
-@pytest.fixture
-def source(open_registry: LabRegistry) -> LabRegistry:
-    """An empty plain-HTTP registry to seed and copy from."""
-    return open_registry
-
-
-@pytest.fixture
-def dest(registry_factory: Callable[..., Any]) -> LabRegistry:
-    """An empty plain-HTTP registry to copy to."""
-    return LabRegistry(registry_factory())

@@ -8,15 +8,13 @@ reconfigures is put back afterwards.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from syncer.cli import main
-from tests.support.embedded import Run, RunSync
+from tests.support.embedded import Run, RunSync, isolated_in_process
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader
 
@@ -24,32 +22,8 @@ from tests.support.verify import RegistryReader
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No user docker config, no default registry, and the root logger restored."""
-    empty = tmp_path / "no-docker-config"
-    empty.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("DEFAULT_REGISTRY", "DEFAULT_NAMESPACE"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def source(open_registry: LabRegistry) -> LabRegistry:
-    """An empty plain-HTTP registry to seed and copy from."""
-    return open_registry
-
-
-@pytest.fixture
-def dest(registry_factory: Callable[..., Any]) -> LabRegistry:
-    """An empty plain-HTTP registry to copy to."""
-    return LabRegistry(registry_factory())
+    with isolated_in_process(monkeypatch, tmp_path):
+        yield
 
 
 @pytest.fixture

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from lab.images import ImageSet, push_image_set
@@ -56,3 +59,29 @@ def write_config(path: Path, data: object) -> Path:
 def sync_config(path: Path, images: object, *insecure_hosts: str) -> Path:
     """Write a one-file config: ``insecure_hosts`` marked insecure, and the ``images`` rules."""
     return write_config(path, {"auth": insecure(*insecure_hosts), "images": images})
+
+
+@contextmanager
+def isolated_in_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *unset: str
+) -> Iterator[None]:
+    """No docker config or defaults of the user (nor ``unset``); the root logger put back after.
+
+    ``syncer.cli.main`` run in-process reconfigures the root logger; this undoes it.
+    """
+    empty = tmp_path / "no-docker-config"
+    empty.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    for name in ("DEFAULT_REGISTRY", "DEFAULT_NAMESPACE", *unset):
+        monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -35,9 +35,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.serving import ServedInThread
 
 #: Pieces in which bodies are relayed.
 PIECE = 64 * 1024
@@ -158,7 +159,7 @@ class _Abort(Exception):
     """Reset the client connection now."""
 
 
-class FaultProxy:
+class FaultProxy(ServedInThread):
     """A threaded reverse proxy to ``upstream`` (``host:port``) on a free loopback port."""
 
     def __init__(self, upstream: str) -> None:
@@ -201,27 +202,6 @@ class FaultProxy:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         """The request handler class; subclasses extend :class:`_Handler`."""
         return _Handler
-
-    def stop(self) -> None:
-        """Stop listening and wait for the serving thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- faults and records -------------------------------------------------------
     def fault(self, method: str, path: str, **kwargs: Any) -> Fault:

@@ -13,11 +13,16 @@ import redis
 
 from lab.images import ImageSet, SeedImage, push_image_set
 from lab.registry import RegistryServer
+from syncer.fleet import settings
 from tests.support.processes import CliRun, RunCli
 from tests.support.registries import LabRegistry
 from tests.support.verify import Access, RegistryReader, access_log, verify_image
 
 UPLOADS = "/blobs/uploads/"
+#: The name of every kind of task a plan runs.
+EVERY_TASK = frozenset(
+    {settings.EXPAND_RULE, settings.SYNC_TAG, settings.COPY_BLOB, settings.PUSH_IMAGE}
+)
 #: Seconds ``syncer plan --wait`` gets by default.
 PLAN_TIMEOUT = 150.0
 
