@@ -268,13 +268,17 @@ def _write(tmp: Path, files: dict[str, object], dst: str) -> None:
             path.write_text(_fill(str(content), tmp, dst))
 
 
+def _prepared(case: Case, tmp: Path, dst: str) -> tuple[Case, list[str]]:
+    """Write ``case``'s files under ``tmp``; the case and its command line, filled in."""
+    _write(tmp, case.files, dst)
+    return case, [_fill(a, tmp, dst) for a in case.args]
+
+
 @pytest.mark.parametrize("name", CASES, ids=list(CASES))
 def test_bad_input_is_one_exact_line_and_exit_2(
     name: str, target: LabRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    case = CASES[name]
-    _write(tmp_path, case.files, target.host)
-    args = [_fill(a, tmp_path, target.host) for a in case.args]
+    case, args = _prepared(CASES[name], tmp_path, target.host)
 
     code = main(["sync", *args, "--cache", "none"])
     out, err = capsys.readouterr()
@@ -290,9 +294,7 @@ def test_bad_input_is_one_exact_line_and_exit_2(
 def test_bad_entry_fails_its_rule_with_one_exact_reason(
     name: str, target: LabRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    case = ENTRY_CASES[name]
-    _write(tmp_path, case.files, target.host)
-    args = [_fill(a, tmp_path, target.host) for a in case.args]
+    case, args = _prepared(ENTRY_CASES[name], tmp_path, target.host)
     start = time.monotonic()
 
     code = main(["sync", *args, "--cache", "none"])

@@ -29,12 +29,13 @@ from tests.support.faults import (
     assert_settled,
     kill_group,
     mirror_config,
+    seed_large_layer,
     verify_synced,
     wait_inside_second_chunk,
 )
 from tests.support.processes import RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry
-from tests.support.scenario import plan_wait, seed
+from tests.support.scenario import plan_wait, seed, start_plan
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 
@@ -75,18 +76,13 @@ def test_kill_9_with_default_settings_recovers_on_a_worker_started_afterwards(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SYNCER_VISIBILITY_TIMEOUT", raising=False)  # the defaults, for everyone
-    image_set = build_image_set(61, repos=1, tags_per_repo=2, large_layer_size=70 << 20)
-    images = seed(source, list(image_set.images)[:3])  # app0:v1, app0:v2, large:v1
-    big = max(image_set.get("lab/large", "v1").blobs, key=lambda b: b.size)
-    assert big.size >= defaults.CHUNKED_THRESHOLD and big.size > 2 * CHUNK
+    images, big = seed_large_layer(source, 61)
     dst = make_proxy(dest.host, buffer_bodies=True)
     with ThrottledRelay(source.host, 16 << 20) as relay:
         auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
         [victim] = workers(1, auth=auth, concurrency=2)
         dst.owners = [victim.pid]
-        started = syncer_cli("plan", "--auth", auth, "--images", rules)
-        assert started.code == 0, started
-        plan = started.out.strip()
+        plan = start_plan(syncer_cli, auth, rules)
 
         wait_inside_second_chunk(dst)
         kill_group(victim)

@@ -19,7 +19,15 @@ from syncer.fleet.plans import PlanStore
 from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, mounts_of, seed, uploads_of, write_json, writes_since
+from tests.support.scenario import (
+    insecure,
+    mounts_of,
+    seed,
+    start_plan,
+    uploads_of,
+    write_json,
+    writes_since,
+)
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, access_log, verify_image
 
@@ -62,9 +70,7 @@ def test_cancel_stops_streams_and_drops_queued_tasks(
             },
         )
         fleet = workers(2, auth=auth, concurrency=2)
-        started = syncer_cli("plan", "--auth", auth, "--images", images)
-        assert started.code == 0, started
-        plan = started.out.strip()
+        plan = start_plan(syncer_cli, auth, images)
         store = PlanStore(redis_client)
         wait_for(
             "the large layer to start streaming",

@@ -29,7 +29,7 @@ from syncer.progress import Stats, human_bytes
 from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, plan_wait, seed, write_json
+from tests.support.scenario import insecure, plan_wait, seed, start_plan, write_json
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = pytest.mark.integration
@@ -150,9 +150,7 @@ def test_elapsed_stops_when_the_plan_ends_not_when_someone_looks(
     rules = write_json(fleet_home / "i.json", _rules(source.host, dest.host, images[:2], "mirror/"))
     workers(1, auth=auth, concurrency=2)
     store = PlanStore(redis_client)
-    started = syncer_cli("plan", "--auth", auth, "--images", rules)
-    assert started.code == 0, started
-    plan = started.out.strip()
+    plan = start_plan(syncer_cli, auth, rules)
     created = float(store.meta(plan)["created"])
     # Watch the counters only (they do not stop the clock), then look late.
     wait_for(

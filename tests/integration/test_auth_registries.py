@@ -42,6 +42,13 @@ def _login(registry: LabRegistry, **extra: Any) -> dict[str, Any]:
     return {registry.host: {"username": registry.username, "password": registry.password, **extra}}
 
 
+def _rules_config(tmp: Path, source: LabRegistry, target: LabRegistry) -> Path:
+    """A one-file config: :func:`_rules` from ``source`` to ``target``, both insecure."""
+    return sync_config(
+        tmp / "config.yaml", _rules(source.host, target.host), source.host, target.host
+    )
+
+
 def test_basic_auth_destination(
     source: LabRegistry,
     basic_registry: LabRegistry,
@@ -141,12 +148,7 @@ def test_docker_config_json_supplies_basic_credentials(
         )
         monkeypatch.setenv("DOCKER_CONFIG", str(docker))
     # The auth file only marks the registry insecure: no username, so config.json is asked.
-    config = sync_config(
-        tmp_path / "config.yaml",
-        _rules(source.host, basic_registry.host),
-        source.host,
-        basic_registry.host,
-    )
+    config = _rules_config(tmp_path, source, basic_registry)
 
     run = run_sync(config, "--output", "json")
 
@@ -168,12 +170,7 @@ def test_tls_registry_with_insecure_true(
     tmp_path: Path,
 ) -> None:
     seed(source, image_set, *REFS)
-    config = sync_config(
-        tmp_path / "config.yaml",
-        _rules(source.host, tls_registry.host),
-        source.host,
-        tls_registry.host,
-    )
+    config = _rules_config(tmp_path, source, tls_registry)
 
     # One thread: catch_warnings in RegistryClient.request races across threads
     # (see test_client_threads.py) and lets InsecureRequestWarning out under -W error.

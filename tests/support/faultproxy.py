@@ -288,6 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _proxy(self) -> None:
         headers = {k: v for k, v in self.headers.items()}
         record, fault = self.server.proxy._admit(self.command, self.path, headers)
+        self._admitted(record)
         try:
             self._handle(record, fault)
         except _Abort:
@@ -295,6 +296,9 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             # The client or the registry went away; nothing more to relay.
             self.close_connection = True
+
+    def _admitted(self, record: Recorded) -> None:
+        """Called once a request is recorded, before it is answered (subclasses note more)."""
 
     def _handle(self, record: Recorded, fault: Fault | None) -> None:
         if fault is not None and fault.stall:
@@ -324,14 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             yield from self._chunked_body(record)
             return
-        left = int(self.headers.get("Content-Length") or 0)
-        while left > 0:
-            piece = self.rfile.read(min(PIECE, left))
-            if not piece:
-                raise ConnectionError("client closed mid-body")
-            left -= len(piece)
-            record.sent += len(piece)
-            yield piece
+        yield from self._read_exactly(record, int(self.headers.get("Content-Length") or 0), "body")
 
     def _chunked_body(self, record: Recorded) -> Iterator[bytes]:
         while True:
@@ -340,15 +337,18 @@ class _Handler(BaseHTTPRequestHandler):
                 while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return
-            left = size
-            while left > 0:
-                piece = self.rfile.read(min(PIECE, left))
-                if not piece:
-                    raise ConnectionError("client closed mid-chunk")
-                left -= len(piece)
-                record.sent += len(piece)
-                yield piece
+            yield from self._read_exactly(record, size, "chunk")
             self.rfile.readline()  # CRLF after the chunk
+
+    def _read_exactly(self, record: Recorded, left: int, what: str) -> Iterator[bytes]:
+        """``left`` bytes of the request body, in pieces, counted in ``record.sent``."""
+        while left > 0:
+            piece = self.rfile.read(min(PIECE, left))
+            if not piece:
+                raise ConnectionError(f"client closed mid-{what}")
+            left -= len(piece)
+            record.sent += len(piece)
+            yield piece
 
     def _drain_request(self, record: Recorded) -> None:
         for _ in self._request_body(record):

@@ -65,6 +65,13 @@ def plan_wait(
     )
 
 
+def start_plan(cli: RunCli, auth: Path, images: Path) -> str:
+    """``syncer plan --auth A --images I`` without waiting; the plan's id."""
+    started = cli("plan", "--auth", auth, "--images", images)
+    assert started.code == 0, started
+    return started.out.strip()
+
+
 def verify_all(reader: RegistryReader, expected: Iterable[tuple[str, str, str]]) -> None:
     """``verify_image`` every ``(repo, tag, digest)``."""
     for repo, tag, digest in expected:
