@@ -176,14 +176,4 @@ class _ChaosHandler(_Handler):
         if not isinstance(fault, BodyFault):
             super()._reply_fault(record, fault)
             return
-        assert fault.status is not None
-        record.status = fault.status
-        record.response_headers = dict(fault.headers)
-        self.send_response(fault.status)
-        for name, value in fault.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(fault.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(fault.body)
+        self._send_fault(record, fault, fault.body, "text/html")

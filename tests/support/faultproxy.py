@@ -386,12 +386,17 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.status >= 400
             else b""
         )
+        self._send_fault(record, fault, body, "application/json")
+
+    def _send_fault(self, record: Recorded, fault: Fault, body: bytes, content_type: str) -> None:
+        """Answer with ``fault``'s status and headers and ``body``, and record the answer."""
+        assert fault.status is not None
         record.status = fault.status
         record.response_headers = dict(fault.headers)
         self.send_response(fault.status)
         for name, value in fault.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
