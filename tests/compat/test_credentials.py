@@ -19,7 +19,7 @@ from tests.support.compat_cases import INSECURE, split
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]
 RULES = {"SRC/lab/app0:v1": "DST/mirror/app0"}
-#: Where each login file sits under a tool's HOME (see harness.isolated_env).
+#: Where each login file sits under a tool's HOME (see tests.support.compat.isolated_env).
 RUNTIME_AUTH = "home/run/containers/auth.json"
 CONFIG_AUTH = "home/config/containers/auth.json"
 DOCKER_CONFIG = "home/docker/config.json"

@@ -3,7 +3,7 @@
 The fleet fixtures (one password-protected ``redis-server`` for the session,
 a flushed database per test, real worker subprocesses, Flower, the CLI) are
 imported here rather than declared again, so both suites share one
-definition. The registry fixtures come from ``tests/conftest.py``.
+definition. The registry fixtures, ``source`` and ``dest`` come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
