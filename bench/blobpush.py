@@ -20,9 +20,9 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
+from lab.content import Blob, Manifest, sha256
+from lab.registry import LabError
 from syncer import mediatypes as mt
-from syncer.lab.content import Blob, Manifest, sha256
-from syncer.lab.registry import LabError
 
 _PIECE = 1 << 20
 _TIMEOUT = 600

@@ -4,7 +4,7 @@ Three parts, each seeded on first use and recorded in a marker file next to
 the registry's storage, so later runs start the source registry on the same
 storage and push nothing:
 
-* ``main``: :func:`syncer.lab.images.build_image_set` at the profile's size —
+* ``main``: :func:`lab.images.build_image_set` at the profile's size —
   ``lab/app0..N`` with several Docker v2 tags each, one base layer shared by
   every repository, one app layer per repository and one small layer per tag;
   ``lab/large:v1`` with the one large layer; ``lab/multi`` with a 4-platform
@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.blobpush import push_small_tags, push_streamed_image, tag_many
 from bench.settings import SEED, SMALL_BASE_SIZE, SMALL_LAYER_SIZE, Profile
-from syncer.lab.images import build_image_set, push_image_set
+from lab.images import build_image_set, push_image_set
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ MARKER = "seeded.json"
 BIG_REPO = "bench/big{0}"
 MANY_REPO = "bench/many"
 SMALL_REPO = "bench/small{0}"
-#: The repository of syncer.lab.images holding the large layer.
+#: The repository of lab.images holding the large layer.
 LARGE_REPO = "lab/large"
 
 

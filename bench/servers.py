@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from syncer.lab.registry import LabError, RegistryServer
+from lab.registry import LabError, RegistryServer
 
 #: Seconds to wait for Redis to answer PING.
 REDIS_START_TIMEOUT = 10.0

@@ -46,7 +46,7 @@ class Profile:
     """Sizes of one benchmark profile."""
 
     name: str
-    #: ``lab/app*`` repositories and tags in each (syncer.lab.images layout).
+    #: ``lab/app*`` repositories and tags in each (lab.images layout).
     repos: int
     tags_per_repo: int
     #: Size of a per-repo app layer; the shared base is twice this, per-tag layers 1/8.

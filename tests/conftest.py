@@ -10,22 +10,25 @@ marked ``integration``; they skip when the binary is missing, and fail in CI.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncer.lab.images import ImageSet, build_image_set
-from syncer.lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer, TokenAuth
+from lab.images import ImageSet, build_image_set
+from lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer
 from tests.support.binaries import require_binary
 from tests.support.certs import SelfSigned, make_self_signed
-from tests.support.registries import LabRegistry, write_htpasswd
+from tests.support.registries import (
+    LabRegistry,
+    RegistryFactory,
+    token_registry_for,
+    write_htpasswd,
+)
 from tests.support.token_issuer import TokenIssuer
 
 __all__ = ["require_binary"]
-
-RegistryFactory = Callable[..., RegistryServer]
 
 _INTEGRATION_FIXTURES = frozenset(
     {
@@ -124,14 +127,7 @@ def token_registry(
     password: str,
 ) -> LabRegistry:
     """Bearer token auth through :class:`TokenIssuer`; ``alice`` may pull and push anything."""
-    auth = TokenAuth(
-        realm=token_issuer.realm,
-        service=token_issuer.service,
-        issuer=token_issuer.issuer,
-        rootcertbundle=str(token_signer.cert_path),
-    )
-    server = registry_factory(auth=auth)
-    return LabRegistry(server, username="alice", password=password, issuer=token_issuer)
+    return token_registry_for(registry_factory, token_issuer, token_signer, password)
 
 
 @pytest.fixture
@@ -139,3 +135,15 @@ def tls_registry(registry_factory: RegistryFactory, tls_cert: SelfSigned) -> Lab
     """HTTPS with a self-signed certificate; pass ``.verify`` (the cert path) to trust it."""
     server = registry_factory(tls=(str(tls_cert.cert_path), str(tls_cert.key_path)))
     return LabRegistry(server, ca_cert=tls_cert.cert_path)
+
+
+@pytest.fixture
+def source(open_registry: LabRegistry) -> LabRegistry:
+    """An empty plain-HTTP registry to seed and copy from."""
+    return open_registry
+
+
+@pytest.fixture
+def dest(registry_factory: RegistryFactory) -> LabRegistry:
+    """An empty plain-HTTP registry to copy to."""
+    return LabRegistry(registry_factory())

@@ -28,7 +28,8 @@ Where a credential can leave the process (the audit; nothing else attaches one):
    be https when the registry is, and a credentialed token request follows
    no redirect.
 
-(:mod:`syncer.lab.push` has its own requests, for seeding test registries only.)
+(The checkout's ``lab/push.py``, not installed, has its own requests, for seeding test
+registries only.)
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from syncer.lab.content import ImageSet
-from syncer.lab.images import build_image_set, push_image_set
-from syncer.lab.registry import HtpasswdAuth, RegistryServer
-from tests.compat.harness import require_image_syncer
+from lab.content import ImageSet
+from lab.images import build_image_set, push_image_set
+from lab.registry import HtpasswdAuth, RegistryServer
+from tests.support.compat import require_image_syncer
 from tests.support.registries import write_htpasswd
 
 #: The login of :func:`make_basic_dest`'s registries.

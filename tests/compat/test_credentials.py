@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from syncer.lab.content import ImageSet
-from syncer.lab.registry import RegistryServer
-from tests.compat.cases import INSECURE, split
+from lab.content import ImageSet
+from lab.registry import RegistryServer
 from tests.compat.conftest import BASIC_PASSWORD, BASIC_USER
-from tests.compat.harness import Side, run_both
+from tests.support.compat import Side, run_both
+from tests.support.compat_cases import INSECURE, split
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]
 RULES = {"SRC/lab/app0:v1": "DST/mirror/app0"}
-#: Where each login file sits under a tool's HOME (see harness.isolated_env).
+#: Where each login file sits under a tool's HOME (see tests.support.compat.isolated_env).
 RUNTIME_AUTH = "home/run/containers/auth.json"
 CONFIG_AUTH = "home/config/containers/auth.json"
 DOCKER_CONFIG = "home/docker/config.json"

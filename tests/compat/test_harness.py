@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from syncer.lab.images import ImageSet
-from syncer.lab.registry import RegistryServer
-from tests.compat.harness import run_both
+from lab.images import ImageSet
+from lab.registry import RegistryServer
+from tests.support.compat import run_both
 
 
 def _split(rules: dict[str, Any]) -> Callable[[Path, str, str], list[str]]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.content import ImageSet
-from syncer.lab.registry import RegistryServer
-from tests.compat.cases import single, split
-from tests.compat.harness import IMAGE_SYNCER_SCRIPT, SYNCER_BARE, Side, run_both
+from lab.content import ImageSet
+from lab.registry import RegistryServer
+from tests.support.compat import IMAGE_SYNCER_SCRIPT, SYNCER_BARE, Side, run_both
+from tests.support.compat_cases import single, split
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]

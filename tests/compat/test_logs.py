@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncer.lab.content import ImageSet
-from syncer.lab.registry import RegistryServer
-from tests.compat.cases import split
-from tests.compat.harness import FINISHED, IMAGE_SYNCER_SCRIPT, Side, run_both
+from lab.content import ImageSet
+from lab.registry import RegistryServer
+from tests.support.compat import FINISHED, IMAGE_SYNCER_SCRIPT, Side, run_both
+from tests.support.compat_cases import split
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]

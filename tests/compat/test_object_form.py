@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
-from tests.compat.rules_support import Run, run_scenario, seed, servers, yaml_files
+from lab.images import build_image_set
+from tests.support.compat_rules import Run, run_scenario, seed, servers, yaml_files
 
 SET = build_image_set(13, repos=1, tags_per_repo=3, large_layer_size=0)
 RULES = {

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.content import SeedImage
-from syncer.lab.images import build_image_set
-from tests.compat.harness import Side
-from tests.compat.rules_support import Run, run_scenario, seed, servers, yaml_files
+from lab.content import SeedImage
+from lab.images import build_image_set
+from tests.support.compat import Side
+from tests.support.compat_rules import Run, run_scenario, seed, servers, yaml_files
 from tests.support.verify import RegistryReader
 
 SET = build_image_set(17, repos=1, tags_per_repo=1, large_layer_size=0)

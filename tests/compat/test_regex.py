@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from syncer.lab.images import build_image_set
-from tests.compat.rules_support import Run, retag, run_scenario, seed, servers, yaml_files
+from lab.images import build_image_set
+from tests.support.compat_rules import Run, retag, run_scenario, seed, servers, yaml_files
 
 TAGS = ["v1", "v2", "v10", "latest", "123", "1.0-alpine"]
 SINGLE = [i for i in build_image_set(13, repos=3, tags_per_repo=2, large_layer_size=0).images][:6]

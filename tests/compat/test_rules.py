@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
-from tests.compat.rules_support import Run, retag, run_scenario, seed, servers, yaml_files
+from lab.images import build_image_set
+from tests.support.compat_rules import Run, retag, run_scenario, seed, servers, yaml_files
 
 SET = build_image_set(11, repos=2, tags_per_repo=2, large_layer_size=0)
 V1, V2 = SET.get("lab/app0", "v1").digest, SET.get("lab/app0", "v2").digest

@@ -3,7 +3,7 @@
 The fleet fixtures (one password-protected ``redis-server`` for the session,
 a flushed database per test, real worker subprocesses, Flower, the CLI) are
 imported here rather than declared again, so both suites share one
-definition. The registry fixtures come from ``tests/conftest.py``.
+definition. The registry fixtures, ``source`` and ``dest`` come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -14,20 +14,18 @@ from typing import Any
 
 import pytest
 
-from tests.faults.chaos import ChaosProxy
 from tests.fleet.conftest import (  # noqa: F401  (re-exported fixtures)
-    dest,
     fleet_home,
     flower,
     redis_client,
     redis_process,
     redis_server,
-    source,
     syncer_cli,
     workers,
 )
-from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, running
 from tests.support.binaries import require_binary
+from tests.support.chaos import ChaosProxy
+from tests.support.processes import RedisProcess, WorkerPool, fleet_env, running
 
 
 @pytest.fixture

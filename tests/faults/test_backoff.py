@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.lab.images import build_image_set
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import assert_settled, mirror, plan_wait, verify_synced
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
+from lab.images import build_image_set
+from tests.support.chaos import ChaosProxy
+from tests.support.faults import assert_settled, mirror, verify_synced
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

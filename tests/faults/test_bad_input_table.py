@@ -15,7 +15,6 @@ the destination, ``TMP`` the case's directory.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
@@ -25,11 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
+from lab.registry import RegistryServer
 from syncer.cli.main import main
-from syncer.lab.images import build_image_set
-from syncer.lab.registry import RegistryServer
-from tests.fleet.helpers import seed, write_json
+from tests.support.embedded import isolated_in_process
 from tests.support.registries import LabRegistry
+from tests.support.scenario import seed, write_json
 from tests.support.verify import writes
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -247,20 +247,8 @@ def target(registry_binary: str, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No docker config or defaults from the user; the root logger put back afterwards."""
-    empty = tmp_path / "no-docker-config"
-    empty.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("DEFAULT_REGISTRY", "DEFAULT_NAMESPACE", "SYNCER_FAULTS_UNSET"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with isolated_in_process(monkeypatch, tmp_path, "SYNCER_FAULTS_UNSET"):
+        yield
 
 
 def _fill(text: str, tmp: Path, dst: str) -> str:
@@ -280,13 +268,17 @@ def _write(tmp: Path, files: dict[str, object], dst: str) -> None:
             path.write_text(_fill(str(content), tmp, dst))
 
 
+def _prepared(case: Case, tmp: Path, dst: str) -> tuple[Case, list[str]]:
+    """Write ``case``'s files under ``tmp``; the case and its command line, filled in."""
+    _write(tmp, case.files, dst)
+    return case, [_fill(a, tmp, dst) for a in case.args]
+
+
 @pytest.mark.parametrize("name", CASES, ids=list(CASES))
 def test_bad_input_is_one_exact_line_and_exit_2(
     name: str, target: LabRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    case = CASES[name]
-    _write(tmp_path, case.files, target.host)
-    args = [_fill(a, tmp_path, target.host) for a in case.args]
+    case, args = _prepared(CASES[name], tmp_path, target.host)
 
     code = main(["sync", *args, "--cache", "none"])
     out, err = capsys.readouterr()
@@ -302,9 +294,7 @@ def test_bad_input_is_one_exact_line_and_exit_2(
 def test_bad_entry_fails_its_rule_with_one_exact_reason(
     name: str, target: LabRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    case = ENTRY_CASES[name]
-    _write(tmp_path, case.files, target.host)
-    args = [_fill(a, tmp_path, target.host) for a in case.args]
+    case, args = _prepared(ENTRY_CASES[name], tmp_path, target.host)
     start = time.monotonic()
 
     code = main(["sync", *args, "--cache", "none"])

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
-from tests.faults.chaos import BodyFault, ChaosProxy
-from tests.faults.helpers import assert_settled, corrupt_blob, plan_wait, printable
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, uploads_of, write_json
-from tests.fleet.processes import run_cli
+from lab.images import build_image_set
+from tests.support.chaos import BodyFault, ChaosProxy
+from tests.support.faults import assert_settled, corrupt_blob, printable
+from tests.support.processes import RunCli, WorkerFactory, run_cli
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, plan_wait, seed, uploads_of, write_json
 from tests.support.verify import RegistryReader, access_log, verify_image, writes
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import SeedImage, build_image_set
-from tests.faults.chaos import ChaosProxy, RandomFault
-from tests.faults.helpers import assert_settled, plan_wait, verify_synced
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.processes import run_cli
+from lab.images import SeedImage, build_image_set
+from tests.support.chaos import ChaosProxy, RandomFault
+from tests.support.faults import assert_settled, verify_synced
+from tests.support.processes import RunCli, WorkerFactory, run_cli
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

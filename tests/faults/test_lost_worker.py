@@ -19,24 +19,24 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
 from syncer import defaults
 from syncer.fleet import settings
-from syncer.lab.images import build_image_set
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import (
+from tests.support.chaos import ChaosProxy
+from tests.support.faultproxy import Recorded
+from tests.support.faults import (
     LARGE_UPLOAD,
     assert_settled,
     kill_group,
     mirror_config,
+    seed_large_layer,
     verify_synced,
     wait_inside_second_chunk,
 )
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed
-from tests.fleet.processes import WorkerProcess
-from tests.fleet.throttle import ThrottledRelay
-from tests.support.faultproxy import Recorded
+from tests.support.processes import RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry
+from tests.support.scenario import plan_wait, seed, start_plan
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -76,18 +76,13 @@ def test_kill_9_with_default_settings_recovers_on_a_worker_started_afterwards(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SYNCER_VISIBILITY_TIMEOUT", raising=False)  # the defaults, for everyone
-    image_set = build_image_set(61, repos=1, tags_per_repo=2, large_layer_size=70 << 20)
-    images = seed(source, list(image_set.images)[:3])  # app0:v1, app0:v2, large:v1
-    big = max(image_set.get("lab/large", "v1").blobs, key=lambda b: b.size)
-    assert big.size >= defaults.CHUNKED_THRESHOLD and big.size > 2 * CHUNK
+    images, big = seed_large_layer(source, 61)
     dst = make_proxy(dest.host, buffer_bodies=True)
     with ThrottledRelay(source.host, 16 << 20) as relay:
         auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
         [victim] = workers(1, auth=auth, concurrency=2)
         dst.owners = [victim.pid]
-        started = syncer_cli("plan", "--auth", auth, "--images", rules)
-        assert started.code == 0, started
-        plan = started.out.strip()
+        plan = start_plan(syncer_cli, auth, rules)
 
         wait_inside_second_chunk(dst)
         kill_group(victim)
@@ -142,9 +137,7 @@ def test_a_live_worker_streaming_for_several_timeouts_keeps_its_task(
         fleet = workers(
             2, auth=auth, concurrency=2, env={"SYNCER_VISIBILITY_TIMEOUT": str(timeout)}
         )
-        run = syncer_cli(
-            "plan", "--auth", auth, "--images", rules, "--wait", "--output", "json", timeout=120
-        )
+        run = plan_wait(syncer_cli, auth, rules, timeout=120)
 
     assert run.code == 0, run
     report = run.json

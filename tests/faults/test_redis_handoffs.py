@@ -35,14 +35,14 @@ import pytest
 import redis
 from celery.exceptions import Reject
 
+from lab.images import build_image_set
 from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
-from syncer.lab.images import build_image_set
-from tests.faults.helpers import assert_settled, mirror, restart_redis, verify_synced, wait_for
-from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
+from tests.support.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 from workers import links, tasks
 

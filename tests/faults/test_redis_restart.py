@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import redis
 
+from lab.images import build_image_set
 from syncer.fleet.plans import PlanStatus, PlanStore
-from syncer.lab.images import build_image_set
-from tests.faults.helpers import assert_settled, mirror, restart_redis, verify_synced, wait_for
-from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.processes import RedisProcess, WorkerPool, fleet_env, run_cli
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
+from tests.support.processes import RedisProcess, WorkerPool, fleet_env, run_cli
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

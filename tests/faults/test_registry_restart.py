@@ -18,18 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
 from syncer.cache import MemoryBlobCache
 from syncer.config import load_config
 from syncer.embedded import EmbeddedSync
-from syncer.lab.images import build_image_set
 from syncer.options import SyncOptions
 from syncer.progress import Stats
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import wait_for
-from tests.fleet.helpers import insecure, seed, write_json
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.chaos import ChaosProxy
 from tests.support.faultproxy import Recorded
+from tests.support.faults import wait_for
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

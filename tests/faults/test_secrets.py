@@ -23,25 +23,25 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.fleet import settings
-from syncer.lab.images import build_image_set
-from syncer.lab.registry import free_port
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import assert_settled, plan_wait, verify_synced
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, redis_dump, seed, write_json
-from tests.fleet.processes import (
+from lab.images import build_image_set
+from lab.registry import free_port
+from tests.support.binaries import require_binary
+from tests.support.certs import make_self_signed
+from tests.support.chaos import ChaosProxy
+from tests.support.faults import assert_settled, verify_synced
+from tests.support.processes import (
     FlowerProcess,
     ManagedProcess,
     RedisProcess,
+    RunCli,
+    WorkerFactory,
     WorkerPool,
     fleet_env,
     run_cli,
     running,
 )
-from tests.support.binaries import require_binary
-from tests.support.certs import make_self_signed
 from tests.support.registries import LabRegistry
+from tests.support.scenario import EVERY_TASK, insecure, plan_wait, redis_dump, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -117,12 +117,7 @@ def test_no_secret_anywhere_after_errors_and_retries(
 
     tasks = _settled_tasks(flower)
     names = {t["name"] for t in tasks.values()}  # type: ignore[index]
-    assert {
-        settings.EXPAND_RULE,
-        settings.SYNC_TAG,
-        settings.COPY_BLOB,
-        settings.PUSH_IMAGE,
-    } <= names
+    assert EVERY_TASK <= names
     outputs = {
         "flower /api/tasks": json.dumps(tasks),
         "flower /api/workers": flower.get("/api/workers", refresh=1).text,

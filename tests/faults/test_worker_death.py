@@ -22,22 +22,23 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import build_image_set
 from syncer import defaults
-from syncer.lab.images import build_image_set
-from tests.faults.chaos import ChaosProxy
-from tests.faults.helpers import (
+from tests.support.chaos import ChaosProxy
+from tests.support.faults import (
     LARGE_UPLOAD,
     assert_settled,
     kill_group,
     mirror_config,
+    seed_large_layer,
     verify_synced,
     wait_for,
     wait_inside_second_chunk,
 )
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import seed, start_plan
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -60,11 +61,7 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
     syncer_cli: RunCli,
     fleet_home: Path,
 ) -> None:
-    image_set = build_image_set(53, repos=1, tags_per_repo=2, large_layer_size=70 << 20)
-    images = seed(source, list(image_set.images)[:3])  # app0:v1, app0:v2, large:v1
-    large = image_set.get("lab/large", "v1")
-    big = max(large.blobs, key=lambda b: b.size)
-    assert big.size >= defaults.CHUNKED_THRESHOLD and big.size > 2 * CHUNK
+    images, big = seed_large_layer(source, 53)
     dst = make_proxy(dest.host, buffer_bodies=True)
     with ThrottledRelay(source.host, 16 << 20) as relay:
         auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
@@ -72,9 +69,7 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
             2, auth=auth, concurrency=2, env={"SYNCER_VISIBILITY_TIMEOUT": str(VISIBILITY)}
         )
         dst.owners = [w.pid for w in fleet]
-        started = syncer_cli("plan", "--auth", auth, "--images", rules)
-        assert started.code == 0, started
-        plan = started.out.strip()
+        plan = start_plan(syncer_cli, auth, rules)
 
         wait_inside_second_chunk(dst)
         first, second = dst.recorded("PATCH", LARGE_UPLOAD)[:2]
@@ -132,9 +127,7 @@ def test_sigterm_mid_blob_finishes_it_warmly(
         auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
         fleet = workers(2, auth=auth, concurrency=2)
         dst.owners = [w.pid for w in fleet]
-        started = syncer_cli("plan", "--auth", auth, "--images", rules)
-        assert started.code == 0, started
-        plan = started.out.strip()
+        plan = start_plan(syncer_cli, auth, rules)
 
         def big_put() -> list[object]:
             return [

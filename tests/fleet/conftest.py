@@ -11,29 +11,26 @@ and fail in CI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from tests.fleet.processes import (
+from tests.support.binaries import require_binary
+from tests.support.processes import (
     CliRun,
     FlowerProcess,
     RedisProcess,
+    RunCli,
+    WorkerFactory,
     WorkerPool,
-    WorkerProcess,
     fleet_env,
     run_cli,
     running,
     running_flower,
 )
-from tests.support.binaries import require_binary
-from tests.support.registries import LabRegistry
-
-WorkerFactory = Callable[..., list[WorkerProcess]]
-RunCli = Callable[..., CliRun]
 
 
 @pytest.fixture(scope="session")
@@ -97,15 +94,3 @@ def syncer_cli(redis_server: str, fleet_home: Path) -> RunCli:
         return run_cli(args, fleet_env(redis_server, fleet_home), timeout=timeout)
 
     return run
-
-
-@pytest.fixture
-def source(open_registry: LabRegistry) -> LabRegistry:
-    """An empty plain-HTTP registry to seed and copy from."""
-    return open_registry
-
-
-@pytest.fixture
-def dest(registry_factory: Callable[..., Any]) -> LabRegistry:
-    """An empty plain-HTTP registry to copy to."""
-    return LabRegistry(registry_factory())

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 
+from lab.images import build_image_set
 from syncer.fleet.plans import PlanStore
-from syncer.lab.images import build_image_set
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, mounts_of, seed, uploads_of, write_json, writes_since
-from tests.fleet.throttle import ThrottledRelay
+from tests.support.faults import wait_for
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import (
+    insecure,
+    mounts_of,
+    seed,
+    start_plan,
+    uploads_of,
+    write_json,
+    writes_since,
+)
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, access_log, verify_image
 
 pytestmark = pytest.mark.integration
@@ -28,17 +36,6 @@ pytestmark = pytest.mark.integration
 LARGE = 150 << 20
 #: Source bandwidth through the relay: the large layer would take ~7 s.
 RATE = 20 << 20
-
-
-def _wait_for(
-    what: str, predicate: Callable[[], bool], timeout: float, interval: float = 0.1
-) -> float:
-    """Poll ``predicate()`` until true; return how long it took."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
-        time.sleep(interval)
-    return time.monotonic() - started
 
 
 def _settled(relay: ThrottledRelay, quiet: float = 1.5) -> bool:
@@ -73,11 +70,9 @@ def test_cancel_stops_streams_and_drops_queued_tasks(
             },
         )
         fleet = workers(2, auth=auth, concurrency=2)
-        started = syncer_cli("plan", "--auth", auth, "--images", images)
-        assert started.code == 0, started
-        plan = started.out.strip()
+        plan = start_plan(syncer_cli, auth, images)
         store = PlanStore(redis_client)
-        _wait_for(
+        wait_for(
             "the large layer to start streaming",
             lambda: store.status(plan).counters["bytes_done"] > 0,
             timeout=30,
@@ -87,7 +82,7 @@ def test_cancel_stops_streams_and_drops_queued_tasks(
         cancel = syncer_cli("cancel", plan)
         status = syncer_cli("status", plan, "--output", "json")
         answered = time.monotonic() - asked
-        stopped = _wait_for("source streams to stop", lambda: _settled(relay), timeout=10)
+        stopped = wait_for("source streams to stop", lambda: _settled(relay), timeout=10)
 
         time.sleep(max(0.0, asked + 4.0 - time.monotonic()))  # busy copies re-check after 2 s
         mark, flowed = len(access_log(dest.server)), relay.relayed

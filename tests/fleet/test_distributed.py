@@ -13,21 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import SeedImage, build_image_set
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import (
+from lab.images import SeedImage, build_image_set
+from tests.support.processes import RunCli, WorkerFactory
+from tests.support.registries import LabRegistry
+from tests.support.scenario import (
     UPLOADS,
     insecure,
     manifest_gets,
     mounts_of,
+    plan_wait,
     seed,
     uploads_of,
     verify_all,
     write_json,
     writes_since,
 )
-from tests.fleet.throttle import ThrottledRelay
-from tests.support.registries import LabRegistry
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, access_log
 
 pytestmark = pytest.mark.integration
@@ -79,17 +80,7 @@ def test_plan_copies_everything_and_each_blob_once(
     auth, images = _config(fleet_home, source, dest, _rules(source, dest))
     fleet = workers(2, auth=auth, concurrency=3)
 
-    run = syncer_cli(
-        "plan",
-        "--auth",
-        auth,
-        "--images",
-        images,
-        "--wait",
-        "--output",
-        "json",
-        timeout=PLAN_TIMEOUT,
-    )
+    run = plan_wait(syncer_cli, auth, images, timeout=PLAN_TIMEOUT)
 
     assert run.code == 0, run
     report = run.json
@@ -168,12 +159,11 @@ def test_second_plan_moves_nothing_and_pulls_no_manifest(
 ) -> None:
     auth, images = _config(fleet_home, source, dest, _rules(source, dest))
     workers(2, auth=auth, concurrency=3)
-    args = ("plan", "--auth", auth, "--images", images, "--wait", "--output", "json")
-    first = syncer_cli(*args, timeout=PLAN_TIMEOUT)
+    first = plan_wait(syncer_cli, auth, images, timeout=PLAN_TIMEOUT)
     assert first.code == 0, first
     src_mark, dst_mark = len(access_log(source.server)), len(access_log(dest.server))
 
-    again = syncer_cli(*args, timeout=PLAN_TIMEOUT)
+    again = plan_wait(syncer_cli, auth, images, timeout=PLAN_TIMEOUT)
 
     assert again.code == 0, again
     report = again.json
@@ -205,17 +195,7 @@ def test_failed_images_fail_the_plan(
     )
     workers(2, auth=auth, concurrency=3)
 
-    run = syncer_cli(
-        "plan",
-        "--auth",
-        auth,
-        "--images",
-        images,
-        "--wait",
-        "--output",
-        "json",
-        timeout=PLAN_TIMEOUT,
-    )
+    run = plan_wait(syncer_cli, auth, images, timeout=PLAN_TIMEOUT)
 
     assert run.code == 1, run
     report = run.json

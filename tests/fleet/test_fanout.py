@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import requests
 
+from lab.images import build_image_set
 from syncer.fleet import settings
 from syncer.fleet.steps import fan_out
 from syncer.jobs import TagJob
-from syncer.lab.images import build_image_set
 from syncer.reference import ImageRef
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 TAGS = 2 * settings.FANOUT_CHUNK + 100
@@ -81,9 +81,7 @@ def test_a_repository_with_many_tags_syncs_through_chunked_fan_out(
     )
     workers(2, auth=auth, concurrency=4)
 
-    run = syncer_cli(
-        "plan", "--auth", auth, "--images", images, "--wait", "--output", "json", timeout=240
-    )
+    run = plan_wait(syncer_cli, auth, images, timeout=240)
 
     assert run.code == 0, run
     counters = run.json["counters"]
@@ -114,9 +112,7 @@ def test_an_image_named_by_two_rules_is_copied_once_and_the_plan_finishes(
     )
     workers(2, auth=auth, concurrency=3)
 
-    run = syncer_cli(
-        "plan", "--auth", auth, "--images", rules, "--wait", "--output", "json", timeout=120
-    )
+    run = plan_wait(syncer_cli, auth, rules, timeout=120)
 
     assert run.code == 0, run
     report = run.json

@@ -17,8 +17,8 @@ import redis
 from syncer.fleet import keys, settings
 from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
-from tests.fleet.conftest import RunCli
-from tests.fleet.helpers import redis_dump, secret_forms, write_json
+from tests.support.processes import RunCli
+from tests.support.scenario import redis_dump, secret_forms, write_json
 
 pytestmark = pytest.mark.integration
 

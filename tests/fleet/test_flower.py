@@ -21,11 +21,10 @@ import pytest
 import redis
 import requests
 
+from lab.images import SeedImage, build_image_set
+from lab.registry import HtpasswdAuth, RegistryServer
 from syncer.fleet import settings
-from syncer.lab.images import SeedImage, build_image_set
-from syncer.lab.registry import HtpasswdAuth, RegistryServer
-from tests.fleet.helpers import redis_dump, secret_forms, seed, verify_all, write_json
-from tests.fleet.processes import (
+from tests.support.processes import (
     CliRun,
     FlowerProcess,
     RedisProcess,
@@ -35,6 +34,14 @@ from tests.fleet.processes import (
     running_flower,
 )
 from tests.support.registries import LabRegistry, write_htpasswd
+from tests.support.scenario import (
+    EVERY_TASK,
+    redis_dump,
+    secret_forms,
+    seed,
+    verify_all,
+    write_json,
+)
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration
@@ -62,7 +69,9 @@ class FlowerRun:
         return [t for t in self.tasks.values() if t.get("name") == name]
 
 
-def _settled_tasks(flower: FlowerProcess, names: set[str], timeout: float = 30.0) -> dict[str, Any]:
+def _settled_tasks(
+    flower: FlowerProcess, names: frozenset[str], timeout: float = 30.0
+) -> dict[str, Any]:
     """``/api/tasks`` once every task of ``names`` has been seen in a final state."""
     deadline = time.monotonic() + timeout
     while True:
@@ -140,10 +149,7 @@ def _observe(
                 env,
                 timeout=120,
             )
-            tasks = _settled_tasks(
-                flower,
-                {settings.EXPAND_RULE, settings.SYNC_TAG, settings.COPY_BLOB, settings.PUSH_IMAGE},
-            )
+            tasks = _settled_tasks(flower, EVERY_TASK)
             outputs = {
                 "flower /api/tasks": json.dumps(tasks),
                 "flower /api/workers": flower.get("/api/workers", refresh=1).text,
@@ -177,12 +183,7 @@ def test_plan_succeeded_with_the_planted_password(flower_run: FlowerRun) -> None
 
 def test_flower_lists_every_kind_of_task(flower_run: FlowerRun) -> None:
     names = {t["name"] for t in flower_run.tasks.values()}
-    assert {
-        settings.EXPAND_RULE,
-        settings.SYNC_TAG,
-        settings.COPY_BLOB,
-        settings.PUSH_IMAGE,
-    } <= names
+    assert EVERY_TASK <= names
     assert not [t for t in flower_run.tasks.values() if t["state"] != "SUCCESS"]
     assert len({t["worker"] for t in flower_run.tasks.values()}) == 2
     assert len(flower_run.of(settings.SYNC_TAG)) == len(flower_run.images)

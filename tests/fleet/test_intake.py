@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from lab.images import build_image_set
 from syncer.fleet import keys
-from syncer.lab.images import build_image_set
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, verify_all, write_json
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, plan_wait, seed, verify_all, write_json
 from tests.support.verify import RegistryReader
 from workers import intake, links
 
@@ -129,7 +129,7 @@ def test_real_workers_pause_while_one_streams_a_large_blob(
     )
     fleet = workers(2, auth=auth, concurrency=3)
 
-    run = syncer_cli("plan", "--auth", auth, "--images", rules, "--wait", "--output", "json")
+    run = plan_wait(syncer_cli, auth, rules, timeout=90)
 
     assert run.code == 0, run
     with RegistryReader(dest.url) as reader:

@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 import redis
 
+from lab.images import SeedImage, build_image_set
 from syncer.cli.planview import render
 from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
-from syncer.lab.images import SeedImage, build_image_set
 from syncer.progress import Stats, human_bytes
-from tests.faults.helpers import wait_for
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, seed, write_json
+from tests.support.faults import wait_for
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, plan_wait, seed, start_plan, write_json
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ def _unique_bytes(images: list[SeedImage]) -> int:
 
 
 def _plan(cli: RunCli, auth: Path, rules: Path) -> dict[str, Any]:
-    run = cli("plan", "--auth", auth, "--images", rules, "--wait", "--output", "json")
+    run = plan_wait(cli, auth, rules, timeout=90)
     assert run.code == 0, run
     return run.json  # type: ignore[no-any-return]
 
@@ -150,9 +150,7 @@ def test_elapsed_stops_when_the_plan_ends_not_when_someone_looks(
     rules = write_json(fleet_home / "i.json", _rules(source.host, dest.host, images[:2], "mirror/"))
     workers(1, auth=auth, concurrency=2)
     store = PlanStore(redis_client)
-    started = syncer_cli("plan", "--auth", auth, "--images", rules)
-    assert started.code == 0, started
-    plan = started.out.strip()
+    plan = start_plan(syncer_cli, auth, rules)
     created = float(store.meta(plan)["created"])
     # Watch the counters only (they do not stop the clock), then look late.
     wait_for(

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from syncer.fleet.settings import redis_url_problem
-from tests.fleet.helpers import write_json
-from tests.fleet.processes import REPO_ROOT, fleet_env, run_cli
+from tests.support.processes import REPO_ROOT, fleet_env, run_cli
+from tests.support.scenario import write_json
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from syncer.errors import ConfigError
 from syncer.fleet import settings
-from tests.fleet.processes import fleet_env, run_cli
+from tests.support.processes import fleet_env, run_cli
 
 
 @pytest.fixture(autouse=True)

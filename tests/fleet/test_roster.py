@@ -26,10 +26,9 @@ from syncer.fleet.roster import (
 )
 from syncer.reference import Repository
 from syncer.rules import Destination, Rule
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import redis_dump, write_json
-from tests.fleet.processes import REPO_ROOT, fleet_env
+from tests.support.processes import REPO_ROOT, RunCli, WorkerFactory, fleet_env
 from tests.support.registries import LabRegistry
+from tests.support.scenario import redis_dump, write_json
 
 LOGIN = AuthEntry("alice", "pa55-w0rd")
 

@@ -15,7 +15,7 @@ from syncer.manifest import Descriptor
 from syncer.reference import ImageRef
 from syncer.registry.pool import ClientPool
 from syncer.rules import parse_rule
-from tests.hostile.server import HostileRegistry
+from tests.support.hostile import HostileRegistry
 
 PLAN = "20240101-000000-steps1"
 MIB = 1 << 20

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.images import build_image_set
-from tests.faults.helpers import assert_settled, plan_wait
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed, write_json
+from lab.images import build_image_set
 from tests.integration.test_tag_filters import DATED
+from tests.support.faults import assert_settled
+from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
+from tests.support.scenario import plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

@@ -22,11 +22,10 @@ import requests
 from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
 from syncer.fleet.plans import PlanStore
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import insecure, write_json
-from tests.fleet.processes import WorkerProcess
-from tests.hostile.server import Pool, make_image, pool
+from tests.support.hostile import Pool, make_image, pool
+from tests.support.processes import RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, write_json
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,11 @@ from typing import Any
 import pytest
 import redis
 
+from lab.images import build_image_set
 from syncer.fleet.roster import Roster
-from syncer.lab.images import build_image_set
-from tests.faults.helpers import plan_wait
-from tests.fleet.conftest import RunCli, WorkerFactory
-from tests.fleet.helpers import seed, write_json
-from tests.fleet.processes import fleet_env, run_cli
+from tests.support.processes import RunCli, WorkerFactory, fleet_env, run_cli
 from tests.support.registries import LabRegistry
+from tests.support.scenario import plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.run import isolated_env
-from tests.hostile.server import Pool, pool
+from tests.support.hostile import Pool, pool
+from tests.support.runner import isolated_env
 
 
 @pytest.fixture
 def hostile() -> Iterator[Pool]:
-    """Start :class:`~tests.hostile.server.HostileRegistry` servers; all stop at teardown."""
+    """Start :class:`~tests.support.hostile.HostileRegistry` servers; all stop at teardown."""
     yield from pool()
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import (
+from tests.support.certs import SelfSigned
+from tests.support.hostile import (
     DOCKER_MANIFEST,
     HostileRegistry,
     Pool,
@@ -25,8 +25,8 @@ from tests.hostile.server import (
     make_image,
     tls_context,
 )
-from tests.hostile.test_toolkit import write_images
-from tests.support.certs import SelfSigned
+from tests.support.hostile_kit import write_images
+from tests.support.runner import Outcome, run_syncer
 
 PASSWORD = "s3cret-hostile-pw"
 BASIC = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
@@ -78,6 +78,16 @@ def _basic_only(r: Reply) -> None:
         r.send_json(401, {}, {"WWW-Authenticate": 'Basic realm="source"'})
 
 
+def _to_fresh_dest(
+    src: HostileRegistry, registry_factory: Callable[..., Any], tmp: Path
+) -> tuple[Any, list[str]]:
+    """A new real destination, and the arguments copying ``lab/app:v1`` to it with src's login."""
+    dst = registry_factory()
+    return dst, write_images(
+        tmp, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"}, _auth(src.host)
+    )
+
+
 @pytest.mark.integration
 def test_a_401_from_a_redirect_target_never_sends_the_password_to_its_realm(
     hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
@@ -93,10 +103,7 @@ def test_a_401_from_a_redirect_target_never_sends_the_password_to_its_realm(
     challenge = f'Bearer realm="{realm.url}/token",service="cdn"'
     cdn.route("*", r"", lambda r: r.send_json(401, {}, {"WWW-Authenticate": challenge}))
     _token_service(realm)
-    dst = registry_factory()
-    args = write_images(
-        tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"}, _auth(src.host)
-    )
+    dst, args = _to_fresh_dest(src, registry_factory, tmp_path)
 
     outcome = run_syncer(["sync", *args, "--cache", "none"], env=env, deadline=60)
 
@@ -122,10 +129,7 @@ def test_an_https_registry_with_an_http_realm_gets_no_credentials(
     challenge = f'Bearer realm="{realm.url}/token",service="src"'
     src.route("GET", r"^/v2/$", lambda r: r.send_json(401, {}, {"WWW-Authenticate": challenge}))
     _token_service(realm)
-    dst = registry_factory()
-    args = write_images(
-        tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"}, _auth(src.host)
-    )
+    dst, args = _to_fresh_dest(src, registry_factory, tmp_path)
     env = {**env, "REQUESTS_CA_BUNDLE": str(tls_cert.cert_path)}
 
     outcome = run_syncer(["sync", *args, "--cache", "none"], env=env, deadline=60)

@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.probes import has_blob, tags_at
-from tests.hostile.run import run_syncer
-from tests.hostile.server import DOCKER_MANIFEST, Pool, Reply, make_image, sha256
-from tests.hostile.test_toolkit import write_images
+from tests.support.hostile import DOCKER_MANIFEST, Pool, Reply, make_image
+from tests.support.hostile_kit import RSS_MIB, has_blob, stalling_destination, tags_at, write_images
+from tests.support.runner import run_syncer
 
 #: Attempts one request gets inside an operation (defaults.REQUEST_ATTEMPTS).
 ATTEMPTS = 5
@@ -25,8 +24,6 @@ ATTEMPTS = 5
 BACKOFFS = 7.5
 #: Starting Python, listing, resolving, and a loaded machine.
 SLACK = 10.0
-#: Peak RSS of a syncer process that streamed nothing large.
-RSS_MIB = 150
 
 
 @pytest.mark.integration
@@ -139,23 +136,3 @@ def test_a_destination_that_stops_reading_an_upload_fails_it_on_the_rate_deadlin
     assert out.elapsed < ATTEMPTS * 3.0 + BACKOFFS + SLACK
     assert "Traceback" not in out.err
     assert out.peak_rss_mib < RSS_MIB + 64  # the 16 MiB layer is never held whole
-
-
-def stalling_destination(hostile: Pool) -> Any:
-    """A destination that accepts small uploads and stops reading any body over 1 MiB."""
-    dst = hostile(lifetime=90)
-    dst.route(
-        "POST",
-        r"^/v2/mirror/app/blobs/uploads/$",
-        lambda r: r.send(202, headers={"Location": "/v2/mirror/app/blobs/uploads/s1"}),
-    )
-
-    def put(r: Reply) -> None:
-        if int(r.headers.get("Content-Length") or 0) > 1 << 20:
-            r.hang()
-            return
-        body = r.read_body()
-        r.send(201, headers={"Docker-Content-Digest": sha256(body)})
-
-    dst.route("PUT", r"^/v2/mirror/app/blobs/uploads/s1$", put)
-    return dst

@@ -17,8 +17,7 @@ import pytest
 import requests
 import yaml
 
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import (
+from tests.support.hostile import (
     DOCKER_LAYER,
     DOCKER_MANIFEST,
     HostileRegistry,
@@ -28,6 +27,7 @@ from tests.hostile.server import (
     make_image,
     sha256,
 )
+from tests.support.runner import Outcome, run_syncer
 from tests.support.schema1 import MEDIA_TYPE as SCHEMA1
 from tests.support.schema1 import signed_schema1
 
@@ -108,13 +108,28 @@ def pinned_source(hostile: Pool, x: Image, y: Image, bytes_for_x: bytes) -> Host
     return src
 
 
+def pinned_sync(
+    hostile: Pool,
+    registry_factory: Callable[..., Any],
+    env: dict[str, str],
+    tmp: Path,
+    honest: bool,
+) -> tuple[Image, Image, HostileRegistry, Any, Outcome]:
+    """Sync X pinned by digest from :func:`pinned_source` (X's own bytes if ``honest``, else Y's).
+
+    Returns X, Y, the source, the destination and the run.
+    """
+    x, y = make_image("x"), make_image("y")
+    src = pinned_source(hostile, x, y, x.manifest if honest else y.manifest)
+    dst = registry_factory()
+    outcome = sync(tmp, env, {f"{src.host}/lab/app@{x.digest}": f"{dst.host}/mirror/app"})
+    return x, y, src, dst, outcome
+
+
 def test_a_digest_rule_copies_exactly_the_pinned_manifest_whatever_head_says(
     hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
 ) -> None:
-    x, y = make_image("x"), make_image("y")
-    src = pinned_source(hostile, x, y, x.manifest)
-    dst = registry_factory()
-    outcome = sync(tmp_path, env, {f"{src.host}/lab/app@{x.digest}": f"{dst.host}/mirror/app"})
+    x, y, src, dst, outcome = pinned_sync(hostile, registry_factory, env, tmp_path, True)
     assert outcome.code == 0, outcome.text
     assert manifest_at(dst, "mirror/app", x.digest) == x.manifest
     assert manifest_at(dst, "mirror/app", y.digest) is None
@@ -132,10 +147,7 @@ def test_a_digest_rule_copies_exactly_the_pinned_manifest_whatever_head_says(
 def test_a_digest_rule_whose_source_serves_other_bytes_commits_nothing(
     hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
 ) -> None:
-    x, y = make_image("x"), make_image("y")
-    src = pinned_source(hostile, x, y, y.manifest)
-    dst = registry_factory()
-    outcome = sync(tmp_path, env, {f"{src.host}/lab/app@{x.digest}": f"{dst.host}/mirror/app"})
+    x, y, src, dst, outcome = pinned_sync(hostile, registry_factory, env, tmp_path, False)
     assert outcome.code == 1, outcome.text
     assert f"digest mismatch for manifest {src.host}/lab/app@{x.digest}" in outcome.text
     assert f"expected {x.digest}, got {y.digest}" in outcome.text

@@ -18,8 +18,8 @@ import requests
 import yaml
 
 from syncer.reference import escape
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import DOCKER_MANIFEST, HostileRegistry, Pool, Reply, make_image, sha256
+from tests.support.hostile import DOCKER_MANIFEST, HostileRegistry, Pool, Reply, make_image, sha256
+from tests.support.runner import Outcome, run_syncer
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.files import dest_manifest, dest_tags, write_images
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import DOCKER_MANIFEST, HostileRegistry, Image, Pool, Reply, make_image
+from tests.support.hostile import DOCKER_MANIFEST, HostileRegistry, Image, Pool, Reply, make_image
+from tests.support.hostile_kit import dest_manifest, dest_tags, write_images
+from tests.support.runner import Outcome, run_syncer
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.files import dest_manifest, dest_tags, write_images
-from tests.hostile.run import run_syncer
-from tests.hostile.server import Pool, Reply, make_image
+from tests.support.hostile import Pool, Reply, make_image
+from tests.support.hostile_kit import dest_manifest, dest_tags, write_images
+from tests.support.runner import run_syncer
 from tests.support.verify import access_log
 
 pytestmark = pytest.mark.integration

@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.probes import has_blob, tags_at
-from tests.hostile.run import Outcome, run_syncer
-from tests.hostile.server import HostileRegistry, Image, Pool, Reply, make_image
-from tests.hostile.test_deadlines import RSS_MIB, stalling_destination
-from tests.hostile.test_toolkit import write_images
+from tests.support.hostile import HostileRegistry, Image, Pool, Reply, make_image
+from tests.support.hostile_kit import RSS_MIB, has_blob, stalling_destination, tags_at, write_images
+from tests.support.runner import Outcome, run_syncer
 
 #: Longest time from the signal to the exit.
 STOP_WITHIN = 5.0
@@ -55,32 +53,41 @@ def source(hostile: Pool, image: Image) -> HostileRegistry:
 
 
 @pytest.mark.integration
-def test_sigterm_while_listing_tags_from_a_hanging_server(
-    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("label", "hanging", "rule", "in_flight", "what"),
+    [
+        # Listing tags from a hanging server.
+        ("list", r"/tags/list$", "lab/app", ("GET", "/tags/list"), "the listing was in flight"),
+        # Resolving with a hanging HEAD (the GET route answers HEAD too).
+        (
+            "head",
+            r"/manifests/v1$",
+            "lab/app:v1",
+            ("HEAD", "/manifests/v1"),
+            "the HEAD was in flight",
+        ),
+    ],
+    ids=["listing-tags", "resolving-with-a-hanging-head"],
+)
+def test_sigterm_while_a_request_hangs(
+    label: str,
+    hanging: str,
+    rule: str,
+    in_flight: tuple[str, str],
+    what: str,
+    hostile: Pool,
+    registry_factory: Callable[..., Any],
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    src = source(hostile, make_image("list"))
-    src.route("GET", r"/tags/list$", lambda r: r.hang())
+    src = source(hostile, make_image(label))
+    src.route("GET", hanging, lambda r: r.hang())
     dst = registry_factory()
-    args = write_images(tmp_path, {f"{src.host}/lab/app": f"{dst.host}/mirror/app"})
+    args = write_images(tmp_path, {f"{src.host}/{rule}": f"{dst.host}/mirror/app"})
 
     interrupted(args, env, after=3.0)
 
-    assert src.requests("GET", "/tags/list"), "the listing was in flight"
-    assert tags_at(dst.url, "mirror/app") == []
-
-
-@pytest.mark.integration
-def test_sigterm_while_resolving_with_a_hanging_head(
-    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
-) -> None:
-    src = source(hostile, make_image("head"))
-    src.route("GET", r"/manifests/v1$", lambda r: r.hang())  # HEAD too
-    dst = registry_factory()
-    args = write_images(tmp_path, {f"{src.host}/lab/app:v1": f"{dst.host}/mirror/app"})
-
-    interrupted(args, env, after=3.0)
-
-    assert src.requests("HEAD", "/manifests/v1"), "the HEAD was in flight"
+    assert src.requests(*in_flight), what
     assert tags_at(dst.url, "mirror/app") == []
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.hostile.files import write_images
-from tests.hostile.run import run_syncer
-from tests.hostile.server import HostileRegistry, Pool, make_image
+from tests.support.hostile import HostileRegistry, Pool, make_image
+from tests.support.hostile_kit import write_images
+from tests.support.runner import run_syncer
 
 
 @pytest.mark.integration

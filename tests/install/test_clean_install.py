@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncer.lab.images import ImageSet, build_image_set, push_image_set
-from tests.conftest import RegistryFactory
-from tests.fleet.processes import ManagedProcess, RedisProcess, running
-from tests.hostile.run import run_syncer
-from tests.install.venv import CleanInstall, source_modules
+from lab.images import ImageSet, build_image_set, push_image_set
+from tests.install.venv import CleanInstall, build_wheel, source_modules, top_level_names
 from tests.support.binaries import require_binary
+from tests.support.dockerfile import ROOT
+from tests.support.processes import ManagedProcess, RedisProcess, running
+from tests.support.registries import RegistryFactory
+from tests.support.runner import run_syncer
 from tests.support.verify import RegistryReader, verify_image, writes
 
 pytestmark = [pytest.mark.install, pytest.mark.timeout(600)]
@@ -92,6 +94,21 @@ def test_every_module_imports_from_the_wheel_alone(
     for argv in ([clean_install.syncer], [clean_install.python, "-m", "syncer"]):
         version = _run(clean_install, *argv, "--version", cwd=tmp_path)
         assert version.returncode == 0 and re.fullmatch(r"syncer \S+\n", version.stdout), version
+
+
+def test_the_wheel_ships_syncer_and_workers_but_no_lab_tests_or_bench(
+    clean_install: CleanInstall, tmp_path: Path
+) -> None:
+    # The clean install's wheel is built from the Dockerfile's files alone; this one is
+    # built from the whole checkout, so only pyproject.toml's package list keeps out the
+    # lab, tests and bench packages that sit beside syncer/.
+    skip = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "dist")
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT, checkout, ignore=skip)
+    assert {"lab", "tests", "bench"} <= {p.name for p in checkout.iterdir() if p.is_dir()}
+    wheel = build_wheel(checkout, tmp_path / "dist")
+    assert top_level_names(wheel) == {"syncer", "workers"}
+    assert top_level_names(clean_install.wheel) == {"syncer", "workers"}
 
 
 def _seed_one(source_url: str) -> tuple[str, str, str]:

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,23 +93,25 @@ def probe_index(build_requires: Sequence[str], workdir: Path) -> None:
         raise IndexUnreachable(f"pip cannot reach a package index: {last[0]}") from exc
 
 
+def build_wheel(source: Path, dist: Path) -> Path:
+    """``pip wheel`` of the project in ``source`` (no dependencies); the wheel's path."""
+    argv: list[str | Path] = [sys.executable, "-m", "pip", "wheel", "--no-deps"]
+    _run([*argv, "--wheel-dir", dist, source], os.environ, dist.parent, PIP_TIMEOUT)
+    [wheel] = dist.glob("syncer-*.whl")
+    return wheel
+
+
+def top_level_names(wheel: Path) -> set[str]:
+    """What a wheel installs at the top of site-packages, its metadata directories left out."""
+    with zipfile.ZipFile(wheel) as archive:
+        tops = {name.split("/", 1)[0] for name in archive.namelist()}
+    return {name for name in tops if not name.endswith((".dist-info", ".data"))}
+
+
 def make_clean_install(workdir: Path) -> CleanInstall:
     """Build the wheel from the Dockerfile's files and install it alone into a fresh venv."""
     started = time.monotonic()
-    context = build_context(workdir / "context")
-    dist = workdir / "dist"
-    build: list[str | Path] = [
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-deps",
-        "--wheel-dir",
-        dist,
-        context,
-    ]
-    _run(build, os.environ, workdir, PIP_TIMEOUT)
-    [wheel] = dist.glob("syncer-*.whl")
+    wheel = build_wheel(build_context(workdir / "context"), workdir / "dist")
     built = time.monotonic()
     venv = workdir / "venv"
     env = clean_env(venv)

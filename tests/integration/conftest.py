@@ -8,94 +8,22 @@ reconfigures is put back afterwards.
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from syncer.cli.main import main
-from syncer.lab.images import ImageSet, push_image_set
+from tests.support.embedded import Run, RunSync, isolated_in_process
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader
-
-
-@dataclass(frozen=True)
-class Run:
-    """What one ``syncer`` invocation did."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def report(self) -> dict[str, Any]:
-        """The ``--output json`` report on stdout."""
-        return json.loads(self.out)  # type: ignore[no-any-return]
-
-    def results(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Per-image results from the JSON report, optionally of one status."""
-        return [r for r in self.report["results"] if status is None or r["status"] == status]
-
-
-RunSync = Callable[..., Run]
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No user docker config, no default registry, and the root logger restored."""
-    empty = tmp_path / "no-docker-config"
-    empty.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("DEFAULT_REGISTRY", "DEFAULT_NAMESPACE"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def source(open_registry: LabRegistry) -> LabRegistry:
-    """An empty plain-HTTP registry to seed and copy from."""
-    return open_registry
-
-
-@pytest.fixture
-def dest(registry_factory: Callable[..., Any]) -> LabRegistry:
-    """An empty plain-HTTP registry to copy to."""
-    return LabRegistry(registry_factory())
-
-
-def seed(registry: LabRegistry, image_set: ImageSet, *refs: str) -> ImageSet:
-    """Push the images ``repo:tag`` of ``refs`` (all when none) into ``registry``."""
-    wanted = image_set.images if not refs else tuple(image_set.get(*ref.split(":")) for ref in refs)
-    subset = ImageSet(wanted)
-    push_image_set(registry.url, subset, auth=registry.auth, verify=registry.verify)
-    return subset
-
-
-def write_config(path: Path, data: object) -> Path:
-    """Write ``data`` as JSON or YAML, by the file's extension."""
-    if path.suffix == ".json":
-        path.write_text(json.dumps(data, indent=2))
-    else:
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def insecure(*hosts: str) -> dict[str, dict[str, bool]]:
-    """An auth map marking loopback registries ``insecure: true``."""
-    return {host: {"insecure": True} for host in hosts}
+    with isolated_in_process(monkeypatch, tmp_path):
+        yield
 
 
 @pytest.fixture

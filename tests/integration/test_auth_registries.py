@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from syncer.lab.images import ImageSet
-from syncer.lab.registry import TokenAuth
-from tests.integration.conftest import RunSync, insecure, seed, write_config
+from lab.images import ImageSet
 from tests.support.certs import SelfSigned
-from tests.support.registries import LabRegistry
+from tests.support.embedded import RunSync, seed, sync_config, write_config
+from tests.support.registries import LabRegistry, token_registry_for
+from tests.support.scenario import insecure
 from tests.support.token_issuer import TokenIssuer
 from tests.support.verify import RegistryReader, access_log, verify_image
 
@@ -40,6 +40,13 @@ def _verify_all(dst: RegistryReader, image_set: ImageSet) -> None:
 
 def _login(registry: LabRegistry, **extra: Any) -> dict[str, Any]:
     return {registry.host: {"username": registry.username, "password": registry.password, **extra}}
+
+
+def _rules_config(tmp: Path, source: LabRegistry, target: LabRegistry) -> Path:
+    """A one-file config: :func:`_rules` from ``source`` to ``target``, both insecure."""
+    return sync_config(
+        tmp / "config.yaml", _rules(source.host, target.host), source.host, target.host
+    )
 
 
 def test_basic_auth_destination(
@@ -71,14 +78,7 @@ def token_source(
     password: str,
 ) -> LabRegistry:
     """A second token-auth registry trusting the same issuer as ``token_registry``."""
-    auth = TokenAuth(
-        realm=token_issuer.realm,
-        service=token_issuer.service,
-        issuer=token_issuer.issuer,
-        rootcertbundle=str(token_signer.cert_path),
-    )
-    server = registry_factory(auth=auth)
-    return LabRegistry(server, username="alice", password=password, issuer=token_issuer)
+    return token_registry_for(registry_factory, token_issuer, token_signer, password)
 
 
 def _all_requests(registry: LabRegistry) -> int:
@@ -148,13 +148,7 @@ def test_docker_config_json_supplies_basic_credentials(
         )
         monkeypatch.setenv("DOCKER_CONFIG", str(docker))
     # The auth file only marks the registry insecure: no username, so config.json is asked.
-    config = write_config(
-        tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, basic_registry.host),
-            "images": _rules(source.host, basic_registry.host),
-        },
-    )
+    config = _rules_config(tmp_path, source, basic_registry)
 
     run = run_sync(config, "--output", "json")
 
@@ -176,13 +170,7 @@ def test_tls_registry_with_insecure_true(
     tmp_path: Path,
 ) -> None:
     seed(source, image_set, *REFS)
-    config = write_config(
-        tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, tls_registry.host),
-            "images": _rules(source.host, tls_registry.host),
-        },
-    )
+    config = _rules_config(tmp_path, source, tls_registry)
 
     # One thread: catch_warnings in RegistryClient.request races across threads
     # (see test_client_threads.py) and lets InsecureRequestWarning out under -W error.
@@ -201,12 +189,10 @@ def test_tls_registry_with_verification_fails_with_a_tls_error(
     tmp_path: Path,
 ) -> None:
     seed(source, image_set, "lab/app1:v1")
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host),
-            "images": {f"{source.host}/lab/app1:v1": f"{tls_registry.host}/mirror/app1"},
-        },
+        {f"{source.host}/lab/app1:v1": f"{tls_registry.host}/mirror/app1"},
+        source.host,
     )
 
     run = run_sync(config, "--output", "json")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import RunSync, insecure, write_config
+from tests.support.embedded import Run, RunSync, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import writes
 
 pytestmark = pytest.mark.integration
@@ -85,6 +86,17 @@ ENTRY_CASES: dict[str, Case] = {
 }
 
 
+def _run_case(
+    case: Case, registry: LabRegistry, run_sync: RunSync, tmp_path: Path
+) -> tuple[Run, list[str]]:
+    """Write ``case``'s files and run ``syncer sync`` on them; the run and the texts expected.
+
+    Any source works: nothing may be contacted. The destination is a real registry.
+    """
+    args, expect = case(tmp_path, "127.0.0.1:9", registry.host)
+    return run_sync(*args), expect
+
+
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_bad_config_is_one_line_and_exit_2(
     case: str,
@@ -92,11 +104,7 @@ def test_bad_config_is_one_line_and_exit_2(
     run_sync: RunSync,
     tmp_path: Path,
 ) -> None:
-    # Any source works: nothing may be contacted. The destination is a real registry.
-    source, dest = "127.0.0.1:9", open_registry.host
-    args, expect = CASES[case](tmp_path, source, dest)
-
-    run = run_sync(*args)
+    run, expect = _run_case(CASES[case], open_registry, run_sync, tmp_path)
 
     assert run.code == 2
     lines = run.err.splitlines()
@@ -116,10 +124,7 @@ def test_bad_entry_fails_its_rule_and_exit_1(
     run_sync: RunSync,
     tmp_path: Path,
 ) -> None:
-    source, dest = "127.0.0.1:9", open_registry.host
-    args, expect = ENTRY_CASES[case](tmp_path, source, dest)
-
-    run = run_sync(*args)
+    run, expect = _run_case(ENTRY_CASES[case], open_registry, run_sync, tmp_path)
 
     assert run.code == 1, run.err
     failures = [line for line in run.out.splitlines() if " -> " in line]

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from lab.images import ImageSet, build_image_set
 from syncer.cache import MemoryBlobCache
 from syncer.config import load_config
 from syncer.embedded import EmbeddedSync
-from syncer.lab.images import ImageSet, build_image_set
 from syncer.options import SyncOptions
 from syncer.progress import Stats
-from tests.integration.conftest import RunSync, insecure, seed, write_config
+from tests.support.embedded import RunSync, seed, sync_config, write_config
 from tests.support.faultproxy import FaultProxy, Recorded
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = pytest.mark.integration
@@ -160,15 +161,14 @@ def test_transient_faults_are_retried_until_the_sync_succeeds(
     )
     failed_put = dst.fault("PUT", r"^/v2/mirror/large/manifests/v1$", status=503)
     dropped_head = dst.fault("HEAD", r"/blobs/sha256:", reset=True)
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
         {
-            "auth": insecure(src.host, dst.host),
-            "images": {
-                f"{src.host}/lab/large:v1": f"{dst.host}/mirror/large",
-                f"{src.host}/lab/app0:v1": f"{dst.host}/mirror/app0",
-            },
+            f"{src.host}/lab/large:v1": f"{dst.host}/mirror/large",
+            f"{src.host}/lab/app0:v1": f"{dst.host}/mirror/app0",
         },
+        src.host,
+        dst.host,
     )
 
     run = run_sync(config, "-p", "1", "--output", "json")

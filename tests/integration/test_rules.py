@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from syncer.lab.images import ImageSet
+from lab.images import ImageSet
 from syncer.reference import Repository
 from syncer.registry.client import RegistryClient
-from tests.integration.conftest import RunSync, insecure, seed, write_config
+from tests.support.embedded import RunSync, seed, sync_config, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader, access_log, verify_image
 
 pytestmark = pytest.mark.integration
@@ -32,20 +33,19 @@ def test_every_rule_form_lands_with_source_digests(
     seed(source, image_set)
     s, d = source.host, dest.host
     multi = {tag: image_set.get("lab/multi", tag) for tag in ("list", "index", "oci", "nested")}
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
         {
-            "auth": insecure(s, d),
-            "images": {
-                f"{s}/lab/app0": f"{d}/mirror/app0",
-                f"{s}/lab/app1:v1,v2": f"{d}/mirror/app1:stable,previous",
-                f"{s}/lab/multi:/^(list|index)$/": f"{d}/mirror/multi",
-                f"{s}/lab/multi@{multi['nested'].digest}": f"{d}/mirror/pinned",
-                f"{s}/lab/multi@{multi['oci'].digest}": f"{d}/mirror/pinned-tag:stable",
-                f"{s}/lab/app2:v1": [f"{d}/mirror/app2", f"{d}/backup/app2", f"{d}/mirror/app2"],
-                f"{s}/lab/large:v1": f"{d}/mirror/large",
-            },
+            f"{s}/lab/app0": f"{d}/mirror/app0",
+            f"{s}/lab/app1:v1,v2": f"{d}/mirror/app1:stable,previous",
+            f"{s}/lab/multi:/^(list|index)$/": f"{d}/mirror/multi",
+            f"{s}/lab/multi@{multi['nested'].digest}": f"{d}/mirror/pinned",
+            f"{s}/lab/multi@{multi['oci'].digest}": f"{d}/mirror/pinned-tag:stable",
+            f"{s}/lab/app2:v1": [f"{d}/mirror/app2", f"{d}/backup/app2", f"{d}/mirror/app2"],
+            f"{s}/lab/large:v1": f"{d}/mirror/large",
         },
+        s,
+        d,
     )
 
     run = run_sync(config, "--output", "json")

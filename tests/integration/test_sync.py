@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncer.lab.images import ImageSet
-from tests.integration.conftest import RunSync, insecure, seed, write_config
+from lab.images import ImageSet
+from tests.support.embedded import RunSync, seed, sync_config, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader, access_log, verify_image, writes
 
 pytestmark = pytest.mark.integration
@@ -33,6 +34,18 @@ def _expected(image_set: ImageSet) -> list[tuple[str, str, str]]:
         ("mirror/multi", "list", image_set.get("lab/multi", "list").digest),
         ("mirror/multi", "index", image_set.get("lab/multi", "index").digest),
     ]
+
+
+#: The images :func:`_images` copies.
+_REFS = ("lab/app0:v1", "lab/app0:v2", "lab/multi:list", "lab/multi:index")
+
+
+def _seeded_config(
+    source: LabRegistry, dest: LabRegistry, image_set: ImageSet, path: Path
+) -> tuple[Path, ImageSet]:
+    """Seed :data:`_REFS` into ``source``; write a config copying them to ``dest``."""
+    seeded = seed(source, image_set, *_REFS)
+    return sync_config(path, _images(source.host, dest.host), source.host, dest.host), seeded
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
@@ -106,14 +119,7 @@ def test_legacy_json_config(
     reader: Reader,
     tmp_path: Path,
 ) -> None:
-    seed(source, image_set, "lab/app0:v1", "lab/app0:v2", "lab/multi:list", "lab/multi:index")
-    config = write_config(
-        tmp_path / "config.json",
-        {
-            "auth": insecure(source.host, dest.host),
-            "images": _images(source.host, dest.host),
-        },
-    )
+    config, _ = _seeded_config(source, dest, image_set, tmp_path / "config.json")
 
     run = run_sync("--config", config)
 
@@ -132,14 +138,7 @@ def test_unchanged_tags_are_skipped_with_heads_only_and_force_pushes_again(
     reader: Reader,
     tmp_path: Path,
 ) -> None:
-    seed(source, image_set, "lab/app0:v1", "lab/app0:v2", "lab/multi:list", "lab/multi:index")
-    config = write_config(
-        tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, dest.host),
-            "images": _images(source.host, dest.host),
-        },
-    )
+    config, _ = _seeded_config(source, dest, image_set, tmp_path / "config.yaml")
     assert run_sync(config).code == 0
     gets_before = source.server.count_requests("GET", "/manifests/")
     puts_before = dest.server.count_requests("PUT", "/manifests/")
@@ -177,12 +176,11 @@ def test_shared_layers_are_mounted_between_destination_repos(
 ) -> None:
     seed(source, image_set, "lab/app0:v1")
     s, d = source.host, dest.host
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(s, d),
-            "images": {f"{s}/lab/app0:v1": [f"{d}/team-a/app0", f"{d}/team-b/app0"]},
-        },
+        {f"{s}/lab/app0:v1": [f"{d}/team-a/app0", f"{d}/team-b/app0"]},
+        s,
+        d,
     )
 
     run = run_sync(config, "--output", "json")
@@ -210,16 +208,7 @@ def test_dry_run_reports_and_writes_nothing(
     run_sync: RunSync,
     tmp_path: Path,
 ) -> None:
-    seeded = seed(
-        source, image_set, "lab/app0:v1", "lab/app0:v2", "lab/multi:list", "lab/multi:index"
-    )
-    config = write_config(
-        tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, dest.host),
-            "images": _images(source.host, dest.host),
-        },
-    )
+    config, seeded = _seeded_config(source, dest, image_set, tmp_path / "config.yaml")
 
     run = run_sync(config, "--dry-run")
 
@@ -257,12 +246,11 @@ def test_platform_filter_rewrites_the_list(
     tmp_path: Path,
 ) -> None:
     seed(source, image_set, f"lab/multi:{tag}")
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, dest.host),
-            "images": {f"{source.host}/lab/multi:{tag}": f"{dest.host}/mirror/multi"},
-        },
+        {f"{source.host}/lab/multi:{tag}": f"{dest.host}/mirror/multi"},
+        source.host,
+        dest.host,
     )
 
     run = run_sync(config, *flags)
@@ -292,12 +280,11 @@ def test_platform_filter_that_removes_nothing_keeps_the_bytes(
     tmp_path: Path,
 ) -> None:
     seed(source, image_set, "lab/multi:index")
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(source.host, dest.host),
-            "images": {f"{source.host}/lab/multi:index": f"{dest.host}/mirror/multi"},
-        },
+        {f"{source.host}/lab/multi:index": f"{dest.host}/mirror/multi"},
+        source.host,
+        dest.host,
     )
 
     run = run_sync(config, "--os", "linux")
@@ -341,12 +328,11 @@ def test_corrupt_source_blob_fails_that_image_only(
     raw[len(raw) // 2] ^= 0xFF
     data.write_bytes(bytes(raw))
     s, d = source.host, dest.host
-    config = write_config(
+    config = sync_config(
         tmp_path / "config.yaml",
-        {
-            "auth": insecure(s, d),
-            "images": {f"{s}/lab/app0": f"{d}/mirror/app0", f"{s}/lab/app1:v1": f"{d}/mirror/app1"},
-        },
+        {f"{s}/lab/app0": f"{d}/mirror/app0", f"{s}/lab/app1:v1": f"{d}/mirror/app1"},
+        s,
+        d,
     )
 
     run = run_sync(config, "--output", "json")

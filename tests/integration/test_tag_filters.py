@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from lab.content import ImageSet
+from lab.images import ImageSet as LabImageSet
 from syncer.cli.main import main
-from syncer.lab.content import ImageSet
-from syncer.lab.images import ImageSet as LabImageSet
-from tests.integration.conftest import RunSync, insecure, seed, write_config
 from tests.support.dated import dated_image
+from tests.support.embedded import RunSync, seed, write_config
 from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from lab.images import ImageSet, SeedImage, build_image_set, sha256
+from lab.registry import LabError
 from syncer import mediatypes as mt
-from syncer.lab.images import ImageSet, SeedImage, build_image_set, sha256
-from syncer.lab.registry import LabError
 
 
 def _json(image: SeedImage, digest: str | None = None) -> dict[str, Any]:

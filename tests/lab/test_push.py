@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
+from lab.images import ImageSet, build_image_set, push_image_set
+from lab.registry import LabError
 from syncer import mediatypes as mt
-from syncer.lab.images import ImageSet, build_image_set, push_image_set
-from syncer.lab.registry import LabError
 from tests.support.registries import LabRegistry
 
 

@@ -10,8 +10,8 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from syncer.lab.images import sha256
-from syncer.lab.registry import (
+from lab.images import sha256
+from lab.registry import (
     BINARY_ENV,
     LabError,
     RegistryServer,

@@ -13,7 +13,7 @@ from syncer.errors import AuthError, is_transient
 from syncer.reference import Repository
 from syncer.registry import auth as auth_module
 from syncer.registry.auth import Challenge
-from tests.registry.fakes import (
+from tests.support.fakes import (
     BASE,
     BEARER,
     HOST,

@@ -26,7 +26,7 @@ from syncer.reference import Repository
 from syncer.registry import transport
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import RawManifest, SizedBody
-from tests.registry.fakes import (
+from tests.support.fakes import (
     BASE,
     HOST,
     FakeTransport,

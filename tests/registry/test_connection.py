@@ -8,7 +8,7 @@ from syncer.errors import NotFoundError, RateLimitedError
 from syncer.reference import Repository
 from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
 from syncer.throttle import DEFAULT_PAUSE, RATELIMIT_LOW_WATER
-from tests.registry.fakes import HOST, FakeTransport, Reply, mounted, open_registry
+from tests.support.fakes import HOST, FakeTransport, Reply, mounted, open_registry
 
 BASE = f"https://{HOST}"
 REPO = Repository.parse(f"{HOST}/team/app")

@@ -15,7 +15,7 @@ from syncer.errors import CancelledError, ConfigError, DeadlineError
 from syncer.registry import deadline, transport
 from syncer.registry.deadline import Limits, Watch
 from syncer.registry.models import SizedBody
-from tests.hostile.server import HostileRegistry, Reply
+from tests.support.hostile import HostileRegistry, Reply
 
 
 class Clock:

@@ -17,7 +17,7 @@ from syncer.errors import (
 )
 from syncer.reference import Repository
 from syncer.registry import transport
-from tests.registry.fakes import BASE, FakeTransport, Reply, client, json_reply, open_registry
+from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply, open_registry
 
 REPO = Repository.parse("reg.example/team/app")
 TAGS = f"{BASE}/v2/team/app/tags/list"

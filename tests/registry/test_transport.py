@@ -21,7 +21,7 @@ from syncer.errors import (
     is_transient,
 )
 from syncer.registry import replies, transport
-from tests.registry.fakes import (
+from tests.support.fakes import (
     BASE,
     BreakingStream,
     FakeTransport,

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from syncer.lab.registry import BINARY_NAME, find_registry_binary
+from lab.registry import BINARY_NAME, find_registry_binary
 
 
 def in_ci() -> bool:

@@ -17,7 +17,7 @@ from syncer.manifest import Descriptor
 from syncer.reference import ImageRef, Repository
 from syncer.registry.client import RegistryClient
 from syncer.registry.models import RawManifest
-from tests.registry.fakes import FakeTransport, Reply, client, json_reply, open_registry, replies
+from tests.support.fakes import FakeTransport, Reply, client, json_reply, open_registry, replies
 
 SRC = Repository.parse("src.example/team/app")
 DST = Repository.parse("dst.example/mirror/app")

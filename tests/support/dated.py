@@ -11,8 +11,8 @@ import io
 import json
 import tarfile
 
+from lab.content import Blob, Manifest, SeedImage, sha256
 from syncer import mediatypes as mt
-from syncer.lab.content import Blob, Manifest, SeedImage, sha256
 
 
 def _layer(label: str) -> tuple[Blob, str]:

@@ -35,9 +35,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.serving import ServedInThread
 
 #: Pieces in which bodies are relayed.
 PIECE = 64 * 1024
@@ -158,7 +159,7 @@ class _Abort(Exception):
     """Reset the client connection now."""
 
 
-class FaultProxy:
+class FaultProxy(ServedInThread):
     """A threaded reverse proxy to ``upstream`` (``host:port``) on a free loopback port."""
 
     def __init__(self, upstream: str) -> None:
@@ -201,27 +202,6 @@ class FaultProxy:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         """The request handler class; subclasses extend :class:`_Handler`."""
         return _Handler
-
-    def stop(self) -> None:
-        """Stop listening and wait for the serving thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- faults and records -------------------------------------------------------
     def fault(self, method: str, path: str, **kwargs: Any) -> Fault:
@@ -308,6 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _proxy(self) -> None:
         headers = {k: v for k, v in self.headers.items()}
         record, fault = self.server.proxy._admit(self.command, self.path, headers)
+        self._admitted(record)
         try:
             self._handle(record, fault)
         except _Abort:
@@ -315,6 +296,9 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             # The client or the registry went away; nothing more to relay.
             self.close_connection = True
+
+    def _admitted(self, record: Recorded) -> None:
+        """Called once a request is recorded, before it is answered (subclasses note more)."""
 
     def _handle(self, record: Recorded, fault: Fault | None) -> None:
         if fault is not None and fault.stall:
@@ -344,14 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             yield from self._chunked_body(record)
             return
-        left = int(self.headers.get("Content-Length") or 0)
-        while left > 0:
-            piece = self.rfile.read(min(PIECE, left))
-            if not piece:
-                raise ConnectionError("client closed mid-body")
-            left -= len(piece)
-            record.sent += len(piece)
-            yield piece
+        yield from self._read_exactly(record, int(self.headers.get("Content-Length") or 0), "body")
 
     def _chunked_body(self, record: Recorded) -> Iterator[bytes]:
         while True:
@@ -360,15 +337,18 @@ class _Handler(BaseHTTPRequestHandler):
                 while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return
-            left = size
-            while left > 0:
-                piece = self.rfile.read(min(PIECE, left))
-                if not piece:
-                    raise ConnectionError("client closed mid-chunk")
-                left -= len(piece)
-                record.sent += len(piece)
-                yield piece
+            yield from self._read_exactly(record, size, "chunk")
             self.rfile.readline()  # CRLF after the chunk
+
+    def _read_exactly(self, record: Recorded, left: int, what: str) -> Iterator[bytes]:
+        """``left`` bytes of the request body, in pieces, counted in ``record.sent``."""
+        while left > 0:
+            piece = self.rfile.read(min(PIECE, left))
+            if not piece:
+                raise ConnectionError(f"client closed mid-{what}")
+            left -= len(piece)
+            record.sent += len(piece)
+            yield piece
 
     def _drain_request(self, record: Recorded) -> None:
         for _ in self._request_body(record):
@@ -406,12 +386,17 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.status >= 400
             else b""
         )
+        self._send_fault(record, fault, body, "application/json")
+
+    def _send_fault(self, record: Recorded, fault: Fault, body: bytes, content_type: str) -> None:
+        """Answer with ``fault``'s status and headers and ``body``, and record the answer."""
+        assert fault.status is not None
         record.status = fault.status
         record.response_headers = dict(fault.headers)
         self.send_response(fault.status)
         for name, value in fault.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

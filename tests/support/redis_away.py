@@ -8,8 +8,8 @@ from pathlib import Path
 
 import redis
 
-from tests.fleet.processes import RedisProcess, running
 from tests.support.binaries import require_binary
+from tests.support.processes import RedisProcess, running
 
 
 @contextmanager

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 
-from syncer.lab.registry import RegistryServer
+from lab.registry import RegistryServer, TokenAuth
+from tests.support.certs import SelfSigned
 from tests.support.token_issuer import TokenIssuer
+
+#: ``registry_factory(**RegistryServer kwargs)``: a started registry, stopped at teardown.
+RegistryFactory = Callable[..., RegistryServer]
 
 
 @dataclass(frozen=True)
@@ -57,3 +62,17 @@ def write_htpasswd(path: Path, users: dict[str, str]) -> Path:
     ]
     path.write_text("".join(lines))
     return path
+
+
+def token_registry_for(
+    registry_factory: RegistryFactory, issuer: TokenIssuer, signer: SelfSigned, password: str
+) -> LabRegistry:
+    """Start a registry that trusts ``issuer``'s tokens (signed by ``signer``) for ``alice``."""
+    auth = TokenAuth(
+        realm=issuer.realm,
+        service=issuer.service,
+        issuer=issuer.issuer,
+        rootcertbundle=str(signer.cert_path),
+    )
+    server = registry_factory(auth=auth)
+    return LabRegistry(server, username="alice", password=password, issuer=issuer)

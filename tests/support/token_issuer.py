@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from tests.support.certs import SelfSigned
+from tests.support.serving import ServedInThread
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class TokenIssuer:
+class TokenIssuer(ServedInThread):
     """A threaded HTTP token server on 127.0.0.1."""
 
     def __init__(
@@ -93,27 +93,6 @@ class TokenIssuer:
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="token-issuer")
         self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> TokenIssuer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def record(self, request: TokenRequest) -> None:
         """Remember one answered request."""

@@ -14,12 +14,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import requests
 
-from syncer.lab.registry import PROBE_AGENT, RegistryServer
+from lab.registry import PROBE_AGENT, RegistryServer
+from tests.support.serving import Started
 
 #: Every manifest type a registry may serve, most specific first.
 ACCEPT = ", ".join(
@@ -60,7 +60,7 @@ def writes(server: RegistryServer) -> list[Access]:
     return [a for a in access_log(server) if a.method in ("PUT", "POST", "PATCH", "DELETE")]
 
 
-class RegistryReader:
+class RegistryReader(Started):
     """Read-only client for one registry; Basic or Bearer auth from ``auth``."""
 
     def __init__(
@@ -76,15 +76,11 @@ class RegistryReader:
         """Close the session."""
         self.session.close()
 
-    def __enter__(self) -> RegistryReader:
-        return self
+    def start(self) -> None:
+        """Nothing to start: the session connects on first use."""
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Close the session (the end of a ``with`` block)."""
         self.close()
 
     def request(self, method: str, repo: str, path: str, **kwargs: Any) -> requests.Response:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.lab.registry import RegistryServer
+from lab.registry import RegistryServer
 from tests.support.binaries import in_ci
 from tests.support.verify import RegistryReader
 

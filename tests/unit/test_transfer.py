@@ -13,7 +13,7 @@ from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.registry import deadline
 from syncer.transfer import BlobCopier
-from tests.registry.fakes import (
+from tests.support.fakes import (
     BreakingStream,
     FakeTransport,
     Reply,

@@ -25,7 +25,6 @@ from tests.support.faultproxy import (
     Fault,
     FaultProxy,
     Recorded,
-    _Abort,
     _Handler,
 )
 
@@ -146,21 +145,14 @@ class _ChaosHandler(_Handler):
     _owner: int | None = None
     _owner_known = False
 
-    def _proxy(self) -> None:
+    def _admitted(self, record: Recorded) -> None:
+        """Note which worker process sent the request (when the proxy is told its owners)."""
         proxy: ChaosProxy = self.server.proxy  # type: ignore[assignment]
-        headers = {k: v for k, v in self.headers.items()}
-        record, fault = proxy._admit(self.command, self.path, headers)
         if proxy.owners and not self._owner_known:
             # One lookup per connection: keep-alive requests share the socket.
             self._owner = socket_owner(self.client_address[1], proxy.port, proxy.owners)
             self._owner_known = self._owner is not None
         proxy._note_sender(record, self._owner)
-        try:
-            self._handle(record, fault)
-        except _Abort:
-            self._abort()
-        except OSError:
-            self.close_connection = True
 
     def _forward_request(self, upstream, record, limit):  # type: ignore[no-untyped-def]
         proxy: ChaosProxy = self.server.proxy  # type: ignore[assignment]
@@ -184,14 +176,4 @@ class _ChaosHandler(_Handler):
         if not isinstance(fault, BodyFault):
             super()._reply_fault(record, fault)
             return
-        assert fault.status is not None
-        record.status = fault.status
-        record.response_headers = dict(fault.headers)
-        self.send_response(fault.status)
-        for name, value in fault.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(fault.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(fault.body)
+        self._send_fault(record, fault, fault.body, "text/html")

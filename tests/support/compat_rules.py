@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from syncer.lab.content import ImageSet, SeedImage
-from syncer.lab.push import push_image_set
-from syncer.lab.registry import RegistryServer
-from syncer.lab.registry_config import HtpasswdAuth
-from tests.compat.harness import Side, Writer, run_both
+from lab.content import ImageSet, SeedImage
+from lab.push import push_image_set
+from lab.registry import RegistryServer
+from lab.registry_config import HtpasswdAuth
+from tests.support.compat import Side, Writer, run_both
 from tests.support.registries import write_htpasswd
 from tests.support.verify import RegistryReader
 

@@ -7,7 +7,7 @@ Python and zlib. Docker manifests are written with 3-space indentation (as
 Docker itself writes them) and OCI ones compactly: a copier that re-serialises
 JSON instead of copying bytes changes their digests.
 
-:func:`push_image_set` (from :mod:`syncer.lab.push`) uploads a set.
+:func:`push_image_set` (from :mod:`lab.push`) uploads a set.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.content import Blob, ImageSet, Manifest, SeedImage, sha256
+from lab.push import push_image_set
+from lab.registry import LabError
 from syncer import mediatypes as mt
-from syncer.lab.content import Blob, ImageSet, Manifest, SeedImage, sha256
-from syncer.lab.push import push_image_set
-from syncer.lab.registry import LabError
 
 __all__ = [
     "Blob",

@@ -32,9 +32,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.serving import Started
 
 #: How long a server lives unless told otherwise, in seconds.
 DEFAULT_LIFETIME = 60.0
@@ -265,7 +266,7 @@ class _Server(ThreadingHTTPServer):
             wrapped.close()
 
 
-class HostileRegistry:
+class HostileRegistry(Started):
     """A scripted registry on ``127.0.0.1``; a context manager with a bounded lifetime."""
 
     def __init__(
@@ -299,14 +300,6 @@ class HostileRegistry:
         self._timer.cancel()
         self._server.shutdown()
         self._server.server_close()
-
-    def __enter__(self) -> HostileRegistry:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def host(self) -> str:

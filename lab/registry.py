@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
+from lab.registry_config import HtpasswdAuth, TokenAuth, registry_config
 from syncer.errors import SyncerError
-from syncer.lab.registry_config import HtpasswdAuth, TokenAuth, registry_config
 
 __all__ = [
     "HtpasswdAuth",

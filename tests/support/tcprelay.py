@@ -11,7 +11,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import TracebackType
+
+from tests.support.serving import Started
 
 PIECE = 64 * 1024
 
@@ -32,7 +33,7 @@ class _Pace:
         time.sleep(max(0.0, due - time.monotonic()))
 
 
-class ThrottledRelay:
+class ThrottledRelay(Started):
     """Listens on a free 127.0.0.1 port and relays to ``upstream`` (``host:port``)."""
 
     def __init__(self, upstream: str, rate: float) -> None:
@@ -68,18 +69,6 @@ class ThrottledRelay:
             _close(sock)
         for thread in list(self._threads):
             thread.join(5)
-
-    def __enter__(self) -> ThrottledRelay:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]

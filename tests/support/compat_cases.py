@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.compat.harness import Writer
+from tests.support.compat import Writer
 
 #: Both registries over plain HTTP on loopback: image-syncer needs ``insecure`` for that.
 INSECURE = {"SRC": {"insecure": True}, "DST": {"insecure": True}}

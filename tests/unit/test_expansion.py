@@ -11,7 +11,7 @@ from syncer.jobs import ImageResult, TagJob
 from syncer.reference import Repository
 from syncer.registry.models import RawManifest
 from syncer.rules import Rule, parse_rule
-from tests.test_platforms_created import Registry
+from tests.unit.test_platforms_created import Registry
 
 
 class Listing(Registry):

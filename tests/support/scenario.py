@@ -1,4 +1,4 @@
-"""Small helpers for the end-to-end fleet tests: config files, seeding, log counting, dumps."""
+"""Helpers for the end-to-end fleet tests: config files, seeding, plans, log counting, dumps."""
 
 from __future__ import annotations
 
@@ -11,12 +11,20 @@ from urllib.parse import unquote
 
 import redis
 
-from syncer.lab.images import ImageSet, SeedImage, push_image_set
-from syncer.lab.registry import RegistryServer
+from lab.images import ImageSet, SeedImage, push_image_set
+from lab.registry import RegistryServer
+from syncer.fleet import settings
+from tests.support.processes import CliRun, RunCli
 from tests.support.registries import LabRegistry
 from tests.support.verify import Access, RegistryReader, access_log, verify_image
 
 UPLOADS = "/blobs/uploads/"
+#: The name of every kind of task a plan runs.
+EVERY_TASK = frozenset(
+    {settings.EXPAND_RULE, settings.SYNC_TAG, settings.COPY_BLOB, settings.PUSH_IMAGE}
+)
+#: Seconds ``syncer plan --wait`` gets by default.
+PLAN_TIMEOUT = 150.0
 
 
 def write_json(path: Path, data: object) -> Path:
@@ -37,6 +45,31 @@ def seed(registry: LabRegistry, images: Iterable[SeedImage]) -> list[SeedImage]:
         registry.url, ImageSet(tuple(subset)), auth=registry.auth, verify=registry.verify
     )
     return subset
+
+
+def plan_wait(
+    cli: RunCli, auth: Path, images: Path, *extra: str, timeout: float = PLAN_TIMEOUT
+) -> CliRun:
+    """``syncer plan --auth A --images I --wait --output json``."""
+    return cli(
+        "plan",
+        "--auth",
+        auth,
+        "--images",
+        images,
+        "--wait",
+        "--output",
+        "json",
+        *extra,
+        timeout=timeout,
+    )
+
+
+def start_plan(cli: RunCli, auth: Path, images: Path) -> str:
+    """``syncer plan --auth A --images I`` without waiting; the plan's id."""
+    started = cli("plan", "--auth", auth, "--images", images)
+    assert started.code == 0, started
+    return started.out.strip()
 
 
 def verify_all(reader: RegistryReader, expected: Iterable[tuple[str, str, str]]) -> None:

@@ -10,7 +10,7 @@ from syncer import blobreader
 from syncer.blobreader import SourceReader
 from syncer.errors import CancelledError, DigestMismatchError, TransportError
 from syncer.reference import Repository
-from tests.registry.fakes import (
+from tests.support.fakes import (
     BreakingStream,
     FakeTransport,
     Reply,

@@ -1,6 +1,6 @@
 """The embedded demo: two throwaway registries, a seeded image set, ``syncer sync``.
 
-Run with ``python -m syncer.lab.demo``. Everything binds to 127.0.0.1 and is
+Run with ``python -m lab.demo``. Everything binds to 127.0.0.1 and is
 deleted at the end.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from lab.images import build_image_set
+from lab.push import push_image_set
+from lab.registry import RegistryServer
 from syncer.cli.main import main as syncer_main
-from syncer.lab.images import build_image_set
-from syncer.lab.push import push_image_set
-from syncer.lab.registry import RegistryServer
 from syncer.progress import human_bytes
 
 
@@ -74,7 +74,7 @@ def run(large_layer_mib: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m syncer.lab.demo``."""
+    """``python -m lab.demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--large-layer-mib",

@@ -17,7 +17,7 @@ from syncer.jobs import TagJob
 from syncer.reference import ImageRef
 from syncer.rules import Rule, parse_rule
 from syncer.tagfilters import TagFilters
-from tests.test_config import write
+from tests.unit.test_config import write
 
 ISSUE_EXAMPLE = r"""
 quay.io/org/app:

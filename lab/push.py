@@ -16,10 +16,10 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
-from syncer.lab.registry import LabError
+from lab.registry import LabError
 
 if TYPE_CHECKING:
-    from syncer.lab.content import Blob, ImageSet, SeedImage
+    from lab.content import Blob, ImageSet, SeedImage
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 

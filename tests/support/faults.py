@@ -9,16 +9,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from syncer.lab.images import SeedImage
-from syncer.lab.registry import RegistryServer
-from tests.faults.chaos import ChaosProxy
-from tests.fleet.conftest import RunCli
-from tests.fleet.helpers import insecure, write_json
-from tests.fleet.processes import CliRun, RedisProcess, WorkerProcess
+from lab.content import Blob
+from lab.images import SeedImage, build_image_set
+from lab.registry import RegistryServer
+from syncer import defaults
+from tests.support.chaos import ChaosProxy
+from tests.support.processes import RedisProcess, WorkerProcess
+from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, seed, write_json
 from tests.support.verify import RegistryReader, verify_image
-
-PLAN_TIMEOUT = 150.0
-
 
 #: The upload session of the large blob the worker-death tests interrupt.
 LARGE_UPLOAD = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
@@ -32,6 +31,18 @@ def mirror_config(home: Path, src: str, dst: str, images: list[SeedImage]) -> tu
         {f"{src}/{i.repo}:{i.tag}": f"{dst}/{mirror(i.repo)}" for i in images},
     )
     return auth, rules
+
+
+def seed_large_layer(source: LabRegistry, seed_number: int) -> tuple[list[SeedImage], Blob]:
+    """Seed ``lab/app0`` v1 and v2 and ``lab/large:v1``; the images, and the large layer.
+
+    The large layer (70 MiB) is uploaded in chunks, more than two of them.
+    """
+    image_set = build_image_set(seed_number, repos=1, tags_per_repo=2, large_layer_size=70 << 20)
+    images = seed(source, list(image_set.images)[:3])  # app0:v1, app0:v2, large:v1
+    big = max(image_set.get("lab/large", "v1").blobs, key=lambda b: b.size)
+    assert big.size >= defaults.CHUNKED_THRESHOLD and big.size > 2 * defaults.UPLOAD_CHUNK
+    return images, big
 
 
 def wait_inside_second_chunk(dst: ChaosProxy) -> None:
@@ -48,24 +59,6 @@ def wait_inside_second_chunk(dst: ChaosProxy) -> None:
 def mirror(repo: str) -> str:
     """``lab/app0`` -> ``mirror/app0``."""
     return repo.replace("lab/", "mirror/", 1)
-
-
-def plan_wait(
-    cli: RunCli, auth: Path, images: Path, *extra: str, timeout: float = PLAN_TIMEOUT
-) -> CliRun:
-    """``syncer plan --auth A --images I --wait --output json``."""
-    return cli(
-        "plan",
-        "--auth",
-        auth,
-        "--images",
-        images,
-        "--wait",
-        "--output",
-        "json",
-        *extra,
-        timeout=timeout,
-    )
 
 
 def assert_settled(report: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import redis
 import requests
 
-from syncer.lab.registry import free_port
+from lab.registry import free_port
 
 #: Where ``python -m syncer`` and ``-A workers.app`` resolve (the package is editable).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +33,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 45.0
 #: Seconds between SIGTERM and SIGKILL.
 STOP_GRACE = 8.0
+
+#: The ``workers`` fixture: ``workers(n, auth=..., concurrency=...)`` -> started workers.
+WorkerFactory = Callable[..., list["WorkerProcess"]]
+#: The ``syncer_cli`` fixture: ``syncer_cli(*args, timeout=...)`` -> a finished run.
+RunCli = Callable[..., "CliRun"]
 
 
 def fleet_env(redis_url: str, home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

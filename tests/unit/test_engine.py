@@ -25,7 +25,6 @@ from syncer.engine import (
 from syncer.errors import CancelledError, HTTPError, ServerError
 from syncer.reference import Repository
 from syncer.rules import parse_rule
-from tests.registry.fakes import FakeTransport, Reply, json_reply, open_registry
 from tests.support.copypath import (
     DST,
     GONE,
@@ -41,6 +40,7 @@ from tests.support.copypath import (
     manifest_url,
     stale_cache_registry,
 )
+from tests.support.fakes import FakeTransport, Reply, json_reply, open_registry
 
 OTHER = Repository.parse("dst.example/mirror/other")
 

@@ -1,0 +1,75 @@
+"""Config files, destination checks and scripted destinations shared by hostile tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from tests.support.hostile import DOCKER_MANIFEST, Pool, Reply, sha256
+
+#: Peak RSS of a syncer process that streamed nothing large.
+RSS_MIB = 150
+
+
+def write_images(tmp: Path, rules: dict[str, str], auth: dict[str, Any] | None = None) -> list[str]:
+    """Write images.yaml (and auth.yaml); return the CLI arguments for them."""
+    images = tmp / "images.yaml"
+    images.write_text(yaml.safe_dump(rules))
+    args = ["--images", str(images)]
+    if auth is not None:
+        path = tmp / "auth.yaml"
+        path.write_text(yaml.safe_dump(auth))
+        args += ["--auth", str(path)]
+    return args
+
+
+def dest_manifest(url: str, repo: str, tag: str) -> bytes | None:
+    """The manifest bytes ``url`` holds for ``repo:tag``, or None if it holds none."""
+    got = requests.get(
+        f"{url}/v2/{repo}/manifests/{tag}", headers={"Accept": DOCKER_MANIFEST}, timeout=5
+    )
+    return got.content if got.status_code == 200 else None
+
+
+def dest_tags(url: str, repo: str) -> list[str]:
+    """The tags ``url`` lists for ``repo`` (none if the repository does not exist)."""
+    got = requests.get(f"{url}/v2/{repo}/tags/list", timeout=5)
+    return sorted(got.json().get("tags") or []) if got.status_code == 200 else []
+
+
+def tags_at(url: str, repo: str) -> list[str]:
+    """The tags ``repo`` has at the registry at ``url`` (none if the repository is unknown)."""
+    resp = requests.get(f"{url}/v2/{repo}/tags/list", timeout=10)
+    if resp.status_code == 404:
+        return []
+    resp.raise_for_status()
+    return list(resp.json().get("tags") or [])
+
+
+def has_blob(url: str, repo: str, digest: str) -> bool:
+    """Whether ``repo`` at ``url`` holds the blob ``digest``."""
+    resp = requests.head(f"{url}/v2/{repo}/blobs/{digest}", timeout=10)
+    return resp.status_code == 200
+
+
+def stalling_destination(hostile: Pool) -> Any:
+    """A destination that accepts small uploads and stops reading any body over 1 MiB."""
+    dst = hostile(lifetime=90)
+    dst.route(
+        "POST",
+        r"^/v2/mirror/app/blobs/uploads/$",
+        lambda r: r.send(202, headers={"Location": "/v2/mirror/app/blobs/uploads/s1"}),
+    )
+
+    def put(r: Reply) -> None:
+        if int(r.headers.get("Content-Length") or 0) > 1 << 20:
+            r.hang()
+            return
+        body = r.read_body()
+        r.send(201, headers={"Docker-Content-Digest": sha256(body)})
+
+    dst.route("PUT", r"^/v2/mirror/app/blobs/uploads/s1$", put)
+    return dst
