@@ -125,8 +125,8 @@ def _safe_url(url: str) -> str:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``syncer plan``."""
-    from syncer import planner
     from syncer.cli import load, sync_options
+    from syncer.fleet import planner
 
     config = load(args)
     if args.dry_run:

@@ -10,7 +10,7 @@ import pytest
 from syncer.config import AuthEntry, ConfigError, load_config
 from syncer.credentials import Credentials
 from syncer.engine import _pair, explicit_jobs
-from syncer.planner import preview
+from syncer.fleet.planner import preview
 from syncer.reference import ImageRef, Repository
 from syncer.rules import parse_rule
 

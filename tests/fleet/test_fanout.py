@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from syncer.fleet import settings
-from syncer.fleet.steps import fan_out
+from syncer.fleet.enqueue import fan_out
 from syncer.jobs import TagJob
 from syncer.lab.images import build_image_set
 from syncer.reference import ImageRef
