@@ -20,6 +20,9 @@ from workers.visibility import VisibilityStep
 
 app = Celery("syncer", include=["workers.tasks"])
 app.conf.update(settings.celery_config(settings.redis_url()))
+# A task of a name this worker does not know goes back to the queue for a
+# newer worker instead of being dropped (a rolling upgrade; see workers/upgrade.py).
+app.conf.worker_consumer = "workers.upgrade:Consumer"
 app.steps["consumer"].add(IntakeStep)
 app.steps["consumer"].add(HeartbeatStep)
 app.steps["consumer"].add(VisibilityStep)
