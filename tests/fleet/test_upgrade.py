@@ -122,7 +122,7 @@ def test_old_and_new_workers_side_by_side_finish_a_plan_with_every_image(
     auth = write_json(fleet_home / "auth.json", insecure(source.host, dest.host))
     rules = {f"{source.host}/lab/app{r}": f"{dest.host}/mirror/app{r}" for r in range(3)}
     config = write_json(fleet_home / "images.json", rules)
-    old = older_worker(auth)
+    old = older_worker(auth, loglevel="DEBUG")
     run = syncer_cli("plan", "--auth", auth, "--images", config, timeout=60)
     assert run.code == 0, run
     plan = run.out.strip()
@@ -145,5 +145,6 @@ def test_old_and_new_workers_side_by_side_finish_a_plan_with_every_image(
     log = old.log_text()
     assert log.count(REQUEUED.format(name=settings.COPY_BLOBS)) == 1
     assert log.count(REQUEUED.format(name=settings.PUSH_IMAGE)) <= 1
+    assert "is too new" not in log, "Celery logged a requeue again"
     assert "requeueing" not in new.log_text(), "the current worker runs every task"
     assert old.running and new.running
