@@ -14,15 +14,17 @@ from celery.signals import after_setup_logger, after_setup_task_logger
 
 from syncer.fleet import settings
 from syncer.text import EscapeControls
-from workers.heartbeat import HeartbeatStep
-from workers.intake import IntakeStep
-from workers.visibility import VisibilityStep
 
 app = Celery("syncer", include=["workers.tasks"])
 app.conf.update(settings.celery_config(settings.redis_url()))
-app.steps["consumer"].add(IntakeStep)
-app.steps["consumer"].add(HeartbeatStep)
-app.steps["consumer"].add(VisibilityStep)
+# A task of a name this worker does not know goes back to the queue for a
+# newer worker instead of being dropped (a rolling upgrade; see workers/upgrade.py).
+app.conf.worker_consumer = "workers.upgrade:Consumer"
+# By name, as Celery allows: the steps use the worker's fleet context, which
+# uses this app, so importing them here would make an import cycle.
+app.steps["consumer"].add("workers.intake:IntakeStep")
+app.steps["consumer"].add("workers.heartbeat:HeartbeatStep")
+app.steps["consumer"].add("workers.visibility:VisibilityStep")
 
 _ESCAPE = EscapeControls()
 

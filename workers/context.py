@@ -1,4 +1,4 @@
-"""One :class:`~syncer.fleet.steps.Fleet` per worker process, built on first use.
+"""One :class:`~syncer.fleet.context.FleetContext` per worker process, built on first use.
 
 Credentials come from the worker's own auth file (``$SYNCER_AUTH_FILE``,
 image-syncer's auth format, or a legacy config file) and docker's
@@ -29,9 +29,9 @@ from syncer.credentials import AuthEntry, Credentials, keys_under
 from syncer.errors import ConfigError
 from syncer.fleet import settings
 from syncer.fleet.broker import CeleryDispatcher
+from syncer.fleet.context import FleetContext
 from syncer.fleet.locks import RedisThrottle
 from syncer.fleet.roster import credential_keys
-from syncer.fleet.steps import Fleet
 from syncer.reference import Repository, normalize_registry
 from syncer.registry.client import RegistryClient
 from syncer.registry.pool import ClientPool
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 AUTH_RECHECK = 1.0
 
 _lock = threading.Lock()
-_fleet: tuple[int, Fleet, AuthFile] | None = None
+_fleet: tuple[int, FleetContext, AuthFile] | None = None
 
 
 class AuthFile:
@@ -106,7 +106,7 @@ def auth_path() -> Path | None:
     return Path(value) if value else None
 
 
-def fleet() -> Fleet:
+def fleet() -> FleetContext:
     """The process's fleet context (rebuilt after a fork), with current credentials."""
     global _fleet
     with _lock:
@@ -174,6 +174,6 @@ def _pool(entries: Mapping[str, AuthEntry], client: redis.Redis) -> ClientPool:
     return ClientPool(Credentials(entries), pool_size=concurrency, throttle=RedisThrottle(client))
 
 
-def _build(entries: Mapping[str, AuthEntry]) -> Fleet:
+def _build(entries: Mapping[str, AuthEntry]) -> FleetContext:
     client = redis.Redis.from_url(settings.redis_url(), health_check_interval=30)
-    return Fleet(client, _pool(entries, client), CeleryDispatcher(app), _limits(entries))
+    return FleetContext(client, _pool(entries, client), CeleryDispatcher(app), _limits(entries))

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: decode JSON arguments, apply the retry policy, call one step.
+"""Thin Celery tasks: decode the message, call one step; :func:`fleet_task` holds the policy.
 
 Retry policy: :data:`syncer.errors.TRANSIENT` errors are retried with
 exponential backoff (``Retry-After`` honoured) up to ``max_retries``; then,
@@ -12,40 +12,54 @@ that was cancelled is dropped before it touches a registry, so a stray or
 replayed task never runs with the worker's credentials. It is no barrier to
 whoever can write to Redis (they can create a plan too): Redis is the trust
 boundary, as the README says.
+
+A message newer than this worker reads, like a task name it does not know,
+goes back to the queue for a newer worker (:mod:`workers.upgrade`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import kombu.exceptions
 import redis
 from celery import Task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
 
-from syncer.errors import (
-    AuthError,
-    CancelledError,
-    StateError,
-    SyncerError,
-    describe,
-    is_transient,
+from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
+from syncer.fleet import blobsteps, results, settings, tagsteps
+from syncer.fleet.context import FleetContext
+from syncer.fleet.messages import (
+    CopyBlob,
+    CopyBlobs,
+    EnqueueTags,
+    ExpandRule,
+    Message,
+    PushImage,
+    SyncTag,
 )
-from syncer.fleet import blobsteps, settings, steps
 from syncer.jobs import TagJob
-from syncer.manifest import Descriptor
-from syncer.reference import Repository
+from syncer.platformchoice import platform_list
+from syncer.reference import ImageRef, Repository
 from syncer.retry import backoff_delay
 from workers import links
 from workers.app import app
 from workers.context import credential_note, fleet
+from workers.upgrade import require_version
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+#: A step as the task runs it: the task (for its request), the context, the message.
+Step = Callable[[Task, FleetContext, M], Any]
+#: Records a task's failure from its body as received (it may not decode).
+Record = Callable[[FleetContext, Mapping[str, Any], str], None]
 
 MAX_RETRIES = 6
 #: How long a task waits for Redis to come back before retrying through it.
@@ -189,174 +203,163 @@ def _say_alive(sender: Any = None, task: Task | None = None, **kwargs: Any) -> N
         links.alive(fleet().redis, task.request.hostname or "")
 
 
-def _handed_back(task: Task, size: int, deferred: int, priority: int) -> bool:
+def fleet_task(
+    message: type[M], record: Record, *, failed: str | int = "failed"
+) -> Callable[[Step[M]], Task]:
+    """Register ``step`` as the task of ``message.TASK``, under syncer's one task policy.
+
+    In order: a body newer than this worker reads is requeued for a newer
+    one; a task of an unknown or cancelled plan is dropped unrun; the body is
+    decoded (inside the try: one that does not decode fails like any bad
+    input); Redis errors become :class:`StateError`; a cancellation mid-step
+    just ends the task; any other error is retried or recorded by
+    ``record`` (see :func:`_retry_or_record`). ``failed`` is what the task
+    returns when it did not run to the end (0 for the tasks that count).
+    """
+
+    def register(step: Step[M]) -> Task:
+        def run(self: Task, **body: Any) -> Any:
+            require_version(self, message, body)
+            refused = _refused(self, body.get("plan"))
+            if refused:
+                return refused if isinstance(failed, str) else failed
+            f = fleet()
+            try:
+                msg = message.from_body(body)
+                with _state_errors():
+                    return step(self, f, msg)
+            except CancelledError:
+                return "cancelled" if isinstance(failed, str) else failed
+            except TaskPredicate:
+                raise  # a retry or requeue the step asked for
+            except Exception as exc:
+                _retry_or_record(self, exc, lambda reason: record(f, body, reason))
+                return failed
+
+        # Not functools.wraps: Celery checks arguments against the signature it sees.
+        run.__doc__, run.__name__, run.__qualname__ = step.__doc__, step.__name__, step.__name__
+        return app.task(name=message.TASK, bind=True)(run)
+
+    return register
+
+
+def _handed_back(task: Task, msg: CopyBlob | CopyBlobs, size: int, priority: int) -> bool:
     """Hand a copy back to the shared queue if this worker's link is busy and a peer's is idle.
 
     Not to the peer's own queue: a worker that dies in between would strand the
     copy there.
     """
     me = task.request.hostname or ""
-    if not links.should_defer(size, deferred) or links.idle_peer(fleet().redis, me) is None:
+    if not links.should_defer(size, msg.deferred) or links.idle_peer(fleet().redis, me) is None:
         return False
-    kwargs = {**task.request.kwargs, "deferred": deferred + 1}
+    again = dataclasses.replace(msg, deferred=msg.deferred + 1)
     # Unpublished, the copy stays here: this worker takes it itself.
-    return _confirmed(lambda: task.apply_async(kwargs=kwargs, priority=priority))
+    return _confirmed(lambda: task.apply_async(kwargs=again.to_body(), priority=priority))
 
 
-@app.task(name=settings.EXPAND_RULE, bind=True)
-def expand_rule(self: Task, plan: str, rule: dict[str, Any]) -> int:
+# -- recording a failure from the body as received ----------------------------------
+def _expand_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    rule = body.get("rule")
+    results.expand_failed(f, body["plan"], rule if isinstance(rule, Mapping) else {}, reason)
+
+
+def _tags_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    jobs = body.get("jobs")
+    for job in jobs if isinstance(jobs, list) else []:
+        source, dest, rule = (_field(job, k) for k in ("source", "dest", "rule"))
+        results.tag_failed(f, body["plan"], source, dest, rule, reason)
+
+
+def _tag_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    source, dest, rule = (_field(body, k) for k in ("source", "dest", "rule"))
+    results.tag_failed(f, body["plan"], source, dest, rule, reason)
+
+
+def _blob_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    msg = CopyBlob.from_body(body)
+    blobsteps.blob_failed(f, msg.plan, msg.dst, msg.descriptor, reason)
+
+
+def _hand_on(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    """Out of retries (Redis kept failing): the blobs that did not land get copy_blob tasks.
+
+    None is recorded failed from here.
+    """
+    msg = CopyBlobs.from_body(body)
+    src, dst, descs = Repository.parse(msg.src), Repository.parse(msg.dst), msg.descriptors
+    if not _confirmed(lambda: blobsteps.hand_on_unlanded(f, msg.plan, src, dst, descs)):
+        raise _requeue(f"hand-on of {len(descs)} blobs") from None
+
+
+def _image_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    results.fail_image(f, body["plan"], _field(body, "image"), reason)
+
+
+# -- the tasks -------------------------------------------------------------------------
+@fleet_task(ExpandRule, _expand_failed, failed=0)
+def expand_rule(task: Task, f: FleetContext, msg: ExpandRule) -> int:
     """List a rule's tags and enqueue one sync_tag per image."""
-    if _refused(self, plan):
-        return 0
-    f = fleet()
-    try:
-        with _state_errors():
-            return steps.expand(f, plan, rule)
-    except Exception as exc:
-        _retry_or_record(self, exc, lambda reason: steps.expand_failed(f, plan, rule, reason))
-        return 0
+    return tagsteps.expand(f, msg)
 
 
-@app.task(name=settings.ENQUEUE_TAGS, bind=True)
-def enqueue_tags(self: Task, plan: str, jobs: list[dict[str, Any]]) -> int:
+@fleet_task(EnqueueTags, _tags_failed, failed=0)
+def enqueue_tags(task: Task, f: FleetContext, msg: EnqueueTags) -> int:
     """Publish one chunk of a large fan-out as sync_tag tasks."""
-    if _refused(self, plan):
-        return 0
-    f = fleet()
-    try:
-        with _state_errors():
-            return steps.enqueue_tags(f, plan, jobs)
-    except Exception as exc:
-
-        def record(reason: str) -> None:
-            for job in jobs:
-                source, dest, rule = (_field(job, k) for k in ("source", "dest", "rule"))
-                steps.tag_failed(f, plan, source, dest, rule, reason)
-
-        _retry_or_record(self, exc, record)
-        return 0
+    return tagsteps.enqueue_tags(f, msg)
 
 
-@app.task(name=settings.SYNC_TAG, bind=True)
-def sync_tag(
-    self: Task, plan: str, source: str, dest: str, rule: str = "", platforms: Any = None
-) -> str:
+@fleet_task(SyncTag, _tag_failed)
+def sync_tag(task: Task, f: FleetContext, msg: SyncTag) -> str:
     """Resolve one image (HEADs first) and fan out its missing blobs."""
-    refused = _refused(self, plan)
-    if refused:
-        return refused
-    f = fleet()
-    try:
-        # Parsed inside the try: a bad reference is recorded as this image's failure.
-        job = TagJob.from_dict(
-            {"source": source, "dest": dest, "rule": rule, "platforms": platforms}
-        )
-        with _state_errors():
-            return steps.sync_tag(f, plan, job, owner=self.request.id or "")
-    except CancelledError:
-        return "cancelled"
-    except Exception as exc:
-        _retry_or_record(
-            self,
-            exc,
-            lambda reason: steps.tag_failed(f, plan, str(source), str(dest), str(rule), reason),
-        )
-        return "failed"
+    # Parsed here: a bad reference is recorded as this image's failure.
+    job = TagJob(
+        ImageRef.parse(msg.source),
+        ImageRef.parse(msg.dest),
+        msg.rule,
+        platform_list(list(msg.platforms)) if msg.platforms else (),
+    )
+    return tagsteps.sync_tag(f, msg.plan, job, owner=task.request.id or "")
 
 
-@app.task(name=settings.COPY_BLOB, bind=True)
-def copy_blob(
-    self: Task,
-    plan: str,
-    src: str,
-    dst: str,
-    digest: str,
-    size: int,
-    media_type: str = "",
-    waited: int = 0,
-    deferred: int = 0,
-) -> str:
+@fleet_task(CopyBlob, _blob_failed)
+def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
-    refused = _refused(self, plan)
-    if refused:
-        return refused
-    f = fleet()
-    me = self.request.hostname or ""
-    if _handed_back(self, size, deferred, settings.blob_priority(size)):
+    me = task.request.hostname or ""
+    if _handed_back(task, msg, msg.size, settings.blob_priority(msg.size)):
         return "deferred"
-    desc = Descriptor(media_type, digest, size)
+    src, dst, desc = Repository.parse(msg.src), Repository.parse(msg.dst), msg.descriptor
     try:
-        src_repo, dst_repo = Repository.parse(src), Repository.parse(dst)
-        with _state_errors(), links.streaming(size, f.redis, me, pause_intake=True):
-            return blobsteps.copy_blob(
-                f, plan, src_repo, dst_repo, desc, owner=self.request.id or "unknown"
-            )
-    except CancelledError:
-        return "cancelled"  # the plan was cancelled mid-stream; nothing to record
+        with links.streaming(msg.size, f.redis, me, pause_intake=True):
+            owner = task.request.id or "unknown"
+            return blobsteps.copy_blob(f, msg.plan, src, dst, desc, owner=owner)
     except blobsteps.BusyError:
         # Look again shortly, as a fresh task: waiting must not eat the retry
         # budget for real errors, nor hold a worker slot.
-        kwargs = {**self.request.kwargs, "waited": waited + 1}
-        countdown = min(BUSY_MAX, BUSY_FIRST * 2**waited)
-        priority = settings.blob_priority(size)
+        again = dataclasses.replace(msg, waited=msg.waited + 1)
+        countdown = min(BUSY_MAX, BUSY_FIRST * 2**msg.waited)
+        priority = settings.blob_priority(msg.size)
         if not _confirmed(
-            lambda: self.apply_async(kwargs=kwargs, countdown=countdown, priority=priority)
+            lambda: task.apply_async(kwargs=again.to_body(), countdown=countdown, priority=priority)
         ):
-            raise _requeue(f"busy re-check of {digest[:19]}") from None
+            raise _requeue(f"busy re-check of {msg.digest[:19]}") from None
         return "busy"
-    except Exception as exc:
-        _retry_or_record(
-            self, exc, lambda reason: blobsteps.blob_failed(f, plan, dst, desc, reason)
-        )
-        return "failed"
 
 
-@app.task(name=settings.COPY_BLOBS, bind=True)
-def copy_blobs(
-    self: Task, plan: str, src: str, dst: str, blobs: list[dict[str, Any]], deferred: int = 0
-) -> str:
+@fleet_task(CopyBlobs, _hand_on)
+def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
     """Copy several small blobs of one image, one after another (see ``sync_tag``)."""
-    refused = _refused(self, plan)
-    if refused:
-        return refused
-    f = fleet()
-    me = self.request.hostname or ""
-    descs = [Descriptor(b["media_type"], b["digest"], b["size"]) for b in blobs]
+    me = task.request.hostname or ""
+    descs = msg.descriptors
     total = sum(max(d.size, 0) for d in descs)
-    if _handed_back(self, total, deferred, settings.BATCH_PRIORITY):
+    if _handed_back(task, msg, total, settings.BATCH_PRIORITY):
         return "deferred"
-    src_repo, dst_repo = Repository.parse(src), Repository.parse(dst)
-    try:
-        with _state_errors(), links.streaming(total, f.redis, me):
-            handed_on = blobsteps.copy_batch(
-                f, plan, src_repo, dst_repo, descs, owner=self.request.id or ""
-            )
-    except CancelledError:
-        return "cancelled"
-    except Exception as exc:
-        # Out of retries (Redis kept failing): the blobs that did not land get
-        # copy_blob tasks of their own; none is recorded failed from here.
-        def hand_on(reason: str) -> None:
-            if not _confirmed(
-                lambda: blobsteps.hand_on_unlanded(f, plan, src_repo, dst_repo, descs)
-            ):
-                raise _requeue(f"hand-on of {len(descs)} blobs") from None
-
-        _retry_or_record(self, exc, hand_on)
-        return "failed"
+    src, dst = Repository.parse(msg.src), Repository.parse(msg.dst)
+    with links.streaming(total, f.redis, me):
+        handed_on = blobsteps.copy_batch(f, msg.plan, src, dst, descs, owner=task.request.id or "")
     return "handed_on" if handed_on else "copied"
 
 
-@app.task(name=settings.PUSH_IMAGE, bind=True)
-def push_image(self: Task, plan: str, image: str, dest: str = "") -> str:
+@fleet_task(PushImage, _image_failed)
+def push_image(task: Task, f: FleetContext, msg: PushImage) -> str:
     """Push an image's manifests once all its blobs have landed."""
-    refused = _refused(self, plan)
-    if refused:
-        return refused
-    f = fleet()
-    try:
-        with _state_errors():
-            return steps.push_image(f, plan, image)
-    except Exception as exc:
-        _retry_or_record(self, exc, lambda reason: steps.fail_image(f, plan, image, reason))
-        return "failed"
+    return tagsteps.push_image(f, msg)

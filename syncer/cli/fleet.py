@@ -127,7 +127,7 @@ def _safe_url(url: str) -> str:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``syncer plan``."""
-    from syncer import planner
+    from syncer.fleet import planner
 
     config = load(args)
     if args.dry_run:

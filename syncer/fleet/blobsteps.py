@@ -19,8 +19,10 @@ import redis
 from syncer.engine import copy_and_record
 from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet import settings
+from syncer.fleet.context import FleetContext as Fleet
+from syncer.fleet.enqueue import enqueue_copy
 from syncer.fleet.images import blob_key
-from syncer.fleet.steps import Fleet, enqueue_copy, fail_image
+from syncer.fleet.results import fail_image
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.transfer import BlobCopier, Outcome

@@ -142,14 +142,14 @@ class CeleryDispatcher:
         self.app = app
 
     def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
-        """Enqueue ``name`` with JSON ``kwargs``; Flower shows :func:`describe_kwargs`."""
-        options: dict[str, Any] = {"kwargsrepr": describe_kwargs(kwargs)}
+        """Enqueue ``name`` with JSON ``kwargs``; Flower shows :func:`summarize_kwargs`."""
+        options: dict[str, Any] = {"kwargsrepr": summarize_kwargs(kwargs)}
         if priority is not None:
             options["priority"] = priority
         self.app.send_task(name, kwargs=kwargs, **options)
 
 
-def describe_kwargs(kwargs: dict[str, Any]) -> str:
+def summarize_kwargs(kwargs: dict[str, Any]) -> str:
     """``key=value`` pairs a person can read in Flower, a rule as ``source -> dests``."""
     parts = []
     for key, value in kwargs.items():

@@ -11,7 +11,7 @@ import requests
 
 from lab.images import build_image_set
 from syncer.fleet import settings
-from syncer.fleet.steps import fan_out
+from syncer.fleet.enqueue import fan_out
 from syncer.jobs import TagJob
 from syncer.reference import ImageRef
 from tests.support.processes import RunCli, WorkerFactory

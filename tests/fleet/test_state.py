@@ -160,7 +160,7 @@ def test_updates_keep_the_whole_plan_alive(redis_client: redis.Redis) -> None:
 def test_worker_updates_honour_the_plans_ttl(redis_client: redis.Redis) -> None:
     planner_side = PlanStore(redis_client, ttl=60)
     plan = planner_side.create({})
-    worker_side = PlanStore(redis_client)  # what syncer.fleet.steps.Fleet builds
+    worker_side = PlanStore(redis_client)  # what syncer.fleet.context.FleetContext builds
 
     worker_side.bump(plan, tags_done=1)
     worker_side.once(plan, "seen:x")

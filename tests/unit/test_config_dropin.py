@@ -10,7 +10,7 @@ import pytest
 from syncer.config import ConfigError, load_config
 from syncer.credentials import AuthEntry, Credentials
 from syncer.expansion import _pair, explicit_jobs
-from syncer.planner import preview
+from syncer.fleet.planner import preview
 from syncer.reference import ImageRef, Repository
 from syncer.rules import parse_rule
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import syncer.supervise
-from syncer import planner
 from syncer.cli import fleet
 from syncer.config import SyncConfig
 from syncer.errors import ConfigError
+from syncer.fleet import planner
 from syncer.rules import BrokenRule
 
 

@@ -6,7 +6,7 @@ their own auth file. Tag listing for repo-wide and regex rules runs on the
 workers as ``syncer.expand_rule`` tasks, so a repository with 50k tags never
 blocks the CLI; explicit tags and digests become ``syncer.sync_tag`` tasks here.
 Tasks are sent by their stable names through a
-:class:`~syncer.fleet.steps.Dispatcher` (the Celery one lives in
+:class:`~syncer.fleet.context.Dispatcher` (the Celery one lives in
 :mod:`syncer.fleet.broker`); no worker code and no Celery is imported here.
 """
 
@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
 from syncer.config import SyncConfig
 from syncer.engine import explicit_jobs, unique_jobs
 from syncer.fleet import settings
+from syncer.fleet.context import Dispatcher
+from syncer.fleet.enqueue import fan_out, send
+from syncer.fleet.messages import ExpandRule
 from syncer.fleet.plans import PlanStore
-from syncer.fleet.steps import fan_out
 from syncer.jobs import ImageResult
 from syncer.options import SyncOptions
 
@@ -65,7 +66,7 @@ def submit(
     config: SyncConfig,
     options: SyncOptions,
     client: redis.Redis,
-    dispatcher: Any,
+    dispatcher: Dispatcher,
     *,
     source: str = "",
     ttl: int = settings.PLAN_TTL,
@@ -87,7 +88,7 @@ def submit(
     jobs = []
     for rule in config.rules:
         if rule.kind in ("all", "regex"):
-            dispatcher.send(settings.EXPAND_RULE, {"plan": plan, "rule": rule.to_dict()})
+            send(dispatcher, ExpandRule(plan, rule.to_dict()))
         else:
             jobs.extend(explicit_jobs(rule))
     jobs = unique_jobs(jobs)

@@ -8,8 +8,10 @@ import pytest
 import redis
 
 from syncer.credentials import Credentials
-from syncer.fleet import blobsteps, settings, steps
+from syncer.fleet import blobsteps, settings, tagsteps
+from syncer.fleet.context import FleetContext
 from syncer.fleet.images import blob_key
+from syncer.fleet.messages import ExpandRule
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
 from syncer.reference import ImageRef
@@ -37,9 +39,9 @@ class Recorder:
         self.sent.append((name, kwargs, priority))
 
 
-def _fleet(client: redis.Redis, dispatch: Recorder) -> steps.Fleet:
+def _fleet(client: redis.Redis, dispatch: Recorder) -> FleetContext:
     # The pool is not used when handing out copies.
-    return steps.Fleet(redis=client, pool=None, dispatch=dispatch, limits={})  # type: ignore[arg-type]
+    return FleetContext(redis=client, pool=None, dispatch=dispatch, limits={})  # type: ignore[arg-type]
 
 
 def _missing(*sizes: int) -> dict[str, Descriptor]:
@@ -51,7 +53,7 @@ def test_large_blobs_first_then_one_batch_of_the_small_ones(redis_client: redis.
     dispatch = Recorder()
     missing = _missing(1 * MIB, 100 * MIB, 3 * MIB, 5 * MIB, 2000)
 
-    steps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, missing, "task-1")
+    tagsteps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, missing, "task-1")
 
     names = [name for name, _, _ in dispatch.sent]
     assert names == [settings.COPY_BLOB, settings.COPY_BLOB, settings.COPY_BLOBS]
@@ -67,7 +69,7 @@ def test_a_batch_carries_at_most_its_byte_budget(redis_client: redis.Redis) -> N
     dispatch = Recorder()
     count = settings.BATCH_BYTES // MIB + 4
 
-    steps._hand_out_copies(
+    tagsteps._hand_out_copies(
         _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[MIB] * count), "task-1"
     )
 
@@ -82,7 +84,7 @@ def test_batching_can_be_turned_off(
     monkeypatch.setenv("SYNCER_BATCH_BLOB", "0")
     dispatch = Recorder()
 
-    steps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9, 0), "t")
+    tagsteps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9, 0), "t")
 
     assert [name for name, _, _ in dispatch.sent] == [settings.COPY_BLOB] * 3
 
@@ -92,7 +94,7 @@ def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) 
     fleet = _fleet(redis_client, Recorder(fail_on=(settings.COPY_BLOBS,)))
 
     with pytest.raises(ConnectionError):
-        steps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
+        tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
 
     big, *small = missing
     # The large copy was published: its claim stands. The batch was not: a
@@ -105,9 +107,9 @@ def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis)
     missing = _missing(100 * MIB, MIB)
     first, again, other = Recorder(), Recorder(), Recorder()
 
-    steps._hand_out_copies(_fleet(redis_client, first), PLAN, JOB, missing, "task-1")
-    steps._hand_out_copies(_fleet(redis_client, again), PLAN, JOB, missing, "task-1")
-    steps._hand_out_copies(_fleet(redis_client, other), PLAN, JOB, missing, "task-9")
+    tagsteps._hand_out_copies(_fleet(redis_client, first), PLAN, JOB, missing, "task-1")
+    tagsteps._hand_out_copies(_fleet(redis_client, again), PLAN, JOB, missing, "task-1")
+    tagsteps._hand_out_copies(_fleet(redis_client, other), PLAN, JOB, missing, "task-9")
 
     assert [n for n, _, _ in again.sent] == [n for n, _, _ in first.sent]
     assert other.sent == []  # another image's task leaves them to their owner
@@ -137,7 +139,7 @@ def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> No
     dispatch = Recorder()
     count = settings.BATCH_COUNT + 10
 
-    steps._hand_out_copies(
+    tagsteps._hand_out_copies(
         _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[100] * count), "task-1"
     )
 
@@ -169,9 +171,9 @@ def test_a_failure_mid_hand_out_gives_back_every_unpublished_claim(
     fleet = _fleet(redis_client, dispatch)
 
     with pytest.raises(ConnectionError):
-        steps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
+        tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
     # Whoever comes next (the retry, or another image's task) can enqueue them all.
-    steps._hand_out_copies(fleet, PLAN, JOB, missing, "task-2")
+    tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-2")
 
     sent = {kw["digest"] for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB}
     for name, kw, _ in dispatch.sent:
@@ -209,11 +211,11 @@ def test_expand_fans_out_good_tags_and_records_bad_ones_escaped(
             lambda r: r.send_json(200, {"tags": ["v1", "../../etc", "esc\x1b[2J"]}),
         )
         pool = ClientPool(Credentials())
-        fleet = steps.Fleet(redis=redis_client, pool=pool, dispatch=dispatch, limits={})
+        fleet = FleetContext(redis=redis_client, pool=pool, dispatch=dispatch, limits={})
         rule = parse_rule(f"{src.host}/lab/app", "dst.example/mirror/app", environ={})
         plan = fleet.plans.create({})
         fleet.plans.bump(plan, rules_pending=1)
-        assert steps.expand(fleet, plan, rule.to_dict()) == 1
+        assert tagsteps.expand(fleet, ExpandRule(plan, rule.to_dict())) == 1
         pool.close()
     assert [kw["source"] for _, kw, _ in dispatch.sent] == [f"{src.host}/lab/app:v1"]
     status = fleet.plans.status(plan)

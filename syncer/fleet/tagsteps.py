@@ -1,0 +1,249 @@
+"""The tag steps of the distributed mode: expand a rule, resolve an image, push it.
+
+``workers/tasks.py`` decodes a task's message, applies the retry policy and
+calls exactly one of these (blob copies: :mod:`syncer.fleet.blobsteps`).
+They are idempotent: a redelivered task re-checks the destination, keys its
+work by digest, and bumps counters only once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from syncer.engine import (
+    Resolved,
+    expand_rule,
+    is_blob_unknown,
+    push_manifests,
+    resolve,
+    unique_jobs,
+)
+from syncer.errors import SyncerError
+from syncer.fleet import settings
+from syncer.fleet.context import FleetContext
+from syncer.fleet.enqueue import (
+    enqueue_batch,
+    enqueue_copy,
+    enqueue_push,
+    fan_out,
+    send,
+    sync_tag_message,
+)
+from syncer.fleet.images import blob_key, image_id
+from syncer.fleet.messages import EnqueueTags, ExpandRule, ImageRecord, Push, PushImage
+from syncer.fleet.results import fail_image, finish
+from syncer.jobs import ImageResult, TagJob
+from syncer.manifest import Descriptor, PlatformFilter
+from syncer.registry.models import RawManifest
+from syncer.rules import Rule
+from syncer.transfer import BlobCopier
+
+
+def enqueue_tags(fleet: FleetContext, msg: EnqueueTags) -> int:
+    """Publish one chunk of a fan-out."""
+    if fleet.plans.cancelled(msg.plan):
+        return 0
+    for job in msg.jobs:
+        send(fleet.dispatch, sync_tag_message(msg.plan, TagJob.from_dict(job)))
+    return len(msg.jobs)
+
+
+def expand(fleet: FleetContext, msg: ExpandRule) -> int:
+    """List a repo-wide or regex rule's tags and fan out; return how many images."""
+    plan = msg.plan
+    if fleet.plans.cancelled(plan):
+        return 0
+    parsed = Rule.from_dict(msg.rule)
+    listed: list[TagJob] = []
+    bad: list[ImageResult] = []  # listed tags outside the grammar: never requested
+    for item in expand_rule(parsed, fleet.pool):
+        if isinstance(item, ImageResult):
+            bad.append(item)
+        else:
+            listed.append(item)
+    jobs = unique_jobs(listed)
+    fan_out(fleet.dispatch, plan, jobs)
+    if fleet.plans.once(plan, f"expand:{parsed.key}"):
+        fleet.plans.bump(plan, tags_total=len(jobs) + len(bad), rules_pending=-1)
+        for result in bad:
+            fleet.plans.record(plan, result)
+    return len(jobs)
+
+
+def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
+    meta = fleet.plans.meta(plan)
+    plat = meta.get("platforms") or {}
+    return bool(meta.get("force")), PlatformFilter(
+        tuple(plat.get("os", ())), tuple(plat.get("arch", ()))
+    )
+
+
+def sync_tag(fleet: FleetContext, plan: str, job: TagJob, owner: str = "") -> str:
+    """Resolve one image; skip it, push it, or fan out its missing blobs.
+
+    ``owner`` (this task's id) names the blob claims, so a redelivered task
+    gets them back.
+    """
+    if fleet.plans.cancelled(plan):
+        return "cancelled"
+    force, platforms = _options(fleet, plan)
+    res = resolve(job, fleet.pool, force=force, platforms=platforms)
+    image = image_id(str(job.source), str(job.dest))
+    if res.skip:
+        finish(
+            fleet,
+            plan,
+            image,
+            ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule),
+        )
+        return "skipped"
+    missing = _missing_blobs(fleet, plan, res)
+    if not fleet.board.save_image(plan, image, image_record(res, missing).to_body()):
+        stored = ImageRecord.from_body(fleet.board.load_image(plan, image)).job
+        if stored.get("rule", job.rule) != job.rule:
+            # Another rule already handles this (source, destination); settle
+            # this rule's count instead of waiting for blobs it does not own.
+            if fleet.plans.once(plan, f"finished:{image}:{job.rule}"):
+                fleet.plans.bump(plan, tags_skipped=1)
+            return "duplicate"
+    if not missing:
+        push_image(fleet, PushImage(plan, image, str(job.dest)))
+        return "pushed"
+    landed = fleet.board.wait_for(plan, image, list(missing))
+    _hand_out_copies(fleet, plan, job, missing, owner)
+    reason = fleet.board.blob_failure(plan, list(missing))
+    if reason:
+        fail_image(fleet, plan, image, reason)
+        return "failed"
+    for key in landed:
+        if fleet.board.remove_pending(plan, image, key):
+            enqueue_push(fleet, plan, image, str(job.dest))
+    return "waiting"
+
+
+def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, Descriptor]:
+    """The image's blobs the shared cache does not know at the destination, by blob key."""
+    dst = res.job.dest.repo
+    fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
+    missing: dict[str, Descriptor] = {}
+    for desc in res.blobs.values():
+        key = blob_key(str(dst), desc.digest)
+        if not fleet.cache.has(dst.registry, dst.path, desc.digest):
+            missing[key] = desc
+            continue
+        fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "exists")
+        if fleet.plans.once(plan, f"seen:{key}"):
+            fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
+    return missing
+
+
+def _hand_out_copies(
+    fleet: FleetContext, plan: str, job: TagJob, missing: dict[str, Descriptor], owner: str
+) -> None:
+    """Claim each missing blob once per plan and enqueue its copy, largest first.
+
+    Blobs of at most :func:`settings.batch_blob` bytes, up to
+    :data:`settings.BATCH_BYTES` and :data:`settings.BATCH_COUNT` blobs in
+    all, go out together as one ``copy_blobs`` task; every other blob gets a
+    ``copy_blob`` task.
+    """
+    src, dst = job.source.repo, job.dest.repo
+    batch: dict[str, Descriptor] = {}
+    budget, largest = settings.BATCH_BYTES, settings.batch_blob()
+    # Until a claim's task is published, any failure gives it back, so the
+    # retried task (or another image's) can claim and enqueue it again.
+    with _unclaimed_on_error(fleet, plan, batch):
+        for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
+            if not fleet.board.first_enqueue(plan, key, owner):
+                continue
+            batch[key] = desc  # claimed, not yet published
+            if fleet.plans.once(plan, f"seen:{key}"):
+                fleet.plans.bump(plan, blobs_total=1)
+            fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= settings.BATCH_COUNT
+            if largest > 0 and fits:
+                budget -= desc.size
+                continue
+            enqueue_copy(fleet, plan, src, dst, desc)
+            del batch[key]
+        if batch:
+            enqueue_batch(fleet, plan, src, dst, list(batch.values()))
+            batch.clear()
+
+
+@contextmanager
+def _unclaimed_on_error(
+    fleet: FleetContext, plan: str, unpublished: dict[str, Descriptor]
+) -> Iterator[None]:
+    """On any error, give back the claims in ``unpublished`` (as it stands then)."""
+    try:
+        yield
+    except Exception:
+        for key in list(unpublished):
+            fleet.board.forget_enqueue(plan, key)
+        raise
+
+
+def image_record(res: Resolved, missing: dict[str, Descriptor]) -> ImageRecord:
+    """What ``push_image`` needs of a resolved image, to store while its blobs are copied."""
+    return ImageRecord(
+        job=res.job.to_dict(),
+        note=res.note,
+        pushes=tuple(Push(ref, m.media_type, m.digest, m.body) for ref, m in res.pushes),
+        blobs=tuple(res.blobs.values()),
+        bytes=sum(max(d.size, 0) for d in missing.values()),
+    )
+
+
+def resolved_from(rec: ImageRecord) -> Resolved:
+    """The resolved image a stored record describes (the inverse of :func:`image_record`)."""
+    res = Resolved(TagJob.from_dict(rec.job), note=rec.note)
+    res.pushes = [(p.ref, RawManifest(p.body, p.media_type, p.digest)) for p in rec.pushes]
+    res.blobs = {d.digest: d for d in rec.blobs}
+    return res
+
+
+def push_image(fleet: FleetContext, msg: PushImage) -> str:
+    """Push an image whose blobs have all landed: children first, the tag last."""
+    plan, image = msg.plan, msg.image
+    if fleet.plans.cancelled(plan):
+        return "cancelled"
+    rec = ImageRecord.from_body(fleet.board.load_image(plan, image))
+    res = resolved_from(rec)
+    reason = fleet.board.blob_failure(
+        plan, [blob_key(str(res.job.dest.repo), d) for d in res.blobs]
+    )
+    if reason:
+        fail_image(fleet, plan, image, reason)
+        return "failed"
+    try:
+        push_manifests(res, fleet.pool)
+    except SyncerError as exc:
+        if not is_blob_unknown(exc):
+            raise
+        _recheck_blobs(fleet, res)
+        push_manifests(res, fleet.pool)
+    finish(
+        fleet,
+        plan,
+        image,
+        ImageResult(
+            str(res.job.source),
+            str(res.job.dest),
+            "synced",
+            res.note,
+            bytes=rec.bytes,
+            rule=res.job.rule,
+        ),
+    )
+    return "synced"
+
+
+def _recheck_blobs(fleet: FleetContext, res: Resolved) -> None:
+    """A stale cache entry: forget the image's blobs and make sure each one is there."""
+    src, dst = res.job.source.repo, res.job.dest.repo
+    copier = BlobCopier(fleet.pool.for_repo(src), fleet.pool.for_repo(dst))
+    for desc in res.blobs.values():
+        fleet.cache.discard(dst.registry, dst.path, desc.digest)
+        copier.copy(src, dst, desc)
+        fleet.cache.add(dst.registry, dst.path, desc.digest)

@@ -1,0 +1,164 @@
+"""The import graph points one way: workers -> fleet -> engine -> registry, with no cycles."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("syncer", "workers")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found[_module_name(path)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imported(name: str, path: Path) -> Iterator[str]:
+    """Every module ``name`` imports, at the top or inside a function."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def _internal(target: str) -> str | None:
+    """The project module ``target`` names, or None for a third-party one."""
+    while target and target not in MODULES:
+        target = target.rpartition(".")[0]
+    return target or None
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        edges = {_internal(t) for t in _imported(name, path)}
+        graph[name] = {e for e in edges if e and e != name and not name.startswith(e + ".")}
+    return graph
+
+
+GRAPH = _graph()
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _violations(importer: str, forbidden: str) -> list[str]:
+    return sorted(
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        if name == importer or name.startswith(importer + ".")
+        for target in targets
+        if target == forbidden or target.startswith(forbidden + ".")
+    )
+
+
+def test_the_graph_sees_the_package() -> None:
+    assert "syncer.engine" in GRAPH["syncer.embedded"]
+    assert "syncer.registry.client" in GRAPH
+
+
+def test_no_import_cycles() -> None:
+    assert _cycles(GRAPH) == []
+
+
+def test_a_cycle_is_found() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize(
+    ("importer", "forbidden"),
+    [
+        ("syncer", "workers"),
+        ("syncer.registry", "syncer.config"),
+        ("syncer.registry", "syncer.engine"),
+        ("syncer.registry", "syncer.fleet"),
+        ("syncer.registry", "syncer.embedded"),
+        ("syncer.engine", "syncer.embedded"),
+        ("syncer.engine", "syncer.fleet"),
+        ("syncer.engine", "syncer.cli"),
+        ("syncer.embedded", "syncer.fleet"),
+        ("syncer.fleet", "syncer.embedded"),
+        ("syncer.fleet", "syncer.cli"),
+        ("workers", "syncer.cli"),
+        ("workers", "syncer.embedded"),
+    ],
+)
+def test_imports_point_down(importer: str, forbidden: str) -> None:
+    assert _violations(importer, forbidden) == []
+
+
+def test_only_the_cli_entry_points_import_the_cli() -> None:
+    outside = {
+        name
+        for name, targets in GRAPH.items()
+        if not name.startswith("syncer.cli") and name != "syncer.__main__"
+        if any(t.startswith("syncer.cli") for t in targets)
+    }
+    assert outside == set()
+
+
+def test_celery_and_kombu_enter_syncer_through_the_broker_module_only() -> None:
+    importers = sorted(
+        name
+        for name, path in MODULES.items()
+        if name.startswith("syncer.")
+        for target in _imported(name, path)
+        if target.split(".")[0] in {"celery", "kombu"}
+    )
+    assert set(importers) <= {"syncer.fleet.broker"}
