@@ -237,6 +237,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.follow:
         return follow(store, args.plan_id, args.output, sys.stderr, _redis_name(args.redis))
     status = store.status(args.plan_id)
+    if not status.finished and args.output == "json":
+        print_final(status, "json")  # the documented report, with "state": "running"
+        return EXIT_OK
     if not status.finished:
         from syncer.fleet.roster import Roster
 
