@@ -38,8 +38,10 @@ NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")
 #: ``--every``: a whole number of seconds, minutes, hours or days.
 _DURATION = re.compile(r"(\d+)([smhd]?)\Z")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-#: How long one start may hold a schedule (plenty to enqueue a plan's first tasks).
-STARTING_TTL = 60
+#: How long one start may hold a schedule: enough to enqueue thousands of tags
+#: (a second start meanwhile would not yet see the new plan), and the longest a
+#: worker that died mid-start keeps the schedule from starting again.
+STARTING_TTL = 300
 
 
 def check_name(name: str) -> str:
