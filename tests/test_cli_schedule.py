@@ -30,7 +30,7 @@ def test_beat_runs_celery_beat_with_redbeat(supervised: Started) -> None:
     args = main.build_parser().parse_args(["beat", "--redis", "redis://:pw@h:6379/2"])
     assert schedule.cmd_beat(args) == 0
     [(argv, env)] = supervised
-    assert argv[1:6] == ["-m", "celery", "-A", "workers.app", "beat"]
+    assert argv[1:6] == ["-m", "celery", "-A", "workers.beat", "beat"]
     assert ["--scheduler", "redbeat.RedBeatScheduler"] == argv[argv.index("--scheduler") :][:2]
     assert ["--max-interval", "5"] == argv[argv.index("--max-interval") :][:2]
     # The URL goes by environment: a password in argv would show in ps.

@@ -13,7 +13,6 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
 from syncer.fleet import settings
-from syncer.fleet.beat import beat_config
 from syncer.text import EscapeControls
 from workers.heartbeat import HeartbeatStep
 from workers.intake import IntakeStep
@@ -21,7 +20,6 @@ from workers.visibility import VisibilityStep
 
 app = Celery("syncer", include=["workers.tasks", "workers.scheduled"])
 app.conf.update(settings.celery_config(settings.redis_url()))
-app.conf.update(beat_config(settings.redis_url()))  # `syncer beat` runs on this app
 app.steps["consumer"].add(IntakeStep)
 app.steps["consumer"].add(HeartbeatStep)
 app.steps["consumer"].add(VisibilityStep)

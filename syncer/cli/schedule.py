@@ -237,7 +237,7 @@ def _set_paused(args: argparse.Namespace, paused: bool) -> int:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
-    """``syncer beat``: ``celery -A workers.app beat`` with redbeat, kept running."""
+    """``syncer beat``: ``celery -A workers.beat beat`` with redbeat, kept running."""
     from syncer.fleet.beat import BEAT_MAX_INTERVAL, SCHEDULER
     from syncer.supervise import supervise
 
@@ -253,7 +253,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
         "-m",
         "celery",
         "-A",
-        "workers.app",
+        "workers.beat",
         "beat",
         "--scheduler",
         SCHEDULER,

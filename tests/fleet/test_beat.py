@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -175,6 +176,8 @@ def test_two_beats_started_together_send_one_tick_per_period(
         for beat in pair:
             beat.stop()
 
+    password = urlsplit(redis_server).password
+    assert password and not [b.name for b in pair if password in b.log_text()]
     holders = [b for b in pair if "beat: Acquired lock" in b.log_text()]
     assert len(holders) == 1, [b.log_tail() for b in pair]
     sends = [t for b in pair for t in b.sends()]
