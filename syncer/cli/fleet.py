@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
 
     from syncer.config import SyncConfig
     from syncer.fleet.plans import PlanStore
+    from syncer.options import SyncOptions
 
 
 def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +42,11 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--no-credential-check",
         action="store_true",
         help="only warn when no live worker holds credentials the planner's auth has",
+    )
+    plan.add_argument(
+        "--retry-failed",
+        metavar="PLAN_ID",
+        help="re-plan exactly the failed images of a finished plan (no config needed)",
     )
     plan.set_defaults(func=cmd_plan)
 
@@ -129,27 +135,42 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """``syncer plan``."""
     from syncer.fleet import planner
 
+    if args.retry_failed:
+        return _retry_failed(args)
     config = load(args)
     if args.dry_run:
         from syncer.cli.dryrun import plan_filter_report
 
         print("\n".join([*plan_filter_report(config), planner.preview(config).render()]))
         return EXIT_OK
+    client = connect(args.redis)
+    _preflight(config, client, args.no_credential_check)
+    source = str(args.config or args.config_file or args.images)
+    return submit_and_follow(args, client, config, sync_options(args), source)
+
+
+def submit_and_follow(
+    args: argparse.Namespace,
+    client: redis.Redis,
+    config: SyncConfig,
+    options: SyncOptions,
+    source: str,
+    **meta: str,
+) -> int:
+    """Plan ``config``, print the plan id, and with ``--wait`` follow it to its exit code.
+
+    ``meta`` is merged into the plan's metadata (``retry_of``, for one).
+    """
+    from syncer.fleet import planner
     from syncer.fleet.broker import CeleryDispatcher, celery_app
     from syncer.fleet.plans import PlanStore
 
-    client = connect(args.redis)
-    _preflight(config, client, args.no_credential_check)
     app = celery_app(settings.redis_url(args.redis))
-    source = str(args.config or args.config_file or args.images)
     plan = planner.submit(
-        config,
-        sync_options(args),
-        client,
-        CeleryDispatcher(app),
-        source=source,
-        ttl=args.ttl,
+        config, options, client, CeleryDispatcher(app), source=source, ttl=args.ttl
     )
+    if meta:
+        PlanStore(client, args.ttl).update_meta(plan, **meta)
     if args.output == "text" or not args.wait:
         print(plan, flush=True)
     else:
@@ -157,6 +178,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not args.wait:
         return EXIT_OK
     return follow(PlanStore(client), plan, args.output, sys.stderr, _redis_name(args.redis))
+
+
+def _retry_failed(args: argparse.Namespace) -> int:
+    """``syncer plan --retry-failed ID``: a new plan of exactly the failed images of ID."""
+    from syncer.fleet import planner
+    from syncer.fleet.history import retry_config
+    from syncer.fleet.plans import PlanStore
+
+    if args.config or args.config_file or args.images:
+        raise ConfigError("--retry-failed takes its images from the plan: pass no config")
+    client = connect(args.redis)
+    config, options = retry_config(PlanStore(client), args.retry_failed)
+    if not config.rules and not config.broken:
+        print(f"plan {args.retry_failed} has no failed images", file=sys.stderr)
+        return EXIT_OK
+    if args.dry_run:
+        print(planner.preview(config).render())
+        return EXIT_OK
+    source = f"retry of {args.retry_failed}"
+    return submit_and_follow(args, client, config, options, source, retry_of=args.retry_failed)
 
 
 def _preflight(config: SyncConfig, client: redis.Redis, warn_only: bool) -> None:
@@ -198,6 +239,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.follow:
         return follow(store, args.plan_id, args.output, sys.stderr, _redis_name(args.redis))
     status = store.status(args.plan_id)
+    if not status.finished and args.output == "json":
+        print_final(status, "json")  # the documented report, with "state": "running"
+        return EXIT_OK
     if not status.finished:
         from syncer.fleet.roster import Roster
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from syncer import __version__
 from syncer.cli.exits import run
 from syncer.cli.fleet import add_fleet_parsers
+from syncer.cli.history import add_history_parsers
+from syncer.cli.schedule import add_schedule_parsers
 from syncer.cli.sync import add_sync_parser
 
 #: What ``syncer --help`` says first.
@@ -39,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_sync_parser(sub)
     add_fleet_parsers(sub)
+    add_history_parsers(sub)
+    add_schedule_parsers(sub)
     return parser
 
 

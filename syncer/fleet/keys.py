@@ -27,6 +27,13 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── backoff:{registry}                string  paused until (a 429)
     ├── upload:{repo}@{digest}            string  resumable upload session   uploads
     ├── workers                           hash    node -> heartbeat          roster
+    ├── plans                             zset    plan -> created (history)  history
+    ├── schedules                         hash    name -> JSON definition    schedules
+    ├── schedule:{name}:runs              hash    last run, plan, skips
+    ├── schedule:{name}:starting          string  one start at a time
+    ├── redbeat:{name}                    hash    redbeat's entry            beat (redbeat's)
+    ├── redbeat::schedule                 zset    entries by when due
+    ├── redbeat::lock                     string  the one running beat
     ├── links:alive                       zset    node -> last seen          links
     └── links:busy                        zset    node -> large stream began
     unacked_index                         zset    kombu's deliveries by when last held
@@ -177,6 +184,31 @@ def links_alive() -> str:
 def links_busy() -> str:
     """Workers by when their link began carrying a large blob."""
     return f"{NAMESPACE}links:busy"
+
+
+def plan_index() -> str:
+    """Every plan by when it was created, for ``syncer plans`` (pruned as plans expire)."""
+    return f"{NAMESPACE}plans"
+
+
+def schedules() -> str:
+    """Schedule name -> its JSON definition (rules, options, timing; never credentials)."""
+    return f"{NAMESPACE}schedules"
+
+
+def schedule_runs(name: str) -> str:
+    """A schedule's last run, last plan and skips."""
+    return f"{NAMESPACE}schedule:{name}:runs"
+
+
+def schedule_starting(name: str) -> str:
+    """Held while a schedule decides whether to start a plan, so two ticks never both do."""
+    return f"{NAMESPACE}schedule:{name}:starting"
+
+
+def redbeat_prefix() -> str:
+    """celery-redbeat's ``redbeat_key_prefix``: its entries, due-times zset and lock sit here."""
+    return f"{NAMESPACE}redbeat:"
 
 
 def unacked_index() -> str:

@@ -27,6 +27,8 @@ COUNTER_FIELDS = tuple(
     for attr in ("total", "done", "skipped", "failed")
 ) + ("blobs_mounted", "rules_pending")
 
+#: ``syncer plans`` remembers at most this many plans (the newest; expired ones drop out too).
+PLAN_INDEX_MAX = 10_000
 #: Counters whose change may end a plan.
 _ENDING = frozenset({"tags_done", "tags_skipped", "tags_failed", "rules_pending"})
 
@@ -100,6 +102,11 @@ class PlanStore:
         pipe.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl)
         pipe.hset(keys.plan_counters(plan), mapping=dict.fromkeys(COUNTER_FIELDS, 0))
         pipe.expire(keys.plan_counters(plan), self.ttl)
+        # The index outlives its longest-lived plan's TTL (read here: EXPIRE GT needs Redis 7).
+        index_ttl = max(int(self.redis.ttl(keys.plan_index())), self.ttl)
+        pipe.zadd(keys.plan_index(), {plan: meta["created"]})
+        pipe.zremrangebyrank(keys.plan_index(), 0, -(PLAN_INDEX_MAX + 1))
+        pipe.expire(keys.plan_index(), index_ttl)
         pipe.execute()
         self._ttls[plan] = self.ttl
         return plan

@@ -144,3 +144,18 @@ def test_k8s_flower_requires_basic_auth() -> None:
     flower = _by_kind("Deployment")["syncer-flower"]["spec"]["template"]["spec"]
     refs = {e["secretRef"]["name"] for e in flower["containers"][0]["envFrom"] if "secretRef" in e}
     assert refs and all("FLOWER_BASIC_AUTH" in _by_kind("Secret")[r]["stringData"] for r in refs)
+
+
+def test_compose_runs_one_beat_without_credentials(compose: dict[str, Any]) -> None:
+    beat = compose["services"]["beat"]
+    assert beat["command"] == ["beat"] and "profiles" not in beat
+    assert beat["environment"]["SYNCER_REDIS_URL"].startswith("redis://redis:")
+    assert "SYNCER_AUTH_FILE" not in beat["environment"] and not beat.get("volumes")
+
+
+def test_k8s_runs_one_beat_recreated_without_credentials() -> None:
+    beat = _by_kind("Deployment")["syncer-beat"]["spec"]
+    assert beat["replicas"] == 1 and beat["strategy"] == {"type": "Recreate"}
+    pod = beat["template"]["spec"]
+    assert [c["args"] for c in pod["containers"]] == [["beat"]]
+    assert "volumes" not in pod

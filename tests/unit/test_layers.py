@@ -153,12 +153,14 @@ def test_only_the_cli_entry_points_import_the_cli() -> None:
     assert outside == set()
 
 
-def test_celery_and_kombu_enter_syncer_through_the_broker_module_only() -> None:
+def test_celery_enters_syncer_through_its_two_boundaries_only() -> None:
+    """``fleet/broker.py`` sends and watches tasks; ``fleet/beat.py`` holds redbeat's entries."""
     importers = sorted(
         name
         for name, path in MODULES.items()
         if name.startswith("syncer.")
         for target in _imported(name, path)
-        if target.split(".")[0] in {"celery", "kombu"}
+        if target.split(".")[0] in {"celery", "kombu", "redbeat"}
     )
-    assert set(importers) <= {"syncer.fleet.broker"}
+    assert set(importers) <= {"syncer.fleet.broker", "syncer.fleet.beat"}
+    assert "syncer.fleet.broker" in importers

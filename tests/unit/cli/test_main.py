@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import exits, fleet, main, sync
+from syncer.cli import exits, fleet, history, main, schedule, sync
 
 CLI = Path(main.__file__).parent
 
@@ -19,10 +19,13 @@ COMMANDS = {
     "status": (["status", "p1"], fleet, "cmd_status"),
     "cancel": (["cancel", "p1"], fleet, "cmd_cancel"),
     "worker": (["worker"], fleet, "cmd_worker"),
+    "plans": (["plans"], history, "cmd_plans"),
+    "schedule": (["schedule", "list"], schedule, "cmd_list"),
+    "beat": (["beat"], schedule, "cmd_beat"),
 }
 
 
-def test_the_parser_knows_exactly_the_five_subcommands() -> None:
+def test_the_parser_knows_exactly_these_subcommands() -> None:
     assert main.subcommands(main.build_parser()) == set(COMMANDS)
 
 
