@@ -79,7 +79,7 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         dest="proc",
         type=int,
         default=defaults.PROC,
-        help="concurrent tasks (default 5)",
+        help=f"concurrent tasks (default {defaults.PROC})",
     )
     worker.add_argument("-n", "--hostname", help="Celery node name")
     worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
