@@ -1,4 +1,11 @@
-"""Every default syncer uses, in one place."""
+"""Every default syncer uses, and the one reader of each ``SYNCER_*`` variable.
+
+Values come first, by concern. The readers below them read the environment
+each time they are called, so their callers decide when (the Celery app at
+import, the deadline watchdog once per process, a tag step per task). A bad
+value raises :class:`~syncer.errors.ConfigError`, one line naming the variable.
+README's "Environment variables" table lists them all.
+"""
 
 from __future__ import annotations
 
