@@ -1,4 +1,11 @@
-"""Every default syncer uses, in one place."""
+"""Every default syncer uses, and the one reader of each ``SYNCER_*`` variable.
+
+Values come first, by concern. The readers below them read the environment
+each time they are called, so their callers decide when (the Celery app at
+import, the deadline watchdog once per process, a tag step per task). A bad
+value raises :class:`~syncer.errors.ConfigError`, one line naming the variable.
+README's "Environment variables" table lists them all.
+"""
 
 from __future__ import annotations
 
@@ -76,6 +83,56 @@ MAX_TAG_PAGES = 10_000
 #: Most tags one repository listing yields (``$SYNCER_MAX_TAGS``).
 MAX_TAGS = 1_000_000
 
+#: Largest image config blob read to learn a single image's platform for
+#: ``--os``/``--arch``; real configs are a few KiB.
+CONFIG_BLOB_MAX = 4 << 20
+#: Config blobs whose platform is remembered per process, by digest.
+PLATFORM_CACHE_SIZE = 4096
+#: Config blobs read at once to rank a rule's tags by created time for ``latest:``.
+CREATED_READS = 8
+
+# The fleet (``syncer plan`` and its workers).
+#: Redis when neither ``--redis`` nor ``$SYNCER_REDIS_URL(_FILE)`` names one.
+REDIS_URL = "redis://localhost:6379/0"
+#: Plans, their counters and reports expire this long after their last update.
+PLAN_TTL = 7 * 24 * 3600
+#: A task handed out this long ago and not acknowledged goes back to the queue
+#: (kombu's visibility timeout), unless its worker has said since that it still
+#: holds it: every worker re-stamps the deliveries it holds every
+#: ``settings.visibility_refresh()`` seconds (``workers/visibility.py``). So a
+#: live worker keeps a 30-minute stream to itself, and the task of a worker lost
+#: to ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
+#: ``$SYNCER_VISIBILITY_TIMEOUT``.
+VISIBILITY_TIMEOUT = 60
+#: An image's blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES per image,
+#: are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
+#: a task costs several Redis round trips and events, about as much CPU as
+#: copying a 1 MiB blob on a fast link. Batches run after every waiting
+#: ``sync_tag`` (BATCH_PRIORITY), so large blobs are found and started first.
+#: ``$SYNCER_BATCH_BLOB`` overrides the size; 0 gives every blob its own task.
+BATCH_BLOB = 4 << 20
+BATCH_BYTES = 16 << 20
+#: At most this many blobs in one batch (an index of many tiny images).
+BATCH_COUNT = 50
+BATCH_PRIORITY = 8
+#: How long a batch waits, in all, for its blobs another worker is uploading.
+BATCH_BUSY_WAIT = 2.0
+#: A fan-out larger than this is split into ``enqueue_tags`` tasks of this many
+#: images, so several workers publish a 50k-tag repository in parallel.
+FANOUT_CHUNK = 250
+#: Celery retries of a task that failed with a transient error.
+MAX_RETRIES = 6
+#: How long a task waits for Redis to come back before retrying through it.
+REDIS_WAIT = 120.0
+#: Looking again at a blob another worker is uploading: 0.1 s, doubling to 2 s.
+BUSY_FIRST, BUSY_MAX = 0.1, 2.0
+#: A blob this big keeps a link busy long enough to be worth keeping to itself.
+LARGE_BLOB = 64 << 20
+#: How many times a small copy is handed on before a busy worker takes it.
+MAX_DEFERRALS = 3
+#: How often a working worker says it is alive.
+ALIVE_EVERY = 5.0
+
 
 def _seconds(name: str, default: float) -> float:
     text = os.environ.get(name, "").strip()
@@ -148,10 +205,68 @@ def check_limits() -> None:
     max_tags()
 
 
-#: Largest image config blob read to learn a single image's platform for
-#: ``--os``/``--arch``; real configs are a few KiB.
-CONFIG_BLOB_MAX = 4 << 20
-#: Config blobs whose platform is remembered per process, by digest.
-PLATFORM_CACHE_SIZE = 4096
-#: Config blobs read at once to rank a rule's tags by created time for ``latest:``.
-CREATED_READS = 8
+def _whole(name: str) -> int | None:
+    """``$name`` read as ``int()`` reads it (any sign), or None when unset or empty."""
+    text = os.environ.get(name, "")
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"${name} must be a whole number, not {text[:40]!r}") from None
+
+
+def batch_blob() -> int:
+    """``$SYNCER_BATCH_BLOB`` or :data:`BATCH_BLOB`: the largest blob sent in a batch."""
+    value = _whole("SYNCER_BATCH_BLOB")
+    return BATCH_BLOB if value is None else value
+
+
+def visibility_timeout() -> int:
+    """``$SYNCER_VISIBILITY_TIMEOUT`` or :data:`VISIBILITY_TIMEOUT`, in seconds.
+
+    A task whose worker died outright (``kill -9`` of the whole process) is
+    handed to another worker once this has passed since the dead worker last
+    re-stamped it. A task redelivered anyway (clocks apart by more than this)
+    is harmless: the in-flight lock makes it wait, the destination check makes
+    it a no-op.
+    """
+    value = _whole("SYNCER_VISIBILITY_TIMEOUT")
+    return VISIBILITY_TIMEOUT if value is None else value
+
+
+def worker_concurrency() -> int | None:
+    """``$SYNCER_WORKER_CONCURRENCY`` (``syncer worker -p N`` sets it), if set.
+
+    Plain ``celery worker -c N`` does not set it; the worker then falls back to
+    Celery's concurrency, whose default is :data:`PROC`.
+    """
+    return _whole("SYNCER_WORKER_CONCURRENCY")
+
+
+def auth_file() -> Path | None:
+    """``$SYNCER_AUTH_FILE``: the worker's own auth file, if set."""
+    value = os.environ.get("SYNCER_AUTH_FILE")
+    return Path(value) if value else None
+
+
+def redis_url(explicit: str | None = None) -> str:
+    """``--redis``, else ``$SYNCER_REDIS_URL``, else ``$SYNCER_REDIS_URL_FILE``, else the default.
+
+    A password in ``--redis`` shows in ``ps``; the file keeps it out of the
+    process table and the environment (a mounted secret, mode 0600).
+    """
+    url = explicit or os.environ.get("SYNCER_REDIS_URL")
+    if url:
+        return url
+    path = os.environ.get("SYNCER_REDIS_URL_FILE")
+    if not path:
+        return REDIS_URL
+    try:
+        with open(path, encoding="utf-8") as f:
+            url = f.read(4096).strip()
+    except OSError as exc:
+        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: {exc.strerror}") from None
+    if not url:
+        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: empty")
+    return url

@@ -12,11 +12,12 @@ from typing import Any
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
+from syncer import defaults
 from syncer.fleet import settings
 from syncer.text import EscapeControls
 
 app = Celery("syncer", include=["workers.tasks", "workers.scheduled"])
-app.conf.update(settings.celery_config(settings.redis_url()))
+app.conf.update(settings.celery_config(defaults.redis_url()))
 # A task of a name this worker does not know goes back to the queue for a
 # newer worker instead of being dropped (a rolling upgrade; see workers/upgrade.py).
 app.conf.worker_consumer = "workers.upgrade:Consumer"

@@ -7,10 +7,10 @@ Kept apart from :mod:`workers.app` so the workers' own settings never hold
 
 from __future__ import annotations
 
-from syncer.fleet import settings
+from syncer import defaults
 from syncer.fleet.beat import beat_config
 from workers.app import app
 
-app.conf.update(beat_config(settings.redis_url()))
+app.conf.update(beat_config(defaults.redis_url()))
 
 __all__ = ["app"]

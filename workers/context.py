@@ -27,7 +27,6 @@ from syncer import defaults
 from syncer.config import load_auth
 from syncer.credentials import AuthEntry, Credentials, keys_under
 from syncer.errors import ConfigError
-from syncer.fleet import settings
 from syncer.fleet.broker import CeleryDispatcher
 from syncer.fleet.context import FleetContext
 from syncer.fleet.locks import RedisThrottle
@@ -100,18 +99,12 @@ def _reason(path: Path, exc: BaseException) -> str:
     return str(exc)
 
 
-def auth_path() -> Path | None:
-    """``$SYNCER_AUTH_FILE``, if set."""
-    value = os.environ.get("SYNCER_AUTH_FILE")
-    return Path(value) if value else None
-
-
 def fleet() -> FleetContext:
     """The process's fleet context (rebuilt after a fork), with current credentials."""
     global _fleet
     with _lock:
         if _fleet is None or _fleet[0] != os.getpid():
-            auth = AuthFile(auth_path())
+            auth = AuthFile(defaults.auth_file())
             _fleet = (os.getpid(), _build(auth.entries), auth)
         _, current, auth = _fleet
         try:
@@ -168,12 +161,12 @@ def _limits(entries: Mapping[str, AuthEntry]) -> dict[str, int]:
 def _pool(entries: Mapping[str, AuthEntry], client: redis.Redis) -> ClientPool:
     # `syncer worker -p N` says N here; plain `celery worker -c N` does not, so
     # fall back to the configured default.
-    concurrency = int(
-        os.environ.get("SYNCER_WORKER_CONCURRENCY") or app.conf.worker_concurrency or defaults.PROC
-    )
+    concurrency = defaults.worker_concurrency()
+    if concurrency is None:
+        concurrency = int(app.conf.worker_concurrency or defaults.PROC)
     return ClientPool(Credentials(entries), pool_size=concurrency, throttle=RedisThrottle(client))
 
 
 def _build(entries: Mapping[str, AuthEntry]) -> FleetContext:
-    client = redis.Redis.from_url(settings.redis_url(), health_check_interval=30)
+    client = redis.Redis.from_url(defaults.redis_url(), health_check_interval=30)
     return FleetContext(client, _pool(entries, client), CeleryDispatcher(app), _limits(entries))

@@ -32,6 +32,7 @@ from celery import Task
 from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
 
+from syncer.defaults import BATCH_PRIORITY, BUSY_FIRST, BUSY_MAX, MAX_RETRIES, REDIS_WAIT
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet import blobsteps, results, settings, tagsteps
 from syncer.fleet.context import FleetContext
@@ -60,12 +61,6 @@ M = TypeVar("M", bound=Message)
 Step = Callable[[Task, FleetContext, M], Any]
 #: Records a task's failure from its body as received (it may not decode).
 Record = Callable[[FleetContext, Mapping[str, Any], str], None]
-
-MAX_RETRIES = 6
-#: How long a task waits for Redis to come back before retrying through it.
-REDIS_WAIT = 120.0
-#: Looking again at a blob another worker is uploading: 0.1 s, doubling to 2 s.
-BUSY_FIRST, BUSY_MAX = 0.1, 2.0
 
 
 @contextmanager
@@ -351,7 +346,7 @@ def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
     me = task.request.hostname or ""
     descs = msg.descriptors
     total = sum(max(d.size, 0) for d in descs)
-    if _handed_back(task, msg, total, settings.BATCH_PRIORITY):
+    if _handed_back(task, msg, total, BATCH_PRIORITY):
         return "deferred"
     src, dst = Repository.parse(msg.src), Repository.parse(msg.dst)
     with links.streaming(total, f.redis, me):

@@ -4,7 +4,7 @@ kombu's Redis transport hands a task out again once it has gone unacknowledged
 for the visibility timeout. Left at that, a short timeout would also re-deliver
 a task a live worker is still running (a 30-minute stream), and a long one
 leaves a lost worker's task stranded for as long. So the timeout is short
-(:data:`syncer.fleet.settings.VISIBILITY_TIMEOUT`) and a consumer bootstep
+(:data:`syncer.fleet.defaults.VISIBILITY_TIMEOUT`) and a consumer bootstep
 re-stamps, every :func:`~syncer.fleet.settings.visibility_refresh` seconds,
 every delivery this worker holds: running, waiting for a slot, or held for a
 countdown. When the worker dies its stamps stop, and about one timeout later

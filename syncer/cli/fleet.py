@@ -32,7 +32,7 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     plan.add_argument(
         "--ttl",
         type=int,
-        default=settings.PLAN_TTL,
+        default=defaults.PLAN_TTL,
         help="seconds to keep the plan's state in Redis (default 7 days)",
     )
     plan.add_argument(
@@ -79,7 +79,7 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         dest="proc",
         type=int,
         default=defaults.PROC,
-        help="concurrent tasks (default 5)",
+        help=f"concurrent tasks (default {defaults.PROC})",
     )
     worker.add_argument("-n", "--hostname", help="Celery node name")
     worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
@@ -90,7 +90,7 @@ def _redis_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--redis",
         help="Redis URL (env SYNCER_REDIS_URL, or a file named by SYNCER_REDIS_URL_FILE; "
-        f"default {settings.DEFAULT_REDIS_URL}); rediss:// and passwords work, "
+        f"default {defaults.REDIS_URL}); rediss:// and passwords work, "
         "but a password here shows in ps",
     )
 
@@ -105,7 +105,7 @@ def connect(url: str | None) -> redis.Redis:
     """A Redis client, checked with a PING; errors never echo the URL's password."""
     import redis
 
-    url = settings.redis_url(url)
+    url = defaults.redis_url(url)
     problem = settings.redis_url_problem(url)
     if problem:
         raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")
@@ -119,7 +119,7 @@ def connect(url: str | None) -> redis.Redis:
 
 def _redis_name(url: str | None) -> str:
     """``Redis at URL`` with the password masked, for messages."""
-    return f"Redis at {_safe_url(settings.redis_url(url))}"
+    return f"Redis at {_safe_url(defaults.redis_url(url))}"
 
 
 def _safe_url(url: str) -> str:
@@ -165,7 +165,7 @@ def submit_and_follow(
     from syncer.fleet.broker import CeleryDispatcher, celery_app
     from syncer.fleet.plans import PlanStore
 
-    app = celery_app(settings.redis_url(args.redis))
+    app = celery_app(defaults.redis_url(args.redis))
     plan = planner.submit(
         config, options, client, CeleryDispatcher(app), source=source, ttl=args.ttl
     )
@@ -265,7 +265,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """``syncer worker``: ``celery -A workers.app worker`` with sensible defaults, kept running."""
-    url = settings.redis_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
+    url = defaults.redis_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
     problem = settings.redis_url_problem(url)
     if problem:
         raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")
@@ -274,12 +274,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.redis:
         # The child reads SYNCER_REDIS_URL(_FILE) itself; a --redis URL goes by environment.
         env["SYNCER_REDIS_URL"] = args.redis
+    auth = defaults.auth_file()
     if args.auth:
-        env["SYNCER_AUTH_FILE"] = os.path.abspath(args.auth)
-    if env.get("SYNCER_AUTH_FILE"):
+        auth = Path(os.path.abspath(args.auth))
+        env["SYNCER_AUTH_FILE"] = str(auth)
+    if auth is not None:
         # A worker that cannot read its credentials would say "ready" and then
         # fail every task: refuse to start instead, naming the file.
-        _check_auth_file(Path(env["SYNCER_AUTH_FILE"]))
+        _check_auth_file(auth)
     argv = [
         sys.executable,
         "-m",

@@ -67,7 +67,7 @@ def _add_add(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument("--arch", action="append", default=[], help="only these architectures")
     add.add_argument("--force", action="store_true", help="push manifests even when unchanged")
     add.add_argument(
-        "--ttl", type=int, default=settings.PLAN_TTL, help="seconds each plan's state is kept"
+        "--ttl", type=int, default=defaults.PLAN_TTL, help="seconds each plan's state is kept"
     )
     add.add_argument(
         "--no-credential-check",
@@ -84,7 +84,7 @@ def _add_add(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _entries(args: argparse.Namespace) -> Any:
     from syncer.fleet.beat import BeatEntries
 
-    return BeatEntries(settings.redis_url(args.redis))
+    return BeatEntries(defaults.redis_url(args.redis))
 
 
 def _store(client: Any) -> Any:
@@ -210,7 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from syncer.fleet.schedules import start
 
     client = connect(args.redis)
-    dispatcher = CeleryDispatcher(celery_app(settings.redis_url(args.redis)))
+    dispatcher = CeleryDispatcher(celery_app(defaults.redis_url(args.redis)))
     outcome = start(client, args.name, dispatcher, manual=True)
     if not outcome.plan:
         print(f"syncer: schedule {args.name} skipped: {outcome.skipped}", file=sys.stderr)
@@ -241,7 +241,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     from syncer.fleet.beat import BEAT_MAX_INTERVAL, SCHEDULER
     from syncer.supervise import supervise
 
-    url = settings.redis_url(args.redis)
+    url = defaults.redis_url(args.redis)
     problem = settings.redis_url_problem(url)
     if problem:
         raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")

@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 
 import redis
 
+from syncer.defaults import BATCH_BUSY_WAIT
 from syncer.engine import copy_and_record
 from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet import settings
@@ -28,10 +29,6 @@ from syncer.reference import Repository
 from syncer.transfer import BlobCopier, Outcome
 
 log = logging.getLogger(__name__)
-
-
-#: How long a batch waits, in all, for its blobs another worker is uploading.
-BATCH_BUSY_WAIT = 2.0
 
 
 class BusyError(SyncerError):

@@ -7,6 +7,7 @@ Celery one lives in :mod:`syncer.fleet.broker`; tests pass one that records).
 
 from __future__ import annotations
 
+from syncer import defaults
 from syncer.fleet import settings
 from syncer.fleet.context import Dispatcher, FleetContext
 from syncer.fleet.messages import CopyBlob, CopyBlobs, EnqueueTags, Message, PushImage, SyncTag
@@ -31,12 +32,12 @@ def fan_out(dispatch: Dispatcher, plan: str, jobs: list[TagJob]) -> None:
     Publishing costs about a millisecond of CPU per message, so a 10k-tag
     repository is split into chunks that every worker can publish at once.
     """
-    if len(jobs) <= settings.FANOUT_CHUNK:
+    if len(jobs) <= defaults.FANOUT_CHUNK:
         for job in jobs:
             send(dispatch, sync_tag_message(plan, job))
         return
-    for start in range(0, len(jobs), settings.FANOUT_CHUNK):
-        chunk = tuple(job.to_dict() for job in jobs[start : start + settings.FANOUT_CHUNK])
+    for start in range(0, len(jobs), defaults.FANOUT_CHUNK):
+        chunk = tuple(job.to_dict() for job in jobs[start : start + defaults.FANOUT_CHUNK])
         send(dispatch, EnqueueTags(plan, chunk), priority=0)
 
 
@@ -53,7 +54,7 @@ def enqueue_batch(
 ) -> None:
     """Enqueue one ``copy_blobs`` task for several small blobs of one image."""
     message = CopyBlobs(plan, str(src), str(dst), tuple(d.to_dict() for d in blobs))
-    send(fleet.dispatch, message, priority=settings.BATCH_PRIORITY)
+    send(fleet.dispatch, message, priority=defaults.BATCH_PRIORITY)
 
 
 def enqueue_push(fleet: FleetContext, plan: str, image: str, dest: str) -> None:

@@ -20,9 +20,9 @@ from typing import Any, cast
 
 import redis
 
+from syncer.defaults import PLAN_TTL
 from syncer.fleet import keys
 from syncer.fleet.keys import blob_key, image_id
-from syncer.fleet.settings import PLAN_TTL
 from syncer.fleet.state import text
 
 # KEYS[1] = the image's pending set; ARGV[1] = blob key.

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import redis
 
+from syncer import defaults
 from syncer.config import SyncConfig
 from syncer.engine import explicit_jobs, unique_jobs
-from syncer.fleet import settings
 from syncer.fleet.context import Dispatcher
 from syncer.fleet.enqueue import fan_out, send
 from syncer.fleet.messages import ExpandRule
@@ -69,7 +69,7 @@ def submit(
     dispatcher: Dispatcher,
     *,
     source: str = "",
-    ttl: int = settings.PLAN_TTL,
+    ttl: int = defaults.PLAN_TTL,
 ) -> str:
     """Create a plan, enqueue its first tasks, and return the plan id."""
     plans = PlanStore(client, ttl)

@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import redis
 
+from syncer.defaults import PLAN_TTL
 from syncer.fleet import keys
-from syncer.fleet.settings import PLAN_TTL
 from syncer.fleet.state import text
 from syncer.jobs import ImageResult
 from syncer.progress import Counter, Stats

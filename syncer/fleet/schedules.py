@@ -22,10 +22,10 @@ from typing import Any
 import redis
 
 from syncer.config import SyncConfig
+from syncer.defaults import PLAN_TTL
 from syncer.errors import ConfigError
 from syncer.fleet import keys
 from syncer.fleet.plans import PlanStore
-from syncer.fleet.settings import PLAN_TTL
 from syncer.fleet.state import text
 from syncer.manifest import PlatformFilter
 from syncer.options import SyncOptions

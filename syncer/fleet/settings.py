@@ -6,13 +6,11 @@ imports worker code.
 
 from __future__ import annotations
 
-import os
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
 from syncer import defaults
-from syncer.errors import ConfigError
 from syncer.fleet import keys
 
 EXPAND_RULE = "syncer.expand_rule"
@@ -25,59 +23,11 @@ ENQUEUE_TAGS = "syncer.enqueue_tags"
 #: The broker transport class Celery loads by name.
 BROKER_TRANSPORT = "syncer.fleet.broker:Transport"
 
-#: An image's blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES per image,
-#: are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
-#: a task costs several Redis round trips and events, about as much CPU as
-#: copying a 1 MiB blob on a fast link. Batches run after every waiting
-#: ``sync_tag`` (BATCH_PRIORITY), so large blobs are found and started first.
-#: ``$SYNCER_BATCH_BLOB`` overrides the size; 0 gives every blob its own task.
-BATCH_BLOB = 4 << 20
-BATCH_BYTES = 16 << 20
-#: At most this many blobs in one batch (an index of many tiny images).
-BATCH_COUNT = 50
-BATCH_PRIORITY = 8
-
-#: A fan-out larger than this is split into ``enqueue_tags`` tasks of this many
-#: images, so several workers publish a 50k-tag repository in parallel.
-FANOUT_CHUNK = 250
-
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
-#: Plans, their counters and reports expire this long after their last update.
-PLAN_TTL = 7 * 24 * 3600
-#: A task handed out this long ago and not acknowledged goes back to the queue
-#: (kombu's visibility timeout), unless its worker has said since that it still
-#: holds it: every worker re-stamps the deliveries it holds every
-#: :func:`visibility_refresh` seconds (``workers/visibility.py``). So a live
-#: worker keeps a 30-minute stream to itself, and the task of a worker lost to
-#: ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
-VISIBILITY_TIMEOUT = 60
 #: kombu's sorted set of unacknowledged deliveries (named in ``keys.py``; kept
 #: here for ``fleet/broker.py`` until it calls ``keys.unacked_index``).
 UNACKED_INDEX = keys.unacked_index()
 #: Priority levels: big blobs go first (kombu's Redis transport: 0 is served first).
 PRIORITY_STEPS = list(range(10))
-
-
-def redis_url(explicit: str | None = None) -> str:
-    """``--redis``, else ``$SYNCER_REDIS_URL``, else ``$SYNCER_REDIS_URL_FILE``, else the default.
-
-    A password in ``--redis`` shows in ``ps``; the file keeps it out of the
-    process table and the environment (a mounted secret, mode 0600).
-    """
-    url = explicit or os.environ.get("SYNCER_REDIS_URL")
-    if url:
-        return url
-    path = os.environ.get("SYNCER_REDIS_URL_FILE")
-    if not path:
-        return DEFAULT_REDIS_URL
-    try:
-        with open(path, encoding="utf-8") as f:
-            url = f.read(4096).strip()
-    except OSError as exc:
-        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: {exc.strerror}") from None
-    if not url:
-        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: empty")
-    return url
 
 
 def redis_url_problem(url: str) -> str:
@@ -113,26 +63,9 @@ def blob_priority(size: int) -> int:
     return 9
 
 
-def batch_blob() -> int:
-    """``$SYNCER_BATCH_BLOB`` or :data:`BATCH_BLOB`: the largest blob sent in a batch."""
-    return int(os.environ.get("SYNCER_BATCH_BLOB") or BATCH_BLOB)
-
-
-def visibility_timeout() -> int:
-    """``$SYNCER_VISIBILITY_TIMEOUT`` or :data:`VISIBILITY_TIMEOUT`.
-
-    A task whose worker died outright (``kill -9`` of the whole process) is
-    handed to another worker once this has passed since the dead worker last
-    re-stamped it. A task redelivered anyway (clocks apart by more than this)
-    is harmless: the in-flight lock makes it wait, the destination check makes
-    it a no-op.
-    """
-    return int(os.environ.get("SYNCER_VISIBILITY_TIMEOUT") or VISIBILITY_TIMEOUT)
-
-
 def visibility_refresh() -> float:
     """How often a worker re-stamps the deliveries it holds: a quarter of the timeout."""
-    return max(0.5, visibility_timeout() / 4)
+    return max(0.5, defaults.visibility_timeout() / 4)
 
 
 def lock_ttl() -> float:
@@ -141,12 +74,12 @@ def lock_ttl() -> float:
     60 s, or a third of the visibility timeout when that is shorter, so a task
     redelivered after a crash does not then wait out the dead holder's lock.
     """
-    return float(max(5, min(60, visibility_timeout() // 3)))
+    return float(max(5, min(60, defaults.visibility_timeout() // 3)))
 
 
 def celery_config(url: str) -> dict[str, Any]:
     """Every Celery setting syncer relies on, for both sides of the queue."""
-    timeout = visibility_timeout()
+    timeout = defaults.visibility_timeout()
     transport = {
         "visibility_timeout": timeout,
         "unacked_index_key": keys.unacked_index(),
@@ -168,7 +101,7 @@ def celery_config(url: str) -> dict[str, Any]:
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        "result_expires": PLAN_TTL,
+        "result_expires": defaults.PLAN_TTL,
         "task_ignore_result": True,
         # Redelivery must be harmless: tasks check the destination first and key
         # their work by digest, so we acknowledge only once a task has finished.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from syncer import defaults
 from syncer.engine import (
     Resolved,
     expand_rule,
@@ -20,7 +21,6 @@ from syncer.engine import (
     unique_jobs,
 )
 from syncer.errors import SyncerError
-from syncer.fleet import settings
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import (
     enqueue_batch,
@@ -143,14 +143,14 @@ def _hand_out_copies(
 ) -> None:
     """Claim each missing blob once per plan and enqueue its copy, largest first.
 
-    Blobs of at most :func:`settings.batch_blob` bytes, up to
-    :data:`settings.BATCH_BYTES` and :data:`settings.BATCH_COUNT` blobs in
+    Blobs of at most :func:`defaults.batch_blob` bytes, up to
+    :data:`defaults.BATCH_BYTES` and :data:`defaults.BATCH_COUNT` blobs in
     all, go out together as one ``copy_blobs`` task; every other blob gets a
     ``copy_blob`` task.
     """
     src, dst = job.source.repo, job.dest.repo
     batch: dict[str, Descriptor] = {}
-    budget, largest = settings.BATCH_BYTES, settings.batch_blob()
+    budget, largest = defaults.BATCH_BYTES, defaults.batch_blob()
     # Until a claim's task is published, any failure gives it back, so the
     # retried task (or another image's) can claim and enqueue it again.
     with _unclaimed_on_error(fleet, plan, batch):
@@ -160,7 +160,7 @@ def _hand_out_copies(
             batch[key] = desc  # claimed, not yet published
             if fleet.plans.once(plan, f"seen:{key}"):
                 fleet.plans.bump(plan, blobs_total=1)
-            fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= settings.BATCH_COUNT
+            fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= defaults.BATCH_COUNT
             if largest > 0 and fits:
                 budget -= desc.size
                 continue

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from syncer.fleet import settings
+from syncer import defaults
 
 WORKER = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "worker.yaml"
 
@@ -29,4 +29,4 @@ def test_new_workers_are_ready_before_old_ones_stop() -> None:
 def test_a_stopping_worker_has_longer_than_the_visibility_timeout_to_hand_over() -> None:
     pod = _deployment()["spec"]["template"]["spec"]
 
-    assert pod["terminationGracePeriodSeconds"] > settings.VISIBILITY_TIMEOUT
+    assert pod["terminationGracePeriodSeconds"] > defaults.VISIBILITY_TIMEOUT

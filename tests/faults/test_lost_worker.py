@@ -21,7 +21,6 @@ import pytest
 
 from lab.images import build_image_set
 from syncer import defaults
-from syncer.fleet import settings
 from tests.support.chaos import ChaosProxy
 from tests.support.faultproxy import Recorded
 from tests.support.faults import (
@@ -112,7 +111,7 @@ def test_kill_9_with_default_settings_recovers_on_a_worker_started_afterwards(
     # The take-over came about one visibility timeout after the kill (plus a
     # sweep), and not before the dead worker's last stamp could have lapsed.
     took_over = resumed[0].at - killed
-    assert 0 < took_over < settings.VISIBILITY_TIMEOUT + 30, took_over
+    assert 0 < took_over < defaults.VISIBILITY_TIMEOUT + 30, took_over
     assert "resuming upload of" in newcomer.log_text()
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from lab.images import build_image_set
+from syncer import defaults
 from syncer.fleet import settings
 from syncer.fleet.enqueue import fan_out
 from syncer.jobs import TagJob
@@ -19,7 +20,7 @@ from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 
-TAGS = 2 * settings.FANOUT_CHUNK + 100
+TAGS = 2 * defaults.FANOUT_CHUNK + 100
 
 
 class _Recorder:
@@ -39,8 +40,8 @@ def _jobs(n: int) -> list[TagJob]:
 
 def test_small_fan_out_sends_one_task_per_image() -> None:
     rec = _Recorder()
-    fan_out(rec, "p", _jobs(settings.FANOUT_CHUNK))
-    assert [name for name, _, _ in rec.sent] == [settings.SYNC_TAG] * settings.FANOUT_CHUNK
+    fan_out(rec, "p", _jobs(defaults.FANOUT_CHUNK))
+    assert [name for name, _, _ in rec.sent] == [settings.SYNC_TAG] * defaults.FANOUT_CHUNK
 
 
 def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
@@ -49,7 +50,7 @@ def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
     fan_out(rec, "p", jobs)
     assert {name for name, _, _ in rec.sent} == {settings.ENQUEUE_TAGS}
     sizes = [len(kwargs["jobs"]) for _, kwargs, _ in rec.sent]
-    assert sizes == [settings.FANOUT_CHUNK, settings.FANOUT_CHUNK, 100]
+    assert sizes == [defaults.FANOUT_CHUNK, defaults.FANOUT_CHUNK, 100]
     assert all(priority == 0 for _, _, priority in rec.sent)
     flat = [TagJob.from_dict(j) for _, kwargs, _ in rec.sent for j in kwargs["jobs"]]
     assert flat == jobs

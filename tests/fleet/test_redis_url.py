@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from syncer import defaults
 from syncer.errors import ConfigError
-from syncer.fleet import settings
 from tests.support.processes import fleet_env, run_cli
 
 
@@ -23,14 +23,14 @@ def test_a_file_keeps_the_password_out_of_argv(
     secret = tmp_path / "redis-url"
     secret.write_text("rediss://:pw@redis.internal:6380/2\n")
     monkeypatch.setenv("SYNCER_REDIS_URL_FILE", str(secret))
-    assert settings.redis_url() == "rediss://:pw@redis.internal:6380/2"
+    assert defaults.redis_url() == "rediss://:pw@redis.internal:6380/2"
     monkeypatch.setenv("SYNCER_REDIS_URL", "redis://env:6379/0")
-    assert settings.redis_url() == "redis://env:6379/0"
-    assert settings.redis_url("redis://flag:6379/0") == "redis://flag:6379/0"
+    assert defaults.redis_url() == "redis://env:6379/0"
+    assert defaults.redis_url("redis://flag:6379/0") == "redis://flag:6379/0"
 
 
 def test_without_any_setting_the_local_default() -> None:
-    assert settings.redis_url() == settings.DEFAULT_REDIS_URL
+    assert defaults.redis_url() == defaults.REDIS_URL
 
 
 @pytest.mark.parametrize("content", [None, "  \n"], ids=["missing", "empty"])
@@ -42,7 +42,7 @@ def test_an_unusable_file_is_one_line_naming_the_variable(
         path.write_text(content)
     monkeypatch.setenv("SYNCER_REDIS_URL_FILE", str(path))
     with pytest.raises(ConfigError, match=r"^SYNCER_REDIS_URL_FILE .*redis-url: "):
-        settings.redis_url()
+        defaults.redis_url()
 
 
 @pytest.mark.integration

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import redis
 
+from syncer import defaults
 from syncer.credentials import Credentials
 from syncer.fleet import blobsteps, settings, tagsteps
 from syncer.fleet.context import FleetContext
@@ -58,16 +59,16 @@ def test_large_blobs_first_then_one_batch_of_the_small_ones(redis_client: redis.
     names = [name for name, _, _ in dispatch.sent]
     assert names == [settings.COPY_BLOB, settings.COPY_BLOB, settings.COPY_BLOBS]
     assert [kw["size"] for _, kw, _ in dispatch.sent[:2]] == [100 * MIB, 5 * MIB]
-    assert dispatch.sent[0][2] == settings.blob_priority(100 * MIB) < settings.BATCH_PRIORITY
+    assert dispatch.sent[0][2] == settings.blob_priority(100 * MIB) < defaults.BATCH_PRIORITY
     _, batch, priority = dispatch.sent[2]
-    assert priority == settings.BATCH_PRIORITY
+    assert priority == defaults.BATCH_PRIORITY
     assert [b["size"] for b in batch["blobs"]] == [3 * MIB, 1 * MIB, 2000]
     assert batch["src"] == "src.example/lab/app" and batch["dst"] == "dst.example/mirror/app"
 
 
 def test_a_batch_carries_at_most_its_byte_budget(redis_client: redis.Redis) -> None:
     dispatch = Recorder()
-    count = settings.BATCH_BYTES // MIB + 4
+    count = defaults.BATCH_BYTES // MIB + 4
 
     tagsteps._hand_out_copies(
         _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[MIB] * count), "task-1"
@@ -75,7 +76,7 @@ def test_a_batch_carries_at_most_its_byte_budget(redis_client: redis.Redis) -> N
 
     singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
     [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
-    assert len(batch["blobs"]) == settings.BATCH_BYTES // MIB and len(singles) == 4
+    assert len(batch["blobs"]) == defaults.BATCH_BYTES // MIB and len(singles) == 4
 
 
 def test_batching_can_be_turned_off(
@@ -137,7 +138,7 @@ def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
 
 def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> None:
     dispatch = Recorder()
-    count = settings.BATCH_COUNT + 10
+    count = defaults.BATCH_COUNT + 10
 
     tagsteps._hand_out_copies(
         _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[100] * count), "task-1"
@@ -145,7 +146,7 @@ def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> No
 
     [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
     singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
-    assert len(batch["blobs"]) == settings.BATCH_COUNT and len(singles) == 10
+    assert len(batch["blobs"]) == defaults.BATCH_COUNT and len(singles) == 10
 
 
 class FailOnce(Recorder):

@@ -1,0 +1,234 @@
+"""syncer/defaults.py is the one home of every default and every ``SYNCER_*`` reader."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from syncer import defaults
+from syncer.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+HOME = ROOT / "syncer" / "defaults.py"
+NAME = re.compile(r"SYNCER_[A-Z0-9_]*")
+#: Each documented variable, and the default the README must state for it.
+DOCUMENTED_DEFAULTS = {
+    "SYNCER_REQUEST_DEADLINE": defaults.REQUEST_DEADLINE,
+    "SYNCER_MIN_RATE": defaults.MIN_RATE,
+    "SYNCER_RATE_WINDOW": defaults.RATE_WINDOW,
+    "SYNCER_MAX_MANIFEST": defaults.MAX_MANIFEST,
+    "SYNCER_MAX_TAG_PAGES": defaults.MAX_TAG_PAGES,
+    "SYNCER_MAX_TAGS": defaults.MAX_TAGS,
+    "SYNCER_VISIBILITY_TIMEOUT": defaults.VISIBILITY_TIMEOUT,
+    "SYNCER_BATCH_BLOB": defaults.BATCH_BLOB,
+}
+
+
+def _name(node: ast.AST) -> str | None:
+    """The ``SYNCER_*`` name a node spells as a string literal, if it does."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if NAME.fullmatch(node.value):
+            return node.value
+    return None
+
+
+def env_reads(source: str) -> Iterator[str]:
+    """Every ``SYNCER_*`` name ``source`` looks up: ``.get``/``getenv`` calls, subscripts, ``in``.
+
+    Writes (``env["SYNCER_X"] = v``, ``dict(os.environ, SYNCER_X=v)``) are not reads: the
+    CLI hands settings to the workers it starts that way.
+    """
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            found = [_name(arg) for arg in node.args]
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            found = [_name(node.slice)]
+        elif isinstance(node, ast.Compare):
+            found = [_name(node.left)] if isinstance(node.ops[0], ast.In | ast.NotIn) else []
+        else:
+            continue
+        yield from (name for name in found if name)
+
+
+def _modules() -> Iterator[Path]:
+    for package in ("syncer", "workers"):
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def _documented() -> dict[str, str]:
+    """The README's "Environment variables" table: variable -> its default column."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Environment variables\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(SYNCER_[A-Z0-9_]+)` \| ([^|]*) \|", section, re.M)
+    return {name: default.strip() for name, default in rows}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'os.environ.get("SYNCER_X")',
+        'os.getenv("SYNCER_X", "1")',
+        'os.environ["SYNCER_X"]',
+        'env.get("SYNCER_X")',
+        '"SYNCER_X" in os.environ',
+        'os.environ.pop("SYNCER_X")',
+    ],
+)
+def test_the_scan_sees_each_way_of_reading_a_variable(code: str) -> None:
+    assert list(env_reads(code)) == ["SYNCER_X"]
+
+
+def test_the_scan_lets_the_cli_hand_variables_to_a_child() -> None:
+    code = 'env = dict(os.environ, SYNCER_X="1")\nenv["SYNCER_Y"] = url\nlog("see SYNCER_Z")'
+    assert list(env_reads(code)) == []
+
+
+def test_no_module_but_defaults_reads_a_syncer_variable() -> None:
+    readers = {
+        str(path.relative_to(ROOT)): names
+        for path in _modules()
+        if path != HOME and (names := sorted(set(env_reads(path.read_text()))))
+    }
+    assert readers == {}
+
+
+def test_every_variable_read_is_in_the_readme_table_and_nothing_else() -> None:
+    read = set(env_reads(HOME.read_text()))
+    assert {"SYNCER_REDIS_URL", "SYNCER_AUTH_FILE", "SYNCER_MAX_TAGS"} <= read
+    assert set(_documented()) == read
+
+
+@pytest.mark.parametrize("variable", sorted(DOCUMENTED_DEFAULTS))
+def test_the_readme_states_the_default_the_code_uses(variable: str) -> None:
+    assert float(_documented()[variable]) == DOCUMENTED_DEFAULTS[variable]
+
+
+def test_the_readme_states_the_default_redis_url() -> None:
+    assert _documented()["SYNCER_REDIS_URL"] == f"`{defaults.REDIS_URL}`"
+
+
+SECONDS: list[tuple[str, Callable[[], float], float]] = [
+    ("SYNCER_REQUEST_DEADLINE", defaults.request_deadline, defaults.REQUEST_DEADLINE),
+    ("SYNCER_MIN_RATE", defaults.min_rate, defaults.MIN_RATE),
+    ("SYNCER_RATE_WINDOW", defaults.rate_window, defaults.RATE_WINDOW),
+]
+POSITIVE: list[tuple[str, Callable[[], int], int]] = [
+    ("SYNCER_MAX_MANIFEST", defaults.max_manifest, defaults.MAX_MANIFEST),
+    ("SYNCER_MAX_TAG_PAGES", defaults.max_tag_pages, defaults.MAX_TAG_PAGES),
+    ("SYNCER_MAX_TAGS", defaults.max_tags, defaults.MAX_TAGS),
+]
+WHOLE: list[tuple[str, Callable[[], Any], Any]] = [
+    ("SYNCER_BATCH_BLOB", defaults.batch_blob, defaults.BATCH_BLOB),
+    ("SYNCER_VISIBILITY_TIMEOUT", defaults.visibility_timeout, defaults.VISIBILITY_TIMEOUT),
+    ("SYNCER_WORKER_CONCURRENCY", defaults.worker_concurrency, None),
+]
+ALL = SECONDS + POSITIVE + WHOLE
+
+
+def _one_line_naming(variable: str, read: Callable[[], Any]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        read()
+    message = str(caught.value)
+    assert variable in message and "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(("variable", "read", "default"), ALL, ids=[v for v, _, _ in ALL])
+def test_unset_or_empty_gives_the_default(
+    monkeypatch: pytest.MonkeyPatch, variable: str, read: Callable[[], Any], default: Any
+) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    assert read() == default
+    monkeypatch.setenv(variable, "")
+    assert read() == default
+
+
+@pytest.mark.parametrize(("variable", "read", "default"), SECONDS, ids=[v for v, _, _ in SECONDS])
+def test_seconds_and_rates_are_positive_numbers(
+    monkeypatch: pytest.MonkeyPatch, variable: str, read: Callable[[], float], default: float
+) -> None:
+    monkeypatch.setenv(variable, " 2.5 ")
+    assert read() == 2.5
+    for bad in ("0", "-1", "inf", "nan", "soon"):
+        monkeypatch.setenv(variable, bad)
+        assert "positive number" in _one_line_naming(variable, read)
+
+
+@pytest.mark.parametrize(("variable", "read", "default"), POSITIVE, ids=[v for v, _, _ in POSITIVE])
+def test_caps_are_positive_whole_numbers(
+    monkeypatch: pytest.MonkeyPatch, variable: str, read: Callable[[], int], default: int
+) -> None:
+    monkeypatch.setenv(variable, "12")
+    assert read() == 12
+    for bad in ("0", "-3", "1.5", "1e6", "many"):
+        monkeypatch.setenv(variable, bad)
+        assert "positive whole number" in _one_line_naming(variable, read)
+    with pytest.raises(ConfigError, match=variable):
+        defaults.check_limits()
+
+
+@pytest.mark.parametrize(("variable", "read", "default"), WHOLE, ids=[v for v, _, _ in WHOLE])
+def test_fleet_numbers_read_as_int_reads_them(
+    monkeypatch: pytest.MonkeyPatch, variable: str, read: Callable[[], Any], default: Any
+) -> None:
+    # int() semantics, as before the readers moved here: 0 turns batching off.
+    for text, value in (("8", 8), (" 8\n", 8), ("0", 0), ("-1", -1)):
+        monkeypatch.setenv(variable, text)
+        assert read() == value
+    for bad in ("1.5", "lots", " "):
+        monkeypatch.setenv(variable, bad)
+        assert "whole number" in _one_line_naming(variable, read)
+
+
+def test_the_auth_file_is_a_path_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SYNCER_AUTH_FILE", raising=False)
+    assert defaults.auth_file() is None
+    monkeypatch.setenv("SYNCER_AUTH_FILE", "")
+    assert defaults.auth_file() is None
+    monkeypatch.setenv("SYNCER_AUTH_FILE", "/run/secrets/auth.yaml")
+    assert defaults.auth_file() == Path("/run/secrets/auth.yaml")
+
+
+def test_redis_url_flag_then_variable_then_file_then_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SYNCER_REDIS_URL", raising=False)
+    monkeypatch.delenv("SYNCER_REDIS_URL_FILE", raising=False)
+    assert defaults.redis_url() == defaults.REDIS_URL
+    (tmp_path / "url").write_text("redis://file:6379/1\n")
+    monkeypatch.setenv("SYNCER_REDIS_URL_FILE", str(tmp_path / "url"))
+    assert defaults.redis_url() == "redis://file:6379/1"
+    monkeypatch.setenv("SYNCER_REDIS_URL", "redis://env:6379/2")
+    assert defaults.redis_url() == "redis://env:6379/2"
+    assert defaults.redis_url("redis://flag:6379/3") == "redis://flag:6379/3"
+
+
+def test_a_missing_redis_url_file_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SYNCER_REDIS_URL", raising=False)
+    monkeypatch.setenv("SYNCER_REDIS_URL_FILE", str(tmp_path / "absent"))
+    _one_line_naming("SYNCER_REDIS_URL_FILE", defaults.redis_url)
+
+
+def test_a_worker_sizes_its_pool_from_the_variable_else_proc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from syncer.fleet.settings import celery_config
+    from workers import context
+
+    # The issue this closes: the worker fell back to 4 while every doc said 5.
+    assert defaults.PROC == 5
+    assert celery_config(defaults.REDIS_URL)["worker_concurrency"] == defaults.PROC
+    client = redis.Redis()  # never connects: building a pool sends nothing
+    monkeypatch.delenv("SYNCER_WORKER_CONCURRENCY", raising=False)
+    monkeypatch.setitem(context.app.conf, "worker_concurrency", None)
+    assert context._pool({}, client)._pool_size == defaults.PROC
+    monkeypatch.setenv("SYNCER_WORKER_CONCURRENCY", "9")
+    assert context._pool({}, client)._pool_size == 9
