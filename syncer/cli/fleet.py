@@ -287,6 +287,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.auth:
         env["SYNCER_AUTH_FILE"] = os.path.abspath(args.auth)
     if args.metrics_port is not None:
+        if not 0 < args.metrics_port < 65536:
+            raise ConfigError(f"--metrics-port must be a TCP port, got {args.metrics_port}")
         env["SYNCER_METRICS_PORT"] = str(args.metrics_port)
     if args.metrics_addr:
         env["SYNCER_METRICS_ADDR"] = args.metrics_addr

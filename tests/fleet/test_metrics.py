@@ -20,7 +20,14 @@ import redis
 from lab.images import build_image_set
 from lab.registry import free_port
 from syncer.fleet.plans import PlanStore
-from tests.support.processes import REPO_ROOT, RunCli, WorkerFactory, fleet_env, running
+from tests.support.processes import (
+    REPO_ROOT,
+    FlowerProcess,
+    RunCli,
+    WorkerFactory,
+    fleet_env,
+    running,
+)
 from tests.support.registries import LabRegistry
 from tests.support.scenario import secret_forms, seed, start_plan, write_json
 from tests.support.scrape import (
@@ -186,3 +193,9 @@ def test_the_dashboard_reads_only_metrics_a_worker_or_syncer_metrics_exposes(
     assert total(plan_text, "syncer_plan_images", result="synced") == 1
     assert total(plan_text, "syncer_queue_depth") == 0
     assert total(plan_text, "syncer_redis_up") == 1
+
+
+def test_flowers_own_metrics_stay_available(flower: FlowerProcess) -> None:
+    resp = flower.get("/metrics")
+    assert resp.status_code == 200, resp.text[:300]
+    assert "flower_events_total" in exposed(resp.text)
