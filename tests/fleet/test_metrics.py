@@ -18,7 +18,6 @@ import pytest
 import redis
 
 from lab.images import build_image_set
-from lab.registry import free_port
 from syncer.fleet.plans import PlanStore
 from tests.support.processes import (
     REPO_ROOT,
@@ -34,6 +33,7 @@ from tests.support.scrape import (
     MetricsProcess,
     dashboard_exprs,
     exposed,
+    metered_workers,
     metric_names,
     scrape,
     total,
@@ -42,16 +42,6 @@ from tests.support.scrape import (
 pytestmark = pytest.mark.integration
 
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "syncer.json"
-
-
-def _metered_workers(workers: WorkerFactory, auth: Path, count: int = 2) -> list[str]:
-    """Start ``count`` workers, each serving ``/metrics`` on a port of its own; their URLs."""
-    urls = []
-    for _ in range(count):
-        port = free_port()
-        workers(1, auth=auth, concurrency=3, env={"SYNCER_METRICS_PORT": str(port)})
-        urls.append(f"http://127.0.0.1:{port}/metrics")
-    return urls
 
 
 def _fleet_counts(urls: list[str]) -> dict[str, float]:
@@ -137,7 +127,7 @@ def test_worker_metrics_match_the_plan_during_and_after_and_hold_no_credentials(
     rules = {f"{source.host}/{i.repo}:{i.tag}": f"{dest.host}/mirror/{i.repo}" for i in images}
     rules[f"{source.host}/{images[0].repo}:no-such-tag"] = f"{dest.host}/mirror/missing"
     rules_path = write_json(fleet_home / "images.json", rules)
-    urls = _metered_workers(workers, auth)
+    urls = metered_workers(workers, auth)
     assert _fleet_counts(urls) == dict.fromkeys(_fleet_counts(urls), 0.0)
 
     first, seen, during = _run_scraping(syncer_cli, redis_client, auth, rules_path, urls)
@@ -176,7 +166,7 @@ def test_the_dashboard_reads_only_metrics_a_worker_or_syncer_metrics_exposes(
     rules = write_json(
         fleet_home / "images.json", {f"{source.host}/{image.repo}:{image.tag}": f"{dest.host}/m/a"}
     )
-    [url] = _metered_workers(workers, auth, count=1)
+    [url] = metered_workers(workers, auth, count=1)
     done = syncer_cli("plan", "--auth", auth, "--images", rules, "--wait")
     assert done.code == 0, done
     env = fleet_env(redis_server, fleet_home)

@@ -14,7 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.registry import free_port
-from tests.support.processes import START_TIMEOUT, ManagedProcess
+from tests.support.processes import START_TIMEOUT, ManagedProcess, WorkerFactory
 
 #: Sample suffixes each metric type adds to its family name.
 _SUFFIXES = {
@@ -86,6 +86,16 @@ def metric_names(expr: str) -> set[str]:
             continue  # a function, a keyword, or a Grafana variable such as $__rate_interval
         names.add(word)
     return names
+
+
+def metered_workers(workers: WorkerFactory, auth: Path, count: int = 2) -> list[str]:
+    """Start ``count`` workers, each serving ``/metrics`` on a port of its own; their URLs."""
+    urls = []
+    for _ in range(count):
+        port = free_port()
+        workers(1, auth=auth, concurrency=3, env={"SYNCER_METRICS_PORT": str(port)})
+        urls.append(f"http://127.0.0.1:{port}/metrics")
+    return urls
 
 
 class MetricsProcess(ManagedProcess):
