@@ -19,8 +19,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 from urllib.parse import urlsplit
 
-#: Default port of ``syncer worker --metrics-port`` and ``syncer metrics`` when asked to serve.
-WORKER_PORT = 9808
+#: Default port of ``syncer metrics`` (workers serve only on the ``--metrics-port`` given).
 PLAN_PORT = 9809
 #: Default bind address: loopback. A container sets ``$SYNCER_METRICS_ADDR`` to 0.0.0.0.
 ADDR = "127.0.0.1"
