@@ -244,6 +244,27 @@ def worker_concurrency() -> int | None:
     return _whole("SYNCER_WORKER_CONCURRENCY")
 
 
+#: Port of ``syncer metrics`` (plan-level gauges); workers serve on ``--metrics-port`` only.
+METRICS_PLAN_PORT = 9809
+#: Where metrics listen unless told otherwise: loopback. A container sets 0.0.0.0.
+METRICS_ADDR = "127.0.0.1"
+
+
+def metrics_addr() -> str:
+    """``$SYNCER_METRICS_ADDR``, else loopback."""
+    return os.environ.get("SYNCER_METRICS_ADDR") or METRICS_ADDR
+
+
+def metrics_listen() -> tuple[str, int] | None:
+    """``($SYNCER_METRICS_ADDR, $SYNCER_METRICS_PORT)``, or None when no port is set."""
+    port = os.environ.get("SYNCER_METRICS_PORT", "")
+    if not port:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"SYNCER_METRICS_PORT must be a TCP port, got {port!r}")
+    return metrics_addr(), int(port)
+
+
 def auth_file() -> Path | None:
     """``$SYNCER_AUTH_FILE``: the worker's own auth file, if set."""
     value = os.environ.get("SYNCER_AUTH_FILE")

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from syncer import digests, mediatypes
+from syncer import digests, mediatypes, metrics
 from syncer.blobreader import never
 from syncer.errors import (
     NotFoundError,
@@ -264,6 +264,7 @@ def copy_and_record(
     """
     known = [Repository(dst.registry, r) for r in cache.repos_with(dst.registry, desc.digest)]
     outcome = copier.copy(src, dst, desc, mount_from=[*also, *known])
+    metrics.recorder().blob(src.registry, dst.registry, outcome)
     if before_record is not None:
         before_record(outcome)
     cache.add(dst.registry, dst.path, desc.digest)

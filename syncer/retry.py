@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 from typing import TypeVar
 
-from syncer import defaults
+from syncer import defaults, metrics
 from syncer.errors import HTTPError, is_transient
 from syncer.registry import deadline
 
@@ -41,6 +41,7 @@ def retrying(
                 raise
             delay = backoff_delay(attempt, exc)
             log.info("%s: %s; retry %d/%d in %.1fs", what, exc, attempt, attempts - 1, delay)
+            metrics.recorder().backoff(metrics.registry_of(exc), "retry")
             if on_retry is not None:
                 on_retry(exc, delay)
             (sleep or deadline.sleep)(delay)  # cut short by an interrupt

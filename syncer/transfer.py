@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, Protocol
 
-from syncer import defaults
+from syncer import defaults, metrics
 from syncer.blobreader import SourceReader, never
 from syncer.errors import (
     CancelledError,
@@ -78,6 +78,7 @@ class _Attempt:
     def __call__(self, n: int) -> None:
         self.sent += n
         self._on_bytes(n)
+        metrics.recorder().streamed(n)
 
     def take_back(self) -> None:
         """Uncount this attempt."""
@@ -173,6 +174,17 @@ class BlobCopier:
             attempts=self.attempts,
         ):
             return "exists"
+        with metrics.recorder().transfer():
+            return self._mount_or_stream(src_repo, dst_repo, desc, what, mount_from)
+
+    def _mount_or_stream(
+        self,
+        src_repo: Repository,
+        dst_repo: Repository,
+        desc: Descriptor,
+        what: str,
+        mount_from: Iterable[Repository],
+    ) -> Outcome:
         for other in mount_from:
             if other != dst_repo and self._try_mount(dst_repo, desc.digest, other):
                 return "mounted"
@@ -216,6 +228,7 @@ class BlobCopier:
             # falsy body with {}, sending "Content-Length: 0" and no bytes at all.
             body = SizedBody(pieces, size) if size else pieces
             self.dst.finish_upload(dst_repo, url, desc.digest, body)
+            metrics.recorder().bytes_copied(src_repo.registry, dst_repo.registry, attempt.sent)
         except BaseException:
             attempt.take_back()
             self.dst.cancel_upload(dst_repo, url)
@@ -230,6 +243,7 @@ class BlobCopier:
         failures = 0
         try:
             while reader.position < desc.size:
+                start = reader.position
                 try:
                     url = self._send_chunk(dst_repo, url, reader, desc.size)
                 except RegistryError as exc:
@@ -240,6 +254,8 @@ class BlobCopier:
                     continue
                 snapshots[reader.position] = reader.hasher.copy()
                 self.sessions.put(dst_repo, desc.digest, url)
+                sent = reader.position - start
+                metrics.recorder().bytes_copied(src_repo.registry, dst_repo.registry, sent)
             self.dst.finish_upload(dst_repo, url, desc.digest, b"")
         except RegistryError as exc:
             if is_transient(exc):
@@ -332,4 +348,5 @@ class BlobCopier:
         for _ in reader.take(held - base):
             pass  # re-hash bytes the registry already has, without sending them
         log.info("resuming upload of %s to %s at byte %d", reader.digest[:19], dst_repo, held)
+        metrics.recorder().upload_resumed(dst_repo.registry)
         return url

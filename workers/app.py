@@ -26,6 +26,7 @@ app.conf.worker_consumer = "workers.upgrade:Consumer"
 app.steps["consumer"].add("workers.intake:IntakeStep")
 app.steps["consumer"].add("workers.heartbeat:HeartbeatStep")
 app.steps["consumer"].add("workers.visibility:VisibilityStep")
+app.steps["worker"].add("workers.metrics:MetricsStep")
 
 _ESCAPE = EscapeControls()
 

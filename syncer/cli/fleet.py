@@ -83,6 +83,16 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     worker.add_argument("-n", "--hostname", help="Celery node name")
     worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port (env SYNCER_METRICS_PORT; default off)",
+    )
+    worker.add_argument(
+        "--metrics-addr",
+        help="address the metrics port binds (env SYNCER_METRICS_ADDR; default 127.0.0.1, "
+        "0.0.0.0 in a container)",
+    )
     worker.set_defaults(func=cmd_worker)
 
 
@@ -278,6 +288,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.auth:
         auth = Path(os.path.abspath(args.auth))
         env["SYNCER_AUTH_FILE"] = str(auth)
+    if args.metrics_port is not None:
+        if not 0 < args.metrics_port < 65536:
+            raise ConfigError(f"--metrics-port must be a TCP port, got {args.metrics_port}")
+        env["SYNCER_METRICS_PORT"] = str(args.metrics_port)
+    if args.metrics_addr:
+        env["SYNCER_METRICS_ADDR"] = args.metrics_addr
     if auth is not None:
         # A worker that cannot read its credentials would say "ready" and then
         # fail every task: refuse to start instead, naming the file.

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import redis
 
+from syncer import metrics
 from syncer.defaults import PLAN_TTL
 from syncer.fleet import keys
 from syncer.fleet.state import text
@@ -193,6 +194,10 @@ class PlanStore:
         pipe.hincrby(keys.plan_counters(plan), f"tags_{attr}", 1)
         self._keep_alive(pipe, plan)
         pipe.execute()
+        metrics.recorder().image(
+            metrics.image_result(result.status, result.reason),
+            metrics.failure_code(result.reason) if result.status == "failed" else "",
+        )
         self.note_end(plan)
 
     def note_end(self, plan: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from syncer import defaults
+from syncer import defaults, metrics
 from syncer.engine import (
     Resolved,
     expand_rule,
@@ -135,6 +135,7 @@ def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, D
         fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "exists")
         if fleet.plans.once(plan, f"seen:{key}"):
             fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
+            metrics.recorder().blob(res.job.source.repo.registry, dst.registry, "exists")
     return missing
 
 

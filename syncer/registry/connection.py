@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import InsecureRequestWarning
 
+from syncer import metrics
 from syncer.credentials import AuthEntry
 from syncer.errors import AuthError, RegistryError, TLSError, TLSHandshakeError
 from syncer.reference import Repository
@@ -195,10 +196,13 @@ class RegistryConnection:
     def _observe(self, resp: requests.Response) -> None:
         """Tell the throttle when the registry asks everyone to slow down."""
         if resp.status_code == 429:
+            metrics.recorder().rate_limited(self.host)
+            metrics.recorder().backoff(self.host, "throttle")
             self.throttle.pause(self.host, replies.retry_after(resp) or DEFAULT_PAUSE)
             return
         left = ratelimit_remaining(resp.headers.get("ratelimit-remaining"))
         if left is not None and left <= RATELIMIT_LOW_WATER:
+            metrics.recorder().backoff(self.host, "throttle")
             self.throttle.pause(self.host, DEFAULT_PAUSE * (RATELIMIT_LOW_WATER + 1 - left))
 
     def location(self, resp: requests.Response) -> str:

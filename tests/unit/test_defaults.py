@@ -232,3 +232,17 @@ def test_a_worker_sizes_its_pool_from_the_variable_else_proc(
     assert context._pool({}, client)._pool_size == defaults.PROC
     monkeypatch.setenv("SYNCER_WORKER_CONCURRENCY", "9")
     assert context._pool({}, client)._pool_size == 9
+
+
+def test_no_port_serves_nothing_and_a_bad_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SYNCER_METRICS_PORT", raising=False)
+    monkeypatch.delenv("SYNCER_METRICS_ADDR", raising=False)
+    assert defaults.metrics_listen() is None
+    monkeypatch.setenv("SYNCER_METRICS_PORT", "9808")
+    assert defaults.metrics_listen() == ("127.0.0.1", 9808)
+    monkeypatch.setenv("SYNCER_METRICS_ADDR", "0.0.0.0")
+    assert defaults.metrics_listen() == ("0.0.0.0", 9808)
+    for bad in ("http", "0", "70000"):
+        monkeypatch.setenv("SYNCER_METRICS_PORT", bad)
+        with pytest.raises(ConfigError, match="SYNCER_METRICS_PORT"):
+            defaults.metrics_listen()

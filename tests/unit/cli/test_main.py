@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import exits, fleet, history, main, schedule, sync
+from syncer.cli import exits, fleet, history, main, metrics, schedule, sync
 
 CLI = Path(main.__file__).parent
 
@@ -22,6 +22,7 @@ COMMANDS = {
     "plans": (["plans"], history, "cmd_plans"),
     "schedule": (["schedule", "list"], schedule, "cmd_list"),
     "beat": (["beat"], schedule, "cmd_beat"),
+    "metrics": (["metrics"], metrics, "cmd_metrics"),
 }
 
 
