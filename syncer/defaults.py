@@ -155,3 +155,8 @@ CONFIG_BLOB_MAX = 4 << 20
 PLATFORM_CACHE_SIZE = 4096
 #: Config blobs read at once to rank a rule's tags by created time for ``latest:``.
 CREATED_READS = 8
+
+#: How deep referrers of referrers are followed (a signature of an SBOM is depth 2).
+REFERRERS_DEPTH = 3
+#: Most referrers one subject may list; a longer list is refused, not truncated.
+MAX_REFERRERS = 1000

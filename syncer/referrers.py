@@ -1,0 +1,215 @@
+"""Referrers (signatures, SBOMs, attestations) follow the images they refer to.
+
+For every manifest an image job copies (its top manifest and, for an index,
+each platform child), :class:`Follower` finds at the source what refers to it:
+
+* the OCI 1.1 referrers API, ``GET /v2/<name>/referrers/<digest>``;
+* where that answers 404, the Referrers Tag Schema's ``sha256-<hex>`` index tag;
+* cosign's tags, ``sha256-<hex>.sig``, ``.att`` and ``.sbom``.
+
+Each referrer becomes a :class:`TagJob` copied by digest like any image, so
+the manifest keeps its ``subject`` and its bytes; referrers of referrers are
+followed up to a depth. After a referrer lands at a destination without the
+API, :meth:`Follower.pushed` adds it to the destination's fallback index,
+merging with what is already listed (spec: "Pushing Manifests with Subject").
+
+Cheap on a no-op: a source without the API is asked once per registry, and
+the tag schema is read from one tag listing per repository, so an image
+without referrers costs no request there; with the API, one GET per manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from syncer import defaults, digests
+from syncer.engine import Resolved
+from syncer.jobs import TagJob
+from syncer.manifest import parse
+from syncer.reference import ImageRef, Repository
+from syncer.registry import referrers as api
+from syncer.registry.pool import ClientPool
+from syncer.retry import retrying
+from syncer.rules import Rule
+
+log = logging.getLogger(__name__)
+
+#: cosign's tag suffixes (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md).
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
+
+
+@dataclass(frozen=True, slots=True)
+class ReferrerPolicy:
+    """Whether to follow referrers, of which artifact types (all when empty), how deep."""
+
+    enabled: bool = False
+    types: tuple[str, ...] = ()
+    depth: int = defaults.REFERRERS_DEPTH
+
+    def wants(self, artifact_type: str) -> bool:
+        """Whether a referrer of ``artifact_type`` passes the type filter."""
+        return not self.types or artifact_type in self.types
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """Why a referrer job exists: its subject, its list entry (none for cosign tags), depth."""
+
+    subject: str
+    entry: api.ReferrerEntry | None
+    depth: int
+
+
+class Follower:
+    """Turns copied images into referrer jobs, and keeps fallback indexes up to date."""
+
+    def __init__(
+        self, pool: ClientPool, policy: ReferrerPolicy, rules: Iterable[Rule] = ()
+    ) -> None:
+        self.pool, self.policy = pool, policy
+        self._rules: Mapping[str, Rule] = {r.key: r for r in rules}
+        self._found: dict[TagJob, _Found] = {}
+        self._tags: dict[Repository, frozenset[str]] = {}
+        self._no_api: set[str] = set()
+        self._lock = threading.Lock()
+        self._writing: dict[tuple[Repository, str], threading.Lock] = {}
+
+    def policy_for(self, job: TagJob) -> ReferrerPolicy:
+        """The job's rule's ``referrers:`` when set, else the command line's."""
+        rule = self._rules.get(job.rule)
+        if rule is not None and rule.referrers:
+            types = rule.referrer_types or self.policy.types
+            return ReferrerPolicy(True, types, self.policy.depth)
+        return self.policy
+
+    def is_referrer(self, job: TagJob) -> bool:
+        """Whether ``job`` copies a referrer this follower found."""
+        return job in self._found
+
+    def follow(self, job: TagJob, resolved: Resolved) -> list[TagJob]:
+        """The referrer jobs of a resolved image not handed out before."""
+        policy = self.policy_for(job)
+        found = self._found.get(job)
+        depth = found.depth if found is not None else 0
+        if not policy.enabled or depth >= policy.depth or (found and found.entry is None):
+            return []
+        if resolved.skip and resolved.skip != "unchanged":
+            return []
+        out: list[TagJob] = []
+        for subject in self._subjects(job, resolved):
+            out.extend(self._jobs_of(job, subject, depth + 1, policy))
+        return out
+
+    def pushed(self, job: TagJob) -> None:
+        """After ``job`` landed: add it to its subject's fallback index where there is no API."""
+        found = self._found.get(job)
+        if found is None or found.entry is None:
+            return
+        dst, repo = self.pool.for_repo(job.dest.repo), job.dest.repo
+        if repo.api_host not in self._no_api:
+            listed = retrying(
+                lambda: api.list_api(dst, repo, found.subject), what=f"referrers {repo}"
+            )
+            if listed is not None:
+                return  # the registry keeps its own list from the pushed subject
+            with self._lock:
+                self._no_api.add(repo.api_host)
+        with self._lock:
+            guard = self._writing.setdefault((repo, found.subject), threading.Lock())
+        with guard:
+            entry = found.entry
+            wrote = retrying(
+                lambda: api.write_fallback(dst, repo, found.subject, [entry]),
+                what=f"PUT {repo}:{api.fallback_tag(found.subject)}",
+            )
+        if wrote:
+            log.info("listed %s in %s:%s", entry.digest[:19], repo, api.fallback_tag(found.subject))
+
+    # -- discovery -------------------------------------------------------------------
+    def _subjects(self, job: TagJob, resolved: Resolved) -> list[str]:
+        """The digests the copy covers: every manifest pushed, or the unchanged tree."""
+        if not resolved.skip:
+            return list(dict.fromkeys(raw.digest for _, raw in resolved.pushes))
+        top = resolved.source_digest
+        if not digests.is_digest(top) or not self._may_have_children_referrers(job):
+            return [top] if digests.is_digest(top) else []
+        # The destination holds these very bytes: read them there, not from the source.
+        dst, repo = self.pool.for_repo(job.dest.repo), job.dest.repo
+        raw = retrying(lambda: dst.get_manifest(repo, top), what=f"GET {repo}@{top}")
+        children = parse(raw, f"{repo}@{top}").children
+        return [top, *(c.digest for c in children)]
+
+    def _may_have_children_referrers(self, job: TagJob) -> bool:
+        """Whether an unchanged image's children need reading: an API, or tag-schema tags."""
+        repo = job.source.repo
+        if repo.api_host not in self._no_api:
+            return True
+        return any(t.startswith(("sha256-", "sha512-")) for t in self._tag_list(repo))
+
+    def _jobs_of(
+        self, job: TagJob, subject: str, depth: int, policy: ReferrerPolicy
+    ) -> list[TagJob]:
+        src_repo = job.source.repo
+        src = self.pool.for_repo(src_repo)
+        entries: list[api.ReferrerEntry] | None = None
+        if src_repo.api_host not in self._no_api:
+            hint = policy.types[0] if len(policy.types) == 1 else ""
+            entries = retrying(
+                lambda: api.list_api(src, src_repo, subject, hint), what=f"referrers {src_repo}"
+            )
+            if entries is None:
+                with self._lock:
+                    self._no_api.add(src_repo.api_host)
+        tags = self._tag_list(src_repo) if entries is None or not policy.types else frozenset()
+        tag = api.fallback_tag(subject)
+        if entries is None:
+            entries = []
+            if tag in tags:
+                _, entries = retrying(
+                    lambda: api.read_fallback(src, src_repo, subject), what=f"GET {src_repo}:{tag}"
+                )
+        out = [
+            self._add(
+                TagJob(
+                    ImageRef(src_repo, None, e.digest),
+                    ImageRef(job.dest.repo, None, e.digest),
+                    job.rule,
+                ),
+                _Found(subject, e, depth),
+            )
+            for e in entries
+            if policy.wants(e.artifact_type) and digests.is_digest(e.digest)
+        ]
+        if not policy.types:  # cosign's tags carry no artifactType to filter on
+            out.extend(
+                self._add(
+                    TagJob(job.source.with_tag(tag + s), job.dest.with_tag(tag + s), job.rule),
+                    _Found(subject, None, depth),
+                )
+                for s in COSIGN_SUFFIXES
+                if tag + s in tags
+            )
+        return [j for j in out if j is not None]
+
+    def _add(self, job: TagJob, found: _Found) -> TagJob | None:
+        with self._lock:
+            if job in self._found:
+                return None
+            self._found[job] = found
+        return job
+
+    def _tag_list(self, repo: Repository) -> frozenset[str]:
+        """The source repository's tags, listed once per run."""
+        with self._lock:
+            known = self._tags.get(repo)
+        if known is None:
+            client = self.pool.for_repo(repo)
+            known = frozenset(
+                client.list_tags(repo, fetch=lambda read: retrying(read, what=f"tags {repo}"))
+            )
+            with self._lock:
+                self._tags[repo] = known
+        return known
