@@ -40,7 +40,7 @@ from syncer.manifest import Descriptor
 from syncer.options import SyncOptions
 from syncer.progress import Stats
 from syncer.reference import Repository
-from syncer.referrers import Follower, ReferrerPolicy
+from syncer.referrers import Follower, ReferrerPolicy, rule_policies
 from syncer.registry.pool import ClientPool
 from syncer.rules import Rule
 from syncer.transfer import BlobCopier
@@ -111,7 +111,7 @@ class EmbeddedSync:
         self.stop = stop
         self._lock = threading.Lock()
         policy = ReferrerPolicy(options.referrers, options.referrer_types)
-        self.referrers = Follower(self.pool, policy, config.rules)
+        self.referrers = Follower(self.pool, policy, rule_policies(config.rules))
 
     # -- top level -----------------------------------------------------------------
     def jobs(self) -> Generator[TagJob, None, None]:

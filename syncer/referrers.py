@@ -20,13 +20,16 @@ without referrers costs no request there; with the API, one GET per manifest.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from syncer import defaults, digests
 from syncer.engine import Resolved
+from syncer.errors import UnsupportedError
 from syncer.jobs import TagJob
 from syncer.manifest import parse
 from syncer.reference import ImageRef, Repository
@@ -55,57 +58,105 @@ class ReferrerPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class _Found:
+class Found:
     """Why a referrer job exists: its subject, its list entry (none for cosign tags), depth."""
 
     subject: str
     entry: api.ReferrerEntry | None
     depth: int
 
+    def to_text(self) -> str:
+        """Compact JSON, for a task message."""
+        entry = self.entry.to_json() if self.entry is not None else None
+        return json.dumps({"subject": self.subject, "entry": entry, "depth": self.depth})
+
+    @classmethod
+    def from_text(cls, text: str) -> Found:
+        """Inverse of :meth:`to_text`; a malformed one is an :class:`UnsupportedError`."""
+        try:
+            doc = json.loads(text)
+            subject, depth, raw = doc["subject"], doc["depth"], doc["entry"]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise UnsupportedError(f"referrer record does not decode: {exc!r:.80}") from exc
+        digests.parse(str(subject), "referrer subject")
+        if type(depth) is not int:
+            raise UnsupportedError("referrer record: depth is not a number")
+        entry = None if raw is None else api.ReferrerEntry.from_json(raw, "referrer record")
+        return cls(str(subject), entry, depth)
+
+
+#: Holds the fallback index of (destination repository, subject) while it is merged.
+Guard = Callable[[Repository, str], AbstractContextManager[object]]
+
+
+def rule_policies(rules: Iterable[Rule]) -> dict[str, list[str]]:
+    """The rules with ``referrers:`` set, by key: their artifact types (all when empty)."""
+    return {r.key: list(r.referrer_types) for r in rules if r.referrers}
+
 
 class Follower:
-    """Turns copied images into referrer jobs, and keeps fallback indexes up to date."""
+    """Turns copied images into referrer jobs, and keeps fallback indexes up to date.
+
+    ``rules`` maps the keys of rules with ``referrers:`` to their types
+    (:func:`rule_policies`); ``guard`` serialises fallback index merges (an
+    in-process lock unless the fleet passes a Redis one).
+    """
 
     def __init__(
-        self, pool: ClientPool, policy: ReferrerPolicy, rules: Iterable[Rule] = ()
+        self,
+        pool: ClientPool,
+        policy: ReferrerPolicy,
+        rules: Mapping[str, Sequence[str]] | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.pool, self.policy = pool, policy
-        self._rules: Mapping[str, Rule] = {r.key: r for r in rules}
-        self._found: dict[TagJob, _Found] = {}
+        self._rules = dict(rules or {})
+        self._found: dict[TagJob, Found] = {}
         self._tags: dict[Repository, frozenset[str]] = {}
         self._no_api: set[str] = set()
         self._lock = threading.Lock()
         self._writing: dict[tuple[Repository, str], threading.Lock] = {}
+        self._guard = guard or self._local_guard
 
     def policy_for(self, job: TagJob) -> ReferrerPolicy:
         """The job's rule's ``referrers:`` when set, else the command line's."""
-        rule = self._rules.get(job.rule)
-        if rule is not None and rule.referrers:
-            types = rule.referrer_types or self.policy.types
-            return ReferrerPolicy(True, types, self.policy.depth)
+        types = self._rules.get(job.rule)
+        if types is not None:
+            return ReferrerPolicy(True, tuple(types) or self.policy.types, self.policy.depth)
         return self.policy
 
     def is_referrer(self, job: TagJob) -> bool:
         """Whether ``job`` copies a referrer this follower found."""
         return job in self._found
 
+    def found(self, job: TagJob) -> Found | None:
+        """Why this follower handed out ``job``, if it did."""
+        return self._found.get(job)
+
     def follow(self, job: TagJob, resolved: Resolved) -> list[TagJob]:
-        """The referrer jobs of a resolved image not handed out before."""
+        """The referrer jobs of a resolved image not handed out before (one process)."""
+        found = self.find(job, resolved, self._found.get(job))
+        with self._lock:
+            new = {j: f for j, f in found.items() if j not in self._found}
+            self._found.update(new)
+        return list(new)
+
+    def find(self, job: TagJob, resolved: Resolved, found: Found | None) -> dict[TagJob, Found]:
+        """Every referrer job of a resolved image; ``found`` says what ``job`` itself is."""
         policy = self.policy_for(job)
-        found = self._found.get(job)
         depth = found.depth if found is not None else 0
         if not policy.enabled or depth >= policy.depth or (found and found.entry is None):
-            return []
+            return {}
         if resolved.skip and resolved.skip != "unchanged":
-            return []
-        out: list[TagJob] = []
+            return {}
+        out: dict[TagJob, Found] = {}
         for subject in self._subjects(job, resolved):
-            out.extend(self._jobs_of(job, subject, depth + 1, policy))
+            out.update(self._jobs_of(job, subject, depth + 1, policy))
         return out
 
-    def pushed(self, job: TagJob) -> None:
+    def pushed(self, job: TagJob, found: Found | None = None) -> None:
         """After ``job`` landed: add it to its subject's fallback index where there is no API."""
-        found = self._found.get(job)
+        found = found or self._found.get(job)
         if found is None or found.entry is None:
             return
         dst, repo = self.pool.for_repo(job.dest.repo), job.dest.repo
@@ -117,16 +168,21 @@ class Follower:
                 return  # the registry keeps its own list from the pushed subject
             with self._lock:
                 self._no_api.add(repo.api_host)
-        with self._lock:
-            guard = self._writing.setdefault((repo, found.subject), threading.Lock())
-        with guard:
-            entry = found.entry
+        entry = found.entry
+        with self._guard(repo, found.subject):
             wrote = retrying(
                 lambda: api.write_fallback(dst, repo, found.subject, [entry]),
                 what=f"PUT {repo}:{api.fallback_tag(found.subject)}",
             )
         if wrote:
             log.info("listed %s in %s:%s", entry.digest[:19], repo, api.fallback_tag(found.subject))
+
+    @contextmanager
+    def _local_guard(self, repo: Repository, subject: str) -> Iterator[None]:
+        with self._lock:
+            lock = self._writing.setdefault((repo, subject), threading.Lock())
+        with lock:
+            yield
 
     # -- discovery -------------------------------------------------------------------
     def _subjects(self, job: TagJob, resolved: Resolved) -> list[str]:
@@ -151,7 +207,7 @@ class Follower:
 
     def _jobs_of(
         self, job: TagJob, subject: str, depth: int, policy: ReferrerPolicy
-    ) -> list[TagJob]:
+    ) -> dict[TagJob, Found]:
         src_repo = job.source.repo
         src = self.pool.for_repo(src_repo)
         entries: list[api.ReferrerEntry] | None = None
@@ -171,35 +227,23 @@ class Follower:
                 _, entries = retrying(
                     lambda: api.read_fallback(src, src_repo, subject), what=f"GET {src_repo}:{tag}"
                 )
-        out = [
-            self._add(
-                TagJob(
-                    ImageRef(src_repo, None, e.digest),
-                    ImageRef(job.dest.repo, None, e.digest),
-                    job.rule,
-                ),
-                _Found(subject, e, depth),
-            )
+        out = {
+            TagJob(
+                ImageRef(src_repo, None, e.digest),
+                ImageRef(job.dest.repo, None, e.digest),
+                job.rule,
+            ): Found(subject, e, depth)
             for e in entries
-            if policy.wants(e.artifact_type) and digests.is_digest(e.digest)
-        ]
+            if policy.wants(e.artifact_type)
+        }
         if not policy.types:  # cosign's tags carry no artifactType to filter on
-            out.extend(
-                self._add(
-                    TagJob(job.source.with_tag(tag + s), job.dest.with_tag(tag + s), job.rule),
-                    _Found(subject, None, depth),
-                )
-                for s in COSIGN_SUFFIXES
-                if tag + s in tags
-            )
-        return [j for j in out if j is not None]
-
-    def _add(self, job: TagJob, found: _Found) -> TagJob | None:
-        with self._lock:
-            if job in self._found:
-                return None
-            self._found[job] = found
-        return job
+            for suffix in COSIGN_SUFFIXES:
+                if tag + suffix in tags:
+                    ref = TagJob(
+                        job.source.with_tag(tag + suffix), job.dest.with_tag(tag + suffix), job.rule
+                    )
+                    out[ref] = Found(subject, None, depth)
+        return out
 
     def _tag_list(self, repo: Repository) -> frozenset[str]:
         """The source repository's tags, listed once per run."""
