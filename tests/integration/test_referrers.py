@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from lab.artifacts import ATTESTATION, SBOM, SIGNATURE, Artifact, build_artifact, push_referrer
+from lab.artifacts import ATTESTATION, SBOM, SIGNATURE, build_artifact, push_referrer
 from lab.artifacts import fallback_tag as tag_of
-from lab.content import Manifest
 from lab.images import ImageSet, push_image_set
 from tests.support.embedded import RunSync, seed, sync_config
+from tests.support.referrers import listed, manifest, same_referrers, sign, subjects
 from tests.support.referrers_api import ReferrersProxy
 from tests.support.registries import LabRegistry
 
@@ -42,67 +41,16 @@ def api_dest(dest: LabRegistry) -> Iterator[ReferrersProxy]:
         yield proxy
 
 
-def _subjects(image_set: ImageSet) -> list[Manifest]:
-    """An image, an index, and a platform child of that index."""
-    oci = image_set.get("lab/multi", "oci").manifests[-1]
-    index = image_set.get("lab/multi", "index").manifests
-    return [oci, index[-1], index[0]]
-
-
-def _sign(url: str, subject: Manifest, form: str, *kinds: str) -> list[Artifact]:
-    """Push one artifact of each kind referring to ``subject``, in ``form``."""
-    made = []
-    for kind in kinds or (SIGNATURE, SBOM, ATTESTATION):
-        art = build_artifact(subject, kind, f"{kind} of {subject.digest}".encode())
-        push_referrer(url, "lab/multi", art, form)  # type: ignore[arg-type]
-        made.append(art)
-    return made
-
-
-def _listed(url: str, repo: str, digest: str, *, api: bool) -> dict[str, str]:
-    """The referrers a registry lists for ``digest``, digest -> artifactType."""
-    if api:
-        resp = requests.get(f"{url}/v2/{repo}/referrers/{digest}", timeout=30)
-    else:
-        resp = requests.get(
-            f"{url}/v2/{repo}/manifests/{tag_of(digest)}", headers={"Accept": _INDEX}, timeout=30
-        )
-        if resp.status_code == 404:
-            return {}
-    resp.raise_for_status()
-    return {e["digest"]: e["artifactType"] for e in resp.json()["manifests"]}
-
-
-def _manifest(url: str, repo: str, ref: str) -> bytes | None:
-    # distribution 2.8 hides an OCI manifest from a client that does not accept it.
-    accept = {"Accept": f"{_INDEX}, application/vnd.oci.image.manifest.v1+json"}
-    resp = requests.get(f"{url}/v2/{repo}/manifests/{ref}", headers=accept, timeout=30)
-    return resp.content if resp.status_code == 200 else None
-
-
 def _config(tmp_path: Path, src: str, dst: str, rule: object = None, tags: str = "oci") -> Path:
     value = rule if rule is not None else f"{dst}/mirror/multi"
     return sync_config(tmp_path / "c.yaml", {f"{src}/lab/multi:{tags}": value}, src, dst)
-
-
-def _same_referrers(
-    src: str, dst: str, arts: list[Artifact], *, src_api: bool, dst_api: bool
-) -> None:
-    for subject in {a.subject for a in arts}:
-        want = _listed(src, "lab/multi", subject, api=src_api)
-        assert want == {a.manifest.digest: a.artifact_type for a in arts if a.subject == subject}
-        assert _listed(dst, "mirror/multi", subject, api=dst_api) == want
-    for art in arts:
-        assert _manifest(dst, "mirror/multi", art.manifest.digest) == art.manifest.body
-        blob = requests.head(f"{dst}/v2/mirror/multi/blobs/{art.payload.digest}", timeout=30)
-        assert blob.status_code == 200
 
 
 def test_tag_schema_referrers_of_image_index_and_child_reach_a_registry_without_the_api(
     source: LabRegistry, dest: LabRegistry, image_set: ImageSet, run_sync: RunSync, tmp_path: Path
 ) -> None:
     seed(source, image_set, "lab/multi:oci", "lab/multi:index")
-    arts = [a for s in _subjects(image_set) for a in _sign(source.url, s, "fallback")]
+    arts = [a for s in subjects(image_set) for a in sign(source.url, s, "fallback")]
 
     run = run_sync(
         _config(tmp_path, source.host, dest.host, tags="oci,index"),
@@ -113,7 +61,7 @@ def test_tag_schema_referrers_of_image_index_and_child_reach_a_registry_without_
 
     assert run.code == 0, run.err
     assert run.report["images"]["failed"] == 0
-    _same_referrers(source.url, dest.url, arts, src_api=False, dst_api=False)
+    same_referrers(source.url, dest.url, arts, src_api=False, dst_api=False)
 
 
 @pytest.mark.parametrize("dst_api", [False, True], ids=["to-tag-schema", "to-api"])
@@ -128,7 +76,7 @@ def test_api_referrers_reach_the_destination_listed_the_same_way(
 ) -> None:
     wanted = (image_set.get("lab/multi", "oci"), image_set.get("lab/multi", "index"))
     push_image_set(api_source.url, ImageSet(wanted))
-    arts = [a for s in _subjects(image_set) for a in _sign(api_source.url, s, "api")]
+    arts = [a for s in subjects(image_set) for a in sign(api_source.url, s, "api")]
     target = api_dest.url if dst_api else dest.url
     host = api_dest.host if dst_api else dest.host
 
@@ -140,9 +88,9 @@ def test_api_referrers_reach_the_destination_listed_the_same_way(
     )
 
     assert run.code == 0, run.err
-    _same_referrers(api_source.url, target, arts, src_api=True, dst_api=dst_api)
+    same_referrers(api_source.url, target, arts, src_api=True, dst_api=dst_api)
     # A registry with the API keeps its own list: no fallback tag is written there.
-    wrote_tag = _manifest(dest.url, "mirror/multi", tag_of(arts[0].subject)) is not None
+    wrote_tag = manifest(dest.url, "mirror/multi", tag_of(arts[0].subject)) is not None
     assert wrote_tag is not dst_api
 
 
@@ -157,7 +105,7 @@ def test_cosign_tags_are_copied_as_tags(
     run = run_sync(_config(tmp_path, source.host, dest.host), "--referrers")
 
     assert run.code == 0, run.err
-    assert _manifest(dest.url, "mirror/multi", tag_of(subject.digest) + ".sig") == sig.manifest.body
+    assert manifest(dest.url, "mirror/multi", tag_of(subject.digest) + ".sig") == sig.manifest.body
 
 
 def test_an_unchanged_image_gets_a_new_signature_without_being_pulled_again(
@@ -165,10 +113,10 @@ def test_an_unchanged_image_gets_a_new_signature_without_being_pulled_again(
 ) -> None:
     seed(source, image_set, "lab/multi:oci")
     subject = image_set.get("lab/multi", "oci").manifests[-1]
-    first = _sign(source.url, subject, "fallback", SIGNATURE)
+    first = sign(source.url, subject, "fallback", SIGNATURE)
     config = _config(tmp_path, source.host, dest.host)
     assert run_sync(config, "--referrers").code == 0
-    later = _sign(source.url, subject, "fallback", SBOM)
+    later = sign(source.url, subject, "fallback", SBOM)
     pulls = source.server.count_requests("GET", f"/manifests/{subject.digest}")
     by_tag = source.server.count_requests("GET", "/manifests/oci")
 
@@ -178,7 +126,7 @@ def test_an_unchanged_image_gets_a_new_signature_without_being_pulled_again(
     assert {r["reason"] for r in run.results() if r["source"].endswith(":oci")} == {"unchanged"}
     assert source.server.count_requests("GET", f"/manifests/{subject.digest}") == pulls
     assert source.server.count_requests("GET", "/manifests/oci") == by_tag
-    _same_referrers(source.url, dest.url, first + later, src_api=False, dst_api=False)
+    same_referrers(source.url, dest.url, first + later, src_api=False, dst_api=False)
 
 
 def test_artifact_type_filters_by_flag_and_by_rule(
@@ -186,18 +134,18 @@ def test_artifact_type_filters_by_flag_and_by_rule(
 ) -> None:
     seed(source, image_set, "lab/multi:oci")
     subject = image_set.get("lab/multi", "oci").manifests[-1]
-    sig, sbom, att = _sign(source.url, subject, "fallback")
+    sig, sbom, att = sign(source.url, subject, "fallback")
 
     by_flag = run_sync(_config(tmp_path, source.host, dest.host), "--referrers-type", SBOM)
     rule = {"to": f"{dest.host}/other", "referrers": {"types": [ATTESTATION]}}
     by_rule = run_sync(_config(tmp_path, source.host, dest.host, rule))
 
     assert by_flag.code == 0 and by_rule.code == 0, by_flag.err + by_rule.err
-    assert _listed(dest.url, "mirror/multi", subject.digest, api=False) == {
+    assert listed(dest.url, "mirror/multi", subject.digest, api=False) == {
         sbom.manifest.digest: SBOM
     }
-    assert _manifest(dest.url, "mirror/multi", sig.manifest.digest) is None
-    assert _listed(dest.url, "other", subject.digest, api=False) == {
+    assert manifest(dest.url, "mirror/multi", sig.manifest.digest) is None
+    assert listed(dest.url, "other", subject.digest, api=False) == {
         att.manifest.digest: ATTESTATION
     }
 
@@ -207,9 +155,9 @@ def test_without_referrers_nothing_but_the_images_is_copied(
 ) -> None:
     seed(source, image_set, "lab/multi:oci")
     subject = image_set.get("lab/multi", "oci").manifests[-1]
-    (sig,) = _sign(source.url, subject, "fallback", SIGNATURE)
+    (sig,) = sign(source.url, subject, "fallback", SIGNATURE)
 
     assert run_sync(_config(tmp_path, source.host, dest.host)).code == 0
 
-    assert _manifest(dest.url, "mirror/multi", sig.manifest.digest) is None
-    assert _listed(dest.url, "mirror/multi", subject.digest, api=False) == {}
+    assert manifest(dest.url, "mirror/multi", sig.manifest.digest) is None
+    assert listed(dest.url, "mirror/multi", subject.digest, api=False) == {}

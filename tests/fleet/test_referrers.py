@@ -1,0 +1,57 @@
+"""``syncer plan --referrers`` on real workers: referrers are ``sync_tag`` tasks too.
+
+Each referrer found by a worker is counted in the plan and copied by its own
+task, so ``syncer status`` shows it as an image; the destination (distribution
+2.8, no referrers API) gets the same tag-schema listing as the source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.artifacts import SBOM, build_artifact, push_referrer
+from lab.images import build_image_set
+from tests.support.faults import assert_settled
+from tests.support.processes import RunCli, WorkerFactory
+from tests.support.referrers import same_referrers, sign, subjects
+from tests.support.registries import LabRegistry
+from tests.support.scenario import plan_wait, seed, write_json
+
+pytestmark = pytest.mark.integration
+
+
+def test_workers_copy_referrers_of_images_indexes_and_children_and_later_ones_on_a_resync(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    lab = build_image_set(0, repos=0, large_layer_size=0)
+    seed(source, [lab.get("lab/multi", "oci"), lab.get("lab/multi", "index")])
+    arts = [a for s in subjects(lab) for a in sign(source.url, s, "fallback")]
+    s, d = source.host, dest.host
+    auth = write_json(fleet_home / "auth.json", {s: {"insecure": True}, d: {"insecure": True}})
+    rules = write_json(fleet_home / "images.json", {f"{s}/lab/multi:oci,index": f"{d}/m/multi"})
+    workers(1, auth=auth, concurrency=2)
+
+    run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+    assert run.code == 0, run
+    assert_settled(run.json)
+    assert run.json["images"]["done"] == 2 + len(arts), run.json["images"]
+    same_referrers(source.url, dest.url, arts, src_api=False, dst_api=False, repo="m/multi")
+
+    later = build_artifact(subjects(lab)[0], SBOM, b"a second SBOM, added after the first plan")
+    push_referrer(source.url, "lab/multi", later, "fallback")
+    again = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+    assert again.code == 0, again
+    assert_settled(again.json)
+    assert again.json["images"]["done"] == 1, again.json["images"]
+    assert again.json["images"]["skipped"] == 2 + len(arts), again.json["images"]
+    same_referrers(
+        source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
+    )
