@@ -114,8 +114,9 @@ class Follower:
         self._found: dict[TagJob, Found] = {}
         self._tags: dict[Repository, frozenset[str]] = {}
         self._no_api: set[str] = set()
+        self._has_api: set[str] = set()
+        self._keyed: dict[object, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._writing: dict[tuple[Repository, str], threading.Lock] = {}
         self._guard = guard or self._local_guard
 
     def policy_for(self, job: TagJob) -> ReferrerPolicy:
@@ -150,7 +151,7 @@ class Follower:
         if resolved.skip and resolved.skip != "unchanged":
             return {}
         out: dict[TagJob, Found] = {}
-        for subject in self._subjects(job, resolved):
+        for subject in self._subjects(job, resolved, found):
             out.update(self._jobs_of(job, subject, depth + 1, policy))
         return out
 
@@ -160,14 +161,8 @@ class Follower:
         if found is None or found.entry is None:
             return
         dst, repo = self.pool.for_repo(job.dest.repo), job.dest.repo
-        if repo.api_host not in self._no_api:
-            listed = retrying(
-                lambda: api.list_api(dst, repo, found.subject), what=f"referrers {repo}"
-            )
-            if listed is not None:
-                return  # the registry keeps its own list from the pushed subject
-            with self._lock:
-                self._no_api.add(repo.api_host)
+        if self._api(repo, found.subject) is not None:
+            return  # the registry keeps its own list from the pushed subject
         entry = found.entry
         with self._guard(repo, found.subject):
             wrote = retrying(
@@ -179,19 +174,20 @@ class Follower:
 
     @contextmanager
     def _local_guard(self, repo: Repository, subject: str) -> Iterator[None]:
-        with self._lock:
-            lock = self._writing.setdefault((repo, subject), threading.Lock())
-        with lock:
+        with self._once(("fallback", repo, subject)):
             yield
 
     # -- discovery -------------------------------------------------------------------
-    def _subjects(self, job: TagJob, resolved: Resolved) -> list[str]:
+    def _subjects(self, job: TagJob, resolved: Resolved, found: Found | None) -> list[str]:
         """The digests the copy covers: every manifest pushed, or the unchanged tree."""
         if not resolved.skip:
             return list(dict.fromkeys(raw.digest for _, raw in resolved.pushes))
         top = resolved.source_digest
-        if not digests.is_digest(top) or not self._may_have_children_referrers(job):
-            return [top] if digests.is_digest(top) else []
+        if not digests.is_digest(top):
+            return []
+        single = found is not None and found.entry is not None and not found.entry.is_index
+        if single or not self._may_have_children_referrers(job):
+            return [top]
         # The destination holds these very bytes: read them there, not from the source.
         dst, repo = self.pool.for_repo(job.dest.repo), job.dest.repo
         raw = retrying(lambda: dst.get_manifest(repo, top), what=f"GET {repo}@{top}")
@@ -208,34 +204,24 @@ class Follower:
     def _jobs_of(
         self, job: TagJob, subject: str, depth: int, policy: ReferrerPolicy
     ) -> dict[TagJob, Found]:
-        src_repo = job.source.repo
-        src = self.pool.for_repo(src_repo)
-        entries: list[api.ReferrerEntry] | None = None
-        if src_repo.api_host not in self._no_api:
-            hint = policy.types[0] if len(policy.types) == 1 else ""
-            entries = retrying(
-                lambda: api.list_api(src, src_repo, subject, hint), what=f"referrers {src_repo}"
-            )
-            if entries is None:
-                with self._lock:
-                    self._no_api.add(src_repo.api_host)
-        tags = self._tag_list(src_repo) if entries is None or not policy.types else frozenset()
-        tag = api.fallback_tag(subject)
-        if entries is None:
-            entries = []
-            if tag in tags:
-                _, entries = retrying(
-                    lambda: api.read_fallback(src, src_repo, subject), what=f"GET {src_repo}:{tag}"
-                )
-        out = {
-            TagJob(
-                ImageRef(src_repo, None, e.digest),
-                ImageRef(job.dest.repo, None, e.digest),
+        """Jobs for the referrers of ``subject`` that its destination does not list yet."""
+        src_repo, dst_repo = job.source.repo, job.dest.repo
+        entries, tags = self._source_entries(src_repo, subject, policy)
+        wanted = [e for e in entries if policy.wants(e.artifact_type)]
+        listed = self._listed(dst_repo, subject) if wanted else set()
+        out: dict[TagJob, Found] = {}
+        for entry in wanted:
+            ref = TagJob(
+                ImageRef(src_repo, None, entry.digest),
+                ImageRef(dst_repo, None, entry.digest),
                 job.rule,
-            ): Found(subject, e, depth)
-            for e in entries
-            if policy.wants(e.artifact_type)
-        }
+            )
+            if entry.digest not in listed:
+                out[ref] = Found(subject, entry, depth)
+            elif depth < policy.depth and self._may_be_referred(src_repo, entry.digest, tags):
+                # Copied and listed before: only what refers to it may be new.
+                out.update(self._jobs_of(ref, entry.digest, depth + 1, policy))
+        tag = api.fallback_tag(subject)
         if not policy.types:  # cosign's tags carry no artifactType to filter on
             for suffix in COSIGN_SUFFIXES:
                 if tag + suffix in tags:
@@ -245,15 +231,71 @@ class Follower:
                     out[ref] = Found(subject, None, depth)
         return out
 
+    def _source_entries(
+        self, repo: Repository, subject: str, policy: ReferrerPolicy
+    ) -> tuple[list[api.ReferrerEntry], frozenset[str]]:
+        """What the source lists for ``subject`` (API, else tag schema), and its tags if read."""
+        entries = self._api(repo, subject, policy.types[0] if len(policy.types) == 1 else "")
+        tags = self._tag_list(repo) if entries is None or not policy.types else frozenset()
+        if entries is None:
+            entries = []
+            if api.fallback_tag(subject) in tags:
+                entries = self._listed_entries(repo, subject)
+        return entries, tags
+
+    def _listed(self, repo: Repository, subject: str) -> set[str]:
+        """The digests ``repo`` lists as referrers of ``subject`` (API, else tag schema)."""
+        return {e.digest for e in self._listed_entries(repo, subject)}
+
+    def _listed_entries(self, repo: Repository, subject: str) -> list[api.ReferrerEntry]:
+        listed = self._api(repo, subject)
+        if listed is not None:
+            return listed
+        client, tag = self.pool.for_repo(repo), api.fallback_tag(subject)
+        _, got = retrying(
+            lambda: api.read_fallback(client, repo, subject), what=f"GET {repo}:{tag}"
+        )
+        return got
+
+    def _may_be_referred(self, repo: Repository, digest: str, tags: frozenset[str]) -> bool:
+        """Whether the source may list referrers of ``digest``: it has the API, or the tag."""
+        return repo.api_host not in self._no_api or api.fallback_tag(digest) in tags
+
+    def _api(
+        self, repo: Repository, subject: str, hint: str = ""
+    ) -> list[api.ReferrerEntry] | None:
+        """The API's list, or None where the registry has none: asked once per registry first."""
+        host = repo.api_host
+        if host in self._no_api:
+            return None
+        client = self.pool.for_repo(repo)
+
+        def ask() -> list[api.ReferrerEntry] | None:
+            what = f"referrers {repo}"
+            return retrying(lambda: api.list_api(client, repo, subject, hint), what=what)
+
+        if host in self._has_api:
+            return ask()
+        with self._once(("api", host)):  # the other threads wait for the first answer
+            if host in self._no_api:
+                return None
+            got = ask()
+            (self._has_api if got is not None else self._no_api).add(host)
+            return got
+
     def _tag_list(self, repo: Repository) -> frozenset[str]:
         """The source repository's tags, listed once per run."""
-        with self._lock:
+        with self._once(("tags", repo)):
             known = self._tags.get(repo)
-        if known is None:
-            client = self.pool.for_repo(repo)
-            known = frozenset(
-                client.list_tags(repo, fetch=lambda read: retrying(read, what=f"tags {repo}"))
-            )
-            with self._lock:
+            if known is None:
+                client = self.pool.for_repo(repo)
+                known = frozenset(
+                    client.list_tags(repo, fetch=lambda read: retrying(read, what=f"tags {repo}"))
+                )
                 self._tags[repo] = known
-        return known
+            return known
+
+    def _once(self, key: object) -> threading.Lock:
+        """A lock of its own for ``key``, so one thread does a lookup the others then reuse."""
+        with self._lock:
+            return self._keyed.setdefault(key, threading.Lock())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syncer import defaults, digests, mediatypes
-from syncer.errors import UnsupportedError
+from syncer.errors import NotFoundError, UnsupportedError
 from syncer.reference import Repository
 from syncer.registry import transport
 from syncer.registry.client import RegistryClient
@@ -51,6 +51,11 @@ class ReferrerEntry:
             artifact_type=str(obj.get("artifactType", "")),
             fields=tuple(kept.items()),
         )
+
+    @property
+    def is_index(self) -> bool:
+        """Whether the referrer is an index (its children may have referrers too)."""
+        return self.media_type in mediatypes.INDEX_TYPES
 
     def to_json(self) -> dict[str, Any]:
         """The descriptor for an index."""
@@ -102,13 +107,14 @@ def list_api(
 
 
 def read_fallback(
-    client: RegistryClient, repo: Repository, digest: str, *, push: bool = False
+    client: RegistryClient, repo: Repository, digest: str
 ) -> tuple[RawManifest | None, list[ReferrerEntry]]:
     """The fallback index of ``digest`` and its entries; ``(None, [])`` when there is none."""
     tag = fallback_tag(digest)
-    if client.head_manifest(repo, tag, push=push) is None:
+    try:
+        raw = client.get_manifest(repo, tag)
+    except NotFoundError:
         return None, []
-    raw = client.get_manifest(repo, tag)
     return raw, _entries(raw.body, f"{repo}:{tag}")
 
 
@@ -134,7 +140,7 @@ def write_fallback(
     client: RegistryClient, repo: Repository, digest: str, adding: list[ReferrerEntry]
 ) -> bool:
     """Add ``adding`` to the fallback index of ``digest`` at ``repo``; True if it was written."""
-    _, current = read_fallback(client, repo, digest, push=True)
+    _, current = read_fallback(client, repo, digest)
     body = merged_index(current, adding)
     if body is None:
         return False

@@ -50,8 +50,9 @@ def test_workers_copy_referrers_of_images_indexes_and_children_and_later_ones_on
 
     assert again.code == 0, again
     assert_settled(again.json)
+    # Referrers the destination already lists are not tasks again: only the new one is.
     assert again.json["images"]["done"] == 1, again.json["images"]
-    assert again.json["images"]["skipped"] == 2 + len(arts), again.json["images"]
+    assert again.json["images"]["skipped"] == 2, again.json["images"]
     same_referrers(
         source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
     )

@@ -161,3 +161,32 @@ def test_without_referrers_nothing_but_the_images_is_copied(
 
     assert manifest(dest.url, "mirror/multi", sig.manifest.digest) is None
     assert listed(dest.url, "mirror/multi", subject.digest, api=False) == {}
+
+
+def _requests(*registries: LabRegistry) -> int:
+    methods = ("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE")
+    return sum(r.server.count_requests(m) for r in registries for m in methods)
+
+
+def test_a_no_op_resync_with_referrers_costs_two_requests_per_signed_manifest(
+    source: LabRegistry, dest: LabRegistry, image_set: ImageSet, run_sync: RunSync, tmp_path: Path
+) -> None:
+    seed(source, image_set, "lab/multi:oci", "lab/multi:index")
+    for subject in subjects(image_set):
+        sign(source.url, subject, "fallback", SIGNATURE)
+    config = _config(tmp_path, source.host, dest.host, tags="oci,index")
+    assert run_sync(config, "--referrers").code == 0
+    before = _requests(source, dest)
+    assert run_sync(config).code == 0
+    plain = _requests(source, dest) - before
+
+    before = _requests(source, dest)
+    run = run_sync(config, "--referrers", "--output", "json")
+    extra = _requests(source, dest) - before - plain
+
+    assert run.code == 0, run.err
+    assert run.report["images"] == {"total": 2, "done": 0, "skipped": 2, "failed": 0}
+    # Per run: the API probe at each end and one tag listing. Per image: its
+    # manifest read back from the destination (children). Per signed manifest:
+    # its tag-schema index at the source and at the destination.
+    assert extra == 3 + 2 * 1 + 3 * 2, extra

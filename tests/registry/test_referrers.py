@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from syncer import digests, mediatypes
+from syncer import mediatypes
 from syncer.errors import ResponseTooLargeError, UnsupportedError
 from syncer.reference import Repository
 from syncer.registry import referrers as api
@@ -100,8 +100,6 @@ def test_merging_keeps_what_is_listed_and_adds_only_the_missing() -> None:
 
 def test_write_fallback_merges_with_the_index_already_at_the_tag(fake: FakeTransport) -> None:
     stored = json.dumps(_index(SBOM)).encode()
-    head = {"Content-Type": mediatypes.OCI_INDEX, "Docker-Content-Digest": digests.compute(stored)}
-    fake.on("HEAD", TAG, Reply(200, head))
     fake.on("GET", TAG, Reply(200, {"Content-Type": mediatypes.OCI_INDEX}, stored))
     fake.on("PUT", TAG, Reply(201))
     wrote = api.write_fallback(client(fake), REPO, SUBJECT, [api.ReferrerEntry.from_json(SIG, "t")])
@@ -113,9 +111,18 @@ def test_write_fallback_merges_with_the_index_already_at_the_tag(fake: FakeTrans
 
 def test_write_fallback_writes_nothing_when_the_entry_is_listed(fake: FakeTransport) -> None:
     stored = json.dumps(_index(SIG)).encode()
-    fake.on("HEAD", TAG, Reply(200, {"Content-Type": mediatypes.OCI_INDEX}))
     fake.on("GET", TAG, Reply(200, {"Content-Type": mediatypes.OCI_INDEX}, stored))
     assert not api.write_fallback(
         client(fake), REPO, SUBJECT, [api.ReferrerEntry.from_json(SIG, "t")]
     )
     assert not fake.requests_to("PUT", TAG)
+
+
+def test_write_fallback_starts_an_index_where_there_is_none(fake: FakeTransport) -> None:
+    fake.on("GET", TAG, json_reply({"errors": [{"code": "MANIFEST_UNKNOWN"}]}, status=404))
+    fake.on("PUT", TAG, Reply(201))
+    entry = api.ReferrerEntry.from_json(SIG, "t")
+    assert api.write_fallback(client(fake), REPO, SUBJECT, [entry])
+    (put,) = fake.requests_to("PUT", TAG)
+    assert json.loads(put.body) == _index(SIG)
+    assert [s.method for s in fake.seen if "/manifests/" in s.url] == ["GET", "PUT"]
