@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.artifacts import ATTESTATION, SBOM, SIGNATURE, build_artifact, push_referrer
+from lab.artifacts import ATTESTATION, SBOM, SIGNATURE, Artifact, build_artifact, push_referrer
 from lab.artifacts import fallback_tag as tag_of
 from lab.images import ImageSet, push_image_set
+from syncer import defaults
 from tests.support.embedded import RunSync, seed, sync_config
 from tests.support.referrers import listed, manifest, same_referrers, sign, subjects
 from tests.support.referrers_api import ReferrersProxy
@@ -190,3 +191,22 @@ def test_a_no_op_resync_with_referrers_costs_two_requests_per_signed_manifest(
     # manifest read back from the destination (children). Per signed manifest:
     # its tag-schema index at the source and at the destination.
     assert extra == 3 + 2 * 1 + 3 * 2, extra
+
+
+def test_referrers_of_referrers_are_followed_down_to_the_depth_limit(
+    source: LabRegistry, dest: LabRegistry, image_set: ImageSet, run_sync: RunSync, tmp_path: Path
+) -> None:
+    seed(source, image_set, "lab/multi:oci")
+    chain: list[Artifact] = []
+    subject = image_set.get("lab/multi", "oci").manifests[-1]
+    for _ in range(defaults.REFERRERS_DEPTH + 1):  # a signature of a signature of ...
+        (art,) = sign(source.url, subject, "fallback", SIGNATURE)
+        chain.append(art)
+        subject = art.manifest
+
+    run = run_sync(_config(tmp_path, source.host, dest.host), "--referrers")
+
+    assert run.code == 0, run.err
+    kept, beyond = chain[: defaults.REFERRERS_DEPTH], chain[defaults.REFERRERS_DEPTH]
+    same_referrers(source.url, dest.url, kept, src_api=False, dst_api=False)
+    assert manifest(dest.url, "mirror/multi", beyond.manifest.digest) is None
