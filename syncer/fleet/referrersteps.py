@@ -36,7 +36,8 @@ _KEPT_PLANS = 8
 #: Longest wait for another worker's merge of the same fallback index, in seconds.
 _MERGE_WAIT = 60.0
 
-_followers: OrderedDict[tuple[str, int], Follower] = OrderedDict()
+#: None for a plan that copies no referrers, so its meta is read once per worker.
+_followers: OrderedDict[tuple[str, int], Follower | None] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -57,10 +58,10 @@ def follower(fleet: FleetContext, plan: str) -> Follower | None:
             _followers.move_to_end(key)
             return _followers[key]
     conf = fleet.plans.meta(plan).get("referrers")
-    if not isinstance(conf, dict):
-        return None
-    policy = ReferrerPolicy(bool(conf.get("enabled")), tuple(conf.get("types") or ()))
-    made = Follower(fleet.pool, policy, dict(conf.get("rules") or {}), guard=_guard(fleet))
+    made = None
+    if isinstance(conf, dict):
+        policy = ReferrerPolicy(bool(conf.get("enabled")), tuple(conf.get("types") or ()))
+        made = Follower(fleet.pool, policy, dict(conf.get("rules") or {}), guard=_guard(fleet))
     with _lock:
         _followers[key] = made
         while len(_followers) > _KEPT_PLANS:
