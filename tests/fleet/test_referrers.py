@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from lab.artifacts import SBOM, build_artifact, push_referrer
-from lab.images import build_image_set
+from lab.images import ImageSet, build_image_set, push_image_set
 from tests.support.faults import assert_settled
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.referrers import same_referrers, sign, subjects
+from tests.support.referrers_api import ReferrersProxy
 from tests.support.registries import LabRegistry
-from tests.support.scenario import plan_wait, seed, write_json
+from tests.support.scenario import insecure, plan_wait, seed, write_json
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +57,32 @@ def test_workers_copy_referrers_of_images_indexes_and_children_and_later_ones_on
     same_referrers(
         source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
     )
+
+
+def test_workers_copy_api_referrers_to_a_registry_with_the_api(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    lab = build_image_set(0, repos=0, large_layer_size=0)
+    with ReferrersProxy(source.host) as src, ReferrersProxy(dest.host) as dst:
+        push_image_set(
+            src.url, ImageSet((lab.get("lab/multi", "oci"), lab.get("lab/multi", "index")))
+        )
+        arts = [a for s in subjects(lab) for a in sign(src.url, s, "api")]
+        auth = write_json(fleet_home / "auth.json", insecure(src.host, dst.host))
+        rules = write_json(
+            fleet_home / "images.json", {f"{src.host}/lab/multi:oci,index": f"{dst.host}/m/multi"}
+        )
+        workers(1, auth=auth, concurrency=2)
+
+        run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+        assert run.code == 0, run
+        assert_settled(run.json)
+        assert run.json["images"]["done"] == 2 + len(arts), run.json["images"]
+        same_referrers(src.url, dst.url, arts, src_api=True, dst_api=True, repo="m/multi")
+        # The destination lists them itself: no tag-schema index was written there.
+        assert not dst.recorded("PUT", r"/manifests/sha256-")

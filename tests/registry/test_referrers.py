@@ -126,3 +126,12 @@ def test_write_fallback_starts_an_index_where_there_is_none(fake: FakeTransport)
     (put,) = fake.requests_to("PUT", TAG)
     assert json.loads(put.body) == _index(SIG)
     assert [s.method for s in fake.seen if "/manifests/" in s.url] == ["GET", "PUT"]
+
+
+def test_a_list_longer_than_the_cap_is_refused_not_cut(
+    fake: FakeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(defaults, "MAX_REFERRERS", 1)
+    fake.on("GET", API, json_reply(_index(SIG, SBOM)))
+    with pytest.raises(UnsupportedError, match="more than 1 referrers"):
+        api.list_api(client(fake), REPO, SUBJECT)
