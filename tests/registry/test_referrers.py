@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from syncer import mediatypes
+from syncer import defaults, mediatypes
 from syncer.errors import ResponseTooLargeError, UnsupportedError
 from syncer.reference import Repository
 from syncer.registry import referrers as api
