@@ -91,6 +91,11 @@ PLATFORM_CACHE_SIZE = 4096
 #: Config blobs read at once to rank a rule's tags by created time for ``latest:``.
 CREATED_READS = 8
 
+#: How deep referrers of referrers are followed (a signature of an SBOM is depth 2).
+REFERRERS_DEPTH = 3
+#: Most referrers one subject may list; a longer list is refused, not truncated.
+MAX_REFERRERS = 1000
+
 # The fleet (``syncer plan`` and its workers).
 #: Redis when neither ``--redis`` nor ``$SYNCER_REDIS_URL(_FILE)`` names one.
 REDIS_URL = "redis://localhost:6379/0"

@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from syncer.cache import BlobCache
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
-from syncer.engine import Resolved, copy_and_record, push_with_recheck, resolve, rule_failures
+from syncer.engine import (
+    NO_FILTER,
+    Resolved,
+    copy_and_record,
+    push_with_recheck,
+    resolve,
+    rule_failures,
+)
 from syncer.errors import SyncerError, describe, is_transient
 from syncer.feed import feed
 from syncer.jobs import ImageResult, TagJob
@@ -33,6 +40,7 @@ from syncer.manifest import Descriptor
 from syncer.options import SyncOptions
 from syncer.progress import Stats
 from syncer.reference import Repository
+from syncer.referrers import Follower, ReferrerPolicy, rule_policies
 from syncer.registry.pool import ClientPool
 from syncer.rules import Rule
 from syncer.transfer import BlobCopier
@@ -102,6 +110,8 @@ class EmbeddedSync:
         self.pool = pool or ClientPool(Credentials(config.auth), pool_size=options.proc)
         self.stop = stop
         self._lock = threading.Lock()
+        policy = ReferrerPolicy(options.referrers, options.referrer_types)
+        self.referrers = Follower(self.pool, policy, rule_policies(config.rules))
 
     # -- top level -----------------------------------------------------------------
     def jobs(self) -> Generator[TagJob, None, None]:
@@ -193,13 +203,15 @@ class EmbeddedSync:
 
     def _resolve(self, job: TagJob, rnd: _Round) -> None:
         try:
-            res = resolve(
-                job, self.pool, force=self.options.force, platforms=self.options.platforms
-            )
+            # A referrer is copied whole: an artifact has no platform to filter by.
+            platforms = NO_FILTER if self.referrers.is_referrer(job) else self.options.platforms
+            res = resolve(job, self.pool, force=self.options.force, platforms=platforms)
         except SyncerError as exc:
             if self._fail(job, exc, rnd.last):
                 with self._lock:
                     rnd.retry.append(job)
+            return
+        if not self._follow(job, res, rnd):
             return
         if res.skip:
             self._finish(
@@ -214,6 +226,20 @@ class EmbeddedSync:
             # Images are tagged only once every image of the round is resolved
             # (blobs they share are copied once); say how far that has got.
             log.info("resolved %d images to copy so far", waiting)
+
+    def _follow(self, job: TagJob, res: Resolved, rnd: _Round) -> bool:
+        """Resolve the image's referrers as images of this round; False if finding them failed."""
+        try:
+            found = self.referrers.follow(job, res)
+        except SyncerError as exc:
+            if self._fail(job, exc, rnd.last):
+                with self._lock:
+                    rnd.retry.append(job)
+            return False
+        for ref in found:
+            self.stats.add("images", "total")
+            self._resolve(ref, rnd)
+        return True
 
     def _group(self, rnd: _Round) -> dict[tuple[str, str], _Group]:
         groups: dict[tuple[str, str], _Group] = {}
@@ -314,6 +340,7 @@ class EmbeddedSync:
             push_with_recheck(
                 img.resolved, self.pool, self.cache, on_bytes=self.stats.moved, stop=self.stop
             )
+            self.referrers.pushed(job)
         except SyncerError as exc:
             if self._fail(job, exc, rnd.last):
                 with self._lock:

@@ -46,3 +46,8 @@ MANIFEST_ACCEPT = ", ".join(
 def is_foreign_layer(media_type: str) -> bool:
     """Whether a layer must not be copied between registries."""
     return media_type == DOCKER_FOREIGN_LAYER or media_type.startswith(OCI_NONDISTRIBUTABLE_PREFIX)
+
+
+#: The empty config of an artifact manifest, with the spec's fixed digest.
+#: https://github.com/opencontainers/image-spec/blob/main/manifest.md#guidance-for-an-empty-descriptor
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"

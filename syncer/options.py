@@ -18,3 +18,7 @@ class SyncOptions:
     platforms: PlatformFilter = field(default_factory=PlatformFilter)
     chunked_threshold: int = defaults.CHUNKED_THRESHOLD
     upload_chunk: int = defaults.UPLOAD_CHUNK
+    #: ``--referrers``: copy signatures, SBOMs and attestations with their images.
+    referrers: bool = False
+    #: ``--referrers-type``: only referrers of these artifact types (all when empty).
+    referrer_types: tuple[str, ...] = ()

@@ -43,6 +43,7 @@ from typing import Any, Literal, TypeGuard, cast
 from syncer.errors import ConfigError
 from syncer.platformchoice import PlatformChoice, platform_list
 from syncer.reference import Repository, normalize_registry, validate_digest, validate_tag
+from syncer.referrerconfig import referrers_dict, referrers_fields
 from syncer.tagfilters import TagFilters
 from syncer.tagregex import compile_tag_regex, tag_matches
 
@@ -137,6 +138,8 @@ class Rule:
     platforms: tuple[str, ...] = ()
     #: The object form's ``referrers:``, kept for the referrer copy.
     referrers: bool = False
+    #: ``referrers: {types: [...]}``: only referrers of these artifact types.
+    referrer_types: tuple[str, ...] = ()
 
     @property
     def platform_filter(self) -> PlatformChoice | None:
@@ -164,7 +167,7 @@ class Rule:
             # The object form's fields only when set: a plain rule's form is unchanged.
             **({"filters": self.filters.to_dict()} if self.filters.active else {}),
             **({"platforms": list(self.platforms)} if self.platforms else {}),
-            **({"referrers": True} if self.referrers else {}),
+            **({"referrers": referrers_dict(self)} if self.referrers else {}),
         }
 
     @classmethod
@@ -183,7 +186,7 @@ class Rule:
                 destinations=tuple(Destination.from_dict(d) for d in data.get("destinations", ())),
                 filters=TagFilters.from_dict(data.get("filters") or {}),
                 platforms=platform_list(data["platforms"]) if data.get("platforms") else (),
-                referrers=_flag(data.get("referrers", False), "referrers"),
+                **referrers_fields(data.get("referrers", False)),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise _decoding("Rule", exc) from exc
@@ -295,14 +298,8 @@ def _parse_object(
             platforms = platform_list(value["platforms"])
         except ConfigError as exc:
             raise ConfigError(f"platforms: {exc}") from None
-    referrers = _flag(value.get("referrers", False), "referrers")
-    return dataclasses.replace(rule, filters=filters, platforms=platforms, referrers=referrers)
-
-
-def _flag(value: object, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{field}: expected true or false, got {value!r}")
-    return value
+    referrers = referrers_fields(value.get("referrers", False))
+    return dataclasses.replace(rule, filters=filters, platforms=platforms, **referrers)
 
 
 def written_destinations(value: object, environ: Mapping[str, str]) -> tuple[str, ...]:

@@ -313,7 +313,7 @@ def sync_tag(task: Task, f: FleetContext, msg: SyncTag) -> str:
         msg.rule,
         platform_list(list(msg.platforms)) if msg.platforms else (),
     )
-    return tagsteps.sync_tag(f, msg.plan, job, owner=task.request.id or "")
+    return tagsteps.sync_tag(f, msg.plan, job, owner=task.request.id or "", referrer=msg.referrer)
 
 
 @fleet_task(CopyBlob, _blob_failed)

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from syncer import defaults
+from syncer.cli.referrerargs import add_referrer_arguments, referrer_options
 from syncer.config import SyncConfig, load_config
 from syncer.errors import ConfigError
 from syncer.manifest import PlatformFilter
@@ -75,6 +76,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         help="only these architectures from image lists (repeatable, comma lists)",
     )
     p.add_argument("--force", action="store_true", help="push manifests even when unchanged")
+    add_referrer_arguments(p)
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -117,4 +119,10 @@ def sync_options(args: argparse.Namespace) -> SyncOptions:
         _, _, variant = item.partition(":")
         if variant:
             validate_tag(variant)
-    return SyncOptions(proc=args.proc, retries=args.retries, force=args.force, platforms=platforms)
+    return SyncOptions(
+        proc=args.proc,
+        retries=args.retries,
+        force=args.force,
+        platforms=platforms,
+        **referrer_options(args),
+    )

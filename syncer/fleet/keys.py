@@ -40,7 +40,10 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
 
     once-tokens in plan:{plan}:once: expand:{rule}  finished:{image}:{rule}
     seen:{blob}  landed:{blob}  failed:{blob}  bytes:{registry}@{digest}
-    settled:{registry}@{digest}
+    settled:{registry}@{digest}  referrer:{image}
+
+``inflight:{registry}:{repo}:{alg}-{hex}`` also locks a referrers fallback
+index tag while a worker merges it (``referrersteps``).
 
 ``{blob}`` is :func:`blob_key` and ``{image}`` is :func:`image_id`.
 """

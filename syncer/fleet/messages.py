@@ -19,7 +19,8 @@ that meets a body newer than its class requeues it for a newer worker (see
     Message
      ├── ExpandRule   syncer.expand_rule    plan, rule
      ├── EnqueueTags  syncer.enqueue_tags   plan, jobs
-     ├── SyncTag      syncer.sync_tag       plan, source, dest, rule, platforms (v2)
+     ├── SyncTag      syncer.sync_tag       plan, source, dest, rule, platforms (v2),
+     │                                      referrer (v3)
      ├── CopyBlob     syncer.copy_blob      plan, src, dst, digest, size, media_type,
      │                                      waited, deferred
      ├── CopyBlobs    syncer.copy_blobs     plan, src, dst, blobs, deferred
@@ -154,14 +155,16 @@ class SyncTag(Message):
     """Resolve one image and fan out its missing blobs."""
 
     TASK: ClassVar[str] = settings.SYNC_TAG
-    VERSION: ClassVar[int] = 2
-    SINCE: ClassVar[dict[str, int]] = {"platforms": 2}
+    VERSION: ClassVar[int] = 3
+    SINCE: ClassVar[dict[str, int]] = {"platforms": 2, "referrer": 3}
     plan: str
     source: str
     dest: str
     rule: str = ""
     #: The rule's ``platforms:`` (version 2), which replace ``--os``/``--arch``.
     platforms: tuple[str, ...] = ()
+    #: For a referrer (version 3): :meth:`syncer.referrers.Found.to_text`.
+    referrer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +241,8 @@ class ImageRecord:
     blobs: tuple[Descriptor, ...] = ()
     #: Bytes of the blobs that had to be copied, for the image's result.
     bytes: int = 0
+    #: For a referrer: its ``SyncTag.referrer``, so ``push_image`` lists it.
+    referrer: str = ""
 
     @property
     def source(self) -> str:
@@ -270,6 +275,7 @@ class ImageRecord:
             ],
             "blobs": [d.to_dict() for d in self.blobs],
             "bytes": self.bytes,
+            **({"referrer": self.referrer} if self.referrer else {}),
         }
 
     @classmethod
@@ -294,6 +300,7 @@ class ImageRecord:
                     for b in body.get("blobs", ())
                 ),
                 bytes=int(body.get("bytes", 0)),
+                referrer=str(body.get("referrer", "")),
             )
         except (AttributeError, KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise MessageError(f"image record does not decode: {type(exc).__name__}") from exc

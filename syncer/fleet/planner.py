@@ -24,8 +24,10 @@ from syncer.fleet.context import Dispatcher
 from syncer.fleet.enqueue import fan_out, send
 from syncer.fleet.messages import ExpandRule
 from syncer.fleet.plans import PlanStore
+from syncer.fleet.referrersteps import plan_meta
 from syncer.jobs import ImageResult
 from syncer.options import SyncOptions
+from syncer.referrers import rule_policies
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ def submit(
         "force": options.force,
         "platforms": options.platforms.to_dict(),
         "limits": dict(config.limits),
+        **plan_meta(options.referrers, options.referrer_types, rule_policies(config.rules)),
     }
     plan = plans.create(meta)
     # rules_pending starts at one for the planner itself, so the plan cannot look

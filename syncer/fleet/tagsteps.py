@@ -8,11 +8,13 @@ work by digest, and bumps counters only once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from syncer import defaults, metrics
 from syncer.engine import (
+    NO_FILTER,
     Resolved,
     expand_rule,
     is_blob_unknown,
@@ -21,6 +23,7 @@ from syncer.engine import (
     unique_jobs,
 )
 from syncer.errors import SyncerError
+from syncer.fleet import referrersteps
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import (
     enqueue_batch,
@@ -79,16 +82,19 @@ def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
     )
 
 
-def sync_tag(fleet: FleetContext, plan: str, job: TagJob, owner: str = "") -> str:
+def sync_tag(
+    fleet: FleetContext, plan: str, job: TagJob, owner: str = "", referrer: str = ""
+) -> str:
     """Resolve one image; skip it, push it, or fan out its missing blobs.
 
     ``owner`` (this task's id) names the blob claims, so a redelivered task
-    gets them back.
+    gets them back. ``referrer`` says the image is a referrer (copied whole).
     """
     if fleet.plans.cancelled(plan):
         return "cancelled"
     force, platforms = _options(fleet, plan)
-    res = resolve(job, fleet.pool, force=force, platforms=platforms)
+    res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
+    referrersteps.follow(fleet, plan, job, res, referrer)
     image = image_id(str(job.source), str(job.dest))
     if res.skip:
         finish(
@@ -99,7 +105,8 @@ def sync_tag(fleet: FleetContext, plan: str, job: TagJob, owner: str = "") -> st
         )
         return "skipped"
     missing = _missing_blobs(fleet, plan, res)
-    if not fleet.board.save_image(plan, image, image_record(res, missing).to_body()):
+    record = dataclasses.replace(image_record(res, missing), referrer=referrer)
+    if not fleet.board.save_image(plan, image, record.to_body()):
         stored = ImageRecord.from_body(fleet.board.load_image(plan, image)).job
         if stored.get("rule", job.rule) != job.rule:
             # Another rule already handles this (source, destination); settle
@@ -224,6 +231,7 @@ def push_image(fleet: FleetContext, msg: PushImage) -> str:
             raise
         _recheck_blobs(fleet, res)
         push_manifests(res, fleet.pool)
+    referrersteps.pushed(fleet, plan, res.job, rec.referrer)
     finish(
         fleet,
         plan,

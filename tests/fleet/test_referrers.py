@@ -1,0 +1,88 @@
+"""``syncer plan --referrers`` on real workers: referrers are ``sync_tag`` tasks too.
+
+Each referrer found by a worker is counted in the plan and copied by its own
+task, so ``syncer status`` shows it as an image; the destination (distribution
+2.8, no referrers API) gets the same tag-schema listing as the source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.artifacts import SBOM, build_artifact, push_referrer
+from lab.images import ImageSet, build_image_set, push_image_set
+from tests.support.faults import assert_settled
+from tests.support.processes import RunCli, WorkerFactory
+from tests.support.referrers import same_referrers, sign, subjects
+from tests.support.referrers_api import ReferrersProxy
+from tests.support.registries import LabRegistry
+from tests.support.scenario import insecure, plan_wait, seed, write_json
+
+pytestmark = pytest.mark.integration
+
+
+def test_workers_copy_referrers_of_images_indexes_and_children_and_later_ones_on_a_resync(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    lab = build_image_set(0, repos=0, large_layer_size=0)
+    seed(source, [lab.get("lab/multi", "oci"), lab.get("lab/multi", "index")])
+    arts = [a for s in subjects(lab) for a in sign(source.url, s, "fallback")]
+    s, d = source.host, dest.host
+    auth = write_json(fleet_home / "auth.json", {s: {"insecure": True}, d: {"insecure": True}})
+    rules = write_json(fleet_home / "images.json", {f"{s}/lab/multi:oci,index": f"{d}/m/multi"})
+    workers(1, auth=auth, concurrency=2)
+
+    run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+    assert run.code == 0, run
+    assert_settled(run.json)
+    assert run.json["images"]["done"] == 2 + len(arts), run.json["images"]
+    same_referrers(source.url, dest.url, arts, src_api=False, dst_api=False, repo="m/multi")
+
+    later = build_artifact(subjects(lab)[0], SBOM, b"a second SBOM, added after the first plan")
+    push_referrer(source.url, "lab/multi", later, "fallback")
+    again = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+    assert again.code == 0, again
+    assert_settled(again.json)
+    # Referrers the destination already lists are not tasks again: only the new one is.
+    assert again.json["images"]["done"] == 1, again.json["images"]
+    assert again.json["images"]["skipped"] == 2, again.json["images"]
+    same_referrers(
+        source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
+    )
+
+
+def test_workers_copy_api_referrers_to_a_registry_with_the_api(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    lab = build_image_set(0, repos=0, large_layer_size=0)
+    with ReferrersProxy(source.host) as src, ReferrersProxy(dest.host) as dst:
+        push_image_set(
+            src.url, ImageSet((lab.get("lab/multi", "oci"), lab.get("lab/multi", "index")))
+        )
+        arts = [a for s in subjects(lab) for a in sign(src.url, s, "api")]
+        auth = write_json(fleet_home / "auth.json", insecure(src.host, dst.host))
+        rules = write_json(
+            fleet_home / "images.json", {f"{src.host}/lab/multi:oci,index": f"{dst.host}/m/multi"}
+        )
+        workers(1, auth=auth, concurrency=2)
+
+        run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+        assert run.code == 0, run
+        assert_settled(run.json)
+        assert run.json["images"]["done"] == 2 + len(arts), run.json["images"]
+        same_referrers(src.url, dst.url, arts, src_api=True, dst_api=True, repo="m/multi")
+        # The destination lists them itself: no tag-schema index was written there.
+        assert not dst.recorded("PUT", r"/manifests/sha256-")

@@ -1,0 +1,137 @@
+"""The referrers API and the Referrers Tag Schema at the client level, on a fake transport."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from syncer import defaults, mediatypes
+from syncer.errors import ResponseTooLargeError, UnsupportedError
+from syncer.reference import Repository
+from syncer.registry import referrers as api
+from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply, open_registry
+
+REPO = Repository.parse("reg.example/team/app")
+SUBJECT = "sha256:" + "a" * 64
+SIG = {
+    "mediaType": mediatypes.OCI_MANIFEST,
+    "digest": "sha256:" + "b" * 64,
+    "size": 500,
+    "artifactType": "application/vnd.example.sig",
+}
+SBOM = {
+    "mediaType": mediatypes.OCI_MANIFEST,
+    "digest": "sha256:" + "c" * 64,
+    "size": 600,
+    "artifactType": "application/spdx+json",
+    "annotations": {"by": "ci"},
+}
+API = f"{BASE}/v2/team/app/referrers/{SUBJECT}"
+TAG = f"{BASE}/v2/team/app/manifests/sha256-{'a' * 64}"
+
+
+@pytest.fixture
+def fake() -> FakeTransport:
+    fake = FakeTransport()
+    open_registry(fake)
+    return fake
+
+
+def _index(*entries: dict[str, object]) -> dict[str, object]:
+    return {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": list(entries)}
+
+
+def test_the_api_list_is_read_and_the_type_hint_sent(fake: FakeTransport) -> None:
+    fake.on("GET", API, json_reply(_index(SIG, SBOM)))
+    got = api.list_api(client(fake), REPO, SUBJECT, "application/spdx+json")
+    assert [e.digest for e in got or []] == [SIG["digest"], SBOM["digest"]]
+    assert [e.artifact_type for e in got or []] == [SIG["artifactType"], SBOM["artifactType"]]
+    assert fake.requests_to("GET", API)[0].query == {"artifactType": ["application/spdx+json"]}
+
+
+def test_a_registry_without_the_api_answers_404_and_that_is_none(fake: FakeTransport) -> None:
+    fake.on("GET", API, json_reply({"errors": [{"code": "NAME_UNKNOWN"}]}, status=404))
+    assert api.list_api(client(fake), REPO, SUBJECT) is None
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"manifests": [{"digest": "sha256:short"}]},
+        {"manifests": [{"digest": "md5:" + "0" * 32}]},
+        {"manifests": [{**SIG, "size": -1}]},
+        {"manifests": [{**SIG, "annotations": ["x"]}]},
+        {"manifests": "all of them"},
+        ["not", "an", "index"],
+    ],
+)
+def test_a_malformed_list_is_refused(fake: FakeTransport, doc: object) -> None:
+    fake.on("GET", API, json_reply(doc))
+    with pytest.raises(UnsupportedError):
+        api.list_api(client(fake), REPO, SUBJECT)
+
+
+def test_the_list_is_read_with_a_cap(fake: FakeTransport, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCER_MAX_MANIFEST", "100")
+    fake.on("GET", API, json_reply(_index(SIG, SBOM)))
+    with pytest.raises(ResponseTooLargeError):
+        api.list_api(client(fake), REPO, SUBJECT)
+
+
+def test_a_subject_that_is_not_a_digest_never_reaches_a_url(fake: FakeTransport) -> None:
+    with pytest.raises(UnsupportedError):
+        api.list_api(client(fake), REPO, "../../manifests/latest")
+    assert not [s for s in fake.seen if "referrers" in s.url]
+
+
+def test_the_fallback_tag_names_the_subject() -> None:
+    assert api.fallback_tag(SUBJECT) == "sha256-" + "a" * 64
+
+
+def test_merging_keeps_what_is_listed_and_adds_only_the_missing() -> None:
+    current = [api.ReferrerEntry.from_json(SBOM, "t")]
+    adding = [api.ReferrerEntry.from_json(SIG, "t"), api.ReferrerEntry.from_json(SBOM, "t")]
+    body = api.merged_index(current, adding)
+    assert body is not None
+    assert json.loads(body)["manifests"] == [SBOM, SIG]  # annotations kept, order kept
+    assert api.merged_index(current, current) is None
+
+
+def test_write_fallback_merges_with_the_index_already_at_the_tag(fake: FakeTransport) -> None:
+    stored = json.dumps(_index(SBOM)).encode()
+    fake.on("GET", TAG, Reply(200, {"Content-Type": mediatypes.OCI_INDEX}, stored))
+    fake.on("PUT", TAG, Reply(201))
+    wrote = api.write_fallback(client(fake), REPO, SUBJECT, [api.ReferrerEntry.from_json(SIG, "t")])
+    assert wrote
+    (put,) = fake.requests_to("PUT", TAG)
+    assert json.loads(put.body)["manifests"] == [SBOM, SIG]
+    assert put.headers["Content-Type"] == mediatypes.OCI_INDEX
+
+
+def test_write_fallback_writes_nothing_when_the_entry_is_listed(fake: FakeTransport) -> None:
+    stored = json.dumps(_index(SIG)).encode()
+    fake.on("GET", TAG, Reply(200, {"Content-Type": mediatypes.OCI_INDEX}, stored))
+    assert not api.write_fallback(
+        client(fake), REPO, SUBJECT, [api.ReferrerEntry.from_json(SIG, "t")]
+    )
+    assert not fake.requests_to("PUT", TAG)
+
+
+def test_write_fallback_starts_an_index_where_there_is_none(fake: FakeTransport) -> None:
+    fake.on("GET", TAG, json_reply({"errors": [{"code": "MANIFEST_UNKNOWN"}]}, status=404))
+    fake.on("PUT", TAG, Reply(201))
+    entry = api.ReferrerEntry.from_json(SIG, "t")
+    assert api.write_fallback(client(fake), REPO, SUBJECT, [entry])
+    (put,) = fake.requests_to("PUT", TAG)
+    assert json.loads(put.body) == _index(SIG)
+    assert [s.method for s in fake.seen if "/manifests/" in s.url] == ["GET", "PUT"]
+
+
+def test_a_list_longer_than_the_cap_is_refused_not_cut(
+    fake: FakeTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(defaults, "MAX_REFERRERS", 1)
+    fake.on("GET", API, json_reply(_index(SIG, SBOM)))
+    with pytest.raises(UnsupportedError, match="more than 1 referrers"):
+        api.list_api(client(fake), REPO, SUBJECT)
