@@ -17,18 +17,13 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import InsecureRequestWarning
 
+from syncer import defaults
 from syncer.credentials import AuthEntry
 from syncer.errors import AuthError, RegistryError, TLSError, TLSHandshakeError
 from syncer.reference import Repository
 from syncer.registry import replies, transport, urls
 from syncer.registry.auth import Authenticator
-from syncer.throttle import (
-    DEFAULT_PAUSE,
-    RATELIMIT_LOW_WATER,
-    NoThrottle,
-    Throttle,
-    ratelimit_remaining,
-)
+from syncer.throttle import NoThrottle, Throttle, ratelimit_remaining
 
 
 def pull_scope(repo: Repository) -> str:
@@ -195,11 +190,12 @@ class RegistryConnection:
     def _observe(self, resp: requests.Response) -> None:
         """Tell the throttle when the registry asks everyone to slow down."""
         if resp.status_code == 429:
-            self.throttle.pause(self.host, replies.retry_after(resp) or DEFAULT_PAUSE)
+            self.throttle.pause(self.host, replies.retry_after(resp) or defaults.RATELIMIT_PAUSE)
             return
         left = ratelimit_remaining(resp.headers.get("ratelimit-remaining"))
-        if left is not None and left <= RATELIMIT_LOW_WATER:
-            self.throttle.pause(self.host, DEFAULT_PAUSE * (RATELIMIT_LOW_WATER + 1 - left))
+        if left is not None and left <= defaults.RATELIMIT_LOW_WATER:
+            pause = defaults.RATELIMIT_PAUSE * (defaults.RATELIMIT_LOW_WATER + 1 - left)
+            self.throttle.pause(self.host, pause)
 
     def location(self, resp: requests.Response) -> str:
         """The absolute ``Location`` of an upload response (spec allows relative ones)."""
