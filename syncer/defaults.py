@@ -78,10 +78,10 @@ RATELIMIT_LOW_WATER = 5
 RATELIMIT_PAUSE = 5.0
 #: Times one blob read may reopen a broken source stream (resuming where it
 #: broke): enough for a flaky link, few enough that a source that always
-#: breaks fails the copy in seconds.
+#: breaks fails the copy soon rather than retrying it forever.
 SOURCE_REOPENS = 5
 #: Index nesting deeper than this is malformed: real images nest once (an
-#: index of manifests), and an index that names itself must not loop forever.
+#: index of manifests), and a chain of indexes built to recurse must end.
 MAX_DEPTH = 4
 #: Seconds between two sweeps of the request deadlines: a deadline fires at
 #: most this late, a fraction of any deadline, and idle sweeps cost nothing.
@@ -222,7 +222,8 @@ SCHEDULE_STARTING_TTL = 300
 #: schedule is noticed this soon, and a waiting beat tries the lock this often.
 BEAT_MAX_INTERVAL = 5
 #: A beat killed outright holds the lock this long (seconds) before another
-#: takes over: several BEAT_MAX_INTERVALs, so a live beat always renews in time.
+#: takes over: six BEAT_MAX_INTERVALs, so a live beat, which renews it every
+#: loop, keeps it through a few slow loops.
 BEAT_LOCK_TIMEOUT = 30
 #: A cron tick not picked up by a worker within a minute, a cron schedule's
 #: shortest period, is dropped: the next tick replaces it.
