@@ -17,9 +17,6 @@ from syncer.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
-#: How many times one read may reopen a broken source stream.
-SOURCE_REOPENS = 5
-
 
 def never() -> bool:
     """A stop callback that never stops."""
@@ -80,7 +77,7 @@ class SourceReader:
                 reopens += 1
                 # Reopening heals a broken connection at once; a source too slow
                 # for a whole window is left to the copy's retries and backoff.
-                if reopens > SOURCE_REOPENS or isinstance(exc, DeadlineError):
+                if reopens > defaults.SOURCE_REOPENS or isinstance(exc, DeadlineError):
                     raise
                 log.info(
                     "source %s@%s broke at byte %d (%s); resuming",

@@ -63,6 +63,30 @@ TAGS_PAGE = 1000
 #: Longest wait for a ``docker-credential-*`` helper to answer, in seconds.
 CREDENTIAL_HELPER_TIMEOUT = 30.0
 
+# Talking to one registry: tokens, rate limits, broken streams, deadlines.
+#: Refresh a Bearer token this many seconds before it says it expires, so a
+#: request sent just before the end does not arrive with a dead token.
+TOKEN_EXPIRY_MARGIN = 10.0
+#: A token's lifetime in seconds when the issuer omits ``expires_in``: the
+#: token spec's own default (distribution's ``spec/auth/token.md``).
+TOKEN_LIFETIME = 60.0
+#: Pause a registry when ``ratelimit-remaining`` drops to this many pulls or
+#: fewer, so the last pulls of a window are spread out rather than spent at once.
+RATELIMIT_LOW_WATER = 5
+#: Seconds to pause a registry that said 429 without a Retry-After; at the low
+#: water mark, each pull fewer left adds this again.
+RATELIMIT_PAUSE = 5.0
+#: Times one blob read may reopen a broken source stream (resuming where it
+#: broke): enough for a flaky link, few enough that a source that always
+#: breaks fails the copy soon rather than retrying it forever.
+SOURCE_REOPENS = 5
+#: Index nesting deeper than this is malformed: real images nest once (an
+#: index of manifests), and a chain of indexes built to recurse must end.
+MAX_DEPTH = 4
+#: Seconds between two sweeps of the request deadlines: a deadline fires at
+#: most this late, a fraction of any deadline, and idle sweeps cost nothing.
+DEADLINE_TICK = 0.2
+
 # Caps on what one response may make us hold in memory; a body past its cap is
 # refused (ResponseTooLargeError), never read on. Blobs are streamed, not capped.
 #: Largest manifest or index we read (``$SYNCER_MAX_MANIFEST``). The OCI
@@ -82,6 +106,14 @@ MAX_TAGS_PAGE = 8 << 20
 MAX_TAG_PAGES = 10_000
 #: Most tags one repository listing yields (``$SYNCER_MAX_TAGS``).
 MAX_TAGS = 1_000_000
+#: Bytes asked of the socket per read of a capped body: small enough that a
+#: body is refused soon after it passes its cap, large enough to be cheap.
+CAPPED_READ = 64 << 10
+#: Entries of an ``errors[]`` payload kept on an error; registries send one or two.
+MAX_ERRORS_KEPT = 5
+#: Longest piece of server text that reaches a message: a line of context, not
+#: a page a hostile server chose.
+MAX_BODY_IN_MESSAGE = 300
 
 #: Largest image config blob read to learn a single image's platform for
 #: ``--os``/``--arch``; real configs are a few KiB.
@@ -90,11 +122,39 @@ CONFIG_BLOB_MAX = 4 << 20
 PLATFORM_CACHE_SIZE = 4096
 #: Config blobs read at once to rank a rule's tags by created time for ``latest:``.
 CREATED_READS = 8
+#: Compiled tag patterns kept per process; rules are few and reused for every tag.
+TAG_PATTERN_CACHE = 256
+
+# ``syncer sync``'s own loop, and the supervisor of ``syncer worker``.
+#: Jobs listed ahead of the thread pool: enough to keep every thread busy,
+#: few enough that a huge listing is not held in memory.
+FEED_AHEAD = 256
+#: How often a blocked lister or copier looks at the stop flag, in seconds:
+#: well inside STOP_GRACE, so Ctrl-C is felt at once.
+FEED_POLL = 0.1
+#: Log how many images a long round has resolved every this many.
+RESOLVE_REPORT_EVERY = 1000
+#: A crashed worker is restarted after RESTART_FIRST seconds, doubling up to
+#: RESTART_MAX, so a worker that cannot start does not spin; one that ran for
+#: RESTART_HEALTHY seconds was healthy, and starts the delays over.
+RESTART_FIRST, RESTART_MAX, RESTART_HEALTHY = 1.0, 30.0, 60.0
 
 #: How deep referrers of referrers are followed (a signature of an SBOM is depth 2).
 REFERRERS_DEPTH = 3
 #: Most referrers one subject may list; a longer list is refused, not truncated.
 MAX_REFERRERS = 1000
+#: Referrer followers kept per worker, one per recent plan: each caches its plan's tag listings.
+REFERRER_FOLLOWERS_KEPT = 8
+#: Longest wait for another worker's merge of the same fallback index, in seconds.
+REFERRER_MERGE_WAIT = 60.0
+
+# Metrics.
+#: How many of the newest plans get gauge series of their own (bounded label cardinality).
+GAUGE_RECENT_PLANS = 20
+#: Seconds of streamed bytes a worker's current throughput is averaged over.
+THROUGHPUT_WINDOW = 10.0
+#: Task latency buckets, in seconds: from a HEAD-only skip to a multi-GiB layer.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
 
 # The fleet (``syncer plan`` and its workers).
 #: Redis when neither ``--redis`` nor ``$SYNCER_REDIS_URL(_FILE)`` names one.
@@ -135,8 +195,69 @@ BUSY_FIRST, BUSY_MAX = 0.1, 2.0
 LARGE_BLOB = 64 << 20
 #: How many times a small copy is handed on before a busy worker takes it.
 MAX_DEFERRALS = 3
-#: How often a working worker says it is alive.
+#: How often a working worker says it is alive to the link scheduler.
 ALIVE_EVERY = 5.0
+#: A worker whose link said it was alive longer ago than this is not an idle
+#: peer to hand copies to. It says so per task (at most every ALIVE_EVERY), so
+#: this is "ran a task lately", not the roster's ALIVE_WINDOW ("process is up"):
+#: a worker idle at an empty queue is up but not a peer worth waiting on.
+PEER_ALIVE_WINDOW = 30.0
+#: Seconds a worker holds a task it is too old for before requeueing it for a
+#: newer worker, so old workers do not pass it between them in a tight loop.
+REQUEUE_DELAY = 5.0
+#: Look at the worker's auth file's metadata at most this often, in seconds: a
+#: rotated secret is seen within a second, without a stat() per request.
+AUTH_RECHECK = 1.0
+#: An in-flight lock whose release failed (Redis away) is released again after
+#: RELEASE_RETRY_FIRST seconds, doubling up to RELEASE_RETRY_MAX, until it expires.
+RELEASE_RETRY_FIRST, RELEASE_RETRY_MAX = 0.2, 2.0
+#: An upload session idle longer than this (seconds) is not worth resuming:
+#: an hour outlasts a worker restart or a Redis blip mid-upload, and then the
+#: blob is simply uploaded afresh.
+UPLOAD_SESSION_TTL = 3600
+
+# The fleet's plans, roster and schedules.
+#: ``syncer plans`` remembers at most this many plans (the newest; expired ones
+#: drop out too): over a year of hourly plans, about a MiB of Redis.
+PLAN_INDEX_MAX = 10_000
+#: ``syncer plans`` reads the index this many plans per round trip.
+PLAN_INDEX_PAGE = 200
+#: How often a worker's heartbeat says it is alive in the roster, in seconds.
+HEARTBEAT_EVERY = 5.0
+#: A worker not heard from for three heartbeats is not counted: one late
+#: beat (a busy host, a Redis failover) does not make it vanish.
+ALIVE_WINDOW = 3 * HEARTBEAT_EVERY
+#: Roster entries older than this (seconds) are removed by whoever reads it,
+#: so the hash does not keep every worker that ever ran; a day is far past
+#: ALIVE_WINDOW, so no live worker is ever removed.
+FORGET_AFTER = 24 * 3600.0
+#: How long one start may hold a schedule, in seconds: enough to enqueue
+#: thousands of tags (a second start meanwhile would not yet see the new plan),
+#: and the longest a worker that died mid-start keeps the schedule from starting.
+SCHEDULE_STARTING_TTL = 300
+#: The beat looks for due entries at least this often (seconds): a new
+#: schedule is noticed this soon, and a waiting beat tries the lock this often.
+BEAT_MAX_INTERVAL = 5
+#: A beat killed outright holds the lock this long (seconds) before another
+#: takes over: six BEAT_MAX_INTERVALs, so a live beat, which renews it every
+#: loop, keeps it through a few slow loops.
+BEAT_LOCK_TIMEOUT = 30
+#: A cron tick not picked up by a worker within a minute, a cron schedule's
+#: shortest period, is dropped: the next tick replaces it.
+CRON_EXPIRES = 60
+#: Ticks go ahead of the copies waiting in the queue (0 is served first).
+TICK_PRIORITY = 0
+
+# Following a plan (``status --follow``, ``plan --wait``), in seconds.
+#: Redraw every FOLLOW_REDRAW; look for the plan's end every FOLLOW_POLL, so
+#: ``plan --wait`` returns promptly.
+FOLLOW_REDRAW, FOLLOW_POLL = 0.5, 0.05
+#: While Redis is unreachable: read again after FOLLOW_RECONNECT_FIRST,
+#: doubling up to FOLLOW_RECONNECT_MAX, so a restarted Redis is found quickly.
+FOLLOW_RECONNECT_FIRST, FOLLOW_RECONNECT_MAX = 0.25, 4.0
+#: Count live workers every FOLLOW_WORKER_CHECK; say there are none only after
+#: FOLLOW_NO_WORKER_GRACE of none, so a gap of one count is not reported.
+FOLLOW_WORKER_CHECK, FOLLOW_NO_WORKER_GRACE = 2.0, 3.0
 
 
 def _seconds(name: str, default: float) -> float:

@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from syncer import defaults
 from syncer.cache import BlobCache
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
@@ -46,9 +47,6 @@ from syncer.rules import Rule
 from syncer.transfer import BlobCopier
 
 log = logging.getLogger(__name__)
-
-#: Log how many images a long round has resolved every this many.
-_REPORT_EVERY = 1000
 
 
 @dataclass(slots=True)
@@ -222,7 +220,7 @@ class EmbeddedSync:
         with self._lock:
             rnd.images.append(_Image(res))
             waiting = len(rnd.images)
-        if waiting % _REPORT_EVERY == 0:
+        if waiting % defaults.RESOLVE_REPORT_EVERY == 0:
             # Images are tagged only once every image of the round is resolved
             # (blobs they share are copied once); say how far that has got.
             log.info("resolved %d images to copy so far", waiting)

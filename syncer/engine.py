@@ -31,6 +31,7 @@ from typing import Protocol
 
 from syncer import digests, mediatypes, metrics
 from syncer.blobreader import never
+from syncer.defaults import MAX_DEPTH
 from syncer.errors import (
     NotFoundError,
     SyncerError,
@@ -72,9 +73,6 @@ __all__ = [
     "select_tags",
     "unique_jobs",
 ]
-
-#: Index nesting deeper than this is treated as malformed.
-MAX_DEPTH = 4
 
 
 @dataclass(slots=True)

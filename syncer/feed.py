@@ -15,6 +15,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from syncer import defaults
 from syncer.engine import expand_rule
 from syncer.errors import SyncerError
 from syncer.jobs import ImageResult, TagJob
@@ -22,11 +23,6 @@ from syncer.registry.pool import ClientPool
 from syncer.rules import Rule
 
 log = logging.getLogger(__name__)
-
-#: Jobs listed ahead of the executor; enough to keep every thread busy.
-_AHEAD = 256
-#: How often a blocked producer or consumer looks at the stop flag, in seconds.
-_POLL = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +48,13 @@ def feed(
     A listed tag outside the grammar goes to ``failed`` (one result per image),
     and a rule that could not be expanded to ``rule_failed``.
     """
-    items: queue.Queue[_Item] = queue.Queue(maxsize=_AHEAD)
+    items: queue.Queue[_Item] = queue.Queue(maxsize=defaults.FEED_AHEAD)
     closed = threading.Event()
 
     def put(item: _Item) -> bool:
         while not (closed.is_set() or stop()):
             try:
-                items.put(item, timeout=_POLL)
+                items.put(item, timeout=defaults.FEED_POLL)
                 return True
             except queue.Full:
                 continue
@@ -98,7 +94,7 @@ def _take(
     seen: set[tuple[str, str]] = set()
     while producers and not stop():
         try:
-            item = items.get(timeout=_POLL)
+            item = items.get(timeout=defaults.FEED_POLL)
         except queue.Empty:
             continue
         if item is None:

@@ -16,11 +16,10 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
+from syncer import defaults
+
 log = logging.getLogger(__name__)
 
-#: Restart delays grow from this to ``MAX_DELAY``; a child that ran for
-#: ``HEALTHY`` seconds resets them.
-FIRST_DELAY, MAX_DELAY, HEALTHY = 1.0, 30.0, 60.0
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
 
 
@@ -38,7 +37,7 @@ def supervise(argv: Sequence[str], env: Mapping[str, str]) -> int:
             child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
-    delay = FIRST_DELAY
+    delay = defaults.RESTART_FIRST
     try:
         while True:
             started = time.monotonic()
@@ -46,13 +45,13 @@ def supervise(argv: Sequence[str], env: Mapping[str, str]) -> int:
             code = child.wait()
             if stopping or code == 0:
                 return code
-            if time.monotonic() - started > HEALTHY:
-                delay = FIRST_DELAY
+            if time.monotonic() - started > defaults.RESTART_HEALTHY:
+                delay = defaults.RESTART_FIRST
             log.warning("worker exited with status %d; restarting in %.0fs", code, delay)
             time.sleep(delay)
             if stopping:
                 return code
-            delay = min(delay * 2, MAX_DELAY)
+            delay = min(delay * 2, defaults.RESTART_MAX)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -15,10 +15,8 @@ from typing import Any
 
 import re2
 
+from syncer import defaults
 from syncer.errors import ConfigError
-
-#: Compiled patterns kept per process; rules are few and reused for every tag.
-_CACHE_SIZE = 256
 
 
 def _options() -> Any:
@@ -28,7 +26,7 @@ def _options() -> Any:
     return opts
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
+@functools.lru_cache(maxsize=defaults.TAG_PATTERN_CACHE)
 def compile_tag_regex(pattern: str) -> Any:
     """Compile ``pattern`` as Go's ``regexp.Compile`` would; ConfigError if it cannot."""
     try:

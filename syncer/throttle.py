@@ -18,11 +18,6 @@ from syncer.registry import deadline
 
 log = logging.getLogger(__name__)
 
-#: Pause when ``ratelimit-remaining`` drops to this many pulls or fewer.
-RATELIMIT_LOW_WATER = 5
-#: How long to pause when the registry gave no Retry-After.
-DEFAULT_PAUSE = 5.0
-
 
 class Throttle(Protocol):
     """Coordinates backoff for registries."""

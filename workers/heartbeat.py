@@ -16,8 +16,9 @@ from typing import Any
 
 from celery import bootsteps
 
+from syncer import defaults
 from syncer.errors import ConfigError
-from syncer.fleet.roster import HEARTBEAT_EVERY, Roster, credential_keys
+from syncer.fleet.roster import Roster, credential_keys
 from syncer.fleet.state import best_effort
 
 log = logging.getLogger(__name__)
@@ -76,5 +77,5 @@ class HeartbeatStep(bootsteps.StartStopStep):  # type: ignore[misc]
                 _roster().beat(self._node, _auth_keys())
             if attempt.failed:
                 log.debug("heartbeat skipped: %s", attempt.error)
-            if self._stop.wait(HEARTBEAT_EVERY):
+            if self._stop.wait(defaults.HEARTBEAT_EVERY):
                 return

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import redis
 
+from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from syncer.progress import bytes_line, human_bytes, summary
 
@@ -21,13 +22,6 @@ if TYPE_CHECKING:
     from syncer.fleet.plans import PlanStatus, PlanStore
 
 T = TypeVar("T")
-
-#: ``status --follow`` and ``plan --wait``: redraw every REDRAW s, look for the end every POLL s.
-REDRAW, POLL = 0.5, 0.05
-#: While Redis is unreachable: read again after RECONNECT_FIRST s, doubling up to RECONNECT_MAX s.
-RECONNECT_FIRST, RECONNECT_MAX = 0.25, 4.0
-#: While following: count live workers every WORKER_CHECK s; say so after NO_WORKER_GRACE s of none.
-WORKER_CHECK, NO_WORKER_GRACE = 2.0, 3.0
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:
@@ -106,7 +100,7 @@ class _Reconnect:
         A read that fails once and then works (a pooled connection Redis had
         closed before a restart) is not an outage, and is not reported.
         """
-        delay, failures = RECONNECT_FIRST, 0
+        delay, failures = defaults.FOLLOW_RECONNECT_FIRST, 0
         while True:
             try:
                 value = read()
@@ -115,7 +109,7 @@ class _Reconnect:
                 if failures == 2:
                     self._say(f"{self._where} unreachable ({type(exc).__name__}); reconnecting…")
                 time.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
+                delay = min(delay * 2, defaults.FOLLOW_RECONNECT_MAX)
                 continue
             if failures >= 2:
                 self._say(f"{self._where} is back; following again")
@@ -133,15 +127,15 @@ class _WorkerWatch:
         from syncer.fleet.roster import Roster
 
         self._roster, self._stream = Roster(store.redis), stream
-        self._checked = -WORKER_CHECK
+        self._checked = -defaults.FOLLOW_WORKER_CHECK
         self._none_since: float | None = None
         self._warned = False
         self.count: int | None = None
 
     def check(self) -> None:
-        """Re-count at most every :data:`WORKER_CHECK` seconds; warn once after a grace."""
+        """Re-count at most every ``FOLLOW_WORKER_CHECK`` seconds; warn once after a grace."""
         now = time.monotonic()
-        if now - self._checked < WORKER_CHECK:
+        if now - self._checked < defaults.FOLLOW_WORKER_CHECK:
             return
         self._checked = now
         self.count = len(self._roster.alive())
@@ -151,7 +145,7 @@ class _WorkerWatch:
             self._none_since, self._warned = None, False
             return
         self._none_since = self._none_since if self._none_since is not None else now
-        if not self._warned and now - self._none_since >= NO_WORKER_GRACE:
+        if not self._warned and now - self._none_since >= defaults.FOLLOW_NO_WORKER_GRACE:
             self._warned = True
             self._say(
                 "no worker is consuming queue 'celery' on this Redis; start one with "
@@ -180,7 +174,7 @@ def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: _Rec
             stream.flush()
         if status.finished:
             break
-        link.call(lambda: _wait_for_end(store, plan, REDRAW))
+        link.call(lambda: _wait_for_end(store, plan, defaults.FOLLOW_REDRAW))
     if status.cancelled:
         print(f"plan {plan} was cancelled", file=sys.stderr)
     final = link.call(lambda: store.status(plan))
@@ -192,11 +186,11 @@ def _wait_for_end(store: PlanStore, plan: str, seconds: float) -> None:
     """Poll the counters until the plan ends or ``seconds`` pass.
 
     The full status (every image result) is read once per redraw; the end is
-    noticed within :data:`POLL`, so ``plan --wait`` returns promptly.
+    noticed within :data:`~syncer.defaults.FOLLOW_POLL`, so ``plan --wait`` returns promptly.
     """
     deadline = time.monotonic() + seconds
     while not store.finished(plan) and time.monotonic() < deadline:
-        time.sleep(POLL)
+        time.sleep(defaults.FOLLOW_POLL)
 
 
 def print_final(status: PlanStatus, output: str) -> None:

@@ -238,7 +238,7 @@ def _set_paused(args: argparse.Namespace, paused: bool) -> int:
 
 def cmd_beat(args: argparse.Namespace) -> int:
     """``syncer beat``: ``celery -A workers.beat beat`` with redbeat, kept running."""
-    from syncer.fleet.beat import BEAT_MAX_INTERVAL, SCHEDULER
+    from syncer.fleet.beat import SCHEDULER
     from syncer.supervise import supervise
 
     url = defaults.redis_url(args.redis)
@@ -258,7 +258,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
         "--scheduler",
         SCHEDULER,
         "--max-interval",
-        str(BEAT_MAX_INTERVAL),
+        str(defaults.BEAT_MAX_INTERVAL),
         "--loglevel",
         args.loglevel,
     ]

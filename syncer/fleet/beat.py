@@ -19,6 +19,7 @@ from celery.schedules import crontab
 from celery.schedules import schedule as interval
 from redbeat import RedBeatSchedulerEntry
 
+from syncer import defaults
 from syncer.errors import ConfigError
 from syncer.fleet import keys
 from syncer.fleet.broker import celery_app
@@ -26,15 +27,6 @@ from syncer.fleet.schedules import RUN_SCHEDULE, Schedule
 
 #: The scheduler class ``celery beat -S`` loads.
 SCHEDULER = "redbeat.RedBeatScheduler"
-#: The beat looks for due entries at least this often (seconds): a new
-#: schedule is noticed this soon, and a waiting beat tries the lock this often.
-BEAT_MAX_INTERVAL = 5
-#: A beat killed outright holds the lock this long (seconds) before another takes over.
-BEAT_LOCK_TIMEOUT = 30
-#: A tick not picked up by a worker within a cron schedule's shortest period is dropped.
-CRON_EXPIRES = 60
-#: Ticks go ahead of the copies waiting in the queue (0 is served first).
-TICK_PRIORITY = 0
 _CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 
 
@@ -45,8 +37,8 @@ def beat_config(url: str) -> dict[str, Any]:
         # Stated, so redbeat neither borrows the broker's transport options nor warns.
         "redbeat_redis_options": {},
         "redbeat_key_prefix": keys.redbeat_prefix(),
-        "redbeat_lock_timeout": BEAT_LOCK_TIMEOUT,
-        "beat_max_loop_interval": BEAT_MAX_INTERVAL,
+        "redbeat_lock_timeout": defaults.BEAT_LOCK_TIMEOUT,
+        "beat_max_loop_interval": defaults.BEAT_MAX_INTERVAL,
     }
 
 
@@ -80,14 +72,14 @@ class BeatEntries:
 
     def save(self, schedule: Schedule) -> None:
         """Create or update the entry (its last run is kept), enabled unless paused."""
-        expires = schedule.every or CRON_EXPIRES
+        expires = schedule.every or defaults.CRON_EXPIRES
         entry = RedBeatSchedulerEntry(
             schedule.name,
             RUN_SCHEDULE,
             timing(schedule),
             kwargs={"schedule": schedule.name},
             # A tick that waited longer than the period is stale: the next one replaces it.
-            options={"priority": TICK_PRIORITY, "expires": expires},
+            options={"priority": defaults.TICK_PRIORITY, "expires": expires},
             enabled=not schedule.paused,
             app=self.app,
         )

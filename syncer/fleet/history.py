@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import redis
 
+from syncer import defaults
 from syncer.config import SyncConfig
 from syncer.errors import ConfigError
 from syncer.fleet import keys
@@ -28,9 +29,6 @@ from syncer.fleet.state import text
 from syncer.manifest import PlatformFilter
 from syncer.options import SyncOptions
 from syncer.rules import BrokenRule, Rule, parse_rule
-
-#: ``syncer plans`` reads the index this many plans at a time.
-_BATCH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +65,7 @@ def recent(client: redis.Redis, limit: int = 20, schedule: str = "") -> list[Pla
     found: list[PlanSummary] = []
     start = 0
     while len(found) < limit:
-        chunk = client.zrevrange(keys.plan_index(), start, start + _BATCH - 1)
+        chunk = client.zrevrange(keys.plan_index(), start, start + defaults.PLAN_INDEX_PAGE - 1)
         ids = [text(p) for p in cast(list[bytes], chunk)]
         if not ids:
             break

@@ -14,11 +14,9 @@ from typing import cast
 
 import redis
 
+from syncer import defaults
 from syncer.fleet import keys
 from syncer.fleet.state import best_effort, text
-
-#: A worker not seen for this long is not counted as an idle peer.
-ALIVE_WINDOW = 30.0
 
 _WHY = "link state is advice for scheduling"
 
@@ -49,7 +47,9 @@ class Links:
             # Members only (no scores asked for): bytes, or str with decode_responses.
             alive = cast(
                 list[bytes | str],
-                self.client.zrangebyscore(keys.links_alive(), time.time() - ALIVE_WINDOW, "+inf"),
+                self.client.zrangebyscore(
+                    keys.links_alive(), time.time() - defaults.PEER_ALIVE_WINDOW, "+inf"
+                ),
             )
             busy = set(self.client.zrange(keys.links_busy(), 0, -1))
             peers = [text(n) for n in alive if n not in busy and text(n) != me]

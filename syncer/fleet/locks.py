@@ -22,9 +22,6 @@ from syncer.fleet.state import best_effort, text
 
 log = logging.getLogger(__name__)
 
-#: A release that failed (Redis away) is tried again after 0.2 s, doubling up to 2 s.
-RELEASE_RETRY_FIRST, RELEASE_RETRY_MAX = 0.2, 2.0
-
 # Extend or delete only if we still own the key.
 _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -121,14 +118,14 @@ class InflightLocks:
 
     def _release_later(self, key: str, owner: str) -> None:
         # Until the key would have expired anyway; the script deletes only our own.
-        deadline, delay = time.monotonic() + self.ttl, RELEASE_RETRY_FIRST
+        deadline, delay = time.monotonic() + self.ttl, defaults.RELEASE_RETRY_FIRST
         while time.monotonic() < deadline:
             time.sleep(delay)
             with best_effort("tried again until the key would have expired") as attempt:
                 self._release(keys=[key], args=[owner])
             if not attempt.failed:
                 return
-            delay = min(delay * 2, RELEASE_RETRY_MAX)
+            delay = min(delay * 2, defaults.RELEASE_RETRY_MAX)
 
 
 class ConnectionLimiter:

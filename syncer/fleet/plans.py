@@ -16,7 +16,7 @@ from typing import Any, cast
 import redis
 
 from syncer import metrics
-from syncer.defaults import PLAN_TTL
+from syncer.defaults import PLAN_INDEX_MAX, PLAN_TTL
 from syncer.fleet import keys
 from syncer.fleet.state import text
 from syncer.jobs import ImageResult
@@ -28,8 +28,6 @@ COUNTER_FIELDS = tuple(
     for attr in ("total", "done", "skipped", "failed")
 ) + ("blobs_mounted", "rules_pending")
 
-#: ``syncer plans`` remembers at most this many plans (the newest; expired ones drop out too).
-PLAN_INDEX_MAX = 10_000
 #: Counters whose change may end a plan.
 _ENDING = frozenset({"tags_done", "tags_skipped", "tags_failed", "rules_pending"})
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from syncer import defaults
 from syncer.engine import Resolved
 from syncer.errors import DeadlineError
 from syncer.fleet.context import FleetContext
@@ -30,11 +31,6 @@ from syncer.jobs import TagJob
 from syncer.reference import Repository
 from syncer.referrers import Follower, Found, Guard, ReferrerPolicy
 from syncer.registry.referrers import fallback_tag
-
-#: Followers kept per worker, one per recent plan: each caches its plan's tag listings.
-_KEPT_PLANS = 8
-#: Longest wait for another worker's merge of the same fallback index, in seconds.
-_MERGE_WAIT = 60.0
 
 #: None for a plan that copies no referrers, so its meta is read once per worker.
 _followers: OrderedDict[tuple[str, int], Follower | None] = OrderedDict()
@@ -64,7 +60,7 @@ def follower(fleet: FleetContext, plan: str) -> Follower | None:
         made = Follower(fleet.pool, policy, dict(conf.get("rules") or {}), guard=_guard(fleet))
     with _lock:
         _followers[key] = made
-        while len(_followers) > _KEPT_PLANS:
+        while len(_followers) > defaults.REFERRER_FOLLOWERS_KEPT:
             _followers.popitem(last=False)
     return made
 
@@ -99,13 +95,13 @@ def pushed(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> None:
 
 
 def _guard(fleet: FleetContext) -> Guard:
-    """The fleet-wide lock on one fallback index, waited for up to :data:`_MERGE_WAIT`."""
+    """The fleet-wide lock on one fallback index, waited for up to ``REFERRER_MERGE_WAIT``."""
 
     @contextmanager
     def hold(repo: Repository, subject: str) -> Iterator[None]:
         name = f"{repo.path}:{fallback_tag(subject)}"
         owner = f"{threading.get_ident()}-{time.monotonic_ns()}"
-        deadline = time.monotonic() + _MERGE_WAIT
+        deadline = time.monotonic() + defaults.REFERRER_MERGE_WAIT
         while True:
             with fleet.locks.hold(repo.registry, name, owner) as got:
                 if got:

@@ -1,7 +1,7 @@
 """Which workers are alive, and which registries their auth files hold credentials for.
 
 Every worker writes a heartbeat into one Redis hash every
-:data:`HEARTBEAT_EVERY` seconds: its node name, and the keys of its auth
+:data:`~syncer.defaults.HEARTBEAT_EVERY` seconds: its node name, and the keys of its auth
 file's entries that carry a username (``quay.io``, ``harbor.example.com/team``).
 Never a username, a password or a token: only what the operator already wrote
 as a key. Times come from Redis's own clock, so hosts with skewed clocks agree.
@@ -22,19 +22,13 @@ from dataclasses import dataclass
 
 import redis
 
+from syncer import defaults
 from syncer.credentials import AuthEntry, covering_key
 from syncer.fleet import keys
 from syncer.reference import Repository
 from syncer.rules import Rule
 
 log = logging.getLogger(__name__)
-
-#: How often a worker says it is alive, in seconds.
-HEARTBEAT_EVERY = 5.0
-#: A worker not heard from for this long is not counted.
-ALIVE_WINDOW = 3 * HEARTBEAT_EVERY
-#: Entries older than this are removed by whoever reads the roster.
-FORGET_AFTER = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +87,7 @@ class Roster:
         self.client.hdel(keys.roster(), node)
 
     def alive(self) -> list[WorkerInfo]:
-        """Workers heard from within :data:`ALIVE_WINDOW`; long-gone entries are pruned."""
+        """Workers heard from within ``defaults.ALIVE_WINDOW``; long-gone entries are pruned."""
         now = _now(self.client)
         found, stale = [], []
         for node, raw in self.client.hgetall(keys.roster()).items():
@@ -102,9 +96,9 @@ class Roster:
             except (ValueError, TypeError):
                 stale.append(node)
                 continue
-            if now - info.seen <= ALIVE_WINDOW:
+            if now - info.seen <= defaults.ALIVE_WINDOW:
                 found.append(info)
-            elif now - info.seen > FORGET_AFTER:
+            elif now - info.seen > defaults.FORGET_AFTER:
                 stale.append(node)
         if stale:
             self.client.hdel(keys.roster(), *stale)

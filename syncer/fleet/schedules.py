@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from syncer.config import SyncConfig
-from syncer.defaults import PLAN_TTL
+from syncer.defaults import PLAN_TTL, SCHEDULE_STARTING_TTL
 from syncer.errors import ConfigError
 from syncer.fleet import keys
 from syncer.fleet.plans import PlanStore
@@ -38,10 +38,6 @@ NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")
 #: ``--every``: a whole number of seconds, minutes, hours or days.
 _DURATION = re.compile(r"(\d+)([smhd]?)\Z")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-#: How long one start may hold a schedule: enough to enqueue thousands of tags
-#: (a second start meanwhile would not yet see the new plan), and the longest a
-#: worker that died mid-start keeps the schedule from starting again.
-STARTING_TTL = 300
 
 
 def check_name(name: str) -> str:
@@ -242,7 +238,7 @@ def start(client: redis.Redis, name: str, dispatcher: Any, *, manual: bool = Fal
     if schedule.paused and not manual:
         return Outcome(paused=True)
     token = secrets.token_hex(8)
-    if not client.set(keys.schedule_starting(name), token, nx=True, ex=STARTING_TTL):
+    if not client.set(keys.schedule_starting(name), token, nx=True, ex=SCHEDULE_STARTING_TTL):
         store.record_skip(name, time.time())
         return Outcome(skipped="another start of this schedule is under way")
     try:

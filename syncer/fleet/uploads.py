@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import redis
 
+from syncer import defaults
 from syncer.fleet import keys
 from syncer.fleet.state import best_effort, text
 from syncer.reference import Repository
-
-#: An upload session idle longer than this is not worth resuming.
-SESSION_TTL = 3600
 
 
 class RedisUploadSessions:
     """Upload session URLs per (destination repository, digest)."""
 
-    def __init__(self, client: redis.Redis, ttl: int = SESSION_TTL) -> None:
+    def __init__(self, client: redis.Redis, ttl: int = defaults.UPLOAD_SESSION_TTL) -> None:
         self.redis, self.ttl = client, ttl
 
     def get(self, repo: Repository, digest: str) -> str | None:

@@ -53,10 +53,6 @@ from syncer.registry import replies, transport, urls
 log = logging.getLogger(__name__)
 
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
-#: Refresh a token this many seconds before it says it expires.
-_EXPIRY_MARGIN = 10.0
-#: The token spec's default when the issuer omits ``expires_in``.
-_DEFAULT_TOKEN_LIFETIME = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +241,7 @@ class Authenticator:
         try:
             body = json.loads(raw)
             value = body.get("token") or body.get("access_token")
-            lifetime = float(body.get("expires_in") or _DEFAULT_TOKEN_LIFETIME)
+            lifetime = float(body.get("expires_in") or defaults.TOKEN_LIFETIME)
         except (ValueError, AttributeError, TypeError) as exc:
             raise AuthError(
                 "token response is not JSON with a token",
@@ -255,4 +251,4 @@ class Authenticator:
         if not isinstance(value, str) or not value:
             raise AuthError("token response carries no token", status=resp.status_code)
         log.debug("fetched token for %s (lifetime %.0fs)", " ".join(scopes), lifetime)
-        return _Token(value, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
+        return _Token(value, time.monotonic() + max(lifetime - defaults.TOKEN_EXPIRY_MARGIN, 1.0))

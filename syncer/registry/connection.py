@@ -17,19 +17,13 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import InsecureRequestWarning
 
-from syncer import metrics
+from syncer import defaults, metrics
 from syncer.credentials import AuthEntry
 from syncer.errors import AuthError, RegistryError, TLSError, TLSHandshakeError
 from syncer.reference import Repository
 from syncer.registry import replies, transport, urls
 from syncer.registry.auth import Authenticator
-from syncer.throttle import (
-    DEFAULT_PAUSE,
-    RATELIMIT_LOW_WATER,
-    NoThrottle,
-    Throttle,
-    ratelimit_remaining,
-)
+from syncer.throttle import NoThrottle, Throttle, ratelimit_remaining
 
 
 def pull_scope(repo: Repository) -> str:
@@ -198,12 +192,13 @@ class RegistryConnection:
         if resp.status_code == 429:
             metrics.recorder().rate_limited(self.host)
             metrics.recorder().backoff(self.host, "throttle")
-            self.throttle.pause(self.host, replies.retry_after(resp) or DEFAULT_PAUSE)
+            self.throttle.pause(self.host, replies.retry_after(resp) or defaults.RATELIMIT_PAUSE)
             return
         left = ratelimit_remaining(resp.headers.get("ratelimit-remaining"))
-        if left is not None and left <= RATELIMIT_LOW_WATER:
+        if left is not None and left <= defaults.RATELIMIT_LOW_WATER:
             metrics.recorder().backoff(self.host, "throttle")
-            self.throttle.pause(self.host, DEFAULT_PAUSE * (RATELIMIT_LOW_WATER + 1 - left))
+            pause = defaults.RATELIMIT_PAUSE * (defaults.RATELIMIT_LOW_WATER + 1 - left)
+            self.throttle.pause(self.host, pause)
 
     def location(self, resp: requests.Response) -> str:
         """The absolute ``Location`` of an upload response (spec allows relative ones)."""

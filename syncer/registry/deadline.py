@@ -41,8 +41,6 @@ from syncer.errors import CancelledError, DeadlineError
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two checks of every watch.
-TICK = 0.2
 INTERRUPTED = "interrupted"
 
 _STOP = threading.Event()
@@ -199,9 +197,9 @@ class _Watchdog:
             except Exception:  # the watchdog must outlive any one bad watch
                 log.exception("deadline watchdog")
             if stopping:
-                time.sleep(TICK)
+                time.sleep(defaults.DEADLINE_TICK)
             else:
-                _STOP.wait(TICK)
+                _STOP.wait(defaults.DEADLINE_TICK)
 
     def _sweep(self, watches: list[Watch], stopping: bool) -> None:
         now = time.monotonic()

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from syncer import defaults
 from syncer.errors import (
     AuthError,
     HTTPError,
@@ -26,10 +27,7 @@ from syncer.errors import (
     ServerError,
 )
 from syncer.registry.transport import drain
-from syncer.registry.urls import MAX_BODY_IN_MESSAGE, clip, shown_host, strip_query
-
-#: At most this many entries of an ``errors[]`` payload are kept.
-_MAX_ERRORS = 5
+from syncer.registry.urls import clip, shown_host, strip_query
 
 
 def check(resp: requests.Response, what: str) -> requests.Response:
@@ -127,7 +125,7 @@ def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]
         return []
     return [
         {"code": clip(str(e.get("code", ""))), "message": clip(str(e.get("message", "")))}
-        for e in errs[:_MAX_ERRORS]
+        for e in errs[: defaults.MAX_ERRORS_KEPT]
         if isinstance(e, dict)
     ]
 
@@ -135,5 +133,5 @@ def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]
 def _sanitised_body(resp: requests.Response, body: bytes) -> str:
     if resp.request.method == "HEAD":
         return ""
-    text = body[: MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
+    text = body[: defaults.MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
     return clip(" ".join(text.split()))

@@ -33,9 +33,6 @@ from syncer.registry import deadline
 from syncer.registry.models import SizedBody
 from syncer.registry.urls import clip, origin, strip_query
 
-#: Bytes asked of the socket per read while reading a capped body.
-_READ_CHUNK = 64 << 10
-
 
 def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     """Response hook: forget ``Set-Cookie`` before requests stores it, redirects included."""
@@ -310,7 +307,7 @@ def read_capped(resp: requests.Response, limit: int, what: str) -> bytes:
         resp.close()
         raise _too_large(resp, limit, what)
     buf = bytearray()
-    for chunk in iter_body(resp, _READ_CHUNK):
+    for chunk in iter_body(resp, defaults.CAPPED_READ):
         buf += chunk
         if len(buf) > limit:
             resp.close()
@@ -327,7 +324,7 @@ def drain(resp: requests.Response, limit: int = defaults.MAX_ERROR_BODY) -> byte
     """
     buf = bytearray()
     try:
-        for chunk in iter_body(resp, _READ_CHUNK):
+        for chunk in iter_body(resp, defaults.CAPPED_READ):
             buf += chunk
             if len(buf) > limit:
                 resp.close()

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-#: Longest piece of server text that reaches a message.
-MAX_BODY_IN_MESSAGE = 300
+from syncer import defaults
 
 
 def clip(text: str) -> str:
     """Server text for a message: non-printables as ``?``, at most 300 characters."""
     printable = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(printable) > MAX_BODY_IN_MESSAGE:
-        return printable[:MAX_BODY_IN_MESSAGE] + "…"
+    if len(printable) > defaults.MAX_BODY_IN_MESSAGE:
+        return printable[: defaults.MAX_BODY_IN_MESSAGE] + "…"
     return printable
 
 

@@ -20,7 +20,6 @@ import redis
 
 from syncer import defaults
 from syncer.fleet import keys
-from syncer.fleet import locks as locks_module
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks, RedisThrottle
 
 pytestmark = pytest.mark.integration
@@ -93,7 +92,7 @@ def test_second_holder_is_refused(redis_client: redis.Redis) -> None:
 def test_a_release_lost_to_a_redis_outage_is_retried(
     redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(locks_module, "RELEASE_RETRY_FIRST", 0.05)
+    monkeypatch.setattr(defaults, "RELEASE_RETRY_FIRST", 0.05)
     locks = InflightLocks(redis_client, ttl=30.0)
     key = keys.inflight_lock(REG, DIGEST)
     release, failures = locks._release, [redis.ConnectionError("refused")] * 2

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from syncer import defaults
 from syncer.credentials import AuthEntry, covering_key
 from syncer.fleet import keys
 from syncer.fleet.roster import (
-    FORGET_AFTER,
     Roster,
     WorkerInfo,
     credential_keys,
@@ -82,7 +82,7 @@ def test_the_roster_counts_recent_beats_and_forgets_old_ones(redis_client: redis
     assert [w.node for w in roster.alive()] == ["w1", "w2"]
     assert roster.alive()[0].auth == ("a.io",)
     roster.leave("w2")
-    ancient = WorkerInfo("w3", (), time.time() - FORGET_AFTER - 60)
+    ancient = WorkerInfo("w3", (), time.time() - defaults.FORGET_AFTER - 60)
     redis_client.hset(keys.roster(), "w3", json.dumps(ancient.to_dict()))
     redis_client.hset(keys.roster(), "junk", b"not json")
     assert [w.node for w in roster.alive()] == ["w1"]

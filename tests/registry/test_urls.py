@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from syncer.registry.urls import MAX_BODY_IN_MESSAGE, clip, origin, shown_host, strip_query
+from syncer import defaults
+from syncer.registry.urls import clip, origin, shown_host, strip_query
 
 
 def test_origin_fills_in_the_default_port_and_folds_case() -> None:
@@ -29,5 +30,5 @@ def test_shown_host_hides_user_info_and_control_characters() -> None:
 
 def test_clip_caps_and_escapes_server_text() -> None:
     assert clip("a\nb") == "a?b"
-    long = clip("x" * (MAX_BODY_IN_MESSAGE + 50))
-    assert long == "x" * MAX_BODY_IN_MESSAGE + "…"
+    long = clip("x" * (defaults.MAX_BODY_IN_MESSAGE + 50))
+    assert long == "x" * defaults.MAX_BODY_IN_MESSAGE + "…"

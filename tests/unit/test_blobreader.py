@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from syncer import blobreader
+from syncer import defaults
 from syncer.blobreader import SourceReader
 from syncer.errors import CancelledError, DigestMismatchError, TransportError
 from syncer.reference import Repository
@@ -88,4 +88,4 @@ def test_a_source_that_keeps_breaking_gives_up_after_its_reopens(fake: FakeTrans
     fake.on("GET", BLOB, lambda _: Reply(200, {}, raw=BreakingStream(b"")))
     with pytest.raises(TransportError):
         b"".join(reader(fake).take(None))
-    assert len(fake.requests_to("GET", BLOB)) == blobreader.SOURCE_REOPENS + 1
+    assert len(fake.requests_to("GET", BLOB)) == defaults.SOURCE_REOPENS + 1

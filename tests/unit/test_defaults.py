@@ -98,6 +98,92 @@ def test_no_module_but_defaults_reads_a_syncer_variable() -> None:
     assert readers == {}
 
 
+CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
+#: Module-level numbers that are part of a contract, not tunables: changing one
+#: breaks whoever reads it rather than tuning syncer, so they stay by their readers.
+PROTOCOL_NUMBERS = {
+    # Exit statuses: the shell, scripts and image-syncer's users read them.
+    "syncer/cli/exits.py": ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE"],
+    # What ImageBoard.settle's Lua script returns; script and caller must agree.
+    "syncer/fleet/images.py": ["COUNT_RULE", "NOTHING", "RECORD"],
+    # The schema version of message bodies written before bodies carried one.
+    "syncer/fleet/messages.py": ["FIRST_VERSION"],
+}
+
+
+def _number(node: ast.AST) -> bool:
+    """Whether ``node`` is a number, or arithmetic on numbers (``64 << 10``, ``3 * EVERY``)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int | float) and not isinstance(node.value, bool)
+    if isinstance(node, ast.UnaryOp):
+        return _number(node.operand)
+    if isinstance(node, ast.BinOp):
+        leaves = (node.left, node.right)
+        return any(map(_number, leaves)) and all(
+            _number(leaf) or isinstance(leaf, ast.Name) for leaf in leaves
+        )
+    return False
+
+
+def _bound(target: ast.expr, value: ast.expr) -> Iterator[tuple[str, ast.expr]]:
+    """Each name ``target`` binds, with its value; ``A, B = 1, 2`` binds two."""
+    if isinstance(target, ast.Name):
+        yield target.id, value
+    elif isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+        for name, item in zip(target.elts, value.elts, strict=False):
+            yield from _bound(name, item)
+
+
+def tunables(source: str) -> Iterator[str]:
+    """Every constant-named module-level name ``source`` binds to a number (or tuple of them)."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            pairs = [pair for target in node.targets for pair in _bound(target, node.value)]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            pairs = list(_bound(node.target, node.value))
+        else:
+            continue
+        for name, value in pairs:
+            items = value.elts if isinstance(value, ast.Tuple) and value.elts else [value]
+            if CONSTANT.fullmatch(name) and all(map(_number, items)):
+                yield name
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "X = 5",
+        "_X = 0.25",
+        "X: float = 60.0",
+        "X = 64 << 10",
+        "X = 3 * EVERY",
+        "X = -1",
+        "X = (10.0, 120.0)",
+        "A, X = 'a', 2.0",
+    ],
+)
+def test_the_tunable_scan_sees_each_way_of_writing_a_number(code: str) -> None:
+    assert [name.lstrip("_") for name in tunables(code)] == ["X"]
+
+
+def test_the_tunable_scan_skips_names_text_state_and_locals() -> None:
+    code = (
+        'X = "5"\nX = True\nX = EVERY\nX = ((2, 0),)\n_count = 0\nlog = 1\n'
+        "def f() -> None:\n    X = 5\n"
+    )
+    assert list(tunables(code)) == []
+
+
+def test_no_module_but_defaults_holds_a_numeric_tunable() -> None:
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in _modules()
+        if path != HOME and (names := sorted(tunables(path.read_text())))
+    }
+    # Equal, not a subset: a name dropped from a module leaves the allow-list too.
+    assert found == PROTOCOL_NUMBERS
+
+
 def test_every_variable_read_is_in_the_readme_table_and_nothing_else() -> None:
     read = set(env_reads(HOME.read_text()))
     assert {"SYNCER_REDIS_URL", "SYNCER_AUTH_FILE", "SYNCER_MAX_TAGS"} <= read

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import redis
 
+from syncer import defaults
 from syncer.cli import exits, planview
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus
 
@@ -38,8 +39,8 @@ class _FlakyStore:
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr(planview, "RECONNECT_FIRST", 0.01)
-    monkeypatch.setattr(planview, "RECONNECT_MAX", 0.04)
+    monkeypatch.setattr(defaults, "FOLLOW_RECONNECT_FIRST", 0.01)
+    monkeypatch.setattr(defaults, "FOLLOW_RECONNECT_MAX", 0.04)
     monkeypatch.setattr(planview.time, "sleep", slept.append)
     return slept
 

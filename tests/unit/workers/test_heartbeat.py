@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import redis
 
+from syncer import defaults
 from syncer.errors import ConfigError
 from syncer.fleet.roster import Roster
 from tests.support.redis_away import stopped_redis
@@ -40,7 +41,7 @@ class FakeRoster:
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, roster: object) -> heartbeat.HeartbeatStep:
-    monkeypatch.setattr(heartbeat, "HEARTBEAT_EVERY", 0.01)
+    monkeypatch.setattr(defaults, "HEARTBEAT_EVERY", 0.01)
     monkeypatch.setattr(heartbeat, "_roster", lambda: roster)
     monkeypatch.setattr(heartbeat, "_auth_keys", lambda: ("quay.io",))
     step = heartbeat.HeartbeatStep(parent=None)
