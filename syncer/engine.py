@@ -77,7 +77,7 @@ __all__ = [
 MAX_DEPTH = 4
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """A resolved image: skip it, or push these manifests after these blobs."""
 

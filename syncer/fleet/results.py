@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from syncer.errors import SyncerError
+from syncer.expansion import rule_failures
 from syncer.fleet.context import FleetContext
 from syncer.fleet.images import COUNT_RULE, RECORD, image_id
 from syncer.fleet.messages import ImageRecord
@@ -70,11 +71,10 @@ def expand_failed(fleet: FleetContext, plan: str, rule: Mapping[str, Any], reaso
         return
     if not fleet.plans.once(plan, f"expand:{parsed.key}"):
         return
-    fleet.plans.bump(plan, tags_total=len(parsed.destinations), rules_pending=-1)
-    for dest in parsed.destinations:
-        fleet.plans.record(
-            plan, ImageResult(parsed.key, str(dest), "failed", reason, rule=parsed.key)
-        )
+    failures = rule_failures(parsed, reason)
+    fleet.plans.bump(plan, tags_total=len(failures), rules_pending=-1)
+    for result in failures:
+        fleet.plans.record(plan, result)
 
 
 def _unreadable_rule_failed(fleet: FleetContext, plan: str, rule: object, reason: str) -> None:

@@ -11,15 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from syncer.engine import (
-    Resolved,
-    expand_rule,
-    is_blob_unknown,
-    push_manifests,
-    resolve,
-    unique_jobs,
-)
-from syncer.errors import SyncerError
+from syncer.engine import Resolved, push_with_recheck, resolve
+from syncer.expansion import expand_rule, unique_jobs
 from syncer.fleet import settings
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import (
@@ -37,7 +30,6 @@ from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
 from syncer.registry.models import RawManifest
 from syncer.rules import Rule
-from syncer.transfer import BlobCopier
 
 
 def enqueue_tags(fleet: FleetContext, msg: EnqueueTags) -> int:
@@ -197,10 +189,12 @@ def image_record(res: Resolved, missing: dict[str, Descriptor]) -> ImageRecord:
 
 def resolved_from(rec: ImageRecord) -> Resolved:
     """The resolved image a stored record describes (the inverse of :func:`image_record`)."""
-    res = Resolved(TagJob.from_dict(rec.job), note=rec.note)
-    res.pushes = [(p.ref, RawManifest(p.body, p.media_type, p.digest)) for p in rec.pushes]
-    res.blobs = {d.digest: d for d in rec.blobs}
-    return res
+    return Resolved(
+        TagJob.from_dict(rec.job),
+        note=rec.note,
+        pushes=[(p.ref, RawManifest(p.body, p.media_type, p.digest)) for p in rec.pushes],
+        blobs={d.digest: d for d in rec.blobs},
+    )
 
 
 def push_image(fleet: FleetContext, msg: PushImage) -> str:
@@ -216,13 +210,7 @@ def push_image(fleet: FleetContext, msg: PushImage) -> str:
     if reason:
         fail_image(fleet, plan, image, reason)
         return "failed"
-    try:
-        push_manifests(res, fleet.pool)
-    except SyncerError as exc:
-        if not is_blob_unknown(exc):
-            raise
-        _recheck_blobs(fleet, res)
-        push_manifests(res, fleet.pool)
+    push_with_recheck(res, fleet.pool, fleet.cache)
     finish(
         fleet,
         plan,
@@ -237,13 +225,3 @@ def push_image(fleet: FleetContext, msg: PushImage) -> str:
         ),
     )
     return "synced"
-
-
-def _recheck_blobs(fleet: FleetContext, res: Resolved) -> None:
-    """A stale cache entry: forget the image's blobs and make sure each one is there."""
-    src, dst = res.job.source.repo, res.job.dest.repo
-    copier = BlobCopier(fleet.pool.for_repo(src), fleet.pool.for_repo(dst))
-    for desc in res.blobs.values():
-        fleet.cache.discard(dst.registry, dst.path, desc.digest)
-        copier.copy(src, dst, desc)
-        fleet.cache.add(dst.registry, dst.path, desc.digest)
