@@ -18,10 +18,9 @@ import redis
 
 from syncer.engine import copy_and_record
 from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet import settings
+from syncer.fleet import keys, settings
 from syncer.fleet.context import FleetContext as Fleet
 from syncer.fleet.enqueue import enqueue_copy
-from syncer.fleet.images import blob_key
 from syncer.fleet.results import fail_image
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
@@ -107,7 +106,7 @@ def copy_blob(
     """Copy one blob once for the whole fleet, then release the images waiting for it."""
     if fleet.plans.cancelled(plan):
         return "cancelled"
-    key = blob_key(str(dst), desc.digest)
+    key = keys.blob_key(str(dst), desc.digest)
     counter = _ByteCounter(fleet, plan)
     with fleet.locks.hold(dst.registry, desc.digest, owner) as got:
         if not got:
@@ -134,7 +133,7 @@ def copy_blob(
                 outcome = copy_and_record(copier, fleet.cache, src, dst, desc, before_record=settle)
             finally:
                 counter.flush()
-    if fleet.plans.once(plan, f"landed:{key}"):
+    if fleet.plans.once(plan, keys.once_landed(key)):
         fleet.plans.bump(
             plan,
             blobs_done=int(outcome != "exists"),
@@ -177,12 +176,12 @@ def hand_on_unlanded(
     Those tasks have their own retries and record their own failures; a blob
     that did land is left alone. Returns how many were handed on.
     """
-    keys = {blob_key(str(dst), d.digest): d for d in blobs}
-    landed = fleet.board.landed(plan, list(keys))
-    for key, desc in keys.items():
+    by_key = {keys.blob_key(str(dst), d.digest): d for d in blobs}
+    landed = fleet.board.landed(plan, list(by_key))
+    for key, desc in by_key.items():
         if key not in landed:
             enqueue_copy(fleet, plan, src, dst, desc)
-    return len(keys) - len(landed)
+    return len(by_key) - len(landed)
 
 
 def _copied_or_handed_on(
@@ -227,9 +226,9 @@ def blob_failed(
     fleet: Fleet, plan: str, dst: Repository | str, desc: Descriptor, reason: str
 ) -> None:
     """Record a blob that cannot be copied and fail every image waiting for it."""
-    key = blob_key(str(dst), desc.digest)
+    key = keys.blob_key(str(dst), desc.digest)
     fleet.board.fail_blob(plan, key, reason)
-    if fleet.plans.once(plan, f"failed:{key}"):
+    if fleet.plans.once(plan, keys.once_failed(key)):
         fleet.plans.bump(plan, blobs_failed=1)
     # A destination that does not parse (a malformed task) still fails its blob.
     registry = dst.registry if isinstance(dst, Repository) else str(dst).split("/", 1)[0]

@@ -39,7 +39,7 @@ from typing import Any
 import redis
 from kombu.transport import redis as kombu_redis
 
-from syncer.fleet import settings
+from syncer.fleet import keys, settings
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class Transport(kombu_redis.Transport):
 def keep_held(client: Any, tags: Iterable[str], now: float | None = None) -> int:
     """Re-stamp deliveries this worker still holds, so kombu does not hand them out again.
 
-    kombu restores a delivery once its score in :data:`settings.UNACKED_INDEX`
+    kombu restores a delivery once its score in :func:`keys.unacked_index`
     is older than the visibility timeout. ``XX`` touches only deliveries still
     unacknowledged: one acknowledged or restored meanwhile is not brought back.
     Returns how many were re-stamped.
@@ -132,7 +132,7 @@ def keep_held(client: Any, tags: Iterable[str], now: float | None = None) -> int
     stamps = dict.fromkeys(tags, time.time() if now is None else now)
     if not stamps:
         return 0
-    return int(client.zadd(settings.UNACKED_INDEX, stamps, xx=True, ch=True))
+    return int(client.zadd(keys.unacked_index(), stamps, xx=True, ch=True))
 
 
 class CeleryDispatcher:

@@ -21,7 +21,6 @@ from typing import Any, cast
 import redis
 
 from syncer.fleet import keys
-from syncer.fleet.keys import blob_key, image_id
 from syncer.fleet.settings import PLAN_TTL
 from syncer.fleet.state import text
 
@@ -50,10 +49,6 @@ return new_rule
 """
 #: What :meth:`ImageBoard.settle` tells its caller to do.
 RECORD, COUNT_RULE, NOTHING = 2, 1, 0
-
-
-# Their home is keys.py; named here too for the step modules that import them from here.
-__all__ = ["COUNT_RULE", "NOTHING", "RECORD", "ImageBoard", "blob_key", "image_id"]
 
 
 class ImageBoard:

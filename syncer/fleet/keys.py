@@ -2,7 +2,7 @@
 
 A key's exact spelling is a contract between the planner and every worker
 on one Redis, old and new: renaming one breaks a fleet mid-upgrade, so each
-is written here once and pinned by ``tests/test_keys.py``. All of syncer's
+is written here once and pinned by ``tests/unit/fleet/test_keys.py``. All of syncer's
 keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
 
 ::

@@ -51,9 +51,6 @@ PLAN_TTL = 7 * 24 * 3600
 #: worker keeps a 30-minute stream to itself, and the task of a worker lost to
 #: ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
 VISIBILITY_TIMEOUT = 60
-#: kombu's sorted set of unacknowledged deliveries (named in ``keys.py``; kept
-#: here for ``fleet/broker.py`` until it calls ``keys.unacked_index``).
-UNACKED_INDEX = keys.unacked_index()
 #: Priority levels: big blobs go first (kombu's Redis transport: 0 is served first).
 PRIORITY_STEPS = list(range(10))
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from syncer.engine import Resolved, push_with_recheck, resolve
 from syncer.expansion import expand_rule, unique_jobs
-from syncer.fleet import settings
+from syncer.fleet import keys, settings
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import (
     enqueue_batch,
@@ -23,7 +23,6 @@ from syncer.fleet.enqueue import (
     send,
     sync_tag_message,
 )
-from syncer.fleet.images import blob_key, image_id
 from syncer.fleet.messages import EnqueueTags, ExpandRule, ImageRecord, Push, PushImage
 from syncer.fleet.results import fail_image, finish
 from syncer.jobs import ImageResult, TagJob
@@ -56,7 +55,7 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
             listed.append(item)
     jobs = unique_jobs(listed)
     fan_out(fleet.dispatch, plan, jobs)
-    if fleet.plans.once(plan, f"expand:{parsed.key}"):
+    if fleet.plans.once(plan, keys.once_expand(parsed.key)):
         fleet.plans.bump(plan, tags_total=len(jobs) + len(bad), rules_pending=-1)
         for result in bad:
             fleet.plans.record(plan, result)
@@ -81,7 +80,7 @@ def sync_tag(fleet: FleetContext, plan: str, job: TagJob, owner: str = "") -> st
         return "cancelled"
     force, platforms = _options(fleet, plan)
     res = resolve(job, fleet.pool, force=force, platforms=platforms)
-    image = image_id(str(job.source), str(job.dest))
+    image = keys.image_id(str(job.source), str(job.dest))
     if res.skip:
         finish(
             fleet,
@@ -96,7 +95,7 @@ def sync_tag(fleet: FleetContext, plan: str, job: TagJob, owner: str = "") -> st
         if stored.get("rule", job.rule) != job.rule:
             # Another rule already handles this (source, destination); settle
             # this rule's count instead of waiting for blobs it does not own.
-            if fleet.plans.once(plan, f"finished:{image}:{job.rule}"):
+            if fleet.plans.once(plan, keys.once_finished(image, job.rule)):
                 fleet.plans.bump(plan, tags_skipped=1)
             return "duplicate"
     if not missing:
@@ -120,12 +119,12 @@ def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, D
     fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
     missing: dict[str, Descriptor] = {}
     for desc in res.blobs.values():
-        key = blob_key(str(dst), desc.digest)
+        key = keys.blob_key(str(dst), desc.digest)
         if not fleet.cache.has(dst.registry, dst.path, desc.digest):
             missing[key] = desc
             continue
         fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "exists")
-        if fleet.plans.once(plan, f"seen:{key}"):
+        if fleet.plans.once(plan, keys.once_seen(key)):
             fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
     return missing
 
@@ -150,7 +149,7 @@ def _hand_out_copies(
             if not fleet.board.first_enqueue(plan, key, owner):
                 continue
             batch[key] = desc  # claimed, not yet published
-            if fleet.plans.once(plan, f"seen:{key}"):
+            if fleet.plans.once(plan, keys.once_seen(key)):
                 fleet.plans.bump(plan, blobs_total=1)
             fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= settings.BATCH_COUNT
             if largest > 0 and fits:
@@ -205,7 +204,7 @@ def push_image(fleet: FleetContext, msg: PushImage) -> str:
     rec = ImageRecord.from_body(fleet.board.load_image(plan, image))
     res = resolved_from(rec)
     reason = fleet.board.blob_failure(
-        plan, [blob_key(str(res.job.dest.repo), d) for d in res.blobs]
+        plan, [keys.blob_key(str(res.job.dest.repo), d) for d in res.blobs]
     )
     if reason:
         fail_image(fleet, plan, image, reason)

@@ -15,7 +15,8 @@ import redis
 from syncer.errors import StateError, is_transient
 from syncer.fleet import images, keys
 from syncer.fleet.blobcache import RedisBlobCache
-from syncer.fleet.images import ImageBoard, blob_key, image_id
+from syncer.fleet.images import ImageBoard
+from syncer.fleet.keys import blob_key, image_id
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus, PlanStore
 from syncer.fleet.settings import PLAN_TTL
 from syncer.jobs import ImageResult
