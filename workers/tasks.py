@@ -22,18 +22,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import kombu.exceptions
-import redis
 from celery import Task
 from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
 
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet import blobsteps, results, settings, tagsteps
+from syncer.fleet import blobsteps, results, settings, state, tagsteps
 from syncer.fleet.context import FleetContext
 from syncer.fleet.messages import (
     CopyBlob,
@@ -68,13 +67,9 @@ REDIS_WAIT = 120.0
 BUSY_FIRST, BUSY_MAX = 0.1, 2.0
 
 
-@contextmanager
-def _state_errors() -> Iterator[None]:
+def _state_errors() -> AbstractContextManager[None]:
     """Redis hiccups (a restart, a failover) become a transient :class:`StateError`."""
-    try:
-        yield
-    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        raise StateError(f"fleet state unavailable: {type(exc).__name__}") from exc
+    return state.guard("fleet state", kombu.exceptions.OperationalError)
 
 
 def _await_redis(timeout: float = REDIS_WAIT) -> None:
@@ -86,14 +81,12 @@ def _await_redis(timeout: float = REDIS_WAIT) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.2
     while True:
-        try:
+        with state.best_effort("waiting for Redis to come back") as attempt:
             fleet().redis.ping()
+        if not attempt.failed or time.monotonic() >= deadline:
             return
-        except redis.RedisError:
-            if time.monotonic() >= deadline:
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def _retry_or_record(task: Task, exc: Exception, record: Callable[[str], None]) -> None:
@@ -171,18 +164,19 @@ def _confirmed(publish: Callable[[], object]) -> bool:
     acknowledged only when its task returns (``acks_late``), so a caller that
     gets False must keep the work or :func:`_requeue` it, never just return.
     """
-    try:
+    lost = kombu.exceptions.OperationalError
+    with state.best_effort("waited for, then tried once more", lost) as first:
         publish()
+    if not first.failed:
         return True
-    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        log.warning("hand-off not published (%s); waiting for Redis", type(exc).__name__)
+    log.warning("hand-off not published (%s); waiting for Redis", type(first.error).__name__)
     _await_redis()
-    try:
+    with state.best_effort("the caller keeps or requeues the work", lost) as again:
         publish()
+    if not again.failed:
         return True
-    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        log.warning("hand-off not published again (%s)", type(exc).__name__)
-        return False
+    log.warning("hand-off not published again (%s)", type(again.error).__name__)
+    return False
 
 
 def _requeue(what: str) -> Reject:

@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-import redis
-
 from syncer.engine import copy_and_record
 from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet import keys, settings
 from syncer.fleet.context import FleetContext as Fleet
 from syncer.fleet.enqueue import enqueue_copy
 from syncer.fleet.results import fail_image
+from syncer.fleet.state import best_effort
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.transfer import BlobCopier, Outcome
@@ -60,11 +59,11 @@ class _ByteCounter:
     def flush(self) -> None:
         """Write what has accumulated; keep it for later if Redis is away."""
         if self._pending:
-            try:
+            # Progress is advisory: a Redis restart must not abort a stream.
+            with best_effort("progress is advisory") as attempt:
                 self._fleet.plans.bump(self._plan, bytes_done=self._pending)
-            except redis.RedisError as exc:
-                # Progress is advisory: a Redis restart must not abort a stream.
-                log.warning("progress not recorded yet: %s", exc)
+            if attempt.failed:
+                log.warning("progress not recorded yet: %s", attempt.error)
                 self._last = time.monotonic()
                 return
         self._pending, self._last = 0, time.monotonic()
@@ -76,10 +75,9 @@ def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
     def stop() -> bool:
         now = time.monotonic()
         if now - state["at"] > 1.0:
-            try:
+            # Unanswered, the last answer stands until the next check.
+            with best_effort("keep streaming through a Redis restart"):
                 state["value"] = fleet.plans.cancelled(plan)
-            except redis.RedisError:
-                pass  # keep streaming through a Redis restart; ask again later
             state["at"] = now
         return bool(state["value"])
 

@@ -40,6 +40,7 @@ import redis
 from kombu.transport import redis as kombu_redis
 
 from syncer.fleet import keys, settings
+from syncer.fleet.state import best_effort
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,10 @@ class Channel(kombu_redis.Channel):
         with _stranded_lock:
             tags = sorted(_stranded)
         for tag in tags:
-            try:
+            with best_effort("the next channel tries", OSError) as attempt:
                 self.qos.restore_by_tag(tag)
-            except (redis.RedisError, OSError):
-                return  # Redis went away again; the next channel tries
+            if attempt.failed:
+                return  # Redis went away again
             with _stranded_lock:
                 _stranded.discard(tag)
         if tags:
