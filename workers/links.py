@@ -27,7 +27,7 @@ from workers import intake
 
 #: A blob this big keeps a link busy long enough to be worth keeping to itself.
 LARGE_BLOB = 64 << 20
-#: How many times a small copy is handed on before a busy worker takes it.
+#: How many times a small copy is handed back before a busy worker takes it.
 MAX_DEFERRALS = 3
 #: How often a working worker says it is alive.
 ALIVE_EVERY = 5.0
@@ -38,10 +38,10 @@ _paused = False
 _last_alive = -ALIVE_EVERY
 
 
-def should_defer(size: int, deferrals: int) -> bool:
-    """Whether to hand a copy of ``size`` bytes to another worker."""
+def should_hand_back(size: int, hand_backs: int) -> bool:
+    """Whether to hand a copy of ``size`` bytes back to the queue, for an idle peer."""
     with _lock:
-        return _large_streams > 0 and size < LARGE_BLOB and deferrals < MAX_DEFERRALS
+        return _large_streams > 0 and size < LARGE_BLOB and hand_backs < MAX_DEFERRALS
 
 
 @contextmanager

@@ -244,7 +244,7 @@ def _handed_back(task: Task, msg: CopyBlob | CopyBlobs, size: int, priority: int
     copy there.
     """
     me = task.request.hostname or ""
-    if not links.should_defer(size, msg.deferred) or links.idle_peer(fleet().redis, me) is None:
+    if not links.should_hand_back(size, msg.deferred) or links.idle_peer(fleet().redis, me) is None:
         return False
     again = dataclasses.replace(msg, deferred=msg.deferred + 1)
     # Unpublished, the copy stays here: this worker takes it itself.
@@ -274,15 +274,15 @@ def _blob_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
     blobsteps.blob_failed(f, msg.plan, msg.dst, msg.descriptor, reason)
 
 
-def _hand_on(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+def _hand_back_unlanded(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
     """Out of retries (Redis kept failing): the blobs that did not land get copy_blob tasks.
 
     None is recorded failed from here.
     """
     msg = CopyBlobs.from_body(body)
     src, dst, descs = Repository.parse(msg.src), Repository.parse(msg.dst), msg.descriptors
-    if not _confirmed(lambda: blobsteps.hand_on_unlanded(f, msg.plan, src, dst, descs)):
-        raise _requeue(f"hand-on of {len(descs)} blobs") from None
+    if not _confirmed(lambda: blobsteps.hand_back_unlanded(f, msg.plan, src, dst, descs)):
+        raise _requeue(f"hand-back of {len(descs)} blobs") from None
 
 
 def _image_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
@@ -320,6 +320,7 @@ def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
     me = task.request.hostname or ""
     if _handed_back(task, msg, msg.size, settings.blob_priority(msg.size)):
+        # Results keep their first words ("deferred", "handed_on"): Flower shows them.
         return "deferred"
     src, dst, desc = Repository.parse(msg.src), Repository.parse(msg.dst), msg.descriptor
     try:
@@ -339,7 +340,7 @@ def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
         return "busy"
 
 
-@fleet_task(CopyBlobs, _hand_on)
+@fleet_task(CopyBlobs, _hand_back_unlanded)
 def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
     """Copy several small blobs of one image, one after another (see ``sync_tag``)."""
     me = task.request.hostname or ""
@@ -349,8 +350,10 @@ def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
         return "deferred"
     src, dst = Repository.parse(msg.src), Repository.parse(msg.dst)
     with links.streaming(total, f.redis, me):
-        handed_on = blobsteps.copy_batch(f, msg.plan, src, dst, descs, owner=task.request.id or "")
-    return "handed_on" if handed_on else "copied"
+        handed_back = blobsteps.copy_batch(
+            f, msg.plan, src, dst, descs, owner=task.request.id or ""
+        )
+    return "handed_on" if handed_back else "copied"
 
 
 @fleet_task(PushImage, _image_failed)

@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from syncer.engine import copy_and_record
 from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet import keys, settings
-from syncer.fleet.context import FleetContext as Fleet
+from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import enqueue_copy
 from syncer.fleet.results import fail_image
 from syncer.fleet.state import best_effort
@@ -36,7 +36,7 @@ class BusyError(SyncerError):
     """Another worker is uploading this blob right now; try again shortly."""
 
 
-def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
+def _limit(fleet: FleetContext, plan: str, registry: str) -> int | None:
     limits = {**fleet.limits, **(fleet.plans.meta(plan).get("limits") or {})}
     value = limits.get(registry)
     return int(value) if value else None
@@ -45,7 +45,7 @@ def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
 class _ByteCounter:
     """Batches byte counts into one Redis increment every half second."""
 
-    def __init__(self, fleet: Fleet, plan: str) -> None:
+    def __init__(self, fleet: FleetContext, plan: str) -> None:
         self._fleet, self._plan = fleet, plan
         self._pending, self._last = 0, time.monotonic()
         self._lock = threading.Lock()
@@ -69,7 +69,7 @@ class _ByteCounter:
         self._pending, self._last = 0, time.monotonic()
 
 
-def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
+def _cancel_check(fleet: FleetContext, plan: str) -> Callable[[], bool]:
     state = {"at": 0.0, "value": False}
 
     def stop() -> bool:
@@ -85,7 +85,7 @@ def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
 
 
 @contextmanager
-def _leases(fleet: Fleet, plan: str, *registries: str) -> Iterator[None]:
+def _leases(fleet: FleetContext, plan: str, *registries: str) -> Iterator[None]:
     """One connection slot per distinct registry, always taken in name order.
 
     One slot for a copy within one registry (two would deadlock at a limit of
@@ -99,7 +99,7 @@ def _leases(fleet: Fleet, plan: str, *registries: str) -> Iterator[None]:
 
 
 def copy_blob(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
 ) -> str:
     """Copy one blob once for the whole fleet, then release the images waiting for it."""
     if fleet.plans.cancelled(plan):
@@ -143,20 +143,28 @@ def copy_blob(
 
 
 def copy_batch(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor], owner: str
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    blobs: list[Descriptor],
+    owner: str,
 ) -> int:
-    """Copy several small blobs of one image in turn; return how many were handed on.
+    """Copy several small blobs of one image in turn; return how many were handed back.
 
     A blob another worker is uploading is looked at again for up to
     :data:`BATCH_BUSY_WAIT` seconds; one that is still busy, or whose copy
-    failed for a reason that may heal, goes to a ``copy_blob`` task of its own
-    with its own retries. A permanent failure is recorded at once. Redis
-    errors propagate, so the task is retried as a whole.
+    failed for a reason that may heal, is handed back to the queue as a
+    ``copy_blob`` task of its own, with its own retries. A permanent failure
+    is recorded at once. Redis errors propagate, so the task is retried as a
+    whole.
     """
     waiting, delay = list(blobs), 0.05
     deadline = time.monotonic() + BATCH_BUSY_WAIT
     while True:
-        waiting = [d for d in waiting if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
+        waiting = [
+            d for d in waiting if not _copied_or_handed_back(fleet, plan, src, dst, d, owner)
+        ]
         if not waiting or time.monotonic() >= deadline:
             break
         time.sleep(delay)
@@ -166,13 +174,13 @@ def copy_batch(
     return len(waiting)
 
 
-def hand_on_unlanded(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor]
+def hand_back_unlanded(
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor]
 ) -> int:
-    """After a batch gave up: each blob not landed yet gets a ``copy_blob`` task of its own.
+    """After a batch gave up: hand back each blob not landed yet as a ``copy_blob`` task.
 
     Those tasks have their own retries and record their own failures; a blob
-    that did land is left alone. Returns how many were handed on.
+    that did land is left alone. Returns how many were handed back.
     """
     by_key = {keys.blob_key(str(dst), d.digest): d for d in blobs}
     landed = fleet.board.landed(plan, list(by_key))
@@ -182,8 +190,8 @@ def hand_on_unlanded(
     return len(by_key) - len(landed)
 
 
-def _copied_or_handed_on(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+def _copied_or_handed_back(
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
 ) -> bool:
     """False only while another worker holds the blob's in-flight lock."""
     try:
@@ -206,7 +214,7 @@ def _copied_or_handed_on(
     return True
 
 
-def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
+def _release_waiters(fleet: FleetContext, plan: str, key: str) -> None:
     for image in fleet.board.land(plan, key):
         if fleet.board.remove_pending(plan, image, key):
             dest = (fleet.board.load_image(plan, image).get("job") or {}).get("dest", "")
@@ -221,7 +229,7 @@ def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
 
 
 def blob_failed(
-    fleet: Fleet, plan: str, dst: Repository | str, desc: Descriptor, reason: str
+    fleet: FleetContext, plan: str, dst: Repository | str, desc: Descriptor, reason: str
 ) -> None:
     """Record a blob that cannot be copied and fail every image waiting for it."""
     key = keys.blob_key(str(dst), desc.digest)

@@ -176,6 +176,8 @@ class CopyBlob(Message):
     size: int
     media_type: str = ""
     waited: int = 0
+    #: How many times the copy was handed back. Named ``deferred`` on the wire:
+    #: old and new workers share one queue during a rolling upgrade.
     deferred: int = 0
 
     @property
@@ -193,6 +195,7 @@ class CopyBlobs(Message):
     src: str
     dst: str
     blobs: tuple[dict[str, Any], ...]
+    #: As :attr:`CopyBlob.deferred` (the wire's name for the hand-back count).
     deferred: int = 0
 
     @property

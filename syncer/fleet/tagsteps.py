@@ -146,7 +146,7 @@ def _hand_out_copies(
     # retried task (or another image's) can claim and enqueue it again.
     with _unclaimed_on_error(fleet, plan, batch):
         for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
-            if not fleet.board.first_enqueue(plan, key, owner):
+            if not fleet.board.claim_blob(plan, key, owner):
                 continue
             batch[key] = desc  # claimed, not yet published
             if fleet.plans.once(plan, keys.once_seen(key)):
@@ -171,7 +171,7 @@ def _unclaimed_on_error(
         yield
     except Exception:
         for key in list(unpublished):
-            fleet.board.forget_enqueue(plan, key)
+            fleet.board.release_claim(plan, key)
         raise
 
 

@@ -99,8 +99,8 @@ def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) 
     big, *small = missing
     # The large copy was published: its claim stands. The batch was not: a
     # retry (or another image's task) may claim and enqueue those blobs.
-    assert fleet.board.first_enqueue(PLAN, big, "task-2") is False
-    assert all(fleet.board.first_enqueue(PLAN, key, "task-2") for key in small)
+    assert fleet.board.claim_blob(PLAN, big, "task-2") is False
+    assert all(fleet.board.claim_blob(PLAN, key, "task-2") for key in small)
 
 
 def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis) -> None:
@@ -191,7 +191,7 @@ def test_a_batch_out_of_retries_hands_on_only_what_did_not_land(
     fleet = _fleet(redis_client, dispatch)
     fleet.board.land(PLAN, landed_key)
 
-    handed = blobsteps.hand_on_unlanded(
+    handed = blobsteps.hand_back_unlanded(
         fleet, PLAN, JOB.source.repo, JOB.dest.repo, [landed, other]
     )
 
