@@ -16,9 +16,10 @@ from contextlib import ExitStack, contextmanager
 
 from syncer.engine import copy_and_record
 from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet import keys, settings
+from syncer.fleet import keys
 from syncer.fleet.context import FleetContext
-from syncer.fleet.enqueue import enqueue_copy
+from syncer.fleet.enqueue import enqueue_copy, enqueue_push
+from syncer.fleet.messages import ImageRecord
 from syncer.fleet.results import fail_image
 from syncer.fleet.state import best_effort
 from syncer.manifest import Descriptor
@@ -217,11 +218,9 @@ def _copied_or_handed_back(
 def _release_waiters(fleet: FleetContext, plan: str, key: str) -> None:
     for image in fleet.board.land(plan, key):
         if fleet.board.remove_pending(plan, image, key):
-            dest = (fleet.board.load_image(plan, image).get("job") or {}).get("dest", "")
+            dest = ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
             try:
-                fleet.dispatch.send(
-                    settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": dest}
-                )
+                enqueue_push(fleet, plan, image, dest)
             except Exception:
                 # Put the blob back, so the retried task is again the last one.
                 fleet.board.wait_for(plan, image, [key])
