@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from syncer.errors import SyncerError
+from syncer.errors import MessageError
 from syncer.fleet import settings
 from syncer.manifest import Descriptor
 
@@ -55,10 +55,6 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "tuple[dict[str, Any], ...]": (list, tuple),
     "tuple[str, ...]": (list, tuple),
 }
-
-
-class MessageError(SyncerError):
-    """A task body that does not decode: a field missing or of the wrong type."""
 
 
 def body_version(body: Mapping[str, Any]) -> int:
