@@ -31,8 +31,6 @@ from syncer.manifest import PlatformFilter
 from syncer.options import SyncOptions
 from syncer.rules import Rule
 
-#: The task the beat sends; a worker runs :func:`start` for it.
-RUN_SCHEDULE = "syncer.run_schedule"
 #: Schedule names: they are parts of Redis keys and of redbeat entry keys.
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")
 #: ``--every``: a whole number of seconds, minutes, hours or days.

@@ -21,6 +21,8 @@ COPY_BLOB = "syncer.copy_blob"
 COPY_BLOBS = "syncer.copy_blobs"
 PUSH_IMAGE = "syncer.push_image"
 ENQUEUE_TAGS = "syncer.enqueue_tags"
+#: The task the beat sends; a worker runs :func:`syncer.fleet.schedules.start` for it.
+RUN_SCHEDULE = "syncer.run_schedule"
 
 #: The broker transport class Celery loads by name.
 BROKER_TRANSPORT = "syncer.fleet.broker:Transport"
