@@ -116,7 +116,6 @@ class Schedule:
     def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
         """The inverse of :meth:`to_dict`; every rule is validated again."""
         try:
-            plat = data.get("platforms") or {}
             return cls(
                 name=check_name(str(data["name"])),
                 rules=tuple(Rule.from_dict(r) for r in data["rules"]),
@@ -124,7 +123,7 @@ class Schedule:
                 cron=str(data.get("cron") or ""),
                 limits={str(k): int(v) for k, v in (data.get("limits") or {}).items()},
                 force=bool(data.get("force")),
-                platforms=PlatformFilter(tuple(plat.get("os", ())), tuple(plat.get("arch", ()))),
+                platforms=PlatformFilter.from_dict(data.get("platforms")),
                 ttl=int(data.get("ttl") or PLAN_TTL),
                 source=str(data.get("source") or ""),
                 paused=bool(data.get("paused")),

@@ -64,10 +64,7 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
 
 def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
     meta = fleet.plans.meta(plan)
-    plat = meta.get("platforms") or {}
-    return bool(meta.get("force")), PlatformFilter(
-        tuple(plat.get("os", ())), tuple(plat.get("arch", ()))
-    )
+    return bool(meta.get("force")), PlatformFilter.from_dict(meta.get("platforms"))
 
 
 def sync_tag(fleet: FleetContext, plan: str, job: TagJob, owner: str = "") -> str:
