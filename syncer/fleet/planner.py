@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import redis
 
 from syncer.config import SyncConfig
-from syncer.engine import explicit_jobs, unique_jobs
+from syncer.expansion import explicit_jobs, unique_jobs
 from syncer.fleet import settings
 from syncer.fleet.context import Dispatcher
 from syncer.fleet.enqueue import fan_out, send
