@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 from syncer.engine import copy_and_record
-from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
+from syncer.errors import (
+    CancelledError,
+    MessageError,
+    StateError,
+    SyncerError,
+    describe,
+    is_transient,
+)
 from syncer.fleet import keys
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import enqueue_copy, enqueue_push
@@ -218,13 +225,24 @@ def _copied_or_handed_back(
 def _release_waiters(fleet: FleetContext, plan: str, key: str) -> None:
     for image in fleet.board.land(plan, key):
         if fleet.board.remove_pending(plan, image, key):
-            dest = ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
             try:
-                enqueue_push(fleet, plan, image, dest)
+                enqueue_push(fleet, plan, image, _dest_of(fleet, plan, image))
             except Exception:
                 # Put the blob back, so the retried task is again the last one.
                 fleet.board.wait_for(plan, image, [key])
                 raise
+
+
+def _dest_of(fleet: FleetContext, plan: str, image: str) -> str:
+    """The image's destination, for people reading Flower.
+
+    A record that does not decode still gets its push: ``push_image`` fails
+    that one image, not every image waiting for this blob.
+    """
+    try:
+        return ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
+    except MessageError:
+        return ""
 
 
 def blob_failed(

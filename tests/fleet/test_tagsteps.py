@@ -135,6 +135,24 @@ def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
     assert len(dispatch.sent) == 1, "the image was completed once"
 
 
+def test_the_push_of_a_landed_image_names_its_destination(redis_client: redis.Redis) -> None:
+    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
+    dispatch = Recorder()
+    fleet = _fleet(redis_client, dispatch)
+    fleet.board.save_image(PLAN, "img-1", {"job": {"dest": "dst.example/mirror/app:v1"}})
+    fleet.board.save_image(PLAN, "img-2", {"job": {}, "pushes": [{"ref": "no body"}]})
+    for image in ("img-1", "img-2"):
+        fleet.board.wait_for(PLAN, image, [key])
+
+    blobsteps._release_waiters(fleet, PLAN, key)
+
+    # The record that does not decode is pushed too: push_image fails that image alone.
+    assert sorted((name, kw["image"], kw.get("dest", "")) for name, kw, _ in dispatch.sent) == [
+        (settings.PUSH_IMAGE, "img-1", "dst.example/mirror/app:v1"),
+        (settings.PUSH_IMAGE, "img-2", ""),
+    ]
+
+
 def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> None:
     dispatch = Recorder()
     count = settings.BATCH_COUNT + 10
