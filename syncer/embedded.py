@@ -26,15 +26,9 @@ from syncer import defaults
 from syncer.cache import BlobCache
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
-from syncer.engine import (
-    NO_FILTER,
-    Resolved,
-    copy_and_record,
-    push_with_recheck,
-    resolve,
-    rule_failures,
-)
+from syncer.engine import Resolved, copy_and_record, push_with_recheck, resolve
 from syncer.errors import SyncerError, describe, is_transient
+from syncer.expansion import NO_FILTER, rule_failures
 from syncer.feed import feed
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor

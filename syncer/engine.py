@@ -1,9 +1,5 @@
 """The sync engine: plain functions that both executors call.
 
-* :func:`expand_rule` turns a config rule into :class:`TagJob` s, lazily
-  (listing tags page by page for repo-wide and regex rules, and applying a
-  rule's tag filters); it lives in :mod:`syncer.expansion` with the other rule
-  helpers and is imported from here by both executors.
 * :func:`resolve` compares source and destination with HEAD requests, and for
   an image that needs copying reads its manifest tree from the source: the
   manifests to push, in order, and the blobs they need.
@@ -12,8 +8,9 @@
   cache promised, forgets the image's cache entries, copies again and pushes again.
 * :func:`copy_and_record` copies one blob, mounting it from repositories the
   cache knows hold it, and records it once the destination confirmed it.
-* :func:`rule_failures` fails each destination of a rule that could not be expanded
-  (also in :mod:`syncer.expansion`).
+
+Turning a rule into :class:`TagJob` s (and failing a rule that cannot be
+listed) is :mod:`syncer.expansion`'s.
 
 The cache is anything with the :class:`KnownBlobs` methods: the embedded
 executor's in-memory or file cache and the fleet's Redis cache alike.
@@ -37,14 +34,7 @@ from syncer.errors import (
     SyncerError,
     UnsupportedError,
 )
-from syncer.expansion import (
-    NO_FILTER,
-    expand_rule,
-    explicit_jobs,
-    rule_failures,
-    select_tags,
-    unique_jobs,
-)
+from syncer.expansion import NO_FILTER
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.platformchoice import PlatformChoice
@@ -59,23 +49,17 @@ from syncer.transfer import BlobCopier, Outcome, ignore_bytes
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "NO_FILTER",
     "KnownBlobs",
     "Resolved",
     "copy_and_record",
-    "expand_rule",
-    "explicit_jobs",
     "is_blob_unknown",
     "push_manifests",
     "push_with_recheck",
     "resolve",
-    "rule_failures",
-    "select_tags",
-    "unique_jobs",
 ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """A resolved image: skip it, or push these manifests after these blobs."""
 

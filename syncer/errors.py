@@ -8,6 +8,7 @@
     ├── CacheError                  the blob cache could not be read or written
     ├── StateError                  the fleet's Redis state is unreachable              [transient]
     ├── CancelledError              the plan was cancelled while work was in flight
+    ├── MessageError                a task body or image record that does not decode
     └── RegistryError               anything a registry or the network did wrong
         ├── TransportError          connection reset, refused, DNS, timeout        [transient]
         │   ├── TLSHandshakeError   TLS broke off without a certificate problem    [transient]
@@ -53,6 +54,10 @@ class StateError(SyncerError):
 
 class CancelledError(SyncerError):
     """The work was cancelled before it finished."""
+
+
+class MessageError(SyncerError):
+    """A task body that does not decode: a field missing or of the wrong type."""
 
 
 class RegistryError(SyncerError):

@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from syncer import defaults
-from syncer.engine import expand_rule
 from syncer.errors import SyncerError
+from syncer.expansion import expand_rule
 from syncer.jobs import ImageResult, TagJob
 from syncer.registry.pool import ClientPool
 from syncer.rules import Rule

@@ -7,6 +7,7 @@ an entry: syncer pushes the exact bytes it pulled, so digests are preserved.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -140,6 +141,12 @@ class PlatformFilter:
     def to_dict(self) -> dict[str, list[str]]:
         """JSON-ready form."""
         return {"os": list(self.oses), "arch": list(self.archs)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> PlatformFilter:
+        """The filter :meth:`to_dict` wrote (a plan's or a schedule's); None is no filter."""
+        data = data or {}
+        return cls(tuple(data.get("os", ())), tuple(data.get("arch", ())))
 
 
 def _match(wanted: tuple[str, ...], value: Any, detail: Any) -> bool:

@@ -32,10 +32,10 @@ _paused = False
 _last_alive = -ALIVE_EVERY
 
 
-def should_defer(size: int, deferrals: int) -> bool:
-    """Whether to hand a copy of ``size`` bytes to another worker."""
+def should_hand_back(size: int, hand_backs: int) -> bool:
+    """Whether to hand a copy of ``size`` bytes back to the queue, for an idle peer."""
     with _lock:
-        return _large_streams > 0 and size < LARGE_BLOB and deferrals < MAX_DEFERRALS
+        return _large_streams > 0 and size < LARGE_BLOB and hand_backs < MAX_DEFERRALS
 
 
 @contextmanager

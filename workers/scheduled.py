@@ -13,14 +13,14 @@ import redis
 from celery import Task
 
 from syncer.errors import ConfigError
-from syncer.fleet import schedules
+from syncer.fleet import schedules, settings
 from workers.app import app
 from workers.context import fleet
 
 log = logging.getLogger(__name__)
 
 
-@app.task(name=schedules.RUN_SCHEDULE, bind=True)
+@app.task(name=settings.RUN_SCHEDULE, bind=True)
 def run_schedule(self: Task, schedule: str) -> str:
     """Start the schedule's plan, or record a skip while its previous plan runs."""
     f = fleet()

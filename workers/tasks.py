@@ -22,19 +22,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import kombu.exceptions
-import redis
 from celery import Task
 from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
 
 from syncer.defaults import BATCH_PRIORITY, BUSY_FIRST, BUSY_MAX, MAX_RETRIES, REDIS_WAIT
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet import blobsteps, results, settings, tagsteps
+from syncer.fleet import blobsteps, results, settings, state, tagsteps
 from syncer.fleet.context import FleetContext
 from syncer.fleet.messages import (
     CopyBlob,
@@ -63,13 +62,9 @@ Step = Callable[[Task, FleetContext, M], Any]
 Record = Callable[[FleetContext, Mapping[str, Any], str], None]
 
 
-@contextmanager
-def _state_errors() -> Iterator[None]:
+def _state_errors() -> AbstractContextManager[None]:
     """Redis hiccups (a restart, a failover) become a transient :class:`StateError`."""
-    try:
-        yield
-    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        raise StateError(f"fleet state unavailable: {type(exc).__name__}") from exc
+    return state.guard("fleet state", kombu.exceptions.OperationalError)
 
 
 def _await_redis(timeout: float = REDIS_WAIT) -> None:
@@ -81,14 +76,12 @@ def _await_redis(timeout: float = REDIS_WAIT) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.2
     while True:
-        try:
+        with state.best_effort("waiting for Redis to come back") as attempt:
             fleet().redis.ping()
+        if not attempt.failed or time.monotonic() >= deadline:
             return
-        except redis.RedisError:
-            if time.monotonic() >= deadline:
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def _retry_or_record(task: Task, exc: Exception, record: Callable[[str], None]) -> None:
@@ -166,18 +159,19 @@ def _confirmed(publish: Callable[[], object]) -> bool:
     acknowledged only when its task returns (``acks_late``), so a caller that
     gets False must keep the work or :func:`_requeue` it, never just return.
     """
-    try:
+    lost = kombu.exceptions.OperationalError
+    with state.best_effort("waited for, then tried once more", lost) as first:
         publish()
+    if not first.failed:
         return True
-    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        log.warning("hand-off not published (%s); waiting for Redis", type(exc).__name__)
+    log.warning("hand-off not published (%s); waiting for Redis", type(first.error).__name__)
     _await_redis()
-    try:
+    with state.best_effort("the caller keeps or requeues the work", lost) as again:
         publish()
+    if not again.failed:
         return True
-    except (redis.RedisError, kombu.exceptions.OperationalError) as exc:
-        log.warning("hand-off not published again (%s)", type(exc).__name__)
-        return False
+    log.warning("hand-off not published again (%s)", type(again.error).__name__)
+    return False
 
 
 def _requeue(what: str) -> Reject:
@@ -245,7 +239,7 @@ def _handed_back(task: Task, msg: CopyBlob | CopyBlobs, size: int, priority: int
     copy there.
     """
     me = task.request.hostname or ""
-    if not links.should_defer(size, msg.deferred) or links.idle_peer(fleet().redis, me) is None:
+    if not links.should_hand_back(size, msg.deferred) or links.idle_peer(fleet().redis, me) is None:
         return False
     again = dataclasses.replace(msg, deferred=msg.deferred + 1)
     # Unpublished, the copy stays here: this worker takes it itself.
@@ -275,15 +269,15 @@ def _blob_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
     blobsteps.blob_failed(f, msg.plan, msg.dst, msg.descriptor, reason)
 
 
-def _hand_on(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+def _hand_back_unlanded(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
     """Out of retries (Redis kept failing): the blobs that did not land get copy_blob tasks.
 
     None is recorded failed from here.
     """
     msg = CopyBlobs.from_body(body)
     src, dst, descs = Repository.parse(msg.src), Repository.parse(msg.dst), msg.descriptors
-    if not _confirmed(lambda: blobsteps.hand_on_unlanded(f, msg.plan, src, dst, descs)):
-        raise _requeue(f"hand-on of {len(descs)} blobs") from None
+    if not _confirmed(lambda: blobsteps.hand_back_unlanded(f, msg.plan, src, dst, descs)):
+        raise _requeue(f"hand-back of {len(descs)} blobs") from None
 
 
 def _image_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
@@ -321,6 +315,7 @@ def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
     me = task.request.hostname or ""
     if _handed_back(task, msg, msg.size, settings.blob_priority(msg.size)):
+        # Results keep their first words ("deferred", "handed_on"): Flower shows them.
         return "deferred"
     src, dst, desc = Repository.parse(msg.src), Repository.parse(msg.dst), msg.descriptor
     try:
@@ -340,7 +335,7 @@ def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
         return "busy"
 
 
-@fleet_task(CopyBlobs, _hand_on)
+@fleet_task(CopyBlobs, _hand_back_unlanded)
 def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
     """Copy several small blobs of one image, one after another (see ``sync_tag``)."""
     me = task.request.hostname or ""
@@ -350,8 +345,10 @@ def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
         return "deferred"
     src, dst = Repository.parse(msg.src), Repository.parse(msg.dst)
     with links.streaming(total, f.redis, me):
-        handed_on = blobsteps.copy_batch(f, msg.plan, src, dst, descs, owner=task.request.id or "")
-    return "handed_on" if handed_on else "copied"
+        handed_back = blobsteps.copy_batch(
+            f, msg.plan, src, dst, descs, owner=task.request.id or ""
+        )
+    return "handed_on" if handed_back else "copied"
 
 
 @fleet_task(PushImage, _image_failed)

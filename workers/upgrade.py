@@ -37,7 +37,8 @@ from celery.exceptions import Reject
 from celery.worker.consumer import Consumer as CeleryConsumer
 
 from syncer import defaults
-from syncer.fleet.messages import Message, MessageError, body_version
+from syncer.errors import MessageError
+from syncer.fleet.messages import Message, body_version
 
 log = logging.getLogger(__name__)
 

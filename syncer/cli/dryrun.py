@@ -14,8 +14,9 @@ from functools import partial
 from syncer.config import SyncConfig
 from syncer.credentials import Credentials
 from syncer.embedded import EmbeddedSync
-from syncer.engine import Resolved, resolve, select_tags
+from syncer.engine import Resolved, resolve
 from syncer.errors import SyncerError, describe
+from syncer.expansion import select_tags
 from syncer.jobs import TagJob
 from syncer.progress import human_bytes
 from syncer.registry.pool import ClientPool

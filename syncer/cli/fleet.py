@@ -27,7 +27,7 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the distributed subcommands."""
     plan = sub.add_parser("plan", help="enqueue a config as Celery tasks for a worker fleet")
     add_config_arguments(plan)
-    _redis_arg(plan)
+    redis_arg(plan)
     plan.add_argument("--wait", action="store_true", help="follow progress; exit like sync")
     plan.add_argument(
         "--ttl",
@@ -52,7 +52,7 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     status = sub.add_parser("status", help="show a plan's progress and report")
     status.add_argument("plan_id", help="the plan id `syncer plan` printed")
-    _redis_arg(status)
+    redis_arg(status)
     status.add_argument("--follow", "-f", action="store_true", help="redraw until finished")
     status.add_argument(
         "--output", choices=("text", "json"), default="text", help="report format on stdout"
@@ -64,11 +64,11 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="cancel a plan: queued tasks are dropped, in-flight streams stop at the next chunk",
     )
     cancel.add_argument("plan_id", help="the plan id `syncer plan` printed")
-    _redis_arg(cancel)
+    redis_arg(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
     worker = sub.add_parser("worker", help="run a Celery worker with syncer's defaults")
-    _redis_arg(worker)
+    redis_arg(worker)
     worker.add_argument(
         "--auth", help="auth file with this worker's credentials (sets SYNCER_AUTH_FILE)"
     )
@@ -96,7 +96,8 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     worker.set_defaults(func=cmd_worker)
 
 
-def _redis_arg(p: argparse.ArgumentParser) -> None:
+def redis_arg(p: argparse.ArgumentParser) -> None:
+    """Add ``--redis URL`` (every command that talks to the fleet takes it)."""
     p.add_argument(
         "--redis",
         help="Redis URL (env SYNCER_REDIS_URL, or a file named by SYNCER_REDIS_URL_FILE; "
@@ -118,21 +119,22 @@ def connect(url: str | None) -> redis.Redis:
     url = defaults.redis_url(url)
     problem = settings.redis_url_problem(url)
     if problem:
-        raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")
+        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
     try:
         client = redis.Redis.from_url(url)
         client.ping()
     except (redis.RedisError, ValueError) as exc:
-        raise SyncerError(f"cannot reach Redis at {_safe_url(url)}: {type(exc).__name__}") from None
+        raise SyncerError(f"cannot reach Redis at {safe_url(url)}: {type(exc).__name__}") from None
     return client
 
 
 def _redis_name(url: str | None) -> str:
     """``Redis at URL`` with the password masked, for messages."""
-    return f"Redis at {_safe_url(defaults.redis_url(url))}"
+    return f"Redis at {safe_url(defaults.redis_url(url))}"
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
+    """``url`` with its ``user:password@`` masked, for messages."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url  # no scheme: a "user:password@" may still be there
@@ -154,7 +156,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print("\n".join([*plan_filter_report(config), planner.preview(config).render()]))
         return EXIT_OK
     client = connect(args.redis)
-    _preflight(config, client, args.no_credential_check)
+    preflight(config, client, args.no_credential_check)
     source = str(args.config or args.config_file or args.images)
     return submit_and_follow(args, client, config, sync_options(args), source)
 
@@ -210,7 +212,7 @@ def _retry_failed(args: argparse.Namespace) -> int:
     return submit_and_follow(args, client, config, options, source, retry_of=args.retry_failed)
 
 
-def _preflight(config: SyncConfig, client: redis.Redis, warn_only: bool) -> None:
+def preflight(config: SyncConfig, client: redis.Redis, warn_only: bool) -> None:
     """Refuse a plan whose credentials no live worker holds (they never travel through Redis)."""
     from syncer.fleet.roster import Roster, credential_keys, uncovered
 
@@ -278,7 +280,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     url = defaults.redis_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
     problem = settings.redis_url_problem(url)
     if problem:
-        raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")
+        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
     # The worker sizes its HTTP connection pools from this.
     env = dict(os.environ, SYNCER_WORKER_CONCURRENCY=str(args.proc))
     if args.redis:

@@ -8,14 +8,14 @@ import time
 from collections.abc import Sequence
 
 from syncer.cli.exits import EXIT_OK
-from syncer.cli.fleet import _redis_arg, connect
+from syncer.cli.fleet import connect, redis_arg
 from syncer.progress import human_bytes
 
 
 def add_history_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``syncer plans``."""
     plans = sub.add_parser("plans", help="list recent plans with their schedule and results")
-    _redis_arg(plans)
+    redis_arg(plans)
     plans.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
     plans.add_argument("--schedule", default="", help="only the plans of this schedule")
     plans.add_argument(

@@ -8,7 +8,7 @@ import threading
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_OK
-from syncer.cli.fleet import _redis_arg, connect
+from syncer.cli.fleet import connect, redis_arg
 from syncer.errors import ConfigError
 
 
@@ -18,7 +18,7 @@ def add_metrics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "metrics",
         help="serve plan-level Prometheus gauges: queue depth, recent plans and their results",
     )
-    _redis_arg(serve)
+    redis_arg(serve)
     serve.add_argument(
         "--port",
         type=int,

@@ -17,7 +17,7 @@ from typing import Any
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
-from syncer.cli.fleet import _preflight, _redis_arg, _safe_url, connect
+from syncer.cli.fleet import connect, preflight, redis_arg, safe_url
 from syncer.cli.history import print_table, when
 from syncer.errors import ConfigError
 from syncer.fleet import settings
@@ -32,7 +32,7 @@ def add_schedule_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
     listing.add_argument(
         "--output", choices=("text", "json"), default="text", help="table or JSON on stdout"
     )
-    _redis_arg(listing)
+    redis_arg(listing)
     listing.set_defaults(func=cmd_list)
     for verb, func, what in (
         ("remove", cmd_remove, "delete a schedule (its plans keep their own TTL)"),
@@ -42,11 +42,11 @@ def add_schedule_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
     ):
         p = verbs.add_parser(verb, help=what)
         p.add_argument("name", help="the schedule's name")
-        _redis_arg(p)
+        redis_arg(p)
         p.set_defaults(func=func)
 
     beat = sub.add_parser("beat", help="turn due schedules into plans (one beat runs at a time)")
-    _redis_arg(beat)
+    redis_arg(beat)
     beat.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     beat.set_defaults(func=cmd_beat)
 
@@ -74,7 +74,7 @@ def _add_add(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="only warn when no live worker holds credentials the auth file has",
     )
-    _redis_arg(add)
+    redis_arg(add)
     # What syncer.cli.args.load and sync_options read, for the flags `add` does not take.
     add.set_defaults(
         func=cmd_add, config=None, config_file=None, proc=defaults.PROC, retries=defaults.RETRIES
@@ -114,7 +114,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.images}: no images to schedule")
     options = sync_options(args)
     client = connect(args.redis)
-    _preflight(config, client, args.no_credential_check)
+    preflight(config, client, args.no_credential_check)
     schedule = Schedule(
         name,
         config.rules,
@@ -244,7 +244,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     url = defaults.redis_url(args.redis)
     problem = settings.redis_url_problem(url)
     if problem:
-        raise ConfigError(f"Redis URL {_safe_url(url)}: {problem}")
+        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
     env = dict(os.environ)
     if args.redis:
         env["SYNCER_REDIS_URL"] = args.redis  # the child reads it; argv would show it in ps

@@ -21,9 +21,9 @@ from redbeat import RedBeatSchedulerEntry
 
 from syncer import defaults
 from syncer.errors import ConfigError
-from syncer.fleet import keys
+from syncer.fleet import keys, settings
 from syncer.fleet.broker import celery_app
-from syncer.fleet.schedules import RUN_SCHEDULE, Schedule
+from syncer.fleet.schedules import Schedule
 
 #: The scheduler class ``celery beat -S`` loads.
 SCHEDULER = "redbeat.RedBeatScheduler"
@@ -75,7 +75,7 @@ class BeatEntries:
         expires = schedule.every or defaults.CRON_EXPIRES
         entry = RedBeatSchedulerEntry(
             schedule.name,
-            RUN_SCHEDULE,
+            settings.RUN_SCHEDULE,
             timing(schedule),
             kwargs={"schedule": schedule.name},
             # A tick that waited longer than the period is stale: the next one replaces it.

@@ -14,16 +14,22 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-import redis
-
 from syncer.defaults import BATCH_BUSY_WAIT
 from syncer.engine import copy_and_record
-from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet import settings
-from syncer.fleet.context import FleetContext as Fleet
-from syncer.fleet.enqueue import enqueue_copy
-from syncer.fleet.images import blob_key
+from syncer.errors import (
+    CancelledError,
+    MessageError,
+    StateError,
+    SyncerError,
+    describe,
+    is_transient,
+)
+from syncer.fleet import keys
+from syncer.fleet.context import FleetContext
+from syncer.fleet.enqueue import enqueue_copy, enqueue_push
+from syncer.fleet.messages import ImageRecord
 from syncer.fleet.results import fail_image
+from syncer.fleet.state import best_effort
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
 from syncer.transfer import BlobCopier, Outcome
@@ -35,7 +41,7 @@ class BusyError(SyncerError):
     """Another worker is uploading this blob right now; try again shortly."""
 
 
-def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
+def _limit(fleet: FleetContext, plan: str, registry: str) -> int | None:
     limits = {**fleet.limits, **(fleet.plans.meta(plan).get("limits") or {})}
     value = limits.get(registry)
     return int(value) if value else None
@@ -44,7 +50,7 @@ def _limit(fleet: Fleet, plan: str, registry: str) -> int | None:
 class _ByteCounter:
     """Batches byte counts into one Redis increment every half second."""
 
-    def __init__(self, fleet: Fleet, plan: str) -> None:
+    def __init__(self, fleet: FleetContext, plan: str) -> None:
         self._fleet, self._plan = fleet, plan
         self._pending, self._last = 0, time.monotonic()
         self._lock = threading.Lock()
@@ -58,26 +64,25 @@ class _ByteCounter:
     def flush(self) -> None:
         """Write what has accumulated; keep it for later if Redis is away."""
         if self._pending:
-            try:
+            # Progress is advisory: a Redis restart must not abort a stream.
+            with best_effort("progress is advisory") as attempt:
                 self._fleet.plans.bump(self._plan, bytes_done=self._pending)
-            except redis.RedisError as exc:
-                # Progress is advisory: a Redis restart must not abort a stream.
-                log.warning("progress not recorded yet: %s", exc)
+            if attempt.failed:
+                log.warning("progress not recorded yet: %s", attempt.error)
                 self._last = time.monotonic()
                 return
         self._pending, self._last = 0, time.monotonic()
 
 
-def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
+def _cancel_check(fleet: FleetContext, plan: str) -> Callable[[], bool]:
     state = {"at": 0.0, "value": False}
 
     def stop() -> bool:
         now = time.monotonic()
         if now - state["at"] > 1.0:
-            try:
+            # Unanswered, the last answer stands until the next check.
+            with best_effort("keep streaming through a Redis restart"):
                 state["value"] = fleet.plans.cancelled(plan)
-            except redis.RedisError:
-                pass  # keep streaming through a Redis restart; ask again later
             state["at"] = now
         return bool(state["value"])
 
@@ -85,7 +90,7 @@ def _cancel_check(fleet: Fleet, plan: str) -> Callable[[], bool]:
 
 
 @contextmanager
-def _leases(fleet: Fleet, plan: str, *registries: str) -> Iterator[None]:
+def _leases(fleet: FleetContext, plan: str, *registries: str) -> Iterator[None]:
     """One connection slot per distinct registry, always taken in name order.
 
     One slot for a copy within one registry (two would deadlock at a limit of
@@ -99,12 +104,12 @@ def _leases(fleet: Fleet, plan: str, *registries: str) -> Iterator[None]:
 
 
 def copy_blob(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
 ) -> str:
     """Copy one blob once for the whole fleet, then release the images waiting for it."""
     if fleet.plans.cancelled(plan):
         return "cancelled"
-    key = blob_key(str(dst), desc.digest)
+    key = keys.blob_key(str(dst), desc.digest)
     counter = _ByteCounter(fleet, plan)
     with fleet.locks.hold(dst.registry, desc.digest, owner) as got:
         if not got:
@@ -131,7 +136,7 @@ def copy_blob(
                 outcome = copy_and_record(copier, fleet.cache, src, dst, desc, before_record=settle)
             finally:
                 counter.flush()
-    if fleet.plans.once(plan, f"landed:{key}"):
+    if fleet.plans.once(plan, keys.once_landed(key)):
         fleet.plans.bump(
             plan,
             blobs_done=int(outcome != "exists"),
@@ -143,20 +148,28 @@ def copy_blob(
 
 
 def copy_batch(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor], owner: str
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    blobs: list[Descriptor],
+    owner: str,
 ) -> int:
-    """Copy several small blobs of one image in turn; return how many were handed on.
+    """Copy several small blobs of one image in turn; return how many were handed back.
 
     A blob another worker is uploading is looked at again for up to
     :data:`BATCH_BUSY_WAIT` seconds; one that is still busy, or whose copy
-    failed for a reason that may heal, goes to a ``copy_blob`` task of its own
-    with its own retries. A permanent failure is recorded at once. Redis
-    errors propagate, so the task is retried as a whole.
+    failed for a reason that may heal, is handed back to the queue as a
+    ``copy_blob`` task of its own, with its own retries. A permanent failure
+    is recorded at once. Redis errors propagate, so the task is retried as a
+    whole.
     """
     waiting, delay = list(blobs), 0.05
     deadline = time.monotonic() + BATCH_BUSY_WAIT
     while True:
-        waiting = [d for d in waiting if not _copied_or_handed_on(fleet, plan, src, dst, d, owner)]
+        waiting = [
+            d for d in waiting if not _copied_or_handed_back(fleet, plan, src, dst, d, owner)
+        ]
         if not waiting or time.monotonic() >= deadline:
             break
         time.sleep(delay)
@@ -166,24 +179,24 @@ def copy_batch(
     return len(waiting)
 
 
-def hand_on_unlanded(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor]
+def hand_back_unlanded(
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor]
 ) -> int:
-    """After a batch gave up: each blob not landed yet gets a ``copy_blob`` task of its own.
+    """After a batch gave up: hand back each blob not landed yet as a ``copy_blob`` task.
 
     Those tasks have their own retries and record their own failures; a blob
-    that did land is left alone. Returns how many were handed on.
+    that did land is left alone. Returns how many were handed back.
     """
-    keys = {blob_key(str(dst), d.digest): d for d in blobs}
-    landed = fleet.board.landed(plan, list(keys))
-    for key, desc in keys.items():
+    by_key = {keys.blob_key(str(dst), d.digest): d for d in blobs}
+    landed = fleet.board.landed(plan, list(by_key))
+    for key, desc in by_key.items():
         if key not in landed:
             enqueue_copy(fleet, plan, src, dst, desc)
-    return len(keys) - len(landed)
+    return len(by_key) - len(landed)
 
 
-def _copied_or_handed_on(
-    fleet: Fleet, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+def _copied_or_handed_back(
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
 ) -> bool:
     """False only while another worker holds the blob's in-flight lock."""
     try:
@@ -206,27 +219,36 @@ def _copied_or_handed_on(
     return True
 
 
-def _release_waiters(fleet: Fleet, plan: str, key: str) -> None:
+def _release_waiters(fleet: FleetContext, plan: str, key: str) -> None:
     for image in fleet.board.land(plan, key):
         if fleet.board.remove_pending(plan, image, key):
-            dest = (fleet.board.load_image(plan, image).get("job") or {}).get("dest", "")
             try:
-                fleet.dispatch.send(
-                    settings.PUSH_IMAGE, {"plan": plan, "image": image, "dest": dest}
-                )
+                enqueue_push(fleet, plan, image, _dest_of(fleet, plan, image))
             except Exception:
                 # Put the blob back, so the retried task is again the last one.
                 fleet.board.wait_for(plan, image, [key])
                 raise
 
 
+def _dest_of(fleet: FleetContext, plan: str, image: str) -> str:
+    """The image's destination, for people reading Flower.
+
+    A record that does not decode still gets its push: ``push_image`` fails
+    that one image, not every image waiting for this blob.
+    """
+    try:
+        return ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
+    except MessageError:
+        return ""
+
+
 def blob_failed(
-    fleet: Fleet, plan: str, dst: Repository | str, desc: Descriptor, reason: str
+    fleet: FleetContext, plan: str, dst: Repository | str, desc: Descriptor, reason: str
 ) -> None:
     """Record a blob that cannot be copied and fail every image waiting for it."""
-    key = blob_key(str(dst), desc.digest)
+    key = keys.blob_key(str(dst), desc.digest)
     fleet.board.fail_blob(plan, key, reason)
-    if fleet.plans.once(plan, f"failed:{key}"):
+    if fleet.plans.once(plan, keys.once_failed(key)):
         fleet.plans.bump(plan, blobs_failed=1)
     # A destination that does not parse (a malformed task) still fails its blob.
     registry = dst.registry if isinstance(dst, Repository) else str(dst).split("/", 1)[0]

@@ -39,7 +39,8 @@ from typing import Any
 import redis
 from kombu.transport import redis as kombu_redis
 
-from syncer.fleet import settings
+from syncer.fleet import keys, settings
+from syncer.fleet.state import best_effort
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,10 @@ class Channel(kombu_redis.Channel):
         with _stranded_lock:
             tags = sorted(_stranded)
         for tag in tags:
-            try:
+            with best_effort("the next channel tries", OSError) as attempt:
                 self.qos.restore_by_tag(tag)
-            except (redis.RedisError, OSError):
-                return  # Redis went away again; the next channel tries
+            if attempt.failed:
+                return  # Redis went away again
             with _stranded_lock:
                 _stranded.discard(tag)
         if tags:
@@ -124,7 +125,7 @@ class Transport(kombu_redis.Transport):
 def keep_held(client: Any, tags: Iterable[str], now: float | None = None) -> int:
     """Re-stamp deliveries this worker still holds, so kombu does not hand them out again.
 
-    kombu restores a delivery once its score in :data:`settings.UNACKED_INDEX`
+    kombu restores a delivery once its score in :func:`keys.unacked_index`
     is older than the visibility timeout. ``XX`` touches only deliveries still
     unacknowledged: one acknowledged or restored meanwhile is not brought back.
     Returns how many were re-stamped.
@@ -132,7 +133,7 @@ def keep_held(client: Any, tags: Iterable[str], now: float | None = None) -> int
     stamps = dict.fromkeys(tags, time.time() if now is None else now)
     if not stamps:
         return 0
-    return int(client.zadd(settings.UNACKED_INDEX, stamps, xx=True, ch=True))
+    return int(client.zadd(keys.unacked_index(), stamps, xx=True, ch=True))
 
 
 class CeleryDispatcher:

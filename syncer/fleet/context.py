@@ -9,7 +9,7 @@ import redis
 
 from syncer.fleet import settings
 from syncer.fleet.blobcache import RedisBlobCache
-from syncer.fleet.images import ImageBoard
+from syncer.fleet.images import PlanImages
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks
 from syncer.fleet.plans import PlanStore
 from syncer.fleet.uploads import RedisUploadSessions
@@ -39,7 +39,7 @@ class FleetContext:
     def __post_init__(self) -> None:
         self.limiter = ConnectionLimiter(self.redis)
         self.plans = PlanStore(self.redis)
-        self.board = ImageBoard(self.redis, self.plans.ttl_for)
+        self.board = PlanImages(self.redis, self.plans.ttl_for)
         self.cache = RedisBlobCache(self.redis)
         self.locks = InflightLocks(self.redis, ttl=settings.lock_ttl())
         self.uploads = RedisUploadSessions(self.redis)

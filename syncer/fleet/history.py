@@ -140,10 +140,9 @@ def retry_config(store: PlanStore, plan: str) -> tuple[SyncConfig, SyncOptions]:
         except ConfigError as exc:
             broken.append(BrokenRule(source, tuple(targets), f"images[{source!r}]: {exc}"))
     meta = status.meta
-    plat = meta.get("platforms") or {}
     options = SyncOptions(
         force=bool(meta.get("force")),
-        platforms=PlatformFilter(tuple(plat.get("os", ())), tuple(plat.get("arch", ()))),
+        platforms=PlatformFilter.from_dict(meta.get("platforms")),
     )
     limits = {str(k): int(v) for k, v in (meta.get("limits") or {}).items()}
     return SyncConfig(auth={}, rules=tuple(rules), limits=limits, broken=tuple(broken)), options

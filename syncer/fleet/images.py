@@ -22,7 +22,6 @@ import redis
 
 from syncer.defaults import PLAN_TTL
 from syncer.fleet import keys
-from syncer.fleet.keys import blob_key, image_id
 from syncer.fleet.state import text
 
 # KEYS[1] = the image's pending set; ARGV[1] = blob key.
@@ -48,15 +47,11 @@ if first == 1 then
 end
 return new_rule
 """
-#: What :meth:`ImageBoard.settle` tells its caller to do.
+#: What :meth:`PlanImages.settle` tells its caller to do.
 RECORD, COUNT_RULE, NOTHING = 2, 1, 0
 
 
-# Their home is keys.py; named here too for the step modules that import them from here.
-__all__ = ["COUNT_RULE", "NOTHING", "RECORD", "ImageBoard", "blob_key", "image_id"]
-
-
-class ImageBoard:
+class PlanImages:
     """Image records and blob waiters of one plan."""
 
     def __init__(self, client: redis.Redis, ttl: int | Callable[[str], int] = PLAN_TTL) -> None:
@@ -106,12 +101,12 @@ class ImageBoard:
         flags = self.redis.smismember(keys.blobs_landed(plan), blobs)
         return [b for b, hit in zip(blobs, flags, strict=True) if hit]
 
-    def first_enqueue(self, plan: str, blob: str, owner: str = "") -> bool:
+    def claim_blob(self, plan: str, blob: str, owner: str = "") -> bool:
         """True for the one caller that should copy ``blob`` or enqueue its copy.
 
         A claim names its ``owner`` (the claiming task's id). The same task,
         redelivered or retried, gets its own claims back: it may have been
-        stopped between claiming a blob and handing its copy on.
+        stopped between claiming a blob and publishing its copy.
         """
         key = keys.blob_claims(plan)
         pipe = self.redis.pipeline()
@@ -121,8 +116,8 @@ class ImageBoard:
         created, holder, _ = pipe.execute()
         return bool(created) or (bool(owner) and text(holder) == owner)
 
-    def forget_enqueue(self, plan: str, blob: str) -> None:
-        """Undo :meth:`first_enqueue` when the copy could not be published."""
+    def release_claim(self, plan: str, blob: str) -> None:
+        """Undo :meth:`claim_blob` when the copy could not be published."""
         self.redis.hdel(keys.blob_claims(plan), blob)
 
     def landed(self, plan: str, blobs: list[str]) -> set[str]:

@@ -2,7 +2,7 @@
 
 A key's exact spelling is a contract between the planner and every worker
 on one Redis, old and new: renaming one breaks a fleet mid-upgrade, so each
-is written here once and pinned by ``tests/test_keys.py``. All of syncer's
+is written here once and pinned by ``tests/unit/fleet/test_keys.py``. All of syncer's
 keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
 
 ::
@@ -14,7 +14,7 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── plan:{plan}:cancelled             string  present once cancelled
     ├── plan:{plan}:once                  set     once-tokens (below)
     ├── plan:{plan}:ended                 string  when the plan finished
-    ├── plan:{plan}:image:{image}         hash    an image's push record     images.ImageBoard
+    ├── plan:{plan}:image:{image}         hash    an image's push record     images.PlanImages
     ├── plan:{plan}:pending:{image}       set     blobs the image waits for
     ├── plan:{plan}:waiters:{blob}        set     images waiting for a blob
     ├── plan:{plan}:landed                set     blobs that landed

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from syncer.errors import SyncerError
+from syncer.errors import MessageError
 from syncer.fleet import settings
 from syncer.manifest import Descriptor
 
@@ -56,10 +56,6 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "tuple[dict[str, Any], ...]": (list, tuple),
     "tuple[str, ...]": (list, tuple),
 }
-
-
-class MessageError(SyncerError):
-    """A task body that does not decode: a field missing or of the wrong type."""
 
 
 def body_version(body: Mapping[str, Any]) -> int:
@@ -179,6 +175,8 @@ class CopyBlob(Message):
     size: int
     media_type: str = ""
     waited: int = 0
+    #: How many times the copy was handed back. Named ``deferred`` on the wire:
+    #: old and new workers share one queue during a rolling upgrade.
     deferred: int = 0
 
     @property
@@ -196,6 +194,7 @@ class CopyBlobs(Message):
     src: str
     dst: str
     blobs: tuple[dict[str, Any], ...]
+    #: As :attr:`CopyBlob.deferred` (the wire's name for the hand-back count).
     deferred: int = 0
 
     @property

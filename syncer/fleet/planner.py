@@ -19,7 +19,7 @@ import redis
 
 from syncer import defaults
 from syncer.config import SyncConfig
-from syncer.engine import explicit_jobs, unique_jobs
+from syncer.expansion import explicit_jobs, unique_jobs
 from syncer.fleet.context import Dispatcher
 from syncer.fleet.enqueue import fan_out, send
 from syncer.fleet.messages import ExpandRule

@@ -84,10 +84,6 @@ class PlanStatus:
 class PlanStore:
     """Reads and writes plan state; the client is injected."""
 
-    #: :func:`keys.plan_once` as a ``{plan}`` template, for ``fleet/steps.py`` until it
-    #: calls ``keys.plan_once`` itself.
-    guard_key = keys.plan_once("{plan}")
-
     def __init__(self, client: redis.Redis, ttl: int = PLAN_TTL) -> None:
         self.redis = client
         self.ttl = ttl

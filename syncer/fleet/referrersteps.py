@@ -25,7 +25,7 @@ from syncer.engine import Resolved
 from syncer.errors import DeadlineError
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import send
-from syncer.fleet.images import image_id
+from syncer.fleet.keys import image_id
 from syncer.fleet.messages import SyncTag
 from syncer.jobs import TagJob
 from syncer.reference import Repository

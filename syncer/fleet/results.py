@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from syncer.errors import SyncerError
+from syncer.expansion import rule_failures
+from syncer.fleet import keys
 from syncer.fleet.context import FleetContext
-from syncer.fleet.images import COUNT_RULE, RECORD, image_id
+from syncer.fleet.images import COUNT_RULE, RECORD
 from syncer.fleet.messages import ImageRecord
 from syncer.jobs import ImageResult
 from syncer.rules import Rule
@@ -28,8 +30,8 @@ def finish(fleet: FleetContext, plan: str, image: str, result: ImageResult) -> N
     # destination) settles its own count; a redelivered task of a rule already
     # counted changes nothing. Decided in one step: two runs of one push at
     # once (a retry beside its requeued original) counted it done and skipped.
-    guard = fleet.plans.guard_key.format(plan=plan)
-    outcome = fleet.board.settle(plan, image, guard, f"finished:{image}:{result.rule}")
+    token = keys.once_finished(image, result.rule)
+    outcome = fleet.board.settle(plan, image, keys.plan_once(plan), token)
     if outcome == RECORD:
         fleet.plans.record(plan, result)
         log.info(
@@ -50,7 +52,7 @@ def tag_failed(
 
     References as the task got them: one that does not parse fails this way too.
     """
-    image = image_id(source, dest)
+    image = keys.image_id(source, dest)
     finish(fleet, plan, image, ImageResult(source, dest, "failed", reason, rule=rule))
 
 
@@ -68,18 +70,17 @@ def expand_failed(fleet: FleetContext, plan: str, rule: Mapping[str, Any], reaso
     except SyncerError:
         _unreadable_rule_failed(fleet, plan, rule, reason)
         return
-    if not fleet.plans.once(plan, f"expand:{parsed.key}"):
+    if not fleet.plans.once(plan, keys.once_expand(parsed.key)):
         return
-    fleet.plans.bump(plan, tags_total=len(parsed.destinations), rules_pending=-1)
-    for dest in parsed.destinations:
-        fleet.plans.record(
-            plan, ImageResult(parsed.key, str(dest), "failed", reason, rule=parsed.key)
-        )
+    failures = rule_failures(parsed, reason)
+    fleet.plans.bump(plan, tags_total=len(failures), rules_pending=-1)
+    for result in failures:
+        fleet.plans.record(plan, result)
 
 
 def _unreadable_rule_failed(fleet: FleetContext, plan: str, rule: object, reason: str) -> None:
     """A rule that does not decode counts as one failed image, so the plan still ends."""
     key = str(rule.get("key", "")) if isinstance(rule, Mapping) else ""
-    if fleet.plans.once(plan, f"expand:{key}"):
+    if fleet.plans.once(plan, keys.once_expand(key)):
         fleet.plans.bump(plan, tags_total=1, rules_pending=-1)
         fleet.plans.record(plan, ImageResult(key, "", "failed", reason, rule=key))

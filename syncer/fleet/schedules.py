@@ -31,8 +31,6 @@ from syncer.manifest import PlatformFilter
 from syncer.options import SyncOptions
 from syncer.rules import Rule
 
-#: The task the beat sends; a worker runs :func:`start` for it.
-RUN_SCHEDULE = "syncer.run_schedule"
 #: Schedule names: they are parts of Redis keys and of redbeat entry keys.
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")
 #: ``--every``: a whole number of seconds, minutes, hours or days.
@@ -114,7 +112,6 @@ class Schedule:
     def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
         """The inverse of :meth:`to_dict`; every rule is validated again."""
         try:
-            plat = data.get("platforms") or {}
             return cls(
                 name=check_name(str(data["name"])),
                 rules=tuple(Rule.from_dict(r) for r in data["rules"]),
@@ -122,7 +119,7 @@ class Schedule:
                 cron=str(data.get("cron") or ""),
                 limits={str(k): int(v) for k, v in (data.get("limits") or {}).items()},
                 force=bool(data.get("force")),
-                platforms=PlatformFilter(tuple(plat.get("os", ())), tuple(plat.get("arch", ()))),
+                platforms=PlatformFilter.from_dict(data.get("platforms")),
                 ttl=int(data.get("ttl") or PLAN_TTL),
                 source=str(data.get("source") or ""),
                 paused=bool(data.get("paused")),

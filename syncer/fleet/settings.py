@@ -19,13 +19,12 @@ COPY_BLOB = "syncer.copy_blob"
 COPY_BLOBS = "syncer.copy_blobs"
 PUSH_IMAGE = "syncer.push_image"
 ENQUEUE_TAGS = "syncer.enqueue_tags"
+#: The task the beat sends; a worker runs :func:`syncer.fleet.schedules.start` for it.
+RUN_SCHEDULE = "syncer.run_schedule"
 
 #: The broker transport class Celery loads by name.
 BROKER_TRANSPORT = "syncer.fleet.broker:Transport"
 
-#: kombu's sorted set of unacknowledged deliveries (named in ``keys.py``; kept
-#: here for ``fleet/broker.py`` until it calls ``keys.unacked_index``).
-UNACKED_INDEX = keys.unacked_index()
 #: Priority levels: big blobs go first (kombu's Redis transport: 0 is served first).
 PRIORITY_STEPS = list(range(10))
 

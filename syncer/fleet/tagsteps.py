@@ -13,17 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from syncer import defaults, metrics
-from syncer.engine import (
-    NO_FILTER,
-    Resolved,
-    expand_rule,
-    is_blob_unknown,
-    push_manifests,
-    resolve,
-    unique_jobs,
-)
-from syncer.errors import SyncerError
-from syncer.fleet import referrersteps
+from syncer.engine import Resolved, push_with_recheck, resolve
+from syncer.expansion import NO_FILTER, expand_rule, unique_jobs
+from syncer.fleet import keys, referrersteps
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import (
     enqueue_batch,
@@ -33,14 +25,12 @@ from syncer.fleet.enqueue import (
     send,
     sync_tag_message,
 )
-from syncer.fleet.images import blob_key, image_id
 from syncer.fleet.messages import EnqueueTags, ExpandRule, ImageRecord, Push, PushImage
 from syncer.fleet.results import fail_image, finish
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
 from syncer.registry.models import RawManifest
 from syncer.rules import Rule
-from syncer.transfer import BlobCopier
 
 
 def enqueue_tags(fleet: FleetContext, msg: EnqueueTags) -> int:
@@ -67,7 +57,7 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
             listed.append(item)
     jobs = unique_jobs(listed)
     fan_out(fleet.dispatch, plan, jobs)
-    if fleet.plans.once(plan, f"expand:{parsed.key}"):
+    if fleet.plans.once(plan, keys.once_expand(parsed.key)):
         fleet.plans.bump(plan, tags_total=len(jobs) + len(bad), rules_pending=-1)
         for result in bad:
             fleet.plans.record(plan, result)
@@ -76,10 +66,7 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
 
 def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
     meta = fleet.plans.meta(plan)
-    plat = meta.get("platforms") or {}
-    return bool(meta.get("force")), PlatformFilter(
-        tuple(plat.get("os", ())), tuple(plat.get("arch", ()))
-    )
+    return bool(meta.get("force")), PlatformFilter.from_dict(meta.get("platforms"))
 
 
 def sync_tag(
@@ -95,7 +82,7 @@ def sync_tag(
     force, platforms = _options(fleet, plan)
     res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
     referrersteps.follow(fleet, plan, job, res, referrer)
-    image = image_id(str(job.source), str(job.dest))
+    image = keys.image_id(str(job.source), str(job.dest))
     if res.skip:
         finish(
             fleet,
@@ -111,7 +98,7 @@ def sync_tag(
         if stored.get("rule", job.rule) != job.rule:
             # Another rule already handles this (source, destination); settle
             # this rule's count instead of waiting for blobs it does not own.
-            if fleet.plans.once(plan, f"finished:{image}:{job.rule}"):
+            if fleet.plans.once(plan, keys.once_finished(image, job.rule)):
                 fleet.plans.bump(plan, tags_skipped=1)
             return "duplicate"
     if not missing:
@@ -135,12 +122,12 @@ def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, D
     fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
     missing: dict[str, Descriptor] = {}
     for desc in res.blobs.values():
-        key = blob_key(str(dst), desc.digest)
+        key = keys.blob_key(str(dst), desc.digest)
         if not fleet.cache.has(dst.registry, dst.path, desc.digest):
             missing[key] = desc
             continue
         fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "exists")
-        if fleet.plans.once(plan, f"seen:{key}"):
+        if fleet.plans.once(plan, keys.once_seen(key)):
             fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
             metrics.recorder().blob(res.job.source.repo.registry, dst.registry, "exists")
     return missing
@@ -163,10 +150,10 @@ def _hand_out_copies(
     # retried task (or another image's) can claim and enqueue it again.
     with _unclaimed_on_error(fleet, plan, batch):
         for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
-            if not fleet.board.first_enqueue(plan, key, owner):
+            if not fleet.board.claim_blob(plan, key, owner):
                 continue
             batch[key] = desc  # claimed, not yet published
-            if fleet.plans.once(plan, f"seen:{key}"):
+            if fleet.plans.once(plan, keys.once_seen(key)):
                 fleet.plans.bump(plan, blobs_total=1)
             fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= defaults.BATCH_COUNT
             if largest > 0 and fits:
@@ -188,7 +175,7 @@ def _unclaimed_on_error(
         yield
     except Exception:
         for key in list(unpublished):
-            fleet.board.forget_enqueue(plan, key)
+            fleet.board.release_claim(plan, key)
         raise
 
 
@@ -205,10 +192,12 @@ def image_record(res: Resolved, missing: dict[str, Descriptor]) -> ImageRecord:
 
 def resolved_from(rec: ImageRecord) -> Resolved:
     """The resolved image a stored record describes (the inverse of :func:`image_record`)."""
-    res = Resolved(TagJob.from_dict(rec.job), note=rec.note)
-    res.pushes = [(p.ref, RawManifest(p.body, p.media_type, p.digest)) for p in rec.pushes]
-    res.blobs = {d.digest: d for d in rec.blobs}
-    return res
+    return Resolved(
+        TagJob.from_dict(rec.job),
+        note=rec.note,
+        pushes=[(p.ref, RawManifest(p.body, p.media_type, p.digest)) for p in rec.pushes],
+        blobs={d.digest: d for d in rec.blobs},
+    )
 
 
 def push_image(fleet: FleetContext, msg: PushImage) -> str:
@@ -219,18 +208,12 @@ def push_image(fleet: FleetContext, msg: PushImage) -> str:
     rec = ImageRecord.from_body(fleet.board.load_image(plan, image))
     res = resolved_from(rec)
     reason = fleet.board.blob_failure(
-        plan, [blob_key(str(res.job.dest.repo), d) for d in res.blobs]
+        plan, [keys.blob_key(str(res.job.dest.repo), d) for d in res.blobs]
     )
     if reason:
         fail_image(fleet, plan, image, reason)
         return "failed"
-    try:
-        push_manifests(res, fleet.pool)
-    except SyncerError as exc:
-        if not is_blob_unknown(exc):
-            raise
-        _recheck_blobs(fleet, res)
-        push_manifests(res, fleet.pool)
+    push_with_recheck(res, fleet.pool, fleet.cache)
     referrersteps.pushed(fleet, plan, res.job, rec.referrer)
     finish(
         fleet,
@@ -246,13 +229,3 @@ def push_image(fleet: FleetContext, msg: PushImage) -> str:
         ),
     )
     return "synced"
-
-
-def _recheck_blobs(fleet: FleetContext, res: Resolved) -> None:
-    """A stale cache entry: forget the image's blobs and make sure each one is there."""
-    src, dst = res.job.source.repo, res.job.dest.repo
-    copier = BlobCopier(fleet.pool.for_repo(src), fleet.pool.for_repo(dst))
-    for desc in res.blobs.values():
-        fleet.cache.discard(dst.registry, dst.path, desc.digest)
-        copier.copy(src, dst, desc)
-        fleet.cache.add(dst.registry, dst.path, desc.digest)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from syncer.engine import explicit_jobs
 from syncer.errors import ConfigError
+from syncer.expansion import explicit_jobs
 from syncer.fleet import keys
 from syncer.fleet.history import recent, retry_config, summary
 from syncer.fleet.plans import PlanStore

@@ -16,7 +16,8 @@ from syncer.defaults import PLAN_TTL
 from syncer.errors import StateError, is_transient
 from syncer.fleet import images, keys
 from syncer.fleet.blobcache import RedisBlobCache
-from syncer.fleet.images import ImageBoard, blob_key, image_id
+from syncer.fleet.images import PlanImages
+from syncer.fleet.keys import blob_key, image_id
 from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus, PlanStore
 from syncer.jobs import ImageResult
 
@@ -180,7 +181,7 @@ def test_an_expired_plan_leaves_no_key_behind(redis_client: redis.Redis) -> None
     assert leftovers == []
 
 
-# -- ImageBoard ------------------------------------------------------------------------
+# -- PlanImages ------------------------------------------------------------------------
 PLAN = "20240101-000000-abcdef"
 IMAGE = image_id("src.example/a:1", "dst.example/a:1")
 
@@ -193,7 +194,7 @@ def test_ids_and_keys_are_stable() -> None:
 
 
 def test_image_registered_before_its_blob_lands(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
 
     assert board.wait_for(PLAN, IMAGE, [A, B]) == []
     waiters = board.land(PLAN, A)
@@ -205,7 +206,7 @@ def test_image_registered_before_its_blob_lands(redis_client: redis.Redis) -> No
 
 
 def test_blob_lands_before_the_image_registers(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
 
     assert board.land(PLAN, A) == []
     landed = board.wait_for(PLAN, IMAGE, [A, B])
@@ -217,7 +218,7 @@ def test_blob_lands_before_the_image_registers(redis_client: redis.Redis) -> Non
 
 
 def test_remove_pending_is_true_exactly_once(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
     board.wait_for(PLAN, IMAGE, [A, B, C])
     # Both sides of the race (sync_tag and copy_blob), and redeliveries, all remove.
     calls = [blob for blob in (A, B, C) for _ in range(4)]
@@ -240,33 +241,33 @@ def test_remove_pending_is_true_exactly_once(redis_client: redis.Redis) -> None:
     assert board.remove_pending(PLAN, IMAGE, A) is False
 
 
-def test_first_enqueue_once_per_plan(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+def test_claim_blob_once_per_plan(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
     key = blob_key("dst.example/a", A)
 
-    assert board.first_enqueue(PLAN, key) is True
-    assert board.first_enqueue(PLAN, key) is False
-    assert board.first_enqueue(PLAN, blob_key("dst.example/b", A)) is True
-    assert board.first_enqueue("other-plan", key) is True
-    board.forget_enqueue(PLAN, key)
-    assert board.first_enqueue(PLAN, key) is True
+    assert board.claim_blob(PLAN, key) is True
+    assert board.claim_blob(PLAN, key) is False
+    assert board.claim_blob(PLAN, blob_key("dst.example/b", A)) is True
+    assert board.claim_blob("other-plan", key) is True
+    board.release_claim(PLAN, key)
+    assert board.claim_blob(PLAN, key) is True
 
 
 def test_a_claim_belongs_to_its_task(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
     key = blob_key("dst.example/a", A)
 
-    assert board.first_enqueue(PLAN, key, owner="task-1") is True
-    assert board.first_enqueue(PLAN, key, owner="task-1") is True  # redelivered: still its own
-    assert board.first_enqueue(PLAN, key, owner="task-2") is False
-    assert board.first_enqueue(PLAN, key) is False  # no owner claims nothing back
-    board.forget_enqueue(PLAN, key)
-    assert board.first_enqueue(PLAN, key, owner="task-2") is True
-    assert board.first_enqueue(PLAN, key, owner="task-1") is False
+    assert board.claim_blob(PLAN, key, owner="task-1") is True
+    assert board.claim_blob(PLAN, key, owner="task-1") is True  # redelivered: still its own
+    assert board.claim_blob(PLAN, key, owner="task-2") is False
+    assert board.claim_blob(PLAN, key) is False  # no owner claims nothing back
+    board.release_claim(PLAN, key)
+    assert board.claim_blob(PLAN, key, owner="task-2") is True
+    assert board.claim_blob(PLAN, key, owner="task-1") is False
 
 
 def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
     record = {"job": {"source": "s/a:1", "dest": "d/a:1"}, "bytes": 3}
 
     assert board.save_image(PLAN, IMAGE, record) is True
@@ -278,7 +279,7 @@ def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None
 
 
 def test_settle_counts_an_image_once_per_rule(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
     guard = keys.plan_once(PLAN)
     rule_a, rule_b = f"finished:{IMAGE}:a", f"finished:{IMAGE}:b"
 
@@ -292,7 +293,7 @@ def test_settle_counts_an_image_once_per_rule(redis_client: redis.Redis) -> None
 
 
 def test_settle_under_concurrent_runs_records_exactly_once(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
     guard = keys.plan_once(PLAN)
     outcomes: list[int] = []
     start = threading.Barrier(8)
@@ -310,7 +311,7 @@ def test_settle_under_concurrent_runs_records_exactly_once(redis_client: redis.R
 
 
 def test_blob_failures(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
     board.wait_for(PLAN, IMAGE, [A, B])
 
     board.fail_blob(PLAN, B, "DIGEST_INVALID: bad bytes")
@@ -323,11 +324,11 @@ def test_blob_failures(redis_client: redis.Redis) -> None:
 
 
 def test_board_keys_expire(redis_client: redis.Redis) -> None:
-    board = ImageBoard(redis_client, ttl=TTL)
+    board = PlanImages(redis_client, ttl=TTL)
     board.save_image(PLAN, IMAGE, {})
     board.finish_once(PLAN, IMAGE)
     board.wait_for(PLAN, IMAGE, [A, B])
-    board.first_enqueue(PLAN, A)
+    board.claim_blob(PLAN, A)
     board.land(PLAN, A)
     board.fail_blob(PLAN, B, "x")
     board.remove_pending(PLAN, IMAGE, A)
@@ -337,7 +338,7 @@ def test_board_keys_expire(redis_client: redis.Redis) -> None:
 
 
 def test_default_ttl_is_a_week(redis_client: redis.Redis) -> None:
-    ImageBoard(redis_client).first_enqueue(PLAN, A)
+    PlanImages(redis_client).claim_blob(PLAN, A)
     assert PLAN_TTL - 5 < redis_client.ttl(keys.blob_claims(PLAN)) <= PLAN_TTL
 
 

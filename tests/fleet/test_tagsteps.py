@@ -11,7 +11,7 @@ from syncer import defaults
 from syncer.credentials import Credentials
 from syncer.fleet import blobsteps, settings, tagsteps
 from syncer.fleet.context import FleetContext
-from syncer.fleet.images import blob_key
+from syncer.fleet.keys import blob_key
 from syncer.fleet.messages import ExpandRule
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
@@ -100,8 +100,8 @@ def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) 
     big, *small = missing
     # The large copy was published: its claim stands. The batch was not: a
     # retry (or another image's task) may claim and enqueue those blobs.
-    assert fleet.board.first_enqueue(PLAN, big, "task-2") is False
-    assert all(fleet.board.first_enqueue(PLAN, key, "task-2") for key in small)
+    assert fleet.board.claim_blob(PLAN, big, "task-2") is False
+    assert all(fleet.board.claim_blob(PLAN, key, "task-2") for key in small)
 
 
 def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis) -> None:
@@ -134,6 +134,24 @@ def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
     assert [(name, kw["image"]) for name, kw, _ in dispatch.sent] == [(settings.PUSH_IMAGE, image)]
     blobsteps._release_waiters(_fleet(redis_client, dispatch), PLAN, key)  # redelivered
     assert len(dispatch.sent) == 1, "the image was completed once"
+
+
+def test_the_push_of_a_landed_image_names_its_destination(redis_client: redis.Redis) -> None:
+    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
+    dispatch = Recorder()
+    fleet = _fleet(redis_client, dispatch)
+    fleet.board.save_image(PLAN, "img-1", {"job": {"dest": "dst.example/mirror/app:v1"}})
+    fleet.board.save_image(PLAN, "img-2", {"job": {}, "pushes": [{"ref": "no body"}]})
+    for image in ("img-1", "img-2"):
+        fleet.board.wait_for(PLAN, image, [key])
+
+    blobsteps._release_waiters(fleet, PLAN, key)
+
+    # The record that does not decode is pushed too: push_image fails that image alone.
+    assert sorted((name, kw["image"], kw.get("dest", "")) for name, kw, _ in dispatch.sent) == [
+        (settings.PUSH_IMAGE, "img-1", "dst.example/mirror/app:v1"),
+        (settings.PUSH_IMAGE, "img-2", ""),
+    ]
 
 
 def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> None:
@@ -192,7 +210,7 @@ def test_a_batch_out_of_retries_hands_on_only_what_did_not_land(
     fleet = _fleet(redis_client, dispatch)
     fleet.board.land(PLAN, landed_key)
 
-    handed = blobsteps.hand_on_unlanded(
+    handed = blobsteps.hand_back_unlanded(
         fleet, PLAN, JOB.source.repo, JOB.dest.repo, [landed, other]
     )
 

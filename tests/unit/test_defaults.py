@@ -104,7 +104,7 @@ CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 PROTOCOL_NUMBERS = {
     # Exit statuses: the shell, scripts and image-syncer's users read them.
     "syncer/cli/exits.py": ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE"],
-    # What ImageBoard.settle's Lua script returns; script and caller must agree.
+    # What PlanImages.settle's Lua script returns; script and caller must agree.
     "syncer/fleet/images.py": ["COUNT_RULE", "NOTHING", "RECORD"],
     # The schema version of message bodies written before bodies carried one.
     "syncer/fleet/messages.py": ["FIRST_VERSION"],

@@ -13,16 +13,9 @@ import pytest
 
 from syncer import mediatypes
 from syncer.cache import MemoryBlobCache
-from syncer.engine import (
-    copy_and_record,
-    explicit_jobs,
-    is_blob_unknown,
-    push_with_recheck,
-    resolve,
-    rule_failures,
-    unique_jobs,
-)
+from syncer.engine import copy_and_record, is_blob_unknown, push_with_recheck, resolve
 from syncer.errors import CancelledError, HTTPError, ServerError
+from syncer.expansion import explicit_jobs, rule_failures, unique_jobs
 from syncer.reference import Repository
 from syncer.rules import parse_rule
 from tests.support.copypath import (

@@ -180,6 +180,14 @@ def test_from_flags_accepts_commas_and_repeats() -> None:
     assert not PlatformFilter.from_flags([" , "], []).active
 
 
+def test_from_dict_reads_back_what_to_dict_wrote() -> None:
+    flt = PlatformFilter(("linux", "windows:10.0.17763"), ("arm64:v8",))
+    assert PlatformFilter.from_dict(flt.to_dict()) == flt
+    assert PlatformFilter.from_dict({"arch": ["amd64"]}) == PlatformFilter((), ("amd64",))
+    # A plan or schedule stored without a filter has none.
+    assert PlatformFilter.from_dict(None) == PlatformFilter.from_dict({}) == PlatformFilter()
+
+
 @pytest.mark.parametrize(
     ("archs", "platform", "ok"),
     [

@@ -32,7 +32,7 @@ def _parse(*argv: str) -> argparse.Namespace:
     ],
 )
 def test_urls_in_messages_never_show_the_password(url: str, shown: str) -> None:
-    assert fleet._safe_url(url) == shown
+    assert fleet.safe_url(url) == shown
 
 
 def test_a_bad_redis_url_is_a_config_error_without_the_password() -> None:

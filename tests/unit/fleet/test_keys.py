@@ -13,7 +13,6 @@ import inspect
 import pytest
 
 from syncer.fleet import keys, settings
-from syncer.fleet.plans import PlanStore
 
 P, IMG, B = "20260101-000000-abc123", "0123456789abcdef", "dst.example/a@sha256:aa"
 R, REPO, D = "dst.example:5000", "team/app", "sha256:" + "ab" * 32
@@ -90,8 +89,6 @@ def test_plan_keys_are_the_six_long_lived_ones_in_order() -> None:
     )
 
 
-def test_templates_kept_for_callers_not_yet_switched() -> None:
-    assert PlanStore.guard_key.format(plan=P) == keys.plan_once(P)
-    assert settings.UNACKED_INDEX == keys.unacked_index()
+def test_the_broker_transport_names_the_unacked_index_of_keys() -> None:
     options = settings.celery_config("redis://h:6379/0")["broker_transport_options"]
     assert options["unacked_index_key"] == keys.unacked_index()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from syncer.errors import MessageError, SyncerError, is_transient
 from syncer.fleet import settings
 from syncer.fleet.messages import (
     MESSAGES,
@@ -18,7 +19,6 @@ from syncer.fleet.messages import (
     ExpandRule,
     ImageRecord,
     Message,
-    MessageError,
     Push,
     PushImage,
     SyncTag,
@@ -129,6 +129,14 @@ def test_a_malformed_body_is_refused_naming_what_is_wrong(
         cls.from_body(body)
     assert says in str(caught.value)
     assert cls.TASK in str(caught.value) or "version" in str(caught.value)
+
+
+def test_a_body_that_does_not_decode_is_a_permanent_syncer_error() -> None:
+    # In the one error tree, and never retried: a redelivery would not decode either.
+    with pytest.raises(SyncerError) as caught:
+        PushImage.from_body({"plan": "p"})
+    assert isinstance(caught.value, MessageError)
+    assert not is_transient(caught.value)
 
 
 def test_the_image_record_round_trips_manifest_bytes_exactly() -> None:
