@@ -1,6 +1,6 @@
 """The fleet's Redis classes against a real ``redis-server``: plans, image board, cache.
 
-Locks, leases and the shared backoff are in ``test_locks.py``.
+Locks, leases and the shared backoff are in ``tests/unit/fleet/test_locks.py``.
 """
 
 from __future__ import annotations
