@@ -1,6 +1,6 @@
 """Schedules against a real ``redis-server``: what is stored, and when a start plans or skips.
 
-The beat, workers and registries are in ``tests/fleet/test_beat.py``; a start
+The beat, workers and registries are in ``tests/fleet/test_beat.py``; here a start
 plans into a recording dispatcher, and a plan is made to finish by recording
 its images, as the workers would.
 """
