@@ -1,4 +1,4 @@
-"""The object form of an ``images`` value (a syncer extension): parsing, errors, round trips.
+"""Rules (syncer.rules): the object form of an ``images`` value, its errors and round trips.
 
 A plain image-syncer file must mean exactly what it meant before; a mistake
 in an object fails the whole file with one line naming the rule and field.
