@@ -5,25 +5,10 @@ Flower shows each kind of task with readable arguments, never a credential.
 
 from __future__ import annotations
 
-import ssl
-
 import kombu
 
 from syncer.fleet import settings
 from syncer.fleet.broker import summarize_kwargs
-
-
-def test_celery_config_names_the_sharing_transport() -> None:
-    config = settings.celery_config("redis://127.0.0.1:6379/0")
-    assert config["broker_transport"] == settings.BROKER_TRANSPORT
-    assert "broker_use_ssl" not in config
-
-
-def test_rediss_without_options_verifies_certificates() -> None:
-    bare = settings.celery_config("rediss://127.0.0.1:6380/0")
-    assert bare["broker_use_ssl"] == {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-    explicit = settings.celery_config("rediss://127.0.0.1:6380/0?ssl_cert_reqs=none")
-    assert "broker_use_ssl" not in explicit  # the URL's own choice stands
 
 
 def test_channel_reuses_one_client_and_follows_a_new_pool(redis_server: str) -> None:

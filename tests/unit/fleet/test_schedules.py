@@ -21,18 +21,9 @@ from syncer.fleet.schedules import Schedule, ScheduleStore, start
 from syncer.jobs import ImageResult
 from syncer.manifest import PlatformFilter
 from syncer.rules import parse_rule
+from tests.support.dispatch import Recorder
 
 pytestmark = pytest.mark.integration
-
-
-class Recorder:
-    """A dispatcher that keeps what it was asked to send."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
-        self.sent.append((name, kwargs))
 
 
 def _schedule(name: str = "nightly", **fields: Any) -> Schedule:
@@ -121,7 +112,7 @@ def test_start_plans_then_skips_while_the_plan_runs(redis_client: redis.Redis) -
     sent = Recorder()
     first = start(redis_client, "nightly", sent)
     assert first.plan and first.word == "started"
-    assert [name for name, _ in sent.sent] == ["syncer.sync_tag", "syncer.sync_tag"]
+    assert sent.names == ["syncer.sync_tag", "syncer.sync_tag"]
     assert PlanStore(redis_client).meta(first.plan)["schedule"] == "nightly"
 
     second = start(redis_client, "nightly", sent)
