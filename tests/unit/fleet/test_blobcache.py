@@ -2,55 +2,66 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import socket
 
 import pytest
 import redis
 
-from syncer.errors import StateError
+from syncer.errors import StateError, is_transient
 from syncer.fleet import keys
 from syncer.fleet.blobcache import RedisBlobCache
-from tests.support.redis_away import stopped_redis
 
-A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
-
-
-def test_a_blob_added_is_found_by_another_worker_and_offered_for_mounts(
-    redis_client: redis.Redis,
-) -> None:
-    RedisBlobCache(redis_client).add("dst.io", "team/app", A)
-    RedisBlobCache(redis_client).add("dst.io", "team/base", A)
-    other = RedisBlobCache(redis_client)
-    assert other.has("dst.io", "team/app", A)
-    assert not other.has("dst.io", "team/app", B)
-    assert not other.has("else.io", "team/app", A)
-    assert other.repos_with("dst.io", A) == ["team/app", "team/base"]
-    assert redis_client.smembers(keys.repos_holding("dst.io", A)) == {b"team/app", b"team/base"}
+A, B, C = ("sha256:" + x * 64 for x in "abc")
 
 
-def test_a_discarded_entry_leaves_both_sets(redis_client: redis.Redis) -> None:
+def test_blob_cache(redis_client: redis.Redis) -> None:
+    cache = RedisBlobCache(redis_client)
+    other = RedisBlobCache(redis_client)  # another worker sees the same state
+
+    cache.add("reg:5000", "team/a", A)
+    cache.add("reg:5000", "team/b", A)
+    cache.add("reg:5000", "team/a", B)
+    cache.add("other:5000", "team/c", A)
+
+    assert other.has("reg:5000", "team/a", A) and other.has("reg:5000", "team/b", A)
+    assert not other.has("reg:5000", "team/c", A)
+    assert not other.has("reg:5000", "team/b", B)
+    assert other.repos_with("reg:5000", A) == ["team/a", "team/b"]
+    assert other.repos_with("reg:5000", C) == []
+
+    other.discard("reg:5000", "team/a", A)
+
+    assert not cache.has("reg:5000", "team/a", A)
+    assert cache.has("reg:5000", "team/a", B)
+    assert cache.repos_with("reg:5000", A) == ["team/b"]
+    cache.flush()  # a no-op, but part of the interface
+
+
+def test_blob_cache_without_redis_is_a_transient_state_error() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cache = RedisBlobCache(redis.Redis(port=port, socket_connect_timeout=1))
+    calls = [
+        lambda: cache.has("reg:5000", "team/a", A),
+        lambda: cache.add("reg:5000", "team/a", A),
+        lambda: cache.discard("reg:5000", "team/a", A),
+        lambda: cache.repos_with("reg:5000", A),
+    ]
+    for call in calls:
+        with pytest.raises(StateError) as info:
+            call()
+        # Retried by the task, not recorded as the blob's failure.
+        assert is_transient(info.value)
+        assert "blob cache unavailable: ConnectionError" in str(info.value)
+
+
+def test_the_mount_index_follows_adds_and_discards(redis_client: redis.Redis) -> None:
     cache = RedisBlobCache(redis_client)
     cache.add("dst.io", "team/app", A)
     cache.add("dst.io", "team/base", A)
+    assert redis_client.smembers(keys.repos_holding("dst.io", A)) == {b"team/app", b"team/base"}
+    assert redis_client.smembers(keys.cached_blobs("dst.io", "team/app")) == {A.encode()}
     cache.discard("dst.io", "team/app", A)
-    cache.flush()
-    assert not cache.has("dst.io", "team/app", A)
-    assert cache.repos_with("dst.io", A) == ["team/base"]
-    assert not redis_client.sismember(keys.cached_blobs("dst.io", "team/app"), A)
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda c: c.has("dst.io", "r", A),
-        lambda c: c.add("dst.io", "r", A),
-        lambda c: c.discard("dst.io", "r", A),
-        lambda c: c.repos_with("dst.io", A),
-    ],
-)
-def test_redis_away_is_a_state_error_so_the_copy_is_retried(tmp_path: Path, call: object) -> None:
-    with (
-        stopped_redis(tmp_path) as client,
-        pytest.raises(StateError, match="^blob cache unavailable"),
-    ):
-        call(RedisBlobCache(client))  # type: ignore[operator]
+    assert redis_client.smembers(keys.repos_holding("dst.io", A)) == {b"team/base"}
+    assert not redis_client.exists(keys.cached_blobs("dst.io", "team/app"))
