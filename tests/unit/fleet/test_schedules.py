@@ -1,9 +1,8 @@
 """Schedules against a real ``redis-server``: what is stored, and when a start plans or skips.
 
 The beat's entries are in ``test_beat.py``, the beat process in
-``tests/fleet/test_beat.py``; here a start
-plans into a recording dispatcher, and a plan is made to finish by recording
-its images, as the workers would.
+``tests/fleet/test_beat.py``; here a start plans into a recording dispatcher,
+and a plan is made to finish by recording its images, as the workers would.
 """
 
 from __future__ import annotations
