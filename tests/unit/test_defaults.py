@@ -15,23 +15,31 @@ SECONDS: list[tuple[str, Callable[[], float], float]] = [
     ("SYNCER_MIN_RATE", defaults.min_rate, defaults.MIN_RATE),
     ("SYNCER_RATE_WINDOW", defaults.rate_window, defaults.RATE_WINDOW),
 ]
-COUNTS: list[tuple[str, Callable[[], int], int]] = [
+COUNTS: list[tuple[str, Callable[[], float], float]] = [
     ("SYNCER_MAX_MANIFEST", defaults.max_manifest, defaults.MAX_MANIFEST),
     ("SYNCER_MAX_TAG_PAGES", defaults.max_tag_pages, defaults.MAX_TAG_PAGES),
     ("SYNCER_MAX_TAGS", defaults.max_tags, defaults.MAX_TAGS),
 ]
 
 
-@pytest.mark.parametrize(("name", "read", "default"), SECONDS)
-def test_a_positive_number_overrides_its_default(
-    monkeypatch: pytest.MonkeyPatch, name: str, read: Callable[[], float], default: float
+@pytest.mark.parametrize(
+    ("name", "read", "default", "text", "value"),
+    [(*knob, " 2.5 ", 2.5) for knob in SECONDS] + [(*knob, "12", 12) for knob in COUNTS],
+)
+def test_a_variable_overrides_its_default_and_blank_means_unset(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    read: Callable[[], float],
+    default: float,
+    text: str,
+    value: float,
 ) -> None:
     monkeypatch.delenv(name, raising=False)
     assert read() == default
     monkeypatch.setenv(name, "  ")
-    assert read() == default, "blank means unset"
-    monkeypatch.setenv(name, " 2.5 ")
-    assert read() == 2.5
+    assert read() == default
+    monkeypatch.setenv(name, text)
+    assert read() == value
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "inf", "nan", "soon"])
@@ -46,16 +54,6 @@ def test_a_bad_number_of_seconds_names_the_variable(
     monkeypatch.setenv(name, text)
     with pytest.raises(ConfigError, match=rf"^\${name}: '{text}' is not a positive number$"):
         read()
-
-
-@pytest.mark.parametrize(("name", "read", "default"), COUNTS)
-def test_a_whole_number_overrides_a_limit(
-    monkeypatch: pytest.MonkeyPatch, name: str, read: Callable[[], int], default: int
-) -> None:
-    monkeypatch.delenv(name, raising=False)
-    assert read() == default
-    monkeypatch.setenv(name, "12")
-    assert read() == 12
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "1.5", "many"])

@@ -10,7 +10,7 @@ import redis
 from syncer.credentials import Credentials
 from syncer.fleet import blobsteps, settings, tagsteps
 from syncer.fleet.context import FleetContext
-from syncer.fleet.images import blob_key
+from syncer.fleet.keys import blob_key
 from syncer.fleet.messages import ExpandRule
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
