@@ -39,7 +39,7 @@ from lab.images import build_image_set
 from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
 from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
-from tests.support.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env
+from tests.support.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env, reap
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, write_json
 from tests.support.tcprelay import ThrottledRelay
@@ -116,11 +116,7 @@ def test_plan_wait_rides_out_redis_restarts_during_hand_offs(
                 pytest.fail(f"plan --wait still running:\n{err_path.read_text()}")
             settled = time.monotonic() - back
         finally:
-            if following.poll() is None:
-                following.kill()
-                following.wait()
-            if following.stdout is not None:
-                following.stdout.close()
+            reap(following)
     err_text = err_path.read_text()
     run = f"plan --wait -> {following.returncode}\n--- stderr\n{err_text}"
 

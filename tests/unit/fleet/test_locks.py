@@ -22,6 +22,7 @@ from syncer import defaults
 from syncer.fleet import keys
 from syncer.fleet import locks as locks_module
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks, RedisThrottle
+from tests.support.processes import reap
 
 pytestmark = pytest.mark.integration
 
@@ -58,11 +59,7 @@ def _killed_holder(redis_url: str) -> Iterator[float]:
         proc.wait(timeout=10)
         yield time.monotonic()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
 
 def _in_thread(
