@@ -173,6 +173,13 @@ def _copy(app: Any) -> None:
     app.send_task(settings.COPY_BLOB, kwargs=kwargs, priority=9)
 
 
+def _hand_off(app: Any) -> tuple[bool, float]:
+    """Whether a hand-off through ``app`` was confirmed published, and how long that took."""
+    started = time.monotonic()
+    published = tasks._confirmed(lambda: _copy(app))
+    return published, time.monotonic() - started
+
+
 def test_a_hand_off_during_an_outage_is_published_once_redis_is_back(
     durable_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,9 +190,7 @@ def test_a_hand_off_during_an_outage_is_published_once_redis_is_back(
     comeback = threading.Timer(1.5, durable_redis.start)
     comeback.start()
     try:
-        started = time.monotonic()
-        published = tasks._confirmed(lambda: _copy(app))
-        waited = time.monotonic() - started
+        published, waited = _hand_off(app)
     finally:
         comeback.join()
         durable_redis.wait_ready()
@@ -205,9 +210,7 @@ def test_a_hand_off_redis_never_took_is_not_acknowledged(
     app = _sender(durable_redis.url(3))
     durable_redis.stop()
     try:
-        started = time.monotonic()
-        published = tasks._confirmed(lambda: _copy(app))
-        gave_up = time.monotonic() - started
+        published, gave_up = _hand_off(app)
     finally:
         durable_redis.start()
         durable_redis.wait_ready()
