@@ -27,6 +27,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -173,6 +175,23 @@ def _copy(app: Any) -> None:
     app.send_task(settings.COPY_BLOB, kwargs=kwargs, priority=9)
 
 
+@contextmanager
+def _redis_down(server: RedisProcess, back_after: float | None = None) -> Iterator[None]:
+    """Redis stopped for the block: started again ``back_after`` seconds in, or at its end."""
+    server.stop()
+    comeback = threading.Timer(back_after, server.start) if back_after is not None else None
+    if comeback is not None:
+        comeback.start()
+    try:
+        yield
+    finally:
+        if comeback is not None:
+            comeback.join()
+        else:
+            server.start()
+        server.wait_ready()
+
+
 def _hand_off(app: Any) -> tuple[bool, float]:
     """Whether a hand-off through ``app`` was confirmed published, and how long that took."""
     started = time.monotonic()
@@ -186,14 +205,8 @@ def test_a_hand_off_during_an_outage_is_published_once_redis_is_back(
     client = redis.Redis.from_url(durable_redis.url(2))
     monkeypatch.setattr(tasks, "fleet", lambda: SimpleNamespace(redis=client))
     app = _sender(durable_redis.url(2))
-    durable_redis.stop()
-    comeback = threading.Timer(1.5, durable_redis.start)
-    comeback.start()
-    try:
+    with _redis_down(durable_redis, back_after=1.5):
         published, waited = _hand_off(app)
-    finally:
-        comeback.join()
-        durable_redis.wait_ready()
     assert published
     assert 1.0 < waited < 15.0, waited
     assert _queued(client) == 1, "published exactly once, after Redis came back"
@@ -208,12 +221,8 @@ def test_a_hand_off_redis_never_took_is_not_acknowledged(
     monkeypatch.setattr(tasks, "fleet", lambda: SimpleNamespace(redis=client))
     monkeypatch.setattr(tasks, "_await_redis", lambda: wait(timeout=1.0))
     app = _sender(durable_redis.url(3))
-    durable_redis.stop()
-    try:
+    with _redis_down(durable_redis):
         published, gave_up = _hand_off(app)
-    finally:
-        durable_redis.start()
-        durable_redis.wait_ready()
     assert not published
     assert gave_up < 15.0, gave_up
     assert _queued(client) == 0, "nothing half-published"
