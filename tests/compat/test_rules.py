@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab.images import build_image_set
-from tests.support.compat_rules import Run, retag, run_scenario, seed, servers, yaml_files
+from tests.support.compat_rules import Run, retag, seeded_scenario, yaml_files
 from tests.support.rule_forms import rule_forms
 
 SET = build_image_set(11, repos=2, tags_per_repo=2, large_layer_size=0)
@@ -31,10 +31,8 @@ def run(
 ) -> Iterator[Run]:
     """Both tools, once, on every rule form."""
     root = tmp_path_factory.mktemp("compat-rules")
-    with servers(registry_binary, root) as pool:
-        source = pool.start()
-        seed(source, [*SET.images, *SOLO])
-        yield run_scenario(root / "run", source, pool.start, yaml_files(RULES))
+    with seeded_scenario(registry_binary, root, [*SET.images, *SOLO], yaml_files(RULES)) as run:
+        yield run
 
 
 def test_exit_class_and_summary(run: Run) -> None:
