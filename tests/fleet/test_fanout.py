@@ -15,7 +15,7 @@ from lab.images import build_image_set
 from syncer.fleet import settings
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, plan_wait, seed, write_json
+from tests.support.scenario import insecure, plan_wait, seed, small_image, write_json
 from tests.support.verify import RegistryReader
 
 TAGS = 2 * settings.FANOUT_CHUNK + 100
@@ -29,7 +29,7 @@ def test_a_repository_with_many_tags_syncs_through_chunked_fan_out(
     syncer_cli: RunCli,
     fleet_home: Path,
 ) -> None:
-    image = build_image_set(3, repos=1, tags_per_repo=1, large_layer_size=0).get("lab/app0", "v1")
+    image = small_image(3)
     seed(source, [image])
     body = next(m for m in image.manifests if m.digest == image.digest).body
     tags = [f"t{i}" for i in range(TAGS)]
