@@ -5,6 +5,10 @@ Every registry fixture yields a :class:`~tests.support.registries.LabRegistry`
 ``.verify``, ``.ca_cert``, ``.issuer``). Registries start in well under a
 second, so each test gets its own, with empty storage. Tests using them are
 marked ``integration``; they skip when the binary is missing, and fail in CI.
+
+One password-protected ``redis-server`` serves the session; every test that
+asks for ``redis_server`` or ``redis_client`` gets a database number of its
+own, flushed before and after (as rq's tests do). It skips the same way.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from lab.images import ImageSet, build_image_set
 from lab.registry import BINARY_NAME, HtpasswdAuth, RegistryServer
 from tests.support.binaries import require_binary
 from tests.support.certs import SelfSigned, make_self_signed
+from tests.support.processes import RedisProcess, running
 from tests.support.registries import (
     LabRegistry,
     RegistryFactory,
@@ -147,3 +153,27 @@ def source(open_registry: LabRegistry) -> LabRegistry:
 def dest(registry_factory: RegistryFactory) -> LabRegistry:
     """An empty plain-HTTP registry to copy to."""
     return LabRegistry(registry_factory())
+
+
+@pytest.fixture(scope="session")
+def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One password-protected ``redis-server --save "" --appendonly no`` for the session."""
+    with running(
+        RedisProcess(require_binary("redis-server"), tmp_path_factory.mktemp("redis"))
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server(redis_process: RedisProcess) -> Iterator[str]:
+    """The URL of an empty database of the test's own, flushed again afterwards."""
+    with redis_process.database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_client(redis_server: str) -> Iterator[redis.Redis]:
+    """A client of the test's database."""
+    client = redis.Redis.from_url(redis_server)
+    yield client
+    client.close()

@@ -11,7 +11,13 @@ import pytest
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
-from tests.support.compat import IMAGE_SYNCER_SCRIPT, SYNCER_BARE, Side, run_both
+from tests.support.compat import (
+    IMAGE_SYNCER_SCRIPT,
+    SYNCER_BARE,
+    Side,
+    run_both,
+    run_both_as_script,
+)
 from tests.support.compat_cases import single, split
 
 Source = tuple[RegistryServer, ImageSet]
@@ -53,12 +59,8 @@ def test_every_flag_in_pflag_spellings(
     """The console script takes short flags, `--flag=value` and `--force=true`, as pflag does."""
     args = ["-p", "2", "-r=1", "--proc=3", "--force=true", "--os", "linux", "--arch=amd64"]
     args += ["--log", "run.log", "--output-success-images=ok.json", "--output-images-format=json"]
-    oracle, ours = run_both(
-        tmp_path,
-        shared_source[0].host,
-        make_dest,
-        split(RULES, args=args),
-        syncer_prefix=IMAGE_SYNCER_SCRIPT,
+    oracle, ours = run_both_as_script(
+        tmp_path, shared_source[0].host, make_dest, split(RULES, args=args)
     )
     assert_same_copy(oracle, ours)
     # image-syncer keeps stdout empty on success; so does the console script.
@@ -107,12 +109,8 @@ def test_stray_positional_word_is_a_usage_error(
     shared_source: Source, make_dest: MakeDest, tmp_path: Path
 ) -> None:
     """image-syncer ignores words that are not flags and syncs; syncer refuses them."""
-    oracle, ours = run_both(
-        tmp_path,
-        shared_source[0].host,
-        make_dest,
-        split(RULES, args=["--arch", "amd64", "arm64"]),
-        syncer_prefix=IMAGE_SYNCER_SCRIPT,
+    oracle, ours = run_both_as_script(
+        tmp_path, shared_source[0].host, make_dest, split(RULES, args=["--arch", "amd64", "arm64"])
     )
     assert oracle.ok and oracle.tags("mirror/app0") == ["v1", "v2"], oracle
     assert ours.code == 2 and "arm64" in ours.err, ours

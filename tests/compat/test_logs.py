@@ -11,7 +11,7 @@ import yaml
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
-from tests.support.compat import FINISHED, IMAGE_SYNCER_SCRIPT, Side, run_both
+from tests.support.compat import FINISHED, Side, run_both, run_both_as_script
 from tests.support.compat_cases import split
 
 Source = tuple[RegistryServer, ImageSet]
@@ -87,12 +87,8 @@ def test_failed_count_means_the_same(
     The success-images file lists only what was copied, the same bytes in both.
     """
     args = [*LOG, "--output-success-images", "ok.yaml"]
-    oracle, ours = run_both(
-        tmp_path,
-        shared_source[0].host,
-        make_dest,
-        split(rules, args=args),
-        syncer_prefix=IMAGE_SYNCER_SCRIPT,
+    oracle, ours = run_both_as_script(
+        tmp_path, shared_source[0].host, make_dest, split(rules, args=args)
     )
     assert oracle.code != 0 and ours.code == 1, (oracle, ours)
     assert oracle.tags("mirror/app0") == ours.tags("mirror/app0") == want
@@ -130,9 +126,7 @@ def test_unwritable_log_is_a_usage_error(
     """image-syncer falls back to stderr and syncs; syncer refuses before copying anything."""
     rules = {"SRC/lab/app0:v1": "DST/mirror/app0"}
     writer = split(rules, args=["--log", "no/such/dir/run.log"])
-    oracle, ours = run_both(
-        tmp_path, shared_source[0].host, make_dest, writer, syncer_prefix=IMAGE_SYNCER_SCRIPT
-    )
+    oracle, ours = run_both_as_script(tmp_path, shared_source[0].host, make_dest, writer)
     assert oracle.ok and "Failed to log to file" in oracle.err, oracle
     assert oracle.tags("mirror/app0") == ["v1"]
     assert ours.code == 2 and "no/such/dir/run.log" in ours.err, ours

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab.images import build_image_set
-from tests.support.compat_rules import Run, run_scenario, seed, servers, yaml_files
+from tests.support.compat_rules import Run, seeded_scenario, yaml_files
 
 SET = build_image_set(13, repos=1, tags_per_repo=3, large_layer_size=0)
 RULES = {
@@ -27,10 +27,8 @@ def run(
 ) -> Iterator[Run]:
     """Both tools, once, on a file with one object value and one plain rule."""
     root = tmp_path_factory.mktemp("compat-object")
-    with servers(registry_binary, root) as pool:
-        source = pool.start()
-        seed(source, SET.images)
-        yield run_scenario(root / "run", source, pool.start, yaml_files(RULES))
+    with seeded_scenario(registry_binary, root, SET.images, yaml_files(RULES)) as run:
+        yield run
 
 
 @pytest.mark.differs("the object form is a syncer extension; image-syncer rejects the file")

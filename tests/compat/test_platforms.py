@@ -17,7 +17,7 @@ import pytest
 from lab.content import SeedImage
 from lab.images import build_image_set
 from tests.support.compat import Side
-from tests.support.compat_rules import Run, run_scenario, seed, servers, yaml_files
+from tests.support.compat_rules import Run, seeded_scenario, yaml_files
 from tests.support.verify import RegistryReader
 
 SET = build_image_set(17, repos=1, tags_per_repo=1, large_layer_size=0)
@@ -57,10 +57,8 @@ def _scenario(
     flags: list[str], image_syncer: Path, binary: str, factory: pytest.TempPathFactory
 ) -> Iterator[Run]:
     root = factory.mktemp("compat-platforms")
-    with servers(binary, root) as pool:
-        source = pool.start()
-        seed(source, [*SET.images, ARM64])
-        yield run_scenario(root / "run", source, pool.start, yaml_files(RULES, extra=flags))
+    with seeded_scenario(binary, root, [*SET.images, ARM64], yaml_files(RULES, extra=flags)) as run:
+        yield run
 
 
 @pytest.fixture(scope="module")

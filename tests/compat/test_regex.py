@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from lab.images import build_image_set
-from tests.support.compat_rules import Run, retag, run_scenario, seed, servers, yaml_files
+from tests.support.compat_rules import Run, retag, seeded_scenario, yaml_files
 
 TAGS = ["v1", "v2", "v10", "latest", "123", "1.0-alpine"]
 SINGLE = [i for i in build_image_set(13, repos=3, tags_per_repo=2, large_layer_size=0).images][:6]
@@ -56,10 +56,8 @@ def run(
 ) -> Iterator[Run]:
     """Both tools, once, on every regex rule."""
     root = tmp_path_factory.mktemp("compat-regex")
-    with servers(registry_binary, root) as pool:
-        source = pool.start()
-        seed(source, IMAGES)
-        yield run_scenario(root / "run", source, pool.start, yaml_files(RULES))
+    with seeded_scenario(registry_binary, root, IMAGES, yaml_files(RULES)) as run:
+        yield run
 
 
 def test_exit_class(run: Run) -> None:

@@ -14,32 +14,15 @@ from pathlib import Path
 import pytest
 
 from lab.images import build_image_set
-from tests.support.compat_rules import Run, retag, run_scenario, seed, servers, yaml_files
+from tests.support.compat_rules import Run, retag, seeded_scenario, yaml_files
+from tests.support.rule_forms import rule_forms
 
 SET = build_image_set(11, repos=2, tags_per_repo=2, large_layer_size=0)
 V1, V2 = SET.get("lab/app0", "v1").digest, SET.get("lab/app0", "v2").digest
 SOLO = retag([SET.get("lab/app1", "v1")], "lab/solo", ["only-tag"])
 LIST, OCI = SET.get("lab/multi", "list"), SET.get("lab/multi", "oci")
 
-RULES = {
-    "SRC/lab/app0": "DST/r/all",
-    "SRC/lab/app0:v1": "DST/r/one",
-    "SRC/lab/app0:v1,v2": "DST/r/two",
-    "SRC/lab/app0:v2,v1,v2": "DST/r/dup",
-    "SRC/lab/app0:v1,v2 ": "DST/r/space",
-    "SRC/lab/app1:v1,v2": "DST/r/renamed:first,second",
-    f"SRC/lab/app0@{V1}": "DST/r/bydigest",
-    f"SRC/lab/app0@{V2}": "DST/r/digesttag:pinned",
-    "SRC/lab/solo": "DST/r/solo:only",
-    "SRC/lab/app1": "DST/r/many:only",
-    "SRC/lab/App0:v1": "DST/r/upper",
-    "SRC/lab/app0:v2": ["DST/r/listed1", "DST/r/listed2", "DST/r/listed1"],
-    "SRC/lab/app1:v2": "DST/r/mismatch:a,b",
-    "SRC/lab/app0:nope": "DST/r/missing",
-    "SRC/lab/multi:list": "DST/r/list",
-    "SRC/lab/multi:oci": "DST/r/oci",
-    "SRC/lab/app1:v1": "DST/r/Upper-dest",
-}
+RULES = rule_forms(V1, V2)
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +31,8 @@ def run(
 ) -> Iterator[Run]:
     """Both tools, once, on every rule form."""
     root = tmp_path_factory.mktemp("compat-rules")
-    with servers(registry_binary, root) as pool:
-        source = pool.start()
-        seed(source, [*SET.images, *SOLO])
-        yield run_scenario(root / "run", source, pool.start, yaml_files(RULES))
+    with seeded_scenario(registry_binary, root, [*SET.images, *SOLO], yaml_files(RULES)) as run:
+        yield run
 
 
 def test_exit_class_and_summary(run: Run) -> None:

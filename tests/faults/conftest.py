@@ -1,9 +1,8 @@
 """Fixtures for the fault-injection suite, reused from ``tests/fleet/conftest.py``.
 
-The fleet fixtures (one password-protected ``redis-server`` for the session,
-a flushed database per test, real worker subprocesses, Flower, the CLI) are
-imported here rather than declared again, so both suites share one
-definition. The registry fixtures, ``source`` and ``dest`` come from ``tests/conftest.py``.
+The fleet fixtures (real worker subprocesses, Flower, the CLI) are imported
+here rather than declared again, so both suites share one definition. The
+Redis and registry fixtures, ``source`` and ``dest`` come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ import pytest
 from tests.fleet.conftest import (  # noqa: F401  (re-exported fixtures)
     fleet_home,
     flower,
-    redis_client,
-    redis_process,
-    redis_server,
     syncer_cli,
     workers,
 )
@@ -45,7 +41,7 @@ def make_proxy() -> Iterator[Callable[..., ChaosProxy]]:
 
 
 @pytest.fixture
-def cli_env(redis_server: str, fleet_home: Path) -> dict[str, str]:  # noqa: F811
+def cli_env(redis_server: str, fleet_home: Path) -> dict[str, str]:  # noqa: F811  (fleet_home)
     """The environment fleet processes get: the test's Redis, no user docker config."""
     return fleet_env(redis_server, fleet_home)
 

@@ -20,11 +20,10 @@ import redis
 
 from lab.images import build_image_set
 from tests.support.chaos import ChaosProxy
-from tests.support.faults import assert_settled, mirror, verify_synced
+from tests.support.faults import assert_all_synced, mirror
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed, write_json
-from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -87,10 +86,7 @@ def test_429_pauses_every_worker_for_retry_after(
 
     assert run.code == 0, run
     report = run.json
-    assert_settled(report)
-    assert report["images"]["done"] == len(images) and report["failed"] == []
-    with RegistryReader(dest.url) as reader:
-        verify_synced(reader, images)
+    assert_all_synced(report, dest.url, images)
     assert limited.fired == 1
     records = src.recorded()
     [hit] = [r for r in records if r.status == 429]

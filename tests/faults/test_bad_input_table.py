@@ -24,12 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from lab.images import build_image_set
 from lab.registry import RegistryServer
 from syncer.cli.main import main
 from tests.support.embedded import isolated_in_process
 from tests.support.registries import LabRegistry
-from tests.support.scenario import seed, write_json
+from tests.support.scenario import seed, small_image, write_json
 from tests.support.verify import writes
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -317,7 +316,7 @@ def test_unknown_top_level_key_is_only_a_warning(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    image = build_image_set(63, repos=1, tags_per_repo=1, large_layer_size=0).get("lab/app0", "v1")
+    image = small_image(63)
     seed(open_registry, [image])
     src, dst = open_registry.host, target.host
     config = write_json(

@@ -25,7 +25,7 @@ from tests.support.chaos import BodyFault, ChaosProxy
 from tests.support.faults import assert_settled, corrupt_blob, printable
 from tests.support.processes import RunCli, WorkerFactory, run_cli
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, plan_wait, seed, uploads_of, write_json
+from tests.support.scenario import insecure, plan_wait, seed, small_image, uploads_of, write_json
 from tests.support.verify import RegistryReader, access_log, verify_image, writes
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -119,7 +119,7 @@ def test_permanent_reasons_carry_the_registry_error_code(
     cli_env: dict[str, str],
     fleet_home: Path,
 ) -> None:
-    image = build_image_set(60, repos=1, tags_per_repo=1, large_layer_size=0).get("lab/app0", "v1")
+    image = small_image(60)
     seed(source, [image])
     src, basic = source.host, basic_registry.host
     auth = write_json(
@@ -148,7 +148,7 @@ def test_error_body_is_truncated_and_sanitised(
     cli_env: dict[str, str],
     fleet_home: Path,
 ) -> None:
-    image = build_image_set(59, repos=1, tags_per_repo=1, large_layer_size=0).get("lab/app0", "v1")
+    image = small_image(59)
     seed(source, [image])
     src = make_proxy(source.host)
     junk = (b"<html>\x1b[31mERROR\x1b[0m\r\n\x00\x07\x08\t" + bytes(range(32)) + b"\x7f\xc3(") * 200

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -39,7 +41,7 @@ from lab.images import build_image_set
 from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
 from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
-from tests.support.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env
+from tests.support.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env, reap
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, write_json
 from tests.support.tcprelay import ThrottledRelay
@@ -116,11 +118,7 @@ def test_plan_wait_rides_out_redis_restarts_during_hand_offs(
                 pytest.fail(f"plan --wait still running:\n{err_path.read_text()}")
             settled = time.monotonic() - back
         finally:
-            if following.poll() is None:
-                following.kill()
-                following.wait()
-            if following.stdout is not None:
-                following.stdout.close()
+            reap(following)
     err_text = err_path.read_text()
     run = f"plan --wait -> {following.returncode}\n--- stderr\n{err_text}"
 
@@ -177,22 +175,38 @@ def _copy(app: Any) -> None:
     app.send_task(settings.COPY_BLOB, kwargs=kwargs, priority=9)
 
 
+@contextmanager
+def _redis_down(server: RedisProcess, back_after: float | None = None) -> Iterator[None]:
+    """Redis stopped for the block: started again ``back_after`` seconds in, or at its end."""
+    server.stop()
+    comeback = threading.Timer(back_after, server.start) if back_after is not None else None
+    if comeback is not None:
+        comeback.start()
+    try:
+        yield
+    finally:
+        if comeback is not None:
+            comeback.join()
+        else:
+            server.start()
+        server.wait_ready()
+
+
+def _hand_off(app: Any) -> tuple[bool, float]:
+    """Whether a hand-off through ``app`` was confirmed published, and how long that took."""
+    started = time.monotonic()
+    published = tasks._confirmed(lambda: _copy(app))
+    return published, time.monotonic() - started
+
+
 def test_a_hand_off_during_an_outage_is_published_once_redis_is_back(
     durable_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = redis.Redis.from_url(durable_redis.url(2))
     monkeypatch.setattr(tasks, "fleet", lambda: SimpleNamespace(redis=client))
     app = _sender(durable_redis.url(2))
-    durable_redis.stop()
-    comeback = threading.Timer(1.5, durable_redis.start)
-    comeback.start()
-    try:
-        started = time.monotonic()
-        published = tasks._confirmed(lambda: _copy(app))
-        waited = time.monotonic() - started
-    finally:
-        comeback.join()
-        durable_redis.wait_ready()
+    with _redis_down(durable_redis, back_after=1.5):
+        published, waited = _hand_off(app)
     assert published
     assert 1.0 < waited < 15.0, waited
     assert _queued(client) == 1, "published exactly once, after Redis came back"
@@ -207,14 +221,8 @@ def test_a_hand_off_redis_never_took_is_not_acknowledged(
     monkeypatch.setattr(tasks, "fleet", lambda: SimpleNamespace(redis=client))
     monkeypatch.setattr(tasks, "_await_redis", lambda: wait(timeout=1.0))
     app = _sender(durable_redis.url(3))
-    durable_redis.stop()
-    try:
-        started = time.monotonic()
-        published = tasks._confirmed(lambda: _copy(app))
-        gave_up = time.monotonic() - started
-    finally:
-        durable_redis.start()
-        durable_redis.wait_ready()
+    with _redis_down(durable_redis):
+        published, gave_up = _hand_off(app)
     assert not published
     assert gave_up < 15.0, gave_up
     assert _queued(client) == 0, "nothing half-published"

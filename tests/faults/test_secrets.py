@@ -41,7 +41,15 @@ from tests.support.processes import (
     running,
 )
 from tests.support.registries import LabRegistry
-from tests.support.scenario import EVERY_TASK, insecure, plan_wait, redis_dump, seed, write_json
+from tests.support.scenario import (
+    EVERY_TASK,
+    insecure,
+    plan_wait,
+    redis_dump,
+    seed,
+    small_image,
+    write_json,
+)
 from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -192,10 +200,7 @@ def tls_redis(tmp_path: Path) -> Iterator[TLSRedis]:
 def test_rediss_url_works_for_plan_workers_and_status(
     tls_redis: TLSRedis, source: LabRegistry, dest: LabRegistry, fleet_home: Path
 ) -> None:
-    images = seed(
-        source,
-        [build_image_set(62, repos=1, tags_per_repo=1, large_layer_size=0).get("lab/app0", "v1")],
-    )
+    images = seed(source, [small_image(62)])
     url = tls_redis.url(0)
     env = fleet_env(url, fleet_home)
     auth = write_json(fleet_home / "auth.json", insecure(source.host, dest.host))

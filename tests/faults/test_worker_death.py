@@ -27,11 +27,10 @@ from syncer import defaults
 from tests.support.chaos import ChaosProxy
 from tests.support.faults import (
     LARGE_UPLOAD,
-    assert_settled,
+    assert_all_synced,
     kill_group,
     mirror_config,
     seed_large_layer,
-    verify_synced,
     wait_for,
     wait_inside_second_chunk,
 )
@@ -39,7 +38,6 @@ from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import seed, start_plan
 from tests.support.tcprelay import ThrottledRelay
-from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -80,10 +78,7 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
 
         report = _finish(syncer_cli, plan, timeout=200)
 
-    assert_settled(report)
-    assert report["failed"] == [] and report["images"]["done"] == len(images), report
-    with RegistryReader(dest.url) as reader:
-        verify_synced(reader, images)
+    assert_all_synced(report, dest.url, images)
     assert first.content_range() == (0, CHUNK - 1)
     assert second.content_range() == (CHUNK, 2 * CHUNK - 1) and second.status == 0
     # After the kill, the survivor asked the same session what it holds ...
@@ -145,10 +140,7 @@ def test_sigterm_mid_blob_finishes_it_warmly(
         report = _finish(syncer_cli, plan, timeout=120)
 
     assert code == 0, stopping.log_tail()
-    assert_settled(report)
-    assert report["failed"] == [] and report["images"]["done"] == len(images), report
-    with RegistryReader(dest.url) as reader:
-        verify_synced(reader, images)
+    assert_all_synced(report, dest.url, images)
     log = stopping.log_text()
     shutdown = log.index("Warm shutdown")
     # The blob in flight was finished by the worker that was told to stop ...

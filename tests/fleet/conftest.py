@@ -1,8 +1,8 @@
 """Fixtures for the distributed mode: a real Redis, Celery workers, Flower and the CLI.
 
-One ``redis-server`` serves the session; every test gets a database number
-of its own, flushed before and after (as rq's tests do), so the worker
-processes of one test never see another's plans, locks or cache. Workers,
+The Redis fixtures (one ``redis-server`` for the session, a flushed database
+per test) are in ``tests/conftest.py``; a database of its own keeps the worker
+processes of one test from seeing another's plans, locks or cache. Workers,
 Flower and every ``syncer`` invocation run as subprocesses with an isolated
 environment: this Redis, the test's auth file, no user docker config.
 Everything binds to 127.0.0.1. Tests skip when ``redis-server`` is missing,
@@ -16,45 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
-from tests.support.binaries import require_binary
 from tests.support.processes import (
     CliRun,
     FlowerProcess,
-    RedisProcess,
     RunCli,
     WorkerFactory,
     WorkerPool,
     fleet_env,
     run_cli,
-    running,
     running_flower,
 )
-
-
-@pytest.fixture(scope="session")
-def redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    """One password-protected ``redis-server --save "" --appendonly no`` for the session."""
-    with running(
-        RedisProcess(require_binary("redis-server"), tmp_path_factory.mktemp("redis"))
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def redis_server(redis_process: RedisProcess) -> Iterator[str]:
-    """The URL of an empty database of the test's own, flushed again afterwards."""
-    with redis_process.database() as url:
-        yield url
-
-
-@pytest.fixture
-def redis_client(redis_server: str) -> Iterator[redis.Redis]:
-    """A client of the test's database."""
-    client = redis.Redis.from_url(redis_server)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import redis
 
 from syncer.engine import copy_and_record, push_with_recheck
 from syncer.fleet.blobcache import RedisBlobCache
-from syncer.reference import Repository
 from tests.support.copypath import (
     DST,
     GONE,
+    OTHER,
     PRESENT,
     SRC,
     FakeCopier,
@@ -22,8 +22,6 @@ from tests.support.copypath import (
     manifest_url,
     stale_cache_registry,
 )
-
-OTHER = Repository.parse("dst.example/mirror/other")
 
 
 def test_a_copy_recorded_in_redis_is_mounted_from_by_the_next(redis_client: redis.Redis) -> None:

@@ -1,59 +1,24 @@
-"""Large fan-outs: a repository with more tags than one chunk is published by several tasks."""
+"""Large fan-outs: a repository with more tags than one chunk is published by several tasks.
+
+How the chunks are built is unit-tested in ``tests/unit/fleet/test_enqueue.py``.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from lab.images import build_image_set
 from syncer import defaults
-from syncer.fleet import settings
-from syncer.fleet.enqueue import fan_out
-from syncer.jobs import TagJob
-from syncer.reference import ImageRef
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, plan_wait, seed, write_json
+from tests.support.scenario import insecure, plan_wait, seed, small_image, write_json
 from tests.support.verify import RegistryReader
 
 TAGS = 2 * defaults.FANOUT_CHUNK + 100
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any], int | None]] = []
-
-    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
-        self.sent.append((name, kwargs, priority))
-
-
-def _jobs(n: int) -> list[TagJob]:
-    return [
-        TagJob(ImageRef.parse(f"src.example/a:t{i}"), ImageRef.parse(f"dst.example/a:t{i}"))
-        for i in range(n)
-    ]
-
-
-def test_small_fan_out_sends_one_task_per_image() -> None:
-    rec = _Recorder()
-    fan_out(rec, "p", _jobs(defaults.FANOUT_CHUNK))
-    assert [name for name, _, _ in rec.sent] == [settings.SYNC_TAG] * defaults.FANOUT_CHUNK
-
-
-def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
-    rec = _Recorder()
-    jobs = _jobs(TAGS)
-    fan_out(rec, "p", jobs)
-    assert {name for name, _, _ in rec.sent} == {settings.ENQUEUE_TAGS}
-    sizes = [len(kwargs["jobs"]) for _, kwargs, _ in rec.sent]
-    assert sizes == [defaults.FANOUT_CHUNK, defaults.FANOUT_CHUNK, 100]
-    assert all(priority == 0 for _, _, priority in rec.sent)
-    flat = [TagJob.from_dict(j) for _, kwargs, _ in rec.sent for j in kwargs["jobs"]]
-    assert flat == jobs
 
 
 @pytest.mark.integration
@@ -64,7 +29,7 @@ def test_a_repository_with_many_tags_syncs_through_chunked_fan_out(
     syncer_cli: RunCli,
     fleet_home: Path,
 ) -> None:
-    image = build_image_set(3, repos=1, tags_per_repo=1, large_layer_size=0).get("lab/app0", "v1")
+    image = small_image(3)
     seed(source, [image])
     body = next(m for m in image.manifests if m.digest == image.digest).body
     tags = [f"t{i}" for i in range(TAGS)]

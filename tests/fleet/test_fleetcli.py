@@ -169,3 +169,17 @@ def test_text_status_says_cancelled(syncer_cli: RunCli, redis_client: redis.Redi
 
     assert run.code == 1, run
     assert "cancelled" in run.out + run.err
+
+
+def test_status_json_of_a_running_plan_is_the_report(
+    redis_client: redis.Redis, syncer_cli: RunCli
+) -> None:
+    store = PlanStore(redis_client)
+    plan = store.create({})
+    store.bump(plan, tags_total=2)
+    store.record(plan, ImageResult(f"{SRC}/lab/a:v1", f"{DST}/mirror/a:v1", "synced", bytes=1))
+    run = syncer_cli("status", plan, "--output", "json")
+    assert run.code == 0, run
+    report = run.json
+    assert (report["plan"], report["state"]) == (plan, "running")
+    assert report["images"] == {"total": 2, "done": 1, "skipped": 0, "failed": 0}

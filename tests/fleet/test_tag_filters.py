@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab.images import build_image_set
-from tests.integration.test_tag_filters import DATED
+from tests.support.dated import DATED
 from tests.support.faults import assert_settled
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry

@@ -1,6 +1,6 @@
 """Rolling upgrades: an older worker requeues what it is too old for, and nothing is lost.
 
-The older worker is :mod:`tests.fleet.older_worker`: today's code without
+The older worker is :mod:`tests.support.older_worker`: today's code without
 the ``copy_blobs`` task and reading ``push_image`` bodies only up to version
 0. It runs beside current workers on one Redis, as during a rolling upgrade.
 """
@@ -37,12 +37,12 @@ DIGEST = "sha256:" + "ab" * 32
 
 @pytest.fixture
 def older_worker(redis_server: str, fleet_home: Path) -> Iterator[OlderWorker]:
-    """Start ``celery -A tests.fleet.older_worker worker`` as ``syncer worker`` would."""
+    """Start ``celery -A tests.support.older_worker worker`` as ``syncer worker`` would."""
     started: list[ManagedProcess] = []
 
     def start(auth: Path, loglevel: str = "INFO") -> ManagedProcess:
         node = f"older-{secrets.token_hex(3)}@localhost"
-        argv = [sys.executable, "-m", "celery", "-A", "tests.fleet.older_worker", "worker"]
+        argv = [sys.executable, "-m", "celery", "-A", "tests.support.older_worker", "worker"]
         argv += ["--loglevel", loglevel, "--concurrency", "2", "--pool", "threads"]
         argv += ["--without-gossip", "--without-mingle", "-E", "--hostname", node]
         env = fleet_env(redis_server, fleet_home, {"SYNCER_AUTH_FILE": str(auth)})

@@ -24,6 +24,7 @@ from tests.support.hostile import (
     Image,
     Pool,
     Reply,
+    blob_answers,
     make_image,
     sha256,
 )
@@ -69,15 +70,7 @@ def manifest_at(dst: Any, repo: str, ref: str) -> bytes | None:
 
 def serve_blobs(src: HostileRegistry, repo: str, blobs: dict[str, bytes]) -> None:
     """Honest blob answers (with Content-Length) for every blob of ``blobs``."""
-
-    def blob(r: Reply) -> None:
-        data = blobs.get(r.path.rsplit("/", 1)[1])
-        if data is None:
-            r.send_json(404, {"errors": [{"code": "BLOB_UNKNOWN", "message": "unknown"}]})
-            return
-        r.send(200, data, {"Content-Type": "application/octet-stream"})
-
-    src.route("GET", rf"^/v2/{repo}/blobs/[^/]+$", blob)
+    src.route("GET", rf"^/v2/{repo}/blobs/[^/]+$", blob_answers(blobs))
 
 
 def send_chunked(r: Reply, data: bytes, headers: dict[str, str]) -> None:

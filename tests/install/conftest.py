@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from tests.install.venv import CleanInstall, IndexUnreachable, make_clean_install, probe_index
 from tests.support.binaries import in_ci
 from tests.support.dockerfile import ROOT
+from tests.support.venv import CleanInstall, IndexUnreachable, make_clean_install, probe_index
 
 #: ``[build-system] requires = [...]`` (read without tomllib, which Python 3.10 lacks).
 _BUILD_REQUIRES = re.compile(r"^\[build-system\]\s*\nrequires\s*=\s*(\[[^\]]*\])", re.MULTILINE)

@@ -1,7 +1,7 @@
 """What a user gets from a plain ``pip install .``: every module imports, a worker runs a plan.
 
 The wheel is built from the files ``deploy/Dockerfile`` copies and installed
-with no extras into a fresh venv (see :mod:`tests.install.venv`), so neither
+with no extras into a fresh venv (see :mod:`tests.support.venv`), so neither
 the dev extras nor the source tree can stand in for a runtime dependency that
 pyproject.toml fails to declare. The test process seeds the source registry
 from the checkout; only ``syncer`` itself runs from the venv, as a user runs it.
@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from lab.images import ImageSet, build_image_set, push_image_set
-from tests.install.venv import CleanInstall, build_wheel, source_modules, top_level_names
 from tests.support.binaries import require_binary
 from tests.support.dockerfile import ROOT
 from tests.support.processes import ManagedProcess, RedisProcess, running
 from tests.support.registries import RegistryFactory
 from tests.support.runner import run_syncer
+from tests.support.venv import CleanInstall, build_wheel, source_modules, top_level_names
 from tests.support.verify import RegistryReader, verify_image, writes
 
 pytestmark = [pytest.mark.install, pytest.mark.timeout(600)]

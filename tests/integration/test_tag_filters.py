@@ -13,29 +13,15 @@ from typing import Any
 
 import pytest
 
-from lab.content import ImageSet
 from lab.images import ImageSet as LabImageSet
 from syncer.cli.main import main
-from tests.support.dated import dated_image
+from tests.support.dated import DATED
 from tests.support.embedded import RunSync, seed, write_config
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration
-
-#: Tags of ``lab/app`` and when each image was built, in push (and listing) order.
-BUILT = {
-    "old-build": "2023-01-01T00:00:00Z",
-    "v1.0.0": "2024-01-01T00:00:00Z",
-    "v1.1.0": "2024-02-01T00:00:00Z",
-    "v1.2.0-rc1": "2024-03-01T00:00:00Z",
-    "v1.2.0": "2024-03-15T00:00:00Z",
-    "v2.0.0": "2024-04-01T00:00:00Z",
-    "main": "2024-05-01T00:00:00.123456789Z",
-    "sha-abc": "2024-06-01T00:00:00Z",
-}
-DATED = ImageSet(tuple(dated_image("lab/app", tag, when) for tag, when in BUILT.items()))
 
 
 def tags_at(reader: RegistryReader, repo: str) -> list[str]:

@@ -250,6 +250,13 @@ def run_both(
     return sides[0], sides[1]
 
 
+def run_both_as_script(
+    tmp: Path, source_host: str, make_dest: Callable[[], RegistryServer], write: Writer
+) -> tuple[Side, Side]:
+    """:func:`run_both`, with syncer started as its ``image-syncer`` console script."""
+    return run_both(tmp, source_host, make_dest, write, syncer_prefix=IMAGE_SYNCER_SCRIPT)
+
+
 def run_again(
     side: Side, args: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Side:

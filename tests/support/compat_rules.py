@@ -142,3 +142,14 @@ def run_scenario(
     """Run both tools once on a scenario."""
     oracle, ours = run_both(tmp, source.host, make_dest, write, env=env)
     return Run(oracle, ours, source.host, auth)
+
+
+@contextmanager
+def seeded_scenario(
+    binary: str, root: Path, images: Iterable[SeedImage], write: Writer
+) -> Iterator[Run]:
+    """Both tools once on ``write``'s files, from a fresh source holding ``images``."""
+    with servers(binary, root) as pool:
+        source = pool.start()
+        seed(source, images)
+        yield run_scenario(root / "run", source, pool.start, write)

@@ -21,6 +21,8 @@ from tests.support.fakes import FakeTransport, Reply, client, json_reply, open_r
 
 SRC = Repository.parse("src.example/team/app")
 DST = Repository.parse("dst.example/mirror/app")
+#: A second repository of the destination registry, to mount into.
+OTHER = Repository.parse("dst.example/mirror/other")
 PRESENT = b"a layer the destination still has"
 GONE = b"a layer the destination garbage collected"
 MANIFEST = b'{"schemaVersion": 2}'

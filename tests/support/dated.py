@@ -11,7 +11,7 @@ import io
 import json
 import tarfile
 
-from lab.content import Blob, Manifest, SeedImage, sha256
+from lab.content import Blob, ImageSet, Manifest, SeedImage, sha256
 from syncer import mediatypes as mt
 
 
@@ -49,3 +49,17 @@ def dated_image(repo: str, tag: str, created: str, arch: str = "amd64") -> SeedI
     ).encode()
     manifest = Manifest(mt.OCI_MANIFEST, body, sha256(body))
     return SeedImage(repo, tag, manifest.digest, mt.OCI_MANIFEST, (manifest,), (blob, layer))
+
+
+#: Tags of ``lab/app`` and when each image was built, in push (and listing) order.
+BUILT = {
+    "old-build": "2023-01-01T00:00:00Z",
+    "v1.0.0": "2024-01-01T00:00:00Z",
+    "v1.1.0": "2024-02-01T00:00:00Z",
+    "v1.2.0-rc1": "2024-03-01T00:00:00Z",
+    "v1.2.0": "2024-03-15T00:00:00Z",
+    "v2.0.0": "2024-04-01T00:00:00Z",
+    "main": "2024-05-01T00:00:00.123456789Z",
+    "sha-abc": "2024-06-01T00:00:00Z",
+}
+DATED = ImageSet(tuple(dated_image("lab/app", tag, when) for tag, when in BUILT.items()))

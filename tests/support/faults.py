@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,14 @@ def verify_synced(reader: RegistryReader, images: Iterable[SeedImage]) -> None:
     """Every image's tag is at the destination with its digest, and all it references."""
     for image in images:
         verify_image(reader, mirror(image.repo), image.tag, image.digest)
+
+
+def assert_all_synced(report: dict[str, Any], dest_url: str, images: Sequence[SeedImage]) -> None:
+    """The plan settled with every image done and none failed, and each is at the destination."""
+    assert_settled(report)
+    assert report["failed"] == [] and report["images"]["done"] == len(images), report
+    with RegistryReader(dest_url) as reader:
+        verify_synced(reader, images)
 
 
 def wait_for(

@@ -394,20 +394,26 @@ class HostileRegistry(Started):
             headers = {"Content-Type": DOCKER_MANIFEST, "Docker-Content-Digest": image.digest}
             r.send(200, image.manifest, headers)
 
-        def blob(r: Reply) -> None:
-            data = blobs.get(r.path.rsplit("/", 1)[1])
-            if data is None:
-                r.send_json(404, {"errors": [{"code": "BLOB_UNKNOWN", "message": ""}]})
-                return
-            r.send(200, data, {"Content-Type": "application/octet-stream"})
-
         self.route("GET", rf"^/v2/{name}/manifests/[^/]+$", manifest)
-        self.route("GET", rf"^/v2/{name}/blobs/sha256:[0-9a-f]{{64}}$", blob)
+        self.route("GET", rf"^/v2/{name}/blobs/sha256:[0-9a-f]{{64}}$", blob_answers(blobs))
         self.route(
             "GET",
             rf"^/v2/{name}/tags/list$",
             lambda r: r.send_json(200, {"name": repo, "tags": sorted(images)}),
         )
+
+
+def blob_answers(blobs: dict[str, bytes]) -> Callable[[Reply], None]:
+    """A handler answering each blob of ``blobs`` honestly (with Content-Length), others 404."""
+
+    def blob(r: Reply) -> None:
+        data = blobs.get(r.path.rsplit("/", 1)[1])
+        if data is None:
+            r.send_json(404, {"errors": [{"code": "BLOB_UNKNOWN", "message": ""}]})
+            return
+        r.send(200, data, {"Content-Type": "application/octet-stream"})
+
+    return blob
 
 
 @dataclass(slots=True)

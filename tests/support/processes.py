@@ -395,3 +395,12 @@ def run_cli(args: Sequence[str | Path], env: Mapping[str, str], timeout: float =
         check=False,
     )
     return CliRun(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
+def reap(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs, wait for it, and close its stdout."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import redis
 
-from lab.images import ImageSet, SeedImage, push_image_set
+from lab.images import ImageSet, SeedImage, build_image_set, push_image_set
 from lab.registry import RegistryServer
 from syncer.fleet import settings
 from tests.support.processes import CliRun, RunCli
@@ -36,6 +36,13 @@ def write_json(path: Path, data: object) -> Path:
 def insecure(*hosts: str) -> dict[str, dict[str, Any]]:
     """Auth entries marking loopback registries ``insecure: true``."""
     return {host: {"insecure": True} for host in hosts}
+
+
+def small_image(seed_number: int) -> SeedImage:
+    """``lab/app0:v1`` of a one-image set without a large layer: a quick image of its own."""
+    return build_image_set(seed_number, repos=1, tags_per_repo=1, large_layer_size=0).get(
+        "lab/app0", "v1"
+    )
 
 
 def seed(registry: LabRegistry, images: Iterable[SeedImage]) -> list[SeedImage]:

@@ -9,7 +9,6 @@ import pytest
 from syncer import defaults
 from syncer.blobreader import SourceReader
 from syncer.errors import CancelledError, DigestMismatchError, TransportError
-from syncer.reference import Repository
 from tests.support.fakes import (
     BreakingStream,
     FakeTransport,
@@ -18,11 +17,7 @@ from tests.support.fakes import (
     open_registry,
     small_reads,
 )
-
-DATA = b"0123456789"
-DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
-SRC = Repository.parse("src.example/team/app")
-BLOB = f"https://src.example/v2/team/app/blobs/{DIGEST}"
+from tests.support.source_blob import DATA, DIGEST, SRC, SRC_BLOB
 
 
 @pytest.fixture
@@ -38,7 +33,7 @@ def reader(fake: FakeTransport, digest: str = DIGEST) -> SourceReader:
 
 
 def test_take_splits_pieces_and_keeps_the_rest_for_the_next_take(fake: FakeTransport) -> None:
-    fake.on("GET", BLOB, Reply(200, {"Content-Length": "10"}, DATA))
+    fake.on("GET", SRC_BLOB, Reply(200, {"Content-Length": "10"}, DATA))
     r = reader(fake)
 
     assert b"".join(r.take(3)) == DATA[:3]
@@ -46,11 +41,11 @@ def test_take_splits_pieces_and_keeps_the_rest_for_the_next_take(fake: FakeTrans
     assert b"".join(r.take(None)) == DATA[3:]
 
     r.verify(len(DATA))
-    assert len(fake.requests_to("GET", BLOB)) == 1
+    assert len(fake.requests_to("GET", SRC_BLOB)) == 1
 
 
 def test_ensure_open_learns_the_length(fake: FakeTransport) -> None:
-    fake.on("GET", BLOB, Reply(200, {"Content-Length": "10"}, DATA))
+    fake.on("GET", SRC_BLOB, Reply(200, {"Content-Length": "10"}, DATA))
     r = reader(fake)
     assert r.length is None
     r.ensure_open()
@@ -58,7 +53,7 @@ def test_ensure_open_learns_the_length(fake: FakeTransport) -> None:
 
 
 def test_a_body_ending_early_is_a_mismatch(fake: FakeTransport) -> None:
-    fake.on("GET", BLOB, Reply(200, {}, DATA[:6]))
+    fake.on("GET", SRC_BLOB, Reply(200, {}, DATA[:6]))
     with pytest.raises(DigestMismatchError):
         b"".join(reader(fake).take(10))
 
@@ -71,7 +66,7 @@ def test_verify_rejects_other_bytes_and_other_sizes(fake: FakeTransport) -> None
     with pytest.raises(DigestMismatchError):
         wrong.verify(len(DATA))
 
-    fake.on("GET", BLOB, Reply(200, {}, DATA))
+    fake.on("GET", SRC_BLOB, Reply(200, {}, DATA))
     right = reader(fake)
     b"".join(right.take(None))
     with pytest.raises(DigestMismatchError):
@@ -79,13 +74,13 @@ def test_verify_rejects_other_bytes_and_other_sizes(fake: FakeTransport) -> None
 
 
 def test_stop_cancels_before_the_next_piece(fake: FakeTransport) -> None:
-    fake.on("GET", BLOB, Reply(200, {}, DATA))
+    fake.on("GET", SRC_BLOB, Reply(200, {}, DATA))
     with pytest.raises(CancelledError):
         b"".join(reader(fake).take(None, stop=lambda: True))
 
 
 def test_a_source_that_keeps_breaking_gives_up_after_its_reopens(fake: FakeTransport) -> None:
-    fake.on("GET", BLOB, lambda _: Reply(200, {}, raw=BreakingStream(b"")))
+    fake.on("GET", SRC_BLOB, lambda _: Reply(200, {}, raw=BreakingStream(b"")))
     with pytest.raises(TransportError):
         b"".join(reader(fake).take(None))
-    assert len(fake.requests_to("GET", BLOB)) == defaults.SOURCE_REOPENS + 1
+    assert len(fake.requests_to("GET", SRC_BLOB)) == defaults.SOURCE_REOPENS + 1

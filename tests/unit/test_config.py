@@ -10,27 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from syncer.config import ConfigError, SyncConfig, load_config
 from syncer.credentials import AuthEntry, normalize_auth_key
 from syncer.rules import Destination, Rule, expand_env, parse_rule
+from tests.support.configfiles import write
 
 D1 = "sha256:" + "a" * 64
 D2 = "sha256:" + "b" * 64
-
-
-def write(tmp_path: Path, name: str, data: Any) -> Path:
-    """Write ``data`` as-is if it is text, else as JSON or YAML by extension."""
-    path = tmp_path / name
-    if not isinstance(data, str):
-        data = (
-            yaml.safe_dump(data, sort_keys=False)
-            if name.endswith((".yaml", ".yml"))
-            else json.dumps(data)
-        )
-    path.write_text(data, encoding="utf-8")
-    return path
 
 
 def load_images(tmp_path: Path, images: Any, **kwargs: Any) -> SyncConfig:

@@ -332,3 +332,20 @@ def test_no_port_serves_nothing_and_a_bad_one_is_refused(monkeypatch: pytest.Mon
         monkeypatch.setenv("SYNCER_METRICS_PORT", bad)
         with pytest.raises(ConfigError, match="SYNCER_METRICS_PORT"):
             defaults.metrics_listen()
+
+
+def test_a_long_bad_value_is_cut_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCER_MAX_MANIFEST", "x" * 200)
+    with pytest.raises(ConfigError) as info:
+        defaults.max_manifest()
+    assert "x" * 40 in str(info.value) and "x" * 41 not in str(info.value)
+
+
+def test_the_blob_cache_follows_xdg_cache_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert defaults.blob_cache_file() == tmp_path / "syncer" / "blobs.json"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert defaults.cache_dir() == tmp_path / "home" / ".cache" / "syncer"

@@ -21,6 +21,7 @@ from syncer.rules import parse_rule
 from tests.support.copypath import (
     DST,
     GONE,
+    OTHER,
     PRESENT,
     SRC,
     FakeCopier,
@@ -34,8 +35,6 @@ from tests.support.copypath import (
     stale_cache_registry,
 )
 from tests.support.fakes import FakeTransport, Reply, json_reply, open_registry
-
-OTHER = Repository.parse("dst.example/mirror/other")
 
 
 # -- copy_and_record -----------------------------------------------------------------

@@ -3,38 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from syncer.expansion import expand_rule, select_tags
 from syncer.jobs import ImageResult, TagJob
-from syncer.reference import Repository
-from syncer.registry.models import RawManifest
 from syncer.rules import Rule, parse_rule
-from tests.unit.test_platforms_created import Registry
-
-
-class Listing(Registry):
-    """A registry that also lists tags, in the order given."""
-
-    def __init__(self, tags: list[str]) -> None:
-        super().__init__()
-        self.tags, self.gets = tags, list[str]()
-
-    def list_tags(self, repo: Repository, fetch: Any = None) -> Iterator[str]:
-        return iter(self.tags)
-
-    def get_manifest(self, repo: Repository, reference: str) -> RawManifest:
-        self.gets.append(reference)
-        return super().get_manifest(repo, reference)
-
-
-class Pool:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def for_repo(self, repo: Repository) -> Any:
-        return self.client
+from tests.support.manifest_store import Listing, Pool
 
 
 def rule(key: str, **fields: Any) -> Rule:

@@ -23,12 +23,9 @@ from tests.support.fakes import (
     replies,
     small_reads,
 )
+from tests.support.source_blob import DATA, DIGEST, SRC, SRC_BLOB
 
-DATA = b"0123456789"
-DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
-SRC = Repository.parse("src.example/team/app")
 DST = Repository.parse("dst.example/mirror/app")
-SRC_BLOB = f"https://src.example/v2/team/app/blobs/{DIGEST}"
 DST_BLOB = f"https://dst.example/v2/mirror/app/blobs/{DIGEST}"
 UPLOADS = "https://dst.example/v2/mirror/app/blobs/uploads/"
 SESSION = UPLOADS + "u1"

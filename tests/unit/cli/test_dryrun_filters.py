@@ -8,7 +8,7 @@ from syncer.cli.dryrun import filter_report, plan_filter_report
 from syncer.config import SyncConfig
 from syncer.errors import RegistryError
 from syncer.rules import parse_rule
-from tests.unit.test_expansion import Listing, Pool
+from tests.support.manifest_store import Listing, Pool
 
 
 class _Unlistable:

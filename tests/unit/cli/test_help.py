@@ -68,24 +68,6 @@ def test_subcommands_and_version_still_reach_the_top(capsys: pytest.CaptureFixtu
     assert {"sync", "plan", "status", "cancel", "worker"} <= main.subcommands(main.build_parser())
 
 
-def test_console_script_defaults_match_image_syncer() -> None:
-    args = imagesyncer.build_parser().parse_args(["--images", "i.yaml"])
-    assert (args.proc, args.retries, args.force, args.output_images_format) == (5, 2, False, "yaml")
-    assert (args.os, args.arch, args.log, args.output_success_images) == ([], [], None, None)
-    assert args.output == "none" and args.func is sync.cmd_sync
-
-
-@pytest.mark.parametrize(("word", "value"), [("true", True), ("T", True), ("0", False)])
-def test_console_script_force_takes_go_booleans(word: str, value: bool) -> None:
-    assert imagesyncer.build_parser().parse_args([f"--force={word}"]).force is value
-
-
-def test_console_script_rejects_stray_words() -> None:
-    with pytest.raises(SystemExit) as exit_:
-        imagesyncer.main(["--arch", "amd64", "arm64"])
-    assert exit_.value.code == 2
-
-
 def test_success_images_lists_copied_images_only() -> None:
     results = [
         ImageResult("s/a:1", "d/a:1", "synced"),

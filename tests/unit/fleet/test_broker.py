@@ -1,8 +1,33 @@
-"""What Flower shows for each kind of task: readable arguments, never a credential."""
+"""The broker: one redis-py client per pool (against a real Redis), and what Flower shows.
+
+Flower shows each kind of task with readable arguments, never a credential.
+"""
 
 from __future__ import annotations
 
+import kombu
+
+from syncer.fleet import settings
 from syncer.fleet.broker import summarize_kwargs
+
+
+def test_channel_reuses_one_client_and_follows_a_new_pool(redis_server: str) -> None:
+    with kombu.Connection(redis_server, transport=settings.BROKER_TRANSPORT) as conn:
+        channel = conn.default_channel
+        assert type(channel).__module__ == "syncer.fleet.broker"
+        first = channel._create_client()
+        assert channel._create_client() is first
+        assert channel._create_client(asynchronous=True) is not first
+
+        queue = kombu.Queue("syncer-broker-test", routing_key="syncer-broker-test")
+        with conn.Producer() as producer:
+            producer.publish({"n": 1}, routing_key=queue.routing_key, declare=[queue])
+        message = queue(channel).get(no_ack=True)
+        assert message is not None and message.payload == {"n": 1}
+
+        channel._pool = None  # what kombu does after a connection loss
+        assert channel._create_client() is not first
+
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64

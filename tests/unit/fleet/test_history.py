@@ -11,7 +11,6 @@ from syncer.fleet import keys
 from syncer.fleet.history import recent, retry_config, summary
 from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
-from tests.support.processes import RunCli
 
 pytestmark = pytest.mark.integration
 
@@ -124,17 +123,3 @@ def test_only_a_finished_plan_is_retried(redis_client: redis.Redis) -> None:
         retry_config(store, plan)
     with pytest.raises(ConfigError, match="not found"):
         retry_config(store, "20200101-000000-000000")
-
-
-def test_status_json_of_a_running_plan_is_the_report(
-    redis_client: redis.Redis, syncer_cli: RunCli
-) -> None:
-    store = PlanStore(redis_client)
-    plan = store.create({})
-    store.bump(plan, tags_total=2)
-    store.record(plan, _synced("a", "v1"))
-    run = syncer_cli("status", plan, "--output", "json")
-    assert run.code == 0, run
-    report = run.json
-    assert (report["plan"], report["state"]) == (plan, "running")
-    assert report["images"] == {"total": 2, "done": 1, "skipped": 0, "failed": 0}

@@ -1,8 +1,8 @@
 """Schedules against a real ``redis-server``: what is stored, and when a start plans or skips.
 
-The beat, workers and registries are in ``test_beat.py``; here a start
-plans into a recording dispatcher, and a plan is made to finish by recording
-its images, as the workers would.
+The beat's entries are in ``test_beat.py``, the beat process in
+``tests/fleet/test_beat.py``; here a start plans into a recording dispatcher,
+and a plan is made to finish by recording its images, as the workers would.
 """
 
 from __future__ import annotations
@@ -15,24 +15,14 @@ import redis
 
 from syncer.errors import ConfigError
 from syncer.fleet import keys, schedules
-from syncer.fleet.beat import BeatEntries, cron_timing
 from syncer.fleet.plans import PlanStore
 from syncer.fleet.schedules import Schedule, ScheduleStore, start
 from syncer.jobs import ImageResult
 from syncer.manifest import PlatformFilter
 from syncer.rules import parse_rule
+from tests.support.dispatch import Recorder
 
 pytestmark = pytest.mark.integration
-
-
-class Recorder:
-    """A dispatcher that keeps what it was asked to send."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
-        self.sent.append((name, kwargs))
 
 
 def _schedule(name: str = "nightly", **fields: Any) -> Schedule:
@@ -78,24 +68,6 @@ def test_names_that_cannot_be_keys_are_refused(name: str) -> None:
         schedules.check_name(name)
 
 
-@pytest.mark.parametrize("line", ["0 */2 * *", "61 * * * *", "0 0 * * funday"])
-def test_a_bad_cron_line_names_the_flag(line: str) -> None:
-    with pytest.raises(ConfigError, match=r"^--cron "):
-        cron_timing(line)
-
-
-def test_a_cron_line_reads_in_crontab_order() -> None:
-    # Celery's own argument order differs (day_of_week third): fields must map by name.
-    timing = cron_timing("5 4 3 2 1")
-    assert (timing.minute, timing.hour, timing.day_of_month, timing.month_of_year) == (
-        {5},
-        {4},
-        {3},
-        {2},
-    )
-    assert timing.day_of_week == {1}
-
-
 def test_a_schedule_round_trips_without_credentials(redis_client: redis.Redis) -> None:
     original = _schedule(
         limits={"dst.example": 3}, force=True, platforms=PlatformFilter(("linux",), ("arm64",))
@@ -121,7 +93,7 @@ def test_start_plans_then_skips_while_the_plan_runs(redis_client: redis.Redis) -
     sent = Recorder()
     first = start(redis_client, "nightly", sent)
     assert first.plan and first.word == "started"
-    assert [name for name, _ in sent.sent] == ["syncer.sync_tag", "syncer.sync_tag"]
+    assert sent.names == ["syncer.sync_tag", "syncer.sync_tag"]
     assert PlanStore(redis_client).meta(first.plan)["schedule"] == "nightly"
 
     second = start(redis_client, "nightly", sent)
@@ -177,24 +149,3 @@ def test_remove_forgets_the_schedule_and_its_runs(redis_client: redis.Redis) -> 
         store.remove("nightly")
     with pytest.raises(ConfigError, match="not found"):
         start(redis_client, "nightly", Recorder())
-
-
-def test_beat_entries_keep_their_last_run_across_a_pause(redis_server: str) -> None:
-    entries = BeatEntries(redis_server)
-    schedule = _schedule()
-    entries.save(schedule)
-    due = entries.due_at("nightly")
-    assert due is not None
-    client = redis.Redis.from_url(redis_server)
-    meta = client.hget(keys.redbeat_prefix() + "nightly", "meta")
-    entries.save(Schedule(**{**_fields(schedule), "paused": True}))
-    assert entries.due_at("nightly") is None
-    assert client.hget(keys.redbeat_prefix() + "nightly", "meta") == meta
-    entries.delete("nightly")
-    entries.delete("nightly")  # a second delete is harmless
-    assert not client.exists(keys.redbeat_prefix() + "nightly")
-    client.close()
-
-
-def _fields(schedule: Schedule) -> dict[str, Any]:
-    return {name: getattr(schedule, name) for name in Schedule.__slots__}

@@ -9,7 +9,7 @@ import redis
 
 from syncer import defaults
 from syncer.credentials import Credentials
-from syncer.fleet import blobsteps, settings, tagsteps
+from syncer.fleet import settings, tagsteps
 from syncer.fleet.context import FleetContext
 from syncer.fleet.keys import blob_key
 from syncer.fleet.messages import ExpandRule
@@ -18,6 +18,7 @@ from syncer.manifest import Descriptor
 from syncer.reference import ImageRef
 from syncer.registry.pool import ClientPool
 from syncer.rules import parse_rule
+from tests.support.dispatch import Recorder, fleet_context
 from tests.support.hostile import HostileRegistry
 
 PLAN = "20240101-000000-steps1"
@@ -25,24 +26,6 @@ MIB = 1 << 20
 JOB = TagJob(
     ImageRef.parse("src.example/lab/app:v1"), ImageRef.parse("dst.example/mirror/app:v1"), "r"
 )
-
-
-class Recorder:
-    """A dispatcher that records what it sends, and fails for ``fail_on`` task names."""
-
-    def __init__(self, fail_on: tuple[str, ...] = ()) -> None:
-        self.sent: list[tuple[str, dict[str, Any], int | None]] = []
-        self.fail_on = fail_on
-
-    def send(self, name: str, kwargs: dict[str, Any], priority: int | None = None) -> None:
-        if name in self.fail_on:
-            raise ConnectionError("broker unavailable")
-        self.sent.append((name, kwargs, priority))
-
-
-def _fleet(client: redis.Redis, dispatch: Recorder) -> FleetContext:
-    # The pool is not used when handing out copies.
-    return FleetContext(redis=client, pool=None, dispatch=dispatch, limits={})  # type: ignore[arg-type]
 
 
 def _missing(*sizes: int) -> dict[str, Descriptor]:
@@ -54,7 +37,7 @@ def test_large_blobs_first_then_one_batch_of_the_small_ones(redis_client: redis.
     dispatch = Recorder()
     missing = _missing(1 * MIB, 100 * MIB, 3 * MIB, 5 * MIB, 2000)
 
-    tagsteps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, missing, "task-1")
+    tagsteps._hand_out_copies(fleet_context(redis_client, dispatch), PLAN, JOB, missing, "task-1")
 
     names = [name for name, _, _ in dispatch.sent]
     assert names == [settings.COPY_BLOB, settings.COPY_BLOB, settings.COPY_BLOBS]
@@ -71,7 +54,7 @@ def test_a_batch_carries_at_most_its_byte_budget(redis_client: redis.Redis) -> N
     count = defaults.BATCH_BYTES // MIB + 4
 
     tagsteps._hand_out_copies(
-        _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[MIB] * count), "task-1"
+        fleet_context(redis_client, dispatch), PLAN, JOB, _missing(*[MIB] * count), "task-1"
     )
 
     singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
@@ -85,14 +68,16 @@ def test_batching_can_be_turned_off(
     monkeypatch.setenv("SYNCER_BATCH_BLOB", "0")
     dispatch = Recorder()
 
-    tagsteps._hand_out_copies(_fleet(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9, 0), "t")
+    tagsteps._hand_out_copies(
+        fleet_context(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9, 0), "t"
+    )
 
     assert [name for name, _, _ in dispatch.sent] == [settings.COPY_BLOB] * 3
 
 
 def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) -> None:
     missing = _missing(100 * MIB, MIB, MIB)
-    fleet = _fleet(redis_client, Recorder(fail_on=(settings.COPY_BLOBS,)))
+    fleet = fleet_context(redis_client, Recorder(fail_on=(settings.COPY_BLOBS,)))
 
     with pytest.raises(ConnectionError):
         tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
@@ -108,50 +93,12 @@ def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis)
     missing = _missing(100 * MIB, MIB)
     first, again, other = Recorder(), Recorder(), Recorder()
 
-    tagsteps._hand_out_copies(_fleet(redis_client, first), PLAN, JOB, missing, "task-1")
-    tagsteps._hand_out_copies(_fleet(redis_client, again), PLAN, JOB, missing, "task-1")
-    tagsteps._hand_out_copies(_fleet(redis_client, other), PLAN, JOB, missing, "task-9")
+    tagsteps._hand_out_copies(fleet_context(redis_client, first), PLAN, JOB, missing, "task-1")
+    tagsteps._hand_out_copies(fleet_context(redis_client, again), PLAN, JOB, missing, "task-1")
+    tagsteps._hand_out_copies(fleet_context(redis_client, other), PLAN, JOB, missing, "task-9")
 
     assert [n for n, _, _ in again.sent] == [n for n, _, _ in first.sent]
     assert other.sent == []  # another image's task leaves them to their owner
-
-
-def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
-    redis_client: redis.Redis,
-) -> None:
-    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
-    image = "img-1"
-    failing = _fleet(redis_client, Recorder(fail_on=(settings.PUSH_IMAGE,)))
-    failing.board.save_image(PLAN, image, {"job": {"dest": "dst.example/mirror/app:v1"}})
-    failing.board.wait_for(PLAN, image, [key])
-
-    with pytest.raises(ConnectionError):
-        blobsteps._release_waiters(failing, PLAN, key)
-
-    # The retried copy task is again the one that completes the image.
-    dispatch = Recorder()
-    blobsteps._release_waiters(_fleet(redis_client, dispatch), PLAN, key)
-    assert [(name, kw["image"]) for name, kw, _ in dispatch.sent] == [(settings.PUSH_IMAGE, image)]
-    blobsteps._release_waiters(_fleet(redis_client, dispatch), PLAN, key)  # redelivered
-    assert len(dispatch.sent) == 1, "the image was completed once"
-
-
-def test_the_push_of_a_landed_image_names_its_destination(redis_client: redis.Redis) -> None:
-    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
-    dispatch = Recorder()
-    fleet = _fleet(redis_client, dispatch)
-    fleet.board.save_image(PLAN, "img-1", {"job": {"dest": "dst.example/mirror/app:v1"}})
-    fleet.board.save_image(PLAN, "img-2", {"job": {}, "pushes": [{"ref": "no body"}]})
-    for image in ("img-1", "img-2"):
-        fleet.board.wait_for(PLAN, image, [key])
-
-    blobsteps._release_waiters(fleet, PLAN, key)
-
-    # The record that does not decode is pushed too: push_image fails that image alone.
-    assert sorted((name, kw["image"], kw.get("dest", "")) for name, kw, _ in dispatch.sent) == [
-        (settings.PUSH_IMAGE, "img-1", "dst.example/mirror/app:v1"),
-        (settings.PUSH_IMAGE, "img-2", ""),
-    ]
 
 
 def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> None:
@@ -159,7 +106,7 @@ def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> No
     count = defaults.BATCH_COUNT + 10
 
     tagsteps._hand_out_copies(
-        _fleet(redis_client, dispatch), PLAN, JOB, _missing(*[100] * count), "task-1"
+        fleet_context(redis_client, dispatch), PLAN, JOB, _missing(*[100] * count), "task-1"
     )
 
     [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
@@ -187,7 +134,7 @@ def test_a_failure_mid_hand_out_gives_back_every_unpublished_claim(
     # before the batch is sent.
     missing = _missing(4 * MIB, 4 * MIB, 4 * MIB, 3 * MIB, 3 * MIB)
     dispatch = FailOnce(settings.COPY_BLOB)
-    fleet = _fleet(redis_client, dispatch)
+    fleet = fleet_context(redis_client, dispatch)
 
     with pytest.raises(ConnectionError):
         tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
@@ -199,24 +146,6 @@ def test_a_failure_mid_hand_out_gives_back_every_unpublished_claim(
         if name == settings.COPY_BLOBS:
             sent |= {b["digest"] for b in kw["blobs"]}
     assert sent == {d.digest for d in missing.values()}, "a claimed blob was never enqueued"
-
-
-def test_a_batch_out_of_retries_hands_on_only_what_did_not_land(
-    redis_client: redis.Redis,
-) -> None:
-    missing = _missing(MIB, 2 * MIB)
-    (landed_key, landed), (_, other) = missing.items()
-    dispatch = Recorder()
-    fleet = _fleet(redis_client, dispatch)
-    fleet.board.land(PLAN, landed_key)
-
-    handed = blobsteps.hand_back_unlanded(
-        fleet, PLAN, JOB.source.repo, JOB.dest.repo, [landed, other]
-    )
-
-    assert handed == 1
-    assert [(n, kw["digest"]) for n, kw, _ in dispatch.sent] == [(settings.COPY_BLOB, other.digest)]
-    assert fleet.board.blob_failure(PLAN, list(missing)) == "", "nothing was recorded failed"
 
 
 def test_expand_fans_out_good_tags_and_records_bad_ones_escaped(

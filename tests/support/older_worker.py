@@ -1,4 +1,4 @@
-"""An older worker, for rolling-upgrade tests: ``celery -A tests.fleet.older_worker worker``.
+"""An older worker, for rolling-upgrade tests: ``celery -A tests.support.older_worker worker``.
 
 The same code as ``workers.app``, knowing less, as a release from before
 ``syncer.copy_blobs`` existed and before ``push_image`` bodies had version 1.

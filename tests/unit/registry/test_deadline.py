@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from syncer import defaults
-from syncer.errors import CancelledError, ConfigError, DeadlineError
+from syncer.errors import CancelledError, DeadlineError
 from syncer.registry import deadline, transport
 from syncer.registry.deadline import Limits, Watch
 from syncer.registry.models import SizedBody
@@ -94,15 +94,6 @@ def test_check_names_the_breach_or_the_interruption() -> None:
     watch.fired = deadline.INTERRUPTED
     with pytest.raises(CancelledError, match="interrupted"):
         watch.check()
-
-
-@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "nan"])
-def test_a_bad_knob_is_a_config_error_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
-    monkeypatch.setenv("SYNCER_MIN_RATE", value)
-    with pytest.raises(ConfigError, match=r"^\$SYNCER_MIN_RATE: "):
-        defaults.min_rate()
 
 
 def test_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

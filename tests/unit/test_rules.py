@@ -1,4 +1,4 @@
-"""The object form of an ``images`` value (a syncer extension): parsing, errors, round trips.
+"""Rules (syncer.rules): the object form of an ``images`` value, its errors and round trips.
 
 A plain image-syncer file must mean exactly what it meant before; a mistake
 in an object fails the whole file with one line naming the rule and field.
@@ -17,7 +17,8 @@ from syncer.jobs import TagJob
 from syncer.reference import ImageRef
 from syncer.rules import Rule, parse_rule
 from syncer.tagfilters import TagFilters
-from tests.unit.test_config import write
+from tests.support.configfiles import write
+from tests.support.rule_forms import rule_forms
 
 ISSUE_EXAMPLE = r"""
 quay.io/org/app:
@@ -32,23 +33,7 @@ quay.io/org/app:
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 #: Every rule form of tests/compat/test_rules.py, bad ones among them.
 COMPAT_RULES: dict[str, Any] = {
-    "SRC/lab/app0": "DST/r/all",
-    "SRC/lab/app0:v1": "DST/r/one",
-    "SRC/lab/app0:v1,v2": "DST/r/two",
-    "SRC/lab/app0:v2,v1,v2": "DST/r/dup",
-    "SRC/lab/app0:v1,v2 ": "DST/r/space",
-    "SRC/lab/app1:v1,v2": "DST/r/renamed:first,second",
-    f"SRC/lab/app0@{D1}": "DST/r/bydigest",
-    f"SRC/lab/app0@{D2}": "DST/r/digesttag:pinned",
-    "SRC/lab/solo": "DST/r/solo:only",
-    "SRC/lab/app1": "DST/r/many:only",
-    "SRC/lab/App0:v1": "DST/r/upper",
-    "SRC/lab/app0:v2": ["DST/r/listed1", "DST/r/listed2", "DST/r/listed1"],
-    "SRC/lab/app1:v2": "DST/r/mismatch:a,b",
-    "SRC/lab/app0:nope": "DST/r/missing",
-    "SRC/lab/multi:list": "DST/r/list",
-    "SRC/lab/multi:oci": "DST/r/oci",
-    "SRC/lab/app1:v1": "DST/r/Upper-dest",
+    **rule_forms(D1, D2),
     "SRC/lab/app2:/^v[0-9]$/": ["DST/r/regex", "DST/r/regex2"],
 }
 LEGACY_KEYS = {"key", "source", "kind", "tags", "pattern", "digest", "destinations"}

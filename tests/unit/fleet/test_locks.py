@@ -21,6 +21,7 @@ import redis
 from syncer import defaults
 from syncer.fleet import keys
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks, RedisThrottle
+from tests.support.processes import reap
 
 pytestmark = pytest.mark.integration
 
@@ -57,11 +58,7 @@ def _killed_holder(redis_url: str) -> Iterator[float]:
         proc.wait(timeout=10)
         yield time.monotonic()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
 
 def _in_thread(

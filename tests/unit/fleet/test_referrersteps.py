@@ -1,0 +1,50 @@
+"""Referrers in the fleet (syncer.fleet.referrersteps).
+
+Their message version, and what a plan's meta says of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from syncer.config import load_config
+from syncer.errors import MessageError
+from syncer.fleet.messages import VERSION_KEY, SyncTag
+from syncer.fleet.referrersteps import plan_meta
+from syncer.referrers import Found
+from syncer.rules import Rule
+from tests.support.configfiles import write
+
+SPDX = "application/spdx+json"
+SUBJECT = "sha256:" + "a" * 64
+ENTRY = {"mediaType": "m/t", "digest": "sha256:" + "b" * 64, "size": 3, "artifactType": SPDX}
+
+
+def _rule(tmp_path: Path, value: object) -> Rule:
+    path = write(tmp_path, "images.json", {"s.io/app": {"to": "d.io/x", "referrers": value}})
+    (rule,) = load_config(images=path, environ={}).rules
+    return rule
+
+
+def test_a_referrer_sync_tag_is_version_3_and_an_older_worker_refuses_it() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class SyncTagV2(SyncTag):
+        VERSION = 2
+
+    text = Found(SUBJECT, None, 1).to_text()
+    body = SyncTag("p", "s/a:1", "d/a:1", "r", referrer=text).to_body()
+    assert body[VERSION_KEY] == 3
+    assert SyncTag.from_body(body).referrer == text
+    with pytest.raises(MessageError, match="version 3 is newer than 2"):
+        SyncTagV2.from_body(body)
+    assert VERSION_KEY not in SyncTag("p", "s/a:1", "d/a:1", "r").to_body()
+
+
+def test_a_plan_without_referrers_adds_nothing_to_its_meta() -> None:
+    assert plan_meta(False, (), {}) == {}
+    assert plan_meta(True, (SPDX,), {}) == {
+        "referrers": {"enabled": True, "types": [SPDX], "rules": {}}
+    }
