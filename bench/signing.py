@@ -36,6 +36,9 @@ def sign_tags(base: str, repo: str, tags: list[str], *, threads: int = 8) -> Non
             art = build_artifact(subject, kind, f"{kind} of {repo}:{tag}".encode())
             push_referrer(base, repo, art, "fallback")
 
+    # The first alone: every artifact shares the empty config blob, and
+    # concurrent first uploads of one blob can leave a manifest PUT without it.
+    sign(tags[0])
     with ThreadPoolExecutor(threads) as ex:
-        for fut in [ex.submit(sign, t) for t in tags]:
+        for fut in [ex.submit(sign, t) for t in tags[1:]]:
             fut.result()

@@ -235,14 +235,17 @@ def syncer_plan(
     cpus: frozenset[int] | None = None,
     images: Path | None = None,
     extra: Sequence[str] = (),
+    flush: bool = True,
 ) -> Sample:
     """``syncer plan --wait`` with one fresh worker per entry of ``hosts``.
 
     With ``profile``, py-spy samples every worker into ``profile.N``; with
     ``cpus``, the workers and the planner run only on those CPUs. ``images``
     replaces the every-tag file of ``repos``; ``extra`` flags join the command.
+    Redis is flushed first unless ``flush`` is false (it then keeps the blob cache).
     """
-    bench.redis.flush()
+    if flush:
+        bench.redis.flush()
     auth = bench.auth_file()
     workers = proc or bench.options.worker_proc
     with worker_fleet(bench, auth, hosts, workers, profile, cpus) as fleet:
