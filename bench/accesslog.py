@@ -59,6 +59,20 @@ def traffic(log_path: Path, start: int) -> Traffic:
     return Traffic(gets, heads, blob_bytes, total)
 
 
+def requests_in(text: str, path_part: str = "", status: str = "") -> int:
+    """Requests in an access log ``text`` whose path holds ``path_part`` (and answered ``status``).
+
+    The lab's readiness probes are not counted.
+    """
+    return sum(
+        1
+        for m in _LINE.finditer(text)
+        if m["agent"] != PROBE_AGENT
+        and path_part in m["path"]
+        and (not status or m["status"] == status)
+    )
+
+
 _APP_LINE = re.compile(
     r'time="(?P<time>[^"]+)" level=info msg="response completed".*?'
     r"http\.request\.method=(?P<method>[A-Z]+) .*?http\.request\.uri=(?P<uri>\S+) .*?"

@@ -11,7 +11,9 @@ storage and push nothing:
   Docker manifest list, an OCI image, an OCI index and a nested index;
 * ``big``: ``bench/big0..7``, each one distinct big layer (scenario e);
 * ``many``: ``bench/many`` with thousands of tags of one tiny manifest (scenarios f, h);
-* ``small{N}``: ``bench/small{N}`` with N small images sharing one base layer (scenario g).
+* ``small{N}``: ``bench/small{N}`` with N small images sharing one base layer (scenario g);
+* ``signed{N}``: ``bench/signed{N}``, the same, each image with a signature and an
+  SBOM in the Referrers Tag Schema form (scenario i).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from bench.blobpush import push_small_tags, push_streamed_image, tag_many
 from bench.settings import SEED, SMALL_BASE_SIZE, SMALL_LAYER_SIZE, Profile
+from bench.signing import sign_tags
 from lab.images import build_image_set, push_image_set
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ MARKER = "seeded.json"
 BIG_REPO = "bench/big{0}"
 MANY_REPO = "bench/many"
 SMALL_REPO = "bench/small{0}"
+SIGNED_REPO = "bench/signed{0}"
 #: The repository of lab.images holding the large layer.
 LARGE_REPO = "lab/large"
 
@@ -164,6 +168,25 @@ class Dataset:
                 layer_size=SMALL_LAYER_SIZE,
             )
             log.info("seeded %d small tags in %.1fs", count, time.monotonic() - started)
+            self._save(part, repo)
+        return repo
+
+    def signed(self, count: int) -> str:
+        """The ``signed{count}`` part's repository, pushed and signed now if needed."""
+        repo, part = SIGNED_REPO.format(count), f"signed{count}"
+        if not self._load().get(part):
+            started = time.monotonic()
+            tags = small_tag_names(count)
+            push_small_tags(
+                self.base_url,
+                repo,
+                tags,
+                seed=f"{SEED}:{part}",
+                base_size=SMALL_LAYER_SIZE,
+                layer_size=SMALL_LAYER_SIZE,
+            )
+            sign_tags(self.base_url, repo, tags)
+            log.info("seeded %d signed tags in %.1fs", count, time.monotonic() - started)
             self._save(part, repo)
         return repo
 

@@ -1,9 +1,10 @@
 """``python -m bench``: time skopeo, ``syncer sync`` and ``syncer plan`` on the same data.
 
-Scenarios (issues #4, #13): (a) cold sync on loopback, (d) no-op resync,
+Scenarios (issues #4, #13, #14): (a) cold sync on loopback, (d) no-op resync,
 (g) many small tags cold and no-op, (f) planning 10,000 tags, (h) the no-op
-re-sync of those tags, (e) worker memory with eight big streams, (b) one
-shaped host, (c) a fleet of shaped hosts. Everything it starts — registries,
+re-sync of those tags, (i) signed images with and without ``--referrers``,
+(e) worker memory with eight big streams, (b) one shaped host, (c) a fleet
+of shaped hosts. Everything it starts — registries,
 Redis, workers, namespaces, qdiscs — is removed on exit, on error, on Ctrl-C,
 on SIGTERM and when ``--time-limit`` runs out.
 """
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import imagesyncer, limits, pertag, profiling, scenarios, shaped
+from bench import imagesyncer, limits, pertag, profiling, referrers, scenarios, shaped
 from bench.context import Bench, Options
 from bench.dataset import LARGE_REPO, Dataset
 from bench.netns import Network
@@ -46,7 +47,7 @@ from bench.settings import (
 
 log = logging.getLogger("bench")
 
-ALL = "adgfhebc"
+ALL = "adgfhiebc"
 #: The checkout holding this package: image-syncer is looked for beside it.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ("skopeo", "docker-registry", "redis-server", "/usr/bin/time", "ip", "tc")
@@ -153,6 +154,8 @@ def _plan(
         steps.append(("f", lambda: [limits.planning(bench)]))
     if "h" in args.only:
         steps.append(("h", lambda: [pertag.noop_at_scale(bench)]))
+    if "i" in args.only:
+        steps.append(("i", lambda: referrers.signed_images(bench)))
     if "e" in args.only:
         steps.append(("e", lambda: [limits.memory(bench, args.memory_runs)]))
     shaped_steps: list[tuple[str, str, Callable[[], list[Scenario]]]] = [

@@ -140,9 +140,20 @@ def skopeo_sync(bench: Bench, split: list[tuple[list[str], str | None]], *, cold
 
 
 def syncer_sync(
-    bench: Bench, repos: list[str], *, netns: str | None = None, wrap: list[str] | None = None
+    bench: Bench,
+    repos: list[str],
+    *,
+    netns: str | None = None,
+    wrap: list[str] | None = None,
+    images: Path | None = None,
+    cache: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> Sample:
-    """Embedded ``syncer sync --cache none``; ``wrap`` prefixes the command (a profiler)."""
+    """Embedded ``syncer sync --cache none``; ``wrap`` prefixes the command (a profiler).
+
+    ``images`` replaces the every-tag file of ``repos``, ``cache`` names a blob
+    cache file instead of none, and ``extra`` flags join the command and its name.
+    """
     argv = [
         *(wrap or []),
         sys.executable,
@@ -152,16 +163,17 @@ def syncer_sync(
         "--auth",
         str(bench.auth_file()),
         "--images",
-        str(bench.images_file(repos)),
+        str(images or bench.images_file(repos)),
         "--cache",
-        "none",
+        str(cache or "none"),
         "-p",
         str(bench.options.proc),
+        *extra,
     ]
     start = bench.source.log_size()
     with CpuMeter() as cpu:
         timed = run_timed(argv, netns=netns, log_path=bench.workdir / "syncer-sync.log")
-    return measure(bench, "syncer sync", "process", start, timed, cpu=cpu)
+    return measure(bench, " ".join(["syncer sync", *extra]), "process", start, timed, cpu=cpu)
 
 
 @contextmanager
@@ -221,17 +233,24 @@ def syncer_plan(
     proc: int | None = None,
     profile: Path | None = None,
     cpus: frozenset[int] | None = None,
+    images: Path | None = None,
+    extra: Sequence[str] = (),
+    flush: bool = True,
 ) -> Sample:
     """``syncer plan --wait`` with one fresh worker per entry of ``hosts``.
 
     With ``profile``, py-spy samples every worker into ``profile.N``; with
-    ``cpus``, the workers and the planner run only on those CPUs.
+    ``cpus``, the workers and the planner run only on those CPUs. ``images``
+    replaces the every-tag file of ``repos``; ``extra`` flags join the command.
+    Redis is flushed first unless ``flush`` is false (it then keeps the blob cache).
     """
-    bench.redis.flush()
+    if flush:
+        bench.redis.flush()
     auth = bench.auth_file()
     workers = proc or bench.options.worker_proc
     with worker_fleet(bench, auth, hosts, workers, profile, cpus) as fleet:
-        argv = [*plan_argv(bench, auth, bench.images_file(repos)), "--wait", "--output", "json"]
+        images = images or bench.images_file(repos)
+        argv = [*plan_argv(bench, auth, images), "--wait", "--output", "json", *extra]
         if cpus is not None:
             argv = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *argv]
         start = bench.source.log_size()
@@ -248,7 +267,7 @@ def syncer_plan(
     )
     sample = measure(
         bench,
-        f"syncer plan --wait ({len(hosts)}w)",
+        " ".join([f"syncer plan --wait ({len(hosts)}w)", *extra]),
         "max worker",
         start,
         Timed(timed.wall, max(rss), timed.returncode, timed.cpu_s + worker_cpu),

@@ -103,7 +103,7 @@ class EmbeddedSync:
         self.stop = stop
         self._lock = threading.Lock()
         policy = ReferrerPolicy(options.referrers, options.referrer_types)
-        self.referrers = Follower(self.pool, policy, rule_policies(config.rules))
+        self.referrers = Follower(self.pool, policy, rule_policies(config.rules), marks=cache)
 
     # -- top level -----------------------------------------------------------------
     def jobs(self) -> Generator[TagJob, None, None]:

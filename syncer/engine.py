@@ -67,6 +67,8 @@ class Resolved:
     source_digest: str = ""
     skip: str = ""
     note: str = ""
+    #: An unchanged image's media type from its HEAD ("" when not known).
+    media_type: str = ""
     #: (reference, manifest) in push order; the last one is the tag (or digest).
     pushes: list[tuple[str, RawManifest]] = field(default_factory=list)
     blobs: dict[str, Descriptor] = field(default_factory=dict)
@@ -116,7 +118,7 @@ def resolve(
             and not filtering
             and dst_head.digest == pin
         ):
-            return Resolved(job, pin, skip="unchanged")
+            return Resolved(job, pin, skip="unchanged", media_type=head.media_type)
     # Fetched by digest, the bytes must hash to it (RegistryClient.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
     source_digest, note = top.digest, ""

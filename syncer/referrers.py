@@ -16,6 +16,12 @@ merging with what is already listed (spec: "Pushing Manifests with Subject").
 Cheap on a no-op: a source without the API is asked once per registry, and
 the tag schema is read from one tag listing per repository, so an image
 without referrers costs no request there; with the API, one GET per manifest.
+The destination is not asked at all for a subject whose source answer is the
+one last synced there: the blob cache remembers, per destination repository,
+a mark of each subject's wanted referrers (:func:`synced_mark`) once the
+destination listed them all. A new referrer at the source changes the answer,
+so the mark no longer matches and the destination is read again. An unchanged
+image that is not an index has no children to read back.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
-from syncer import defaults, digests
+from syncer import defaults, digests, mediatypes
+from syncer.cache import MemoryBlobCache
 from syncer.engine import Resolved
 from syncer.errors import UnsupportedError
 from syncer.jobs import TagJob
@@ -89,6 +97,26 @@ class Found:
 Guard = Callable[[Repository, str], AbstractContextManager[object]]
 
 
+class Marks(Protocol):
+    """The part of a blob cache that keeps synced marks (:func:`synced_mark`)."""
+
+    def has(self, registry: str, repo: str, digest: str) -> bool:
+        """Whether the mark is recorded for ``registry/repo``."""
+
+    def add(self, registry: str, repo: str, digest: str) -> None:
+        """Record the mark once the destination listed every wanted referrer."""
+
+
+def synced_mark(subject: str, wanted: Iterable[api.ReferrerEntry]) -> str:
+    """The cache entry saying a destination lists exactly-these referrers of ``subject``.
+
+    It names the subject and a digest of the wanted referrers' digests, so any
+    change at the source (a new signature, another type filter) is a new mark.
+    """
+    listed = "\n".join(sorted({e.digest for e in wanted})).encode()
+    return f"referrers:{subject}:{digests.compute(listed)}"
+
+
 def rule_policies(rules: Iterable[Rule]) -> dict[str, list[str]]:
     """The rules with ``referrers:`` set, by key: their artifact types (all when empty)."""
     return {r.key: list(r.referrer_types) for r in rules if r.referrers}
@@ -99,7 +127,8 @@ class Follower:
 
     ``rules`` maps the keys of rules with ``referrers:`` to their types
     (:func:`rule_policies`); ``guard`` serialises fallback index merges (an
-    in-process lock unless the fleet passes a Redis one).
+    in-process lock unless the fleet passes a Redis one); ``marks`` is the
+    executor's blob cache, where synced marks are kept (in memory when none).
     """
 
     def __init__(
@@ -108,6 +137,7 @@ class Follower:
         policy: ReferrerPolicy,
         rules: Mapping[str, Sequence[str]] | None = None,
         guard: Guard | None = None,
+        marks: Marks | None = None,
     ) -> None:
         self.pool, self.policy = pool, policy
         self._rules = dict(rules or {})
@@ -118,6 +148,9 @@ class Follower:
         self._keyed: dict[object, threading.Lock] = {}
         self._lock = threading.Lock()
         self._guard = guard or self._local_guard
+        self._marks: Marks = marks if marks is not None else MemoryBlobCache()
+        #: (destination, subject) -> its mark and the referrers still to land there.
+        self._pending: dict[tuple[Repository, str], tuple[str, set[str]]] = {}
 
     def policy_for(self, job: TagJob) -> ReferrerPolicy:
         """The job's rule's ``referrers:`` when set, else the command line's."""
@@ -160,17 +193,30 @@ class Follower:
         found = found or self._found.get(job)
         if found is None or found.entry is None:
             return
-        dst, repo = self.pool.for_repo(job.dest.repo), job.dest.repo
-        if self._api(repo, found.subject) is not None:
-            return  # the registry keeps its own list from the pushed subject
-        entry = found.entry
-        with self._guard(repo, found.subject):
-            wrote = retrying(
-                lambda: api.write_fallback(dst, repo, found.subject, [entry]),
-                what=f"PUT {repo}:{api.fallback_tag(found.subject)}",
-            )
-        if wrote:
-            log.info("listed %s in %s:%s", entry.digest[:19], repo, api.fallback_tag(found.subject))
+        dst, repo, entry = self.pool.for_repo(job.dest.repo), job.dest.repo, found.entry
+        # A registry with the API keeps its own list from the pushed subject.
+        if self._api(repo, found.subject) is None:
+            with self._guard(repo, found.subject):
+                wrote = retrying(
+                    lambda: api.write_fallback(dst, repo, found.subject, [entry]),
+                    what=f"PUT {repo}:{api.fallback_tag(found.subject)}",
+                )
+            if wrote:
+                tag = api.fallback_tag(found.subject)
+                log.info("listed %s in %s:%s", entry.digest[:19], repo, tag)
+        self._landed(repo, found.subject, entry.digest)
+
+    def _landed(self, repo: Repository, subject: str, digest: str) -> None:
+        """Mark ``subject`` synced at ``repo`` once the last referrer it waited for landed."""
+        with self._lock:
+            pending = self._pending.get((repo, subject))
+            if pending is None:
+                return
+            pending[1].discard(digest)
+            if pending[1]:
+                return
+            del self._pending[(repo, subject)]
+        self._marks.add(repo.registry, repo.path, pending[0])
 
     @contextmanager
     def _local_guard(self, repo: Repository, subject: str) -> Iterator[None]:
@@ -186,7 +232,9 @@ class Follower:
         if not digests.is_digest(top):
             return []
         single = found is not None and found.entry is not None and not found.entry.is_index
-        if single or not self._may_have_children_referrers(job):
+        # The HEAD's media type says whether there are children at all.
+        image = bool(resolved.media_type) and resolved.media_type not in mediatypes.INDEX_TYPES
+        if single or image or not self._may_have_children_referrers(job):
             return [top]
         # The destination holds these very bytes: read them there, not from the source.
         dst, repo = self.pool.for_repo(job.dest.repo), job.dest.repo
@@ -208,7 +256,7 @@ class Follower:
         src_repo, dst_repo = job.source.repo, job.dest.repo
         entries, tags = self._source_entries(src_repo, subject, policy)
         wanted = [e for e in entries if policy.wants(e.artifact_type)]
-        listed = self._listed(dst_repo, subject) if wanted else set()
+        listed = self._at_destination(dst_repo, subject, wanted)
         out: dict[TagJob, Found] = {}
         for entry in wanted:
             ref = TagJob(
@@ -242,6 +290,24 @@ class Follower:
             if api.fallback_tag(subject) in tags:
                 entries = self._listed_entries(repo, subject)
         return entries, tags
+
+    def _at_destination(
+        self, repo: Repository, subject: str, wanted: list[api.ReferrerEntry]
+    ) -> set[str]:
+        """What ``repo`` lists of ``wanted``: all of it, unasked, when its mark is cached."""
+        if not wanted:
+            return set()
+        mark = synced_mark(subject, wanted)
+        if self._marks.has(repo.registry, repo.path, mark):
+            return {e.digest for e in wanted}
+        listed = self._listed(repo, subject)
+        missing = {e.digest for e in wanted} - listed
+        if not missing:
+            self._marks.add(repo.registry, repo.path, mark)  # the destination confirmed it
+        else:
+            with self._lock:
+                self._pending[(repo, subject)] = (mark, missing)
+        return listed
 
     def _listed(self, repo: Repository, subject: str) -> set[str]:
         """The digests ``repo`` lists as referrers of ``subject`` (API, else tag schema)."""

@@ -57,7 +57,8 @@ def follower(fleet: FleetContext, plan: str) -> Follower | None:
     made = None
     if isinstance(conf, dict):
         policy = ReferrerPolicy(bool(conf.get("enabled")), tuple(conf.get("types") or ()))
-        made = Follower(fleet.pool, policy, dict(conf.get("rules") or {}), guard=_guard(fleet))
+        rules = dict(conf.get("rules") or {})
+        made = Follower(fleet.pool, policy, rules, guard=_guard(fleet), marks=fleet.cache)
     with _lock:
         _followers[key] = made
         while len(_followers) > defaults.REFERRER_FOLLOWERS_KEPT:

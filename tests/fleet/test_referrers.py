@@ -86,3 +86,40 @@ def test_workers_copy_api_referrers_to_a_registry_with_the_api(
         same_referrers(src.url, dst.url, arts, src_api=True, dst_api=True, repo="m/multi")
         # The destination lists them itself: no tag-schema index was written there.
         assert not dst.recorded("PUT", r"/manifests/sha256-")
+
+
+def test_a_no_op_plan_asks_the_destination_nothing_once_its_synced_marks_are_in_redis(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    lab = build_image_set(0, repos=0, large_layer_size=0)
+    seed(source, [lab.get("lab/multi", "oci")])
+    subject = subjects(lab)[0]
+    arts = sign(source.url, subject, "fallback")
+    s, d = source.host, dest.host
+    auth = write_json(fleet_home / "auth.json", {s: {"insecure": True}, d: {"insecure": True}})
+    rules = write_json(fleet_home / "images.json", {f"{s}/lab/multi:oci": f"{d}/m/multi"})
+    workers(1, auth=auth, concurrency=2)
+    assert plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120).code == 0
+    # The first no-op finds every referrer listed at the destination and marks it so.
+    assert plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120).code == 0
+    asked = [dest.server.count_requests("GET", p) for p in ("/manifests/sha256-", "/referrers/")]
+
+    run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+    assert run.code == 0, run
+    assert run.json["images"]["skipped"] == 1 and run.json["images"]["done"] == 0, run.json
+    now = [dest.server.count_requests("GET", p) for p in ("/manifests/sha256-", "/referrers/")]
+    assert now == asked
+    # A new referrer changes the source's answer, so the mark no longer holds.
+    later = build_artifact(subject, SBOM, b"an SBOM added after the marks were written")
+    push_referrer(source.url, "lab/multi", later, "fallback")
+    again = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+    assert again.code == 0, again
+    assert again.json["images"]["done"] == 1, again.json["images"]
+    same_referrers(
+        source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
+    )
