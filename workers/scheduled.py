@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from celery import Task
 
 from syncer.errors import ConfigError
 from syncer.fleet import schedules, settings
+from syncer.fleet.state import best_effort
 from workers.app import app
 from workers.context import fleet
 
@@ -25,12 +25,13 @@ def run_schedule(self: Task, schedule: str) -> str:
     """Start the schedule's plan, or record a skip while its previous plan runs."""
     f = fleet()
     try:
-        outcome = schedules.start(f.redis, schedule, f.dispatch)
+        with best_effort("the schedule's next tick starts it") as attempt:
+            outcome = schedules.start(f.redis, schedule, f.dispatch)
     except ConfigError as exc:
         log.warning("schedule tick %s dropped: %s", self.request.id, exc)
         return "dropped"
-    except redis.RedisError as exc:
-        log.warning("schedule %s not started: Redis: %s", schedule, type(exc).__name__)
+    if attempt.error is not None:
+        log.warning("schedule %s not started: Redis: %s", schedule, type(attempt.error).__name__)
         return "failed"
     if outcome.plan:
         log.info("schedule %s started plan %s", schedule, outcome.plan)
