@@ -11,6 +11,11 @@ from lab.images import ImageSet
 
 _INDEX = "application/vnd.oci.image.index.v1+json"
 
+#: Unit-test values: an artifact type, a subject digest, and a referrer entry of that type.
+SPDX = SBOM
+SUBJECT = "sha256:" + "a" * 64
+ENTRY = {"mediaType": "m/t", "digest": "sha256:" + "b" * 64, "size": 3, "artifactType": SPDX}
+
 
 def subjects(image_set: ImageSet) -> list[Manifest]:
     """An image, an index, and a platform child of that index."""

@@ -13,10 +13,7 @@ from syncer.config import ConfigError, load_config
 from syncer.referrers import rule_policies
 from syncer.rules import Rule
 from tests.support.configfiles import write
-
-SPDX = "application/spdx+json"
-SUBJECT = "sha256:" + "a" * 64
-ENTRY = {"mediaType": "m/t", "digest": "sha256:" + "b" * 64, "size": 3, "artifactType": SPDX}
+from tests.support.referrers import SPDX
 
 
 def _rule(tmp_path: Path, value: object) -> Rule:

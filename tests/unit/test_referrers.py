@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from syncer.config import load_config
 from syncer.errors import UnsupportedError
 from syncer.referrers import Found, ReferrerPolicy
 from syncer.registry.referrers import ReferrerEntry
-from syncer.rules import Rule
-from tests.support.configfiles import write
-
-SPDX = "application/spdx+json"
-SUBJECT = "sha256:" + "a" * 64
-ENTRY = {"mediaType": "m/t", "digest": "sha256:" + "b" * 64, "size": 3, "artifactType": SPDX}
-
-
-def _rule(tmp_path: Path, value: object) -> Rule:
-    path = write(tmp_path, "images.json", {"s.io/app": {"to": "d.io/x", "referrers": value}})
-    (rule,) = load_config(images=path, environ={}).rules
-    return rule
+from tests.support.referrers import ENTRY, SPDX, SUBJECT
 
 
 def test_a_policy_filters_by_type_only_when_it_names_types() -> None:

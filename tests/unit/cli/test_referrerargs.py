@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import pytest
 
 from syncer.cli.args import add_config_arguments, sync_options
-from syncer.config import ConfigError, load_config
-from syncer.rules import Rule
-from tests.support.configfiles import write
-
-SPDX = "application/spdx+json"
-SUBJECT = "sha256:" + "a" * 64
-ENTRY = {"mediaType": "m/t", "digest": "sha256:" + "b" * 64, "size": 3, "artifactType": SPDX}
-
-
-def _rule(tmp_path: Path, value: object) -> Rule:
-    path = write(tmp_path, "images.json", {"s.io/app": {"to": "d.io/x", "referrers": value}})
-    (rule,) = load_config(images=path, environ={}).rules
-    return rule
+from syncer.config import ConfigError
+from tests.support.referrers import SPDX
 
 
 def _options(*argv: str) -> tuple[bool, tuple[str, ...]]:

@@ -6,27 +6,14 @@ Their message version, and what a plan's meta says of them.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
-from syncer.config import load_config
 from syncer.errors import MessageError
 from syncer.fleet.messages import VERSION_KEY, SyncTag
 from syncer.fleet.referrersteps import plan_meta
 from syncer.referrers import Found
-from syncer.rules import Rule
-from tests.support.configfiles import write
-
-SPDX = "application/spdx+json"
-SUBJECT = "sha256:" + "a" * 64
-ENTRY = {"mediaType": "m/t", "digest": "sha256:" + "b" * 64, "size": 3, "artifactType": SPDX}
-
-
-def _rule(tmp_path: Path, value: object) -> Rule:
-    path = write(tmp_path, "images.json", {"s.io/app": {"to": "d.io/x", "referrers": value}})
-    (rule,) = load_config(images=path, environ={}).rules
-    return rule
+from tests.support.referrers import SPDX, SUBJECT
 
 
 def test_a_referrer_sync_tag_is_version_3_and_an_older_worker_refuses_it() -> None:
