@@ -1,4 +1,4 @@
-"""A dispatcher that records what the fleet sends, and a context built on it."""
+"""A dispatcher that records what the fleet sends, a context built on it, and a step's inputs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ from typing import Any
 import redis
 
 from syncer.fleet.context import FleetContext
+from syncer.fleet.keys import blob_key
+from syncer.jobs import TagJob
+from syncer.manifest import Descriptor
+from syncer.reference import ImageRef
 from syncer.registry.pool import ClientPool
+
+PLAN = "20240101-000000-steps1"
+MIB = 1 << 20
+JOB = TagJob(
+    ImageRef.parse("src.example/lab/app:v1"), ImageRef.parse("dst.example/mirror/app:v1"), "r"
+)
 
 
 class Recorder:
@@ -34,3 +44,9 @@ def fleet_context(
 ) -> FleetContext:
     """A worker's context on ``client``; steps that never reach a registry need no pool."""
     return FleetContext(redis=client, pool=pool, dispatch=dispatch, limits={})  # type: ignore[arg-type]
+
+
+def missing_blobs(*sizes: int) -> dict[str, Descriptor]:
+    """``JOB``'s destination blobs of these sizes, by blob key, as a tag step hands them out."""
+    descs = [Descriptor("m", f"sha256:{i:064x}", size) for i, size in enumerate(sizes, 1)]
+    return {blob_key("dst.example/mirror/app", d.digest): d for d in descs}

@@ -10,21 +10,7 @@ import redis
 
 from syncer.fleet import blobsteps, settings
 from syncer.fleet.keys import blob_key
-from syncer.jobs import TagJob
-from syncer.manifest import Descriptor
-from syncer.reference import ImageRef
-from tests.support.dispatch import Recorder, fleet_context
-
-PLAN = "20240101-000000-steps1"
-MIB = 1 << 20
-JOB = TagJob(
-    ImageRef.parse("src.example/lab/app:v1"), ImageRef.parse("dst.example/mirror/app:v1"), "r"
-)
-
-
-def _missing(*sizes: int) -> dict[str, Descriptor]:
-    descs = [Descriptor("m", f"sha256:{i:064x}", size) for i, size in enumerate(sizes, 1)]
-    return {blob_key("dst.example/mirror/app", d.digest): d for d in descs}
+from tests.support.dispatch import JOB, MIB, PLAN, Recorder, fleet_context, missing_blobs
 
 
 def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
@@ -68,7 +54,7 @@ def test_the_push_of_a_landed_image_names_its_destination(redis_client: redis.Re
 def test_a_batch_out_of_retries_hands_back_only_what_did_not_land(
     redis_client: redis.Redis,
 ) -> None:
-    missing = _missing(MIB, 2 * MIB)
+    missing = missing_blobs(MIB, 2 * MIB)
     (landed_key, landed), (_, other) = missing.items()
     dispatch = Recorder()
     fleet = fleet_context(redis_client, dispatch)

@@ -11,31 +11,16 @@ from syncer import defaults
 from syncer.credentials import Credentials
 from syncer.fleet import settings, tagsteps
 from syncer.fleet.context import FleetContext
-from syncer.fleet.keys import blob_key
 from syncer.fleet.messages import ExpandRule
-from syncer.jobs import TagJob
-from syncer.manifest import Descriptor
-from syncer.reference import ImageRef
 from syncer.registry.pool import ClientPool
 from syncer.rules import parse_rule
-from tests.support.dispatch import Recorder, fleet_context
+from tests.support.dispatch import JOB, MIB, PLAN, Recorder, fleet_context, missing_blobs
 from tests.support.hostile import HostileRegistry
-
-PLAN = "20240101-000000-steps1"
-MIB = 1 << 20
-JOB = TagJob(
-    ImageRef.parse("src.example/lab/app:v1"), ImageRef.parse("dst.example/mirror/app:v1"), "r"
-)
-
-
-def _missing(*sizes: int) -> dict[str, Descriptor]:
-    descs = [Descriptor("m", f"sha256:{i:064x}", size) for i, size in enumerate(sizes, 1)]
-    return {blob_key("dst.example/mirror/app", d.digest): d for d in descs}
 
 
 def test_large_blobs_first_then_one_batch_of_the_small_ones(redis_client: redis.Redis) -> None:
     dispatch = Recorder()
-    missing = _missing(1 * MIB, 100 * MIB, 3 * MIB, 5 * MIB, 2000)
+    missing = missing_blobs(1 * MIB, 100 * MIB, 3 * MIB, 5 * MIB, 2000)
 
     tagsteps._hand_out_copies(fleet_context(redis_client, dispatch), PLAN, JOB, missing, "task-1")
 
@@ -54,7 +39,7 @@ def test_a_batch_carries_at_most_its_byte_budget(redis_client: redis.Redis) -> N
     count = defaults.BATCH_BYTES // MIB + 4
 
     tagsteps._hand_out_copies(
-        fleet_context(redis_client, dispatch), PLAN, JOB, _missing(*[MIB] * count), "task-1"
+        fleet_context(redis_client, dispatch), PLAN, JOB, missing_blobs(*[MIB] * count), "task-1"
     )
 
     singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
@@ -69,14 +54,14 @@ def test_batching_can_be_turned_off(
     dispatch = Recorder()
 
     tagsteps._hand_out_copies(
-        fleet_context(redis_client, dispatch), PLAN, JOB, _missing(MIB, 9, 0), "t"
+        fleet_context(redis_client, dispatch), PLAN, JOB, missing_blobs(MIB, 9, 0), "t"
     )
 
     assert [name for name, _, _ in dispatch.sent] == [settings.COPY_BLOB] * 3
 
 
 def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) -> None:
-    missing = _missing(100 * MIB, MIB, MIB)
+    missing = missing_blobs(100 * MIB, MIB, MIB)
     fleet = fleet_context(redis_client, Recorder(fail_on=(settings.COPY_BLOBS,)))
 
     with pytest.raises(ConnectionError):
@@ -90,7 +75,7 @@ def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) 
 
 
 def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis) -> None:
-    missing = _missing(100 * MIB, MIB)
+    missing = missing_blobs(100 * MIB, MIB)
     first, again, other = Recorder(), Recorder(), Recorder()
 
     tagsteps._hand_out_copies(fleet_context(redis_client, first), PLAN, JOB, missing, "task-1")
@@ -106,7 +91,7 @@ def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> No
     count = defaults.BATCH_COUNT + 10
 
     tagsteps._hand_out_copies(
-        fleet_context(redis_client, dispatch), PLAN, JOB, _missing(*[100] * count), "task-1"
+        fleet_context(redis_client, dispatch), PLAN, JOB, missing_blobs(*[100] * count), "task-1"
     )
 
     [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
@@ -132,7 +117,7 @@ def test_a_failure_mid_hand_out_gives_back_every_unpublished_claim(
 ) -> None:
     # 4+4+4+3 MiB fill a batch; the last 3 MiB blob goes alone, and that publish fails
     # before the batch is sent.
-    missing = _missing(4 * MIB, 4 * MIB, 4 * MIB, 3 * MIB, 3 * MIB)
+    missing = missing_blobs(4 * MIB, 4 * MIB, 4 * MIB, 3 * MIB, 3 * MIB)
     dispatch = FailOnce(settings.COPY_BLOB)
     fleet = fleet_context(redis_client, dispatch)
 
