@@ -50,13 +50,6 @@ DIGEST = "sha256:" + hashlib.sha256(BODY).hexdigest()
 BLOB = "sha256:" + "b" * 64
 
 
-@pytest.fixture
-def fake() -> FakeTransport:
-    fake = FakeTransport()
-    open_registry(fake)
-    return fake
-
-
 # -- upload Locations ---------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from syncer import defaults
 from syncer.errors import NotFoundError, RateLimitedError
 from syncer.reference import Repository
 from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
-from tests.support.fakes import HOST, FakeTransport, Reply, mounted, open_registry
+from tests.support.fakes import HOST, FakeTransport, Reply, mounted
 
 BASE = f"https://{HOST}"
 REPO = Repository.parse(f"{HOST}/team/app")
@@ -25,13 +25,6 @@ class Pauses:
 
     def pause(self, registry: str, seconds: float) -> None:
         self.pauses.append((registry, seconds))
-
-
-@pytest.fixture
-def fake() -> FakeTransport:
-    fake = FakeTransport()
-    open_registry(fake)
-    return fake
 
 
 def connection(fake: FakeTransport, throttle: Pauses | None = None) -> RegistryConnection:

@@ -10,7 +10,7 @@ from syncer import defaults, mediatypes
 from syncer.errors import ResponseTooLargeError, UnsupportedError
 from syncer.reference import Repository
 from syncer.registry import referrers as api
-from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply, open_registry
+from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply
 
 REPO = Repository.parse("reg.example/team/app")
 SUBJECT = "sha256:" + "a" * 64
@@ -29,13 +29,6 @@ SBOM = {
 }
 API = f"{BASE}/v2/team/app/referrers/{SUBJECT}"
 TAG = f"{BASE}/v2/team/app/manifests/sha256-{'a' * 64}"
-
-
-@pytest.fixture
-def fake() -> FakeTransport:
-    fake = FakeTransport()
-    open_registry(fake)
-    return fake
 
 
 def _index(*entries: dict[str, object]) -> dict[str, object]:

@@ -17,17 +17,10 @@ from syncer.errors import (
 )
 from syncer.reference import Repository
 from syncer.registry import transport
-from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply, open_registry
+from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply
 
 REPO = Repository.parse("reg.example/team/app")
 TAGS = f"{BASE}/v2/team/app/tags/list"
-
-
-@pytest.fixture
-def fake() -> FakeTransport:
-    fake = FakeTransport()
-    open_registry(fake)
-    return fake
 
 
 def _page(tags: list[str], link: str | None = None) -> Reply:
