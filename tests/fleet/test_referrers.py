@@ -8,6 +8,7 @@ task, so ``syncer status`` shows it as an image; the destination (distribution
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,13 @@ from tests.support.scenario import insecure, plan_wait, seed, write_json
 pytestmark = pytest.mark.integration
 
 
+def _plan(cli: RunCli, auth: Path, rules: Path) -> dict[str, Any]:
+    """``syncer plan --referrers --wait`` that exits 0; its JSON report."""
+    run = plan_wait(cli, auth, rules, "--referrers", timeout=120)
+    assert run.code == 0, run
+    return run.json
+
+
 def test_workers_copy_referrers_of_images_indexes_and_children_and_later_ones_on_a_resync(
     source: LabRegistry,
     dest: LabRegistry,
@@ -34,26 +42,24 @@ def test_workers_copy_referrers_of_images_indexes_and_children_and_later_ones_on
     seed(source, [lab.get("lab/multi", "oci"), lab.get("lab/multi", "index")])
     arts = [a for s in subjects(lab) for a in sign(source.url, s, "fallback")]
     s, d = source.host, dest.host
-    auth = write_json(fleet_home / "auth.json", {s: {"insecure": True}, d: {"insecure": True}})
+    auth = write_json(fleet_home / "auth.json", insecure(s, d))
     rules = write_json(fleet_home / "images.json", {f"{s}/lab/multi:oci,index": f"{d}/m/multi"})
     workers(1, auth=auth, concurrency=2)
 
-    run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+    report = _plan(syncer_cli, auth, rules)
 
-    assert run.code == 0, run
-    assert_settled(run.json)
-    assert run.json["images"]["done"] == 2 + len(arts), run.json["images"]
+    assert_settled(report)
+    assert report["images"]["done"] == 2 + len(arts), report["images"]
     same_referrers(source.url, dest.url, arts, src_api=False, dst_api=False, repo="m/multi")
 
     later = build_artifact(subjects(lab)[0], SBOM, b"a second SBOM, added after the first plan")
     push_referrer(source.url, "lab/multi", later, "fallback")
-    again = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+    again = _plan(syncer_cli, auth, rules)
 
-    assert again.code == 0, again
-    assert_settled(again.json)
+    assert_settled(again)
     # Referrers the destination already lists are not tasks again: only the new one is.
-    assert again.json["images"]["done"] == 1, again.json["images"]
-    assert again.json["images"]["skipped"] == 2, again.json["images"]
+    assert again["images"]["done"] == 1, again["images"]
+    assert again["images"]["skipped"] == 2, again["images"]
     same_referrers(
         source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
     )
@@ -78,11 +84,10 @@ def test_workers_copy_api_referrers_to_a_registry_with_the_api(
         )
         workers(1, auth=auth, concurrency=2)
 
-        run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+        report = _plan(syncer_cli, auth, rules)
 
-        assert run.code == 0, run
-        assert_settled(run.json)
-        assert run.json["images"]["done"] == 2 + len(arts), run.json["images"]
+        assert_settled(report)
+        assert report["images"]["done"] == 2 + len(arts), report["images"]
         same_referrers(src.url, dst.url, arts, src_api=True, dst_api=True, repo="m/multi")
         # The destination lists them itself: no tag-schema index was written there.
         assert not dst.recorded("PUT", r"/manifests/sha256-")
@@ -100,26 +105,24 @@ def test_a_no_op_plan_asks_the_destination_nothing_once_its_synced_marks_are_in_
     subject = subjects(lab)[0]
     arts = sign(source.url, subject, "fallback")
     s, d = source.host, dest.host
-    auth = write_json(fleet_home / "auth.json", {s: {"insecure": True}, d: {"insecure": True}})
+    auth = write_json(fleet_home / "auth.json", insecure(s, d))
     rules = write_json(fleet_home / "images.json", {f"{s}/lab/multi:oci": f"{d}/m/multi"})
     workers(1, auth=auth, concurrency=2)
-    assert plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120).code == 0
+    _plan(syncer_cli, auth, rules)
     # The first no-op finds every referrer listed at the destination and marks it so.
-    assert plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120).code == 0
+    _plan(syncer_cli, auth, rules)
     asked = [dest.server.count_requests("GET", p) for p in ("/manifests/sha256-", "/referrers/")]
 
-    run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+    report = _plan(syncer_cli, auth, rules)
 
-    assert run.code == 0, run
-    assert run.json["images"]["skipped"] == 1 and run.json["images"]["done"] == 0, run.json
+    assert report["images"]["skipped"] == 1 and report["images"]["done"] == 0, report
     now = [dest.server.count_requests("GET", p) for p in ("/manifests/sha256-", "/referrers/")]
     assert now == asked
     # A new referrer changes the source's answer, so the mark no longer holds.
     later = build_artifact(subject, SBOM, b"an SBOM added after the marks were written")
     push_referrer(source.url, "lab/multi", later, "fallback")
-    again = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
-    assert again.code == 0, again
-    assert again.json["images"]["done"] == 1, again.json["images"]
+    again = _plan(syncer_cli, auth, rules)
+    assert again["images"]["done"] == 1, again["images"]
     same_referrers(
         source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
     )
