@@ -18,12 +18,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from lab.images import build_image_set
 from tests.support.chaos import ChaosProxy
 from tests.support.faults import assert_all_synced, mirror
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, plan_wait, seed, write_json
+from tests.support.scenario import insecure, plan_wait, seed_apps, write_json
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -64,10 +63,9 @@ def test_429_pauses_every_worker_for_retry_after(
     fleet_home: Path,
     redis_client: redis.Redis,
 ) -> None:
-    image_set = build_image_set(
-        52, repos=6, tags_per_repo=1, layer_size=64 << 10, large_layer_size=0
+    images = seed_apps(
+        source, 52, repos=6, tags_per_repo=1, layer_size=64 << 10, large_layer_size=0
     )
-    images = seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
     src = make_proxy(source.host)
     limited = src.fault(
         "GET", r"/blobs/sha256:", nth=3, status=429, headers={"Retry-After": str(RETRY_AFTER)}

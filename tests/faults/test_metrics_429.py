@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lab.images import build_image_set
 from tests.support.chaos import ChaosProxy
 from tests.support.faults import mirror_config
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import plan_wait, seed
+from tests.support.scenario import plan_wait, seed_apps
 from tests.support.scrape import metered_workers, scrape, total
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -26,8 +25,7 @@ def test_a_429_is_counted_for_the_registry_that_sent_it(
     syncer_cli: RunCli,
     fleet_home: Path,
 ) -> None:
-    image_set = build_image_set(53, repos=2, tags_per_repo=1, large_layer_size=0)
-    images = seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
+    images = seed_apps(source, 53, repos=2, tags_per_repo=1, large_layer_size=0)
     src = make_proxy(source.host)
     limited = src.fault("GET", r"/blobs/sha256:", nth=1, status=429, headers={"Retry-After": "1"})
     auth, rules = mirror_config(fleet_home, src.host, dest.host, images)

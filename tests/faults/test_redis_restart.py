@@ -20,7 +20,7 @@ from syncer.fleet.plans import PlanStatus, PlanStore
 from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
 from tests.support.processes import RedisProcess, WorkerPool, fleet_env, run_cli
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, seed, write_json
+from tests.support.scenario import insecure, seed, seed_apps, write_json
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
 
@@ -109,8 +109,7 @@ def test_workers_reconnect_and_plans_persist_across_a_restart(
     dest: LabRegistry,
     fleet_home: Path,
 ) -> None:
-    image_set = build_image_set(56, repos=2, tags_per_repo=1, large_layer_size=0)
-    images = seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
+    images = seed_apps(source, 56, repos=2, tags_per_repo=1, large_layer_size=0)
     url = durable_redis.url(1)
     env = fleet_env(url, fleet_home)
     auth = write_json(fleet_home / "auth.json", insecure(source.host, dest.host))

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from lab.images import build_image_set
 from lab.registry import free_port
 from tests.support.binaries import require_binary
 from tests.support.certs import make_self_signed
@@ -47,6 +46,7 @@ from tests.support.scenario import (
     plan_wait,
     redis_dump,
     seed,
+    seed_apps,
     small_image,
     write_json,
 )
@@ -86,8 +86,7 @@ def test_no_secret_anywhere_after_errors_and_retries(
 ) -> None:
     source = basic_registry
     assert source.password and source.username
-    image_set = build_image_set(61, repos=2, tags_per_repo=2, large_layer_size=0)
-    images = seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
+    images = seed_apps(source, 61, repos=2, tags_per_repo=2, large_layer_size=0)
     src = make_proxy(source.host)
     limited = src.fault("GET", r"/blobs/sha256:", nth=2, status=429, headers={"Retry-After": "1"})
     broken = src.fault("GET", r"/manifests/", nth=1, status=503)

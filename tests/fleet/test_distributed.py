@@ -23,6 +23,7 @@ from tests.support.scenario import (
     mounts_of,
     plan_wait,
     seed,
+    seed_apps,
     uploads_of,
     verify_all,
     write_json,
@@ -230,10 +231,9 @@ def test_http_pools_follow_the_worker_concurrency(
     syncer_cli: RunCli,
     fleet_home: Path,
 ) -> None:
-    image_set = build_image_set(
-        16, repos=12, tags_per_repo=1, layer_size=256 << 10, large_layer_size=0
+    seeded = seed_apps(
+        source, 16, repos=12, tags_per_repo=1, layer_size=256 << 10, large_layer_size=0
     )
-    seeded = seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
     # Slow the source down so that a dozen layer copies overlap.
     with ThrottledRelay(source.host, 1 << 20) as relay:
         auth = write_json(fleet_home / "auth.json", insecure(relay.host, dest.host))

@@ -21,7 +21,7 @@ import pytest
 import redis
 import requests
 
-from lab.images import SeedImage, build_image_set
+from lab.images import SeedImage
 from lab.registry import HtpasswdAuth, RegistryServer
 from syncer.fleet import settings
 from tests.support.processes import (
@@ -38,7 +38,7 @@ from tests.support.scenario import (
     EVERY_TASK,
     redis_dump,
     secret_forms,
-    seed,
+    seed_apps,
     verify_all,
     write_json,
 )
@@ -108,8 +108,7 @@ def flower_run(
             server.start()
         source = LabRegistry(servers[0])
         dest = LabRegistry(servers[1], username="alice", password=password)
-        image_set = build_image_set(14, repos=2, tags_per_repo=2, large_layer_size=0)
-        images = seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
+        images = seed_apps(source, 14, repos=2, tags_per_repo=2, large_layer_size=0)
         auth = write_json(
             home / "auth.json",
             {

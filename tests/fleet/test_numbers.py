@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import redis
 
-from lab.images import SeedImage, build_image_set
+from lab.images import SeedImage
 from syncer.cli.planview import render
 from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
@@ -29,7 +29,7 @@ from syncer.progress import Stats, human_bytes
 from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, plan_wait, seed, start_plan, write_json
+from tests.support.scenario import insecure, plan_wait, seed_apps, start_plan, write_json
 from tests.support.verify import RegistryReader, verify_image
 
 pytestmark = pytest.mark.integration
@@ -41,8 +41,7 @@ PLAN_TIMEOUT = 120.0
 @pytest.fixture
 def images(source: LabRegistry) -> list[SeedImage]:
     """Three repos of two tags sharing one base layer (and a larger layer each), seeded."""
-    image_set = build_image_set(71, repos=REPOS, tags_per_repo=2, layer_size=256 << 10)
-    return seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
+    return seed_apps(source, 71, repos=REPOS, tags_per_repo=2, layer_size=256 << 10)
 
 
 def _rules(src: str, dst: str, images: list[SeedImage], into: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from lab.images import SeedImage, build_image_set
+from lab.images import SeedImage
 from syncer import defaults
 from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
@@ -25,7 +25,7 @@ from syncer.fleet.messages import CopyBlobs, PushImage
 from syncer.fleet.plans import PlanStore
 from tests.support.processes import ManagedProcess, RunCli, WorkerFactory, fleet_env
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, seed, verify_all, write_json
+from tests.support.scenario import insecure, seed_apps, verify_all, write_json
 from tests.support.verify import RegistryReader
 
 pytestmark = pytest.mark.integration
@@ -104,8 +104,7 @@ def test_an_old_only_fleet_keeps_newer_tasks_queued_and_logs_once(
 @pytest.fixture
 def images(source: LabRegistry) -> list[SeedImage]:
     """Three repos of two tags each, small layers only (so blobs go in copy_blobs batches)."""
-    image_set = build_image_set(5, repos=3, tags_per_repo=2, large_layer_size=0)
-    return seed(source, [i for i in image_set.images if i.repo.startswith("lab/app")])
+    return seed_apps(source, 5, repos=3, tags_per_repo=2, large_layer_size=0)
 
 
 def test_old_and_new_workers_side_by_side_finish_a_plan_with_every_image(

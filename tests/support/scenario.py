@@ -54,6 +54,12 @@ def seed(registry: LabRegistry, images: Iterable[SeedImage]) -> list[SeedImage]:
     return subset
 
 
+def seed_apps(registry: LabRegistry, seed_number: int, **layout: int) -> list[SeedImage]:
+    """Seed the ``lab/app*`` images of the lab set ``build_image_set`` makes of ``layout``."""
+    image_set = build_image_set(seed_number, **layout)
+    return seed(registry, [i for i in image_set.images if i.repo.startswith("lab/app")])
+
+
 def plan_wait(
     cli: RunCli, auth: Path, images: Path, *extra: str, timeout: float = PLAN_TIMEOUT
 ) -> CliRun:
