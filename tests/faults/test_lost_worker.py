@@ -27,6 +27,7 @@ from tests.support.faults import (
     LARGE_UPLOAD,
     assert_all_synced,
     assert_settled,
+    follow_plan,
     kill_group,
     mirror_config,
     seed_large_layer,
@@ -41,7 +42,6 @@ from tests.support.verify import RegistryReader
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
-CHUNK = defaults.UPLOAD_CHUNK
 #: The issue's bound: a plan recovers within about two minutes of losing a host.
 RECOVERY_BOUND = 180.0
 
@@ -91,11 +91,9 @@ def test_kill_9_with_default_settings_recovers_on_a_worker_started_afterwards(
         [newcomer] = workers(1, auth=auth, concurrency=2)
         dst.owners = [newcomer.pid]
 
-        run = syncer_cli("status", plan, "--follow", "--output", "json", timeout=RECOVERY_BOUND)
+        report = follow_plan(syncer_cli, plan, timeout=RECOVERY_BOUND)
         ended = time.monotonic() - killed
 
-    assert run.code == 0, run
-    report = run.json
     assert_settled(report)
     assert report["failed"] == [] and report["images"]["done"] == len(images), report
     assert ended < RECOVERY_BOUND, f"the plan ended {ended:.0f}s after the kill"

@@ -28,6 +28,7 @@ from tests.support.chaos import ChaosProxy
 from tests.support.faults import (
     LARGE_UPLOAD,
     assert_all_synced,
+    follow_plan,
     kill_group,
     mirror_config,
     seed_large_layer,
@@ -43,12 +44,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 CHUNK = defaults.UPLOAD_CHUNK
 VISIBILITY = 15
-
-
-def _finish(cli: RunCli, plan: str, timeout: float) -> dict[str, object]:
-    run = cli("status", plan, "--follow", "--output", "json", timeout=timeout)
-    assert run.code == 0, run
-    return run.json
 
 
 def test_kill_9_mid_chunk_resumes_on_another_worker(
@@ -76,7 +71,7 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
         killed_at, killed = len(dst.recorded()), time.monotonic()
         kill_group(victim)
 
-        report = _finish(syncer_cli, plan, timeout=200)
+        report = follow_plan(syncer_cli, plan, timeout=200)
 
     assert_all_synced(report, dest.url, images)
     assert first.content_range() == (0, CHUNK - 1)
@@ -137,7 +132,7 @@ def test_sigterm_mid_blob_finishes_it_warmly(
         assert stopping.proc is not None
         code = stopping.proc.wait(timeout=60)
 
-        report = _finish(syncer_cli, plan, timeout=120)
+        report = follow_plan(syncer_cli, plan, timeout=120)
 
     assert code == 0, stopping.log_tail()
     assert_all_synced(report, dest.url, images)

@@ -14,7 +14,7 @@ from lab.images import SeedImage, build_image_set
 from lab.registry import RegistryServer
 from syncer import defaults
 from tests.support.chaos import ChaosProxy
-from tests.support.processes import RedisProcess, WorkerProcess
+from tests.support.processes import RedisProcess, RunCli, WorkerProcess
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, write_json
 from tests.support.verify import RegistryReader, verify_image
@@ -31,6 +31,13 @@ def mirror_config(home: Path, src: str, dst: str, images: list[SeedImage]) -> tu
         {f"{src}/{i.repo}:{i.tag}": f"{dst}/{mirror(i.repo)}" for i in images},
     )
     return auth, rules
+
+
+def follow_plan(cli: RunCli, plan: str, timeout: float) -> dict[str, Any]:
+    """``syncer status PLAN --follow --output json`` until the plan ends; it exits 0; its report."""
+    run = cli("status", plan, "--follow", "--output", "json", timeout=timeout)
+    assert run.code == 0, run
+    return run.json
 
 
 def seed_large_layer(source: LabRegistry, seed_number: int) -> tuple[list[SeedImage], Blob]:
