@@ -28,15 +28,14 @@ from tests.support.faults import (
     assert_all_synced,
     assert_settled,
     follow_plan,
+    inside_second_chunk,
     kill_group,
     mirror_config,
-    seed_large_layer,
     verify_synced,
-    wait_inside_second_chunk,
 )
 from tests.support.processes import RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry
-from tests.support.scenario import plan_wait, seed, start_plan
+from tests.support.scenario import plan_wait, seed
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
 
@@ -76,34 +75,30 @@ def test_kill_9_with_default_settings_recovers_on_a_worker_started_afterwards(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SYNCER_VISIBILITY_TIMEOUT", raising=False)  # the defaults, for everyone
-    images, big = seed_large_layer(source, 61)
     dst = make_proxy(dest.host, buffer_bodies=True)
-    with ThrottledRelay(source.host, 16 << 20) as relay:
-        auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
-        [victim] = workers(1, auth=auth, concurrency=2)
-        dst.owners = [victim.pid]
-        plan = start_plan(syncer_cli, auth, rules)
-
-        wait_inside_second_chunk(dst)
+    with inside_second_chunk(source, dst, workers, syncer_cli, fleet_home, 61, 1) as caught:
+        [victim] = caught.fleet
         kill_group(victim)
         killed = time.monotonic()
         killed_at = len(dst.recorded())
-        [newcomer] = workers(1, auth=auth, concurrency=2)
+        [newcomer] = workers(1, auth=caught.auth, concurrency=2)
         dst.owners = [newcomer.pid]
 
-        report = follow_plan(syncer_cli, plan, timeout=RECOVERY_BOUND)
+        report = follow_plan(syncer_cli, caught.plan, timeout=RECOVERY_BOUND)
         ended = time.monotonic() - killed
 
     assert_settled(report)
-    assert report["failed"] == [] and report["images"]["done"] == len(images), report
+    assert report["failed"] == [] and report["images"]["done"] == len(caught.images), report
     assert ended < RECOVERY_BOUND, f"the plan ended {ended:.0f}s after the kill"
     with RegistryReader(dest.url) as reader:
-        verify_synced(reader, images)
+        verify_synced(reader, caught.images)
     # One upload session for the large blob, resumed by the newcomer, and the
     # registry accepted each of its bytes once (the chunk cut by the kill never
     # reached it: the proxy buffers bodies, as nginx does in front of Harbor).
-    session = _big_upload(dst, big.digest)
-    assert _landed_bytes(session) == big.size, [(r.method, r.status, r.sent) for r in session]
+    session = _big_upload(dst, caught.big.digest)
+    assert _landed_bytes(session) == caught.big.size, [
+        (r.method, r.status, r.sent) for r in session
+    ]
     resumed = [r for r in dst.recorded()[killed_at:] if r.path == session[0].path]
     assert resumed and resumed[0].method == "GET" and resumed[0].status == 204, resumed
     assert {dst.sender(r) for r in resumed} == {newcomer.pid}

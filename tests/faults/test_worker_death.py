@@ -29,11 +29,10 @@ from tests.support.faults import (
     LARGE_UPLOAD,
     assert_all_synced,
     follow_plan,
+    inside_second_chunk,
     kill_group,
     mirror_config,
-    seed_large_layer,
     wait_for,
-    wait_inside_second_chunk,
 )
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
@@ -54,26 +53,18 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
     syncer_cli: RunCli,
     fleet_home: Path,
 ) -> None:
-    images, big = seed_large_layer(source, 53)
     dst = make_proxy(dest.host, buffer_bodies=True)
-    with ThrottledRelay(source.host, 16 << 20) as relay:
-        auth, rules = mirror_config(fleet_home, relay.host, dst.host, images)
-        fleet = workers(
-            2, auth=auth, concurrency=2, env={"SYNCER_VISIBILITY_TIMEOUT": str(VISIBILITY)}
-        )
-        dst.owners = [w.pid for w in fleet]
-        plan = start_plan(syncer_cli, auth, rules)
-
-        wait_inside_second_chunk(dst)
+    env = {"SYNCER_VISIBILITY_TIMEOUT": str(VISIBILITY)}
+    with inside_second_chunk(source, dst, workers, syncer_cli, fleet_home, 53, 2, env) as caught:
         first, second = dst.recorded("PATCH", LARGE_UPLOAD)[:2]
-        [victim] = [w for w in fleet if w.pid == dst.sender(second)]
-        [survivor] = [w for w in fleet if w is not victim]
+        [victim] = [w for w in caught.fleet if w.pid == dst.sender(second)]
+        [survivor] = [w for w in caught.fleet if w is not victim]
         killed_at, killed = len(dst.recorded()), time.monotonic()
         kill_group(victim)
 
-        report = follow_plan(syncer_cli, plan, timeout=200)
+        report = follow_plan(syncer_cli, caught.plan, timeout=200)
 
-    assert_all_synced(report, dest.url, images)
+    assert_all_synced(report, dest.url, caught.images)
     assert first.content_range() == (0, CHUNK - 1)
     assert second.content_range() == (CHUNK, 2 * CHUNK - 1) and second.status == 0
     # After the kill, the survivor asked the same session what it holds ...
@@ -94,7 +85,7 @@ def test_kill_9_mid_chunk_resumes_on_another_worker(
     assert {dst.sender(p) for p in patches} == {survivor.pid}
     spans = [p.content_range() for p in patches]
     assert all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:], strict=False))  # type: ignore[index]
-    assert spans[-1][1] == big.size - 1  # type: ignore[index]
+    assert spans[-1][1] == caught.big.size - 1  # type: ignore[index]
     assert [r.status for r in session if r.method == "PUT"] == [201]
     assert "resuming upload of" in survivor.log_text()
 

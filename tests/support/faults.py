@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,10 @@ from lab.images import SeedImage, build_image_set
 from lab.registry import RegistryServer
 from syncer import defaults
 from tests.support.chaos import ChaosProxy
-from tests.support.processes import RedisProcess, RunCli, WorkerProcess
+from tests.support.processes import RedisProcess, RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry
-from tests.support.scenario import insecure, seed, write_json
+from tests.support.scenario import insecure, seed, start_plan, write_json
+from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
 
 #: The upload session of the large blob the worker-death tests interrupt.
@@ -61,6 +64,39 @@ def wait_inside_second_chunk(dst: ChaosProxy) -> None:
 
     wait_for("the second chunk to start", second_chunk_on_the_wire, timeout=60)
     time.sleep(0.5)  # well inside the second chunk
+
+
+@dataclass(frozen=True)
+class CaughtUpload:
+    """A plan caught inside its large blob's second chunk (see :func:`inside_second_chunk`)."""
+
+    images: list[SeedImage]
+    big: Blob
+    auth: Path
+    fleet: list[WorkerProcess]
+    plan: str
+
+
+@contextmanager
+def inside_second_chunk(
+    source: LabRegistry,
+    dst: ChaosProxy,
+    workers: WorkerFactory,
+    cli: RunCli,
+    home: Path,
+    seed_number: int,
+    count: int,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[CaughtUpload]:
+    """Start ``count`` workers on the large layer's plan via a relay; yield in its second chunk."""
+    images, big = seed_large_layer(source, seed_number)
+    with ThrottledRelay(source.host, 16 << 20) as relay:
+        auth, rules = mirror_config(home, relay.host, dst.host, images)
+        fleet = workers(count, auth=auth, concurrency=2, env=env)
+        dst.owners = [w.pid for w in fleet]
+        plan = start_plan(cli, auth, rules)
+        wait_inside_second_chunk(dst)
+        yield CaughtUpload(images, big, auth, fleet, plan)
 
 
 def mirror(repo: str) -> str:
