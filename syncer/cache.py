@@ -84,6 +84,20 @@ class FileBlobCache(MemoryBlobCache):
         super().__init__()
         self.path = path
         self._data = self._read()
+        #: Entries found stale since the last flush: the merge must not bring them back.
+        self._dropped: set[tuple[str, str, str]] = set()
+
+    def add(self, registry: str, repo: str, digest: str) -> None:
+        """Record a confirmed blob (again, if it had been found stale)."""
+        with self._lock:
+            self._dropped.discard((registry, repo, digest))
+        super().add(registry, repo, digest)
+
+    def discard(self, registry: str, repo: str, digest: str) -> None:
+        """Forget a stale entry, here and, at the next flush, in the file."""
+        with self._lock:
+            self._dropped.add((registry, repo, digest))
+        super().discard(registry, repo, digest)
 
     def _read(self) -> dict[str, dict[str, set[str]]]:
         try:
@@ -107,6 +121,9 @@ class FileBlobCache(MemoryBlobCache):
         """Merge with what other processes wrote, then replace the file atomically."""
         with self._lock:
             merged = self._read()
+            for reg, repo, dig in self._dropped:
+                merged.get(reg, {}).get(dig, set()).discard(repo)
+            self._dropped.clear()
             for reg, digests in self._data.items():
                 for dig, repos in digests.items():
                     merged.setdefault(reg, {}).setdefault(dig, set()).update(repos)

@@ -3,7 +3,7 @@
 A 429 with ``Retry-After``, or Docker Hub's ``ratelimit-remaining`` header
 running low (https://docs.docker.com/docker-hub/usage/pulls/), pauses every
 request to that registry: every thread with :class:`LocalThrottle`, every
-worker of a fleet with :class:`syncer.fleet.limits.RedisThrottle`.
+worker of a fleet with :class:`syncer.fleet.locks.RedisThrottle`.
 """
 
 from __future__ import annotations

@@ -55,12 +55,14 @@ class PlanPreview:
 def preview(config: SyncConfig) -> PlanPreview:
     """The tasks :func:`submit` would enqueue."""
     expand: list[str] = []
-    tags: list[str] = []
+    jobs = []
     for rule in config.rules:
         if rule.kind in ("all", "regex"):
             expand.append(rule.key)
         else:
-            tags.extend(job.label for job in unique_jobs(explicit_jobs(rule)))
+            jobs.extend(explicit_jobs(rule))
+    # Across rules, as submit does: an image two rules name is one task.
+    tags = [job.label for job in unique_jobs(jobs)]
     return PlanPreview(expand, tags, [bad.reason for bad in config.broken])
 
 

@@ -48,6 +48,37 @@ def test_a_flushed_file_is_read_back_by_the_next_run(tmp_path: Path) -> None:
     assert FileBlobCache(path).has("dst.io", "team/app", A)
 
 
+def test_a_stale_entry_leaves_the_file_at_the_next_flush(tmp_path: Path) -> None:
+    path = tmp_path / "blobs.json"
+    first = FileBlobCache(path)
+    first.add("dst.io", "team/app", A)
+    first.add("dst.io", "team/base", A)
+    first.flush()
+
+    second = FileBlobCache(path)
+    second.discard("dst.io", "team/app", A)  # the destination lost it
+    other = FileBlobCache(path)
+    other.add("dst.io", "team/other", B)
+    other.flush()  # another process writes meanwhile
+    second.flush()
+
+    reread = FileBlobCache(path)
+    assert not reread.has("dst.io", "team/app", A)
+    assert reread.has("dst.io", "team/base", A) and reread.has("dst.io", "team/other", B)
+
+
+def test_an_entry_found_again_after_it_was_stale_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "blobs.json"
+    cache = FileBlobCache(path)
+    cache.add("dst.io", "team/app", A)
+    cache.flush()
+    cache.discard("dst.io", "team/app", A)
+    cache.add("dst.io", "team/app", A)  # copied again and confirmed
+    cache.flush()
+
+    assert FileBlobCache(path).has("dst.io", "team/app", A)
+
+
 def test_flush_merges_what_another_process_wrote_meanwhile(tmp_path: Path) -> None:
     path = tmp_path / "blobs.json"
     one, two = FileBlobCache(path), FileBlobCache(path)

@@ -82,6 +82,17 @@ def test_the_plan_keeps_its_options_but_no_credential(redis_client: redis.Redis)
     assert store.ttl_for(plan) == 120
 
 
+def test_the_preview_counts_an_image_two_rules_name_once_as_submit_sends_it(
+    redis_client: redis.Redis,
+) -> None:
+    config = _config(TAGS, SAME)
+    sent = Recorder()
+    submit(config, SyncOptions(), redis_client, sent)
+
+    sync_tags = [name for name, _, _ in sent.sent if name == settings.SYNC_TAG]
+    assert len(preview(config).tag_tasks) == len(sync_tags) == 4
+
+
 def test_the_preview_lists_what_submit_would_send_and_sends_nothing() -> None:
     shown = preview(_config(REPO_WIDE, TAGS, broken=(BROKEN,)))
     assert shown.expand_tasks == ["src.example/lab/all"]
