@@ -239,6 +239,11 @@ def once_seen(blob: str) -> str:
     return f"seen:{blob}"
 
 
+def once_referrer(image: str) -> str:
+    """A referrer (an :func:`image_id`) was sent as its own ``sync_tag`` task."""
+    return f"referrer:{image}"
+
+
 def once_landed(blob: str) -> str:
     """A blob landed and was counted done."""
     return f"landed:{blob}"

@@ -23,6 +23,7 @@ from typing import Any
 from syncer import defaults
 from syncer.engine import Resolved
 from syncer.errors import DeadlineError
+from syncer.fleet import keys
 from syncer.fleet.context import FleetContext
 from syncer.fleet.enqueue import send
 from syncer.fleet.keys import image_id
@@ -75,7 +76,7 @@ def follow(fleet: FleetContext, plan: str, job: TagJob, res: Resolved, referrer:
     sent = 0
     for ref, found in found_by.find(job, res, itself).items():
         image = image_id(str(ref.source), str(ref.dest))
-        if not fleet.plans.once(plan, f"referrer:{image}"):
+        if not fleet.plans.once(plan, keys.once_referrer(image)):
             continue
         fleet.plans.bump(plan, tags_total=1)
         send(

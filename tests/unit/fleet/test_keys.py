@@ -51,6 +51,7 @@ PINNED: list[tuple[str, tuple[str, ...], str]] = [
     ("once_expand", ("quay.io/a",), "expand:quay.io/a"),
     ("once_finished", (IMG, "quay.io/a"), f"finished:{IMG}:quay.io/a"),
     ("once_seen", (B,), f"seen:{B}"),
+    ("once_referrer", ("img1",), "referrer:img1"),
     ("once_landed", (B,), f"landed:{B}"),
     ("once_failed", (B,), f"failed:{B}"),
     ("once_bytes", (R, D), f"bytes:{R}@{D}"),
