@@ -65,7 +65,7 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
 
 
 def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
-    meta = fleet.plans.meta(plan)
+    meta = fleet.plans.settings(plan)
     return bool(meta.get("force")), PlatformFilter.from_dict(meta.get("platforms"))
 
 
