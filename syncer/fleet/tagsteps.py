@@ -121,9 +121,10 @@ def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, D
     dst = res.job.dest.repo
     fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
     missing: dict[str, Descriptor] = {}
+    cached = fleet.cache.known(dst.registry, dst.path, list(res.blobs))
     for desc in res.blobs.values():
         key = keys.blob_key(str(dst), desc.digest)
-        if not fleet.cache.has(dst.registry, dst.path, desc.digest):
+        if desc.digest not in cached:
             missing[key] = desc
             continue
         fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "exists")
