@@ -162,6 +162,15 @@ class PlanStore:
         pipe.expire(key, self.ttl_for(plan))
         return bool(pipe.execute()[0])
 
+    def once_all(self, plan: str, tokens: list[str]) -> list[bool]:
+        """:meth:`once` for each of ``tokens``, in one round trip."""
+        key = keys.plan_once(plan)
+        pipe = self.redis.pipeline()
+        for token in tokens:
+            pipe.sadd(key, token)
+        pipe.expire(key, self.ttl_for(plan))
+        return [bool(first) for first in pipe.execute()[:-1]]
+
     def bump(self, plan: str, **deltas: int) -> None:
         """Add to counters, e.g. ``bump(plan, tags_total=3)``."""
         key = keys.plan_counters(plan)
