@@ -76,9 +76,10 @@ def sync_tag(
 
     ``owner`` (this task's id) names the blob claims, so a redelivered task
     gets them back. ``referrer`` says the image is a referrer (copied whole).
+    The task has just found the plan live (``workers/tasks.py``), so the step
+    does not ask Redis again: a plan cancelled since is noticed before the
+    push (:func:`push_image`) or by the blob copies.
     """
-    if fleet.plans.cancelled(plan):
-        return "cancelled"
     force, platforms = _options(fleet, plan)
     res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
     referrersteps.follow(fleet, plan, job, res, referrer)
