@@ -26,6 +26,15 @@ class RedisBlobCache:
         with guard(_WHAT):
             return bool(self._redis.sismember(keys.cached_blobs(registry, repo), digest))
 
+    def known(self, registry: str, repo: str, digests: list[str]) -> set[str]:
+        """Which of ``digests`` are known to be in ``registry/repo``, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for digest in digests:
+            pipe.sismember(keys.cached_blobs(registry, repo), digest)
+        with guard(_WHAT):
+            found = pipe.execute()
+        return {d for d, hit in zip(digests, found, strict=True) if hit}
+
     def add(self, registry: str, repo: str, digest: str) -> None:
         """Record a confirmed blob in both the repo set and the mount index."""
         pipe = self._redis.pipeline(transaction=False)

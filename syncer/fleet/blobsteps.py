@@ -42,7 +42,7 @@ class BusyError(SyncerError):
 
 
 def _limit(fleet: FleetContext, plan: str, registry: str) -> int | None:
-    limits = {**fleet.limits, **(fleet.plans.meta(plan).get("limits") or {})}
+    limits = {**fleet.limits, **(fleet.plans.settings(plan).get("limits") or {})}
     value = limits.get(registry)
     return int(value) if value else None
 

@@ -28,6 +28,9 @@ COUNTER_FIELDS = tuple(
     for attr in ("total", "done", "skipped", "failed")
 ) + ("blobs_mounted", "rules_pending")
 
+#: How many plans' settings a process keeps (the oldest read goes first).
+_SETTINGS_KEPT = 256
+
 #: Counters whose change may end a plan.
 _ENDING = frozenset({"tags_done", "tags_skipped", "tags_failed", "rules_pending"})
 
@@ -88,6 +91,7 @@ class PlanStore:
         self.redis = client
         self.ttl = ttl
         self._ttls: dict[str, int] = {}
+        self._settings: dict[str, dict[str, Any]] = {}
 
     def create(self, meta: dict[str, Any]) -> str:
         """Register a new plan; return its id."""
@@ -129,6 +133,21 @@ class PlanStore:
         raw = self.redis.get(keys.plan_meta(plan))
         return cast(dict[str, Any], json.loads(raw)) if raw else {}
 
+    def settings(self, plan: str) -> dict[str, Any]:
+        """The plan's metadata as read once by this process: for the fields fixed at creation.
+
+        ``force``, ``platforms`` and ``referrers`` never change after
+        :meth:`create`; reading them once saves every tag a round trip.
+        """
+        known = self._settings.get(plan)
+        if known is None:
+            known = self.meta(plan)
+            if known:  # an unknown plan is asked again: it may not be written yet
+                if len(self._settings) >= _SETTINGS_KEPT:  # a long-lived worker sees many plans
+                    del self._settings[next(iter(self._settings))]
+                self._settings[plan] = known
+        return known
+
     def update_meta(self, plan: str, **fields: Any) -> None:
         """Merge ``fields`` into the metadata."""
         meta = self.meta(plan)
@@ -142,6 +161,15 @@ class PlanStore:
         pipe.sadd(key, token)
         pipe.expire(key, self.ttl_for(plan))
         return bool(pipe.execute()[0])
+
+    def once_all(self, plan: str, tokens: list[str]) -> list[bool]:
+        """:meth:`once` for each of ``tokens``, in one round trip."""
+        key = keys.plan_once(plan)
+        pipe = self.redis.pipeline()
+        for token in tokens:
+            pipe.sadd(key, token)
+        pipe.expire(key, self.ttl_for(plan))
+        return [bool(first) for first in pipe.execute()[:-1]]
 
     def bump(self, plan: str, **deltas: int) -> None:
         """Add to counters, e.g. ``bump(plan, tags_total=3)``."""
@@ -187,12 +215,17 @@ class PlanStore:
         pipe.rpush(key, json.dumps(result.to_dict()))
         pipe.hincrby(keys.plan_counters(plan), f"tags_{attr}", 1)
         self._keep_alive(pipe, plan)
-        pipe.execute()
+        # Read back in the same round trip, for note_end: the counters as they
+        # stand after this result.
+        pipe.hgetall(keys.plan_counters(plan))
+        pipe.exists(keys.plan_cancelled(plan))
+        *_, raw_counters, cancelled = pipe.execute()
         metrics.recorder().image(
             metrics.image_result(result.status, result.reason),
             metrics.failure_code(result.reason) if result.status == "failed" else "",
         )
-        self.note_end(plan)
+        if _over(plan, raw_counters, cancelled):
+            self._stop_clock(plan)
 
     def note_end(self, plan: str) -> None:
         """Stop the plan's clock if it has just finished: its elapsed time ends here.
@@ -201,8 +234,12 @@ class PlanStore:
         before any step did (an older worker) stops it in :meth:`status`.
         """
         if self.finished(plan):
-            key = keys.plan_ended(plan)
-            self.redis.set(key, repr(time.time()), nx=True, ex=self.ttl_for(plan))
+            self._stop_clock(plan)
+
+    def _stop_clock(self, plan: str) -> None:
+        """Record the plan's end time, unless a step already did."""
+        key = keys.plan_ended(plan)
+        self.redis.set(key, repr(time.time()), nx=True, ex=self.ttl_for(plan))
 
     def cancel(self, plan: str) -> None:
         """Mark the plan cancelled; workers drop its tasks and stop its streams."""
@@ -229,9 +266,7 @@ class PlanStore:
         pipe.hgetall(keys.plan_counters(plan))
         pipe.exists(keys.plan_cancelled(plan))
         raw_counters, cancelled = pipe.execute()
-        counters = dict.fromkeys(COUNTER_FIELDS, 0)
-        counters.update({text(k): int(v) for k, v in raw_counters.items()})
-        return PlanStatus(plan, {}, counters, bool(cancelled), []).finished
+        return _over(plan, raw_counters, cancelled)
 
     def status(self, plan: str) -> PlanStatus:
         """A consistent snapshot of the plan."""
@@ -255,3 +290,10 @@ class PlanStore:
                 ended = self.redis.get(key)
             meta["ended"] = float(ended) if ended else time.time()
         return status
+
+
+def _over(plan: str, raw_counters: dict[Any, Any], cancelled: object) -> bool:
+    """Whether counters (as HGETALL returns them) and the cancel flag say the plan is over."""
+    counters = dict.fromkeys(COUNTER_FIELDS, 0)
+    counters.update({text(k): int(v) for k, v in raw_counters.items()})
+    return PlanStatus(plan, {}, counters, bool(cancelled), []).finished

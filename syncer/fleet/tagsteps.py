@@ -65,7 +65,7 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
 
 
 def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
-    meta = fleet.plans.meta(plan)
+    meta = fleet.plans.settings(plan)
     return bool(meta.get("force")), PlatformFilter.from_dict(meta.get("platforms"))
 
 
@@ -76,9 +76,10 @@ def sync_tag(
 
     ``owner`` (this task's id) names the blob claims, so a redelivered task
     gets them back. ``referrer`` says the image is a referrer (copied whole).
+    The task has just found the plan live (``workers/tasks.py``), so the step
+    does not ask Redis again: a plan cancelled since is noticed before the
+    push (:func:`push_image`) or by the blob copies.
     """
-    if fleet.plans.cancelled(plan):
-        return "cancelled"
     force, platforms = _options(fleet, plan)
     res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
     referrersteps.follow(fleet, plan, job, res, referrer)
@@ -120,17 +121,35 @@ def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, D
     """The image's blobs the shared cache does not know at the destination, by blob key."""
     dst = res.job.dest.repo
     fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
-    missing: dict[str, Descriptor] = {}
-    for desc in res.blobs.values():
-        key = keys.blob_key(str(dst), desc.digest)
-        if not fleet.cache.has(dst.registry, dst.path, desc.digest):
-            missing[key] = desc
-            continue
-        fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, "exists")
-        if fleet.plans.once(plan, keys.once_seen(key)):
-            fleet.plans.bump(plan, blobs_total=1, blobs_skipped=1)
-            metrics.recorder().blob(res.job.source.repo.registry, dst.registry, "exists")
-    return missing
+    cached = fleet.cache.known(dst.registry, dst.path, list(res.blobs))
+    _count_cached(fleet, plan, res, [d for d in res.blobs.values() if d.digest in cached])
+    return {
+        keys.blob_key(str(dst), d.digest): d for d in res.blobs.values() if d.digest not in cached
+    }
+
+
+def _count_cached(fleet: FleetContext, plan: str, res: Resolved, found: list[Descriptor]) -> None:
+    """Count blobs already at the destination: bytes once per registry, blobs once per repo.
+
+    As :meth:`PlanStore.settle` with ``exists`` and a ``seen`` once-token per
+    blob, but all of an image's tokens in one round trip and one bump.
+    """
+    if not found:
+        return
+    dst = res.job.dest.repo
+    tokens: list[str] = []
+    for desc in found:
+        tokens += [
+            keys.once_settled(dst.registry, desc.digest),
+            keys.once_seen(keys.blob_key(str(dst), desc.digest)),
+        ]
+    firsts = fleet.plans.once_all(plan, tokens)
+    settled, seen = firsts[0::2], sum(firsts[1::2])
+    skipped = sum(max(d.size, 0) for d, first in zip(found, settled, strict=True) if first)
+    if skipped or seen:
+        fleet.plans.bump(plan, bytes_skipped=skipped, blobs_total=seen, blobs_skipped=seen)
+    for _ in range(seen):
+        metrics.recorder().blob(res.job.source.repo.registry, dst.registry, "exists")
 
 
 def _hand_out_copies(

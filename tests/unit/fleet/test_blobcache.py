@@ -44,6 +44,7 @@ def test_blob_cache_without_redis_is_a_transient_state_error() -> None:
     cache = RedisBlobCache(redis.Redis(port=port, socket_connect_timeout=1))
     calls = [
         lambda: cache.has("reg:5000", "team/a", A),
+        lambda: cache.known("reg:5000", "team/a", [A, B]),
         lambda: cache.add("reg:5000", "team/a", A),
         lambda: cache.discard("reg:5000", "team/a", A),
         lambda: cache.repos_with("reg:5000", A),
@@ -65,3 +66,14 @@ def test_the_mount_index_follows_adds_and_discards(redis_client: redis.Redis) ->
     cache.discard("dst.io", "team/app", A)
     assert redis_client.smembers(keys.repos_holding("dst.io", A)) == {b"team/base"}
     assert not redis_client.exists(keys.cached_blobs("dst.io", "team/app"))
+
+
+def test_known_answers_for_many_digests_of_one_repository(redis_client: redis.Redis) -> None:
+    cache = RedisBlobCache(redis_client)
+    cache.add("reg:5000", "team/a", A)
+    cache.add("reg:5000", "team/a", C)
+    cache.add("reg:5000", "team/b", B)
+    assert cache.known("reg:5000", "team/a", [A, B, C]) == {A, C}
+    assert cache.known("reg:5000", "team/b", [A, B]) == {B}
+    assert cache.known("other:5000", "team/a", [A]) == set()
+    assert cache.known("reg:5000", "team/a", []) == set()

@@ -266,7 +266,7 @@ def _fleet_with_limits(client: redis.Redis, limits: dict[str, int]) -> object:
     return SimpleNamespace(
         limiter=ConnectionLimiter(client, ttl=5, poll=0.05),
         limits=limits,
-        plans=SimpleNamespace(meta=lambda plan: {}),
+        plans=SimpleNamespace(meta=lambda plan: {}, settings=lambda plan: {}),
     )
 
 

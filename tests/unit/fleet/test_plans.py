@@ -202,3 +202,31 @@ def test_the_clock_stops_when_the_last_tag_settles(redis_client: redis.Redis) ->
     stats = status.stats()
     assert stats.images.total == 1 and stats.ended is not None
     assert stats.ended - stats.started == pytest.approx(ended - status.meta["created"], abs=0.01)
+
+
+def test_a_worker_reads_a_plans_settings_once(redis_client: redis.Redis) -> None:
+    plan = PlanStore(redis_client, ttl=TTL).create({"force": True, "limits": {"r": 2}})
+    worker_side = PlanStore(redis_client)
+    assert worker_side.settings("unknown-plan") == {}
+    assert worker_side.settings(plan)["limits"] == {"r": 2}
+    # Asked again, the store answers from memory: a changed key is not read back.
+    redis_client.set(keys.plan_meta(plan), '{"force": false}')
+    assert worker_side.settings(plan)["force"] is True
+    assert worker_side.meta(plan) == {"force": False}
+
+
+def test_a_plans_settings_are_read_again_once_it_exists(redis_client: redis.Redis) -> None:
+    worker_side = PlanStore(redis_client)
+    assert worker_side.settings("later") == {}
+    redis_client.set(keys.plan_meta("later"), '{"force": true}')
+    assert worker_side.settings("later") == {"force": True}
+
+
+def test_the_clock_runs_until_the_last_of_several_tags_settles(redis_client: redis.Redis) -> None:
+    store = PlanStore(redis_client, ttl=TTL)
+    plan = store.create({})
+    store.bump(plan, tags_total=2)
+    store.record(plan, ImageResult("s:1", "d:1", "skipped"))
+    assert redis_client.get(keys.plan_ended(plan)) is None and not store.finished(plan)
+    store.record(plan, ImageResult("s:2", "d:2", "failed", "boom"))
+    assert redis_client.get(keys.plan_ended(plan)) is not None and store.finished(plan)
