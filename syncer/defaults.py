@@ -169,11 +169,12 @@ PLAN_TTL = 7 * 24 * 3600
 #: to ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
 #: ``$SYNCER_VISIBILITY_TIMEOUT``.
 VISIBILITY_TIMEOUT = 60
-#: An image's blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES per image,
-#: are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
+#: Blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES and BATCH_COUNT blobs
+#: a batch, are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
 #: a task costs several Redis round trips and events, about as much CPU as
-#: copying a 1 MiB blob on a fast link. Batches run after every waiting
-#: ``sync_tag`` (BATCH_PRIORITY), so large blobs are found and started first.
+#: copying a 1 MiB blob on a fast link. The small blobs of all the images of
+#: one ``sync_tags`` task share batches. Batches run after every waiting
+#: ``sync_tags`` (BATCH_PRIORITY), so large blobs are found and started first.
 #: ``$SYNCER_BATCH_BLOB`` overrides the size; 0 gives every blob its own task.
 BATCH_BLOB = 4 << 20
 BATCH_BYTES = 16 << 20
@@ -182,9 +183,20 @@ BATCH_COUNT = 50
 BATCH_PRIORITY = 8
 #: How long a batch waits, in all, for its blobs another worker is uploading.
 BATCH_BUSY_WAIT = 2.0
-#: A fan-out larger than this is split into ``enqueue_tags`` tasks of this many
-#: images, so several workers publish a 50k-tag repository in parallel.
+#: A fan-out sends its images as ``sync_tags`` tasks of this many: a task
+#: costs Celery and Redis more CPU than a no-op image's two HEADs, so a mostly
+#: unchanged repository is checked by the batch, not by the tag.
+TAG_BATCH = 20
+#: How many images of one ``sync_tags`` task are resolved at once (their HEADs
+#: overlap on the worker's keep-alive connections).
+TAG_BATCH_THREADS = 4
+#: A fan-out of more than FANOUT_DIRECT images is split into ``enqueue_tags``
+#: tasks of FANOUT_CHUNK images, so several workers publish a 50k-tag
+#: repository in parallel (publishing costs about a millisecond a message).
+FANOUT_DIRECT = 2000
 FANOUT_CHUNK = 250
+#: How many plans' fixed settings a worker process keeps (the oldest read goes first).
+PLAN_SETTINGS_KEPT = 256
 #: Celery retries of a task that failed with a transient error.
 MAX_RETRIES = 6
 #: How long a task waits for Redis to come back before retrying through it.

@@ -20,6 +20,7 @@ goes back to the queue for a newer worker (:mod:`workers.upgrade`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -33,7 +34,7 @@ from celery.signals import task_prerun
 
 from syncer.defaults import BATCH_PRIORITY, BUSY_FIRST, BUSY_MAX, MAX_RETRIES, REDIS_WAIT
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet import blobsteps, results, settings, state, tagsteps
+from syncer.fleet import blobsteps, enqueue, results, settings, state, tagsteps
 from syncer.fleet.context import FleetContext
 from syncer.fleet.messages import (
     CopyBlob,
@@ -43,6 +44,7 @@ from syncer.fleet.messages import (
     Message,
     PushImage,
     SyncTag,
+    SyncTags,
 )
 from syncer.jobs import TagJob
 from syncer.platformchoice import platform_list
@@ -308,6 +310,49 @@ def sync_tag(task: Task, f: FleetContext, msg: SyncTag) -> str:
         platform_list(list(msg.platforms)) if msg.platforms else (),
     )
     return tagsteps.sync_tag(f, msg.plan, job, owner=task.request.id or "", referrer=msg.referrer)
+
+
+@fleet_task(SyncTags, _tags_failed)
+def sync_tags(task: Task, f: FleetContext, msg: SyncTags) -> str:
+    """Resolve a batch of images (HEADs first, several at once) and fan out their missing blobs.
+
+    An image whose resolve failed is handled alone: a transient error goes
+    back to the queue as its own ``sync_tag`` task (which has the retry
+    policy), any other is recorded as that image's failure. A Redis error
+    fails the whole batch, which its retry redoes (every step is idempotent).
+    """
+    jobs: list[TagJob] = []
+    for body in msg.jobs:
+        try:
+            jobs.append(TagJob.from_dict(body))
+        except SyncerError as exc:  # a reference that does not parse
+            _tag_failed(f, {"plan": msg.plan, **body}, describe(exc))
+        except (KeyError, TypeError, ValueError) as exc:
+            _tag_failed(f, {"plan": msg.plan, **body}, f"bad job: {type(exc).__name__}")
+    outcomes, errors = tagsteps.sync_tags(f, msg.plan, jobs, owner=task.request.id or "")
+    for _, error in errors:
+        if isinstance(error, StateError):
+            raise error
+    for job, error in errors:
+        if isinstance(error, SyncerError) and is_transient(error):
+            single = enqueue.sync_tag_message(msg.plan, job)
+            if not _confirmed(functools.partial(enqueue.send, f.dispatch, single)):
+                raise _requeue(f"hand-off of {job.label}") from None
+            outcomes["retried alone"] += 1
+            continue
+        if not isinstance(error, SyncerError):
+            log.error(
+                "task %s[%s]: %s failed", task.name, task.request.id, job.label, exc_info=error
+            )
+        reason = (
+            describe(error) + _auth_hint(task, error)
+            if isinstance(error, SyncerError)
+            else f"internal error: {type(error).__name__}"
+        )
+        _tag_failed(f, {"plan": msg.plan, **job.to_dict()}, reason)
+        outcomes["failed"] += 1
+    # Flower shows a task's result: how each of its images ended.
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
 
 
 @fleet_task(CopyBlob, _blob_failed)

@@ -10,7 +10,15 @@ from __future__ import annotations
 from syncer import defaults
 from syncer.fleet import settings
 from syncer.fleet.context import Dispatcher, FleetContext
-from syncer.fleet.messages import CopyBlob, CopyBlobs, EnqueueTags, Message, PushImage, SyncTag
+from syncer.fleet.messages import (
+    CopyBlob,
+    CopyBlobs,
+    EnqueueTags,
+    Message,
+    PushImage,
+    SyncTag,
+    SyncTags,
+)
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
 from syncer.reference import Repository
@@ -27,18 +35,24 @@ def sync_tag_message(plan: str, job: TagJob) -> SyncTag:
 
 
 def fan_out(dispatch: Dispatcher, plan: str, jobs: list[TagJob]) -> None:
-    """One ``sync_tag`` task per image; big fan-outs go through ``enqueue_tags`` chunks.
+    """The images as ``sync_tags`` batches; big fan-outs go through ``enqueue_tags`` chunks.
 
     Publishing costs about a millisecond of CPU per message, so a 10k-tag
     repository is split into chunks that every worker can publish at once.
     """
-    if len(jobs) <= defaults.FANOUT_CHUNK:
-        for job in jobs:
-            send(dispatch, sync_tag_message(plan, job))
+    if len(jobs) <= defaults.FANOUT_DIRECT:
+        send_batches(dispatch, plan, jobs)
         return
     for start in range(0, len(jobs), defaults.FANOUT_CHUNK):
         chunk = tuple(job.to_dict() for job in jobs[start : start + defaults.FANOUT_CHUNK])
         send(dispatch, EnqueueTags(plan, chunk), priority=0)
+
+
+def send_batches(dispatch: Dispatcher, plan: str, jobs: list[TagJob]) -> None:
+    """One ``sync_tags`` task per :data:`defaults.TAG_BATCH` images, in order."""
+    for start in range(0, len(jobs), defaults.TAG_BATCH):
+        batch = tuple(job.to_dict() for job in jobs[start : start + defaults.TAG_BATCH])
+        send(dispatch, SyncTags(plan, batch))
 
 
 def enqueue_copy(

@@ -19,6 +19,7 @@ that meets a body newer than its class requeues it for a newer worker (see
     Message
      ├── ExpandRule   syncer.expand_rule    plan, rule
      ├── EnqueueTags  syncer.enqueue_tags   plan, jobs
+     ├── SyncTags     syncer.sync_tags      plan, jobs
      ├── SyncTag      syncer.sync_tag       plan, source, dest, rule, platforms (v2),
      │                                      referrer (v3)
      ├── CopyBlob     syncer.copy_blob      plan, src, dst, digest, size, media_type,
@@ -147,6 +148,15 @@ class EnqueueTags(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class SyncTags(Message):
+    """Resolve several images at once (``jobs`` as :meth:`TagJob.to_dict`), as ``sync_tag`` each."""
+
+    TASK: ClassVar[str] = settings.SYNC_TAGS
+    plan: str
+    jobs: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SyncTag(Message):
     """Resolve one image and fan out its missing blobs."""
 
@@ -215,7 +225,7 @@ class PushImage(Message):
 
 #: Every task message class, by task name.
 MESSAGES: dict[str, type[Message]] = {
-    m.TASK: m for m in (ExpandRule, EnqueueTags, SyncTag, CopyBlob, CopyBlobs, PushImage)
+    m.TASK: m for m in (ExpandRule, EnqueueTags, SyncTags, SyncTag, CopyBlob, CopyBlobs, PushImage)
 }
 
 

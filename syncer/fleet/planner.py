@@ -4,7 +4,7 @@ The planner never contacts a registry and never ships a credential: it sends
 rules (references only) and plan options. Workers read credentials from
 their own auth file. Tag listing for repo-wide and regex rules runs on the
 workers as ``syncer.expand_rule`` tasks, so a repository with 50k tags never
-blocks the CLI; explicit tags and digests become ``syncer.sync_tag`` tasks here.
+blocks the CLI; explicit tags and digests go out here in ``syncer.sync_tags`` batches.
 Tasks are sent by their stable names through a
 :class:`~syncer.fleet.context.Dispatcher` (the Celery one lives in
 :mod:`syncer.fleet.broker`); no worker code and no Celery is imported here.
@@ -43,11 +43,13 @@ class PlanPreview:
     def render(self) -> str:
         """Human-readable listing."""
         lines = [f"expand_rule {key}" for key in self.expand_tasks]
-        lines += [f"sync_tag {label}" for label in self.tag_tasks]
+        lines += [f"image {label}" for label in self.tag_tasks]
         lines += [f"failed {reason}" for reason in self.broken]
+        batches = -(-len(self.tag_tasks) // defaults.TAG_BATCH)
         lines.append(
-            f"dry run: {len(self.expand_tasks)} expand_rule and "
-            f"{len(self.tag_tasks)} sync_tag tasks would be enqueued (nothing was sent)"
+            f"dry run: {len(self.expand_tasks)} expand_rule task(s) and "
+            f"{len(self.tag_tasks)} image(s) in {batches} sync_tags task(s) "
+            "would be enqueued (nothing was sent)"
         )
         return "\n".join(lines)
 
@@ -102,7 +104,7 @@ def submit(
     total = len(jobs) + failed
     plans.bump(plan, tags_total=total, rules_pending=-1)
     log.info(
-        "plan %s: %d image task(s) and %d expansion task(s) enqueued, %d image(s) failed",
+        "plan %s: %d image(s) and %d expansion task(s) enqueued, %d image(s) failed",
         plan,
         len(jobs),
         len(expanding),

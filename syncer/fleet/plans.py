@@ -16,7 +16,7 @@ from typing import Any, cast
 import redis
 
 from syncer import metrics
-from syncer.defaults import PLAN_INDEX_MAX, PLAN_TTL
+from syncer.defaults import PLAN_INDEX_MAX, PLAN_SETTINGS_KEPT, PLAN_TTL
 from syncer.fleet import keys
 from syncer.fleet.state import text
 from syncer.jobs import ImageResult
@@ -27,9 +27,6 @@ COUNTER_FIELDS = tuple(
     for kind in ("tags", "blobs", "bytes")
     for attr in ("total", "done", "skipped", "failed")
 ) + ("blobs_mounted", "rules_pending")
-
-#: How many plans' settings a process keeps (the oldest read goes first).
-_SETTINGS_KEPT = 256
 
 #: Counters whose change may end a plan.
 _ENDING = frozenset({"tags_done", "tags_skipped", "tags_failed", "rules_pending"})
@@ -143,7 +140,7 @@ class PlanStore:
         if known is None:
             known = self.meta(plan)
             if known:  # an unknown plan is asked again: it may not be written yet
-                if len(self._settings) >= _SETTINGS_KEPT:  # a long-lived worker sees many plans
+                if len(self._settings) >= PLAN_SETTINGS_KEPT:  # a long-lived worker sees many plans
                     del self._settings[next(iter(self._settings))]
                 self._settings[plan] = known
         return known

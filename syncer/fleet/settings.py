@@ -15,6 +15,7 @@ from syncer.fleet import keys
 
 EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
+SYNC_TAGS = "syncer.sync_tags"
 COPY_BLOB = "syncer.copy_blob"
 COPY_BLOBS = "syncer.copy_blobs"
 PUSH_IMAGE = "syncer.push_image"

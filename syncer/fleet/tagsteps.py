@@ -9,36 +9,33 @@ work by digest, and bumps counters only once.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from syncer import defaults, metrics
 from syncer.engine import Resolved, push_with_recheck, resolve
+from syncer.errors import CancelledError
 from syncer.expansion import NO_FILTER, expand_rule, unique_jobs
 from syncer.fleet import keys, referrersteps
 from syncer.fleet.context import FleetContext
-from syncer.fleet.enqueue import (
-    enqueue_batch,
-    enqueue_copy,
-    enqueue_push,
-    fan_out,
-    send,
-    sync_tag_message,
-)
+from syncer.fleet.enqueue import enqueue_batch, enqueue_copy, enqueue_push, fan_out, send_batches
 from syncer.fleet.messages import EnqueueTags, ExpandRule, ImageRecord, Push, PushImage
 from syncer.fleet.results import fail_image, finish
 from syncer.jobs import ImageResult, TagJob
 from syncer.manifest import Descriptor, PlatformFilter
+from syncer.reference import Repository
 from syncer.registry.models import RawManifest
 from syncer.rules import Rule
 
 
 def enqueue_tags(fleet: FleetContext, msg: EnqueueTags) -> int:
-    """Publish one chunk of a fan-out."""
+    """Publish one chunk of a fan-out as ``sync_tags`` batches."""
     if fleet.plans.cancelled(msg.plan):
         return 0
-    for job in msg.jobs:
-        send(fleet.dispatch, sync_tag_message(msg.plan, TagJob.from_dict(job)))
+    send_batches(fleet.dispatch, msg.plan, [TagJob.from_dict(job) for job in msg.jobs])
     return len(msg.jobs)
 
 
@@ -69,6 +66,17 @@ def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
     return bool(meta.get("force")), PlatformFilter.from_dict(meta.get("platforms"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An image after its resolve: ended (``outcome`` set), or waiting for ``missing``."""
+
+    job: TagJob
+    image: str
+    outcome: str = ""
+    missing: dict[str, Descriptor] = dataclasses.field(default_factory=dict)
+    landed: tuple[str, ...] = ()
+
+
 def sync_tag(
     fleet: FleetContext, plan: str, job: TagJob, owner: str = "", referrer: str = ""
 ) -> str:
@@ -80,6 +88,53 @@ def sync_tag(
     does not ask Redis again: a plan cancelled since is noticed before the
     push (:func:`push_image`) or by the blob copies.
     """
+    prep = _prepare(fleet, plan, job, referrer)
+    if prep.outcome:
+        return prep.outcome
+    _hand_out_copies(fleet, plan, job.source.repo, job.dest.repo, prep.missing, owner)
+    return _conclude(fleet, plan, prep)
+
+
+def sync_tags(
+    fleet: FleetContext, plan: str, jobs: list[TagJob], owner: str
+) -> tuple[Counter[str], list[tuple[TagJob, Exception]]]:
+    """:func:`sync_tag` for several images: resolved at once, their copies handed out together.
+
+    Up to :data:`defaults.TAG_BATCH_THREADS` images are resolved at a time.
+    The missing small blobs of all of them share ``copy_blobs`` batches, each
+    claim named by ``owner`` as in :func:`sync_tag` (a redelivered batch gets
+    its claims back). Returns the count of each outcome, and each image whose
+    resolve raised, with its error, for the task to retry or record: the
+    other images do not wait on it. A :class:`CancelledError` ends the batch.
+    """
+    prepared: list[_Prepared] = []
+    errors: list[tuple[TagJob, Exception]] = []
+    with ThreadPoolExecutor(defaults.TAG_BATCH_THREADS, "sync_tags") as pool:
+        futures = [pool.submit(_prepare, fleet, plan, job, "") for job in jobs]
+        try:
+            for job, future in zip(jobs, futures, strict=True):
+                try:
+                    prepared.append(future.result())
+                except CancelledError:
+                    raise
+                except Exception as exc:
+                    errors.append((job, exc))
+        finally:
+            for future in futures:
+                future.cancel()
+    waiting = [p for p in prepared if not p.outcome]
+    groups: dict[tuple[Repository, Repository], dict[str, Descriptor]] = {}
+    for p in waiting:
+        groups.setdefault((p.job.source.repo, p.job.dest.repo), {}).update(p.missing)
+    for (src, dst), missing in groups.items():
+        _hand_out_copies(fleet, plan, src, dst, missing, owner)
+    outcomes = Counter(p.outcome for p in prepared if p.outcome)
+    outcomes.update(_conclude(fleet, plan, p) for p in waiting)
+    return outcomes, errors
+
+
+def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Prepared:
+    """Resolve an image and end it if nothing needs copying; else register it as waiting."""
     force, platforms = _options(fleet, plan)
     res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
     referrersteps.follow(fleet, plan, job, res, referrer)
@@ -91,7 +146,7 @@ def sync_tag(
             image,
             ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule),
         )
-        return "skipped"
+        return _Prepared(job, image, "skipped")
     missing = _missing_blobs(fleet, plan, res)
     record = dataclasses.replace(image_record(res, missing), referrer=referrer)
     if not fleet.board.save_image(plan, image, record.to_body()):
@@ -101,19 +156,23 @@ def sync_tag(
             # this rule's count instead of waiting for blobs it does not own.
             if fleet.plans.once(plan, keys.once_finished(image, job.rule)):
                 fleet.plans.bump(plan, tags_skipped=1)
-            return "duplicate"
+            return _Prepared(job, image, "duplicate")
     if not missing:
         push_image(fleet, PushImage(plan, image, str(job.dest)))
-        return "pushed"
+        return _Prepared(job, image, "pushed")
     landed = fleet.board.wait_for(plan, image, list(missing))
-    _hand_out_copies(fleet, plan, job, missing, owner)
-    reason = fleet.board.blob_failure(plan, list(missing))
+    return _Prepared(job, image, missing=missing, landed=tuple(landed))
+
+
+def _conclude(fleet: FleetContext, plan: str, prep: _Prepared) -> str:
+    """After its copies were handed out: fail the image, or push it if they all landed."""
+    reason = fleet.board.blob_failure(plan, list(prep.missing))
     if reason:
-        fail_image(fleet, plan, image, reason)
+        fail_image(fleet, plan, prep.image, reason)
         return "failed"
-    for key in landed:
-        if fleet.board.remove_pending(plan, image, key):
-            enqueue_push(fleet, plan, image, str(job.dest))
+    for key in prep.landed:
+        if fleet.board.remove_pending(plan, prep.image, key):
+            enqueue_push(fleet, plan, prep.image, str(prep.job.dest))
     return "waiting"
 
 
@@ -153,36 +212,57 @@ def _count_cached(fleet: FleetContext, plan: str, res: Resolved, found: list[Des
 
 
 def _hand_out_copies(
-    fleet: FleetContext, plan: str, job: TagJob, missing: dict[str, Descriptor], owner: str
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    missing: dict[str, Descriptor],
+    owner: str,
 ) -> None:
     """Claim each missing blob once per plan and enqueue its copy, largest first.
 
-    Blobs of at most :func:`defaults.batch_blob` bytes, up to
-    :data:`defaults.BATCH_BYTES` and :data:`defaults.BATCH_COUNT` blobs in
-    all, go out together as one ``copy_blobs`` task; every other blob gets a
-    ``copy_blob`` task.
+    Blobs of at most :func:`defaults.batch_blob` bytes go out together as
+    ``copy_blobs`` tasks of at most :data:`defaults.BATCH_BYTES` and
+    :data:`defaults.BATCH_COUNT` blobs; every other blob gets a ``copy_blob``
+    task.
     """
-    src, dst = job.source.repo, job.dest.repo
-    batch: dict[str, Descriptor] = {}
-    budget, largest = defaults.BATCH_BYTES, defaults.batch_blob()
+    unpublished: dict[str, Descriptor] = {}
+    batch: list[Descriptor] = []
+    batch_bytes, largest = 0, defaults.batch_blob()
     # Until a claim's task is published, any failure gives it back, so the
     # retried task (or another image's) can claim and enqueue it again.
-    with _unclaimed_on_error(fleet, plan, batch):
+    with _unclaimed_on_error(fleet, plan, unpublished):
         for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
             if not fleet.board.claim_blob(plan, key, owner):
                 continue
-            batch[key] = desc  # claimed, not yet published
+            unpublished[key] = desc  # claimed, not yet published
             if fleet.plans.once(plan, keys.once_seen(key)):
                 fleet.plans.bump(plan, blobs_total=1)
-            fits = 0 <= desc.size <= min(largest, budget) and len(batch) <= defaults.BATCH_COUNT
-            if largest > 0 and fits:
-                budget -= desc.size
+            if not (largest > 0 and 0 <= desc.size <= min(largest, defaults.BATCH_BYTES)):
+                enqueue_copy(fleet, plan, src, dst, desc)
+                del unpublished[key]
                 continue
-            enqueue_copy(fleet, plan, src, dst, desc)
-            del batch[key]
+            full = len(batch) >= defaults.BATCH_COUNT
+            if batch and (full or batch_bytes + desc.size > defaults.BATCH_BYTES):
+                _publish_batch(fleet, plan, src, dst, batch, unpublished)
+                batch, batch_bytes = [], 0
+            batch.append(desc)
+            batch_bytes += desc.size
         if batch:
-            enqueue_batch(fleet, plan, src, dst, list(batch.values()))
-            batch.clear()
+            _publish_batch(fleet, plan, src, dst, batch, unpublished)
+
+
+def _publish_batch(
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    batch: list[Descriptor],
+    unpublished: dict[str, Descriptor],
+) -> None:
+    enqueue_batch(fleet, plan, src, dst, batch)
+    for desc in batch:
+        unpublished.pop(keys.blob_key(str(dst), desc.digest), None)
 
 
 @contextmanager

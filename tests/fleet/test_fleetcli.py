@@ -106,10 +106,10 @@ def test_dry_run_enqueues_nothing(
     assert f"expand_rule {SRC}/team/app" in run.out
     assert [line.split()[0] for line in run.out.splitlines()[:-1]] == [
         "expand_rule",
-        "sync_tag",
-        "sync_tag",
+        "image",
+        "image",
     ]
-    assert "2 sync_tag tasks would be enqueued" in run.out
+    assert "2 image(s) in 1 sync_tags task(s) would be enqueued" in run.out
     assert list(redis_client.scan_iter()) == []
 
 

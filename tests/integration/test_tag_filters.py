@@ -153,6 +153,7 @@ def test_plan_dry_run_lists_the_filters_before_its_tasks(
         *_expected_filter_lines(s),
         f"expand_rule {s}/lab/app",
         f"expand_rule {s}/lab/app:/^(main|old-build|sha-abc)$/",
-        f"sync_tag {s}/lab/app:v2.0.0 -> {d}/f/plain:v2.0.0",
-        "dry run: 2 expand_rule and 1 sync_tag tasks would be enqueued (nothing was sent)",
+        f"image {s}/lab/app:v2.0.0 -> {d}/f/plain:v2.0.0",
+        "dry run: 2 expand_rule task(s) and 1 image(s) in 1 sync_tags task(s) would be enqueued "
+        "(nothing was sent)",
     ]

@@ -150,6 +150,6 @@ def test_plan_preview_lists_broken_entries(tmp_path: Path) -> None:
     )
     text = preview(load_yaml(tmp_path, None, images)).render().splitlines()
     assert text[0] == "expand_rule quay.io/a/f"
-    assert text[1] == "sync_tag quay.io/a/b:v1 -> quay.io/c/d:v1"  # the repeated tag once
+    assert text[1] == "image quay.io/a/b:v1 -> quay.io/c/d:v1"  # the repeated tag once
     assert text[2].startswith("failed ") and '["quay.io/a/B:v1"]' in text[2]
-    assert text[3].startswith("dry run: 1 expand_rule and 1 sync_tag tasks")
+    assert text[3].startswith("dry run: 1 expand_rule task(s) and 1 image(s) in 1 sync_tags")

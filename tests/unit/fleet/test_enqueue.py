@@ -14,13 +14,13 @@ from syncer.fleet.enqueue import (
     fan_out,
     sync_tag_message,
 )
-from syncer.fleet.messages import CopyBlob, CopyBlobs, PushImage, SyncTag
+from syncer.fleet.messages import CopyBlob, CopyBlobs, PushImage, SyncTag, SyncTags
 from syncer.jobs import TagJob
 from syncer.manifest import Descriptor
 from syncer.reference import ImageRef, Repository
 from tests.support.dispatch import Recorder
 
-TAGS = 2 * defaults.FANOUT_CHUNK + 100
+TAGS = defaults.FANOUT_DIRECT + 100
 SRC, DST = Repository.parse("src.example/a"), Repository.parse("dst.example/m/a")
 BIG = Descriptor("application/vnd.oci.image.layer.v1.tar+gzip", "sha256:" + "b" * 64, 2 << 30)
 SMALL = Descriptor("application/vnd.oci.image.config.v1+json", "sha256:" + "c" * 64, 300)
@@ -40,10 +40,22 @@ def _jobs(n: int) -> list[TagJob]:
     ]
 
 
-def test_small_fan_out_sends_one_task_per_image() -> None:
+def test_fan_out_sends_batches_of_tag_batch_images_in_order() -> None:
     rec = Recorder()
-    fan_out(rec, "p", _jobs(defaults.FANOUT_CHUNK))
-    assert rec.names == [settings.SYNC_TAG] * defaults.FANOUT_CHUNK
+    jobs = _jobs(2 * defaults.TAG_BATCH + 3)
+    fan_out(rec, "p", jobs)
+    assert rec.names == [settings.SYNC_TAGS] * 3
+    sizes = [len(kwargs["jobs"]) for _, kwargs, _ in rec.sent]
+    assert sizes == [defaults.TAG_BATCH, defaults.TAG_BATCH, 3]
+    flat = [TagJob.from_dict(j) for _, kwargs, _ in rec.sent for j in kwargs["jobs"]]
+    assert flat == jobs
+
+
+def test_fan_out_up_to_fanout_direct_is_sent_by_the_caller() -> None:
+    rec = Recorder()
+    fan_out(rec, "p", _jobs(defaults.FANOUT_DIRECT))
+    assert set(rec.names) == {settings.SYNC_TAGS}
+    assert len(rec.names) == -(-defaults.FANOUT_DIRECT // defaults.TAG_BATCH)
 
 
 def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
@@ -52,7 +64,8 @@ def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
     fan_out(rec, "p", jobs)
     assert set(rec.names) == {settings.ENQUEUE_TAGS}
     sizes = [len(kwargs["jobs"]) for _, kwargs, _ in rec.sent]
-    assert sizes == [defaults.FANOUT_CHUNK, defaults.FANOUT_CHUNK, 100]
+    rest = TAGS % defaults.FANOUT_CHUNK
+    assert sizes == [defaults.FANOUT_CHUNK] * (TAGS // defaults.FANOUT_CHUNK) + [rest]
     assert all(priority == 0 for _, _, priority in rec.sent)
     flat = [TagJob.from_dict(j) for _, kwargs, _ in rec.sent for j in kwargs["jobs"]]
     assert flat == jobs
@@ -66,7 +79,10 @@ def test_a_planned_image_becomes_its_sync_tag_message_with_the_rules_platforms()
     assert message == SyncTag("p", "src.example/a:v1", "dst.example/m/a:v1", "r", ("linux",))
     rec = Recorder()
     fan_out(rec, "p", [job])
-    assert SyncTag.from_body(rec.sent[0][1]) == message
+    # Fanned out, it travels in a sync_tags batch, platforms and all.
+    [(name, body, _)] = rec.sent
+    assert name == settings.SYNC_TAGS
+    assert [TagJob.from_dict(j) for j in SyncTags.from_body(body).jobs] == [job]
 
 
 def test_a_blob_copy_is_sent_at_its_size_priority() -> None:

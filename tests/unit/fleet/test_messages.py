@@ -49,7 +49,7 @@ def test_every_message_round_trips_through_json(message: Message) -> None:
 
 
 def test_every_task_name_has_a_message() -> None:
-    names = {settings.EXPAND_RULE, settings.ENQUEUE_TAGS, settings.SYNC_TAG}
+    names = {settings.EXPAND_RULE, settings.ENQUEUE_TAGS, settings.SYNC_TAGS, settings.SYNC_TAG}
     names |= {settings.COPY_BLOB, settings.COPY_BLOBS, settings.PUSH_IMAGE}
     assert set(MESSAGES) == names
 

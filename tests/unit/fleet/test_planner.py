@@ -7,9 +7,10 @@ import redis
 
 from syncer.config import SyncConfig
 from syncer.fleet import settings
-from syncer.fleet.messages import ExpandRule, SyncTag
+from syncer.fleet.messages import ExpandRule, SyncTags
 from syncer.fleet.planner import preview, submit
 from syncer.fleet.plans import PlanStore
+from syncer.jobs import TagJob
 from syncer.manifest import PlatformFilter
 from syncer.options import SyncOptions
 from syncer.rules import BrokenRule, Rule, parse_rule
@@ -39,8 +40,13 @@ def test_listing_rules_are_expanded_by_workers_and_tags_fanned_out_here(
     ]
     assert [Rule.from_dict(e.rule) for e in expands] == [REPO_WIDE, REGEX]
     assert {e.plan for e in expands} == {plan}
-    tags = [SyncTag.from_body(body) for name, body, _ in sent.sent if name == settings.SYNC_TAG]
-    assert sorted(t.dest for t in tags) == [
+    tags = [
+        TagJob.from_dict(job)
+        for name, body, _ in sent.sent
+        if name == settings.SYNC_TAGS
+        for job in SyncTags.from_body(body).jobs
+    ]
+    assert sorted(str(t.dest) for t in tags) == [
         "dst.example/m/a:v1",
         "dst.example/m/a:v2",
         "dst.example/n/a:v1",
@@ -53,7 +59,8 @@ def test_listing_rules_are_expanded_by_workers_and_tags_fanned_out_here(
 def test_an_image_named_twice_is_sent_once(redis_client: redis.Redis) -> None:
     sent = Recorder()
     plan = submit(_config(TAGS, SAME), SyncOptions(), redis_client, sent)
-    assert sent.names.count(settings.SYNC_TAG) == 4
+    assert sent.names == [settings.SYNC_TAGS]
+    assert len(SyncTags.from_body(sent.sent[0][1]).jobs) == 4
     assert PlanStore(redis_client).status(plan).counters["tags_total"] == 4
 
 
@@ -89,8 +96,8 @@ def test_the_preview_counts_an_image_two_rules_name_once_as_submit_sends_it(
     sent = Recorder()
     submit(config, SyncOptions(), redis_client, sent)
 
-    sync_tags = [name for name, _, _ in sent.sent if name == settings.SYNC_TAG]
-    assert len(preview(config).tag_tasks) == len(sync_tags) == 4
+    images = [job for _, body, _ in sent.sent for job in SyncTags.from_body(body).jobs]
+    assert len(preview(config).tag_tasks) == len(images) == 4
 
 
 def test_the_preview_lists_what_submit_would_send_and_sends_nothing() -> None:
@@ -104,5 +111,6 @@ def test_the_preview_lists_what_submit_would_send_and_sends_nothing() -> None:
     ]
     assert shown.render().splitlines()[-2:] == [
         "failed bad name",
-        "dry run: 1 expand_rule and 4 sync_tag tasks would be enqueued (nothing was sent)",
+        "dry run: 1 expand_rule task(s) and 4 image(s) in 1 sync_tags task(s) would be enqueued "
+        "(nothing was sent)",
     ]

@@ -1,4 +1,4 @@
-"""How ``sync_tag`` hands out an image's missing blobs, against a real Redis."""
+"""How ``sync_tag`` and ``sync_tags`` hand out missing blobs, against a real Redis."""
 
 from __future__ import annotations
 
@@ -10,20 +10,29 @@ import redis
 from syncer import defaults
 from syncer.credentials import Credentials
 from syncer.engine import Resolved
+from syncer.errors import CancelledError, ServerError
 from syncer.fleet import settings, tagsteps
 from syncer.fleet.context import FleetContext
+from syncer.fleet.keys import blob_key
 from syncer.fleet.messages import ExpandRule
+from syncer.jobs import TagJob
+from syncer.manifest import Descriptor
+from syncer.reference import ImageRef
 from syncer.registry.pool import ClientPool
 from syncer.rules import parse_rule
 from tests.support.dispatch import JOB, MIB, PLAN, Recorder, fleet_context, missing_blobs
 from tests.support.hostile import HostileRegistry
 
 
+def _hand_out(fleet: FleetContext, missing: dict[str, Descriptor], owner: str) -> None:
+    tagsteps._hand_out_copies(fleet, PLAN, JOB.source.repo, JOB.dest.repo, missing, owner)
+
+
 def test_large_blobs_first_then_one_batch_of_the_small_ones(redis_client: redis.Redis) -> None:
     dispatch = Recorder()
     missing = missing_blobs(1 * MIB, 100 * MIB, 3 * MIB, 5 * MIB, 2000)
 
-    tagsteps._hand_out_copies(fleet_context(redis_client, dispatch), PLAN, JOB, missing, "task-1")
+    _hand_out(fleet_context(redis_client, dispatch), missing, "task-1")
 
     names = [name for name, _, _ in dispatch.sent]
     assert names == [settings.COPY_BLOB, settings.COPY_BLOB, settings.COPY_BLOBS]
@@ -35,17 +44,15 @@ def test_large_blobs_first_then_one_batch_of_the_small_ones(redis_client: redis.
     assert batch["src"] == "src.example/lab/app" and batch["dst"] == "dst.example/mirror/app"
 
 
-def test_a_batch_carries_at_most_its_byte_budget(redis_client: redis.Redis) -> None:
+def test_small_blobs_past_the_byte_budget_start_another_batch(redis_client: redis.Redis) -> None:
     dispatch = Recorder()
     count = defaults.BATCH_BYTES // MIB + 4
 
-    tagsteps._hand_out_copies(
-        fleet_context(redis_client, dispatch), PLAN, JOB, missing_blobs(*[MIB] * count), "task-1"
-    )
+    _hand_out(fleet_context(redis_client, dispatch), missing_blobs(*[MIB] * count), "task-1")
 
-    singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
-    [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
-    assert len(batch["blobs"]) == defaults.BATCH_BYTES // MIB and len(singles) == 4
+    assert dispatch.names == [settings.COPY_BLOBS] * 2
+    sizes = [len(kw["blobs"]) for _, kw, _ in dispatch.sent]
+    assert sizes == [defaults.BATCH_BYTES // MIB, 4]
 
 
 def test_batching_can_be_turned_off(
@@ -54,9 +61,7 @@ def test_batching_can_be_turned_off(
     monkeypatch.setenv("SYNCER_BATCH_BLOB", "0")
     dispatch = Recorder()
 
-    tagsteps._hand_out_copies(
-        fleet_context(redis_client, dispatch), PLAN, JOB, missing_blobs(MIB, 9, 0), "t"
-    )
+    _hand_out(fleet_context(redis_client, dispatch), missing_blobs(MIB, 9, 0), "t")
 
     assert [name for name, _, _ in dispatch.sent] == [settings.COPY_BLOB] * 3
 
@@ -66,7 +71,7 @@ def test_claims_are_given_back_when_publishing_fails(redis_client: redis.Redis) 
     fleet = fleet_context(redis_client, Recorder(fail_on=(settings.COPY_BLOBS,)))
 
     with pytest.raises(ConnectionError):
-        tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
+        _hand_out(fleet, missing, "task-1")
 
     big, *small = missing
     # The large copy was published: its claim stands. The batch was not: a
@@ -79,9 +84,9 @@ def test_a_redelivered_task_hands_its_blobs_out_again(redis_client: redis.Redis)
     missing = missing_blobs(100 * MIB, MIB)
     first, again, other = Recorder(), Recorder(), Recorder()
 
-    tagsteps._hand_out_copies(fleet_context(redis_client, first), PLAN, JOB, missing, "task-1")
-    tagsteps._hand_out_copies(fleet_context(redis_client, again), PLAN, JOB, missing, "task-1")
-    tagsteps._hand_out_copies(fleet_context(redis_client, other), PLAN, JOB, missing, "task-9")
+    _hand_out(fleet_context(redis_client, first), missing, "task-1")
+    _hand_out(fleet_context(redis_client, again), missing, "task-1")
+    _hand_out(fleet_context(redis_client, other), missing, "task-9")
 
     assert [n for n, _, _ in again.sent] == [n for n, _, _ in first.sent]
     assert other.sent == []  # another image's task leaves them to their owner
@@ -91,13 +96,10 @@ def test_a_batch_carries_at_most_its_blob_count(redis_client: redis.Redis) -> No
     dispatch = Recorder()
     count = defaults.BATCH_COUNT + 10
 
-    tagsteps._hand_out_copies(
-        fleet_context(redis_client, dispatch), PLAN, JOB, missing_blobs(*[100] * count), "task-1"
-    )
+    _hand_out(fleet_context(redis_client, dispatch), missing_blobs(*[100] * count), "task-1")
 
-    [batch] = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
-    singles = [kw for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB]
-    assert len(batch["blobs"]) == defaults.BATCH_COUNT and len(singles) == 10
+    assert dispatch.names == [settings.COPY_BLOBS] * 2
+    assert [len(kw["blobs"]) for _, kw, _ in dispatch.sent] == [defaults.BATCH_COUNT, 10]
 
 
 class FailOnce(Recorder):
@@ -110,22 +112,23 @@ class FailOnce(Recorder):
         try:
             super().send(name, kwargs, priority)
         finally:
-            self.fail_on = ()
+            if name in self.fail_on:
+                self.fail_on = ()
 
 
 def test_a_failure_mid_hand_out_gives_back_every_unpublished_claim(
     redis_client: redis.Redis,
 ) -> None:
-    # 4+4+4+3 MiB fill a batch; the last 3 MiB blob goes alone, and that publish fails
-    # before the batch is sent.
-    missing = missing_blobs(4 * MIB, 4 * MIB, 4 * MIB, 3 * MIB, 3 * MIB)
-    dispatch = FailOnce(settings.COPY_BLOB)
+    # 100 MiB goes alone; 4+4+4+3 MiB fill a batch, whose publish fails while the
+    # last 3 MiB blob is claimed but not yet in a published batch either.
+    missing = missing_blobs(100 * MIB, 4 * MIB, 4 * MIB, 4 * MIB, 3 * MIB, 3 * MIB)
+    dispatch = FailOnce(settings.COPY_BLOBS)
     fleet = fleet_context(redis_client, dispatch)
 
     with pytest.raises(ConnectionError):
-        tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-1")
+        _hand_out(fleet, missing, "task-1")
     # Whoever comes next (the retry, or another image's task) can enqueue them all.
-    tagsteps._hand_out_copies(fleet, PLAN, JOB, missing, "task-2")
+    _hand_out(fleet, missing, "task-2")
 
     sent = {kw["digest"] for name, kw, _ in dispatch.sent if name == settings.COPY_BLOB}
     for name, kw, _ in dispatch.sent:
@@ -151,7 +154,9 @@ def test_expand_fans_out_good_tags_and_records_bad_ones_escaped(
         fleet.plans.bump(plan, rules_pending=1)
         assert tagsteps.expand(fleet, ExpandRule(plan, rule.to_dict())) == 1
         pool.close()
-    assert [kw["source"] for _, kw, _ in dispatch.sent] == [f"{src.host}/lab/app:v1"]
+    assert [job["source"] for _, kw, _ in dispatch.sent for job in kw["jobs"]] == [
+        f"{src.host}/lab/app:v1"
+    ]
     status = fleet.plans.status(plan)
     assert status.counters["tags_total"] == 3 and status.counters["tags_failed"] == 2
     assert sorted(r.source for r in status.results) == [
@@ -185,3 +190,77 @@ def test_cached_blobs_count_once_and_the_others_are_missing(redis_client: redis.
     counters = fleet.plans.status(PLAN).counters
     assert other == {} and counters["bytes_skipped"] == 300
     assert counters["blobs_total"] == 3 and counters["blobs_skipped"] == 3
+
+
+def _small(i: int) -> Descriptor:
+    return Descriptor("m", f"sha256:{i:064x}", 1000 + i)
+
+
+def _job(tag: str) -> TagJob:
+    return TagJob(
+        ImageRef.parse(f"src.example/lab/app:{tag}"),
+        ImageRef.parse(f"dst.example/mirror/app:{tag}"),
+        "r",
+    )
+
+
+def _resolving(
+    monkeypatch: pytest.MonkeyPatch, blobs: dict[str, list[Descriptor]], fail: dict[str, Exception]
+) -> None:
+    """``tagsteps.resolve`` answers from ``blobs`` by tag, or raises ``fail[tag]``."""
+
+    def fake(job: TagJob, pool: object, **kwargs: object) -> Resolved:
+        if job.source.tag in fail:
+            raise fail[job.source.tag]
+        return Resolved(job, blobs={d.digest: d for d in blobs[job.source.tag]})
+
+    monkeypatch.setattr(tagsteps, "resolve", fake)
+
+
+def test_sync_tags_hands_out_the_small_blobs_of_all_its_images_as_one_batch(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared, big = _small(1), Descriptor("m", "sha256:" + "b" * 64, 100 * MIB)
+    blobs = {"v1": [shared, _small(2)], "v2": [shared, _small(3), big], "v3": [shared, _small(4)]}
+    _resolving(monkeypatch, blobs, {})
+    dispatch = Recorder()
+    fleet = fleet_context(redis_client, dispatch)
+    plan = fleet.plans.create({})
+
+    outcomes, errors = tagsteps.sync_tags(fleet, plan, [_job(t) for t in blobs], "batch-1")
+
+    assert errors == [] and outcomes == {"waiting": 3}
+    assert dispatch.names == [settings.COPY_BLOB, settings.COPY_BLOBS]
+    [batch] = [kw["blobs"] for name, kw, _ in dispatch.sent if name == settings.COPY_BLOBS]
+    # The shared blob is claimed and copied once, for all three images.
+    assert sorted(b["digest"] for b in batch) == sorted(_small(i).digest for i in (1, 2, 3, 4))
+    assert fleet.plans.status(plan).counters["blobs_total"] == 5
+
+
+def test_sync_tags_returns_a_failed_image_and_finishes_the_others(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    down = ServerError("503 from src.example", status=503)
+    _resolving(monkeypatch, {"v1": [_small(1)], "v3": [_small(3)]}, {"v2": down})
+    dispatch = Recorder()
+    fleet = fleet_context(redis_client, dispatch)
+    plan = fleet.plans.create({})
+    jobs = [_job("v1"), _job("v2"), _job("v3")]
+
+    outcomes, errors = tagsteps.sync_tags(fleet, plan, jobs, "batch-1")
+
+    assert outcomes == {"waiting": 2} and errors == [(jobs[1], down)]
+    [batch] = [kw["blobs"] for _, kw, _ in dispatch.sent]
+    assert {b["digest"] for b in batch} == {_small(1).digest, _small(3).digest}
+
+
+def test_a_cancellation_ends_the_whole_batch(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _resolving(monkeypatch, {"v1": [_small(1)]}, {"v2": CancelledError("plan cancelled")})
+    dispatch = Recorder()
+    fleet = fleet_context(redis_client, dispatch)
+
+    with pytest.raises(CancelledError):
+        tagsteps.sync_tags(fleet, fleet.plans.create({}), [_job("v1"), _job("v2")], "b")
+    assert dispatch.sent == []

@@ -35,9 +35,9 @@ def test_a_due_schedule_starts_a_plan_then_skips_while_it_runs(
     sent = _use(monkeypatch, redis_client)
     _add(redis_client)
     assert scheduled.run_schedule("nightly") == "started"
-    assert sent.names == [settings.SYNC_TAG]
+    assert sent.names == [settings.SYNC_TAGS]
     assert scheduled.run_schedule("nightly") == "skipped", "a redelivered tick is harmless"
-    assert sent.names == [settings.SYNC_TAG]
+    assert sent.names == [settings.SYNC_TAGS]
 
 
 def test_a_paused_schedule_sends_nothing(
