@@ -181,6 +181,8 @@ BATCH_BYTES = 16 << 20
 #: At most this many blobs in one batch (an index of many tiny images).
 BATCH_COUNT = 50
 BATCH_PRIORITY = 8
+#: How many blobs of one ``copy_blobs`` task are copied at once.
+BATCH_THREADS = 4
 #: How long a batch waits, in all, for its blobs another worker is uploading.
 BATCH_BUSY_WAIT = 2.0
 #: A fan-out sends its images as ``sync_tags`` tasks of this many: a task

@@ -12,9 +12,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
-from syncer.defaults import BATCH_BUSY_WAIT
+from syncer.defaults import BATCH_BUSY_WAIT, BATCH_THREADS
 from syncer.engine import copy_and_record
 from syncer.errors import (
     CancelledError,
@@ -155,7 +156,7 @@ def copy_batch(
     blobs: list[Descriptor],
     owner: str,
 ) -> int:
-    """Copy several small blobs of one image in turn; return how many were handed back.
+    """Copy several small blobs, :data:`BATCH_THREADS` at a time; return how many were handed back.
 
     A blob another worker is uploading is looked at again for up to
     :data:`BATCH_BUSY_WAIT` seconds; one that is still busy, or whose copy
@@ -166,14 +167,16 @@ def copy_batch(
     """
     waiting, delay = list(blobs), 0.05
     deadline = time.monotonic() + BATCH_BUSY_WAIT
-    while True:
-        waiting = [
-            d for d in waiting if not _copied_or_handed_back(fleet, plan, src, dst, d, owner)
-        ]
-        if not waiting or time.monotonic() >= deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
+    with ThreadPoolExecutor(BATCH_THREADS, "copy_blobs") as pool:
+        while True:
+            done = list(
+                pool.map(lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner), waiting)
+            )
+            waiting = [d for d, finished in zip(waiting, done, strict=True) if not finished]
+            if not waiting or time.monotonic() >= deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
     for desc in waiting:
         enqueue_copy(fleet, plan, src, dst, desc)
     return len(waiting)

@@ -39,6 +39,7 @@ from typing import Any
 import redis
 from kombu.transport import redis as kombu_redis
 
+from syncer.defaults import TAG_BATCH
 from syncer.fleet import keys, settings
 from syncer.fleet.state import best_effort
 
@@ -165,6 +166,10 @@ def summarize_kwargs(kwargs: dict[str, Any]) -> str:
         ):
             value = f"{len(value)} blobs: " + ", ".join(
                 f"{b.get('digest')} size={b.get('size')}" for b in value
+            )
+        elif isinstance(value, list) and 0 < len(value) <= TAG_BATCH and isinstance(value[0], dict):
+            value = f"{len(value)} images: " + ", ".join(
+                f"{j.get('source')} -> {j.get('dest')}" for j in value
             )
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             first, last = value[0], value[-1]

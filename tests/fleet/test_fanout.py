@@ -18,7 +18,7 @@ from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed, small_image, write_json
 from tests.support.verify import RegistryReader
 
-TAGS = 2 * defaults.FANOUT_CHUNK + 100
+TAGS = defaults.FANOUT_DIRECT + 100
 
 
 @pytest.mark.integration

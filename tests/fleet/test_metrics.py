@@ -148,7 +148,7 @@ def test_worker_metrics_match_the_plan_during_and_after_and_hold_no_credentials(
     for secret in secret_forms(dest.username, dest.password):
         assert secret not in text
     assert f'destination="{dest.host}"' in text and f'source="{source.host}"' in text
-    assert "syncer_task_duration_seconds_count" in text and "syncer.sync_tag" in text
+    assert "syncer_task_duration_seconds_count" in text and "syncer.sync_tags" in text
 
 
 def test_the_dashboard_reads_only_metrics_a_worker_or_syncer_metrics_exposes(

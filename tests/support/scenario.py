@@ -21,7 +21,7 @@ from tests.support.verify import Access, RegistryReader, access_log, verify_imag
 UPLOADS = "/blobs/uploads/"
 #: The name of every kind of task a plan runs.
 EVERY_TASK = frozenset(
-    {settings.EXPAND_RULE, settings.SYNC_TAG, settings.COPY_BLOB, settings.PUSH_IMAGE}
+    {settings.EXPAND_RULE, settings.SYNC_TAGS, settings.COPY_BLOB, settings.PUSH_IMAGE}
 )
 #: Seconds ``syncer plan --wait`` gets by default.
 PLAN_TIMEOUT = 150.0

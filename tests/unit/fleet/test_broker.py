@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import kombu
 
+from syncer import defaults
 from syncer.fleet import settings
 from syncer.fleet.broker import summarize_kwargs
 
@@ -52,6 +53,17 @@ def test_a_rule_reads_as_source_to_destinations() -> None:
     assert summarize_kwargs({"rule": rule}) == "rule=src/lab/app -> d1/app, d2/app"
 
 
-def test_a_chunk_of_images_names_its_first_and_last() -> None:
+def test_a_sync_tags_batch_names_every_image() -> None:
     jobs = [{"source": f"s/a:{i}", "dest": f"d/a:{i}"} for i in range(3)]
-    assert summarize_kwargs({"jobs": jobs}) == "jobs=3 images (s/a:0 -> d/a:0 … s/a:2 -> d/a:2)"
+    assert summarize_kwargs({"jobs": jobs}) == (
+        "jobs=3 images: s/a:0 -> d/a:0, s/a:1 -> d/a:1, s/a:2 -> d/a:2"
+    )
+
+
+def test_a_chunk_of_images_names_its_first_and_last() -> None:
+    count = defaults.TAG_BATCH + 1
+    jobs = [{"source": f"s/a:{i}", "dest": f"d/a:{i}"} for i in range(count)]
+    last = count - 1
+    assert summarize_kwargs({"jobs": jobs}) == (
+        f"jobs={count} images (s/a:0 -> d/a:0 … s/a:{last} -> d/a:{last})"
+    )
