@@ -78,9 +78,10 @@ def cold_and_noop(
     repos: list[str],
     cold: Scenario | None,
     noop: Scenario | None,
+    runs: int | None = None,
 ) -> None:
-    """``runs`` rounds of: for each copier, wipe, cold run, then (optionally) no-op run."""
-    for i in range(bench.options.runs):
+    """``runs`` rounds (default ``--runs``) of: for each copier, wipe, cold run, then no-op run."""
+    for i in range(bench.options.runs if runs is None else runs):
         for runner in runners:
             bench.dest.wipe()
             sample = checked(bench, runner(True), repos)
@@ -93,7 +94,9 @@ def cold_and_noop(
                 noop.add(again)
 
 
-def local_runners(bench: Bench, repos: list[str], netns: str | None = None) -> list[Runner]:
+def local_runners(
+    bench: Bench, repos: list[str], netns: str | None = None, *, image_syncer_too: bool = True
+) -> list[Runner]:
     """skopeo, ``syncer sync``, ``syncer plan`` and image-syncer (when there), all in ``netns``.
 
     Without ``netns`` all run in the root namespace and the plan has
@@ -106,7 +109,7 @@ def local_runners(bench: Bench, repos: list[str], netns: str | None = None) -> l
         lambda cold: syncer_plan(bench, repos, workers),
     ]
     binary = bench.options.image_syncer
-    if binary is not None:
+    if binary is not None and image_syncer_too:
         runners.append(lambda cold: image_syncer(bench, binary, repos, netns=netns))
     return runners
 

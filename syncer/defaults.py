@@ -181,8 +181,6 @@ BATCH_BYTES = 16 << 20
 #: At most this many blobs in one batch (an index of many tiny images).
 BATCH_COUNT = 50
 BATCH_PRIORITY = 8
-#: How many blobs of one ``copy_blobs`` task are copied at once.
-BATCH_THREADS = 4
 #: How long a batch waits, in all, for its blobs another worker is uploading.
 BATCH_BUSY_WAIT = 2.0
 #: A fan-out sends its images as ``sync_tags`` tasks of this many: a task
@@ -190,8 +188,10 @@ BATCH_BUSY_WAIT = 2.0
 #: unchanged repository is checked by the batch, not by the tag.
 TAG_BATCH = 20
 #: How many images of one ``sync_tags`` task are resolved at once (their HEADs
-#: overlap on the worker's keep-alive connections).
-TAG_BATCH_THREADS = 4
+#: overlap on the worker's keep-alive connections), and how many blobs of one
+#: ``copy_blobs`` task are copied at once. A worker keeps this many HTTP
+#: connections per registry for each of its task slots.
+TASK_THREADS = 4
 #: A fan-out of more than FANOUT_DIRECT images is split into ``enqueue_tags``
 #: tasks of FANOUT_CHUNK images, so several workers publish a 50k-tag
 #: repository in parallel (publishing costs about a millisecond a message).

@@ -161,7 +161,12 @@ def _pool(entries: Mapping[str, AuthEntry], client: redis.Redis) -> ClientPool:
     concurrency = defaults.worker_concurrency()
     if concurrency is None:
         concurrency = int(app.conf.worker_concurrency or defaults.PROC)
-    return ClientPool(Credentials(entries), pool_size=concurrency, throttle=RedisThrottle(client))
+    # Each task slot may run defaults.TASK_THREADS requests at once (sync_tags, copy_blobs).
+    return ClientPool(
+        Credentials(entries),
+        pool_size=concurrency * defaults.TASK_THREADS,
+        throttle=RedisThrottle(client),
+    )
 
 
 def _build(entries: Mapping[str, AuthEntry]) -> FleetContext:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
-from syncer.defaults import BATCH_BUSY_WAIT, BATCH_THREADS
+from syncer.defaults import BATCH_BUSY_WAIT, TASK_THREADS
 from syncer.engine import copy_and_record
 from syncer.errors import (
     CancelledError,
@@ -156,7 +156,7 @@ def copy_batch(
     blobs: list[Descriptor],
     owner: str,
 ) -> int:
-    """Copy several small blobs, :data:`BATCH_THREADS` at a time; return how many were handed back.
+    """Copy several small blobs, :data:`TASK_THREADS` at a time; return how many were handed back.
 
     A blob another worker is uploading is looked at again for up to
     :data:`BATCH_BUSY_WAIT` seconds; one that is still busy, or whose copy
@@ -167,7 +167,7 @@ def copy_batch(
     """
     waiting, delay = list(blobs), 0.05
     deadline = time.monotonic() + BATCH_BUSY_WAIT
-    with ThreadPoolExecutor(BATCH_THREADS, "copy_blobs") as pool:
+    with ThreadPoolExecutor(TASK_THREADS, "copy_blobs") as pool:
         while True:
             done = list(
                 pool.map(lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner), waiting)

@@ -100,7 +100,7 @@ def sync_tags(
 ) -> tuple[Counter[str], list[tuple[TagJob, Exception]]]:
     """:func:`sync_tag` for several images: resolved at once, their copies handed out together.
 
-    Up to :data:`defaults.TAG_BATCH_THREADS` images are resolved at a time.
+    Up to :data:`defaults.TASK_THREADS` images are resolved at a time.
     The missing small blobs of all of them share ``copy_blobs`` batches, each
     claim named by ``owner`` as in :func:`sync_tag` (a redelivered batch gets
     its claims back). Returns the count of each outcome, and each image whose
@@ -109,7 +109,7 @@ def sync_tags(
     """
     prepared: list[_Prepared] = []
     errors: list[tuple[TagJob, Exception]] = []
-    with ThreadPoolExecutor(defaults.TAG_BATCH_THREADS, "sync_tags") as pool:
+    with ThreadPoolExecutor(defaults.TASK_THREADS, "sync_tags") as pool:
         futures = [pool.submit(_prepare, fleet, plan, job, "") for job in jobs]
         try:
             for job, future in zip(jobs, futures, strict=True):
