@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
@@ -286,6 +287,38 @@ def _image_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None
     results.fail_image(f, body["plan"], _field(body, "image"), reason)
 
 
+def _settle_errors(
+    task: Task, f: FleetContext, plan: str, errors: list[tuple[TagJob, Exception]]
+) -> Counter[str]:
+    """The images of a batch whose check failed: hand each on or record it; count what was done.
+
+    A Redis error is raised (the batch is retried as a whole), before any
+    image is handed on; a transient error hands the image on as its own
+    ``sync_tag`` task; any other error is that image's recorded failure.
+    """
+    for _, error in errors:
+        if isinstance(error, StateError):
+            raise error
+    outcomes: Counter[str] = Counter()
+    for job, error in errors:
+        if isinstance(error, SyncerError) and is_transient(error):
+            single = enqueue.sync_tag_message(plan, job)
+            if not _confirmed(functools.partial(enqueue.send, f.dispatch, single)):
+                raise _requeue(f"hand-off of {job.label}") from None
+            outcomes["handed on"] += 1
+            continue
+        if isinstance(error, SyncerError):
+            reason = describe(error) + _auth_hint(task, error)
+        else:
+            log.error(
+                "task %s[%s]: %s failed", task.name, task.request.id, job.label, exc_info=error
+            )
+            reason = f"internal error: {type(error).__name__}"
+        _tag_failed(f, {"plan": plan, **job.to_dict()}, reason)
+        outcomes["failed"] += 1
+    return outcomes
+
+
 # -- the tasks -------------------------------------------------------------------------
 @fleet_task(ExpandRule, _expand_failed, failed=0)
 def expand_rule(task: Task, f: FleetContext, msg: ExpandRule) -> int:
@@ -330,27 +363,7 @@ def sync_tags(task: Task, f: FleetContext, msg: SyncTags) -> str:
         except (KeyError, TypeError, ValueError) as exc:
             _tag_failed(f, {"plan": msg.plan, **body}, f"bad job: {type(exc).__name__}")
     outcomes, errors = tagsteps.sync_tags(f, msg.plan, jobs, owner=task.request.id or "")
-    for _, error in errors:
-        if isinstance(error, StateError):
-            raise error
-    for job, error in errors:
-        if isinstance(error, SyncerError) and is_transient(error):
-            single = enqueue.sync_tag_message(msg.plan, job)
-            if not _confirmed(functools.partial(enqueue.send, f.dispatch, single)):
-                raise _requeue(f"hand-off of {job.label}") from None
-            outcomes["retried alone"] += 1
-            continue
-        if not isinstance(error, SyncerError):
-            log.error(
-                "task %s[%s]: %s failed", task.name, task.request.id, job.label, exc_info=error
-            )
-        reason = (
-            describe(error) + _auth_hint(task, error)
-            if isinstance(error, SyncerError)
-            else f"internal error: {type(error).__name__}"
-        )
-        _tag_failed(f, {"plan": msg.plan, **job.to_dict()}, reason)
-        outcomes["failed"] += 1
+    outcomes.update(_settle_errors(task, f, msg.plan, errors))
     # Flower shows a task's result: how each of its images ended.
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
 

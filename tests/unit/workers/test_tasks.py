@@ -6,9 +6,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import redis
 from celery.exceptions import Reject, Retry
 
-from syncer.errors import NotFoundError, ServerError
+from syncer.errors import NotFoundError, ServerError, StateError
+from syncer.fleet import settings
+from syncer.fleet.messages import SyncTag
+from syncer.jobs import TagJob
+from syncer.reference import ImageRef
+from tests.support.dispatch import Recorder, fleet_context
 from workers import tasks
 
 
@@ -60,3 +66,49 @@ def test_out_of_retries_is_recorded() -> None:
     task, recorded = FakeTask(publish_fails=False, retries=tasks.MAX_RETRIES), []
     tasks._retry_or_record(task, _server_error(), recorded.append)  # type: ignore[arg-type]
     assert recorded and not task.retried
+
+
+def _batch_job(tag: str) -> TagJob:
+    return TagJob(
+        ImageRef.parse(f"src.example/lab/app:{tag}"),
+        ImageRef.parse(f"dst.example/mirror/app:{tag}"),
+        "rule",
+    )
+
+
+def test_a_batch_hands_on_a_transient_failure_and_records_a_permanent_one(
+    redis_client: redis.Redis,
+) -> None:
+    sent = Recorder()
+    fleet = fleet_context(redis_client, sent)
+    plan = fleet.plans.create({})
+    fleet.plans.bump(plan, tags_total=2)
+    flaky, gone = _batch_job("flaky"), _batch_job("gone")
+    errors: list[tuple[TagJob, Exception]] = [
+        (flaky, _server_error()),
+        (gone, NotFoundError("HEAD x: HTTP 404 MANIFEST_UNKNOWN", status=404)),
+    ]
+
+    outcomes = tasks._settle_errors(FakeTask(False), fleet, plan, errors)  # type: ignore[arg-type]
+
+    assert outcomes == {"handed on": 1, "failed": 1}
+    [(name, body, _)] = sent.sent
+    assert name == settings.SYNC_TAG
+    assert SyncTag.from_body(body) == SyncTag(plan, str(flaky.source), str(flaky.dest), "rule")
+    [result] = fleet.plans.status(plan).results
+    assert (result.dest, result.status) == (str(gone.dest), "failed")
+    assert "MANIFEST_UNKNOWN" in result.reason
+
+
+def test_a_redis_error_in_a_batch_fails_the_batch_before_anything_is_handed_on(
+    redis_client: redis.Redis,
+) -> None:
+    sent = Recorder()
+    fleet = fleet_context(redis_client, sent)
+    errors: list[tuple[TagJob, Exception]] = [
+        (_batch_job("a"), _server_error()),
+        (_batch_job("b"), StateError("fleet state: ConnectionError")),
+    ]
+    with pytest.raises(StateError):
+        tasks._settle_errors(FakeTask(False), fleet, "p", errors)  # type: ignore[arg-type]
+    assert sent.sent == []
