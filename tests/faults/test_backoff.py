@@ -63,12 +63,18 @@ def test_429_pauses_every_worker_for_retry_after(
     fleet_home: Path,
     redis_client: redis.Redis,
 ) -> None:
+    # 24 images: two sync_tags tasks, so both workers talk to the source early.
     images = seed_apps(
-        source, 52, repos=6, tags_per_repo=1, layer_size=64 << 10, large_layer_size=0
+        source, 52, repos=6, tags_per_repo=4, layer_size=64 << 10, large_layer_size=0
     )
     src = make_proxy(source.host)
     limited = src.fault(
-        "GET", r"/blobs/sha256:", nth=3, status=429, headers={"Retry-After": str(RETRY_AFTER)}
+        # Late enough that both workers have asked the source for blobs before it.
+        "GET",
+        r"/blobs/sha256:",
+        nth=9,
+        status=429,
+        headers={"Retry-After": str(RETRY_AFTER)},
     )
     auth = write_json(fleet_home / "auth.json", insecure(src.host, dest.host))
     rules = write_json(

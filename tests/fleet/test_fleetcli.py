@@ -69,10 +69,10 @@ def test_plan_enqueues_tasks_by_name_without_credentials(
     assert run.code == 0, run
     plan = run.out.strip()
     tasks = sorted((_task(m) for m in _queued(redis_client)), key=lambda t: t[0])
-    assert [name for name, _ in tasks] == [settings.EXPAND_RULE] + [settings.SYNC_TAG] * 4
+    assert [name for name, _ in tasks] == [settings.EXPAND_RULE, settings.SYNC_TAGS]
     expand = tasks[0][1]
     assert expand["plan"] == plan and expand["rule"]["source"] == f"{SRC}/team/app"
-    pairs = {(kw["source"], kw["dest"]) for _, kw in tasks[1:]}
+    pairs = {(job["source"], job["dest"]) for job in tasks[1][1]["jobs"]}
     assert pairs == {
         (f"{SRC}/team/db:{t}", f"{DST}/{ns}/db:{t}")
         for t in ("1", "2")
