@@ -315,9 +315,10 @@ def test_a_worker_sizes_its_pool_from_the_variable_else_proc(
     client = redis.Redis()  # never connects: building a pool sends nothing
     monkeypatch.delenv("SYNCER_WORKER_CONCURRENCY", raising=False)
     monkeypatch.setitem(context.app.conf, "worker_concurrency", None)
-    assert context._pool({}, client)._pool_size == defaults.PROC
+    # Each task slot runs up to TASK_THREADS requests at once.
+    assert context._pool({}, client)._pool_size == defaults.PROC * defaults.TASK_THREADS
     monkeypatch.setenv("SYNCER_WORKER_CONCURRENCY", "9")
-    assert context._pool({}, client)._pool_size == 9
+    assert context._pool({}, client)._pool_size == 9 * defaults.TASK_THREADS
 
 
 def test_no_port_serves_nothing_and_a_bad_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
