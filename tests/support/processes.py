@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -141,7 +141,11 @@ class ManagedProcess:
             self.proc.send_signal(signal.SIGTERM)
 
     def stop(self, grace: float = STOP_GRACE) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps."""
+        """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps, children too.
+
+        ``syncer worker`` runs Celery as its child: killing only the parent
+        would leave that worker running, orphaned, after a failed test.
+        """
         if self.proc is None:
             return
         self.terminate()
@@ -150,6 +154,8 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: see start()
 
 
 class RedisProcess(ManagedProcess):
