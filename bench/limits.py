@@ -147,7 +147,7 @@ def planning(bench: Bench) -> Scenario:
     times.sort()
     median = times[len(times) // 2]
     scen.facts.append(
-        f"seconds from `syncer plan` start until all {tags} sync_tag tasks were enqueued "
+        f"seconds from `syncer plan` start until all {tags} images were enqueued "
         f"(rules_pending = 0, tags_total = {tags}), {bench.profile.loopback_workers} workers "
         f"running: {', '.join(f'{t:.2f}' for t in times)}; median {median:.2f}"
     )

@@ -162,7 +162,7 @@ def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: _Rec
     last: tuple[float, int] | None = None
     watch = _WorkerWatch(store, stream)
     while True:
-        status = link.call(lambda: store.status(plan))
+        status = link.call(lambda: store.status(plan, results=False))
         if not status.finished:
             link.call(watch.check)
         if tty:

@@ -265,20 +265,26 @@ class PlanStore:
         raw_counters, cancelled = pipe.execute()
         return _over(plan, raw_counters, cancelled)
 
-    def status(self, plan: str) -> PlanStatus:
-        """A consistent snapshot of the plan."""
+    def status(self, plan: str, *, results: bool = True) -> PlanStatus:
+        """A consistent snapshot of the plan; without ``results``, its counters only.
+
+        A progress view redraws from the counters: reading every image's
+        result twice a second cost ``plan --wait`` a tenth of a core on a
+        5,000-image plan.
+        """
         pipe = self.redis.pipeline()
         pipe.get(keys.plan_meta(plan))
         pipe.hgetall(keys.plan_counters(plan))
         pipe.exists(keys.plan_cancelled(plan))
-        pipe.lrange(keys.plan_results(plan), 0, -1)
+        if results:
+            pipe.lrange(keys.plan_results(plan), 0, -1)
         pipe.get(keys.plan_ended(plan))
-        raw_meta, raw_counters, cancelled, raw_results, ended = pipe.execute()
+        raw_meta, raw_counters, cancelled, *raw_results, ended = pipe.execute()
         counters = dict.fromkeys(COUNTER_FIELDS, 0)
         counters.update({text(k): int(v) for k, v in raw_counters.items()})
-        results = [ImageResult.from_dict(json.loads(r)) for r in raw_results]
+        listed = [ImageResult.from_dict(json.loads(r)) for r in (raw_results or [[]])[0]]
         meta = json.loads(raw_meta) if raw_meta else {}
-        status = PlanStatus(plan, meta, counters, bool(cancelled), results)
+        status = PlanStatus(plan, meta, counters, bool(cancelled), listed)
         if status.finished and raw_meta:
             if ended is None:
                 # The first reader to see the plan finished freezes its clock.

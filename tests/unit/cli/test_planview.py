@@ -29,7 +29,7 @@ class _FlakyStore:
     def __init__(self, failures: list[Exception]) -> None:
         self.failures, self.reads = failures, 0
 
-    def status(self, plan: str) -> PlanStatus:
+    def status(self, plan: str, *, results: bool = True) -> PlanStatus:
         self.reads += 1
         if self.failures:
             raise self.failures.pop(0)

@@ -86,6 +86,10 @@ def test_bump_once_and_record(redis_client: redis.Redis) -> None:
     assert [r.status for r in status.results] == ["synced", "skipped", "failed"]
     assert status.results[2] == failed
     assert status.finished and store.finished(plan)
+    # What a progress view reads: the same counters and end, without the results.
+    progress = store.status(plan, results=False)
+    assert progress.counters == status.counters and progress.results == []
+    assert progress.finished and progress.meta["ended"] == status.meta["ended"]
     with pytest.raises(KeyError):
         store.bump(plan, no_such_counter=1)
     assert store.once(plan, "seen:x") is True
