@@ -21,6 +21,7 @@ request the same way, refuses new ones, and wakes every :func:`sleep`.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import socket
@@ -66,6 +67,7 @@ class Watch:
     def __init__(self, what: str, limits: Limits, clock: Any = time.monotonic) -> None:
         self.what, self.limits, self._clock = what, limits, clock
         self.fired = ""
+        self.ended = False
         self.conns: list[Any] = []  # urllib3 connections
         self._deadline: float | None = clock() + limits.answer
         self._metering = False
@@ -127,7 +129,8 @@ class Watch:
             raise DeadlineError(f"{self.what}: {self.fired}") from cause
 
     def end(self) -> None:
-        """The request is over: stop watching it."""
+        """The request is over: stop watching it (never cut it off from now on)."""
+        self.ended = True
         _DOG.forget(self)
 
 
@@ -138,6 +141,12 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._watches: set[Watch] = set()
+        # Ended watches, dropped from _watches under the lock by the next begin
+        # or tick. end() takes no lock: it also runs from weakref finalizers,
+        # which the garbage collector may call in any thread, the watchdog's
+        # own included, while that thread holds the lock (it deadlocked a
+        # worker for good, with every request thread waiting on the lock).
+        self._ended: collections.deque[Watch] = collections.deque()
         self._owners: weakref.WeakKeyDictionary[Any, Watch] = weakref.WeakKeyDictionary()
         self._local = threading.local()
         self._limits: Limits | None = None
@@ -158,14 +167,25 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
                 self._thread.start()
+            self._prune()
             self._watches.add(watch)
             self._wake.notify()
         return watch
 
     def forget(self, watch: Watch) -> None:
-        """Stop watching."""
+        """Stop watching (lock-free: see ``_ended``)."""
+        self._ended.append(watch)
+
+    def _prune(self) -> None:
+        """Drop the ended watches; the caller holds the lock."""
+        while self._ended:
+            self._watches.discard(self._ended.popleft())
+
+    def watching(self) -> set[Watch]:
+        """The watches of requests still in flight."""
         with self._lock:
-            self._watches.discard(watch)
+            self._prune()
+            return set(self._watches)
 
     @contextmanager
     def current(self, watch: Watch) -> Iterator[None]:
@@ -188,8 +208,10 @@ class _Watchdog:
     def _run(self) -> None:
         while True:
             with self._lock:
+                self._prune()
                 while not self._watches:
                     self._wake.wait()
+                    self._prune()
                 watches = list(self._watches)
             stopping = _STOP.is_set()
             try:
@@ -204,6 +226,8 @@ class _Watchdog:
     def _sweep(self, watches: list[Watch], stopping: bool) -> None:
         now = time.monotonic()
         for watch in watches:
+            if watch.ended:
+                continue
             if not watch.fired:
                 watch.fired = INTERRUPTED if stopping else watch.breach(now)
                 if watch.fired:

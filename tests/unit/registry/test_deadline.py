@@ -122,7 +122,7 @@ def test_a_server_that_never_answers_is_cut_off_at_the_deadline(
     with pytest.raises(DeadlineError, match=r"GET http://\S+/v2/silent: no answer within 0.5 s"):
         transport.send(transport.new_session(), "GET", f"{server.url}/v2/silent")
     assert time.monotonic() - started < 10, "cut off, not left to the 120 s read timeout"
-    assert not deadline._DOG._watches, "the watch was forgotten"
+    assert not deadline._DOG.watching(), "the watch was forgotten"
 
 
 def test_an_upload_waiting_on_a_slow_source_is_not_blamed_for_it(
@@ -195,3 +195,22 @@ def test_a_fast_body_is_read_in_steps_growing_to_the_chunk_size() -> None:
     pieces = list(transport.iter_body(resp, 1 << 20))
     assert b"".join(pieces) == data and max(len(p) for p in pieces) < 2 << 20
     assert sizes[0] == defaults.STREAM_STEP and set(sizes[1:]) == {1 << 20}
+
+
+def test_a_request_ending_while_the_watchdog_holds_its_lock_does_not_deadlock() -> None:
+    # What a weakref finalizer does when the collector runs it inside the
+    # watchdog's own locked section: end a watch from a thread holding the lock.
+    dog = deadline._Watchdog()
+    watch = deadline.Watch("GET x", Limits(answer=60))
+    dog._watches.add(watch)
+    ended = threading.Event()
+
+    def end_under_the_lock() -> None:
+        with dog._lock:
+            dog.forget(watch)
+        ended.set()
+
+    worker = threading.Thread(target=end_under_the_lock, daemon=True)
+    worker.start()
+    assert ended.wait(5), "forget() blocked on the lock its own thread holds"
+    assert dog.watching() == set()
