@@ -20,6 +20,15 @@ JOB = TagJob(
 )
 
 
+def tag_job(tag: str, rule: str = "r") -> TagJob:
+    """``JOB``'s image at another tag (a batch's images differ by tag)."""
+    return TagJob(
+        ImageRef.parse(f"src.example/lab/app:{tag}"),
+        ImageRef.parse(f"dst.example/mirror/app:{tag}"),
+        rule,
+    )
+
+
 class Recorder:
     """Keeps ``(name, kwargs, priority)`` of every send; fails for ``fail_on`` task names."""
 

@@ -20,7 +20,15 @@ from syncer.manifest import Descriptor
 from syncer.reference import ImageRef
 from syncer.registry.pool import ClientPool
 from syncer.rules import parse_rule
-from tests.support.dispatch import JOB, MIB, PLAN, Recorder, fleet_context, missing_blobs
+from tests.support.dispatch import (
+    JOB,
+    MIB,
+    PLAN,
+    Recorder,
+    fleet_context,
+    missing_blobs,
+    tag_job,
+)
 from tests.support.hostile import HostileRegistry
 
 
@@ -196,14 +204,6 @@ def _small(i: int) -> Descriptor:
     return Descriptor("m", f"sha256:{i:064x}", 1000 + i)
 
 
-def _job(tag: str) -> TagJob:
-    return TagJob(
-        ImageRef.parse(f"src.example/lab/app:{tag}"),
-        ImageRef.parse(f"dst.example/mirror/app:{tag}"),
-        "r",
-    )
-
-
 def _resolving(
     monkeypatch: pytest.MonkeyPatch, blobs: dict[str, list[Descriptor]], fail: dict[str, Exception]
 ) -> None:
@@ -227,7 +227,7 @@ def test_sync_tags_hands_out_the_small_blobs_of_all_its_images_as_one_batch(
     fleet = fleet_context(redis_client, dispatch)
     plan = fleet.plans.create({})
 
-    outcomes, errors = tagsteps.sync_tags(fleet, plan, [_job(t) for t in blobs], "batch-1")
+    outcomes, errors = tagsteps.sync_tags(fleet, plan, [tag_job(t) for t in blobs], "batch-1")
 
     assert errors == [] and outcomes == {"waiting": 3}
     assert dispatch.names == [settings.COPY_BLOB, settings.COPY_BLOBS]
@@ -245,7 +245,7 @@ def test_sync_tags_returns_a_failed_image_and_finishes_the_others(
     dispatch = Recorder()
     fleet = fleet_context(redis_client, dispatch)
     plan = fleet.plans.create({})
-    jobs = [_job("v1"), _job("v2"), _job("v3")]
+    jobs = [tag_job("v1"), tag_job("v2"), tag_job("v3")]
 
     outcomes, errors = tagsteps.sync_tags(fleet, plan, jobs, "batch-1")
 
@@ -262,5 +262,5 @@ def test_a_cancellation_ends_the_whole_batch(
     fleet = fleet_context(redis_client, dispatch)
 
     with pytest.raises(CancelledError):
-        tagsteps.sync_tags(fleet, fleet.plans.create({}), [_job("v1"), _job("v2")], "b")
+        tagsteps.sync_tags(fleet, fleet.plans.create({}), [tag_job("v1"), tag_job("v2")], "b")
     assert dispatch.sent == []

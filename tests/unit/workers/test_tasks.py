@@ -13,8 +13,7 @@ from syncer.errors import NotFoundError, ServerError, StateError
 from syncer.fleet import settings
 from syncer.fleet.messages import SyncTag
 from syncer.jobs import TagJob
-from syncer.reference import ImageRef
-from tests.support.dispatch import Recorder, fleet_context
+from tests.support.dispatch import Recorder, fleet_context, tag_job
 from workers import tasks
 
 
@@ -68,14 +67,6 @@ def test_out_of_retries_is_recorded() -> None:
     assert recorded and not task.retried
 
 
-def _batch_job(tag: str) -> TagJob:
-    return TagJob(
-        ImageRef.parse(f"src.example/lab/app:{tag}"),
-        ImageRef.parse(f"dst.example/mirror/app:{tag}"),
-        "rule",
-    )
-
-
 def test_a_batch_hands_on_a_transient_failure_and_records_a_permanent_one(
     redis_client: redis.Redis,
 ) -> None:
@@ -83,7 +74,7 @@ def test_a_batch_hands_on_a_transient_failure_and_records_a_permanent_one(
     fleet = fleet_context(redis_client, sent)
     plan = fleet.plans.create({})
     fleet.plans.bump(plan, tags_total=2)
-    flaky, gone = _batch_job("flaky"), _batch_job("gone")
+    flaky, gone = tag_job("flaky", "rule"), tag_job("gone", "rule")
     errors: list[tuple[TagJob, Exception]] = [
         (flaky, _server_error()),
         (gone, NotFoundError("HEAD x: HTTP 404 MANIFEST_UNKNOWN", status=404)),
@@ -106,8 +97,8 @@ def test_a_redis_error_in_a_batch_fails_the_batch_before_anything_is_handed_on(
     sent = Recorder()
     fleet = fleet_context(redis_client, sent)
     errors: list[tuple[TagJob, Exception]] = [
-        (_batch_job("a"), _server_error()),
-        (_batch_job("b"), StateError("fleet state: ConnectionError")),
+        (tag_job("a", "rule"), _server_error()),
+        (tag_job("b", "rule"), StateError("fleet state: ConnectionError")),
     ]
     with pytest.raises(StateError):
         tasks._settle_errors(FakeTask(False), fleet, "p", errors)  # type: ignore[arg-type]
