@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -52,7 +52,61 @@ from syncer.registry import replies, transport, urls
 
 log = logging.getLogger(__name__)
 
-_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+#: Longest ``WWW-Authenticate`` value we parse. Real challenges are under 300
+#: bytes (Docker Hub's, with a scope, is about 120); a longer one is refused
+#: before any parsing, since every server, credentials or not, can send one.
+MAX_CHALLENGE = 4096
+#: Characters of an RFC 9110 ``token`` (section 5.6.2).
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _auth_params(text: str) -> dict[str, str]:
+    """``name=value`` pairs of a challenge, in one pass over ``text`` (no regex).
+
+    Values are tokens or quoted strings with backslash escapes (RFC 9110
+    section 11.2). Anything that is not a pair is skipped up to the next
+    comma; each character is read a bounded number of times, so the cost is
+    linear in the header's length whatever a server sends.
+    """
+    params: dict[str, str] = {}
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t,":
+            i += 1
+        start = i
+        while i < n and text[i] in _TCHAR:
+            i += 1
+        name = text[start:i].lower()
+        while i < n and text[i] in " \t":
+            i += 1
+        if not name or i >= n or text[i] != "=":
+            while i < n and text[i] != ",":
+                i += 1
+            continue
+        i += 1
+        while i < n and text[i] in " \t":
+            i += 1
+        if i < n and text[i] == '"':
+            value, i = _quoted(text, i + 1)
+        else:
+            start = i
+            while i < n and text[i] not in " \t,":
+                i += 1
+            value = text[start:i]
+        params.setdefault(name, value)
+    return params
+
+
+def _quoted(text: str, i: int) -> tuple[str, int]:
+    """The quoted string that starts at ``text[i]`` (after its opening quote), and where it ends."""
+    out: list[str] = []
+    n = len(text)
+    while i < n and text[i] != '"':
+        if text[i] == "\\" and i + 1 < n:
+            i += 1
+        out.append(text[i])
+        i += 1
+    return "".join(out), i + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +119,40 @@ class Challenge:
     @classmethod
     def parse(cls, header: str) -> Challenge | None:
         """Parse ``Bearer realm="…",service="…"`` or ``Basic realm="…"``."""
+        if len(header) > MAX_CHALLENGE:
+            raise AuthError(
+                f"WWW-Authenticate header is {len(header)} characters; "
+                f"at most {MAX_CHALLENGE} are read",
+                status=401,
+            )
         header = header.strip()
         if not header:
             return None
         scheme, _, rest = header.partition(" ")
-        params = {
-            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-            for m in _PARAM.finditer(rest)
-        }
-        return cls(scheme.lower(), params)
+        return cls(scheme.lower(), _auth_params(rest))
+
+
+#: Longest token lifetime we believe, in seconds: registries issue 5 minutes
+#: (distribution) to 12 hours (ECR); a larger or non-finite ``expires_in``
+#: would keep a revoked token forever.
+MAX_TOKEN_LIFETIME = 86400.0
+
+
+def _lifetime(expires_in: object) -> float:
+    """Seconds a token lives: the issuer's finite ``expires_in`` clamped to a sane range.
+
+    NaN, infinities and 1e400 (which JSON parses as infinity) fall back to the
+    spec's default, as an absent value does; bools are not numbers here.
+    """
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
+        return defaults.TOKEN_LIFETIME
+    try:
+        seconds = float(expires_in)
+    except ValueError:
+        return defaults.TOKEN_LIFETIME
+    if not math.isfinite(seconds) or seconds <= 0:
+        return defaults.TOKEN_LIFETIME
+    return min(seconds, MAX_TOKEN_LIFETIME)
 
 
 @dataclass(slots=True)
@@ -241,7 +320,7 @@ class Authenticator:
         try:
             body = json.loads(raw)
             value = body.get("token") or body.get("access_token")
-            lifetime = float(body.get("expires_in") or defaults.TOKEN_LIFETIME)
+            lifetime = _lifetime(body.get("expires_in"))
         except (ValueError, AttributeError, TypeError) as exc:
             raise AuthError(
                 "token response is not JSON with a token",

@@ -54,6 +54,58 @@ def test_challenge_parse_quoted_commas_and_bare_tokens() -> None:
     assert Challenge.parse("  ") is None
 
 
+@pytest.mark.parametrize(
+    ("header", "params"),
+    [
+        ('Bearer realm="a\\"b",x', {"realm": 'a"b'}),
+        ("Bearer realm = tok , service=svc", {"realm": "tok", "service": "svc"}),
+        ('Bearer junk, realm="r", =v, a=', {"realm": "r", "a": ""}),
+        ('Bearer realm="unterminated', {"realm": "unterminated"}),
+        ('Bearer realm="first",realm="second"', {"realm": "first"}),
+        ("Bearer " + "a" * 4000, {}),
+    ],
+)
+def test_challenge_parse_edges(header: str, params: dict[str, str]) -> None:
+    ch = Challenge.parse(header)
+    assert ch is not None and ch.params == params
+
+
+def test_challenge_over_the_cap_is_refused_before_parsing() -> None:
+    header = "Bearer " + "a" * auth_module.MAX_CHALLENGE
+    with pytest.raises(AuthError, match="WWW-Authenticate header is"):
+        Challenge.parse(header)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        (float("nan"), 60.0),
+        (float("inf"), 60.0),
+        ("1e400", 60.0),
+        (-5, 60.0),
+        (True, 60.0),
+        ([300], 60.0),
+        ("300", 300.0),
+        (10**12, auth_module.MAX_TOKEN_LIFETIME),
+    ],
+)
+def test_token_lifetime_is_finite_and_clamped(expires_in: object, lifetime: float) -> None:
+    assert auth_module._lifetime(expires_in) == lifetime
+
+
+def test_nan_lifetime_does_not_fetch_a_token_per_request(fake: FakeTransport) -> None:
+    tokens = TokenEndpoint()
+    bearer_registry(fake, tokens)
+    fake.on("GET", REALM, lambda seen: Reply(200, {}, b'{"token": "tok-1", "expires_in": NaN}'))
+    fake.on("HEAD", TAG_URL, needs_token("tok-1", Reply(200, {"Docker-Content-Digest": "d"})))
+    c = client(fake, ALICE)
+
+    for _ in range(3):
+        c.head_manifest(REPO, "v1")
+
+    assert len(fake.requests_to("GET", REALM)) == 1
+
+
 def test_bearer_flow_fetches_token_with_credentials_and_retries(fake: FakeTransport) -> None:
     tokens = TokenEndpoint()
     bearer_registry(fake, tokens)
