@@ -22,7 +22,7 @@ import requests
 
 from lab.content import Blob, Manifest, sha256
 from lab.registry import LabError
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 _PIECE = 1 << 20
 _TIMEOUT = 600

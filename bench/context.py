@@ -11,7 +11,7 @@ from bench.configs import write_auth, write_images
 from bench.dataset import Dataset, MainSet
 from bench.servers import BenchRegistry, RedisServer
 from bench.settings import Profile
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 #: Where copies land in the destination registry: ``lab/app0`` → ``mirror/app0``.
 DEST_PREFIX = "mirror"

@@ -18,8 +18,8 @@ from bench.procs import CommandFailed
 from bench.report import Scenario
 from bench.scenarios import profile_path, verdict
 from bench.tools import plan_argv, syncer_plan, worker_fleet
-from syncer.fleet import keys
-from syncer.fleet.plans import PlanStore
+from syncer.fleet.protocol import keys
+from syncer.fleet.state.plans import PlanStore
 
 log = logging.getLogger(__name__)
 

@@ -66,7 +66,8 @@ def _name(frame: str) -> tuple[str, bool]:
     if not m:
         return frame.strip(), False
     path = m["file"]
-    # py-spy names files relative to their sys.path entry: syncer/engine.py, celery/app/task.py.
+    # py-spy names files relative to their sys.path entry: syncer/engine/copypath.py,
+    # celery/app/task.py.
     ours = path.startswith(("syncer/", "workers/"))
     return f"{m['func']} ({'/'.join(path.split('/')[-2:])})", ours
 

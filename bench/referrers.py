@@ -28,7 +28,7 @@ from bench.dataset import small_tag_names
 from bench.report import Scenario
 from bench.tools import Sample, syncer_plan, syncer_sync
 from lab.artifacts import fallback_tag
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 log = logging.getLogger(__name__)
 

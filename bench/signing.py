@@ -12,7 +12,7 @@ import requests
 
 from lab.artifacts import SBOM, SIGNATURE, build_artifact, push_referrer
 from lab.content import Manifest
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 #: What each image gets, in push order.
 KINDS = (SIGNATURE, SBOM)

@@ -19,7 +19,7 @@ import requests
 
 from lab.content import Blob, Manifest, SeedImage, sha256
 from lab.push import _Pusher
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SBOM = "application/spdx+json"

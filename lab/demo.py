@@ -17,7 +17,7 @@ from lab.images import build_image_set
 from lab.push import push_image_set
 from lab.registry import RegistryServer
 from syncer.cli.main import main as syncer_main
-from syncer.progress import human_bytes
+from syncer.engine.progress import human_bytes
 
 
 def _banner(text: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from lab.content import Blob, ImageSet, Manifest, SeedImage, sha256
 from lab.push import push_image_set
 from lab.registry import LabError
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 __all__ = [
     "Blob",

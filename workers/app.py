@@ -1,6 +1,6 @@
 """The Celery app: ``celery -A workers.app worker``.
 
-Settings come from :func:`syncer.fleet.settings.celery_config`; the broker and
+Settings come from :func:`syncer.fleet.protocol.settings.celery_config`; the broker and
 result store is ``$SYNCER_REDIS_URL`` (default ``redis://localhost:6379/0``).
 """
 
@@ -13,7 +13,7 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
 from syncer import defaults
-from syncer.fleet import settings
+from syncer.fleet.protocol import settings
 from syncer.text import EscapeControls
 
 app = Celery("syncer", include=["workers.tasks", "workers.scheduled"])

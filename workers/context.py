@@ -1,4 +1,4 @@
-"""One :class:`~syncer.fleet.context.FleetContext` per worker process, built on first use.
+"""One :class:`~syncer.fleet.steps.context.FleetContext` per worker process, built on first use.
 
 Credentials come from the worker's own auth file (``$SYNCER_AUTH_FILE``,
 image-syncer's auth format, or a legacy config file) and docker's
@@ -24,15 +24,15 @@ from urllib.parse import urlsplit
 import redis
 
 from syncer import defaults
-from syncer.config import load_auth
-from syncer.credentials import AuthEntry, Credentials, keys_under
+from syncer.config.files import load_auth
 from syncer.errors import ConfigError
 from syncer.fleet.broker import CeleryDispatcher
-from syncer.fleet.context import FleetContext
-from syncer.fleet.locks import RedisThrottle
-from syncer.fleet.roster import credential_keys
-from syncer.reference import Repository, normalize_registry
+from syncer.fleet.state.locks import RedisThrottle
+from syncer.fleet.state.roster import credential_keys
+from syncer.fleet.steps.context import FleetContext
+from syncer.oci.reference import Repository, normalize_registry
 from syncer.registry.client import RegistryClient
+from syncer.registry.credentials import AuthEntry, Credentials, keys_under
 from syncer.registry.pool import ClientPool
 from workers.app import app
 

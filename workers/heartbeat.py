@@ -1,4 +1,4 @@
-"""This worker's heartbeat in the fleet's roster (see :mod:`syncer.fleet.roster`).
+"""This worker's heartbeat in the fleet's roster (see :mod:`syncer.fleet.state.roster`).
 
 A consumer bootstep starts a daemon thread when the worker starts consuming,
 and the thread writes the worker's node name and the keys of its auth file's
@@ -18,8 +18,8 @@ from celery import bootsteps
 
 from syncer import defaults
 from syncer.errors import ConfigError
-from syncer.fleet.roster import Roster, credential_keys
-from syncer.fleet.state import best_effort
+from syncer.fleet.state.guard import best_effort
+from syncer.fleet.state.roster import Roster, credential_keys
 
 log = logging.getLogger(__name__)
 

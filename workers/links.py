@@ -9,7 +9,7 @@ small copies it had already taken (which workers are alive and which links
 are busy is shared in Redis). With no idle peer, or after a few hand-offs, a
 busy worker takes the copy itself, so a fleet of one still makes progress.
 
-The state shared in Redis is :class:`syncer.fleet.links.Links`; this module
+The state shared in Redis is :class:`syncer.fleet.state.links.Links`; this module
 holds what is this worker process's own: its streams and its intake.
 """
 
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import redis
 
 from syncer.defaults import ALIVE_EVERY, LARGE_BLOB, MAX_DEFERRALS
-from syncer.fleet.links import Links
+from syncer.fleet.state.links import Links
 from workers import intake
 
 _lock = threading.Lock()

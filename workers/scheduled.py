@@ -12,8 +12,9 @@ import logging
 from celery import Task
 
 from syncer.errors import ConfigError
-from syncer.fleet import schedules, settings
-from syncer.fleet.state import best_effort
+from syncer.fleet import schedules
+from syncer.fleet.protocol import settings
+from syncer.fleet.state.guard import best_effort
 from workers.app import app
 from workers.context import fleet
 

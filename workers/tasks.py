@@ -33,11 +33,12 @@ from celery import Task
 from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
 
+from syncer.config.platformchoice import platform_list
 from syncer.defaults import BATCH_PRIORITY, BUSY_FIRST, BUSY_MAX, MAX_RETRIES, REDIS_WAIT
+from syncer.engine.jobs import TagJob
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet import blobsteps, enqueue, results, settings, state, tagsteps
-from syncer.fleet.context import FleetContext
-from syncer.fleet.messages import (
+from syncer.fleet.protocol import settings
+from syncer.fleet.protocol.messages import (
     CopyBlob,
     CopyBlobs,
     EnqueueTags,
@@ -47,10 +48,11 @@ from syncer.fleet.messages import (
     SyncTag,
     SyncTags,
 )
-from syncer.jobs import TagJob
-from syncer.platformchoice import platform_list
-from syncer.reference import ImageRef, Repository
-from syncer.retry import backoff_delay
+from syncer.fleet.state.guard import best_effort, guard
+from syncer.fleet.steps import blobsteps, enqueue, results, tagsteps
+from syncer.fleet.steps.context import FleetContext
+from syncer.oci.reference import ImageRef, Repository
+from syncer.registry.retry import backoff_delay
 from workers import links
 from workers.app import app
 from workers.context import credential_note, fleet
@@ -67,7 +69,7 @@ Record = Callable[[FleetContext, Mapping[str, Any], str], None]
 
 def _state_errors() -> AbstractContextManager[None]:
     """Redis hiccups (a restart, a failover) become a transient :class:`StateError`."""
-    return state.guard("fleet state", kombu.exceptions.OperationalError)
+    return guard("fleet state", kombu.exceptions.OperationalError)
 
 
 def _await_redis(timeout: float = REDIS_WAIT) -> None:
@@ -79,7 +81,7 @@ def _await_redis(timeout: float = REDIS_WAIT) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.2
     while True:
-        with state.best_effort("waiting for Redis to come back") as attempt:
+        with best_effort("waiting for Redis to come back") as attempt:
             fleet().redis.ping()
         if not attempt.failed or time.monotonic() >= deadline:
             return
@@ -163,13 +165,13 @@ def _confirmed(publish: Callable[[], object]) -> bool:
     gets False must keep the work or :func:`_requeue` it, never just return.
     """
     lost = kombu.exceptions.OperationalError
-    with state.best_effort("waited for, then tried once more", lost) as first:
+    with best_effort("waited for, then tried once more", lost) as first:
         publish()
     if not first.failed:
         return True
     log.warning("hand-off not published (%s); waiting for Redis", type(first.error).__name__)
     _await_redis()
-    with state.best_effort("the caller keeps or requeues the work", lost) as again:
+    with best_effort("the caller keeps or requeues the work", lost) as again:
         publish()
     if not again.failed:
         return True

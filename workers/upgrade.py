@@ -38,7 +38,7 @@ from celery.worker.consumer import Consumer as CeleryConsumer
 
 from syncer import defaults
 from syncer.errors import MessageError
-from syncer.fleet.messages import Message, body_version
+from syncer.fleet.protocol.messages import Message, body_version
 
 log = logging.getLogger(__name__)
 

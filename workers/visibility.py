@@ -5,12 +5,12 @@ for the visibility timeout. Left at that, a short timeout would also re-deliver
 a task a live worker is still running (a 30-minute stream), and a long one
 leaves a lost worker's task stranded for as long. So the timeout is short
 (:data:`syncer.fleet.defaults.VISIBILITY_TIMEOUT`) and a consumer bootstep
-re-stamps, every :func:`~syncer.fleet.settings.visibility_refresh` seconds,
+re-stamps, every :func:`~syncer.fleet.protocol.settings.visibility_refresh` seconds,
 every delivery this worker holds: running, waiting for a slot, or held for a
 countdown. When the worker dies its stamps stop, and about one timeout later
 any live worker's sweep puts its tasks back on the queue. The in-flight lock
-(:mod:`syncer.fleet.locks`) lapses sooner, and the upload session in Redis
-(:mod:`syncer.fleet.uploads`) lets the new copy resume, not restart.
+(:mod:`syncer.fleet.state.locks`) lapses sooner, and the upload session in Redis
+(:mod:`syncer.fleet.state.uploads`) lets the new copy resume, not restart.
 
 Why this rather than a long timeout and a reaper of blob copies whose lock
 stopped beating: only ``copy_blob`` holds a lock, so a lost ``sync_tag``,
@@ -34,9 +34,9 @@ from celery import bootsteps
 from celery.worker import state
 
 from syncer.errors import SyncerError
-from syncer.fleet import settings
 from syncer.fleet.broker import keep_held
-from syncer.fleet.state import best_effort
+from syncer.fleet.protocol import settings
+from syncer.fleet.state.guard import best_effort
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from syncer import defaults
 from syncer.cli.referrerargs import add_referrer_arguments, referrer_options
-from syncer.config import SyncConfig, load_config
+from syncer.config.files import SyncConfig, load_config
+from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
-from syncer.manifest import PlatformFilter
-from syncer.options import SyncOptions
-from syncer.reference import validate_tag
+from syncer.oci.manifest import PlatformFilter
+from syncer.oci.reference import validate_tag
 
 
 def positive(text: str) -> int:

@@ -11,18 +11,18 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from syncer.config import SyncConfig
-from syncer.credentials import Credentials
-from syncer.embedded import EmbeddedSync
-from syncer.engine import Resolved, resolve
+from syncer.config.files import SyncConfig
+from syncer.config.rules import Rule, quote_key
+from syncer.config.tagfilters import Selection, TagFilters
+from syncer.embedded.executor import EmbeddedSync
+from syncer.engine.copypath import Resolved, resolve
+from syncer.engine.expansion import select_tags
+from syncer.engine.jobs import TagJob
+from syncer.engine.progress import human_bytes
 from syncer.errors import SyncerError, describe
-from syncer.expansion import select_tags
-from syncer.jobs import TagJob
-from syncer.progress import human_bytes
+from syncer.registry.credentials import Credentials
 from syncer.registry.pool import ClientPool
-from syncer.retry import retrying
-from syncer.rules import Rule, quote_key
-from syncer.tagfilters import Selection, TagFilters
+from syncer.registry.retry import retrying
 from syncer.text import escape
 
 

@@ -13,14 +13,14 @@ from syncer.cli.args import add_config_arguments, load, sync_options
 from syncer.cli.exits import EXIT_OK
 from syncer.cli.planview import follow, plan_exit, print_final, render
 from syncer.errors import ConfigError, SyncerError
-from syncer.fleet import settings
+from syncer.fleet.protocol import settings
 
 if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     import redis
 
-    from syncer.config import SyncConfig
-    from syncer.fleet.plans import PlanStore
-    from syncer.options import SyncOptions
+    from syncer.config.files import SyncConfig
+    from syncer.engine.options import SyncOptions
+    from syncer.fleet.state.plans import PlanStore
 
 
 def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,7 +107,7 @@ def redis_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _store(url: str | None) -> PlanStore:
-    from syncer.fleet.plans import PlanStore
+    from syncer.fleet.state.plans import PlanStore
 
     return PlanStore(connect(url))
 
@@ -175,7 +175,7 @@ def submit_and_follow(
     """
     from syncer.fleet import planner
     from syncer.fleet.broker import CeleryDispatcher, celery_app
-    from syncer.fleet.plans import PlanStore
+    from syncer.fleet.state.plans import PlanStore
 
     app = celery_app(defaults.redis_url(args.redis))
     plan = planner.submit(
@@ -195,8 +195,8 @@ def submit_and_follow(
 def _retry_failed(args: argparse.Namespace) -> int:
     """``syncer plan --retry-failed ID``: a new plan of exactly the failed images of ID."""
     from syncer.fleet import planner
-    from syncer.fleet.history import retry_config
-    from syncer.fleet.plans import PlanStore
+    from syncer.fleet.state.history import retry_config
+    from syncer.fleet.state.plans import PlanStore
 
     if args.config or args.config_file or args.images:
         raise ConfigError("--retry-failed takes its images from the plan: pass no config")
@@ -214,7 +214,7 @@ def _retry_failed(args: argparse.Namespace) -> int:
 
 def preflight(config: SyncConfig, client: redis.Redis, warn_only: bool) -> None:
     """Refuse a plan whose credentials no live worker holds (they never travel through Redis)."""
-    from syncer.fleet.roster import Roster, credential_keys, uncovered
+    from syncer.fleet.state.roster import Roster, credential_keys, uncovered
 
     if credential_keys(config.auth):
         print(
@@ -255,7 +255,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_final(status, "json")  # the documented report, with "state": "running"
         return EXIT_OK
     if not status.finished:
-        from syncer.fleet.roster import Roster
+        from syncer.fleet.state.roster import Roster
 
         print(render(status, workers=len(Roster(store.redis).alive())))
         return EXIT_OK
@@ -320,14 +320,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     ]
     if args.hostname:
         argv += ["--hostname", args.hostname]
-    from syncer.supervise import supervise
+    from syncer.cli.supervise import supervise
 
     return supervise(argv, env)
 
 
 def _check_auth_file(path: Path) -> None:
     """Raise :class:`ConfigError` unless the worker's auth file loads."""
-    from syncer.config import load_auth
+    from syncer.config.files import load_auth
 
     try:
         load_auth(path)

@@ -12,7 +12,7 @@ from typing import Any, TypeAlias
 
 from syncer import defaults
 from syncer.cli.exits import by_signal
-from syncer.progress import Stats
+from syncer.engine.progress import Stats
 from syncer.registry import deadline
 
 #: What ``signal.signal`` takes and hands back.

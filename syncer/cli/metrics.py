@@ -37,7 +37,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     """``syncer metrics``: serve ``/metrics`` until interrupted."""
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from syncer.fleet.gauges import PlanCollector
+    from syncer.fleet.state.gauges import PlanCollector
 
     registry = CollectorRegistry()
     registry.register(PlanCollector(connect(args.redis)))

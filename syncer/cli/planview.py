@@ -16,10 +16,10 @@ import redis
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from syncer.progress import bytes_line, human_bytes, summary
+from syncer.engine.progress import bytes_line, human_bytes, summary
 
 if TYPE_CHECKING:
-    from syncer.fleet.plans import PlanStatus, PlanStore
+    from syncer.fleet.state.plans import PlanStatus, PlanStore
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class _WorkerWatch:
     """Counts live workers while a plan is followed, and says so when there are none."""
 
     def __init__(self, store: PlanStore, stream: TextIO) -> None:
-        from syncer.fleet.roster import Roster
+        from syncer.fleet.state.roster import Roster
 
         self._roster, self._stream = Roster(store.redis), stream
         self._checked = -defaults.FOLLOW_WORKER_CHECK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from syncer.referrerconfig import artifact_types
+from syncer.config.referrers import artifact_types
 
 
 def add_referrer_arguments(p: argparse.ArgumentParser) -> None:

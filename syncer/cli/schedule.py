@@ -20,7 +20,7 @@ from syncer.cli.exits import EXIT_FAILED, EXIT_OK
 from syncer.cli.fleet import connect, preflight, redis_arg, safe_url
 from syncer.cli.history import print_table, when
 from syncer.errors import ConfigError
-from syncer.fleet import settings
+from syncer.fleet.protocol import settings
 
 
 def add_schedule_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -139,7 +139,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``syncer schedule list``."""
-    from syncer.fleet.history import summary
+    from syncer.fleet.state.history import summary
 
     client = connect(args.redis)
     store, entries = _store(client), _entries(args)
@@ -238,8 +238,8 @@ def _set_paused(args: argparse.Namespace, paused: bool) -> int:
 
 def cmd_beat(args: argparse.Namespace) -> int:
     """``syncer beat``: ``celery -A workers.beat beat`` with redbeat, kept running."""
+    from syncer.cli.supervise import supervise
     from syncer.fleet.beat import SCHEDULER
-    from syncer.supervise import supervise
 
     url = defaults.redis_url(args.redis)
     problem = settings.redis_url_problem(url)

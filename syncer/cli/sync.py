@@ -14,15 +14,15 @@ from pathlib import Path
 import yaml
 
 from syncer import defaults
-from syncer.cache import BlobCache, FileBlobCache, MemoryBlobCache
 from syncer.cli.args import add_config_arguments, add_success_image_arguments, load, sync_options
 from syncer.cli.dryrun import dry_run
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
 from syncer.cli.interrupts import Interrupts, interrupted_line
 from syncer.cli.logfmt import go_duration
-from syncer.embedded import EmbeddedSync
-from syncer.jobs import ImageResult
-from syncer.progress import ProgressBar, summary
+from syncer.embedded.executor import EmbeddedSync
+from syncer.engine.cache import BlobCache, FileBlobCache, MemoryBlobCache
+from syncer.engine.jobs import ImageResult
+from syncer.engine.progress import ProgressBar, summary
 from syncer.registry import deadline
 
 log = logging.getLogger("syncer")

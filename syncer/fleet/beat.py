@@ -1,7 +1,7 @@
 """syncer's one boundary with celery-redbeat: a schedule's timing entry, and the beat's settings.
 
 redbeat keeps each entry (task, kwargs, timing, when it last ran) under
-:func:`syncer.fleet.keys.redbeat_prefix` in the fleet's Redis, and
+:func:`syncer.fleet.protocol.keys.redbeat_prefix` in the fleet's Redis, and
 ``syncer beat`` runs its scheduler. Several beats may start; redbeat's lock
 lets one send while the others wait. An entry remembers when it last ran, so
 a beat that was down for a day sends a missed schedule once, not once per
@@ -21,8 +21,8 @@ from redbeat import RedBeatSchedulerEntry
 
 from syncer import defaults
 from syncer.errors import ConfigError
-from syncer.fleet import keys, settings
 from syncer.fleet.broker import celery_app
+from syncer.fleet.protocol import keys, settings
 from syncer.fleet.schedules import Schedule
 
 #: The scheduler class ``celery beat -S`` loads.

@@ -24,7 +24,7 @@ that lost connection fails with a connection error, which Celery survives,
 instead of an ``AttributeError``, which killed the worker.
 
 Celery loads the transport by name (``broker_transport`` in
-:func:`syncer.fleet.settings.celery_config`). The engine never imports this
+:func:`syncer.fleet.protocol.settings.celery_config`). The engine never imports this
 module; the CLI imports it only for ``syncer plan``.
 """
 
@@ -40,8 +40,8 @@ import redis
 from kombu.transport import redis as kombu_redis
 
 from syncer.defaults import TAG_BATCH
-from syncer.fleet import keys, settings
-from syncer.fleet.state import best_effort
+from syncer.fleet.protocol import keys, settings
+from syncer.fleet.state.guard import best_effort
 
 log = logging.getLogger(__name__)
 

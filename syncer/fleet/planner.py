@@ -6,7 +6,7 @@ their own auth file. Tag listing for repo-wide and regex rules runs on the
 workers as ``syncer.expand_rule`` tasks, so a repository with 50k tags never
 blocks the CLI; explicit tags and digests go out here in ``syncer.sync_tags`` batches.
 Tasks are sent by their stable names through a
-:class:`~syncer.fleet.context.Dispatcher` (the Celery one lives in
+:class:`~syncer.fleet.steps.context.Dispatcher` (the Celery one lives in
 :mod:`syncer.fleet.broker`); no worker code and no Celery is imported here.
 """
 
@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 import redis
 
 from syncer import defaults
-from syncer.config import SyncConfig
-from syncer.expansion import explicit_jobs, unique_jobs
-from syncer.fleet.context import Dispatcher
-from syncer.fleet.enqueue import fan_out, send
-from syncer.fleet.messages import ExpandRule
-from syncer.fleet.plans import PlanStore
-from syncer.fleet.referrersteps import plan_meta
-from syncer.jobs import ImageResult
-from syncer.options import SyncOptions
-from syncer.referrers import rule_policies
+from syncer.config.files import SyncConfig
+from syncer.engine.expansion import explicit_jobs, unique_jobs
+from syncer.engine.jobs import ImageResult
+from syncer.engine.options import SyncOptions
+from syncer.engine.referrers import rule_policies
+from syncer.fleet.protocol.messages import ExpandRule
+from syncer.fleet.state.plans import PlanStore
+from syncer.fleet.steps.context import Dispatcher
+from syncer.fleet.steps.enqueue import fan_out, send
+from syncer.fleet.steps.referrersteps import plan_meta
 
 log = logging.getLogger(__name__)
 

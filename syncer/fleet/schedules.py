@@ -21,15 +21,15 @@ from typing import Any
 
 import redis
 
-from syncer.config import SyncConfig
+from syncer.config.files import SyncConfig
+from syncer.config.rules import Rule
 from syncer.defaults import PLAN_TTL, SCHEDULE_STARTING_TTL
+from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
-from syncer.fleet import keys
-from syncer.fleet.plans import PlanStore
-from syncer.fleet.state import text
-from syncer.manifest import PlatformFilter
-from syncer.options import SyncOptions
-from syncer.rules import Rule
+from syncer.fleet.protocol import keys
+from syncer.fleet.state.guard import text
+from syncer.fleet.state.plans import PlanStore
+from syncer.oci.manifest import PlatformFilter
 
 #: Schedule names: they are parts of Redis keys and of redbeat entry keys.
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")

@@ -46,9 +46,9 @@ from urllib.parse import urlsplit
 import requests
 
 from syncer import defaults
-from syncer.credentials import IDENTITY_TOKEN, AuthEntry
 from syncer.errors import AuthError, HTTPError
 from syncer.registry import replies, transport, urls
+from syncer.registry.credentials import IDENTITY_TOKEN, AuthEntry
 
 log = logging.getLogger(__name__)
 

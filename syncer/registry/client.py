@@ -3,7 +3,7 @@
 Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 One client talks to one registry host with one credential, on an injected
 ``requests.Session``. Every method is a single API operation; retries and
-orchestration live above it, in :mod:`syncer.transfer` and the engine. The
+orchestration live above it, in :mod:`syncer.engine.transfer` and the engine. The
 authenticated exchange under them is :class:`~syncer.registry.connection.RegistryConnection`.
 """
 
@@ -14,12 +14,13 @@ from collections.abc import Iterator
 
 import requests
 
-from syncer import defaults, digests, mediatypes, schema1
+from syncer import defaults
 from syncer.errors import AuthError, NotFoundError, RegistryError
-from syncer.reference import Repository
+from syncer.oci import digests, mediatypes, schema1
+from syncer.oci.models import ManifestHead, RawManifest, SizedBody
+from syncer.oci.reference import Repository
 from syncer.registry import tags, transport
 from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
-from syncer.registry.models import ManifestHead, RawManifest, SizedBody
 from syncer.registry.tags import Fetch
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def _verified(body: bytes, media: str, reference: str, what: str) -> RawManifest
     """The manifest, checked against the digest it was asked for by.
 
     Signed schema1 digests cover the canonical payload, not the served bytes
-    (:mod:`syncer.schema1`). Fetched by tag, its digest is what we computed:
+    (:mod:`syncer.oci.schema1`). Fetched by tag, its digest is what we computed:
     a ``Docker-Content-Digest`` header is never taken on trust.
     """
     covered = schema1.digested_bytes(body, media, what)

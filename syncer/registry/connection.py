@@ -18,12 +18,12 @@ import requests
 from urllib3.exceptions import InsecureRequestWarning
 
 from syncer import defaults, metrics
-from syncer.credentials import AuthEntry
 from syncer.errors import AuthError, RegistryError, TLSError, TLSHandshakeError
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from syncer.registry import replies, transport, urls
 from syncer.registry.auth import Authenticator
-from syncer.throttle import NoThrottle, Throttle, ratelimit_remaining
+from syncer.registry.credentials import AuthEntry
+from syncer.registry.throttle import NoThrottle, Throttle, ratelimit_remaining
 
 
 def pull_scope(repo: Repository) -> str:

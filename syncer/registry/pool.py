@@ -6,11 +6,11 @@ import logging
 import threading
 
 from syncer import defaults
-from syncer.credentials import Credentials
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from syncer.registry import transport
 from syncer.registry.client import RegistryClient
-from syncer.throttle import LocalThrottle, Throttle
+from syncer.registry.credentials import Credentials
+from syncer.registry.throttle import LocalThrottle, Throttle
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from syncer import defaults, digests, mediatypes
+from syncer import defaults
 from syncer.errors import NotFoundError, UnsupportedError
-from syncer.reference import Repository
+from syncer.oci import digests, mediatypes
+from syncer.oci.models import RawManifest
+from syncer.oci.reference import Repository
 from syncer.registry import transport
 from syncer.registry.client import RegistryClient
 from syncer.registry.connection import pull_scope
-from syncer.registry.models import RawManifest
 
 #: The descriptor fields a referrers index keeps (spec: "Listing Referrers").
 _KEPT = ("mediaType", "digest", "size", "artifactType", "annotations")

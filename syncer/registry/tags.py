@@ -6,7 +6,7 @@ registry's own origin and this repository's ``tags/list`` path, never to a
 page already read, and only up to :func:`defaults.max_tag_pages` pages and
 :func:`defaults.max_tags` tags. Each page is read with a size cap. Tags come
 out as the server sent them: checking them against the grammar is the
-caller's job (:func:`syncer.reference.server_tag`), so one bad tag fails one
+caller's job (:func:`syncer.oci.reference.server_tag`), so one bad tag fails one
 image, not the listing.
 """
 
@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from syncer import defaults
 from syncer.errors import PaginationError, RegistryError
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from syncer.registry import transport, urls
 from syncer.registry.connection import RegistryConnection, pull_scope
 

@@ -29,8 +29,8 @@ from syncer.errors import (
     TLSHandshakeError,
     TransportError,
 )
+from syncer.oci.models import SizedBody
 from syncer.registry import deadline
-from syncer.registry.models import SizedBody
 from syncer.registry.urls import clip, origin, strip_query
 
 

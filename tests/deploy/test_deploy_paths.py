@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from syncer.config import load_config
+from syncer.config.files import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

@@ -38,8 +38,8 @@ import redis
 from celery.exceptions import Reject
 
 from lab.images import build_image_set
-from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
+from syncer.fleet.protocol import settings
 from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
 from tests.support.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env, reap
 from tests.support.registries import LabRegistry

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from lab.images import build_image_set
-from syncer.fleet.plans import PlanStatus, PlanStore
+from syncer.fleet.state.plans import PlanStatus, PlanStore
 from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
 from tests.support.processes import RedisProcess, WorkerPool, fleet_env, run_cli
 from tests.support.registries import LabRegistry

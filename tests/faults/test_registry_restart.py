@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from lab.images import build_image_set
-from syncer.cache import MemoryBlobCache
-from syncer.config import load_config
-from syncer.embedded import EmbeddedSync
-from syncer.options import SyncOptions
-from syncer.progress import Stats
+from syncer.config.files import load_config
+from syncer.embedded.executor import EmbeddedSync
+from syncer.engine.cache import MemoryBlobCache
+from syncer.engine.options import SyncOptions
+from syncer.engine.progress import Stats
 from tests.support.chaos import ChaosProxy
 from tests.support.faultproxy import Recorded
 from tests.support.faults import wait_for

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from lab.images import build_image_set
-from syncer.fleet.plans import PlanStore
+from syncer.fleet.state.plans import PlanStore
 from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry

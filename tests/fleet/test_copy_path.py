@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from syncer.engine import copy_and_record, push_with_recheck
-from syncer.fleet.blobcache import RedisBlobCache
+from syncer.engine.copypath import copy_and_record, push_with_recheck
+from syncer.fleet.state.blobcache import RedisBlobCache
 from tests.support.copypath import (
     DST,
     GONE,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.fleet import keys, settings
-from syncer.fleet.plans import PlanStore
-from syncer.jobs import ImageResult
+from syncer.engine.jobs import ImageResult
+from syncer.fleet.protocol import keys, settings
+from syncer.fleet.state.plans import PlanStore
 from tests.support.processes import RunCli
 from tests.support.scenario import redis_dump, secret_forms, write_json
 

@@ -23,7 +23,7 @@ import requests
 
 from lab.images import SeedImage
 from lab.registry import HtpasswdAuth, RegistryServer
-from syncer.fleet import settings
+from syncer.fleet.protocol import settings
 from tests.support.processes import (
     CliRun,
     FlowerProcess,

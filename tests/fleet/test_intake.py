@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from lab.images import build_image_set
-from syncer.fleet import keys
+from syncer.fleet.protocol import keys
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed, verify_all, write_json

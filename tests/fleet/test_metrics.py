@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from lab.images import build_image_set
-from syncer.fleet.plans import PlanStore
+from syncer.fleet.state.plans import PlanStore
 from tests.support.processes import (
     REPO_ROOT,
     FlowerProcess,

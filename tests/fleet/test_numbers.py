@@ -23,9 +23,9 @@ import redis
 
 from lab.images import SeedImage
 from syncer.cli.planview import render
-from syncer.fleet.plans import PlanStore
-from syncer.jobs import ImageResult
-from syncer.progress import Stats, human_bytes
+from syncer.engine.jobs import ImageResult
+from syncer.engine.progress import Stats, human_bytes
+from syncer.fleet.state.plans import PlanStore
 from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry

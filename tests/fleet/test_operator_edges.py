@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.fleet.settings import redis_url_problem
+from syncer.fleet.protocol.settings import redis_url_problem
 from tests.support.processes import REPO_ROOT, fleet_env, run_cli
 from tests.support.scenario import write_json
 

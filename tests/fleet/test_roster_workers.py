@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.credentials import AuthEntry
-from syncer.fleet.roster import Roster
+from syncer.fleet.state.roster import Roster
+from syncer.registry.credentials import AuthEntry
 from tests.support.processes import REPO_ROOT, RunCli, WorkerFactory, fleet_env
 from tests.support.registries import LabRegistry
 from tests.support.scenario import redis_dump, write_json

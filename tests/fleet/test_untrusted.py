@@ -19,9 +19,9 @@ import pytest
 import redis
 import requests
 
-from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
-from syncer.fleet.plans import PlanStore
+from syncer.fleet.protocol import settings
+from syncer.fleet.state.plans import PlanStore
 from tests.support.hostile import Pool, make_image, pool
 from tests.support.processes import RunCli, WorkerFactory, WorkerProcess
 from tests.support.registries import LabRegistry

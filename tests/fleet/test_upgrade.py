@@ -19,10 +19,10 @@ import redis
 
 from lab.images import SeedImage
 from syncer import defaults
-from syncer.fleet import settings
 from syncer.fleet.broker import celery_app
-from syncer.fleet.messages import CopyBlobs, PushImage
-from syncer.fleet.plans import PlanStore
+from syncer.fleet.protocol import settings
+from syncer.fleet.protocol.messages import CopyBlobs, PushImage
+from syncer.fleet.state.plans import PlanStore
 from tests.support.processes import ManagedProcess, RunCli, WorkerFactory, fleet_env
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed_apps, verify_all, write_json

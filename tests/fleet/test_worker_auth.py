@@ -17,7 +17,7 @@ import redis
 
 from lab.images import build_image_set
 from syncer import defaults
-from syncer.fleet.roster import Roster
+from syncer.fleet.state.roster import Roster
 from tests.support.processes import RunCli, WorkerFactory, fleet_env, run_cli
 from tests.support.registries import LabRegistry
 from tests.support.scenario import plan_wait, seed, write_json

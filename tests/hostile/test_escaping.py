@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from syncer.reference import escape
+from syncer.oci.reference import escape
 from tests.support.hostile import DOCKER_MANIFEST, HostileRegistry, Pool, Reply, make_image, sha256
 from tests.support.runner import Outcome, run_syncer
 
@@ -117,6 +117,6 @@ def test_json_output_escapes_controls_itself(
     report = json.loads(outcome.out)
     assert report["images"]["failed"] == 3
     # A listed tag outside the tag grammar never becomes a reference: the report
-    # names it escaped (syncer.reference.escape), as every output does.
+    # names it escaped (syncer.oci.reference.escape), as every output does.
     sources = {f["source"] for f in report["failed"]}
     assert f"{src.host}/lab/app:{escape(HOSTILE_TAG)}" in sources

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from lab.images import ImageSet, build_image_set
-from syncer.cache import MemoryBlobCache
-from syncer.config import load_config
-from syncer.embedded import EmbeddedSync
-from syncer.options import SyncOptions
-from syncer.progress import Stats
+from syncer.config.files import load_config
+from syncer.embedded.executor import EmbeddedSync
+from syncer.engine.cache import MemoryBlobCache
+from syncer.engine.options import SyncOptions
+from syncer.engine.progress import Stats
 from tests.support.embedded import RunSync, seed, sync_config, write_config
 from tests.support.faultproxy import FaultProxy, Recorded
 from tests.support.registries import LabRegistry

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lab.images import ImageSet
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from syncer.registry.client import RegistryClient
 from tests.support.embedded import RunSync, seed, sync_config, write_config
 from tests.support.registries import LabRegistry

@@ -13,7 +13,7 @@ import pytest
 
 from lab.images import ImageSet, SeedImage, build_image_set, sha256
 from lab.registry import LabError
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 
 def _json(image: SeedImage, digest: str | None = None) -> dict[str, Any]:

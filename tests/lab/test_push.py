@@ -7,7 +7,7 @@ import requests
 
 from lab.images import ImageSet, build_image_set, push_image_set
 from lab.registry import LabError
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 from tests.support.registries import LabRegistry
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from syncer import mediatypes
-from syncer.engine import KnownBlobs, Resolved
-from syncer.jobs import TagJob
-from syncer.manifest import Descriptor
-from syncer.reference import ImageRef, Repository
+from syncer.engine.copypath import KnownBlobs, Resolved
+from syncer.engine.jobs import TagJob
+from syncer.oci import mediatypes
+from syncer.oci.manifest import Descriptor
+from syncer.oci.models import RawManifest
+from syncer.oci.reference import ImageRef, Repository
 from syncer.registry.client import RegistryClient
-from syncer.registry.models import RawManifest
 from tests.support.fakes import FakeTransport, Reply, client, json_reply, open_registry, replies
 
 SRC = Repository.parse("src.example/team/app")

@@ -12,7 +12,7 @@ import json
 import tarfile
 
 from lab.content import Blob, ImageSet, Manifest, SeedImage, sha256
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 
 
 def _layer(label: str) -> tuple[Blob, str]:

@@ -6,11 +6,11 @@ from typing import Any
 
 import redis
 
-from syncer.fleet.context import FleetContext
-from syncer.fleet.keys import blob_key
-from syncer.jobs import TagJob
-from syncer.manifest import Descriptor
-from syncer.reference import ImageRef
+from syncer.engine.jobs import TagJob
+from syncer.fleet.protocol.keys import blob_key
+from syncer.fleet.steps.context import FleetContext
+from syncer.oci.manifest import Descriptor
+from syncer.oci.reference import ImageRef
 from syncer.registry.pool import ClientPool
 
 PLAN = "20240101-000000-steps1"

@@ -23,9 +23,9 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from syncer import defaults
-from syncer.credentials import AuthEntry
 from syncer.registry import deadline
 from syncer.registry.client import RegistryClient
+from syncer.registry.credentials import AuthEntry
 
 HOST = "reg.example"
 BASE = f"https://{HOST}"

@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from syncer import digests, mediatypes
 from syncer.errors import NotFoundError
-from syncer.reference import Repository
-from syncer.registry.models import RawManifest
+from syncer.oci import digests, mediatypes
+from syncer.oci.models import RawManifest
+from syncer.oci.reference import Repository
 
 
 class _Resp:

@@ -7,7 +7,7 @@ It lives with the tests, so no product setting can turn a worker into one.
 
 from __future__ import annotations
 
-from syncer.fleet import messages, settings
+from syncer.fleet.protocol import messages, settings
 from workers import tasks
 from workers.app import app
 

@@ -13,7 +13,7 @@ import redis
 
 from lab.images import ImageSet, SeedImage, build_image_set, push_image_set
 from lab.registry import RegistryServer
-from syncer.fleet import settings
+from syncer.fleet.protocol import settings
 from tests.support.processes import CliRun, RunCli
 from tests.support.registries import LabRegistry
 from tests.support.verify import Access, RegistryReader, access_log, verify_image

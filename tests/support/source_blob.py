@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 
 DATA = b"0123456789"
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()

@@ -105,9 +105,9 @@ PROTOCOL_NUMBERS = {
     # Exit statuses: the shell, scripts and image-syncer's users read them.
     "syncer/cli/exits.py": ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE"],
     # What PlanImages.settle's Lua script returns; script and caller must agree.
-    "syncer/fleet/images.py": ["COUNT_RULE", "NOTHING", "RECORD"],
+    "syncer/fleet/state/images.py": ["COUNT_RULE", "NOTHING", "RECORD"],
     # The schema version of message bodies written before bodies carried one.
-    "syncer/fleet/messages.py": ["FIRST_VERSION"],
+    "syncer/fleet/protocol/messages.py": ["FIRST_VERSION"],
 }
 
 
@@ -174,14 +174,61 @@ def test_the_tunable_scan_skips_names_text_state_and_locals() -> None:
     assert list(tunables(code)) == []
 
 
-def test_no_module_but_defaults_holds_a_numeric_tunable() -> None:
-    found = {
-        str(path.relative_to(ROOT)): names
+def _dotted(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def readers_elsewhere(owner: Path, name: str) -> list[str]:
+    """Modules other than ``owner`` that read its constant ``name`` (imported or ``mod.NAME``)."""
+    module = _dotted(owner)
+    package, _, base = module.rpartition(".")
+    found = []
+    for path in _modules():
+        if path == owner:
+            continue
+        tree = ast.parse(path.read_text())
+        aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == module:
+                if any(a.name == name for a in node.names):
+                    found.append(str(path.relative_to(ROOT)))
+            elif isinstance(node, ast.ImportFrom) and node.module == package:
+                aliases |= {a.asname or a.name for a in node.names if a.name == base}
+        if aliases and any(
+            isinstance(n, ast.Attribute)
+            and n.attr == name
+            and isinstance(n.value, ast.Name)
+            and n.value.id in aliases
+            for n in ast.walk(tree)
+        ):
+            found.append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_a_constant_outside_defaults_is_read_only_beside_it() -> None:
+    # A number one module reads lives beside that module (dramatiq keeps its
+    # backoff bounds by its retry middleware); one that several modules share
+    # is a default, and belongs in defaults.py, or a contract listed above.
+    shared = {
+        f"{path.relative_to(ROOT)}:{name}": readers
         for path in _modules()
-        if path != HOME and (names := sorted(tunables(path.read_text())))
+        if path != HOME
+        for name in tunables(path.read_text())
+        if name not in PROTOCOL_NUMBERS.get(str(path.relative_to(ROOT)), [])
+        and (readers := readers_elsewhere(path, name))
     }
-    # Equal, not a subset: a name dropped from a module leaves the allow-list too.
-    assert found == PROTOCOL_NUMBERS
+    assert shared == {}
+
+
+def test_the_reader_scan_sees_imports_and_attributes() -> None:
+    exits = ROOT / "syncer" / "cli" / "exits.py"
+    assert "syncer/cli/sync.py" in readers_elsewhere(exits, "EXIT_FAILED")
+    assert readers_elsewhere(ROOT / "syncer" / "defaults.py", "REQUEST_DEADLINE")
+
+
+def test_every_protocol_number_exists() -> None:
+    for module, names in PROTOCOL_NUMBERS.items():
+        assert set(names) <= set(tunables((ROOT / module).read_text())), module
 
 
 def test_every_variable_read_is_in_the_readme_table_and_nothing_else() -> None:
@@ -306,7 +353,7 @@ def test_a_missing_redis_url_file_is_one_line_naming_the_variable(
 def test_a_worker_sizes_its_pool_from_the_variable_else_proc(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from syncer.fleet.settings import celery_config
+    from syncer.fleet.protocol.settings import celery_config
     from workers import context
 
     # The issue this closes: the worker fell back to 4 while every doc said 5.

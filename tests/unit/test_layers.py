@@ -1,4 +1,4 @@
-"""The import graph points one way: workers -> fleet -> engine -> registry, with no cycles."""
+"""The import graph points one way, down the layers the packages name, with no cycles."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def _violations(importer: str, forbidden: str) -> list[str]:
 
 
 def test_the_graph_sees_the_package() -> None:
-    assert "syncer.engine" in GRAPH["syncer.embedded"]
+    assert "syncer.engine.copypath" in GRAPH["syncer.embedded.executor"]
     assert "syncer.registry.client" in GRAPH
 
 
@@ -121,26 +121,100 @@ def test_a_cycle_is_found() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
+#: The layers, bottom first. A module may import from its own package and
+#: from lower layers only; two packages on one level never import each other.
+LAYERS: list[tuple[str, ...]] = [
+    ("syncer",),  # defaults, errors, text, metrics: the foundation
+    ("syncer.oci",),  # image formats, no I/O
+    ("syncer.registry",),  # the registry client
+    ("syncer.config",),  # files and rules
+    ("syncer.engine",),  # the one copy path
+    ("syncer.embedded", "syncer.fleet.protocol"),
+    ("syncer.fleet.state",),
+    ("syncer.fleet.steps",),
+    ("syncer.fleet",),  # broker, planner, schedules, beat
+    ("syncer.cli",),
+    ("syncer.__main__",),
+    ("workers",),
+]
+
+
+def package_of(module: str) -> str:
+    """The most specific package of :data:`LAYERS` that holds ``module``."""
+    names = [name for level in LAYERS for name in level]
+    holders = [n for n in names if module == n or module.startswith(n + ".")]
+    return max(holders, key=len)
+
+
+def rank(module: str) -> int:
+    home = package_of(module)
+    return next(i for i, level in enumerate(LAYERS) if home in level)
+
+
+#: The two executors: neither imports the other, at any level.
+EXECUTORS = ("syncer.embedded", "syncer.fleet")
+
+
+def _executor(module: str) -> str | None:
+    return next((e for e in EXECUTORS if module == e or module.startswith(e + ".")), None)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that points up a layer, sideways on its level, or across the executors."""
+    return sorted(
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        for target in targets
+        if package_of(target) != package_of(name)
+        and (rank(target) >= rank(name) or _crosses(name, target))
+    )
+
+
+def _crosses(name: str, target: str) -> bool:
+    here, there = _executor(name), _executor(target)
+    return here is not None and there is not None and here != there
+
+
+def test_imports_point_down() -> None:
+    assert upward_imports(GRAPH) == []
+
+
+def test_every_module_has_a_layer() -> None:
+    assert {package_of(m) for m in MODULES} == {n for level in LAYERS for n in level}
+
+
 @pytest.mark.parametrize(
-    ("importer", "forbidden"),
+    ("importer", "target"),
     [
-        ("syncer", "workers"),
-        ("syncer.registry", "syncer.config"),
-        ("syncer.registry", "syncer.engine"),
-        ("syncer.registry", "syncer.fleet"),
-        ("syncer.registry", "syncer.embedded"),
-        ("syncer.engine", "syncer.embedded"),
-        ("syncer.engine", "syncer.fleet"),
-        ("syncer.engine", "syncer.cli"),
-        ("syncer.embedded", "syncer.fleet"),
-        ("syncer.fleet", "syncer.embedded"),
-        ("syncer.fleet", "syncer.cli"),
-        ("workers", "syncer.cli"),
-        ("workers", "syncer.embedded"),
+        ("syncer.oci.manifest", "syncer.registry.client"),
+        ("syncer.registry.throttle", "syncer.engine.transfer"),
+        ("syncer.embedded.executor", "syncer.fleet.state.plans"),
+        ("syncer.fleet.state.plans", "syncer.embedded.executor"),
+        ("syncer.fleet.state.plans", "syncer.fleet.steps.tagsteps"),
+        ("syncer.engine.copypath", "syncer.cli.main"),
+        ("syncer", "workers.tasks"),
     ],
 )
-def test_imports_point_down(importer: str, forbidden: str) -> None:
-    assert _violations(importer, forbidden) == []
+def test_an_upward_or_sideways_import_is_caught(importer: str, target: str) -> None:
+    assert upward_imports({importer: {target}}) == [f"{importer} imports {target}"]
+
+
+def test_a_downward_import_passes() -> None:
+    graph = {
+        "workers.tasks": {"syncer.fleet.steps.tagsteps"},
+        "syncer.fleet.planner": {"syncer.engine.jobs"},
+    }
+    assert upward_imports(graph) == []
+
+
+def test_workers_use_the_fleet_not_the_cli_or_the_embedded_executor() -> None:
+    assert [
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        if name.startswith("workers")
+        for target in targets
+        if target.startswith(("syncer.cli", "syncer.embedded"))
+    ] == []
 
 
 def test_only_the_cli_entry_points_import_the_cli() -> None:

@@ -8,17 +8,17 @@ from contextlib import AbstractContextManager, contextmanager
 import pytest
 
 from syncer import metrics
-from syncer.cache import MemoryBlobCache
-from syncer.engine import copy_and_record
+from syncer.engine.cache import MemoryBlobCache
+from syncer.engine.copypath import copy_and_record
+from syncer.engine.transfer import BlobCopier
 from syncer.errors import RateLimitedError, ServerError
 from syncer.registry import deadline
 from syncer.registry.connection import RegistryConnection
-from syncer.retry import retrying
-from syncer.transfer import BlobCopier
+from syncer.registry.retry import retrying
 from tests.support import copypath
 from tests.support.fakes import HOST, FakeTransport, Reply, client, mounted, open_registry, replies
-from tests.unit.test_transfer import DATA as BLOB
-from tests.unit.test_transfer import (
+from tests.unit.engine.test_transfer import DATA as BLOB
+from tests.unit.engine.test_transfer import (
     DST,
     SESSION,
     SRC,

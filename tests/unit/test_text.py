@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from syncer.jobs import ImageResult
-from syncer.progress import Stats, summary
+from syncer.engine.jobs import ImageResult
+from syncer.engine.progress import Stats, summary
 from syncer.text import EscapeControls, escape, escape_lines
 
 HOSTILE = "v1\x1b[2J\r\nFORGED 00:00:00 ERROR x\x07\x9b31m\u202egnp.exe\u2028\x00"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from syncer.cli import args
-from syncer.config import SyncConfig
+from syncer.config.files import SyncConfig
 from syncer.errors import ConfigError
 
 

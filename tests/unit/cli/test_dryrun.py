@@ -7,17 +7,17 @@ from typing import cast
 
 import pytest
 
-from syncer.cache import MemoryBlobCache
 from syncer.cli import dryrun
-from syncer.config import SyncConfig
-from syncer.embedded import EmbeddedSync
-from syncer.engine import Resolved
+from syncer.config.files import SyncConfig
+from syncer.embedded.executor import EmbeddedSync
+from syncer.engine.cache import MemoryBlobCache
+from syncer.engine.copypath import Resolved
+from syncer.engine.jobs import ImageResult, TagJob
+from syncer.engine.options import SyncOptions
 from syncer.errors import RegistryError
-from syncer.jobs import ImageResult, TagJob
-from syncer.manifest import Descriptor
-from syncer.options import SyncOptions
-from syncer.reference import ImageRef, Repository
-from syncer.registry.models import RawManifest
+from syncer.oci.manifest import Descriptor
+from syncer.oci.models import RawManifest
+from syncer.oci.reference import ImageRef, Repository
 
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 A, B, C, D = (f"sha256:{c * 64}" for c in "abcd")

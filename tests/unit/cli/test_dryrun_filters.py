@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from syncer.cli.dryrun import filter_report, plan_filter_report
-from syncer.config import SyncConfig
+from syncer.config.files import SyncConfig
+from syncer.config.rules import parse_rule
 from syncer.errors import RegistryError
-from syncer.rules import parse_rule
 from tests.support.manifest_store import Listing, Pool
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-import syncer.supervise
+import syncer.cli.supervise
 from syncer.cli import fleet
-from syncer.config import SyncConfig
+from syncer.config.files import SyncConfig
+from syncer.config.rules import BrokenRule
 from syncer.errors import ConfigError
 from syncer.fleet import planner
-from syncer.rules import BrokenRule
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -64,7 +64,7 @@ def supervised(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Sequence[str], Map
         started.append((argv, env))
         return 0
 
-    monkeypatch.setattr(syncer.supervise, "supervise", supervise)
+    monkeypatch.setattr(syncer.cli.supervise, "supervise", supervise)
     monkeypatch.delenv("SYNCER_AUTH_FILE", raising=False)
     return started
 

@@ -10,7 +10,7 @@ import pytest
 
 from syncer.cli import imagesyncer, main, sync
 from syncer.cli.logfmt import LogrusFormatter, go_duration, quote
-from syncer.jobs import ImageResult
+from syncer.engine.jobs import ImageResult
 from syncer.text import EscapeControls
 
 

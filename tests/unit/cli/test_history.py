@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from syncer.cli.history import add_history_parsers, cmd_plans, print_table, when
-from syncer.fleet.plans import PlanStore
-from syncer.jobs import ImageResult
+from syncer.engine.jobs import ImageResult
+from syncer.fleet.state.plans import PlanStore
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import signal
 import threading
 
 from syncer.cli.interrupts import Interrupts, interrupted_line
-from syncer.progress import Stats
+from syncer.engine.progress import Stats
 
 
 def test_the_handlers_are_ours_during_the_sync_and_restored_after() -> None:

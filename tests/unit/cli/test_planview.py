@@ -10,7 +10,7 @@ import redis
 
 from syncer import defaults
 from syncer.cli import exits, planview
-from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus
+from syncer.fleet.state.plans import COUNTER_FIELDS, PlanStatus
 
 WHERE = "Redis at redis://***@127.0.0.1:6379/0"
 

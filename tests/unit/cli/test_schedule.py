@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-import syncer.supervise
+import syncer.cli.supervise
 from syncer.cli import history, main, schedule
 from syncer.errors import ConfigError
 
@@ -22,7 +22,7 @@ def supervised(monkeypatch: pytest.MonkeyPatch) -> Started:
         started.append((argv, env))
         return 0
 
-    monkeypatch.setattr(syncer.supervise, "supervise", supervise)
+    monkeypatch.setattr(syncer.cli.supervise, "supervise", supervise)
     return started
 
 

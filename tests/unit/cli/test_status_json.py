@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from syncer.cli.planview import report
-from syncer.fleet.plans import COUNTER_FIELDS, PlanStatus
-from syncer.jobs import ImageResult
+from syncer.engine.jobs import ImageResult
+from syncer.fleet.state.plans import COUNTER_FIELDS, PlanStatus
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

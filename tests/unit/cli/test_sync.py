@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from syncer.cache import FileBlobCache, MemoryBlobCache
 from syncer.cli import sync
-from syncer.config import SyncConfig
-from syncer.jobs import ImageResult
-from syncer.progress import Stats
+from syncer.config.files import SyncConfig
+from syncer.engine.cache import FileBlobCache, MemoryBlobCache
+from syncer.engine.jobs import ImageResult
+from syncer.engine.progress import Stats
 
 DATA = {"s/a:1": ["d/a:1", "e/a:1"], "s/b:1": ["d/b:1"]}
 

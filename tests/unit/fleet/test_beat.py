@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 import redis
 
+from syncer.config.rules import parse_rule
 from syncer.defaults import BEAT_LOCK_TIMEOUT, CRON_EXPIRES, TICK_PRIORITY
 from syncer.errors import ConfigError
-from syncer.fleet import keys
 from syncer.fleet.beat import (
     BeatEntries,
     beat_config,
     cron_timing,
     timing,
 )
+from syncer.fleet.protocol import keys
+from syncer.fleet.protocol.settings import RUN_SCHEDULE
 from syncer.fleet.schedules import Schedule
-from syncer.fleet.settings import RUN_SCHEDULE
-from syncer.rules import parse_rule
 
 pytestmark = pytest.mark.integration
 

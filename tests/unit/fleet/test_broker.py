@@ -8,8 +8,8 @@ from __future__ import annotations
 import kombu
 
 from syncer import defaults
-from syncer.fleet import settings
 from syncer.fleet.broker import summarize_kwargs
+from syncer.fleet.protocol import settings
 
 
 def test_channel_reuses_one_client_and_follows_a_new_pool(redis_server: str) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import redis
 
-from syncer.config import SyncConfig
-from syncer.fleet import settings
-from syncer.fleet.messages import ExpandRule, SyncTags
+from syncer.config.files import SyncConfig
+from syncer.config.rules import BrokenRule, Rule, parse_rule
+from syncer.engine.jobs import TagJob
+from syncer.engine.options import SyncOptions
 from syncer.fleet.planner import preview, submit
-from syncer.fleet.plans import PlanStore
-from syncer.jobs import TagJob
-from syncer.manifest import PlatformFilter
-from syncer.options import SyncOptions
-from syncer.rules import BrokenRule, Rule, parse_rule
+from syncer.fleet.protocol import settings
+from syncer.fleet.protocol.messages import ExpandRule, SyncTags
+from syncer.fleet.state.plans import PlanStore
+from syncer.oci.manifest import PlatformFilter
 from tests.support.dispatch import Recorder
 
 pytestmark = pytest.mark.integration

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 import redis
 
+from syncer.config.rules import parse_rule
+from syncer.engine.jobs import ImageResult
 from syncer.errors import ConfigError
-from syncer.fleet import keys, schedules
-from syncer.fleet.plans import PlanStore
+from syncer.fleet import schedules
+from syncer.fleet.protocol import keys
 from syncer.fleet.schedules import Schedule, ScheduleStore, start
-from syncer.jobs import ImageResult
-from syncer.manifest import PlatformFilter
-from syncer.rules import parse_rule
+from syncer.fleet.state.plans import PlanStore
+from syncer.oci.manifest import PlatformFilter
 from tests.support.dispatch import Recorder
 
 pytestmark = pytest.mark.integration

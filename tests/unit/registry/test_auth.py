@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from syncer.credentials import AuthEntry
 from syncer.errors import AuthError, is_transient
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from syncer.registry import auth as auth_module
 from syncer.registry.auth import Challenge
+from syncer.registry.credentials import AuthEntry
 from tests.support.fakes import (
     BASE,
     BEARER,
@@ -288,7 +288,7 @@ def test_401_without_challenge_is_not_retried(fake: FakeTransport) -> None:
 
 
 def test_identity_token_uses_refresh_token_grant(fake: FakeTransport) -> None:
-    # syncer.credentials maps docker's "identitytoken" and helper answers with
+    # syncer.registry.credentials maps docker's "identitytoken" and helper answers with
     # Username "<token>" to AuthEntry("<token>", refresh_token). The token spec
     # (https://distribution.github.io/distribution/spec/auth/oauth/) exchanges
     # it with POST grant_type=refresh_token, never as a Basic password.

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from syncer import mediatypes
-from syncer.credentials import AuthEntry
 from syncer.errors import (
     AuthError,
     DigestMismatchError,
@@ -22,10 +20,12 @@ from syncer.errors import (
     UnsupportedError,
     is_transient,
 )
-from syncer.reference import Repository
+from syncer.oci import mediatypes
+from syncer.oci.models import RawManifest, SizedBody
+from syncer.oci.reference import Repository
 from syncer.registry import transport
 from syncer.registry.client import RegistryClient
-from syncer.registry.models import RawManifest, SizedBody
+from syncer.registry.credentials import AuthEntry
 from tests.support.fakes import (
     BASE,
     HOST,

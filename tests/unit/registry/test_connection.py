@@ -6,7 +6,7 @@ import pytest
 
 from syncer import defaults
 from syncer.errors import NotFoundError, RateLimitedError
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
 from tests.support.fakes import HOST, FakeTransport, Reply, mounted
 

@@ -12,9 +12,9 @@ import requests
 
 from syncer import defaults
 from syncer.errors import CancelledError, DeadlineError
+from syncer.oci.models import SizedBody
 from syncer.registry import deadline, transport
 from syncer.registry.deadline import Limits, Watch
-from syncer.registry.models import SizedBody
 from tests.support.hostile import HostileRegistry, Reply
 
 

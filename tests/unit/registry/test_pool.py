@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from syncer.credentials import AuthEntry, Credentials
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
+from syncer.registry.credentials import AuthEntry, Credentials
 from syncer.registry.pool import ClientPool
-from syncer.throttle import LocalThrottle
+from syncer.registry.throttle import LocalThrottle
 
 
 def _pool(tmp_path: Path, entries: dict[str, AuthEntry], **kwargs: object) -> ClientPool:

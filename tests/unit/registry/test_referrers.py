@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from syncer import defaults, mediatypes
+from syncer import defaults
 from syncer.errors import ResponseTooLargeError, UnsupportedError
-from syncer.reference import Repository
+from syncer.oci import mediatypes
+from syncer.oci.reference import Repository
 from syncer.registry import referrers as api
 from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -15,8 +16,9 @@ from syncer.errors import (
     ResponseTooLargeError,
     ServerError,
 )
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from syncer.registry import transport
+from syncer.registry.tags import TagPage, iter_tags
 from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply
 
 REPO = Repository.parse("reg.example/team/app")
@@ -38,6 +40,19 @@ def test_a_link_back_to_a_page_already_read_is_a_loop(fake: FakeTransport) -> No
         got.extend(client(fake).list_tags(REPO, page_size=2))
     assert got == ["a", "b"]
     assert len(fake.requests_to("GET", TAGS)) == 2
+
+
+def test_each_page_goes_through_the_fetch_the_engine_passes(fake: FakeTransport) -> None:
+    pages = {"": _page(["a"], "/v2/team/app/tags/list?n=1&last=a"), "a": _page(["b"], None)}
+    fake.on("GET", TAGS, lambda seen: pages[seen.query.get("last", [""])[0]])
+    fetched: list[TagPage] = []
+
+    def fetch(read: Callable[[], TagPage]) -> TagPage:
+        fetched.append(read())
+        return fetched[-1]
+
+    assert list(iter_tags(client(fake), REPO, 1, fetch)) == ["a", "b"]
+    assert [page.tags for page in fetched] == [["a"], ["b"]]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncer.fleet import keys
+from syncer.fleet.protocol import keys
 from tests.support.celery_app import REDIS_URL, app_settings
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from syncer import defaults
 from syncer.errors import ConfigError
-from syncer.reference import Repository
+from syncer.oci.reference import Repository
 from workers import context
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import redis
 
 from syncer import defaults
 from syncer.errors import ConfigError
-from syncer.fleet.roster import Roster
+from syncer.fleet.state.roster import Roster
 from tests.support.redis_away import stopped_redis
 from workers import heartbeat
 

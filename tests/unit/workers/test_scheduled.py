@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.fleet import settings
+from syncer.config.rules import parse_rule
+from syncer.fleet.protocol import settings
 from syncer.fleet.schedules import Schedule, ScheduleStore
-from syncer.rules import parse_rule
 from tests.support.dispatch import Recorder, fleet_context
 from tests.support.redis_away import stopped_redis
 from workers import scheduled

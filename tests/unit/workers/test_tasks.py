@@ -9,10 +9,10 @@ import pytest
 import redis
 from celery.exceptions import Reject, Retry
 
+from syncer.engine.jobs import TagJob
 from syncer.errors import NotFoundError, ServerError, StateError
-from syncer.fleet import settings
-from syncer.fleet.messages import SyncTag
-from syncer.jobs import TagJob
+from syncer.fleet.protocol import settings
+from syncer.fleet.protocol.messages import SyncTag
 from tests.support.dispatch import Recorder, fleet_context, tag_job
 from workers import tasks
 

@@ -10,7 +10,7 @@ import pytest
 from celery.exceptions import Reject
 
 from syncer import defaults
-from syncer.fleet.messages import PushImage
+from syncer.fleet.protocol.messages import PushImage
 from workers import upgrade
 
 BODY = {"plan": "p", "image": "i"}

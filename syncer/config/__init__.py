@@ -1,0 +1,1 @@
+"""Configuration: image-syncer's files, syncer's rules, tag filters, platforms."""

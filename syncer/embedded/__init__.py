@@ -1,0 +1,1 @@
+"""The embedded executor: one process, thread pools, no Redis."""

@@ -1,0 +1,1 @@
+"""The one copy path both executors share: resolve, copy blobs, push."""

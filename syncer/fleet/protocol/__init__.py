@@ -1,0 +1,1 @@
+"""What fleet processes agree on: Redis keys, task names, messages."""

@@ -1,0 +1,260 @@
+"""The blob steps of the distributed mode: copy one blob once for the fleet.
+
+``workers/tasks.py`` calls :func:`copy_blob`, :func:`copy_batch` and :func:`blob_failed`. A copy
+holds the in-flight lock for its (destination registry, digest) and one
+connection lease per registry, streams (or mounts) the blob, records it in
+the shared cache, and releases the images waiting for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+
+from syncer.defaults import BATCH_BUSY_WAIT, TASK_THREADS
+from syncer.engine.copypath import copy_and_record
+from syncer.engine.transfer import BlobCopier, Outcome
+from syncer.errors import (
+    CancelledError,
+    MessageError,
+    StateError,
+    SyncerError,
+    describe,
+    is_transient,
+)
+from syncer.fleet.protocol import keys
+from syncer.fleet.protocol.messages import ImageRecord
+from syncer.fleet.state.guard import best_effort
+from syncer.fleet.steps.context import FleetContext
+from syncer.fleet.steps.enqueue import enqueue_copy, enqueue_push
+from syncer.fleet.steps.results import fail_image
+from syncer.oci.manifest import Descriptor
+from syncer.oci.reference import Repository
+
+log = logging.getLogger(__name__)
+
+
+class BusyError(SyncerError):
+    """Another worker is uploading this blob right now; try again shortly."""
+
+
+def _limit(fleet: FleetContext, plan: str, registry: str) -> int | None:
+    limits = {**fleet.limits, **(fleet.plans.settings(plan).get("limits") or {})}
+    value = limits.get(registry)
+    return int(value) if value else None
+
+
+class _ByteCounter:
+    """Batches byte counts into one Redis increment every half second."""
+
+    def __init__(self, fleet: FleetContext, plan: str) -> None:
+        self._fleet, self._plan = fleet, plan
+        self._pending, self._last = 0, time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int) -> None:
+        with self._lock:
+            self._pending += n
+            if time.monotonic() - self._last >= 0.5:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what has accumulated; keep it for later if Redis is away."""
+        if self._pending:
+            # Progress is advisory: a Redis restart must not abort a stream.
+            with best_effort("progress is advisory") as attempt:
+                self._fleet.plans.bump(self._plan, bytes_done=self._pending)
+            if attempt.failed:
+                log.warning("progress not recorded yet: %s", attempt.error)
+                self._last = time.monotonic()
+                return
+        self._pending, self._last = 0, time.monotonic()
+
+
+def _cancel_check(fleet: FleetContext, plan: str) -> Callable[[], bool]:
+    state = {"at": 0.0, "value": False}
+
+    def stop() -> bool:
+        now = time.monotonic()
+        if now - state["at"] > 1.0:
+            # Unanswered, the last answer stands until the next check.
+            with best_effort("keep streaming through a Redis restart"):
+                state["value"] = fleet.plans.cancelled(plan)
+            state["at"] = now
+        return bool(state["value"])
+
+    return stop
+
+
+@contextmanager
+def _leases(fleet: FleetContext, plan: str, *registries: str) -> Iterator[None]:
+    """One connection slot per distinct registry, always taken in name order.
+
+    One slot for a copy within one registry (two would deadlock at a limit of
+    one), and a fixed order so two workers never each hold the slot the other
+    waits for.
+    """
+    with ExitStack() as stack:
+        for registry in sorted(set(registries)):
+            stack.enter_context(fleet.limiter.lease(registry, _limit(fleet, plan, registry)))
+        yield
+
+
+def copy_blob(
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+) -> str:
+    """Copy one blob once for the whole fleet, then release the images waiting for it."""
+    if fleet.plans.cancelled(plan):
+        return "cancelled"
+    key = keys.blob_key(str(dst), desc.digest)
+    counter = _ByteCounter(fleet, plan)
+    with fleet.locks.hold(dst.registry, desc.digest, owner) as got:
+        if not got:
+            raise BusyError(
+                f"{desc.digest[:19]} is being uploaded to {dst.registry} "
+                f"by {fleet.locks.holder(dst.registry, desc.digest)}"
+            )
+        with _leases(fleet, plan, src.registry, dst.registry):
+            copier = BlobCopier(
+                fleet.pool.for_repo(src),
+                fleet.pool.for_repo(dst),
+                on_bytes=counter,
+                stop=_cancel_check(fleet, plan),
+                sessions=fleet.uploads,
+            )
+
+            def settle(outcome: Outcome) -> None:
+                # Before the cache learns of it: an image that then finds the blob
+                # cached must not settle its bytes as "already there" first.
+                counter.flush()
+                fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
+
+            try:
+                outcome = copy_and_record(copier, fleet.cache, src, dst, desc, before_record=settle)
+            finally:
+                counter.flush()
+    if fleet.plans.once(plan, keys.once_landed(key)):
+        fleet.plans.bump(
+            plan,
+            blobs_done=int(outcome != "exists"),
+            blobs_skipped=int(outcome == "exists"),
+            blobs_mounted=int(outcome == "mounted"),
+        )
+    _release_waiters(fleet, plan, key)
+    return outcome
+
+
+def copy_batch(
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    blobs: list[Descriptor],
+    owner: str,
+) -> int:
+    """Copy several small blobs, :data:`TASK_THREADS` at a time; return how many were handed back.
+
+    A blob another worker is uploading is looked at again for up to
+    :data:`BATCH_BUSY_WAIT` seconds; one that is still busy, or whose copy
+    failed for a reason that may heal, is handed back to the queue as a
+    ``copy_blob`` task of its own, with its own retries. A permanent failure
+    is recorded at once. Redis errors propagate, so the task is retried as a
+    whole.
+    """
+    waiting, delay = list(blobs), 0.05
+    deadline = time.monotonic() + BATCH_BUSY_WAIT
+    with ThreadPoolExecutor(TASK_THREADS, "copy_blobs") as pool:
+        while True:
+            done = list(
+                pool.map(lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner), waiting)
+            )
+            waiting = [d for d, finished in zip(waiting, done, strict=True) if not finished]
+            if not waiting or time.monotonic() >= deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+    for desc in waiting:
+        enqueue_copy(fleet, plan, src, dst, desc)
+    return len(waiting)
+
+
+def hand_back_unlanded(
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, blobs: list[Descriptor]
+) -> int:
+    """After a batch gave up: hand back each blob not landed yet as a ``copy_blob`` task.
+
+    Those tasks have their own retries and record their own failures; a blob
+    that did land is left alone. Returns how many were handed back.
+    """
+    by_key = {keys.blob_key(str(dst), d.digest): d for d in blobs}
+    landed = fleet.board.landed(plan, list(by_key))
+    for key, desc in by_key.items():
+        if key not in landed:
+            enqueue_copy(fleet, plan, src, dst, desc)
+    return len(by_key) - len(landed)
+
+
+def _copied_or_handed_back(
+    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+) -> bool:
+    """False only while another worker holds the blob's in-flight lock."""
+    try:
+        copy_blob(fleet, plan, src, dst, desc, owner)
+    except BusyError:
+        return False
+    except (CancelledError, StateError):
+        raise
+    except SyncerError as exc:
+        if not is_transient(exc):
+            # Permanent (a digest mismatch, a denied push): as the task would.
+            blob_failed(fleet, plan, dst, desc, describe(exc))
+            return True
+        log.info(
+            "copy of %s in a batch failed (%s); a copy_blob task retries it",
+            desc.digest[:19],
+            type(exc).__name__,
+        )
+        enqueue_copy(fleet, plan, src, dst, desc)
+    return True
+
+
+def _release_waiters(fleet: FleetContext, plan: str, key: str) -> None:
+    for image in fleet.board.land(plan, key):
+        if fleet.board.remove_pending(plan, image, key):
+            try:
+                enqueue_push(fleet, plan, image, _dest_of(fleet, plan, image))
+            except Exception:
+                # Put the blob back, so the retried task is again the last one.
+                fleet.board.wait_for(plan, image, [key])
+                raise
+
+
+def _dest_of(fleet: FleetContext, plan: str, image: str) -> str:
+    """The image's destination, for people reading Flower.
+
+    A record that does not decode still gets its push: ``push_image`` fails
+    that one image, not every image waiting for this blob.
+    """
+    try:
+        return ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
+    except MessageError:
+        return ""
+
+
+def blob_failed(
+    fleet: FleetContext, plan: str, dst: Repository | str, desc: Descriptor, reason: str
+) -> None:
+    """Record a blob that cannot be copied and fail every image waiting for it."""
+    key = keys.blob_key(str(dst), desc.digest)
+    fleet.board.fail_blob(plan, key, reason)
+    if fleet.plans.once(plan, keys.once_failed(key)):
+        fleet.plans.bump(plan, blobs_failed=1)
+    # A destination that does not parse (a malformed task) still fails its blob.
+    registry = dst.registry if isinstance(dst, Repository) else str(dst).split("/", 1)[0]
+    fleet.plans.settle(plan, registry, desc.digest, desc.size, "failed")
+    for image in fleet.board.waiters(plan, key):
+        fail_image(fleet, plan, image, reason)

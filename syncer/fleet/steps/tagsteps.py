@@ -1,0 +1,337 @@
+"""The tag steps of the distributed mode: expand a rule, resolve an image, push it.
+
+``workers/tasks.py`` decodes a task's message, applies the retry policy and
+calls exactly one of these (blob copies: :mod:`syncer.fleet.steps.blobsteps`).
+They are idempotent: a redelivered task re-checks the destination, keys its
+work by digest, and bumps counters only once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from syncer import defaults, metrics
+from syncer.config.rules import Rule
+from syncer.engine.copypath import Resolved, push_with_recheck, resolve
+from syncer.engine.expansion import NO_FILTER, expand_rule, unique_jobs
+from syncer.engine.jobs import ImageResult, TagJob
+from syncer.errors import CancelledError
+from syncer.fleet.protocol import keys
+from syncer.fleet.protocol.messages import EnqueueTags, ExpandRule, ImageRecord, Push, PushImage
+from syncer.fleet.steps import referrersteps
+from syncer.fleet.steps.context import FleetContext
+from syncer.fleet.steps.enqueue import (
+    enqueue_batch,
+    enqueue_copy,
+    enqueue_push,
+    fan_out,
+    send_batches,
+)
+from syncer.fleet.steps.results import fail_image, finish
+from syncer.oci.manifest import Descriptor, PlatformFilter
+from syncer.oci.models import RawManifest
+from syncer.oci.reference import Repository
+
+
+def enqueue_tags(fleet: FleetContext, msg: EnqueueTags) -> int:
+    """Publish one chunk of a fan-out as ``sync_tags`` batches."""
+    if fleet.plans.cancelled(msg.plan):
+        return 0
+    send_batches(fleet.dispatch, msg.plan, [TagJob.from_dict(job) for job in msg.jobs])
+    return len(msg.jobs)
+
+
+def expand(fleet: FleetContext, msg: ExpandRule) -> int:
+    """List a repo-wide or regex rule's tags and fan out; return how many images."""
+    plan = msg.plan
+    if fleet.plans.cancelled(plan):
+        return 0
+    parsed = Rule.from_dict(msg.rule)
+    listed: list[TagJob] = []
+    bad: list[ImageResult] = []  # listed tags outside the grammar: never requested
+    for item in expand_rule(parsed, fleet.pool):
+        if isinstance(item, ImageResult):
+            bad.append(item)
+        else:
+            listed.append(item)
+    jobs = unique_jobs(listed)
+    fan_out(fleet.dispatch, plan, jobs)
+    if fleet.plans.once(plan, keys.once_expand(parsed.key)):
+        fleet.plans.bump(plan, tags_total=len(jobs) + len(bad), rules_pending=-1)
+        for result in bad:
+            fleet.plans.record(plan, result)
+    return len(jobs)
+
+
+def _options(fleet: FleetContext, plan: str) -> tuple[bool, PlatformFilter]:
+    meta = fleet.plans.settings(plan)
+    return bool(meta.get("force")), PlatformFilter.from_dict(meta.get("platforms"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An image after its resolve: ended (``outcome`` set), or waiting for ``missing``."""
+
+    job: TagJob
+    image: str
+    outcome: str = ""
+    missing: dict[str, Descriptor] = dataclasses.field(default_factory=dict)
+    landed: tuple[str, ...] = ()
+
+
+def sync_tag(
+    fleet: FleetContext, plan: str, job: TagJob, owner: str = "", referrer: str = ""
+) -> str:
+    """Resolve one image; skip it, push it, or fan out its missing blobs.
+
+    ``owner`` (this task's id) names the blob claims, so a redelivered task
+    gets them back. ``referrer`` says the image is a referrer (copied whole).
+    The task has just found the plan live (``workers/tasks.py``), so the step
+    does not ask Redis again: a plan cancelled since is noticed before the
+    push (:func:`push_image`) or by the blob copies.
+    """
+    prep = _prepare(fleet, plan, job, referrer)
+    if prep.outcome:
+        return prep.outcome
+    _hand_out_copies(fleet, plan, job.source.repo, job.dest.repo, prep.missing, owner)
+    return _conclude(fleet, plan, prep)
+
+
+def sync_tags(
+    fleet: FleetContext, plan: str, jobs: list[TagJob], owner: str
+) -> tuple[Counter[str], list[tuple[TagJob, Exception]]]:
+    """:func:`sync_tag` for several images: resolved at once, their copies handed out together.
+
+    Up to :data:`defaults.TASK_THREADS` images are resolved at a time.
+    The missing small blobs of all of them share ``copy_blobs`` batches, each
+    claim named by ``owner`` as in :func:`sync_tag` (a redelivered batch gets
+    its claims back). Returns the count of each outcome, and each image whose
+    resolve raised, with its error, for the task to retry or record: the
+    other images do not wait on it. A :class:`CancelledError` ends the batch.
+    """
+    prepared: list[_Prepared] = []
+    errors: list[tuple[TagJob, Exception]] = []
+    with ThreadPoolExecutor(defaults.TASK_THREADS, "sync_tags") as pool:
+        futures = [pool.submit(_prepare, fleet, plan, job, "") for job in jobs]
+        try:
+            for job, future in zip(jobs, futures, strict=True):
+                try:
+                    prepared.append(future.result())
+                except CancelledError:
+                    raise
+                except Exception as exc:
+                    errors.append((job, exc))
+        finally:
+            for future in futures:
+                future.cancel()
+    waiting = [p for p in prepared if not p.outcome]
+    groups: dict[tuple[Repository, Repository], dict[str, Descriptor]] = {}
+    for p in waiting:
+        groups.setdefault((p.job.source.repo, p.job.dest.repo), {}).update(p.missing)
+    for (src, dst), missing in groups.items():
+        _hand_out_copies(fleet, plan, src, dst, missing, owner)
+    outcomes = Counter(p.outcome for p in prepared if p.outcome)
+    outcomes.update(_conclude(fleet, plan, p) for p in waiting)
+    return outcomes, errors
+
+
+def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Prepared:
+    """Resolve an image and end it if nothing needs copying; else register it as waiting."""
+    force, platforms = _options(fleet, plan)
+    res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
+    referrersteps.follow(fleet, plan, job, res, referrer)
+    image = keys.image_id(str(job.source), str(job.dest))
+    if res.skip:
+        finish(
+            fleet,
+            plan,
+            image,
+            ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule),
+        )
+        return _Prepared(job, image, "skipped")
+    missing = _missing_blobs(fleet, plan, res)
+    record = dataclasses.replace(image_record(res, missing), referrer=referrer)
+    if not fleet.board.save_image(plan, image, record.to_body()):
+        stored = ImageRecord.from_body(fleet.board.load_image(plan, image)).job
+        if stored.get("rule", job.rule) != job.rule:
+            # Another rule already handles this (source, destination); settle
+            # this rule's count instead of waiting for blobs it does not own.
+            if fleet.plans.once(plan, keys.once_finished(image, job.rule)):
+                fleet.plans.bump(plan, tags_skipped=1)
+            return _Prepared(job, image, "duplicate")
+    if not missing:
+        push_image(fleet, PushImage(plan, image, str(job.dest)))
+        return _Prepared(job, image, "pushed")
+    landed = fleet.board.wait_for(plan, image, list(missing))
+    return _Prepared(job, image, missing=missing, landed=tuple(landed))
+
+
+def _conclude(fleet: FleetContext, plan: str, prep: _Prepared) -> str:
+    """After its copies were handed out: fail the image, or push it if they all landed."""
+    reason = fleet.board.blob_failure(plan, list(prep.missing))
+    if reason:
+        fail_image(fleet, plan, prep.image, reason)
+        return "failed"
+    for key in prep.landed:
+        if fleet.board.remove_pending(plan, prep.image, key):
+            enqueue_push(fleet, plan, prep.image, str(prep.job.dest))
+    return "waiting"
+
+
+def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, Descriptor]:
+    """The image's blobs the shared cache does not know at the destination, by blob key."""
+    dst = res.job.dest.repo
+    fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
+    cached = fleet.cache.known(dst.registry, dst.path, list(res.blobs))
+    _count_cached(fleet, plan, res, [d for d in res.blobs.values() if d.digest in cached])
+    return {
+        keys.blob_key(str(dst), d.digest): d for d in res.blobs.values() if d.digest not in cached
+    }
+
+
+def _count_cached(fleet: FleetContext, plan: str, res: Resolved, found: list[Descriptor]) -> None:
+    """Count blobs already at the destination: bytes once per registry, blobs once per repo.
+
+    As :meth:`PlanStore.settle` with ``exists`` and a ``seen`` once-token per
+    blob, but all of an image's tokens in one round trip and one bump.
+    """
+    if not found:
+        return
+    dst = res.job.dest.repo
+    tokens: list[str] = []
+    for desc in found:
+        tokens += [
+            keys.once_settled(dst.registry, desc.digest),
+            keys.once_seen(keys.blob_key(str(dst), desc.digest)),
+        ]
+    firsts = fleet.plans.once_all(plan, tokens)
+    settled, seen = firsts[0::2], sum(firsts[1::2])
+    skipped = sum(max(d.size, 0) for d, first in zip(found, settled, strict=True) if first)
+    if skipped or seen:
+        fleet.plans.bump(plan, bytes_skipped=skipped, blobs_total=seen, blobs_skipped=seen)
+    for _ in range(seen):
+        metrics.recorder().blob(res.job.source.repo.registry, dst.registry, "exists")
+
+
+def _hand_out_copies(
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    missing: dict[str, Descriptor],
+    owner: str,
+) -> None:
+    """Claim each missing blob once per plan and enqueue its copy, largest first.
+
+    Blobs of at most :func:`defaults.batch_blob` bytes go out together as
+    ``copy_blobs`` tasks of at most :data:`defaults.BATCH_BYTES` and
+    :data:`defaults.BATCH_COUNT` blobs; every other blob gets a ``copy_blob``
+    task.
+    """
+    unpublished: dict[str, Descriptor] = {}
+    batch: list[Descriptor] = []
+    batch_bytes, largest = 0, defaults.batch_blob()
+    # Until a claim's task is published, any failure gives it back, so the
+    # retried task (or another image's) can claim and enqueue it again.
+    with _unclaimed_on_error(fleet, plan, unpublished):
+        for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
+            if not fleet.board.claim_blob(plan, key, owner):
+                continue
+            unpublished[key] = desc  # claimed, not yet published
+            if fleet.plans.once(plan, keys.once_seen(key)):
+                fleet.plans.bump(plan, blobs_total=1)
+            if not (largest > 0 and 0 <= desc.size <= min(largest, defaults.BATCH_BYTES)):
+                enqueue_copy(fleet, plan, src, dst, desc)
+                del unpublished[key]
+                continue
+            full = len(batch) >= defaults.BATCH_COUNT
+            if batch and (full or batch_bytes + desc.size > defaults.BATCH_BYTES):
+                _publish_batch(fleet, plan, src, dst, batch, unpublished)
+                batch, batch_bytes = [], 0
+            batch.append(desc)
+            batch_bytes += desc.size
+        if batch:
+            _publish_batch(fleet, plan, src, dst, batch, unpublished)
+
+
+def _publish_batch(
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    batch: list[Descriptor],
+    unpublished: dict[str, Descriptor],
+) -> None:
+    enqueue_batch(fleet, plan, src, dst, batch)
+    for desc in batch:
+        unpublished.pop(keys.blob_key(str(dst), desc.digest), None)
+
+
+@contextmanager
+def _unclaimed_on_error(
+    fleet: FleetContext, plan: str, unpublished: dict[str, Descriptor]
+) -> Iterator[None]:
+    """On any error, give back the claims in ``unpublished`` (as it stands then)."""
+    try:
+        yield
+    except Exception:
+        for key in list(unpublished):
+            fleet.board.release_claim(plan, key)
+        raise
+
+
+def image_record(res: Resolved, missing: dict[str, Descriptor]) -> ImageRecord:
+    """What ``push_image`` needs of a resolved image, to store while its blobs are copied."""
+    return ImageRecord(
+        job=res.job.to_dict(),
+        note=res.note,
+        pushes=tuple(Push(ref, m.media_type, m.digest, m.body) for ref, m in res.pushes),
+        blobs=tuple(res.blobs.values()),
+        bytes=sum(max(d.size, 0) for d in missing.values()),
+    )
+
+
+def resolved_from(rec: ImageRecord) -> Resolved:
+    """The resolved image a stored record describes (the inverse of :func:`image_record`)."""
+    return Resolved(
+        TagJob.from_dict(rec.job),
+        note=rec.note,
+        pushes=[(p.ref, RawManifest(p.body, p.media_type, p.digest)) for p in rec.pushes],
+        blobs={d.digest: d for d in rec.blobs},
+    )
+
+
+def push_image(fleet: FleetContext, msg: PushImage) -> str:
+    """Push an image whose blobs have all landed: children first, the tag last."""
+    plan, image = msg.plan, msg.image
+    if fleet.plans.cancelled(plan):
+        return "cancelled"
+    rec = ImageRecord.from_body(fleet.board.load_image(plan, image))
+    res = resolved_from(rec)
+    reason = fleet.board.blob_failure(
+        plan, [keys.blob_key(str(res.job.dest.repo), d) for d in res.blobs]
+    )
+    if reason:
+        fail_image(fleet, plan, image, reason)
+        return "failed"
+    push_with_recheck(res, fleet.pool, fleet.cache)
+    referrersteps.pushed(fleet, plan, res.job, rec.referrer)
+    finish(
+        fleet,
+        plan,
+        image,
+        ImageResult(
+            str(res.job.source),
+            str(res.job.dest),
+            "synced",
+            res.note,
+            bytes=rec.bytes,
+            rule=res.job.rule,
+        ),
+    )
+    return "synced"

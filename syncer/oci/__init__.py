@@ -1,0 +1,1 @@
+"""Image formats: references, digests, media types, manifests (no I/O)."""

@@ -1,0 +1,207 @@
+"""Unit tests for syncer.engine.copypath: the copy path both executors call, and rule helpers.
+
+The embedded executor's cache (:class:`MemoryBlobCache`) is used here; the
+fleet's Redis cache goes through the same functions in
+``tests/fleet/test_copy_path.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from syncer.config.rules import parse_rule
+from syncer.engine.cache import MemoryBlobCache
+from syncer.engine.copypath import copy_and_record, is_blob_unknown, push_with_recheck, resolve
+from syncer.engine.expansion import explicit_jobs, rule_failures, unique_jobs
+from syncer.errors import CancelledError, HTTPError, ServerError
+from syncer.oci import mediatypes
+from syncer.oci.reference import Repository
+from tests.support.copypath import (
+    DST,
+    GONE,
+    OTHER,
+    PRESENT,
+    SRC,
+    FakeCopier,
+    FakePool,
+    RecordingCache,
+    blob_url,
+    digest_of,
+    image,
+    layer,
+    manifest_url,
+    stale_cache_registry,
+)
+from tests.support.fakes import FakeTransport, Reply, json_reply, open_registry
+
+
+# -- copy_and_record -----------------------------------------------------------------
+def test_copy_mounts_from_given_then_cached_repositories_and_records() -> None:
+    cache = MemoryBlobCache()
+    desc = layer(PRESENT)
+    cache.add(DST.registry, "cached/repo", desc.digest)
+    copier = FakeCopier("mounted")
+
+    outcome = copy_and_record(copier, cache, SRC, DST, desc, also=[OTHER])
+
+    assert outcome == "mounted"
+    assert copier.mounts == [[OTHER, Repository(DST.registry, "cached/repo")]]
+    assert cache.has(DST.registry, DST.path, desc.digest)
+
+
+def test_before_record_runs_after_the_copy_and_before_the_cache_entry() -> None:
+    cache = RecordingCache(MemoryBlobCache())
+    desc = layer(PRESENT)
+    seen: list[str] = []
+
+    def settle(outcome: str) -> None:
+        seen.append(outcome)
+        cache.calls.append(("settle", outcome))
+
+    copy_and_record(FakeCopier("copied"), cache, SRC, DST, desc, before_record=settle)
+
+    assert seen == ["copied"]
+    assert cache.calls == [("repos_with", desc.digest), ("settle", "copied"), ("add", desc.digest)]
+
+
+def test_a_failed_copy_records_nothing() -> None:
+    cache = MemoryBlobCache()
+    desc = layer(PRESENT)
+    settled: list[str] = []
+    with pytest.raises(ServerError):
+        copy_and_record(
+            FakeCopier(error=ServerError("boom", status=503)),
+            cache,
+            SRC,
+            DST,
+            desc,
+            before_record=settled.append,
+        )
+    assert not cache.has(DST.registry, DST.path, desc.digest)
+    assert settled == []
+
+
+# -- push_with_recheck ---------------------------------------------------------------
+def test_a_blob_the_cache_promised_is_rechecked_copied_and_the_push_repeated() -> None:
+    fake = stale_cache_registry()
+    res = image()
+    cache = RecordingCache(MemoryBlobCache())
+    for desc in res.blobs.values():
+        cache.inner.add(DST.registry, DST.path, desc.digest)
+    moved: list[int] = []
+
+    push_with_recheck(res, FakePool(fake), cache, on_bytes=moved.append)
+
+    assert len(fake.requests_to("PUT", manifest_url())) == 2
+    assert len(fake.requests_to("GET", blob_url(SRC, GONE))) == 1  # only the lost one
+    assert not fake.requests_to("GET", blob_url(SRC, PRESENT))
+    assert sum(moved) == len(GONE)
+    for data in (PRESENT, GONE):
+        digest = digest_of(data)
+        assert cache.calls.index(("discard", digest)) < cache.calls.index(("add", digest))
+        assert cache.inner.has(DST.registry, DST.path, digest)
+
+
+def test_a_push_that_succeeds_touches_no_blob() -> None:
+    fake = stale_cache_registry(first_push=json_reply({}, 201))
+    cache = RecordingCache(MemoryBlobCache())
+
+    push_with_recheck(image(), FakePool(fake), cache)
+
+    assert len(fake.requests_to("PUT", manifest_url())) == 1
+    assert not fake.requests_to("HEAD", blob_url(DST, PRESENT))
+    assert cache.calls == []
+
+
+def test_another_push_error_is_raised_without_a_recheck() -> None:
+    denied = json_reply({"errors": [{"code": "DENIED", "message": "no"}]}, 403)
+    fake = stale_cache_registry(first_push=denied)
+    cache = RecordingCache(MemoryBlobCache())
+
+    with pytest.raises(HTTPError):
+        push_with_recheck(image(), FakePool(fake), cache)
+
+    assert not fake.requests_to("HEAD", blob_url(DST, PRESENT))
+    assert cache.calls == []
+
+
+def test_stop_cuts_the_recheck_short() -> None:
+    fake = stale_cache_registry()
+    with pytest.raises(CancelledError):
+        push_with_recheck(image(), FakePool(fake), MemoryBlobCache(), stop=lambda: True)
+    assert len(fake.requests_to("PUT", manifest_url())) == 1
+
+
+# -- rules ---------------------------------------------------------------------------
+def test_a_rule_that_cannot_be_expanded_fails_each_destination() -> None:
+    rule = parse_rule("quay.io/team/app", ["x.io/m/app", "y.io/n/app"], environ={})
+
+    failures = rule_failures(rule, "list tags: 403 denied")
+
+    assert [r.dest for r in failures] == [str(d) for d in rule.destinations]
+    assert len(failures) == 2
+    for result in failures:
+        assert (result.source, result.rule, result.status) == (rule.key, rule.key, "failed")
+        assert result.reason == "list tags: 403 denied"
+
+
+def test_explicit_tags_pair_with_each_destination_and_unique_keeps_the_first() -> None:
+    rule = parse_rule("quay.io/team/app:v1,v2", ["x.io/m/app"], environ={})
+    jobs = explicit_jobs(rule)
+    assert [str(j.dest) for j in jobs] == ["x.io/m/app:v1", "x.io/m/app:v2"]
+    assert unique_jobs([*jobs, *jobs]) == jobs
+
+
+def test_is_blob_unknown_reads_the_error_codes() -> None:
+    unknown = HTTPError("x", status=400, errors=[{"code": "MANIFEST_BLOB_UNKNOWN"}])
+    assert is_blob_unknown(unknown)
+    assert not is_blob_unknown(HTTPError("x", status=400, errors=[{"code": "MANIFEST_INVALID"}]))
+
+
+# -- resolve -------------------------------------------------------------------------
+def _manifest() -> bytes:
+    config, lay = layer(b"{}"), layer(PRESENT)
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": config.digest, "size": 2},
+            "layers": [{"mediaType": lay.media_type, "digest": lay.digest, "size": lay.size}],
+        }
+    ).encode()
+
+
+def _registries(*, dest_holds_it: bool) -> tuple[FakeTransport, str]:
+    body = _manifest()
+    digest = digest_of(body)
+    fake = FakeTransport()
+    open_registry(fake, "src.example")
+    open_registry(fake, "dst.example")
+    head = {"Docker-Content-Digest": digest, "Content-Type": mediatypes.OCI_MANIFEST}
+    fake.on("HEAD", f"https://src.example/v2/{SRC.path}/manifests/v1", Reply(200, head))
+    fake.on("GET", f"https://src.example/v2/{SRC.path}/manifests/{digest}", Reply(200, head, body))
+    dest = Reply(200, {"Docker-Content-Digest": digest}) if dest_holds_it else Reply(404)
+    fake.on("HEAD", manifest_url(), dest)
+    return fake, digest
+
+
+def test_resolve_skips_an_image_the_destination_already_holds() -> None:
+    fake, digest = _registries(dest_holds_it=True)
+
+    res = resolve(image().job, FakePool(fake))
+
+    assert (res.skip, res.source_digest, res.pushes) == ("unchanged", digest, [])
+    assert not fake.requests_to("GET", f"https://src.example/v2/{SRC.path}/manifests/{digest}")
+
+
+def test_resolve_reads_what_to_push_and_which_blobs() -> None:
+    fake, digest = _registries(dest_holds_it=False)
+
+    res = resolve(image().job, FakePool(fake))
+
+    assert (res.skip, res.note, res.source_digest) == ("", "", digest)
+    assert [(ref, raw.digest) for ref, raw in res.pushes] == [("v1", digest)]
+    assert set(res.blobs) == {digest_of(b"{}"), digest_of(PRESENT)}
+    assert res.total_bytes == 2 + len(PRESENT)

@@ -1,0 +1,186 @@
+"""Which images wait for which blobs (syncer.fleet.state.images) against a real ``redis-server``.
+
+Plans, the blob cache, locks and leases are unit-tested in ``tests/unit/fleet/``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+
+from syncer.defaults import PLAN_TTL
+from syncer.fleet.protocol import keys
+from syncer.fleet.protocol.keys import blob_key, image_id
+from syncer.fleet.state import images
+from syncer.fleet.state.images import PlanImages
+from tests.support.redis_keys import assert_expiring, keys_of
+
+pytestmark = pytest.mark.integration
+
+TTL = 300
+A = "sha256:" + "a" * 64
+B = "sha256:" + "b" * 64
+C = "sha256:" + "c" * 64
+
+
+# -- PlanImages ------------------------------------------------------------------------
+PLAN = "20240101-000000-abcdef"
+IMAGE = image_id("src.example/a:1", "dst.example/a:1")
+
+
+def test_ids_and_keys_are_stable() -> None:
+    assert image_id("s/a:1", "d/a:1") == image_id("s/a:1", "d/a:1")
+    assert image_id("s/a:1", "d/a:1") != image_id("s/a:1", "d/a:2")
+    assert len(IMAGE) == 16
+    assert blob_key("dst.example/a", A) == f"dst.example/a@{A}"
+
+
+def test_image_registered_before_its_blob_lands(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+
+    assert board.wait_for(PLAN, IMAGE, [A, B]) == []
+    waiters = board.land(PLAN, A)
+
+    assert waiters == [IMAGE]
+    assert board.remove_pending(PLAN, IMAGE, A) is False  # B is still pending
+    assert board.land(PLAN, B) == [IMAGE]
+    assert board.remove_pending(PLAN, IMAGE, B) is True
+
+
+def test_blob_lands_before_the_image_registers(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+
+    assert board.land(PLAN, A) == []
+    landed = board.wait_for(PLAN, IMAGE, [A, B])
+
+    assert landed == [A]
+    assert board.remove_pending(PLAN, IMAGE, A) is False
+    assert board.land(PLAN, B) == [IMAGE]
+    assert board.remove_pending(PLAN, IMAGE, B) is True
+
+
+def test_remove_pending_is_true_exactly_once(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    board.wait_for(PLAN, IMAGE, [A, B, C])
+    # Both sides of the race (sync_tag and copy_blob), and redeliveries, all remove.
+    calls = [blob for blob in (A, B, C) for _ in range(4)]
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def remove(blob: str) -> None:
+        outcome = board.remove_pending(PLAN, IMAGE, blob)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=remove, args=(blob,)) for blob in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert results.count(True) == 1
+    assert board.remove_pending(PLAN, IMAGE, C) is False
+    assert board.remove_pending(PLAN, IMAGE, A) is False
+
+
+def test_claim_blob_once_per_plan(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    key = blob_key("dst.example/a", A)
+
+    assert board.claim_blob(PLAN, key) is True
+    assert board.claim_blob(PLAN, key) is False
+    assert board.claim_blob(PLAN, blob_key("dst.example/b", A)) is True
+    assert board.claim_blob("other-plan", key) is True
+    board.release_claim(PLAN, key)
+    assert board.claim_blob(PLAN, key) is True
+
+
+def test_a_claim_belongs_to_its_task(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    key = blob_key("dst.example/a", A)
+
+    assert board.claim_blob(PLAN, key, owner="task-1") is True
+    assert board.claim_blob(PLAN, key, owner="task-1") is True  # redelivered: still its own
+    assert board.claim_blob(PLAN, key, owner="task-2") is False
+    assert board.claim_blob(PLAN, key) is False  # no owner claims nothing back
+    board.release_claim(PLAN, key)
+    assert board.claim_blob(PLAN, key, owner="task-2") is True
+    assert board.claim_blob(PLAN, key, owner="task-1") is False
+
+
+def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    record = {"job": {"source": "s/a:1", "dest": "d/a:1"}, "bytes": 3}
+
+    assert board.save_image(PLAN, IMAGE, record) is True
+    assert board.save_image(PLAN, IMAGE, {"job": {}}) is False  # a redelivery keeps the first
+    assert board.load_image(PLAN, IMAGE) == record
+    assert board.load_image(PLAN, "unknown") == {}
+    assert board.finish_once(PLAN, IMAGE) is True
+    assert board.finish_once(PLAN, IMAGE) is False
+
+
+def test_settle_counts_an_image_once_per_rule(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    guard = keys.plan_once(PLAN)
+    rule_a, rule_b = f"finished:{IMAGE}:a", f"finished:{IMAGE}:b"
+
+    # Before: two runs of one push interleaved their two checks, so the
+    # requeued original recorded the image and its retry counted it skipped.
+    assert board.settle(PLAN, IMAGE, guard, rule_a) == images.RECORD
+    assert board.settle(PLAN, IMAGE, guard, rule_a) == images.NOTHING  # the retry
+    assert board.settle(PLAN, IMAGE, guard, rule_b) == images.COUNT_RULE  # another rule
+    assert board.settle(PLAN, IMAGE, guard, rule_b) == images.NOTHING
+    assert 0 < redis_client.ttl(guard) <= TTL
+
+
+def test_settle_under_concurrent_runs_records_exactly_once(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    guard = keys.plan_once(PLAN)
+    outcomes: list[int] = []
+    start = threading.Barrier(8)
+
+    def run() -> None:
+        start.wait()
+        outcomes.append(board.settle(PLAN, IMAGE, guard, f"finished:{IMAGE}:a"))
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert sorted(outcomes) == [images.NOTHING] * 7 + [images.RECORD]
+
+
+def test_blob_failures(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    board.wait_for(PLAN, IMAGE, [A, B])
+
+    board.fail_blob(PLAN, B, "DIGEST_INVALID: bad bytes")
+
+    assert board.blob_failure(PLAN, [A, B]) == "DIGEST_INVALID: bad bytes"
+    assert board.blob_failure(PLAN, [A]) == ""
+    assert board.blob_failure(PLAN, []) == ""
+    assert board.blob_failure("other-plan", [B]) == ""
+    assert board.waiters(PLAN, B) == [IMAGE]
+
+
+def test_board_keys_expire(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=TTL)
+    board.save_image(PLAN, IMAGE, {})
+    board.finish_once(PLAN, IMAGE)
+    board.wait_for(PLAN, IMAGE, [A, B])
+    board.claim_blob(PLAN, A)
+    board.land(PLAN, A)
+    board.fail_blob(PLAN, B, "x")
+    board.remove_pending(PLAN, IMAGE, A)
+
+    assert len(keys_of(redis_client)) >= 6
+    assert_expiring(redis_client, TTL)
+
+
+def test_default_ttl_is_a_week(redis_client: redis.Redis) -> None:
+    PlanImages(redis_client).claim_blob(PLAN, A)
+    assert PLAN_TTL - 5 < redis_client.ttl(keys.blob_claims(PLAN)) <= PLAN_TTL

@@ -1,0 +1,70 @@
+"""Blob steps (syncer.fleet.steps.blobsteps) against a real ``redis-server``.
+
+Releasing the images a landed blob completes, and handing back what did not land.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from syncer.fleet.protocol import settings
+from syncer.fleet.protocol.keys import blob_key
+from syncer.fleet.steps import blobsteps
+from tests.support.dispatch import JOB, MIB, PLAN, Recorder, fleet_context, missing_blobs
+
+
+def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
+    redis_client: redis.Redis,
+) -> None:
+    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
+    image = "img-1"
+    failing = fleet_context(redis_client, Recorder(fail_on=(settings.PUSH_IMAGE,)))
+    failing.board.save_image(PLAN, image, {"job": {"dest": "dst.example/mirror/app:v1"}})
+    failing.board.wait_for(PLAN, image, [key])
+
+    with pytest.raises(ConnectionError):
+        blobsteps._release_waiters(failing, PLAN, key)
+
+    # The retried copy task is again the one that completes the image.
+    dispatch = Recorder()
+    blobsteps._release_waiters(fleet_context(redis_client, dispatch), PLAN, key)
+    assert [(name, kw["image"]) for name, kw, _ in dispatch.sent] == [(settings.PUSH_IMAGE, image)]
+    blobsteps._release_waiters(fleet_context(redis_client, dispatch), PLAN, key)  # redelivered
+    assert len(dispatch.sent) == 1, "the image was completed once"
+
+
+def test_the_push_of_a_landed_image_names_its_destination(redis_client: redis.Redis) -> None:
+    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
+    dispatch = Recorder()
+    fleet = fleet_context(redis_client, dispatch)
+    fleet.board.save_image(PLAN, "img-1", {"job": {"dest": "dst.example/mirror/app:v1"}})
+    fleet.board.save_image(PLAN, "img-2", {"job": {}, "pushes": [{"ref": "no body"}]})
+    for image in ("img-1", "img-2"):
+        fleet.board.wait_for(PLAN, image, [key])
+
+    blobsteps._release_waiters(fleet, PLAN, key)
+
+    # The record that does not decode is pushed too: push_image fails that image alone.
+    assert sorted((name, kw["image"], kw.get("dest", "")) for name, kw, _ in dispatch.sent) == [
+        (settings.PUSH_IMAGE, "img-1", "dst.example/mirror/app:v1"),
+        (settings.PUSH_IMAGE, "img-2", ""),
+    ]
+
+
+def test_a_batch_out_of_retries_hands_back_only_what_did_not_land(
+    redis_client: redis.Redis,
+) -> None:
+    missing = missing_blobs(MIB, 2 * MIB)
+    (landed_key, landed), (_, other) = missing.items()
+    dispatch = Recorder()
+    fleet = fleet_context(redis_client, dispatch)
+    fleet.board.land(PLAN, landed_key)
+
+    handed = blobsteps.hand_back_unlanded(
+        fleet, PLAN, JOB.source.repo, JOB.dest.repo, [landed, other]
+    )
+
+    assert handed == 1
+    assert [(n, kw["digest"]) for n, kw, _ in dispatch.sent] == [(settings.COPY_BLOB, other.digest)]
+    assert fleet.board.blob_failure(PLAN, list(missing)) == "", "nothing was recorded failed"
