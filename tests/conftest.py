@@ -38,6 +38,10 @@ __all__ = ["require_binary"]
 
 _INTEGRATION_FIXTURES = frozenset(
     {
+        "hostile",  # scripted registries on loopback (tests/hostile)
+        "redis_process",
+        "redis_server",
+        "redis_client",
         "registry_binary",
         "registry_factory",
         "open_registry",
@@ -48,11 +52,21 @@ _INTEGRATION_FIXTURES = frozenset(
 )
 
 
+#: Markers of tests that need something beyond this process and its files.
+_NOT_UNIT = frozenset({"integration", "faults", "install"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that starts a real registry as ``integration``."""
+    """Mark every test that starts a real server as ``integration``, and every other one ``unit``.
+
+    ``-m unit`` is then exactly the tests that need no server: what
+    ``scripts/check`` runs.
+    """
     for item in items:
         if _INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+        if not _NOT_UNIT.intersection(mark.name for mark in item.iter_markers()):
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")

@@ -21,13 +21,6 @@ BASIC_USER, BASIC_PASSWORD = "mirror-bot", "s3cret-0123"
 EXAMPLE_TAGS = ("v1.0", "v2.0", "v1.1", "aaa")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker of cases where syncer differs from image-syncer on purpose."""
-    config.addinivalue_line(
-        "markers", "differs(why): syncer differs from image-syncer on purpose, and why"
-    )
-
-
 @pytest.fixture(scope="session")
 def image_syncer() -> Path:
     """The oracle binary (skips without it locally; fails in CI)."""

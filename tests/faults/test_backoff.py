@@ -30,6 +30,9 @@ RETRY_AFTER = 3
 #: Allowance for requests already on the wire, and for the 200 ms the
 #: throttle caches the Redis key between reads.
 SLACK = 0.5
+#: Most a loaded machine may take between the proxy answering 429 and the
+#: worker's pause showing in Redis; a bound, not an expected figure.
+LAG = 3.0
 
 
 @contextmanager
@@ -97,10 +100,12 @@ def test_429_pauses_every_worker_for_retry_after(
     # The shared pause was in Redis, for about Retry-After seconds.
     assert samples, "syncer:backoff:<registry> was never set"
     first_seen, until = samples[0]
-    assert first_seen - hit.at < 1.0
-    assert (
-        RETRY_AFTER - 1 <= until - time.time() + (time.monotonic() - first_seen) <= RETRY_AFTER + 1
-    )
+    # The pause ends Retry-After seconds after the worker read the 429 (the key
+    # holds wall-clock time): never sooner than after the refusal itself, and
+    # later only by how long the worker took to read it (seconds on a loaded machine).
+    refused_at = time.time() - (time.monotonic() - hit.at)
+    assert RETRY_AFTER - 0.05 <= until - refused_at <= RETRY_AFTER + LAG
+    assert first_seen - hit.at < LAG
     # Nobody in the fleet talked to the source while it lasted ...
     quiet = [r for r in records if hit.at + SLACK < r.at < hit.at + RETRY_AFTER - SLACK]
     assert quiet == [], [(r.method, r.path, round(r.at - hit.at, 2)) for r in quiet]

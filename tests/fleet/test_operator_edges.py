@@ -11,7 +11,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,13 +73,32 @@ def test_ctrl_c_stops_following_but_not_the_plan(
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    following = threading.Event()
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "no worker is consuming" in line:  # said from inside the follow loop
+                following.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     try:
-        time.sleep(2.0)  # well into the follow loop: the plan is pending, no worker runs
-        assert proc.poll() is None, proc.communicate()
+        assert following.wait(60), ("never reached its follow loop", proc.poll(), lines)
+        assert proc.poll() is None, lines
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out = proc.stdout.read() if proc.stdout else ""
+        proc.wait(timeout=10)
+        reader.join(timeout=10)
     finally:
         proc.kill()
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
+    err = "".join(lines)
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert "keeps running" in err

@@ -41,7 +41,9 @@ def test_blob_cache_without_redis_is_a_transient_state_error() -> None:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cache = RedisBlobCache(redis.Redis(port=port, socket_connect_timeout=1))
+    # No retries: this is about how a refused call is reported, not redis-py's
+    # own retry loop (ten tries by default, 20 s against a closed port).
+    cache = RedisBlobCache(redis.Redis(port=port, socket_connect_timeout=1, retry=None))
     calls = [
         lambda: cache.has("reg:5000", "team/a", A),
         lambda: cache.known("reg:5000", "team/a", [A, B]),
