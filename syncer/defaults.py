@@ -274,17 +274,42 @@ FOLLOW_RECONNECT_FIRST, FOLLOW_RECONNECT_MAX = 0.25, 4.0
 FOLLOW_WORKER_CHECK, FOLLOW_NO_WORKER_GRACE = 2.0, 3.0
 
 
-def _seconds(name: str, default: float) -> float:
+def _env_number(name: str, parse: type[int] | type[float], least: int = 1) -> float | None:
+    """``$name`` as a number; None when unset or empty.
+
+    The one reader of every numeric ``SYNCER_*`` variable, with one message
+    shape (``$NAME: '-1' is not a positive whole number``). Floats must be
+    positive and finite; whole numbers at least ``least`` (0 or 1). A value
+    that makes no sense (a negative timeout, infinity, NaN) is refused here, at
+    start, rather than acted on later.
+    """
     text = os.environ.get(name, "").strip()
     if not text:
-        return default
+        return None
     try:
-        value = float(text)
+        value: float = parse(text)
     except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConfigError(f"${name}: {text[:40]!r} is not a positive number")
+        value = float("nan")
+    if parse is float:
+        ok, what = 0 < value < float("inf"), "a positive number"
+    else:
+        ok = value >= least
+        what = "a positive whole number" if least > 0 else "a whole number, 0 or more"
+    if not ok:
+        raise ConfigError(f"${name}: {text[:40]!r} is not {what}")
     return value
+
+
+def _seconds(name: str, default: float) -> float:
+    """``$name`` in seconds (more than nothing), else ``default``."""
+    value = _env_number(name, float)
+    return default if value is None else value
+
+
+def _env_int(name: str, default: int, least: int = 1) -> int:
+    """``$name`` as a whole number of at least ``least``, else ``default``."""
+    value = _env_number(name, int, least)
+    return default if value is None else int(value)
 
 
 def request_deadline() -> float:
@@ -313,16 +338,6 @@ def blob_cache_file() -> Path:
     return cache_dir() / "blobs.json"
 
 
-def _env_int(name: str, default: int) -> int:
-    """``$name`` as a positive integer, else ``default``; a bad value is a ConfigError."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) <= 0:
-        raise ConfigError(f"${name} must be a positive whole number, not {text[:40]!r}")
-    return int(text)
-
-
 def max_manifest() -> int:
     """``$SYNCER_MAX_MANIFEST`` (bytes) or :data:`MAX_MANIFEST`."""
     return _env_int("SYNCER_MAX_MANIFEST", MAX_MANIFEST)
@@ -345,21 +360,9 @@ def check_limits() -> None:
     max_tags()
 
 
-def _whole(name: str) -> int | None:
-    """``$name`` read as ``int()`` reads it (any sign), or None when unset or empty."""
-    text = os.environ.get(name, "")
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"${name} must be a whole number, not {text[:40]!r}") from None
-
-
 def batch_blob() -> int:
     """``$SYNCER_BATCH_BLOB`` or :data:`BATCH_BLOB`: the largest blob sent in a batch."""
-    value = _whole("SYNCER_BATCH_BLOB")
-    return BATCH_BLOB if value is None else value
+    return _env_int("SYNCER_BATCH_BLOB", BATCH_BLOB, least=0)
 
 
 def visibility_timeout() -> int:
@@ -371,8 +374,7 @@ def visibility_timeout() -> int:
     is harmless: the in-flight lock makes it wait, the destination check makes
     it a no-op.
     """
-    value = _whole("SYNCER_VISIBILITY_TIMEOUT")
-    return VISIBILITY_TIMEOUT if value is None else value
+    return _env_int("SYNCER_VISIBILITY_TIMEOUT", VISIBILITY_TIMEOUT)
 
 
 def worker_concurrency() -> int | None:
@@ -381,7 +383,8 @@ def worker_concurrency() -> int | None:
     Plain ``celery worker -c N`` does not set it; the worker then falls back to
     Celery's concurrency, whose default is :data:`PROC`.
     """
-    return _whole("SYNCER_WORKER_CONCURRENCY")
+    value = _env_number("SYNCER_WORKER_CONCURRENCY", int)
+    return None if value is None else int(value)
 
 
 #: Port of ``syncer metrics`` (plan-level gauges); workers serve on ``--metrics-port`` only.
@@ -397,11 +400,11 @@ def metrics_addr() -> str:
 
 def metrics_listen() -> tuple[str, int] | None:
     """``($SYNCER_METRICS_ADDR, $SYNCER_METRICS_PORT)``, or None when no port is set."""
-    port = os.environ.get("SYNCER_METRICS_PORT", "")
-    if not port:
+    port = _env_number("SYNCER_METRICS_PORT", int)
+    if port is None:
         return None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"SYNCER_METRICS_PORT must be a TCP port, got {port!r}")
+    if port > 65535:
+        raise ConfigError(f"$SYNCER_METRICS_PORT: {port:g} is not a TCP port (1 to 65535)")
     return metrics_addr(), int(port)
 
 

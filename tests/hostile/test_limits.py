@@ -282,5 +282,6 @@ def test_a_bad_cap_setting_stops_the_run_before_any_request(
     src = hostile()
     args = write_images(tmp_path, {f"{src.host}/lab/app:v1": "127.0.0.1:9/mirror/app"})
     out = run_syncer(["sync", *args], env={**env, "SYNCER_MAX_MANIFEST": "4MiB"}, deadline=30)
-    assert out.code == 2 and "$SYNCER_MAX_MANIFEST must be a positive whole number" in out.err
+    assert out.code == 2, out.text
+    assert "$SYNCER_MAX_MANIFEST: '4MiB' is not a positive whole number" in out.err
     assert src.requests() == []
