@@ -111,9 +111,6 @@ MAX_TAGS = 1_000_000
 CAPPED_READ = 64 << 10
 #: Entries of an ``errors[]`` payload kept on an error; registries send one or two.
 MAX_ERRORS_KEPT = 5
-#: Longest piece of server text that reaches a message: a line of context, not
-#: a page a hostile server chose.
-MAX_BODY_IN_MESSAGE = 300
 
 #: Largest image config blob read to learn a single image's platform for
 #: ``--os``/``--arch``; real configs are a few KiB.

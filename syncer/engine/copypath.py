@@ -46,8 +46,12 @@ from syncer.oci.reference import Repository
 from syncer.registry.client import RegistryClient
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
+from syncer.text import shown
 
 log = logging.getLogger(__name__)
+
+#: Characters of a digest header a message shows (sha512 is 135).
+DIGEST_SHOWN = 160
 
 __all__ = [
     "KnownBlobs",
@@ -161,18 +165,13 @@ def _pin(job: TagJob, head: ManifestHead) -> str:
             log.warning(
                 "%s: source HEAD reported digest %s; fetching the requested digest",
                 job.source,
-                _printable(head.digest),
+                shown(head.digest, DIGEST_SHOWN),
             )
         return wanted
     if not head.digest:
         return job.source.reference  # some registries omit the digest on HEAD
     digests.parse(head.digest, f"HEAD {job.source}: Docker-Content-Digest")
     return head.digest
-
-
-def _printable(text: str) -> str:
-    """A server-supplied string, safe for a log line."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text[:160])
 
 
 def _collect(

@@ -19,7 +19,7 @@ from syncer.engine.jobs import ImageResult, TagJob
 from syncer.engine.platforms import created_times
 from syncer.errors import BadNameError, ConfigError
 from syncer.oci.manifest import PlatformFilter
-from syncer.oci.reference import ImageRef, escape, server_tag
+from syncer.oci.reference import ImageRef, server_tag, shown_tag
 from syncer.registry.client import RegistryClient
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
@@ -105,8 +105,8 @@ def _listed(rule: Rule, client: RegistryClient) -> Iterator[str | ImageResult]:
             log.warning("%s", exc)
             for dest in rule.destinations:
                 yield ImageResult(
-                    f"{rule.source}:{escape(tag)}",
-                    f"{dest.repo}:{escape(tag)}",
+                    f"{rule.source}:{shown_tag(tag)}",
+                    f"{dest.repo}:{shown_tag(tag)}",
                     "failed",
                     str(exc),
                     rule=rule.key,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from syncer.errors import BadNameError, ConfigError
+from syncer.text import shown
 
 DOCKER_HUB = "docker.io"
 # Docker Hub's registry API is not served at docker.io itself.
@@ -29,6 +30,8 @@ _HOST = re.compile(
 )
 # ASCII only, like distribution's grammar (Python's \w would admit Unicode).
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+#: Characters of a bad tag a message shows: a valid one is at most 128.
+TAG_SHOWN = 130
 _DIGEST = re.compile(r"(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)")
 _DIGEST_HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
 
@@ -54,10 +57,9 @@ def validate_tag(tag: str) -> str:
     return tag
 
 
-def escape(text: str, limit: int = 100) -> str:
-    """``text`` safe for a terminal or log: control and non-ASCII characters escaped, clipped."""
-    clipped = text[:limit].encode("unicode_escape").decode("ascii")
-    return clipped + ("..." if len(text) > limit else "")
+def shown_tag(tag: str) -> str:
+    """A tag a server listed, for a message: escaped, and clipped past a valid tag's length."""
+    return shown(tag, TAG_SHOWN)
 
 
 def server_tag(tag: str, repo: Repository) -> str:
@@ -67,7 +69,8 @@ def server_tag(tag: str, repo: Repository) -> str:
     :class:`BadNameError` whose message carries the tag escaped.
     """
     if not TAG_RE.fullmatch(tag):
-        raise BadNameError(f'{repo}: the registry listed an invalid tag "{escape(tag)}"; skipped')
+        bad = shown_tag(tag)
+        raise BadNameError(f'{repo}: the registry listed an invalid tag "{bad}"; skipped')
     return tag
 
 

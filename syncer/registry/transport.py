@@ -31,7 +31,8 @@ from syncer.errors import (
 )
 from syncer.oci.models import SizedBody
 from syncer.registry import deadline
-from syncer.registry.urls import clip, origin, strip_query
+from syncer.registry.urls import origin, strip_query
+from syncer.text import shown
 
 
 def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
@@ -240,7 +241,7 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
         raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
     except OSError as exc:  # urllib3 can surface raw socket errors mid-body
         watch.check(exc)
-        raise TransportError(f"reading {strip_query(resp.url)}: {clip(str(exc))}") from exc
+        raise TransportError(f"reading {strip_query(resp.url)}: {shown(str(exc))}") from exc
     finally:
         watch.end()
 
@@ -361,4 +362,4 @@ def _short(exc: BaseException) -> str:
     # urllib3 messages embed the whole pool repr; keep the informative tail.
     if "Caused by" in text:
         text = text.split("Caused by", 1)[1].strip(" ()'\"")
-    return clip(text)
+    return shown(text)
