@@ -397,7 +397,7 @@ def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
 
 @fleet_task(CopyBlobs, _hand_back_unlanded)
 def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
-    """Copy several small blobs of one image, a few at a time (``defaults.BATCH_THREADS``)."""
+    """Copy several small blobs of one image, ``defaults.TASK_THREADS`` at a time."""
     me = task.request.hostname or ""
     descs = msg.descriptors
     total = sum(max(d.size, 0) for d in descs)
