@@ -154,10 +154,11 @@ def flower(env: Mapping[str, str], workdir: Path) -> tuple[LabProcess, str, str]
         "flower",
         "--address=127.0.0.1",
         f"--port={port}",
-        f"--basic-auth={login}",
         "--tasks_columns=name,uuid,state,kwargs,received,started,runtime,worker",
     ]
     url = f"http://127.0.0.1:{port}"
-    # Flower logs this line once its web server listens.
+    # Flower logs this line once its web server listens. The login goes by
+    # environment, which `ps` does not show.
     ready = _logged(r"Visit me at http")
+    env = {**env, "FLOWER_BASIC_AUTH": login}
     return LabProcess("flower", argv, workdir / "flower.log", ready, env), url, login
