@@ -23,11 +23,11 @@ from types import FrameType
 
 import yaml
 
-from lab.images import ImageSet, build_image_set
+from lab.images import ImageSet
 from lab.push import push_image_set
 from lab.registry import LabError, RegistryServer
+from lab.seed import demo_image_set, describe
 from syncer.config.files import load_config
-from syncer.engine.progress import human_bytes
 
 
 def banner(text: str) -> None:
@@ -44,12 +44,8 @@ def syncer(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) ->
 
 def seed(source: RegistryServer, large_layer_mib: int) -> ImageSet:
     """Push the demo's image set into ``source``, saying what it holds."""
-    images = build_image_set(repos=4, tags_per_repo=3, large_layer_size=large_layer_mib << 20)
-    total = sum(b.size for b in images.blobs().values())
-    banner(
-        f"seeding {len(images.images)} tagged images in {len(images.repos)} repositories "
-        f"({human_bytes(total)}) into {source.host}"
-    )
+    images = demo_image_set(large_layer_mib)
+    banner(f"seeding {describe(images)} into {source.host}")
     push_image_set(source.url, images)
     return images
 
