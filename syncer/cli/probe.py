@@ -24,10 +24,6 @@ from syncer.fleet import keys, settings
 if TYPE_CHECKING:  # redis is imported only when a probe runs
     import redis
 
-#: Seconds the probe waits for Redis to connect and to answer: well inside a
-#: probe's own timeout, so a hung Redis fails the probe with a reason.
-PROBE_TIMEOUT = 5.0
-
 
 def add_probe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``syncer probe``."""
@@ -54,7 +50,9 @@ def _client(url: str | None) -> redis.Redis:
         raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
     try:
         return redis.Redis.from_url(
-            url, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT
+            url,
+            socket_timeout=defaults.PROBE_TIMEOUT,
+            socket_connect_timeout=defaults.PROBE_TIMEOUT,
         )
     except ValueError as exc:
         raise ConfigError(f"Redis URL {safe_url(url)}: {exc}") from None
