@@ -19,7 +19,7 @@ from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
 from syncer.cli.fleet import redis_arg, safe_url
 from syncer.errors import ConfigError
-from syncer.fleet import keys, settings
+from syncer.fleet.protocol import keys, settings
 
 if TYPE_CHECKING:  # redis is imported only when a probe runs
     import redis
@@ -60,7 +60,7 @@ def _client(url: str | None) -> redis.Redis:
 
 def worker_alive(client: redis.Redis, node: str | None, host: str) -> str | None:
     """The node of a live worker that ``node`` (or ``*@host``) names, or None."""
-    from syncer.fleet.roster import Roster
+    from syncer.fleet.state.roster import Roster
 
     for info in Roster(client).alive():
         if info.node == node or (node is None and info.node.endswith("@" + host)):

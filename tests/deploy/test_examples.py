@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from syncer.config import load_auth
+from syncer.config.files import load_auth
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

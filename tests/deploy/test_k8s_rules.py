@@ -20,7 +20,7 @@ import pytest
 
 from syncer.cli.main import build_parser
 from syncer.cli.probe import cmd_probe
-from syncer.fleet import settings
+from syncer.fleet.protocol import settings
 from tests.support.k8s import IMAGE, ROOT, Pod, by_kind, env, kustomization, manifests, pods
 from tests.support.k8s import rendered as render
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from syncer import mediatypes as mt
+from syncer.oci import mediatypes as mt
 from tests.support.binaries import in_ci
 from tests.support.containers import GREETING, ContainerTools, build_static_hello, oci_arch
 from tests.support.processes import RunCli, WorkerFactory

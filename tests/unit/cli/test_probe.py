@@ -14,8 +14,8 @@ from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
 from syncer.cli.probe import add_probe_parser, cmd_probe, worker_alive
 from syncer.errors import ConfigError
-from syncer.fleet import keys
-from syncer.fleet.roster import Roster, WorkerInfo
+from syncer.fleet.protocol import keys
+from syncer.fleet.state.roster import Roster, WorkerInfo
 
 pytestmark = pytest.mark.integration
 
