@@ -238,6 +238,9 @@ HEARTBEAT_EVERY = 5.0
 #: A worker not heard from for three heartbeats is not counted: one late
 #: beat (a busy host, a Redis failover) does not make it vanish.
 ALIVE_WINDOW = 3 * HEARTBEAT_EVERY
+#: Seconds ``syncer probe`` waits for Redis to connect and to answer: well
+#: inside a Kubernetes probe's own timeout, so a hung Redis fails with a reason.
+PROBE_TIMEOUT = 5.0
 #: Roster entries older than this (seconds) are removed by whoever reads it,
 #: so the hash does not keep every worker that ever ran; a day is far past
 #: ALIVE_WINDOW, so no live worker is ever removed.

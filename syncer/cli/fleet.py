@@ -90,8 +90,8 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     worker.add_argument(
         "--metrics-addr",
-        help="address the metrics port binds (env SYNCER_METRICS_ADDR; default 127.0.0.1, "
-        "0.0.0.0 in a container)",
+        help="address the metrics port binds (default $SYNCER_METRICS_ADDR, else 127.0.0.1; "
+        "syncer's container image sets 0.0.0.0)",
     )
     worker.set_defaults(func=cmd_worker)
 

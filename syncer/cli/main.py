@@ -17,6 +17,7 @@ from syncer.cli.exits import run
 from syncer.cli.fleet import add_fleet_parsers
 from syncer.cli.history import add_history_parsers
 from syncer.cli.metrics import add_metrics_parser
+from syncer.cli.probe import add_probe_parser
 from syncer.cli.schedule import add_schedule_parsers
 from syncer.cli.sync import add_sync_parser
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_fleet_parsers(sub)
     add_history_parsers(sub)
     add_metrics_parser(sub)
+    add_probe_parser(sub)
     add_schedule_parsers(sub)
     return parser
 

@@ -214,6 +214,11 @@ def redbeat_prefix() -> str:
     return f"{NAMESPACE}redbeat:"
 
 
+def redbeat_lock() -> str:
+    """redbeat's lock (``{prefix}:lock``): held, and renewed every loop, by the sending beat."""
+    return redbeat_prefix() + ":lock"
+
+
 def unacked_index() -> str:
     """kombu's sorted set of unacknowledged deliveries, scored by when each was last held.
 

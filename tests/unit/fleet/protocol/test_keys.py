@@ -47,6 +47,7 @@ PINNED: list[tuple[str, tuple[str, ...], str]] = [
     ("schedule_runs", ("nightly",), "syncer:schedule:nightly:runs"),
     ("schedule_starting", ("nightly",), "syncer:schedule:nightly:starting"),
     ("redbeat_prefix", (), "syncer:redbeat:"),
+    ("redbeat_lock", (), "syncer:redbeat::lock"),
     ("unacked_index", (), "unacked_index"),
     ("once_expand", ("quay.io/a",), "expand:quay.io/a"),
     ("once_finished", (IMG, "quay.io/a"), f"finished:{IMG}:quay.io/a"),
