@@ -169,18 +169,26 @@ class LayoutDir:
             except BlockingIOError:
                 os.close(fd)
                 raise LayoutError(f"{self.label} is being written by another process") from None
+            try:
+                self._prepare()
+            except BaseException:
+                os.close(fd)
+                raise
             self._held = fd
-            partial = self.root / PARTIAL_DIR
-            shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run: ours now
-            partial.mkdir()
-            if not self.exists():
-                others = {p.name for p in self.root.iterdir()} - {PARTIAL_DIR}
-                if others:
-                    raise LayoutError(f"{self.label} exists and is not an OCI image layout")
-                self._replace("oci-layout", LAYOUT_FILE_BODY)
-                self._replace("index.json", Index().dumps())
-                self._index = Index()
-            (self.root / "blobs").mkdir(exist_ok=True)
+
+    def _prepare(self) -> None:
+        """Clear what an interrupted run left; create the layout's files if there are none."""
+        fresh = not self.exists()
+        if fresh and {p.name for p in self.root.iterdir()} - {PARTIAL_DIR}:
+            raise LayoutError(f"{self.label} exists and is not an OCI image layout")
+        partial = self.root / PARTIAL_DIR
+        shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run: ours now
+        partial.mkdir()
+        if fresh:
+            self._replace("oci-layout", LAYOUT_FILE_BODY)
+            self._replace("index.json", Index().dumps())
+            self._index = Index()
+        (self.root / "blobs").mkdir(exist_ok=True)
 
     def partial(self) -> Path:
         """A new, empty file under the partial directory."""
