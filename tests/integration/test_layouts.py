@@ -8,6 +8,7 @@ skopeo and podman read what syncer writes, and syncer imports what skopeo wrote.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -309,3 +310,23 @@ def test_a_platform_filter_writes_a_filtered_index_with_its_children(
     assert [m["platform"]["architecture"] for m in top["manifests"]] == ["arm64"]
     child = top["manifests"][0]["digest"][7:]
     assert (layout / "blobs" / "sha256" / child).is_file()
+
+
+def test_a_layout_deleted_behind_the_caches_back_is_written_again_whole(
+    source: LabRegistry, image_set: ImageSet, run_sync: RunSync, tmp_path: Path
+) -> None:
+    seed(source, image_set, "lab/multi:index")
+    layout = tmp_path / "multi"
+    cfg = _config(tmp_path / "c.yaml", {f"{source.host}/lab/multi": f"oci:{layout}"}, source.host)
+    assert run_sync(cfg).code == 0
+    wanted = {p.name for p in blob_files(layout)}
+    shutil.rmtree(layout)
+
+    # The blob cache still says the layout holds every blob; the manifest push
+    # finds them missing, as a registry would, and the engine copies them again.
+    again = run_sync(cfg)
+
+    assert again.code == 0, again.err
+    assert {p.name for p in blob_files(layout)} == wanted
+    raw = layout / "blobs" / "sha256" / layout_index(layout)["manifests"][0]["digest"][7:]
+    assert raw.read_bytes() == image_set.get("lab/multi", "index").manifests[-1].body
