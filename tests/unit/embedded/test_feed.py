@@ -70,7 +70,7 @@ def test_a_stopped_feed_ends_without_waiting_for_its_listings() -> None:
 
 
 def test_a_listing_says_tags_and_the_images_they_make(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="syncer.feed")
+    caplog.set_level("INFO", logger="syncer.embedded.feed")
     one = _rule("src.example/lab/app")
     two = parse_rule("src.example/lab/app", ["dst.example/a/app", "dst.example/b/app"], environ={})
     _log_listed(one, 3)
