@@ -96,6 +96,13 @@ MAX_MANIFEST = 4 << 20
 #: Bytes of an error reply we read; the rest is dropped with the connection.
 #: ``errors[]`` payloads are a few hundred bytes, and only 300 reach a message.
 MAX_ERROR_BODY = 64 << 10
+#: Largest ``index.json`` of an OCI image layout read from disk; it lists every
+#: tag of the layout, so it is allowed more than a manifest.
+MAX_LAYOUT_INDEX = 16 << 20
+#: Most entries one layout's ``index.json`` may list.
+MAX_LAYOUT_ENTRIES = 100_000
+#: Largest export record (``syncer sync --since FILE``) read back.
+MAX_EXPORT_RECORD = 256 << 20
 #: Largest token reply: real ones are JWTs of a few KiB (ECR's up to ~10 KiB).
 MAX_TOKEN_REPLY = 1 << 20
 #: Largest ``tags/list`` page. We ask for TAGS_PAGE tags (~100 KiB of JSON),
@@ -341,6 +348,11 @@ def blob_cache_file() -> Path:
 def max_manifest() -> int:
     """``$SYNCER_MAX_MANIFEST`` (bytes) or :data:`MAX_MANIFEST`."""
     return _env_int("SYNCER_MAX_MANIFEST", MAX_MANIFEST)
+
+
+def max_layout_index() -> int:
+    """``$SYNCER_MAX_LAYOUT_INDEX`` (bytes) or :data:`MAX_LAYOUT_INDEX`."""
+    return _env_int("SYNCER_MAX_LAYOUT_INDEX", MAX_LAYOUT_INDEX)
 
 
 def max_tag_pages() -> int:

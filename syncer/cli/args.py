@@ -9,6 +9,7 @@ from pathlib import Path
 from syncer import defaults
 from syncer.cli.referrerargs import add_referrer_arguments, referrer_options
 from syncer.config.files import SyncConfig, load_config
+from syncer.config.rules import quote_key
 from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
 from syncer.oci.manifest import PlatformFilter
@@ -126,3 +127,18 @@ def sync_options(args: argparse.Namespace) -> SyncOptions:
         platforms=platforms,
         **referrer_options(args),
     )
+
+
+def refuse_layouts(config: SyncConfig) -> None:
+    """Refuse rules that read or write OCI layouts: the fleet does not support them.
+
+    A layout is a directory on the machine that runs ``syncer sync``; fleet
+    workers run elsewhere, and a volume shared by all of them is not supported.
+    """
+    for rule in config.rules:
+        for repo in (rule.source, *(d.repo for d in rule.destinations)):
+            if repo.is_layout:
+                raise ConfigError(
+                    f"images[{quote_key(rule.key)}]: {repo}: OCI image layouts and archives "
+                    "are for syncer sync; the fleet does not read or write them"
+                )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syncer import defaults
-from syncer.cli.args import add_config_arguments, load, sync_options
+from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_OK
 from syncer.cli.planview import follow, plan_exit, print_final, render
 from syncer.errors import ConfigError, SyncerError
@@ -150,6 +150,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.retry_failed:
         return _retry_failed(args)
     config = load(args)
+    refuse_layouts(config)
     if args.dry_run:
         from syncer.cli.dryrun import plan_filter_report
 

@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         verbose=False,
         cache=None,
         success_includes_unchanged=False,
+        since=None,
+        record=None,
         # image-syncer prints nothing on stdout when it succeeds; the log has the summary.
         output="none",
     )

@@ -95,7 +95,7 @@ def _store(client: Any) -> Any:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """``syncer schedule add``: everything is checked before anything is stored."""
-    from syncer.cli.args import load, sync_options
+    from syncer.cli.args import load, refuse_layouts, sync_options
     from syncer.fleet.beat import cron_timing
     from syncer.fleet.schedules import Schedule, check_name, parse_every
 
@@ -107,6 +107,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.ttl < 1:
         raise ConfigError(f"--ttl {args.ttl}: give a number of seconds of at least 1")
     config = load(args)
+    refuse_layouts(config)
     if config.broken:
         more = f" (and {len(config.broken) - 1} more)" if len(config.broken) > 1 else ""
         raise ConfigError(config.broken[0].reason + more)

@@ -19,11 +19,17 @@ from syncer.cli.dryrun import dry_run
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
 from syncer.cli.interrupts import Interrupts, interrupted_line
 from syncer.cli.logfmt import go_duration
+from syncer.config.files import SyncConfig
 from syncer.embedded.executor import EmbeddedSync
 from syncer.engine.cache import BlobCache, FileBlobCache, MemoryBlobCache
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import ProgressBar, summary
+from syncer.errors import SyncerError, describe
+from syncer.layout import record
+from syncer.layout.client import LayoutClient
 from syncer.registry import deadline
+from syncer.registry.credentials import Credentials
+from syncer.registry.pool import ClientPool
 
 log = logging.getLogger("syncer")
 
@@ -54,6 +60,19 @@ def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sync.add_argument(
         "--output", choices=("text", "json"), default="text", help="summary format on stdout"
     )
+    sync.add_argument(
+        "--since",
+        type=Path,
+        metavar="FILE",
+        help="export record of an earlier export: leave out of oci: destinations the blobs "
+        "it carried",
+    )
+    sync.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write this export's record (every blob its oci: destinations hold) to FILE",
+    )
     sync.set_defaults(func=cmd_sync)
 
 
@@ -70,9 +89,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     options = sync_options(args)
     deadline.limits()  # a bad $SYNCER_* deadline fails here, as a usage error
     stop = threading.Event()
-    runner = EmbeddedSync(config, options, cache=open_cache(args.cache), stop=stop.is_set)
+    previous = record.load(args.since) if args.since else None
+    layouts = LayoutClient(since=frozenset(previous.blobs) if previous else frozenset())
+    pool = ClientPool(Credentials(config.auth), pool_size=options.proc, layouts=layouts)
+    runner = EmbeddedSync(
+        config, options, cache=open_cache(args.cache), stop=stop.is_set, pool=pool
+    )
     if args.dry_run:
-        print(dry_run(runner))
+        try:
+            print(dry_run(runner))
+        finally:
+            layouts.release()
         return EXIT_OK
 
     signals = Interrupts(stop)
@@ -80,9 +107,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
         with signals, ProgressBar(runner.stats):
             stats = runner.run()
     except KeyboardInterrupt:
+        layouts.release()  # an archive is packed only by a run that ends
         signum = signals.signum or signal.SIGINT
         print(interrupted_line(signum, runner.stats), file=sys.stderr)
         return by_signal(signum)
+    failed = stats.images.failed + _finish_layouts(args, config, layouts, previous)
     # The line image-syncer's FAQ tells users to grep for. N counts failed
     # images and failed rules; image-syncer counts its internal tasks, which
     # for a missing tag or a rule that cannot be listed is also one each.
@@ -99,7 +128,27 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(json.dumps(stats.report(), indent=2))
     elif args.output == "text":
         print(summary(stats))
-    return EXIT_FAILED if stats.images.failed else EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _finish_layouts(
+    args: argparse.Namespace,
+    config: SyncConfig,
+    layouts: LayoutClient,
+    previous: record.ExportRecord | None,
+) -> int:
+    """Pack archives and write ``--record``; the number of failures (logged)."""
+    try:
+        layouts.close()
+        if args.record:
+            dests = [d.repo for rule in config.rules for d in rule.destinations if d.repo.is_layout]
+            done = record.collect(layouts, dests, previous, args.since)
+            record.save(args.record, done)
+            log.info("export record: %d blobs in %s", len(done.blobs), args.record)
+    except SyncerError as exc:
+        log.error("%s", describe(exc))
+        return 1
+    return 0
 
 
 def success_images(

@@ -45,7 +45,13 @@ from syncer.config.referrers import referrers_dict, referrers_fields
 from syncer.config.tagfilters import TagFilters
 from syncer.config.tagregex import compile_tag_regex, tag_matches
 from syncer.errors import ConfigError
-from syncer.oci.reference import Repository, normalize_registry, validate_digest, validate_tag
+from syncer.oci.reference import (
+    Repository,
+    normalize_registry,
+    split_transport,
+    validate_digest,
+    validate_tag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -324,13 +330,15 @@ def _parse_source(key: str) -> Rule:
         raise ConfigError("empty source")
     if key != key.strip():
         raise ConfigError("source has leading or trailing whitespace")
-    if ":/" in key:  # before splitting on ',' and ':', which the regex may contain
-        name, _, rest = key.partition(":/")
+    # A layout's path starts with '/' (``oci:/dir:/regex/``): look past the transport.
+    transport, body = split_transport(key)
+    if ":/" in body:  # before splitting on ',' and ':', which the regex may contain
+        name, _, rest = body.partition(":/")
         if not rest.endswith("/"):
             raise ConfigError("a tag regex must start and end with '/', as in repo:/regex/")
         pattern = rest[:-1]
         compile_tag_regex(pattern)
-        return Rule(key, Repository.parse(name), "regex", pattern=pattern)
+        return Rule(key, Repository.parse(transport + name), "regex", pattern=pattern)
     name, tags, digest = _split(key)
     repo = Repository.parse(name)
     if digest is not None:

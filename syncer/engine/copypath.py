@@ -43,7 +43,7 @@ from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.oci.models import ManifestHead, RawManifest
 from syncer.oci.reference import Repository
-from syncer.registry.client import RegistryClient
+from syncer.registry.api import Registry
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
 from syncer.text import shown
@@ -124,7 +124,7 @@ def resolve(
             and dst_head.digest == pin
         ):
             return Resolved(job, pin, skip="unchanged", media_type=head.media_type)
-    # Fetched by digest, the bytes must hash to it (RegistryClient.get_manifest).
+    # Fetched by digest, the bytes must hash to it (Registry.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
     source_digest, note = top.digest, ""
     parsed = parse(top, str(job.source))
@@ -175,7 +175,7 @@ def _pin(job: TagJob, head: ManifestHead) -> str:
 
 
 def _collect(
-    src: RegistryClient,
+    src: Registry,
     repo: Repository,
     raw: RawManifest,
     parsed: Parsed,

@@ -20,7 +20,7 @@ from syncer.engine.platforms import created_times
 from syncer.errors import BadNameError, ConfigError
 from syncer.oci.manifest import PlatformFilter
 from syncer.oci.reference import ImageRef, server_tag, shown_tag
-from syncer.registry.client import RegistryClient
+from syncer.registry.api import Registry
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
 
@@ -93,7 +93,7 @@ def _filtered(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
     yield from _pair(rule, [ImageRef(rule.source, tag) for tag in selection.kept])
 
 
-def _listed(rule: Rule, client: RegistryClient) -> Iterator[str | ImageResult]:
+def _listed(rule: Rule, client: Registry) -> Iterator[str | ImageResult]:
     """The listed tags the rule's key selects; one outside the grammar as failed results."""
     what = f"list tags of {rule.source}"
     for tag in client.list_tags(rule.source, fetch=lambda read: retrying(read, what=what)):

@@ -14,6 +14,7 @@ def test_console_script_defaults_match_image_syncer() -> None:
     assert (args.proc, args.retries, args.force, args.output_images_format) == (5, 2, False, "yaml")
     assert (args.os, args.arch, args.log, args.output_success_images) == ([], [], None, None)
     assert args.output == "none" and args.func is sync.cmd_sync
+    assert (args.since, args.record) == (None, None)  # cmd_sync reads syncer's layout flags
 
 
 @pytest.mark.parametrize(("word", "value"), [("true", True), ("T", True), ("0", False)])

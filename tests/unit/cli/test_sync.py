@@ -56,7 +56,9 @@ class _Runner:
 
     made: list[_Runner] = []
 
-    def __init__(self, config: SyncConfig, options: Any, *, cache: Any, stop: Any) -> None:
+    def __init__(
+        self, config: SyncConfig, options: Any, *, cache: Any, stop: Any, pool: Any
+    ) -> None:
         self.options, self.stats, self.ran = options, Stats(), False
         _Runner.made.append(self)
 
