@@ -40,12 +40,13 @@ from celery.exceptions import Reject
 from lab.images import build_image_set
 from syncer.fleet.broker import celery_app
 from syncer.fleet.protocol import settings
-from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
+from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced
 from tests.support.processes import REPO_ROOT, RedisProcess, WorkerPool, fleet_env, reap
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, write_json
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader
+from tests.support.waiting import wait_for
 from workers import links, tasks
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

@@ -16,7 +16,6 @@ import redis
 
 from lab.images import build_image_set
 from syncer.fleet.state.plans import PlanStore
-from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import (
@@ -30,6 +29,7 @@ from tests.support.scenario import (
 )
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, access_log, verify_image
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

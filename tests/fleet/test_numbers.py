@@ -26,11 +26,11 @@ from syncer.cli.planview import render
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import Stats, human_bytes
 from syncer.fleet.state.plans import PlanStore
-from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed_apps, start_plan, write_json
 from tests.support.verify import RegistryReader, verify_image
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
