@@ -10,6 +10,7 @@ import redis
 from syncer.fleet import settings
 from syncer.fleet.blobcache import RedisBlobCache
 from syncer.fleet.images import PlanImages
+from syncer.fleet.ledger import Ledger
 from syncer.fleet.locks import ConnectionLimiter, InflightLocks
 from syncer.fleet.plans import PlanStore
 from syncer.fleet.uploads import RedisUploadSessions
@@ -40,6 +41,7 @@ class FleetContext:
         self.limiter = ConnectionLimiter(self.redis)
         self.plans = PlanStore(self.redis)
         self.board = PlanImages(self.redis, self.plans.ttl_for)
+        self.ledger = Ledger(self.redis, self.plans.ttl_for)
         self.cache = RedisBlobCache(self.redis)
         self.locks = InflightLocks(self.redis, ttl=settings.lock_ttl())
         self.uploads = RedisUploadSessions(self.redis)
