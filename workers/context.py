@@ -27,6 +27,7 @@ from syncer import defaults
 from syncer.config import load_auth
 from syncer.credentials import AuthEntry, Credentials, keys_under
 from syncer.errors import ConfigError
+from syncer.fleet import redisclient
 from syncer.fleet.broker import CeleryDispatcher
 from syncer.fleet.context import FleetContext
 from syncer.fleet.locks import RedisThrottle
@@ -170,5 +171,5 @@ def _pool(entries: Mapping[str, AuthEntry], client: redis.Redis) -> ClientPool:
 
 
 def _build(entries: Mapping[str, AuthEntry]) -> FleetContext:
-    client = redis.Redis.from_url(defaults.redis_url(), health_check_interval=30)
+    client = redisclient.connect(defaults.redis_url())
     return FleetContext(client, _pool(entries, client), CeleryDispatcher(app), _limits(entries))

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncer import defaults
-from syncer.fleet import keys
+from syncer.fleet import keys, redisclient
 
 EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
@@ -81,6 +81,7 @@ def celery_config(url: str) -> dict[str, Any]:
     """Every Celery setting syncer relies on, for both sides of the queue."""
     timeout = defaults.visibility_timeout()
     transport = {
+        **redisclient.transport_options(),
         "visibility_timeout": timeout,
         "unacked_index_key": keys.unacked_index(),
         # Sweep for abandoned messages often enough to honour a short timeout.
@@ -97,6 +98,7 @@ def celery_config(url: str) -> dict[str, Any]:
         "result_backend": url,
         "broker_transport_options": transport,
         "result_backend_transport_options": {"visibility_timeout": timeout},
+        **redisclient.backend_settings(),
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "result_serializer": "json",
