@@ -139,15 +139,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``syncer schedule list``."""
-    from syncer.fleet.history import summary
-
     client = connect(args.redis)
     store, entries = _store(client), _entries(args)
     rows: list[dict[str, Any]] = []
     for schedule in store.all():
         runs = store.runs(schedule.name)
-        last = summary(client, runs.last_plan) if runs.last_plan else None
-        result = _result(last.to_dict()) if last else ("expired" if runs.last_plan else "")
+        result = _last_result(client, runs.last_plan)
         rows.append(
             {
                 "name": schedule.name,
@@ -160,6 +157,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "runs": runs.runs,
                 "skips": runs.skips,
                 "last_skip": runs.last_skip,
+                "lost": runs.lost,
+                "last_lost": runs.last_lost,
+                "lost_reason": runs.lost_reason,
                 "rules": len(schedule.rules),
                 "source": schedule.source,
             }
@@ -168,7 +168,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     head = ("NAME", "TIMING", "PAUSED", "NEXT RUN", "LAST RUN", "LAST PLAN", "RESULT", "SKIPS")
-    table = [head]
+    table = [(*head, "LOST")]
     for r in rows:
         table.append(
             (
@@ -180,16 +180,30 @@ def cmd_list(args: argparse.Namespace) -> int:
                 r["last_plan"] or "-",
                 r["result"] or "-",
                 str(r["skips"]),
+                str(r["lost"]),
             )
         )
     print_table(table)
     return EXIT_OK
 
 
+def _last_result(client: Any, plan: str) -> str:
+    """The last plan's result; ``lost`` when Redis lost it, ``expired`` when its TTL ran out."""
+    from syncer.fleet.history import summary
+    from syncer.fleet.liveness import why_missing
+
+    if not plan:
+        return ""
+    last = summary(client, plan)
+    if last is None:
+        return "lost" if why_missing(client, plan) else "expired"
+    return _result(last.to_dict())
+
+
 def _result(row: dict[str, Any]) -> str:
-    """``running``, or the finished plan's counts: ``3 synced, 1 unchanged, 0 failed``."""
-    if row["state"] == "running":
-        return "running"
+    """``running``, ``lost``, or the finished plan's counts: ``3 synced, 1 unchanged, 0 failed``."""
+    if row["state"] in ("running", "lost"):
+        return str(row["state"])
     counts = f"{row['synced']} synced, {row['unchanged']} unchanged, {row['failed']} failed"
     return counts if row["state"] == "finished" else f"{row['state']}: {counts}"
 
