@@ -265,6 +265,10 @@ SCHEDULE_STARTING_TTL = 300
 #: The beat looks for due entries at least this often (seconds): a new
 #: schedule is noticed this soon, and a waiting beat tries the lock this often.
 BEAT_MAX_INTERVAL = 5
+#: ``syncer beat --schedules FILE`` looks at the file, and at the schedules
+#: Redis holds, this often (seconds): an edit, or a Redis that lost them, is
+#: put right this soon.
+BEAT_RECONCILE_EVERY = 5.0
 #: A beat killed outright holds the lock this long (seconds) before another
 #: takes over: six BEAT_MAX_INTERVALs, so a live beat, which renews it every
 #: loop, keeps it through a few slow loops.

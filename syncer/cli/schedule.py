@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,13 @@ def add_schedule_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
     beat = sub.add_parser("beat", help="turn due schedules into plans (one beat runs at a time)")
     redis_arg(beat)
+    beat.add_argument(
+        "--schedules",
+        type=Path,
+        metavar="FILE",
+        help="a schedules file (YAML or JSON) kept in Redis: applied at start and whenever "
+        "the file, or what Redis holds, changes",
+    )
     beat.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     beat.set_defaults(func=cmd_beat)
 
@@ -259,6 +267,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
     problem = settings.redis_url_problem(url)
     if problem:
         raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    stop = threading.Event()
+    if args.schedules:
+        _keep_schedules(args, url, stop)
     env = dict(os.environ)
     if args.redis:
         env["SYNCER_REDIS_URL"] = args.redis  # the child reads it; argv would show it in ps
@@ -276,4 +287,26 @@ def cmd_beat(args: argparse.Namespace) -> int:
         "--loglevel",
         args.loglevel,
     ]
-    return supervise(argv, env)
+    try:
+        return supervise(argv, env)
+    finally:
+        stop.set()
+
+
+def _keep_schedules(args: argparse.Namespace, url: str, stop: threading.Event) -> None:
+    """Apply the schedules file now (a bad one fails here, in one line), then keep it applied."""
+    from syncer.fleet.schedulefile import Reconciler
+    from syncer.fleet.state import guard
+
+    reconciler = Reconciler(connect(args.redis), args.schedules, url)
+    reconciler.load()
+    with guard("Redis, storing the schedules"):
+        changes = reconciler.apply()
+    names = ", ".join(changes) or "nothing to change"
+    print(f"syncer: schedules from {args.schedules}: {names}", file=sys.stderr, flush=True)
+    threading.Thread(
+        target=reconciler.keep,
+        args=(defaults.BEAT_RECONCILE_EVERY, stop),
+        name="schedules",
+        daemon=True,
+    ).start()
