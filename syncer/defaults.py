@@ -182,6 +182,9 @@ PLAN_TTL = 7 * 24 * 3600
 #: to ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
 #: ``$SYNCER_VISIBILITY_TIMEOUT``.
 VISIBILITY_TIMEOUT = 60
+#: Seconds kombu's lock on its sweep for abandoned messages lives (its default,
+#: 300, let one killed worker stop every sweep for five minutes).
+UNACKED_SWEEP_LOCK = 5
 #: Blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES and BATCH_COUNT blobs
 #: a batch, are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
 #: a task costs several Redis round trips and events, about as much CPU as

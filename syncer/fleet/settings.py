@@ -87,6 +87,13 @@ def celery_config(url: str) -> dict[str, Any]:
         # Sweep for abandoned messages often enough to honour a short timeout.
         "unacked_restore_interval": max(1, min(10, timeout // 10)),
         "unacked_restore_throttle": 1,
+        # kombu's sweep holds a Redis lock, 300 s by default: a worker killed
+        # (or a Redis restarted from its AOF) while one sweep held it stopped
+        # every worker restoring a dead worker's tasks for five minutes, and
+        # a plan under kill -9 stood still that long. A sweep takes
+        # milliseconds, and restores by WATCH transaction, so two that overlap
+        # once the lock lapsed restore each message once.
+        "unacked_mutex_expire": defaults.UNACKED_SWEEP_LOCK,
         "priority_steps": PRIORITY_STEPS,
         "sep": ":",
         "queue_order_strategy": "priority",

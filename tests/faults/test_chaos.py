@@ -181,6 +181,7 @@ def _diagnosis(url: str, err_path: Path, pool: WorkerPool) -> str:
         k.decode(): client.llen(k) for k in client.scan_iter("celery*") if client.type(k) == b"list"
     }
     lines.append(f"queues {queues} unacked {client.hlen('unacked')}")
+    lines.append(f"unacked_mutex ttl {client.ttl('unacked_mutex')}")
     for worker in pool.started[-4:]:
         lines.append(f"--- {worker.node}\n{worker.log_tail(15)}")
     client.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,31 @@ def test_status_json_of_a_running_plan_is_the_report(
     report = run.json
     assert (report["plan"], report["state"]) == (plan, "running")
     assert report["images"] == {"total": 2, "done": 1, "skipped": 0, "failed": 0}
+
+
+def test_status_and_plans_say_lost_for_a_plan_redis_lost(
+    syncer_cli: RunCli, redis_client: redis.Redis, fleet_home: Path
+) -> None:
+    images = write_json(fleet_home / "images.json", {f"{SRC}/lab/a:v1,v2": f"{DST}/mirror/a"})
+    evicted = syncer_cli("plan", "--images", images).out.strip()
+    flushed = syncer_cli("plan", "--images", images).out.strip()
+
+    redis_client.delete(keys.plan_meta(evicted))  # as maxmemory eviction would
+    cut = syncer_cli("status", evicted, "--output", "json")
+    follow = syncer_cli("status", evicted, "-f", timeout=30)
+    listed = syncer_cli("plans", "--output", "json")
+    time.sleep(1.1)  # plan ids hold whole seconds: the new dataset must be later
+    redis_client.flushdb()  # a Redis that started over
+    text = syncer_cli("status", flushed)
+    report = syncer_cli("status", flushed, "--output", "json")
+    unknown = syncer_cli("status", "20991231-000000-abcdef")
+
+    assert cut.code == 3 and cut.json["state"] == "lost" and "evicted" in cut.json["lost"], cut
+    assert follow.code == 3 and f"plan {evicted} lost: " in follow.err, follow
+    states = {row["plan"]: (row["state"], row["lost"]) for row in listed.json}  # type: ignore[attr-defined]
+    assert states[evicted][0] == "lost" and states[flushed] == ("running", ""), states
+    assert text.code == 3 and f"plan {flushed} lost: Redis's data started over" in text.err, text
+    assert "Traceback" not in text.err + follow.err
+    assert report.code == 3 and report.json["state"] == "lost", report
+    assert "started over" in report.json["lost"]
+    assert unknown.code == 2 and "not found" in unknown.err, unknown
