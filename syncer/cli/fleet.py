@@ -294,15 +294,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _reconciled(store: PlanStore, status: PlanStatus) -> PlanStatus:
-    """``status``, read again after counting images final but uncounted, if that ends the plan."""
-    from syncer.fleet.reconcile import reconcile, unrecorded
+    """``status``, read again after counting images final but uncounted, if that ends the plan.
+
+    Only for a plan that stood still (``fleet/reconcile.py`` scans Redis's keys).
+    """
+    from syncer.fleet.reconcile import idle, reconcile, unrecorded
 
     c = status.counters
     left = c["tags_total"] - c["tags_done"] - c["tags_skipped"] - c["tags_failed"]
     if status.finished or status.lost or c["rules_pending"] > 0 or left <= 0:
         return status
     after = defaults.FOLLOW_RECONCILE_AFTER
-    if len(unrecorded(store.redis, status.plan, after)) < left:
+    if idle(store, status) < after or len(unrecorded(store.redis, status.plan, after)) < left:
         return status
     reconcile(store.redis, status.plan, after)
     return store.status(status.plan)

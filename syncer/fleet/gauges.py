@@ -69,7 +69,9 @@ class PlanCollector(Collector):
 def plan_gauges(plans: list[PlanSummary]) -> Iterator[GaugeMetricFamily]:
     """Gauges of ``plans``: how many in each state, and each one's results."""
     states = GaugeMetricFamily(
-        "syncer_plans", "Recent plans by state (running, finished, cancelled, lost)", labels=["state"]
+        "syncer_plans",
+        "Recent plans by state (running, finished, cancelled, lost)",
+        labels=["state"],
     )
     count = Counter(p.state for p in plans)
     for state in STATES:

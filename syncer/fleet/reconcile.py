@@ -13,7 +13,8 @@ claiming success (``syncer plan --retry-failed`` checks them again, cheaply).
 
 It scans the plan's image records, which costs a pass over Redis's keys, so
 followers run it only when a plan has not moved for a while
-(``FOLLOW_RECONCILE_AFTER``), and ``status`` only when it would end the plan.
+(``FOLLOW_RECONCILE_AFTER``), and ``status`` only when :func:`idle` says the
+plan stood still that long and reconciling would end it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from syncer.errors import MessageError
 from syncer.fleet import keys
 from syncer.fleet.ledger import Ledger
 from syncer.fleet.messages import ImageRecord
-from syncer.fleet.plans import PlanStore
+from syncer.fleet.plans import PlanStatus, PlanStore
 from syncer.fleet.state import text
 from syncer.jobs import ImageResult
 
@@ -97,6 +98,19 @@ def _result(image: str, body: bytes | None) -> ImageResult:
     return ImageResult(
         rec.source or f"image {image}", rec.dest, "failed", UNRECORDED, rule=rec.rule
     )
+
+
+def idle(store: PlanStore, status: PlanStatus) -> float:
+    """Seconds since the plan's counters last changed, read off their expiry.
+
+    Every update pushes the expiry back to the plan's TTL, so what is gone of
+    it is how long the plan has stood still: one cheap call, where a scan of
+    Redis's keys is not.
+    """
+    left = int(store.redis.ttl(keys.plan_counters(status.plan)))
+    if left < 0:
+        return float("inf")  # no counters, or no expiry: nothing moves them
+    return float(int(status.meta.get("ttl") or store.ttl_for(status.plan)) - left)
 
 
 def reconcile(client: redis.Redis, plan: str, older_than: float) -> int:

@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from syncer.fleet import keys, settings
+from syncer.fleet.images import PlanImages
 from syncer.fleet.plans import PlanStore
 from syncer.jobs import ImageResult
 from tests.support.processes import RunCli
@@ -212,3 +213,27 @@ def test_status_and_plans_say_lost_for_a_plan_redis_lost(
     assert report.code == 3 and report.json["state"] == "lost", report
     assert "started over" in report.json["lost"]
     assert unknown.code == 2 and "not found" in unknown.err, unknown
+
+
+def test_status_ends_a_plan_held_open_by_an_image_final_but_uncounted(
+    syncer_cli: RunCli, redis_client: redis.Redis, fleet_home: Path
+) -> None:
+    images = write_json(fleet_home / "images.json", {f"{SRC}/lab/a:v1,v2": f"{DST}/mirror/a"})
+    plan = syncer_cli("plan", "--images", images).out.strip()
+    store = PlanStore(redis_client)
+    v1, v2 = ((f"{SRC}/lab/a:{t}", f"{DST}/mirror/a:{t}") for t in ("v1", "v2"))
+    store.record(plan, ImageResult(*v1, "synced", rule=f"{SRC}/lab/a"))
+    # v2 as a worker of an older release left it: pushed and final, killed before its result.
+    job = {"source": v2[0], "dest": v2[1], "rule": f"{SRC}/lab/a"}
+    PlanImages(redis_client).save_image(plan, keys.image_id(*v2), {"job": job})
+    redis_client.hset(keys.image_record(plan, keys.image_id(*v2)), "final", "1")
+    running = syncer_cli("status", plan, "--output", "json")
+    ttl = int(store.meta(plan)["ttl"])
+    redis_client.expire(keys.plan_counters(plan), ttl - 60)  # as if it stood still a minute
+
+    ended = syncer_cli("status", plan, "--output", "json")
+
+    assert running.code == 0 and running.json["state"] == "running", running  # still moving
+    assert ended.code == 1 and ended.json["state"] == "finished", ended
+    [failed] = ended.json["failed"]
+    assert failed["source"] == v2[0] and "never recorded" in failed["reason"]

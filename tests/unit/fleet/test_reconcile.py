@@ -10,7 +10,7 @@ import redis
 
 from syncer.fleet import keys
 from syncer.fleet.plans import PlanStore
-from syncer.fleet.reconcile import UNRECORDED, reconcile, unrecorded
+from syncer.fleet.reconcile import UNRECORDED, idle, reconcile, unrecorded
 from syncer.jobs import ImageResult
 
 pytestmark = pytest.mark.integration
@@ -65,3 +65,14 @@ def test_a_plan_without_image_records_has_nothing_to_reconcile(redis_client: red
     plan = PlanStore(redis_client).create({}, images=1)
     assert reconcile(redis_client, plan, older_than=0) == 0
     assert unrecorded(redis_client, "no*such[plan", older_than=0) == []
+
+
+def test_idle_is_read_off_the_counters_expiry(redis_client: redis.Redis) -> None:
+    store = PlanStore(redis_client, ttl=300)
+    plan = store.create({}, images=1)
+    assert idle(store, store.status(plan)) < 5  # just made
+
+    redis_client.expire(keys.plan_counters(plan), 300 - 40)  # as 40 s without an update
+    assert 39 <= idle(store, store.status(plan)) <= 41
+    store.bump(plan, bytes_done=1)  # any update moves it
+    assert idle(store, store.status(plan)) < 5
