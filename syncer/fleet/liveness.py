@@ -155,7 +155,10 @@ class Watermark:
         now = dict(counters)
         now["tags_settled"] = sum(counters[f"tags_{k}"] for k in ("done", "skipped", "failed"))
         now["rules_left"] = -counters["rules_pending"]
-        for field in (*_GROWING, "rules_left"):
+        # A planner of an older release raised rules_pending after creating its
+        # plan; only a plan record (which has a run) starts with it set.
+        watched = (*_GROWING, "rules_left") if run else _GROWING
+        for field in watched:
             seen = self.high.get(field)
             if seen is not None and now[field] < seen:
                 return (
