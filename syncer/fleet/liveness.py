@@ -114,17 +114,21 @@ def why_missing(client: redis.Redis, plan: str) -> str:
 
     A fresh epoch younger than the plan's id means the whole dataset started
     over after the plan was made (late tasks may have written a few of its
-    keys since). Otherwise, keys of the plan that remain without its record
-    mean it was cut down: evicted, deleted, or not on a replica.
+    keys since): the plan is lost if it ran here, which only its planner
+    knows, so the reason says so. Otherwise, keys of the plan that remain
+    without its record mean it was cut down: evicted, deleted, or not on a
+    replica.
     """
     current = epoch(client)
     created = plan_created(plan)
     # The id holds whole seconds: a plan of the epoch's own second may be younger.
     if current.fresh and created is not None and created + 1 <= current.since:
         began = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(current.since))
+        # Nothing here says the plan ran on this Redis: say so, not only why.
         return (
             f"Redis's data started over at {began}, after the plan was made: Redis "
-            "restarted without persistence, was flushed, or failed over to a replica without it"
+            "restarted without persistence, was flushed, or failed over to a replica without "
+            "it (unless the plan ran on another Redis)"
         )
     if leftovers(client, plan):
         return (

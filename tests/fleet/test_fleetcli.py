@@ -129,11 +129,15 @@ def test_status_of_a_running_plan(syncer_cli: RunCli, redis_client: redis.Redis)
 
 
 def test_status_and_cancel_of_unknown_plans(syncer_cli: RunCli) -> None:
-    status = syncer_cli("status", "20240101-000000-000000")
+    status = syncer_cli("status", "20991231-000000-000000")
     cancel = syncer_cli("cancel", "20240101-000000-000000")
+    # Older than this Redis's data: lost, if it ran here (nothing left says whether it did).
+    older = syncer_cli("status", "20240101-000000-000000")
 
     assert status.code == 2 and "not found" in status.err, status
     assert cancel.code == 2 and "not found" in cancel.err, cancel
+    assert older.code == 3 and "lost: Redis's data started over" in older.err, older
+    assert "unless the plan ran on another Redis" in older.err
 
 
 def test_unreachable_redis_never_echoes_its_password(syncer_cli: RunCli) -> None:

@@ -11,12 +11,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from syncer.fleet.settings import redis_url_problem
+from tests.support.faults import wait_for
 from tests.support.processes import REPO_ROOT, fleet_env, run_cli
 from tests.support.scenario import write_json
 
@@ -65,19 +65,29 @@ def test_ctrl_c_stops_following_but_not_the_plan(
     argv = (
         ["plan", "--images", str(images), "--wait"] if follow == "plan" else ["status", plan, "-f"]
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncer", *argv],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    err_path = fleet_home / "follow.err"
+    with open(err_path, "w") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncer", *argv],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err_file,
+            text=True,
+        )
     try:
-        time.sleep(2.0)  # well into the follow loop: the plan is pending, no worker runs
-        assert proc.poll() is None, proc.communicate()
+        # Into the follow loop, whatever the machine's pace: no worker runs, so
+        # the loop says so (a fixed sleep once sent SIGINT while a loaded
+        # machine was still importing, and the traceback failed the test).
+        wait_for(
+            "the follow loop",
+            lambda: "no worker is consuming" in err_path.read_text() or proc.poll() is not None,
+            timeout=60,
+        )
+        assert proc.poll() is None, (proc.communicate(), err_path.read_text())
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, _ = proc.communicate(timeout=10)
+        err = err_path.read_text()
     finally:
         proc.kill()
     assert proc.returncode == 130, (out, err)
