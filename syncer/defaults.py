@@ -163,6 +163,19 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1
 # The fleet (``syncer plan`` and its workers).
 #: Redis when neither ``--redis`` nor ``$SYNCER_REDIS_URL(_FILE)`` names one.
 REDIS_URL = "redis://localhost:6379/0"
+#: Every Redis client syncer makes (``fleet/protocol/redisclient.py``): seconds to
+#: connect, and to wait for one reply (no call syncer makes blocks for long).
+REDIS_CONNECT_TIMEOUT, REDIS_SOCKET_TIMEOUT = 5.0, 10.0
+#: A failed connection is tried again this many times, REDIS_RETRY_DELAY s
+#: apart, inside one call: once is enough for a pooled connection a restarted
+#: Redis had closed. More would only delay the line that says Redis is away
+#: (redis-py's own default, 10 with backoff, made one call take 3.6 s).
+REDIS_RETRIES, REDIS_RETRY_DELAY = 1, 0.1
+#: A connection idle this long is checked with a PING before it is used.
+REDIS_HEALTH_CHECK = 30
+#: While Redis is away, the workers and the followers of a plan try it again
+#: after REDIS_RECONNECT_FIRST seconds, doubling up to REDIS_RECONNECT_MAX.
+REDIS_RECONNECT_FIRST, REDIS_RECONNECT_MAX = 0.25, 4.0
 #: Plans, their counters and reports expire this long after their last update.
 PLAN_TTL = 7 * 24 * 3600
 #: A task handed out this long ago and not acknowledged goes back to the queue
@@ -173,6 +186,9 @@ PLAN_TTL = 7 * 24 * 3600
 #: to ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
 #: ``$SYNCER_VISIBILITY_TIMEOUT``.
 VISIBILITY_TIMEOUT = 60
+#: Seconds kombu's lock on its sweep for abandoned messages lives (its default,
+#: 300, let one killed worker stop every sweep for five minutes).
+UNACKED_SWEEP_LOCK = 5
 #: Blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES and BATCH_COUNT blobs
 #: a batch, are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
 #: a task costs several Redis round trips and events, about as much CPU as
@@ -259,6 +275,10 @@ SCHEDULE_STARTING_TTL = 300
 #: The beat looks for due entries at least this often (seconds): a new
 #: schedule is noticed this soon, and a waiting beat tries the lock this often.
 BEAT_MAX_INTERVAL = 5
+#: ``syncer beat --schedules FILE`` looks at the file, and at the schedules
+#: Redis holds, this often (seconds): an edit, or a Redis that lost them, is
+#: put right this soon.
+BEAT_RECONCILE_EVERY = 5.0
 #: A beat killed outright holds the lock this long (seconds) before another
 #: takes over: six BEAT_MAX_INTERVALs, so a live beat, which renews it every
 #: loop, keeps it through a few slow loops.
@@ -273,9 +293,11 @@ TICK_PRIORITY = 0
 #: Redraw every FOLLOW_REDRAW; look for the plan's end every FOLLOW_POLL, so
 #: ``plan --wait`` returns promptly.
 FOLLOW_REDRAW, FOLLOW_POLL = 0.5, 0.05
-#: While Redis is unreachable: read again after FOLLOW_RECONNECT_FIRST,
-#: doubling up to FOLLOW_RECONNECT_MAX, so a restarted Redis is found quickly.
-FOLLOW_RECONNECT_FIRST, FOLLOW_RECONNECT_MAX = 0.25, 4.0
+#: A plan whose counters have not moved for this long is reconciled against
+#: its image records, so a count that drifted cannot hold it open.
+FOLLOW_RECONCILE_AFTER = 30.0
+#: ``plan --wait`` re-submits a plan Redis lost, and gives up after this many losses.
+PLAN_LOSSES_MAX = 3
 #: Count live workers every FOLLOW_WORKER_CHECK; say there are none only after
 #: FOLLOW_NO_WORKER_GRACE of none, so a gap of one count is not reported.
 FOLLOW_WORKER_CHECK, FOLLOW_NO_WORKER_GRACE = 2.0, 3.0

@@ -1,8 +1,10 @@
 """syncer's exit codes, and the one place errors become them.
 
 0 when every image succeeded, 1 when some failed, 2 for a usage or
-configuration error (one line on stderr, never a traceback), and 128 plus the
-signal's number when SIGINT (130) or SIGTERM (143) stopped the command.
+configuration error (one line on stderr, never a traceback), 3 when Redis lost
+a plan's state (``status`` of a lost plan, ``plan --wait`` after it lost the
+plan ``PLAN_LOSSES_MAX`` times), and 128 plus the signal's number when SIGINT
+(130) or SIGTERM (143) stopped the command.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from syncer.errors import ConfigError, SyncerError
 from syncer.text import escape
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Redis lost the plan's state: never 0, whatever its counters said.
+EXIT_LOST = 3
 #: Ctrl-C while following a plan (the shell's 128 + SIGINT).
 EXIT_INTERRUPTED = 130
 

@@ -141,6 +141,11 @@ def load_auth(path: Path, *, environ: Mapping[str, str] | None = None) -> Mappin
     return MappingProxyType(_parse_auth(raw, path, env))
 
 
+def read_data(path: Path) -> object:
+    """One JSON or YAML file as plain data, by its extension; errors name the file and line."""
+    return _read(path)
+
+
 def _type(value: object) -> str:
     return "null" if value is None else type(value).__name__
 

@@ -51,6 +51,19 @@ def test_redis_persists(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
     assert "--appendonly" in redis["command"] and "yes" in redis["command"]
     assert any(str(v).split(":")[1] == "/data" for v in redis["volumes"])
+    _never_evicts(redis["command"])
+
+
+def _never_evicts(argv: list[str]) -> None:
+    """Redis runs with maxmemory-policy noeviction: evicted keys are lost tasks and plans."""
+    at = argv.index("--maxmemory-policy")
+    assert argv[at + 1] == "noeviction", argv
+
+
+def test_k8s_redis_persists_and_never_evicts() -> None:
+    [redis] = _by_kind("Deployment")["syncer-redis"]["spec"]["template"]["spec"]["containers"]
+    assert "--appendonly" in redis["args"]
+    _never_evicts(redis["args"])
 
 
 def test_worker_is_scalable(compose: dict[str, Any]) -> None:

@@ -103,9 +103,15 @@ CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 #: breaks whoever reads it rather than tuning syncer, so they stay by their readers.
 PROTOCOL_NUMBERS = {
     # Exit statuses: the shell, scripts and image-syncer's users read them.
-    "syncer/cli/exits.py": ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE"],
-    # What PlanImages.settle's Lua script returns; script and caller must agree.
-    "syncer/fleet/state/images.py": ["COUNT_RULE", "NOTHING", "RECORD"],
+    "syncer/cli/exits.py": [
+        "EXIT_FAILED",
+        "EXIT_INTERRUPTED",
+        "EXIT_LOST",
+        "EXIT_OK",
+        "EXIT_USAGE",
+    ],
+    # What the Lua scripts of Ledger return; script and caller must agree.
+    "syncer/fleet/state/ledger.py": ["COUNT_RULE", "GONE", "NOTHING", "RECORD"],
     # The schema version of message bodies written before bodies carried one.
     "syncer/fleet/protocol/messages.py": ["FIRST_VERSION"],
 }

@@ -8,7 +8,7 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
 ::
 
     syncer:
-    ├── plan:{plan}:meta                  string  JSON metadata              plans.PlanStore
+    ├── plan:{plan}:meta                  string  JSON metadata, the record  plans.PlanStore
     ├── plan:{plan}:counters              hash    progress counters
     ├── plan:{plan}:results               list    JSON image results
     ├── plan:{plan}:cancelled             string  present once cancelled
@@ -28,6 +28,7 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── upload:{repo}@{digest}            string  resumable upload session   uploads
     ├── workers                           hash    node -> heartbeat          roster
     ├── plans                             zset    plan -> created (history)  history
+    ├── epoch                             string  this dataset's stamp       liveness
     ├── schedules                         hash    name -> JSON definition    schedules
     ├── schedule:{name}:runs              hash    last run, plan, skips
     ├── schedule:{name}:starting          string  one start at a time
@@ -192,6 +193,11 @@ def links_busy() -> str:
 def plan_index() -> str:
     """Every plan by when it was created, for ``syncer plans`` (pruned as plans expire)."""
     return f"{NAMESPACE}plans"
+
+
+def epoch() -> str:
+    """This Redis dataset's epoch: created once, so a Redis that started over has a new one."""
+    return f"{NAMESPACE}epoch"
 
 
 def schedules() -> str:

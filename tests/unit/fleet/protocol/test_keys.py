@@ -43,6 +43,7 @@ PINNED: list[tuple[str, tuple[str, ...], str]] = [
     ("links_alive", (), "syncer:links:alive"),
     ("links_busy", (), "syncer:links:busy"),
     ("plan_index", (), "syncer:plans"),
+    ("epoch", (), "syncer:epoch"),
     ("schedules", (), "syncer:schedules"),
     ("schedule_runs", ("nightly",), "syncer:schedule:nightly:runs"),
     ("schedule_starting", ("nightly",), "syncer:schedule:nightly:starting"),
