@@ -28,7 +28,7 @@ COMMANDS = {
 
 
 def test_the_parser_knows_exactly_these_subcommands() -> None:
-    assert main.subcommands(main.build_parser()) == set(COMMANDS)
+    assert set(main.subcommands(main.build_parser())) == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -68,6 +68,38 @@ def test_sync_flags_without_a_subcommand_reach_sync(
     main.main(["--images", "i.yaml", "-p", "3"])
     assert list(handlers) == ["sync"]
     assert handlers["sync"].images == Path("i.yaml") and handlers["sync"].proc == 3
+
+
+def test_stray_words_of_an_image_syncer_command_line_are_ignored(
+    handlers: dict[str, argparse.Namespace],
+) -> None:
+    """image-syncer ignores words that are not flags; a bare syncer command line too."""
+    main.main(["--images", "i.yaml", "--arch", "amd64", "arm64", "--os", "linux", "windows"])
+    args = handlers["sync"]
+    assert (args.arch, args.os, args.config_file) == (["amd64"], ["linux"], None)
+    assert args.stray_words == ["arm64", "windows"]
+
+
+@pytest.mark.parametrize("word", ["stauts", "verify", "config.yaml", "help"])
+def test_an_unknown_first_word_is_a_usage_error_never_a_sync(
+    handlers: dict[str, argparse.Namespace], word: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main.main([word, "--config", "mirror.yaml"])
+    assert exit_.value.code == 2 and handlers == {}
+    err = capsys.readouterr().err
+    assert f"unknown command {word!r}: choose from " in err and "sync" in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--ima", "i.yaml"], ["sync", "--ima", "i.yaml"], ["plan", "--conf", "c"]]
+)
+def test_abbreviated_flags_are_unknown(
+    handlers: dict[str, argparse.Namespace], argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main.main(argv)
+    assert exit_.value.code == 2 and handlers == {}
 
 
 def _cli_imports(path: Path) -> set[str]:
