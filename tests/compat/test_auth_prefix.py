@@ -64,7 +64,7 @@ CASES = [
     ("slash/app", "a prefix written with a trailing '/'", True),
     ("abc/app", "'DST/ab' is no prefix of 'DST/abc': no entry, anonymous, refused", False),
     ("env/app", "credentials from $VAR and ${VAR}", True),
-    ("nopass/app", "an entry without a password fails what it serves, and only that", False),
+    ("nopass/app", "an entry without a password gives no login: anonymous, refused", False),
 ]
 DESTS = [f"DST/{repo}" for repo, _, _ in CASES] + ["DST/exact/app", "DST/multi/deep/app"]
 IMAGES = "SRC/lab/app0:v1:\t\n" + "".join(f"  - {d}\t\n" for d in DESTS)
