@@ -105,7 +105,10 @@ def test_prefix_matching_agrees(run: Run, repo: str, how: str, copied: bool) -> 
 
 
 def test_entry_without_password_is_named(run: Run) -> None:
-    assert run.reported(f'auth["{run.ours.dest.host}/nopass"]: username without password')
+    """pkg/sync/destination.go: no login without both halves; syncer warns, in the
+    --log file (logrus quoting escapes the quotes)."""
+    entry = f'auth[\\"{run.ours.dest.host}/nopass\\"]'
+    assert run.reported(f"{entry}: username without password: no credentials from this entry")
 
 
 def test_refused_destination_is_reported(run: Run) -> None:
