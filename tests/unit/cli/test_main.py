@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import exits, fleet, history, main, metrics, probe, schedule, sync
+from syncer.cli import args, exits, fleet, history, main, metrics, probe, schedule, sync
 
 CLI = Path(main.__file__).parent
 
@@ -135,3 +135,21 @@ def test_the_cli_modules_import_each_other_without_a_cycle() -> None:
         visit(module, ())
     # The entry points sit on top: nothing in the package imports them.
     assert not any({"main", "imagesyncer"} & imports for imports in graph.values())
+
+
+def test_plan_reads_flags_and_files_as_sync_does(
+    handlers: dict[str, argparse.Namespace], tmp_path: Path
+) -> None:
+    """`syncer plan` parses through the same functions: Go's integers, counts raised to
+    their least value, a legacy file's logins used as written (issue 21)."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "auth:\n  h.io: {username: robot$ci, password: pw}\nimages:\n  a/b:v1,: h.io/c/d\n"
+    )
+    main.main(["plan", "--config", str(config), "-p", "0", "-r", "0x1"])
+    plan = handlers["plan"]
+    options = args.sync_options(plan)
+    assert (options.proc, options.retries) == (1, 1)
+    loaded = args.load(plan)
+    assert loaded.auth["h.io"].username == "robot$ci"
+    assert [r.tags for r in loaded.rules] == [("v1",)]
