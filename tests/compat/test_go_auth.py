@@ -9,19 +9,18 @@ halves are non-empty; else containers/image's login files).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
+from functools import partial
 
 import pytest
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
 from tests.compat.conftest import BASIC_PASSWORD, BASIC_USER
-from tests.support.compat import run_both
+from tests.support.compat import Side, run_all, run_both
 from tests.support.compat_cases import CONFIG_AUTH, files, login_file
+from tests.support.compat_rules import Servers
 
 Source = tuple[RegistryServer, ImageSet]
-MakeDest = Callable[[], RegistryServer]
 IMAGES = "SRC/lab/app0:v1: DST/mirror/app0\n"
 LOGIN = f"username: {BASIC_USER}, password: {BASIC_PASSWORD}, insecure: true"
 
@@ -78,14 +77,25 @@ CASES: dict[str, tuple[tuple[str, str], dict[str, str], bool, str]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def runs(
+    shared_source: Source, dest_pool: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Side, Side]]:
+    """Both tools on every case, against Basic-auth destinations, side by side."""
+    root, host = tmp_path_factory.mktemp("go-auth"), shared_source[0].host
+    jobs = {}
+    for case, ((auth_name, auth_text), other, _, _) in CASES.items():
+        texts = {auth_name: auth_text, "images.yaml": IMAGES, **other}
+        writer = files(texts, ["--auth", auth_name, "--images", "images.yaml", "-r", "0"])
+        make = partial(dest_pool.start, {BASIC_USER: BASIC_PASSWORD})
+        jobs[case] = partial(run_both, root / case, host, make, writer)
+    return run_all(jobs)
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_logins_both_tools_send_alike(
-    case: str, shared_source: Source, make_basic_dest: MakeDest, tmp_path: Path
-) -> None:
-    (auth_name, auth_text), other, copies, go = CASES[case]
-    texts = {auth_name: auth_text, "images.yaml": IMAGES, **other}
-    writer = files(texts, ["--auth", auth_name, "--images", "images.yaml", "-r", "0"])
-    oracle, ours = run_both(tmp_path, shared_source[0].host, make_basic_dest, writer)
+def test_logins_both_tools_send_alike(case: str, runs: dict[str, tuple[Side, Side]]) -> None:
+    _, _, copies, go = CASES[case]
+    oracle, ours = runs[case]
     basic = (BASIC_USER, BASIC_PASSWORD)
     want = ["v1"] if copies else []
     assert oracle.tags("mirror/app0", auth=basic) == want, (go, oracle)

@@ -9,48 +9,27 @@ test_documented.py); its libraries read these. From Go's ``net/http``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
+from functools import partial
 
 import pytest
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
 from tests.support.certs import SelfSigned, make_self_signed
-from tests.support.compat import Side, run_both
+from tests.support.compat import Side, run_all, run_both
 from tests.support.compat_cases import files, split
-from tests.support.registries import RegistryFactory
+from tests.support.compat_rules import Servers
 from tests.support.verify import RegistryReader
 
 Source = tuple[RegistryServer, ImageSet]
-MakeDest = Callable[[], RegistryServer]
 RULES = {"SRC/lab/app0:v1": "DST/mirror/app0"}
 #: Nothing listens on port 9 (discard) on the test machines: a dead proxy.
 DEAD_PROXY = "http://127.0.0.1:9"
 
 
-def test_loopback_is_never_proxied(
-    shared_source: Source, make_dest: MakeDest, tmp_path: Path
-) -> None:
-    """net/http ProxyFromEnvironment: requests to localhost and loopback go direct."""
-    env = {"HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "http_proxy": DEAD_PROXY}
-    oracle, ours = run_both(tmp_path, shared_source[0].host, make_dest, split(RULES), env=env)
-    for side in (oracle, ours):
-        assert side.ok and side.tags("mirror/app0") == ["v1"], side
-
-
-@pytest.fixture
-def ca(tmp_path: Path) -> SelfSigned:
-    """The destination's self-signed CA, which neither tool trusts by default."""
-    return make_self_signed(tmp_path, "compat-ca")
-
-
-@pytest.fixture
-def make_tls_dest(registry_factory: RegistryFactory, ca: SelfSigned) -> MakeDest:
-    return lambda: registry_factory(tls=(str(ca.cert_path), str(ca.key_path)))
-
-
-#: How each case makes the CA trusted: files to write, environment, and the Go code.
+#: How each case makes the destination's private CA trusted: files to write (CA:
+#: its certificate), environment, and the Go code that reads them.
 TRUST: dict[str, tuple[Mapping[str, str], Mapping[str, str], str]] = {
     "ssl-cert-file": (
         {"ca.pem": "CA"},
@@ -68,29 +47,51 @@ TRUST: dict[str, tuple[Mapping[str, str], Mapping[str, str], str]] = {
         "docker_client.go dockerCertDir: ~/.config/containers/certs.d/HOST/*.crt",
     ),
 }
+IMAGES = "SRC/lab/app0:v1: DST/mirror/app0\n"
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
+    """The TLS destinations' self-signed CA, which neither tool trusts by default."""
+    return make_self_signed(tmp_path_factory.mktemp("ca"), "compat-ca")
+
+
+@pytest.fixture(scope="module")
+def runs(
+    shared_source: Source,
+    dest_pool: Servers,
+    ca: SelfSigned,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[Side, Side]]:
+    """Both tools on every case, side by side."""
+    root, host = tmp_path_factory.mktemp("go-env"), shared_source[0].host
+    dead = {"HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "http_proxy": DEAD_PROXY}
+    jobs = {
+        "proxy": partial(run_both, root / "proxy", host, dest_pool.start, split(RULES), env=dead)
+    }
+    pem = ca.cert_path.read_text()
+    tls_dest = partial(dest_pool.start, tls=(str(ca.cert_path), str(ca.key_path)))
+    for case, (texts, env, _) in TRUST.items():
+        written = {name: pem if text == "CA" else text for name, text in texts.items()}
+        written.update({"auth.yaml": "SRC: {insecure: true}\n", "images.yaml": IMAGES})
+        writer = files(written, ["--auth", "auth.yaml", "--images", "images.yaml", "-r", "0"])
+        jobs[case] = partial(run_both, root / case, host, tls_dest, writer, env=env)
+    return run_all(jobs)
+
+
+def test_loopback_is_never_proxied(runs: dict[str, tuple[Side, Side]]) -> None:
+    """net/http ProxyFromEnvironment: requests to localhost and loopback go direct."""
+    for side in runs["proxy"]:
+        assert side.ok and side.tags("mirror/app0") == ["v1"], side
 
 
 @pytest.mark.parametrize("case", list(TRUST))
 def test_a_private_ca_image_syncer_trusts(
-    case: str, shared_source: Source, make_tls_dest: MakeDest, ca: SelfSigned, tmp_path: Path
+    case: str, runs: dict[str, tuple[Side, Side]], ca: SelfSigned
 ) -> None:
     """The destination speaks TLS with a private CA and the auth file says nothing of it."""
-    texts, env, go = TRUST[case]
-    pem = ca.cert_path.read_text()
-    written = {name: pem if text == "CA" else text for name, text in texts.items()}
-    written.update(
-        {
-            "auth.yaml": "SRC: {insecure: true}\n",
-            "images.yaml": "SRC/lab/app0:v1: DST/mirror/app0\n",
-        }
-    )
-    writer = files(written, ["--auth", "auth.yaml", "--images", "images.yaml", "-r", "0"])
-    oracle, ours = run_both(tmp_path, shared_source[0].host, make_tls_dest, writer, env=env)
-    for side in (oracle, ours):
+    go = TRUST[case][2]
+    for side in runs[case]:
         assert side.ok, (go, side)
-        assert _tls_tags(side, ca) == ["v1"], (go, side.tool)
-
-
-def _tls_tags(side: Side, ca: SelfSigned) -> list[str]:
-    with RegistryReader(side.dest.url, verify=str(ca.cert_path)) as reader:
-        return sorted(reader.tags("mirror/app0"))
+        with RegistryReader(side.dest.url, verify=str(ca.cert_path)) as reader:
+            assert sorted(reader.tags("mirror/app0")) == ["v1"], (go, side.tool)

@@ -10,18 +10,18 @@ reads ``--config`` or ``--auth`` + ``--images`` into ``Config`` (``AuthList``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
+from functools import partial
 
 import pytest
 
 from lab.content import ImageSet
 from lab.registry import RegistryServer
-from tests.support.compat import run_both
+from tests.support.compat import Side, run_all, run_both
 from tests.support.compat_cases import files
+from tests.support.compat_rules import Servers
 
 Source = tuple[RegistryServer, ImageSet]
-MakeDest = Callable[[], RegistryServer]
 AUTH = "SRC: {insecure: true}\nDST: {insecure: true}\n"
 AUTH_JSON = json.dumps({"SRC": {"insecure": True}, "DST": {"insecure": True}})
 IMAGES = "SRC/lab/app0:v1: DST/mirror/app0\n"
@@ -110,12 +110,26 @@ CASES: dict[str, tuple[Mapping[str, str], list[str], bool | None, str]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def runs(
+    shared_source: Source, dest_pool: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Side, Side]]:
+    """Both tools on every case (and on an empty auth file), the cases side by side."""
+    root, host = tmp_path_factory.mktemp("go-files"), shared_source[0].host
+    writers = {case: files(texts, args) for case, (texts, args, _, _) in CASES.items()}
+    writers["empty-auth"] = files({"auth.yaml": "", "images.yaml": IMAGES}, SPLIT)
+    return run_all(
+        {
+            case: partial(run_both, root / case, host, dest_pool.start, w)
+            for case, w in writers.items()
+        }
+    )
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_files_both_tools_read_alike(
-    case: str, shared_source: Source, make_dest: MakeDest, tmp_path: Path
-) -> None:
-    texts, args, copies, go = CASES[case]
-    oracle, ours = run_both(tmp_path, shared_source[0].host, make_dest, files(texts, args))
+def test_files_both_tools_read_alike(case: str, runs: dict[str, tuple[Side, Side]]) -> None:
+    _, _, copies, go = CASES[case]
+    oracle, ours = runs[case]
     if copies is False:
         assert oracle.code != 0 and ours.code == 2, (go, oracle, ours)
     else:
@@ -128,10 +142,9 @@ def test_files_both_tools_read_alike(
 
 
 @pytest.mark.differs("an empty auth file is no credentials in syncer; image-syncer stops at EOF")
-def test_an_empty_auth_file(shared_source: Source, make_dest: MakeDest, tmp_path: Path) -> None:
+def test_an_empty_auth_file(runs: dict[str, tuple[Side, Side]]) -> None:
     """openAndDecode: yaml.v2 decodes an empty file as io.EOF and the run stops."""
-    writer = files({"auth.yaml": "", "images.yaml": IMAGES}, SPLIT)
-    oracle, ours = run_both(tmp_path, shared_source[0].host, make_dest, writer)
+    oracle, ours = runs["empty-auth"]
     assert oracle.code != 0 and "decode auth file auth.yaml error" in oracle.out, oracle
     assert oracle.tags("mirror/app0") == []
     assert ours.ok and ours.tags("mirror/app0") == ["v1"], ours
