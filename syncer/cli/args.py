@@ -22,8 +22,8 @@ log = logging.getLogger("syncer")
 
 #: Go's C-style octal (``017``), which Python's ``int(text, 0)`` refuses.
 _GO_OCTAL = re.compile(r"[+-]?0_?[0-7][0-7_]*")
-#: The smallest value each count flag can use; image-syncer takes less and copies anyway.
-_AT_LEAST = {"proc": (1, "-p/--proc"), "retries": (0, "-r/--retries")}
+#: The values each count flag can use; image-syncer takes any and copies anyway.
+_RANGES = {"proc": (1, defaults.MAX_PROC, "-p/--proc"), "retries": (0, None, "-r/--retries")}
 #: The formats ``--output-images-format`` names; image-syncer writes YAML for any other word.
 _IMAGE_FORMATS = {"json": "json", "yaml": "yaml", "yml": "yaml"}
 
@@ -49,17 +49,20 @@ def go_int(text: str) -> int:
     return value
 
 
-def at_least(args: argparse.Namespace, name: str) -> int:
-    """``args.<name>``, raised to the least value that works, with a warning.
+def in_range(args: argparse.Namespace, name: str) -> int:
+    """``args.<name>``, moved to the nearest value that works, with a warning.
 
-    image-syncer takes ``-p 0`` (an unbounded pool) and ``-r -1`` (no retries)
-    and copies, so a swapped binary must too.
+    image-syncer takes ``-p 0`` (an unbounded pool), ``-r -1`` (no retries) and
+    ``-p 1000000000`` and copies, so a swapped binary must too.
     """
     value: int = getattr(args, name)
-    low, flag = _AT_LEAST[name]
+    low, high, flag = _RANGES[name]
     if value < low:
         log.warning("%s %d is below %d: using %d", flag, value, low, low)
         return low
+    if high is not None and value > high:
+        log.warning("%s %d is above %d: using %d", flag, value, high, high)
+        return high
     return value
 
 
@@ -202,8 +205,8 @@ def sync_options(args: argparse.Namespace) -> SyncOptions:
         if variant:
             validate_tag(variant)
     return SyncOptions(
-        proc=at_least(args, "proc"),
-        retries=at_least(args, "retries"),
+        proc=in_range(args, "proc"),
+        retries=in_range(args, "retries"),
         force=args.force,
         platforms=platforms,
         **referrer_options(args),

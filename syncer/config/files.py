@@ -332,10 +332,12 @@ def _parse_auth(
             entry = AuthEntry(None, None, problem=reason)
         if normal in written and entries[normal] != entry:
             log.warning(
-                "%s and auth[%s] name the same registry: using %s, the later one in the file",
-                at,
+                "%s: auth[%s] and auth[%s] name the same registry: using auth[%s], "
+                "the later one in the file",
+                path,
                 quote_key(written[normal]),
-                at,
+                quote_key(key),
+                quote_key(key),
             )
         written[normal] = str(key)
         entries.pop(normal, None)

@@ -50,15 +50,20 @@ def test_go_int_refuses_what_pflag_refuses(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("argv", "proc", "retries"),
-    [(["-p", "0"], 1, 2), (["-p", "-4", "-r", "-1"], 1, 0), (["-p", "3", "-r", "0"], 3, 0)],
+    [
+        (["-p", "0"], 1, 2),
+        (["-p", "-4", "-r", "-1"], 1, 0),
+        (["-p", "3", "-r", "0"], 3, 0),
+        (["-p", "1_000_000_000", "-r", "99"], 1000, 99),
+    ],
 )
-def test_counts_below_their_least_value_run_with_it_and_warn(
+def test_counts_out_of_range_run_with_the_nearest_and_warn(
     argv: list[str], proc: int, retries: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     """image-syncer copies with -p 0 and -r -1; so does syncer, with 1 and 0."""
     options = args.sync_options(_parse("--images", "i", *argv))
     assert (options.proc, options.retries) == (proc, retries)
-    assert ("below" in caplog.text) is (argv[1] != "3")
+    assert ("below" in caplog.text or "above" in caplog.text) is (argv[1] != "3")
 
 
 @pytest.mark.parametrize(
