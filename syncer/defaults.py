@@ -16,6 +16,9 @@ from syncer.errors import ConfigError
 
 #: Concurrent registry connections in one process (image-syncer's ``--proc``).
 PROC = 5
+#: The most ``--proc`` runs with: each slot sizes connection pools up front, and
+#: image-syncer's lazy Go pool takes any number.
+MAX_PROC = 1000
 #: Extra attempts for a failed image (image-syncer's ``--retries``).
 RETRIES = 2
 #: Attempts for one transient request failure inside an operation.

@@ -14,7 +14,13 @@ from pathlib import Path
 import yaml
 
 from syncer import defaults
-from syncer.cli.args import add_config_arguments, add_success_image_arguments, load, sync_options
+from syncer.cli.args import (
+    add_config_arguments,
+    add_success_image_arguments,
+    images_format,
+    load,
+    sync_options,
+)
 from syncer.cli.dryrun import dry_run
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
 from syncer.cli.interrupts import Interrupts, interrupted_line
@@ -87,6 +93,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """``syncer sync``."""
     config = load(args)
     options = sync_options(args)
+    fmt = images_format(args.output_images_format)
     deadline.limits()  # a bad $SYNCER_* deadline fails here, as a usage error
     stop = threading.Event()
     previous = record.load(args.since) if args.since else None
@@ -120,15 +127,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
         stats.images.failed,
         go_duration(stats.elapsed),
     )
+    written = True
     if args.output_success_images:
         statuses = ("synced", "skipped") if args.success_includes_unchanged else ("synced",)
         data = success_images(stats.results, statuses)
-        write_success_images(args.output_success_images, args.output_images_format, data)
+        written = write_success_images(args.output_success_images, fmt, data)
     if args.output == "json":
         print(json.dumps(stats.report(), indent=2))
     elif args.output == "text":
         print(summary(stats))
-    return EXIT_FAILED if failed else EXIT_OK
+    # A success file that could not be written fails the run, as in image-syncer:
+    # a cron job that feeds it back would otherwise read a stale one.
+    return EXIT_FAILED if failed or not written else EXIT_OK
 
 
 def _finish_layouts(
@@ -168,8 +178,11 @@ def success_images(
     return dict(sorted(out.items()))
 
 
-def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> None:
-    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do."""
+def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> bool:
+    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do.
+
+    Returns whether the file was written (a failure is logged).
+    """
     if fmt == "json":  # Go's json.Encoder: compact, sorted keys, one newline
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
     else:  # yaml.v2: block style, sorted keys, sequences not indented
@@ -178,3 +191,5 @@ def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> No
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         log.error("cannot write %s: %s", path, exc.strerror)
+        return False
+    return True

@@ -35,6 +35,7 @@ from syncer.engine.jobs import TagJob
 from syncer.engine.platforms import mismatch as image_mismatch
 from syncer.engine.transfer import BlobCopier, Outcome, ignore_bytes
 from syncer.errors import (
+    ConfigError,
     NotFoundError,
     SyncerError,
     UnsupportedError,
@@ -146,6 +147,10 @@ def resolve(
         skip = image_mismatch(src, src_repo, top, parsed, platforms)
         if skip:
             return Resolved(job, source_digest, skip=skip)
+    if job.dest.digest is not None and job.dest.digest != top.digest:
+        # A tag pushed to a destination digest (image-syncer's `src:v1 -> dst@sha256:…`):
+        # the registry would refuse the bytes, so say why before copying blobs.
+        raise ConfigError(f"{job.dest}: {job.source} is {top.digest}, not the destination's digest")
     out = Resolved(job, source_digest, note=note)
     _collect(src, src_repo, top, parsed, out, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
