@@ -19,6 +19,7 @@ from syncer.cli.history import add_history_parsers
 from syncer.cli.metrics import add_metrics_parser
 from syncer.cli.schedule import add_schedule_parsers
 from syncer.cli.sync import add_sync_parser
+from syncer.cli.verify import add_verify_parser
 
 #: What ``syncer --help`` says first.
 DESCRIPTION = (
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_parsers(sub)
     add_metrics_parser(sub)
     add_schedule_parsers(sub)
+    add_verify_parser(sub)
     return parser
 
 

@@ -19,6 +19,7 @@ from syncer.cli.dryrun import dry_run
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
 from syncer.cli.interrupts import Interrupts, interrupted_line
 from syncer.cli.logfmt import go_duration
+from syncer.cli.verify import add_prune_arguments, prune_lines, prune_pass
 from syncer.embedded.executor import EmbeddedSync
 from syncer.engine.cache import BlobCache, FileBlobCache, MemoryBlobCache
 from syncer.engine.jobs import ImageResult
@@ -54,6 +55,7 @@ def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sync.add_argument(
         "--output", choices=("text", "json"), default="text", help="summary format on stdout"
     )
+    add_prune_arguments(sync, "after syncing,")
     sync.set_defaults(func=cmd_sync)
 
 
@@ -73,6 +75,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     runner = EmbeddedSync(config, options, cache=open_cache(args.cache), stop=stop.is_set)
     if args.dry_run:
         print(dry_run(runner))
+        if args.prune:
+            print("\n".join(prune_lines(prune_pass(runner.config, options, runner.pool, args))))
         return EXIT_OK
 
     signals = Interrupts(stop)
@@ -91,15 +95,23 @@ def cmd_sync(args: argparse.Namespace) -> int:
         stats.images.failed,
         go_duration(stats.elapsed),
     )
+    pruned = prune_pass(config, options, runner.pool, args, delete=True) if args.prune else None
+    if pruned is not None and args.output == "text":
+        for line in prune_lines(pruned):
+            log.info("%s", line)
     if args.output_success_images:
         statuses = ("synced", "skipped") if args.success_includes_unchanged else ("synced",)
         data = success_images(stats.results, statuses)
         write_success_images(args.output_success_images, args.output_images_format, data)
     if args.output == "json":
-        print(json.dumps(stats.report(), indent=2))
+        report = stats.report()
+        if pruned is not None:
+            report["prune"] = pruned.prune_dict()
+        print(json.dumps(report, indent=2))
     elif args.output == "text":
         print(summary(stats))
-    return EXIT_FAILED if stats.images.failed else EXIT_OK
+    prune_failed = pruned is not None and pruned.prune_failed
+    return EXIT_FAILED if stats.images.failed or prune_failed else EXIT_OK
 
 
 def success_images(

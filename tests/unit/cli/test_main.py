@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import exits, fleet, history, main, metrics, schedule, sync
+from syncer.cli import exits, fleet, history, main, metrics, schedule, sync, verify
 
 CLI = Path(main.__file__).parent
 
@@ -23,6 +23,7 @@ COMMANDS = {
     "schedule": (["schedule", "list"], schedule, "cmd_list"),
     "beat": (["beat"], schedule, "cmd_beat"),
     "metrics": (["metrics"], metrics, "cmd_metrics"),
+    "verify": (["verify", "--images", "i.yaml"], verify, "cmd_verify"),
 }
 
 
