@@ -149,19 +149,29 @@ def verify_config(
             report.checks += candidates
             return report
         protected = {c.source_digest for c in report.checks if c.source_digest}
-        report.checks += run_prune(candidates, listings, prune, pool, protected, report, ex.map)
+        decided, kept_of = decide_all(candidates, listings, pool)
+        rows, report.refused = execute(decided, kept_of, prune, pool, protected, ex.map)
+        report.checks += rows
     return report
 
 
 Mapper = Callable[..., Iterable[Any]]
 
 
-def find_extras(listings: list[Listing], pool: ClientPool, mapper: Mapper = map) -> list[Check]:
-    """Every scoped rule's extra tags (deduplicated), or an unreadable row per failed listing."""
+def find_extras(
+    listings: list[Listing],
+    pool: ClientPool,
+    mapper: Mapper = map,
+    mine: list[Listing] | None = None,
+) -> list[Check]:
+    """Every scoped rule's extra tags (deduplicated), or an unreadable row per failed listing.
+
+    ``mine`` limits the search to those rules; the others' tags are never extra.
+    """
     others = written(listings)
     wanted = [
         (listing, dest)
-        for listing in listings
+        for listing in (listings if mine is None else mine)
         if listing.listed is not None
         for dest in listing.rule.destinations
         if scope(listing.rule, dest) is not None
@@ -207,16 +217,10 @@ def why_kept(listings: list[Listing], repo: Repository, rule_key: str) -> str:
     return ""
 
 
-def run_prune(
-    candidates: list[Check],
-    listings: list[Listing],
-    prune: Prune,
-    pool: ClientPool,
-    protected: set[str],
-    report: Report,
-    mapper: Mapper = map,
-) -> list[Check]:
-    """Decide each extra tag, then (unless over ``prune.limit`` or only showing) delete."""
+def decide_all(
+    candidates: list[Check], listings: list[Listing], pool: ClientPool
+) -> tuple[list[Check], dict[Repository, dict[str, str]]]:
+    """Mark each extra tag ``delete`` or ``kept``; return them and each repository's kept tags."""
     by_repo: dict[Repository, list[Check]] = {}
     for check in candidates:
         by_repo.setdefault(ImageRef.parse(check.dest).repo, []).append(check)
@@ -233,15 +237,29 @@ def run_prune(
         for rule_key in sorted({c.rule for c in found}):
             mine = [c for c in found if c.rule == rule_key]
             decided += decide(mine, kept_of[repo], why_kept(listings, repo, rule_key))
+    return decided, kept_of
+
+
+def execute(
+    decided: list[Check],
+    kept_of: dict[Repository, dict[str, str]],
+    prune: Prune,
+    pool: ClientPool,
+    protected: set[str],
+    mapper: Mapper = map,
+) -> tuple[list[Check], str]:
+    """Delete the ``delete``-marked tags unless more than ``prune.limit``; rows and any refusal."""
     doomed = [c for c in decided if c.prune == "delete"]
     if len(doomed) > prune.limit:
-        report.refused = (
+        refused = (
             f"prune refused: {len(doomed)} tags would be deleted, more than "
             f"--prune-max {prune.limit}; nothing was deleted"
         )
-        return decided
+        return decided, refused
     if not prune.delete or not doomed:
-        return decided
+        return decided, ""
     deleter = Deleter(pool, protected)
-    done = list(mapper(lambda c: deleter.delete(c, kept_of[ImageRef.parse(c.dest).repo]), doomed))
-    return [c for c in decided if c.prune != "delete"] + done
+    done = list(
+        mapper(lambda c: deleter.delete(c, kept_of.get(ImageRef.parse(c.dest).repo, {})), doomed)
+    )
+    return [c for c in decided if c.prune != "delete"] + done, ""

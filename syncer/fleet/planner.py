@@ -28,6 +28,7 @@ from syncer.fleet.state.plans import PlanStore
 from syncer.fleet.steps.context import Dispatcher
 from syncer.fleet.steps.enqueue import fan_out, send
 from syncer.fleet.steps.referrersteps import plan_meta
+from syncer.fleet.verifyplan import send_prunes
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,13 @@ def submit(
     *,
     source: str = "",
     ttl: int = defaults.PLAN_TTL,
+    prune: int | None = None,
 ) -> str:
-    """Create a plan, enqueue its first tasks, and return the plan id."""
+    """Create a plan, enqueue its first tasks, and return the plan id.
+
+    With ``prune`` (``--prune-max``), each repo-wide or regex rule also gets a
+    ``verify_rule`` task that deletes its extra tags (:mod:`syncer.fleet.verifyplan`).
+    """
     plans = PlanStore(client, ttl)
     meta = {
         "source": source,
@@ -86,12 +92,15 @@ def submit(
         "platforms": options.platforms.to_dict(),
         "limits": dict(config.limits),
         **plan_meta(options.referrers, options.referrer_types, rule_policies(config.rules)),
+        **({"prune_max": prune} if prune is not None else {}),
     }
     plan = plans.create(meta)
     # rules_pending starts at one for the planner itself, so the plan cannot look
     # finished while tasks are still being enqueued.
     expanding = [r for r in config.rules if r.kind in ("all", "regex")]
     plans.bump(plan, rules_pending=len(expanding) + 1)
+    if prune is not None:
+        send_prunes(config, client, dispatcher, plan, ttl)
     jobs = []
     for rule in config.rules:
         if rule.kind in ("all", "regex"):
