@@ -25,8 +25,11 @@ PRUNE_MAX = 50
 WEBHOOK_MAX_BODY = 256 << 10
 #: ``syncer webhook``: seconds a client has to send its whole request.
 WEBHOOK_REQUEST_TIMEOUT = 10.0
-#: ``syncer webhook``: events for one tag within this many seconds are planned once.
-WEBHOOK_COALESCE = 2.0
+#: ``syncer webhook``: pushes within this many seconds of the first go out in one
+#: plan, each tag once (a burst of events for one tag is one image).
+WEBHOOK_COALESCE = 1.0
+#: ``syncer webhook``'s default port.
+WEBHOOK_PORT = 8088
 #: Attempts for one transient request failure inside an operation.
 REQUEST_ATTEMPTS = 5
 #: First backoff delay in seconds; doubles per attempt, with full jitter.

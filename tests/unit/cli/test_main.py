@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import exits, fleet, history, main, metrics, schedule, sync, verify
+from syncer.cli import exits, fleet, history, main, metrics, schedule, sync, verify, webhook
 
 CLI = Path(main.__file__).parent
 
@@ -24,6 +24,7 @@ COMMANDS = {
     "beat": (["beat"], schedule, "cmd_beat"),
     "metrics": (["metrics"], metrics, "cmd_metrics"),
     "verify": (["verify", "--images", "i.yaml"], verify, "cmd_verify"),
+    "webhook": (["webhook", "--images", "i.yaml"], webhook, "cmd_webhook"),
 }
 
 
