@@ -28,9 +28,11 @@ from typing import Any, Literal
 
 from syncer.config.platformchoice import PlatformChoice
 from syncer.config.rules import Destination, Rule
+from syncer.engine.copypath import Resolved
 from syncer.engine.expansion import NO_FILTER, expand_rule
 from syncer.engine.jobs import ImageResult, TagJob
 from syncer.engine.platforms import mismatch as image_mismatch
+from syncer.engine.referrers import Follower
 from syncer.errors import BadNameError, CancelledError, NotFoundError, SyncerError, describe
 from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import PlatformFilter, filter_index, parse
@@ -84,6 +86,34 @@ def check_job(job: TagJob, pool: ClientPool, platforms: PlatformFilter = NO_FILT
         raise
     except SyncerError as exc:
         return Check("unreadable", str(job.source), str(job.dest), job.rule, reason=describe(exc))
+
+
+def check_image(
+    job: TagJob,
+    pool: ClientPool,
+    platforms: PlatformFilter = NO_FILTER,
+    follower: Follower | None = None,
+) -> list[Check]:
+    """:func:`check_job`, then (with a ``follower``) each referrer the destination lacks.
+
+    Only an image that is the same at both ends has its referrers checked (the
+    others are already drift); a referrer the destination does not list comes
+    out as its own row, checked by digest like any image.
+    """
+    check = check_job(job, pool, platforms)
+    if check is None:
+        return []
+    if follower is None or check.status != "same":
+        return [check]
+    try:
+        found = follower.find(job, Resolved(job, check.source_digest, skip="unchanged"), None)
+    except CancelledError:
+        raise
+    except SyncerError as exc:
+        why = f"referrers: {describe(exc)}"
+        return [check, Check("unreadable", str(job.source), str(job.dest), job.rule, reason=why)]
+    rows = [check_job(ref, pool) for ref in found]
+    return [check, *(r for r in rows if r is not None)]
 
 
 def _compare(job: TagJob, pool: ClientPool, platforms: PlatformFilter) -> Check | None:

@@ -16,15 +16,17 @@ from typing import Any
 
 from syncer.config.files import SyncConfig
 from syncer.config.rules import quote_key
+from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.expansion import unique_jobs
 from syncer.engine.options import SyncOptions
 from syncer.engine.prune import Deleter, decide, kept_digests
+from syncer.engine.referrers import Follower, ReferrerPolicy, rule_policies
 from syncer.engine.verify import (
     STATUSES,
     Check,
     Listing,
     blind,
-    check_job,
+    check_image,
     dest_tags,
     extras,
     list_rule,
@@ -102,6 +104,20 @@ class Report:
         }
 
 
+def referrer_follower(
+    config: SyncConfig, options: SyncOptions, pool: ClientPool
+) -> Follower | None:
+    """A follower of ``--referrers`` (or the rules' ``referrers:``), or None when none is asked.
+
+    Its marks are its own: verify asks the destination, never a cache of what it listed.
+    """
+    rules = rule_policies(config.rules)
+    if not options.referrers and not rules:
+        return None
+    policy = ReferrerPolicy(options.referrers, options.referrer_types)
+    return Follower(pool, policy, rules, marks=MemoryBlobCache())
+
+
 def _order(check: Check) -> tuple[str, str, str]:
     return (check.rule, check.dest, check.source)
 
@@ -140,8 +156,9 @@ def verify_config(
             report.checks += listing_failures(listing)
         if images:
             jobs = unique_jobs([job for listing in listings for job in listing.jobs])
-            found = ex.map(lambda j: check_job(j, pool, options.platforms), jobs)
-            report.checks += [c for c in found if c is not None]
+            follower = referrer_follower(config, options, pool)
+            found = ex.map(lambda j: check_image(j, pool, options.platforms, follower), jobs)
+            report.checks += [c for rows in found for c in rows]
         extra = find_extras(listings, pool, ex.map)
         report.checks += [c for c in extra if c.status != "extra"]
         candidates = [c for c in extra if c.status == "extra"]

@@ -14,12 +14,14 @@ from syncer import defaults
 from syncer.config.files import SyncConfig
 from syncer.config.rules import Rule
 from syncer.engine.options import SyncOptions
+from syncer.engine.referrers import rule_policies
 from syncer.engine.verify import Check
 from syncer.fleet.protocol.messages import VerifyRule
 from syncer.fleet.state.checks import CheckStore
 from syncer.fleet.state.plans import PlanStore
 from syncer.fleet.steps.context import Dispatcher
 from syncer.fleet.steps.enqueue import send
+from syncer.fleet.steps.referrersteps import plan_meta
 
 
 def peers(rule: Rule, rules: list[Rule]) -> tuple[Rule, ...]:
@@ -73,6 +75,7 @@ def submit_verify(
         "rules": len(config.rules),
         "platforms": options.platforms.to_dict(),
         "prune_max": prune_max,
+        **plan_meta(options.referrers, options.referrer_types, rule_policies(config.rules)),
     }
     plan = plans.create(meta)
     rules = list(config.rules)

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.artifacts import SBOM, SIGNATURE
 from lab.images import ImageSet
 from tests.support.embedded import RunSync, seed
 from tests.support.mirror import by_dest, config_file, put_as, remove, rows
+from tests.support.referrers import sign
 from tests.support.registries import LabRegistry
 
 pytestmark = pytest.mark.integration
@@ -139,3 +141,29 @@ def test_platform_filters_compare_the_filtered_index(
     whole = run_verify("--config", config, "--output", "json")
     assert whole.code == 1
     assert rows(whole)[0]["status"] == "different"
+
+
+def test_referrers_the_destination_lacks_are_missing_rows(
+    source: LabRegistry,
+    dest: LabRegistry,
+    image_set: ImageSet,
+    tmp_path: Path,
+    run_sync: RunSync,
+    run_verify: RunSync,
+) -> None:
+    seed(source, image_set, "lab/multi:oci")
+    subject = image_set.get("lab/multi", "oci").manifests[-1]
+    sign(source.url, subject, "fallback", SIGNATURE)
+    s, d = source.host, dest.host
+    config = config_file(
+        tmp_path / "c.yaml", {f"{s}/lab/multi:oci": f"{d}/mirror/multi"}, source, dest
+    )
+    assert run_sync("--config", config, "--referrers").code == 0
+    assert run_verify("--config", config, "--referrers").code == 0
+    [sbom] = sign(source.url, subject, "fallback", SBOM)  # signed again after the copy
+    run = run_verify("--config", config, "--referrers", "--output", "json")
+    assert run.code == 1
+    [missing] = rows(run, "missing")
+    assert missing["source"] == f"{s}/lab/multi@{sbom.manifest.digest}"
+    assert missing["dest"] == f"{d}/mirror/multi@{sbom.manifest.digest}"
+    assert run_verify("--config", config).code == 0  # without --referrers only the image counts

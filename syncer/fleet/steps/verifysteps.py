@@ -24,8 +24,10 @@ from typing import Any
 
 from syncer import defaults
 from syncer.config.rules import Rule
+from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.jobs import TagJob
-from syncer.engine.verify import Check, Listing, check_job, list_rule
+from syncer.engine.referrers import Follower, ReferrerPolicy
+from syncer.engine.verify import Check, Listing, check_image, list_rule
 from syncer.engine.verifyrun import Prune, decide_all, execute, find_extras, listing_failures
 from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.messages import VerifyRule, VerifyTags
@@ -47,11 +49,24 @@ def _platforms(fleet: FleetContext, plan: str) -> PlatformFilter:
     return PlatformFilter.from_dict(fleet.plans.settings(plan).get("platforms"))
 
 
-def _checked(fleet: FleetContext, plan: str, jobs: list[TagJob]) -> list[Check]:
+def _follower(fleet: FleetContext, plan: str) -> Follower | None:
+    """The plan's referrer policy as a follower with marks of its own (verify asks, always)."""
+    conf = fleet.plans.settings(plan).get("referrers")
+    if not isinstance(conf, dict):
+        return None
+    policy = ReferrerPolicy(bool(conf.get("enabled")), tuple(conf.get("types") or ()))
+    rules = dict(conf.get("rules") or {})
+    return Follower(fleet.pool, policy, rules, marks=MemoryBlobCache())
+
+
+def _checked(
+    fleet: FleetContext, plan: str, jobs: list[TagJob], referrers: bool = False
+) -> list[Check]:
     platforms = _platforms(fleet, plan)
+    follower = _follower(fleet, plan) if referrers else None
     with ThreadPoolExecutor(defaults.TASK_THREADS, "verify") as pool:
-        found = pool.map(lambda j: check_job(j, fleet.pool, platforms), jobs)
-        return [c for c in found if c is not None]
+        found = pool.map(lambda j: check_image(j, fleet.pool, platforms, follower), jobs)
+        return [c for rows in found for c in rows]
 
 
 def verify_rule(fleet: FleetContext, msg: VerifyRule) -> int:
@@ -88,15 +103,27 @@ def verify_tags(fleet: FleetContext, msg: VerifyTags) -> int:
     if fleet.plans.cancelled(plan):
         return 0
     jobs = [TagJob.from_dict(j) for j in msg.jobs]
-    rows = _checked(fleet, plan, jobs)
-    tokens = [keys.once_verified(keys.image_id(c.source, c.dest)) for c in rows]
-    fresh = [c for c, new in zip(rows, fleet.plans.once_all(plan, tokens), strict=True) if new]
-    store(fleet, plan).record(plan, fresh)
-    # An image sync would not copy (no platform matches) has no row but is settled all the same.
-    skipped = len(jobs) - len(rows)
-    if fresh or skipped:
-        fleet.plans.bump(plan, tags_done=len(fresh), tags_skipped=skipped)
-    return len(fresh)
+    rows = _checked(fleet, plan, jobs, referrers=True)
+    keyed = {(c.source, c.dest): c for c in rows}
+    pairs = [(str(j.source), str(j.dest)) for j in jobs]
+    others = [c for c in rows if (c.source, c.dest) not in set(pairs)]  # referrers found
+    new = _once(fleet, plan, pairs + [(c.source, c.dest) for c in others])
+    mine = new[: len(pairs)]
+    own = [keyed[p] for p, first in zip(pairs, mine, strict=True) if first and p in keyed]
+    # A job sync would not copy (no platform matches) has no row: settled as skipped.
+    skipped = sum(1 for p, first in zip(pairs, mine, strict=True) if first and p not in keyed)
+    found = [c for c, first in zip(others, new[len(pairs) :], strict=True) if first]
+    store(fleet, plan).record(plan, own + found)
+    if own or found or skipped:
+        done = len(own) + len(found)
+        fleet.plans.bump(plan, tags_total=len(found), tags_done=done, tags_skipped=skipped)
+    return len(own) + len(found)
+
+
+def _once(fleet: FleetContext, plan: str, pairs: list[tuple[str, str]]) -> list[bool]:
+    """Whether each (source, destination) is recorded here for the first time in the plan."""
+    tokens = [keys.once_verified(keys.image_id(source, dest)) for source, dest in pairs]
+    return fleet.plans.once_all(plan, tokens) if tokens else []
 
 
 def _hand_in(
