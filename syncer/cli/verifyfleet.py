@@ -70,8 +70,13 @@ def plan_verify(
     )
     print(f"plan {plan}", file=sys.stderr, flush=True)
     store = PlanStore(client)
+    # plan --wait's watch: one line when no worker consumes (the plan waits for one).
+    from syncer.cli.planview import _WorkerWatch
+
+    watch = _WorkerWatch(store, sys.stderr)
     try:
         while not store.finished(plan):
+            watch.check()
             time.sleep(_POLL)
     except KeyboardInterrupt:
         print(f"\nstopped waiting; see syncer status {plan}", file=sys.stderr)
