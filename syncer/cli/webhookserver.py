@@ -196,9 +196,13 @@ def application(service: Service) -> tornado.web.Application:
     )
 
 
-def serve(app: tornado.web.Application, addr: str, port: int) -> tornado.httpserver.HTTPServer:
-    """Listen with the body cap and the request deadlines."""
-    timeout = defaults.WEBHOOK_REQUEST_TIMEOUT
+def serve(
+    app: tornado.web.Application,
+    addr: str,
+    port: int,
+    timeout: float = defaults.WEBHOOK_REQUEST_TIMEOUT,
+) -> tornado.httpserver.HTTPServer:
+    """Listen with the body cap and the request deadlines (``timeout`` for headers, and body)."""
     server = tornado.httpserver.HTTPServer(
         app,
         idle_connection_timeout=timeout,  # also the time to send the headers
