@@ -73,9 +73,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     deadline.limits()  # a bad $SYNCER_* deadline fails here, as a usage error
     stop = threading.Event()
     runner = EmbeddedSync(config, options, cache=open_cache(args.cache), stop=stop.is_set)
+    # image-syncer's own command line (cli/imagesyncer.py) has no --prune.
+    prune = getattr(args, "prune", False)
     if args.dry_run:
         print(dry_run(runner))
-        if args.prune:
+        if prune:
             print("\n".join(prune_lines(prune_pass(runner.config, options, runner.pool, args))))
         return EXIT_OK
 
@@ -95,7 +97,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         stats.images.failed,
         go_duration(stats.elapsed),
     )
-    pruned = prune_pass(config, options, runner.pool, args, delete=True) if args.prune else None
+    pruned = prune_pass(config, options, runner.pool, args, delete=True) if prune else None
     if pruned is not None and args.output == "text":
         for line in prune_lines(pruned):
             log.info("%s", line)
