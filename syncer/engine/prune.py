@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from syncer.engine.verify import Check, digest_of
 from syncer.errors import HTTPError, SyncerError, describe
@@ -69,11 +69,21 @@ def decide(found: list[Check], kept: dict[str, str], why_not: str = "") -> list[
     return out
 
 
-def kept_digests(pool: ClientPool, repo: Repository, tags: Iterable[str]) -> dict[str, str]:
-    """The digest each of ``tags`` points at now (a tag gone since is left out)."""
+def kept_digests(
+    pool: ClientPool, repo: Repository, tags: Iterable[str], known: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The digest each of ``tags`` points at (a tag gone since is left out).
+
+    ``known`` maps references (``repo:tag``) a check has just read to their
+    digests; only the others are read with a HEAD.
+    """
     client = pool.for_repo(repo)
     out: dict[str, str] = {}
     for tag in tags:
+        seen = (known or {}).get(f"{repo}:{tag}")
+        if seen:
+            out[tag] = seen
+            continue
         head = retrying(lambda t=tag: client.head_manifest(repo, t), what=f"HEAD {repo}:{tag}")  # type: ignore[misc]
         if head is not None:
             out[tag] = digest_of(client, repo, tag, head)

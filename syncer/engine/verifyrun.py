@@ -166,7 +166,7 @@ def verify_config(
             report.checks += candidates
             return report
         protected = {c.source_digest for c in report.checks if c.source_digest}
-        decided, kept_of = decide_all(candidates, listings, pool)
+        decided, kept_of = decide_all(candidates, listings, pool, report.checks)
         rows, report.refused = execute(decided, kept_of, prune, pool, protected, ex.map)
         report.checks += rows
     return report
@@ -235,9 +235,16 @@ def why_kept(listings: list[Listing], repo: Repository, rule_key: str) -> str:
 
 
 def decide_all(
-    candidates: list[Check], listings: list[Listing], pool: ClientPool
+    candidates: list[Check],
+    listings: list[Listing],
+    pool: ClientPool,
+    checked: Iterable[Check] = (),
 ) -> tuple[list[Check], dict[Repository, dict[str, str]]]:
-    """Mark each extra tag ``delete`` or ``kept``; return them and each repository's kept tags."""
+    """Mark each extra tag ``delete`` or ``kept``; return them and each repository's kept tags.
+
+    The destination digests ``checked`` rows read are not read again.
+    """
+    known = {c.dest: c.dest_digest for c in checked if c.dest_digest and c.status != "extra"}
     by_repo: dict[Repository, list[Check]] = {}
     for check in candidates:
         by_repo.setdefault(ImageRef.parse(check.dest).repo, []).append(check)
@@ -246,7 +253,8 @@ def decide_all(
     for repo, found in by_repo.items():
         try:
             names = {str(ImageRef.parse(c.dest).tag) for c in found}
-            kept_of[repo] = kept_digests(pool, repo, set(dest_tags(pool, repo)) - names)
+            others = set(dest_tags(pool, repo)) - names
+            kept_of[repo] = kept_digests(pool, repo, others, known)
         except SyncerError as exc:
             why = f"kept: the destination's other tags could not be read ({describe(exc)})"
             decided += decide(found, {}, why)

@@ -79,11 +79,13 @@ def verify_rule(fleet: FleetContext, msg: VerifyRule) -> int:
     rows = listing_failures(listing)
     found = find_extras(listings, fleet.pool, mine=[listing])
     rows += [c for c in found if c.status != "extra"]
-    decided, kept_of = decide_all([c for c in found if c.status == "extra"], listings, fleet.pool)
+    extra = [c for c in found if c.status == "extra"]
     if msg.prune:
         checked = _checked(fleet, plan, listing.jobs)
+        decided, kept_of = decide_all(extra, listings, fleet.pool, checked)
         _hand_in(fleet, plan, listing, decided, kept_of, checked)
     else:
+        decided, _ = decide_all(extra, listings, fleet.pool)
         for start in range(0, len(listing.jobs), defaults.TAG_BATCH):
             batch = listing.jobs[start : start + defaults.TAG_BATCH]
             send(fleet.dispatch, VerifyTags(plan, tuple(j.to_dict() for j in batch)))

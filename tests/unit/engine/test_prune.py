@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncer.engine.prune import Deleter, decide, refuses_tags
+from syncer.engine.prune import Deleter, decide, kept_digests, refuses_tags
 from syncer.engine.verify import Check
 from syncer.errors import HTTPError
 from syncer.oci.models import ManifestHead
@@ -80,3 +80,19 @@ def test_a_tag_that_moved_since_it_was_checked_is_kept() -> None:
     reg = DigestOnly({"gone": A})
     got = Deleter(Pool(reg)).delete(extra("gone", B), {})  # type: ignore[arg-type]
     assert got.prune == "kept" and "moved" in got.reason and reg.deleted == []
+
+
+def test_kept_digests_reads_only_what_no_check_just_read() -> None:
+    reg = DigestOnly({"v1": A, "v2": B})
+    heads: list[str] = []
+    original = reg.head_manifest
+
+    def counting(repo: Repository, reference: str, **kw: Any) -> ManifestHead | None:
+        heads.append(reference)
+        return original(repo, reference, **kw)
+
+    reg.head_manifest = counting  # type: ignore[method-assign]
+    repo = Repository.parse("dst.io/m/app")
+    got = kept_digests(Pool(reg), repo, ["v1", "v2", "gone"], {"dst.io/m/app:v1": A})  # type: ignore[arg-type]
+    assert got == {"v1": A, "v2": B}
+    assert sorted(heads) == ["gone", "v2"]
