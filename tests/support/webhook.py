@@ -15,7 +15,7 @@ class WebhookProcess(ManagedProcess):
     def __init__(self, redis_url: str, home: Path, config: Path, secret: str, port: int) -> None:
         env = fleet_env(redis_url, home, {"SYNCER_WEBHOOK_SECRET": secret})
         argv = [sys.executable, "-m", "syncer", "webhook", "--config", str(config)]
-        argv += ["--addr", "127.0.0.1", "--port", str(port), "--coalesce", "0.5"]
+        argv += ["--addr", "127.0.0.1", "--port", str(port)]  # the default --coalesce
         super().__init__(f"webhook-{port}", argv, env, home / f"webhook-{port}.log")
         self.port = port
 
