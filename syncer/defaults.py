@@ -16,6 +16,9 @@ from syncer.errors import ConfigError
 
 #: Concurrent registry connections in one process (image-syncer's ``--proc``).
 PROC = 5
+#: The most ``--proc`` runs with: each slot sizes connection pools up front, and
+#: image-syncer's lazy Go pool takes any number.
+MAX_PROC = 1000
 #: Extra attempts for a failed image (image-syncer's ``--retries``).
 RETRIES = 2
 #: ``--prune`` refuses a run that would delete more tags than this (``--prune-max``).
@@ -108,6 +111,13 @@ MAX_MANIFEST = 4 << 20
 #: Bytes of an error reply we read; the rest is dropped with the connection.
 #: ``errors[]`` payloads are a few hundred bytes, and only 300 reach a message.
 MAX_ERROR_BODY = 64 << 10
+#: Largest ``index.json`` of an OCI image layout read from disk; it lists every
+#: tag of the layout, so it is allowed more than a manifest.
+MAX_LAYOUT_INDEX = 16 << 20
+#: Most entries one layout's ``index.json`` may list.
+MAX_LAYOUT_ENTRIES = 100_000
+#: Largest export record (``syncer sync --since FILE``) read back.
+MAX_EXPORT_RECORD = 256 << 20
 #: Largest token reply: real ones are JWTs of a few KiB (ECR's up to ~10 KiB).
 MAX_TOKEN_REPLY = 1 << 20
 #: Largest ``tags/list`` page. We ask for TAGS_PAGE tags (~100 KiB of JSON),
@@ -123,9 +133,6 @@ MAX_TAGS = 1_000_000
 CAPPED_READ = 64 << 10
 #: Entries of an ``errors[]`` payload kept on an error; registries send one or two.
 MAX_ERRORS_KEPT = 5
-#: Longest piece of server text that reaches a message: a line of context, not
-#: a page a hostile server chose.
-MAX_BODY_IN_MESSAGE = 300
 
 #: Largest image config blob read to learn a single image's platform for
 #: ``--os``/``--arch``; real configs are a few KiB.
@@ -171,6 +178,19 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1
 # The fleet (``syncer plan`` and its workers).
 #: Redis when neither ``--redis`` nor ``$SYNCER_REDIS_URL(_FILE)`` names one.
 REDIS_URL = "redis://localhost:6379/0"
+#: Every Redis client syncer makes (``fleet/protocol/redisclient.py``): seconds to
+#: connect, and to wait for one reply (no call syncer makes blocks for long).
+REDIS_CONNECT_TIMEOUT, REDIS_SOCKET_TIMEOUT = 5.0, 10.0
+#: A failed connection is tried again this many times, REDIS_RETRY_DELAY s
+#: apart, inside one call: once is enough for a pooled connection a restarted
+#: Redis had closed. More would only delay the line that says Redis is away
+#: (redis-py's own default, 10 with backoff, made one call take 3.6 s).
+REDIS_RETRIES, REDIS_RETRY_DELAY = 1, 0.1
+#: A connection idle this long is checked with a PING before it is used.
+REDIS_HEALTH_CHECK = 30
+#: While Redis is away, the workers and the followers of a plan try it again
+#: after REDIS_RECONNECT_FIRST seconds, doubling up to REDIS_RECONNECT_MAX.
+REDIS_RECONNECT_FIRST, REDIS_RECONNECT_MAX = 0.25, 4.0
 #: Plans, their counters and reports expire this long after their last update.
 PLAN_TTL = 7 * 24 * 3600
 #: A task handed out this long ago and not acknowledged goes back to the queue
@@ -181,6 +201,9 @@ PLAN_TTL = 7 * 24 * 3600
 #: to ``kill -9``, an OOM kill or a reboot runs elsewhere about a minute later.
 #: ``$SYNCER_VISIBILITY_TIMEOUT``.
 VISIBILITY_TIMEOUT = 60
+#: Seconds kombu's lock on its sweep for abandoned messages lives (its default,
+#: 300, let one killed worker stop every sweep for five minutes).
+UNACKED_SWEEP_LOCK = 5
 #: Blobs of at most BATCH_BLOB bytes, up to BATCH_BYTES and BATCH_COUNT blobs
 #: a batch, are copied by one ``copy_blobs`` task rather than a ``copy_blob`` task each:
 #: a task costs several Redis round trips and events, about as much CPU as
@@ -253,6 +276,9 @@ HEARTBEAT_EVERY = 5.0
 #: A worker not heard from for three heartbeats is not counted: one late
 #: beat (a busy host, a Redis failover) does not make it vanish.
 ALIVE_WINDOW = 3 * HEARTBEAT_EVERY
+#: Seconds ``syncer probe`` waits for Redis to connect and to answer: well
+#: inside a Kubernetes probe's own timeout, so a hung Redis fails with a reason.
+PROBE_TIMEOUT = 5.0
 #: Roster entries older than this (seconds) are removed by whoever reads it,
 #: so the hash does not keep every worker that ever ran; a day is far past
 #: ALIVE_WINDOW, so no live worker is ever removed.
@@ -264,6 +290,10 @@ SCHEDULE_STARTING_TTL = 300
 #: The beat looks for due entries at least this often (seconds): a new
 #: schedule is noticed this soon, and a waiting beat tries the lock this often.
 BEAT_MAX_INTERVAL = 5
+#: ``syncer beat --schedules FILE`` looks at the file, and at the schedules
+#: Redis holds, this often (seconds): an edit, or a Redis that lost them, is
+#: put right this soon.
+BEAT_RECONCILE_EVERY = 5.0
 #: A beat killed outright holds the lock this long (seconds) before another
 #: takes over: six BEAT_MAX_INTERVALs, so a live beat, which renews it every
 #: loop, keeps it through a few slow loops.
@@ -278,25 +308,52 @@ TICK_PRIORITY = 0
 #: Redraw every FOLLOW_REDRAW; look for the plan's end every FOLLOW_POLL, so
 #: ``plan --wait`` returns promptly.
 FOLLOW_REDRAW, FOLLOW_POLL = 0.5, 0.05
-#: While Redis is unreachable: read again after FOLLOW_RECONNECT_FIRST,
-#: doubling up to FOLLOW_RECONNECT_MAX, so a restarted Redis is found quickly.
-FOLLOW_RECONNECT_FIRST, FOLLOW_RECONNECT_MAX = 0.25, 4.0
+#: A plan whose counters have not moved for this long is reconciled against
+#: its image records, so a count that drifted cannot hold it open.
+FOLLOW_RECONCILE_AFTER = 30.0
+#: ``plan --wait`` re-submits a plan Redis lost, and gives up after this many losses.
+PLAN_LOSSES_MAX = 3
 #: Count live workers every FOLLOW_WORKER_CHECK; say there are none only after
 #: FOLLOW_NO_WORKER_GRACE of none, so a gap of one count is not reported.
 FOLLOW_WORKER_CHECK, FOLLOW_NO_WORKER_GRACE = 2.0, 3.0
 
 
-def _seconds(name: str, default: float) -> float:
+def _env_number(name: str, parse: type[int] | type[float], least: int = 1) -> float | None:
+    """``$name`` as a number; None when unset or empty.
+
+    The one reader of every numeric ``SYNCER_*`` variable, with one message
+    shape (``$NAME: '-1' is not a positive whole number``). Floats must be
+    positive and finite; whole numbers at least ``least`` (0 or 1). A value
+    that makes no sense (a negative timeout, infinity, NaN) is refused here, at
+    start, rather than acted on later.
+    """
     text = os.environ.get(name, "").strip()
     if not text:
-        return default
+        return None
     try:
-        value = float(text)
+        value: float = parse(text)
     except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConfigError(f"${name}: {text[:40]!r} is not a positive number")
+        value = float("nan")
+    if parse is float:
+        ok, what = 0 < value < float("inf"), "a positive number"
+    else:
+        ok = value >= least
+        what = "a positive whole number" if least > 0 else "a whole number, 0 or more"
+    if not ok:
+        raise ConfigError(f"${name}: {text[:40]!r} is not {what}")
     return value
+
+
+def _seconds(name: str, default: float) -> float:
+    """``$name`` in seconds (more than nothing), else ``default``."""
+    value = _env_number(name, float)
+    return default if value is None else value
+
+
+def _env_int(name: str, default: int, least: int = 1) -> int:
+    """``$name`` as a whole number of at least ``least``, else ``default``."""
+    value = _env_number(name, int, least)
+    return default if value is None else int(value)
 
 
 def request_deadline() -> float:
@@ -325,19 +382,14 @@ def blob_cache_file() -> Path:
     return cache_dir() / "blobs.json"
 
 
-def _env_int(name: str, default: int) -> int:
-    """``$name`` as a positive integer, else ``default``; a bad value is a ConfigError."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) <= 0:
-        raise ConfigError(f"${name} must be a positive whole number, not {text[:40]!r}")
-    return int(text)
-
-
 def max_manifest() -> int:
     """``$SYNCER_MAX_MANIFEST`` (bytes) or :data:`MAX_MANIFEST`."""
     return _env_int("SYNCER_MAX_MANIFEST", MAX_MANIFEST)
+
+
+def max_layout_index() -> int:
+    """``$SYNCER_MAX_LAYOUT_INDEX`` (bytes) or :data:`MAX_LAYOUT_INDEX`."""
+    return _env_int("SYNCER_MAX_LAYOUT_INDEX", MAX_LAYOUT_INDEX)
 
 
 def max_tag_pages() -> int:
@@ -358,21 +410,9 @@ def check_limits() -> None:
     prune_max()
 
 
-def _whole(name: str) -> int | None:
-    """``$name`` read as ``int()`` reads it (any sign), or None when unset or empty."""
-    text = os.environ.get(name, "")
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"${name} must be a whole number, not {text[:40]!r}") from None
-
-
 def batch_blob() -> int:
     """``$SYNCER_BATCH_BLOB`` or :data:`BATCH_BLOB`: the largest blob sent in a batch."""
-    value = _whole("SYNCER_BATCH_BLOB")
-    return BATCH_BLOB if value is None else value
+    return _env_int("SYNCER_BATCH_BLOB", BATCH_BLOB, least=0)
 
 
 def visibility_timeout() -> int:
@@ -384,8 +424,7 @@ def visibility_timeout() -> int:
     is harmless: the in-flight lock makes it wait, the destination check makes
     it a no-op.
     """
-    value = _whole("SYNCER_VISIBILITY_TIMEOUT")
-    return VISIBILITY_TIMEOUT if value is None else value
+    return _env_int("SYNCER_VISIBILITY_TIMEOUT", VISIBILITY_TIMEOUT)
 
 
 def worker_concurrency() -> int | None:
@@ -394,7 +433,8 @@ def worker_concurrency() -> int | None:
     Plain ``celery worker -c N`` does not set it; the worker then falls back to
     Celery's concurrency, whose default is :data:`PROC`.
     """
-    return _whole("SYNCER_WORKER_CONCURRENCY")
+    value = _env_number("SYNCER_WORKER_CONCURRENCY", int)
+    return None if value is None else int(value)
 
 
 #: Port of ``syncer metrics`` (plan-level gauges); workers serve on ``--metrics-port`` only.
@@ -410,11 +450,11 @@ def metrics_addr() -> str:
 
 def metrics_listen() -> tuple[str, int] | None:
     """``($SYNCER_METRICS_ADDR, $SYNCER_METRICS_PORT)``, or None when no port is set."""
-    port = os.environ.get("SYNCER_METRICS_PORT", "")
-    if not port:
+    port = _env_number("SYNCER_METRICS_PORT", int)
+    if port is None:
         return None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"SYNCER_METRICS_PORT must be a TCP port, got {port!r}")
+    if port > 65535:
+        raise ConfigError(f"$SYNCER_METRICS_PORT: {port:g} is not a TCP port (1 to 65535)")
     return metrics_addr(), int(port)
 
 

@@ -19,6 +19,8 @@
         ├── ResponseTooLargeError   a reply went past its size cap (defaults.MAX_*)
         ├── BadNameError            a server sent a tag or link outside the grammar
         ├── PaginationError         tags/list paging looped, left the repo, or ran past its cap
+        ├── LayoutError             an OCI image layout or archive on disk is malformed,
+        │                           unwritable, or being written by another process
         └── HTTPError               the registry answered with an error status
             ├── AuthError           401/403: denied, or the token flow failed
             ├── NotFoundError       404: manifest, blob or repository unknown
@@ -103,6 +105,10 @@ class BadNameError(RegistryError):
 
 class PaginationError(RegistryError):
     """A ``tags/list`` listing looped, left its repository, or ran past its caps."""
+
+
+class LayoutError(RegistryError):
+    """An OCI image layout or archive on disk is malformed, unwritable or busy."""
 
 
 class HTTPError(RegistryError):

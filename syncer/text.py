@@ -2,10 +2,12 @@
 
 A tag, an ``errors[]`` message or a header can carry ESC sequences that
 rewrite a terminal, a newline that forges a log line, or a bidi override that
-reorders what a reader sees. :func:`escape` is applied where text leaves the
-program: the log filter below (embedded, planner and worker logs), the human
-summary, the dry-run report and one-line errors. JSON output needs nothing:
-``json.dumps`` escapes every control character itself.
+reorders what a reader sees. This module is the one policy for it:
+:func:`shown` clips and escapes server text as it goes into a message, and
+:func:`escape` is applied again where text leaves the program: the log
+filter below (embedded, planner and worker logs), the human summary, the
+dry-run report and one-line errors. JSON output needs nothing: ``json.dumps``
+escapes every control character itself.
 
 Backslashes are left alone, so escaping twice changes nothing.
 """
@@ -34,6 +36,16 @@ _TABLE = {
     cp: _NAMED.get(cp) or (f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}") for cp in _UNSAFE
 }
 _TABLE_KEEP_NEWLINES = {cp: text for cp, text in _TABLE.items() if cp != 0x0A}
+
+
+#: Characters of server text a one-line message shows; the rest becomes "…".
+#: ``errors[]`` messages are a few hundred characters, tags at most 128.
+SHOWN = 300
+
+
+def shown(text: str, limit: int = SHOWN) -> str:
+    """Server text for a one-line message: :func:`escape`, after at most ``limit`` characters."""
+    return escape(text[:limit]) + ("…" if len(text) > limit else "")
 
 
 def escape(text: str) -> str:

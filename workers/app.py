@@ -10,11 +10,13 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_ready
 
 from syncer import defaults
-from syncer.fleet.protocol import settings
+from syncer.fleet.protocol import redisclient, settings
 from syncer.text import EscapeControls
+
+log = logging.getLogger(__name__)
 
 app = Celery("syncer", include=["workers.tasks", "workers.scheduled"])
 app.conf.update(settings.celery_config(defaults.redis_url()))
@@ -39,3 +41,17 @@ def escape_controls(logger: logging.Logger | None = None, **kwargs: Any) -> None
 
 after_setup_logger.connect(escape_controls)
 after_setup_task_logger.connect(escape_controls)
+
+
+def check_redis(**kwargs: Any) -> None:
+    """At start, warn when Redis may evict the fleet's keys (its ``maxmemory-policy``)."""
+    client = redisclient.connect(defaults.redis_url())
+    try:
+        risk = redisclient.eviction_risk(client)
+    finally:
+        client.close()
+    if risk:
+        log.warning("%s", risk)
+
+
+worker_ready.connect(check_redis)

@@ -27,6 +27,7 @@ from syncer import defaults
 from syncer.config.files import load_auth
 from syncer.errors import ConfigError
 from syncer.fleet.broker import CeleryDispatcher
+from syncer.fleet.protocol import redisclient
 from syncer.fleet.state.locks import RedisThrottle
 from syncer.fleet.state.roster import credential_keys
 from syncer.fleet.steps.context import FleetContext
@@ -170,5 +171,5 @@ def _pool(entries: Mapping[str, AuthEntry], client: redis.Redis) -> ClientPool:
 
 
 def _build(entries: Mapping[str, AuthEntry]) -> FleetContext:
-    client = redis.Redis.from_url(defaults.redis_url(), health_check_interval=30)
+    client = redisclient.connect(defaults.redis_url())
     return FleetContext(client, _pool(entries, client), CeleryDispatcher(app), _limits(entries))

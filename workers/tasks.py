@@ -29,6 +29,7 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import kombu.exceptions
+import redis
 from celery import Task
 from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
@@ -37,7 +38,7 @@ from syncer.config.platformchoice import platform_list
 from syncer.defaults import BATCH_PRIORITY, BUSY_FIRST, BUSY_MAX, MAX_RETRIES, REDIS_WAIT
 from syncer.engine.jobs import TagJob
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
-from syncer.fleet.protocol import settings
+from syncer.fleet.protocol import redisclient, settings
 from syncer.fleet.protocol.messages import (
     CopyBlob,
     CopyBlobs,
@@ -79,16 +80,22 @@ def _await_redis(timeout: float = REDIS_WAIT) -> None:
 
     A retry is a new message on the broker, and the broker is that Redis: while
     it is down Celery cannot publish the retry and would drop the task instead.
+    Tries at the pace of :func:`~syncer.fleet.protocol.redisclient.reconnect_delays`,
+    and says so in the words ``plan --wait`` uses.
     """
     deadline = time.monotonic() + timeout
-    delay = 0.2
-    while True:
+    outage = redisclient.Outage("Redis", log.warning)
+    for delay in redisclient.reconnect_delays():
         with best_effort("waiting for Redis to come back") as attempt:
             fleet().redis.ping()
-        if not attempt.failed or time.monotonic() >= deadline:
+        if not attempt.failed:
+            outage.ended()
+            return
+        outage.began(attempt.error or redis.ConnectionError())
+        if time.monotonic() >= deadline:
+            log.warning("Redis still unreachable after %.0fs; the task goes on", timeout)
             return
         time.sleep(delay)
-        delay = min(delay * 2, 5.0)
 
 
 def _retry_or_record(task: Task, exc: Exception, record: Callable[[str], None]) -> None:
@@ -411,7 +418,7 @@ def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
 
 @fleet_task(CopyBlobs, _hand_back_unlanded)
 def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
-    """Copy several small blobs of one image, one after another (see ``sync_tag``)."""
+    """Copy several small blobs of one image, ``defaults.TASK_THREADS`` at a time."""
     me = task.request.hostname or ""
     descs = msg.descriptors
     total = sum(max(d.size, 0) for d in descs)

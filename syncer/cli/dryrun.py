@@ -113,7 +113,8 @@ def dry_run(runner: EmbeddedSync) -> str:
     copies = sum(1 for line in lines if line.startswith("copy"))
     lines.append(
         f"dry run: {copies} of {len(jobs)} images would be copied; "
-        f"{len(unique)} blobs, {human_bytes(sum(unique.values()))} to transfer "
+        f"{len(unique)} blobs, {human_bytes(sum(unique.values()))} "
+        f"({sum(unique.values())} bytes) to transfer "
         "(nothing was written)"
     )
     return "\n".join(lines)

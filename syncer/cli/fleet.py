@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syncer import defaults
-from syncer.cli.args import add_config_arguments, load, sync_options
-from syncer.cli.exits import EXIT_FAILED, EXIT_OK
-from syncer.cli.planview import follow, plan_exit, print_final, render
+from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
+from syncer.cli.exits import EXIT_FAILED, EXIT_LOST, EXIT_OK
+from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
 from syncer.cli.verifyfleet import add_plan_verify_arguments, check_flags
 from syncer.errors import ConfigError, SyncerError
 from syncer.fleet.protocol import settings
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
 
     from syncer.config.files import SyncConfig
     from syncer.engine.options import SyncOptions
-    from syncer.fleet.state.plans import PlanStore
+    from syncer.fleet.state.plans import PlanStatus, PlanStore
 
 
 def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,8 +92,8 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     worker.add_argument(
         "--metrics-addr",
-        help="address the metrics port binds (env SYNCER_METRICS_ADDR; default 127.0.0.1, "
-        "0.0.0.0 in a container)",
+        help="address the metrics port binds (default $SYNCER_METRICS_ADDR, else 127.0.0.1; "
+        "syncer's container image sets 0.0.0.0)",
     )
     worker.set_defaults(func=cmd_worker)
 
@@ -122,8 +122,10 @@ def connect(url: str | None) -> redis.Redis:
     problem = settings.redis_url_problem(url)
     if problem:
         raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    from syncer.fleet.protocol.redisclient import connect as policy_client
+
     try:
-        client = redis.Redis.from_url(url)
+        client = policy_client(url)
         client.ping()
     except (redis.RedisError, ValueError) as exc:
         raise SyncerError(f"cannot reach Redis at {safe_url(url)}: {type(exc).__name__}") from None
@@ -152,6 +154,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.retry_failed:
         return _retry_failed(args)
     config = load(args)
+    refuse_layouts(config)
     check_flags(args)
     if args.dry_run:
         from syncer.cli.dryrun import plan_filter_report
@@ -163,6 +166,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print("\n".join(dry_prune_lines(config, sync_options(args), args)))
         return EXIT_OK
     client = connect(args.redis)
+    warn_eviction(client)
     preflight(config, client, args.no_credential_check)
     source = str(args.config or args.config_file or args.images)
     if args.verify:
@@ -182,31 +186,39 @@ def submit_and_follow(
 ) -> int:
     """Plan ``config``, print the plan id, and with ``--wait`` follow it to its exit code.
 
-    ``meta`` is merged into the plan's metadata (``retry_of``, for one).
+    ``meta`` is merged into the plan's record (``retry_of``, for one). With
+    ``--wait``, a plan Redis lost is submitted again (``cli/planwait.py``).
     """
+    from syncer.cli.planwait import Submitter, wait
     from syncer.cli.verify import prune_limit
-    from syncer.fleet import planner
     from syncer.fleet.broker import CeleryDispatcher, celery_app
     from syncer.fleet.state.plans import PlanStore
 
-    app = celery_app(defaults.redis_url(args.redis))
+    where = _redis_name(args.redis)
     prune = prune_limit(args) if getattr(args, "prune", False) else None
-    plan = planner.submit(
-        config, options, client, CeleryDispatcher(app), source=source, ttl=args.ttl, prune=prune
+    submitter = Submitter(
+        client,
+        config,
+        options,
+        dispatcher=CeleryDispatcher(celery_app(defaults.redis_url(args.redis))),
+        where=where,
+        source=source,
+        ttl=args.ttl,
+        meta=meta,
+        prune=prune,
     )
-    if meta:
-        PlanStore(client, args.ttl).update_meta(plan, **meta)
+    plan = submitter.submit()
     if args.output == "text" or not args.wait:
         print(plan, flush=True)
     else:
         print(f"plan {plan}", file=sys.stderr, flush=True)
     if not args.wait:
         return EXIT_OK
-    code = follow(PlanStore(client), plan, args.output, sys.stderr, _redis_name(args.redis))
+    code = wait(PlanStore(client), submitter, plan, args.output, where)
     if prune is not None:
         from syncer.cli.verifyfleet import print_prunes
 
-        if print_prunes(client, plan) and code == EXIT_OK:
+        if print_prunes(client, submitter.last) and code == EXIT_OK:
             code = EXIT_FAILED
     return code
 
@@ -262,14 +274,32 @@ def preflight(config: SyncConfig, client: redis.Redis, warn_only: bool) -> None:
     print(f"syncer: warning: {text}", file=sys.stderr)
 
 
+def warn_eviction(client: redis.Redis) -> None:
+    """One line on stderr when Redis may evict the fleet's keys (``maxmemory-policy``)."""
+    from syncer.fleet.protocol.redisclient import eviction_risk
+
+    risk = eviction_risk(client)
+    if risk:
+        print(f"syncer: warning: {risk}", file=sys.stderr)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    """``syncer status PLAN_ID``."""
+    """``syncer status PLAN_ID``: ``lost`` and why (exit 3) for a plan Redis lost."""
+    from syncer.fleet.state.liveness import why_missing
+
     store = _store(args.redis)
     if not store.exists(args.plan_id):
-        raise ConfigError(f"plan {args.plan_id!r} not found (expired, or another Redis?)")
+        why = why_missing(store.redis, args.plan_id)
+        if not why:
+            raise ConfigError(f"plan {args.plan_id!r} not found (expired, or another Redis?)")
+        print_lost(store.status(args.plan_id, results=False), why, args.output)
+        return EXIT_LOST
     if args.follow:
         return follow(store, args.plan_id, args.output, sys.stderr, _redis_name(args.redis))
-    status = store.status(args.plan_id)
+    status = _reconciled(store, store.status(args.plan_id))
+    if status.lost:
+        print_lost(status, status.lost, args.output)
+        return EXIT_LOST
     if not status.finished and args.output == "json":
         print_final(status, "json")  # the documented report, with "state": "running"
         return EXIT_OK
@@ -282,6 +312,24 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"plan {args.plan_id} was cancelled", file=sys.stderr)
     print_final(status, args.output)
     return plan_exit(status)
+
+
+def _reconciled(store: PlanStore, status: PlanStatus) -> PlanStatus:
+    """``status``, read again after counting images final but uncounted, if that ends the plan.
+
+    Only for a plan that stood still (``fleet/state/reconcile.py`` scans Redis's keys).
+    """
+    from syncer.fleet.state.reconcile import idle, reconcile, unrecorded
+
+    c = status.counters
+    left = c["tags_total"] - c["tags_done"] - c["tags_skipped"] - c["tags_failed"]
+    if status.finished or status.lost or c["rules_pending"] > 0 or left <= 0:
+        return status
+    after = defaults.FOLLOW_RECONCILE_AFTER
+    if idle(store, status) < after or len(unrecorded(store.redis, status.plan, after)) < left:
+        return status
+    reconcile(store.redis, status.plan, after)
+    return store.status(status.plan)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ def add_metrics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     serve.add_argument(
         "--addr",
         default=defaults.metrics_addr(),
-        help=f"bind address (env SYNCER_METRICS_ADDR; default {defaults.METRICS_ADDR})",
+        help=f"bind address (default $SYNCER_METRICS_ADDR, else {defaults.METRICS_ADDR}; "
+        "syncer's container image sets 0.0.0.0)",
     )
     serve.set_defaults(func=cmd_metrics)
 

@@ -1,11 +1,14 @@
 """Following a plan: progress bars, live workers, the final report and exit code.
 
 ``syncer plan --wait`` and ``syncer status [-f]`` draw from here; nothing
-here sends tasks or touches a registry.
+here sends tasks or touches a registry. A plan whose state Redis lost
+(``fleet/state/liveness.py``) raises :class:`PlanLost` out of :func:`follow_plan`;
+:func:`follow` reports it and exits ``EXIT_LOST``, ``plan --wait`` re-submits.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -15,8 +18,10 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 import redis
 
 from syncer import defaults
-from syncer.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from syncer.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOST, EXIT_OK
 from syncer.engine.progress import bytes_line, human_bytes, summary
+from syncer.fleet.protocol import redisclient
+from syncer.fleet.state.liveness import Watermark
 
 if TYPE_CHECKING:
     from syncer.fleet.state.plans import PlanStatus, PlanStore
@@ -60,24 +65,53 @@ def render(status: PlanStatus, rate: float | None = None, workers: int | None = 
 
 
 def report(status: PlanStatus) -> dict[str, object]:
-    """The machine-readable report of a plan."""
+    """The machine-readable report of a plan (``lost``, why, only for a lost one)."""
+    lost = {"lost": status.lost} if status.lost else {}
     return {
         "plan": status.plan,
         "state": status.state,
         "counters": status.counters,
         **status.stats().report(),
+        **lost,
     }
 
 
+class PlanLost(Exception):
+    """Redis lost the state of the plan being followed."""
+
+    def __init__(self, status: PlanStatus, why: str) -> None:
+        super().__init__(f"plan {status.plan} lost: {why}")
+        self.status, self.why = status, why
+
+
 def follow(store: PlanStore, plan: str, output: str, stream: TextIO, where: str = "") -> int:
+    """:func:`follow_plan`, and a lost plan reported: ``lost`` and why, exit ``EXIT_LOST``."""
+    try:
+        return follow_plan(store, plan, output, stream, where)
+    except PlanLost as lost:
+        print_lost(lost.status, lost.why, output)
+        return EXIT_LOST
+
+
+def print_lost(status: PlanStatus, why: str, output: str) -> None:
+    """A lost plan: one line on stderr, and with ``--output json`` its report saying ``lost``."""
+    from dataclasses import replace
+
+    print(f"syncer: plan {status.plan} lost: {why}", file=sys.stderr, flush=True)
+    if output == "json":
+        print(json.dumps(report(replace(status, lost=why)), indent=2))
+
+
+def follow_plan(store: PlanStore, plan: str, output: str, stream: TextIO, where: str = "") -> int:
     """Redraw progress until the plan finishes; print the report; exit like sync.
 
     Ctrl-C stops following, not the plan: the workers carry on, and the
     message says how to look again or cancel. A Redis outage (``where`` names
-    it, without its password) is ridden out like the workers do.
+    it, without its password) is ridden out like the workers do. Raises
+    :class:`PlanLost` when Redis lost the plan.
     """
     try:
-        return _follow(store, plan, output, stream, _Reconnect(where or "Redis", stream))
+        return _follow(store, plan, output, stream, Reconnect(where or "Redis", stream))
     except KeyboardInterrupt:
         print(
             f"\nstopped following plan {plan}; it keeps running on the workers.\n"
@@ -88,11 +122,12 @@ def follow(store: PlanStore, plan: str, output: str, stream: TextIO, where: str 
         return EXIT_INTERRUPTED
 
 
-class _Reconnect:
-    """Runs each read of the plan again, with backoff, while Redis is unreachable."""
+class Reconnect:
+    """Runs each call again, at the fleet's reconnect pace, while Redis is unreachable."""
 
     def __init__(self, where: str, stream: TextIO) -> None:
-        self._where, self._stream = where, stream
+        self._stream = stream
+        self._outage = redisclient.Outage(where, self._say)
 
     def call(self, read: Callable[[], T]) -> T:
         """``read()``; through a Redis outage, one line when it starts and one when it ends.
@@ -100,20 +135,19 @@ class _Reconnect:
         A read that fails once and then works (a pooled connection Redis had
         closed before a restart) is not an outage, and is not reported.
         """
-        delay, failures = defaults.FOLLOW_RECONNECT_FIRST, 0
-        while True:
+        failures = 0
+        for delay in redisclient.reconnect_delays():
             try:
                 value = read()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 failures += 1
                 if failures == 2:
-                    self._say(f"{self._where} unreachable ({type(exc).__name__}); reconnecting…")
+                    self._outage.began(exc)
                 time.sleep(delay)
-                delay = min(delay * 2, defaults.FOLLOW_RECONNECT_MAX)
                 continue
-            if failures >= 2:
-                self._say(f"{self._where} is back; following again")
+            self._outage.ended()
             return value
+        raise AssertionError("unreachable: the delays never end")
 
     def _say(self, text: str) -> None:
         self._stream.write(f"syncer: {text}\n")
@@ -157,14 +191,53 @@ class _WorkerWatch:
         self._stream.flush()
 
 
-def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: _Reconnect) -> int:
+class _Stall:
+    """Reconciles a plan that stood still for a while (``fleet/state/reconcile.py``)."""
+
+    def __init__(self, store: PlanStore, stream: TextIO) -> None:
+        self._store, self._stream = store, stream
+        self._seen: tuple[int, ...] = ()
+        self._since = time.monotonic()
+
+    def check(self, status: PlanStatus) -> None:
+        """Note progress; after a still spell, record any image final but uncounted."""
+        now, c = time.monotonic(), status.counters
+        seen = tuple(c[k] for k in sorted(c))
+        if seen != self._seen:
+            self._seen, self._since = seen, now
+            return
+        if now - self._since < defaults.FOLLOW_RECONCILE_AFTER:
+            return
+        from syncer.fleet.state.reconcile import reconcile
+
+        self._since = now
+        found = reconcile(self._store.redis, status.plan, defaults.FOLLOW_RECONCILE_AFTER)
+        if found:
+            self._stream.write(
+                f"syncer: plan {status.plan}: {found} image(s) final but never counted "
+                "(their worker stopped in between); recorded failed\n"
+            )
+            self._stream.flush()
+
+
+def _lost(status: PlanStatus, mark: Watermark) -> None:
+    """Raise :class:`PlanLost` if the plan as read is lost, or went back from what was seen."""
+    why = status.lost or mark.check(status.meta, status.counters)
+    if why:
+        raise PlanLost(status, why)
+
+
+def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: Reconnect) -> int:
     tty = stream.isatty()
     last: tuple[float, int] | None = None
     watch = _WorkerWatch(store, stream)
+    mark, stall = Watermark(), _Stall(store, stream)
     while True:
         status = link.call(lambda: store.status(plan, results=False))
+        _lost(status, mark)
         if not status.finished:
             link.call(watch.check)
+            link.call(functools.partial(stall.check, status))
         if tty:
             now, done = time.monotonic(), status.counters["bytes_done"]
             rate = (done - last[1]) / (now - last[0]) if last and now > last[0] else None
@@ -175,9 +248,10 @@ def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: _Rec
         if status.finished:
             break
         link.call(lambda: _wait_for_end(store, plan, defaults.FOLLOW_REDRAW))
-    if status.cancelled:
-        print(f"plan {plan} was cancelled", file=sys.stderr)
     final = link.call(lambda: store.status(plan))
+    _lost(final, mark)
+    if final.cancelled:
+        print(f"plan {plan} was cancelled", file=sys.stderr)
     print_final(final, output)
     return plan_exit(final)
 
@@ -201,4 +275,7 @@ def print_final(status: PlanStatus, output: str) -> None:
 
 
 def plan_exit(status: PlanStatus) -> int:
+    """``EXIT_LOST`` for a lost plan, ``EXIT_FAILED`` if any image failed or it was cancelled."""
+    if status.lost:
+        return EXIT_LOST
     return EXIT_FAILED if status.counters["tags_failed"] or status.cancelled else EXIT_OK

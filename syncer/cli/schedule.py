@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,13 @@ def add_schedule_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
     beat = sub.add_parser("beat", help="turn due schedules into plans (one beat runs at a time)")
     redis_arg(beat)
+    beat.add_argument(
+        "--schedules",
+        type=Path,
+        metavar="FILE",
+        help="a schedules file (YAML or JSON) kept in Redis: applied at start and whenever "
+        "the file, or what Redis holds, changes",
+    )
     beat.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
     beat.set_defaults(func=cmd_beat)
 
@@ -95,7 +103,7 @@ def _store(client: Any) -> Any:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """``syncer schedule add``: everything is checked before anything is stored."""
-    from syncer.cli.args import load, sync_options
+    from syncer.cli.args import load, refuse_layouts, sync_options
     from syncer.fleet.beat import cron_timing
     from syncer.fleet.schedules import Schedule, check_name, parse_every
 
@@ -107,6 +115,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.ttl < 1:
         raise ConfigError(f"--ttl {args.ttl}: give a number of seconds of at least 1")
     config = load(args)
+    refuse_layouts(config)
     if config.broken:
         more = f" (and {len(config.broken) - 1} more)" if len(config.broken) > 1 else ""
         raise ConfigError(config.broken[0].reason + more)
@@ -139,15 +148,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``syncer schedule list``."""
-    from syncer.fleet.state.history import summary
-
     client = connect(args.redis)
     store, entries = _store(client), _entries(args)
     rows: list[dict[str, Any]] = []
     for schedule in store.all():
         runs = store.runs(schedule.name)
-        last = summary(client, runs.last_plan) if runs.last_plan else None
-        result = _result(last.to_dict()) if last else ("expired" if runs.last_plan else "")
+        result = _last_result(client, runs.last_plan)
         rows.append(
             {
                 "name": schedule.name,
@@ -160,6 +166,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "runs": runs.runs,
                 "skips": runs.skips,
                 "last_skip": runs.last_skip,
+                "lost": runs.lost,
+                "last_lost": runs.last_lost,
+                "lost_reason": runs.lost_reason,
                 "rules": len(schedule.rules),
                 "source": schedule.source,
             }
@@ -168,7 +177,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     head = ("NAME", "TIMING", "PAUSED", "NEXT RUN", "LAST RUN", "LAST PLAN", "RESULT", "SKIPS")
-    table = [head]
+    table = [(*head, "LOST")]
     for r in rows:
         table.append(
             (
@@ -180,16 +189,30 @@ def cmd_list(args: argparse.Namespace) -> int:
                 r["last_plan"] or "-",
                 r["result"] or "-",
                 str(r["skips"]),
+                str(r["lost"]),
             )
         )
     print_table(table)
     return EXIT_OK
 
 
+def _last_result(client: Any, plan: str) -> str:
+    """The last plan's result; ``lost`` when Redis lost it, ``expired`` when its TTL ran out."""
+    from syncer.fleet.state.history import summary
+    from syncer.fleet.state.liveness import why_missing
+
+    if not plan:
+        return ""
+    last = summary(client, plan)
+    if last is None:
+        return "lost" if why_missing(client, plan) else "expired"
+    return _result(last.to_dict())
+
+
 def _result(row: dict[str, Any]) -> str:
-    """``running``, or the finished plan's counts: ``3 synced, 1 unchanged, 0 failed``."""
-    if row["state"] == "running":
-        return "running"
+    """``running``, ``lost``, or the finished plan's counts: ``3 synced, 1 unchanged, 0 failed``."""
+    if row["state"] in ("running", "lost"):
+        return str(row["state"])
     counts = f"{row['synced']} synced, {row['unchanged']} unchanged, {row['failed']} failed"
     return counts if row["state"] == "finished" else f"{row['state']}: {counts}"
 
@@ -245,6 +268,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
     problem = settings.redis_url_problem(url)
     if problem:
         raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    stop = threading.Event()
+    if args.schedules:
+        _keep_schedules(args, url, stop)
     env = dict(os.environ)
     if args.redis:
         env["SYNCER_REDIS_URL"] = args.redis  # the child reads it; argv would show it in ps
@@ -262,4 +288,26 @@ def cmd_beat(args: argparse.Namespace) -> int:
         "--loglevel",
         args.loglevel,
     ]
-    return supervise(argv, env)
+    try:
+        return supervise(argv, env)
+    finally:
+        stop.set()
+
+
+def _keep_schedules(args: argparse.Namespace, url: str, stop: threading.Event) -> None:
+    """Apply the schedules file now (a bad one fails here, in one line), then keep it applied."""
+    from syncer.fleet.schedulefile import Reconciler
+    from syncer.fleet.state.guard import guard
+
+    reconciler = Reconciler(connect(args.redis), args.schedules, url)
+    reconciler.load()
+    with guard("Redis, storing the schedules"):
+        changes = reconciler.apply()
+    names = ", ".join(changes) or "nothing to change"
+    print(f"syncer: schedules from {args.schedules}: {names}", file=sys.stderr, flush=True)
+    threading.Thread(
+        target=reconciler.keep,
+        args=(defaults.BEAT_RECONCILE_EVERY, stop),
+        name="schedules",
+        daemon=True,
+    ).start()

@@ -14,17 +14,29 @@ from pathlib import Path
 import yaml
 
 from syncer import defaults
-from syncer.cli.args import add_config_arguments, add_success_image_arguments, load, sync_options
+from syncer.cli.args import (
+    add_config_arguments,
+    add_success_image_arguments,
+    images_format,
+    load,
+    sync_options,
+)
 from syncer.cli.dryrun import dry_run
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
 from syncer.cli.interrupts import Interrupts, interrupted_line
 from syncer.cli.logfmt import go_duration
 from syncer.cli.verify import add_prune_arguments, prune_lines, prune_pass
+from syncer.config.files import SyncConfig
 from syncer.embedded.executor import EmbeddedSync
 from syncer.engine.cache import BlobCache, FileBlobCache, MemoryBlobCache
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import ProgressBar, summary
+from syncer.errors import SyncerError, describe
+from syncer.layout import record
+from syncer.layout.client import LayoutClient
 from syncer.registry import deadline
+from syncer.registry.credentials import Credentials
+from syncer.registry.pool import ClientPool
 
 log = logging.getLogger("syncer")
 
@@ -56,6 +68,19 @@ def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--output", choices=("text", "json"), default="text", help="summary format on stdout"
     )
     add_prune_arguments(sync, "after syncing,")
+    sync.add_argument(
+        "--since",
+        type=Path,
+        metavar="FILE",
+        help="export record of an earlier export: leave out of oci: destinations the blobs "
+        "it carried",
+    )
+    sync.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write this export's record (every blob its oci: destinations hold) to FILE",
+    )
     sync.set_defaults(func=cmd_sync)
 
 
@@ -70,15 +95,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """``syncer sync``."""
     config = load(args)
     options = sync_options(args)
+    fmt = images_format(args.output_images_format)
     deadline.limits()  # a bad $SYNCER_* deadline fails here, as a usage error
     stop = threading.Event()
-    runner = EmbeddedSync(config, options, cache=open_cache(args.cache), stop=stop.is_set)
+    previous = record.load(args.since) if args.since else None
+    layouts = LayoutClient(since=frozenset(previous.blobs) if previous else frozenset())
+    pool = ClientPool(Credentials(config.auth), pool_size=options.proc, layouts=layouts)
+    runner = EmbeddedSync(
+        config, options, cache=open_cache(args.cache), stop=stop.is_set, pool=pool
+    )
     # image-syncer's own command line (cli/imagesyncer.py) has no --prune.
     prune = getattr(args, "prune", False)
     if args.dry_run:
-        print(dry_run(runner))
-        if prune:
-            print("\n".join(prune_lines(prune_pass(runner.config, options, runner.pool, args))))
+        try:
+            print(dry_run(runner))
+            if prune:
+                print("\n".join(prune_lines(prune_pass(config, options, runner.pool, args))))
+        finally:
+            layouts.release()
         return EXIT_OK
 
     signals = Interrupts(stop)
@@ -86,9 +120,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
         with signals, ProgressBar(runner.stats):
             stats = runner.run()
     except KeyboardInterrupt:
+        layouts.release()  # an archive is packed only by a run that ends
         signum = signals.signum or signal.SIGINT
         print(interrupted_line(signum, runner.stats), file=sys.stderr)
         return by_signal(signum)
+    failed = stats.images.failed + _finish_layouts(args, config, layouts, previous)
     # The line image-syncer's FAQ tells users to grep for. N counts failed
     # images and failed rules; image-syncer counts its internal tasks, which
     # for a missing tag or a rule that cannot be listed is also one each.
@@ -101,10 +137,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if pruned is not None and args.output == "text":
         for line in prune_lines(pruned):
             log.info("%s", line)
+    written = True
     if args.output_success_images:
         statuses = ("synced", "skipped") if args.success_includes_unchanged else ("synced",)
         data = success_images(stats.results, statuses)
-        write_success_images(args.output_success_images, args.output_images_format, data)
+        written = write_success_images(args.output_success_images, fmt, data)
     if args.output == "json":
         report = stats.report()
         if pruned is not None:
@@ -113,7 +150,29 @@ def cmd_sync(args: argparse.Namespace) -> int:
     elif args.output == "text":
         print(summary(stats))
     prune_failed = pruned is not None and pruned.prune_failed
-    return EXIT_FAILED if stats.images.failed or prune_failed else EXIT_OK
+    # A success file that could not be written fails the run, as in image-syncer:
+    # a cron job that feeds it back would otherwise read a stale one.
+    return EXIT_FAILED if failed or not written or prune_failed else EXIT_OK
+
+
+def _finish_layouts(
+    args: argparse.Namespace,
+    config: SyncConfig,
+    layouts: LayoutClient,
+    previous: record.ExportRecord | None,
+) -> int:
+    """Pack archives and write ``--record``; the number of failures (logged)."""
+    try:
+        layouts.close()
+        if args.record:
+            dests = [d.repo for rule in config.rules for d in rule.destinations if d.repo.is_layout]
+            done = record.collect(layouts, dests, previous, args.since)
+            record.save(args.record, done)
+            log.info("export record: %d blobs in %s", len(done.blobs), args.record)
+    except SyncerError as exc:
+        log.error("%s", describe(exc))
+        return 1
+    return 0
 
 
 def success_images(
@@ -133,8 +192,11 @@ def success_images(
     return dict(sorted(out.items()))
 
 
-def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> None:
-    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do."""
+def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> bool:
+    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do.
+
+    Returns whether the file was written (a failure is logged).
+    """
     if fmt == "json":  # Go's json.Encoder: compact, sorted keys, one newline
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
     else:  # yaml.v2: block style, sorted keys, sequences not indented
@@ -143,3 +205,5 @@ def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> No
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         log.error("cannot write %s: %s", path, exc.strerror)
+        return False
+    return True

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from syncer import defaults
-from syncer.cli.args import load, non_negative, positive, sync_options
+from syncer.cli.args import go_int, load, sync_options
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
 from syncer.cli.referrerargs import add_referrer_arguments
 from syncer.config.files import SyncConfig
@@ -30,6 +30,13 @@ from syncer.text import escape
 _WIDTHS = (10, 44, 44)
 
 
+def count(text: str) -> int:
+    """A whole number of at least 0, for ``--prune-max``."""
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+
+
 def add_prune_arguments(p: argparse.ArgumentParser, what: str) -> None:
     """``--prune`` and ``--prune-max`` (sync, plan)."""
     p.add_argument(
@@ -40,7 +47,7 @@ def add_prune_arguments(p: argparse.ArgumentParser, what: str) -> None:
     )
     p.add_argument(
         "--prune-max",
-        type=non_negative,
+        type=count,
         default=None,
         metavar="N",
         help="refuse a prune that would delete more than N tags "
@@ -83,7 +90,7 @@ def add_verify_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--registry", help="default destination registry (env DEFAULT_REGISTRY)")
     p.add_argument("--namespace", help="default destination namespace (env DEFAULT_NAMESPACE)")
     p.add_argument(
-        "-p", "--proc", type=positive, default=defaults.PROC, help="concurrent checks (default 5)"
+        "-p", "--proc", type=go_int, default=defaults.PROC, help="concurrent checks (default 5)"
     )
     p.add_argument(
         "--os", action="append", default=[], metavar="OS[:VERSION]", help="as sync's --os"
@@ -94,7 +101,7 @@ def add_verify_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_referrer_arguments(p)
     p.add_argument(
         "--prune-max",
-        type=non_negative,
+        type=count,
         default=None,
         metavar="N",
         help="say whether `sync --prune --prune-max N` would refuse (default "

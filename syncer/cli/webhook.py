@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from syncer import defaults
-from syncer.cli.args import add_config_arguments, load, sync_options
+from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_OK
 from syncer.cli.fleet import connect, redis_arg
 from syncer.errors import ConfigError
@@ -73,6 +73,7 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     if args.dry_run:
         raise ConfigError("webhook: --dry-run plans nothing to show; use plan --dry-run")
     config, options = load(args), sync_options(args)
+    refuse_layouts(config)  # it plans for the fleet, which reads no OCI layouts
     client = connect(args.redis)
     dispatcher = CeleryDispatcher(celery_app(defaults.redis_url(args.redis)))
     store = PlanStore(client)

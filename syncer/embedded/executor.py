@@ -35,6 +35,7 @@ from syncer.engine.progress import Stats
 from syncer.engine.referrers import Follower, ReferrerPolicy, rule_policies
 from syncer.engine.transfer import BlobCopier
 from syncer.errors import SyncerError, describe, is_transient
+from syncer.layout.client import LayoutClient
 from syncer.oci.manifest import Descriptor
 from syncer.oci.reference import Repository
 from syncer.registry.credentials import Credentials
@@ -99,7 +100,9 @@ class EmbeddedSync:
     ) -> None:
         self.config, self.options, self.cache = config, options, cache
         self.stats = stats or Stats()
-        self.pool = pool or ClientPool(Credentials(config.auth), pool_size=options.proc)
+        self.pool = pool or ClientPool(
+            Credentials(config.auth), pool_size=options.proc, layouts=LayoutClient()
+        )
         self.stop = stop
         self._lock = threading.Lock()
         policy = ReferrerPolicy(options.referrers, options.referrer_types)

@@ -68,7 +68,7 @@ def feed(
                     return
                 n += 1
             if rule.kind in ("all", "regex"):
-                log.info("%s: %d images listed", rule.key, n)
+                _log_listed(rule, n)
         except SyncerError as exc:
             put(_RuleFailed(rule, exc))
         finally:
@@ -81,6 +81,21 @@ def feed(
         finally:
             closed.set()
     _raise_bugs(futures)
+
+
+def _log_listed(rule: Rule, items: int) -> None:
+    """Say how many tags a listing selected, and the images they make (one per destination)."""
+    # Every selected tag gives one item per destination, copied or failed.
+    destinations = max(len(rule.destinations), 1)
+    if destinations == 1:
+        log.info("%s: %d tags listed", rule.key, items)
+    else:
+        log.info(
+            "%s: %d tags listed; %d images, one per tag and destination",
+            rule.key,
+            items // destinations,
+            items,
+        )
 
 
 def _take(

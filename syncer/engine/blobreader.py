@@ -13,7 +13,7 @@ from syncer.errors import CancelledError, DeadlineError, DigestMismatchError, Tr
 from syncer.oci import digests
 from syncer.oci.reference import Repository
 from syncer.registry import deadline, transport
-from syncer.registry.client import RegistryClient
+from syncer.registry.api import Registry
 from syncer.registry.retry import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def never() -> bool:
 class SourceReader:
     """Reads one source blob sequentially, hashing every byte, resuming the GET with Range."""
 
-    def __init__(self, client: RegistryClient, repo: Repository, digest: str) -> None:
+    def __init__(self, client: Registry, repo: Repository, digest: str) -> None:
         self._client, self._repo, self.digest = client, repo, digest
         self.hasher = digests.hasher(digest)  # in the algorithm the digest names
         self.position = 0

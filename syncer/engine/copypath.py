@@ -35,6 +35,7 @@ from syncer.engine.jobs import TagJob
 from syncer.engine.platforms import mismatch as image_mismatch
 from syncer.engine.transfer import BlobCopier, Outcome, ignore_bytes
 from syncer.errors import (
+    ConfigError,
     NotFoundError,
     SyncerError,
     UnsupportedError,
@@ -43,11 +44,15 @@ from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.oci.models import ManifestHead, RawManifest
 from syncer.oci.reference import Repository
-from syncer.registry.client import RegistryClient
+from syncer.registry.api import Registry
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
+from syncer.text import shown
 
 log = logging.getLogger(__name__)
+
+#: Characters of a digest header a message shows (sha512 is 135).
+DIGEST_SHOWN = 160
 
 __all__ = [
     "KnownBlobs",
@@ -120,7 +125,7 @@ def resolve(
             and dst_head.digest == pin
         ):
             return Resolved(job, pin, skip="unchanged", media_type=head.media_type)
-    # Fetched by digest, the bytes must hash to it (RegistryClient.get_manifest).
+    # Fetched by digest, the bytes must hash to it (Registry.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
     source_digest, note = top.digest, ""
     parsed = parse(top, str(job.source))
@@ -142,6 +147,10 @@ def resolve(
         skip = image_mismatch(src, src_repo, top, parsed, platforms)
         if skip:
             return Resolved(job, source_digest, skip=skip)
+    if job.dest.digest is not None and job.dest.digest != top.digest:
+        # A tag pushed to a destination digest (image-syncer's `src:v1 -> dst@sha256:…`):
+        # the registry would refuse the bytes, so say why before copying blobs.
+        raise ConfigError(f"{job.dest}: {job.source} is {top.digest}, not the destination's digest")
     out = Resolved(job, source_digest, note=note)
     _collect(src, src_repo, top, parsed, out, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
@@ -161,7 +170,7 @@ def _pin(job: TagJob, head: ManifestHead) -> str:
             log.warning(
                 "%s: source HEAD reported digest %s; fetching the requested digest",
                 job.source,
-                _printable(head.digest),
+                shown(head.digest, DIGEST_SHOWN),
             )
         return wanted
     if not head.digest:
@@ -170,13 +179,8 @@ def _pin(job: TagJob, head: ManifestHead) -> str:
     return head.digest
 
 
-def _printable(text: str) -> str:
-    """A server-supplied string, safe for a log line."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text[:160])
-
-
 def _collect(
-    src: RegistryClient,
+    src: Registry,
     repo: Repository,
     raw: RawManifest,
     parsed: Parsed,

@@ -19,8 +19,8 @@ from syncer.engine.jobs import ImageResult, TagJob
 from syncer.engine.platforms import created_times
 from syncer.errors import BadNameError, ConfigError
 from syncer.oci.manifest import PlatformFilter
-from syncer.oci.reference import ImageRef, escape, server_tag
-from syncer.registry.client import RegistryClient
+from syncer.oci.reference import ImageRef, server_tag, shown_tag
+from syncer.registry.api import Registry
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
 
@@ -104,7 +104,7 @@ def _filtered(
 
 
 def _listed(
-    rule: Rule, client: RegistryClient, on_listed: Listed | None = None
+    rule: Rule, client: Registry, on_listed: Listed | None = None
 ) -> Iterator[str | ImageResult]:
     """The listed tags the rule's key selects; one outside the grammar as failed results."""
     what = f"list tags of {rule.source}"
@@ -119,8 +119,8 @@ def _listed(
             log.warning("%s", exc)
             for dest in rule.destinations:
                 yield ImageResult(
-                    f"{rule.source}:{escape(tag)}",
-                    f"{dest.repo}:{escape(tag)}",
+                    f"{rule.source}:{shown_tag(tag)}",
+                    f"{dest.repo}:{shown_tag(tag)}",
                     "failed",
                     str(exc),
                     rule=rule.key,
@@ -158,16 +158,21 @@ def explicit_jobs(rule: Rule) -> list[TagJob]:
 def _pair(rule: Rule, sources: list[ImageRef]) -> list[TagJob]:
     jobs: list[TagJob] = []
     for dest in rule.destinations:
-        if dest.tags and len(dest.tags) != len(sources):
-            # As image-syncer: destination tags rename the selected tags in the
-            # source's listing order, so the counts must agree.
-            n, m = len(sources), len(dest.tags)
+        # As image-syncer: destination tags rename the selected tags in the
+        # source's listing order, and a destination digest takes one image, so
+        # the counts must agree.
+        m = 1 if dest.digest is not None else len(dest.tags)
+        if m and m != len(sources):
+            n, what = len(sources), "digest" if dest.digest is not None else "tag"
             raise ConfigError(
                 f"images[{quote_key(rule.key)}]: destination {quote_key(str(dest))}: the source "
-                f"has {n} selected tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"
+                f"has {n} selected tag{'s' * (n != 1)} but {m} destination {what}{'s' * (m != 1)}"
             )
         for i, src in enumerate(sources):
-            if dest.tags:
+            if dest.digest is not None:
+                # Pushed by that digest: resolve() checks the pulled image has it.
+                target = ImageRef(dest.repo, None, dest.digest)
+            elif dest.tags:
                 target = ImageRef(dest.repo, dest.tags[i])
             elif src.tag is not None:
                 target = ImageRef(dest.repo, src.tag)

@@ -47,7 +47,7 @@ from syncer.oci.manifest import Descriptor, Parsed, PlatformFilter, parse
 from syncer.oci.models import RawManifest
 from syncer.oci.reference import Repository
 from syncer.registry import transport
-from syncer.registry.client import RegistryClient
+from syncer.registry.api import Registry
 from syncer.registry.retry import retrying
 
 #: The config fields that make a platform, as index entries name them.
@@ -64,7 +64,7 @@ _gates: dict[str, tuple[threading.Lock, int]] = {}
 
 
 def mismatch(
-    client: RegistryClient, repo: Repository, raw: RawManifest, parsed: Parsed, flt: PlatformFilter
+    client: Registry, repo: Repository, raw: RawManifest, parsed: Parsed, flt: PlatformFilter
 ) -> str:
     """Why ``flt`` skips this single image, or "" when it passes (or names no platform)."""
     if not flt.active or parsed.kind == "index":
@@ -88,7 +88,7 @@ def passes(flt: PlatformFilter, platform: dict[str, str]) -> bool:
 
 
 def image_platform(
-    client: RegistryClient, repo: Repository, raw: RawManifest, parsed: Parsed
+    client: Registry, repo: Repository, raw: RawManifest, parsed: Parsed
 ) -> dict[str, str]:
     """``os``, ``architecture``, ``variant`` and ``os.version`` as far as the image says."""
     doc = json.loads(raw.body)
@@ -99,7 +99,7 @@ def image_platform(
 
 
 def created_times(
-    client: RegistryClient, repo: Repository, tags: Sequence[str], choice: PlatformFilter
+    client: Registry, repo: Repository, tags: Sequence[str], choice: PlatformFilter
 ) -> dict[str, datetime | str]:
     """When each tag's image was built, or why that cannot be read; reads run in parallel."""
     if not tags:
@@ -115,9 +115,7 @@ def created_times(
         return dict(zip(tags, ex.map(one, tags), strict=True))
 
 
-def image_created(
-    client: RegistryClient, repo: Repository, tag: str, choice: PlatformFilter
-) -> datetime:
+def image_created(client: Registry, repo: Repository, tag: str, choice: PlatformFilter) -> datetime:
     """The created time of the image ``tag`` names (for an index: see the module docstring)."""
     where = f"{repo}:{tag}"
     raw = retrying(lambda: client.get_manifest(repo, tag), what=f"GET {where}")
@@ -172,7 +170,7 @@ def _timestamp(text: str, where: str) -> datetime:
 
 
 def _config_facts(
-    client: RegistryClient, repo: Repository, raw: RawManifest, doc: dict[str, Any]
+    client: Registry, repo: Repository, raw: RawManifest, doc: dict[str, Any]
 ) -> dict[str, str]:
     """Platform fields and created time from the image's config blob, remembered by digest."""
     config = doc.get("config")
@@ -228,7 +226,7 @@ def _gate(digest: str) -> Iterator[None]:
                 _gates[digest] = (gate, users - 1)
 
 
-def _read_config(client: RegistryClient, repo: Repository, desc: Descriptor) -> bytes:
+def _read_config(client: Registry, repo: Repository, desc: Descriptor) -> bytes:
     """The config blob, capped and verified."""
     limit = defaults.CONFIG_BLOB_MAX
     if desc.size > limit:

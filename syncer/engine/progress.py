@@ -151,6 +151,22 @@ def bytes_line(done: int, skipped: int, total: int) -> tuple[float, str]:
     return share, text
 
 
+def _bytes_words(stats: Stats, elapsed: float, rate: int, skipped_images: int) -> str:
+    """``moved … in …s (…/s); … of … already there``, and what the bytes leave out.
+
+    A skipped image is settled by its manifest digest alone: its blobs are
+    never looked at, so they are in no byte count, and the line says so
+    rather than report ``0 B of 0 B`` for a no-op run over gigabytes.
+    """
+    parts = [f"moved {human_bytes(stats.bytes.done)} in {elapsed:.1f}s ({human_bytes(rate)}/s)"]
+    if stats.bytes.total or not skipped_images:
+        there, total = human_bytes(stats.bytes.skipped), human_bytes(stats.bytes.total)
+        parts.append(f"{there} of {total} already there")
+    if skipped_images:
+        parts.append(f"{skipped_images} skipped image{'s' * (skipped_images != 1)} not in bytes")
+    return "; ".join(parts)
+
+
 def summary(stats: Stats) -> str:
     """The human summary printed at the end of a run."""
     rep = stats.report()
@@ -160,9 +176,7 @@ def summary(stats: Stats) -> str:
         f"(of {img['total']})",
         f"blobs: {rep['blobs']['done'] - rep['blobs']['mounted']} copied, "
         f"{rep['blobs']['mounted']} mounted, {rep['blobs']['skipped']} already present",
-        f"moved {human_bytes(stats.bytes.done)} in {elapsed:.1f}s "
-        f"({human_bytes(rep['throughput_bytes_per_second'])}/s); "
-        f"{human_bytes(stats.bytes.skipped)} of {human_bytes(stats.bytes.total)} already there",
+        _bytes_words(stats, elapsed, rep["throughput_bytes_per_second"], img["skipped"]),
     ]
     failed = rep["failed"]
     if failed:

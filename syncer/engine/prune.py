@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 from syncer.engine.verify import Check, digest_of
 from syncer.errors import HTTPError, SyncerError, describe
@@ -105,7 +106,9 @@ class Deleter:
         """Delete one ``delete``-marked tag: the check comes back deleted, kept or failed."""
         ref = ImageRef.parse(check.dest)
         assert ref.tag is not None
-        client = self._pool.for_repo(ref.repo)
+        if ref.repo.is_layout:  # scope() gives an OCI layout no extras; deletes are for registries
+            return dataclasses.replace(check, prune="kept", reason="kept: a layout is not pruned")
+        client = cast(RegistryClient, self._pool.for_repo(ref.repo))
         try:
             if ref.repo.registry not in self._digest_only:
                 try:

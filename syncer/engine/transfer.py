@@ -30,7 +30,7 @@ from syncer.oci.manifest import Descriptor
 from syncer.oci.models import SizedBody
 from syncer.oci.reference import Repository
 from syncer.registry import deadline
-from syncer.registry.client import RegistryClient
+from syncer.registry.api import Registry
 from syncer.registry.retry import backoff_delay, retrying
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,8 @@ class BlobCopier:
 
     def __init__(
         self,
-        src: RegistryClient,
-        dst: RegistryClient,
+        src: Registry,
+        dst: Registry,
         *,
         on_bytes: Callable[[int], None] = ignore_bytes,
         stop: Callable[[], bool] = never,

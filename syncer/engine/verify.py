@@ -38,7 +38,7 @@ from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import PlatformFilter, filter_index, parse
 from syncer.oci.models import ManifestHead
 from syncer.oci.reference import ImageRef, Repository, server_tag
-from syncer.registry.client import RegistryClient
+from syncer.registry.api import Registry
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
 
@@ -145,7 +145,7 @@ def _compare(job: TagJob, pool: ClientPool, platforms: PlatformFilter) -> Check 
     return Check(status, row.source, row.dest, row.rule, want, got)
 
 
-def digest_of(client: RegistryClient, repo: Repository, reference: str, head: ManifestHead) -> str:
+def digest_of(client: Registry, repo: Repository, reference: str, head: ManifestHead) -> str:
     """The digest a HEAD reported, checked; a GET (hashed here) when it reported none."""
     if head.digest:
         digests.parse(head.digest, f"HEAD {repo}:{reference}: Docker-Content-Digest")
@@ -156,7 +156,7 @@ def digest_of(client: RegistryClient, repo: Repository, reference: str, head: Ma
 
 
 def _expected(
-    job: TagJob, src: RegistryClient, head: ManifestHead, platforms: PlatformFilter
+    job: TagJob, src: Registry, head: ManifestHead, platforms: PlatformFilter
 ) -> str | None:
     """The digest ``sync`` would put at the destination; None when it would copy nothing."""
     repo = job.source.repo
@@ -204,8 +204,8 @@ def list_rule(rule: Rule, pool: ClientPool) -> Listing:
 
 def scope(rule: Rule, dest: Destination) -> Callable[[str], bool] | None:
     """Whether a destination tag is within ``rule``'s scope; None when the rule has none."""
-    if rule.kind not in ("all", "regex") or dest.tags or dest.digest:
-        return None
+    if rule.kind not in ("all", "regex") or dest.tags or dest.digest or dest.repo.is_layout:
+        return None  # an OCI layout on disk is written by sync alone: never pruned
     return lambda tag: rule.matches(tag) and rule.filters.check(tag) is None
 
 

@@ -22,7 +22,7 @@ from redbeat import RedBeatSchedulerEntry
 from syncer import defaults
 from syncer.errors import ConfigError
 from syncer.fleet.broker import celery_app
-from syncer.fleet.protocol import keys, settings
+from syncer.fleet.protocol import keys, redisclient, settings
 from syncer.fleet.schedules import Schedule
 
 #: The scheduler class ``celery beat -S`` loads.
@@ -34,8 +34,9 @@ def beat_config(url: str) -> dict[str, Any]:
     """The Celery settings of redbeat, for the beat and for whoever writes its entries."""
     return {
         "redbeat_redis_url": url,
-        # Stated, so redbeat neither borrows the broker's transport options nor warns.
-        "redbeat_redis_options": {},
+        # Stated, so redbeat neither borrows the broker's transport options nor
+        # warns: the one client policy of fleet/protocol/redisclient.py.
+        "redbeat_redis_options": redisclient.client_options(),
         "redbeat_key_prefix": keys.redbeat_prefix(),
         "redbeat_lock_timeout": defaults.BEAT_LOCK_TIMEOUT,
         "beat_max_loop_interval": defaults.BEAT_MAX_INTERVAL,

@@ -40,7 +40,7 @@ import redis
 from kombu.transport import redis as kombu_redis
 
 from syncer.defaults import TAG_BATCH
-from syncer.fleet.protocol import keys, settings
+from syncer.fleet.protocol import keys, redisclient, settings
 from syncer.fleet.state.guard import best_effort
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,13 @@ class Channel(kombu_redis.Channel):
                 _stranded.discard(tag)
         if tags:
             log.warning("requeued %d message(s) stranded by a lost Redis connection", len(tags))
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        # kombu passes the timeouts of transport_options() but no retry: add
+        # the one policy, or redis-py's default (10 retries) applies.
+        params = super()._connparams(asynchronous)  # type: ignore[no-untyped-call]
+        params["retry"] = redisclient.retry()
+        return params
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:

@@ -13,7 +13,9 @@ Tasks are sent by their stable names through a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -77,15 +79,18 @@ def submit(
     *,
     source: str = "",
     ttl: int = defaults.PLAN_TTL,
+    meta: Mapping[str, Any] | None = None,
     prune: int | None = None,
 ) -> str:
     """Create a plan, enqueue its first tasks, and return the plan id.
 
+    ``meta`` is added to the plan's record (a schedule's name, ``retry_of``).
     With ``prune`` (``--prune-max``), each repo-wide or regex rule also gets a
     ``verify_rule`` task that deletes its extra tags (:mod:`syncer.fleet.verifyplan`).
     """
     plans = PlanStore(client, ttl)
-    meta = {
+    record = {
+        **(meta or {}),
         "source": source,
         "rules": len(config.rules),
         "force": options.force,
@@ -94,24 +99,21 @@ def submit(
         **plan_meta(options.referrers, options.referrer_types, rule_policies(config.rules)),
         **({"prune_max": prune} if prune is not None else {}),
     }
-    plan = plans.create(meta)
-    # rules_pending starts at one for the planner itself, so the plan cannot look
-    # finished while tasks are still being enqueued.
     expanding = [r for r in config.rules if r.kind in ("all", "regex")]
-    plans.bump(plan, rules_pending=len(expanding) + 1)
+    listed = [r for r in config.rules if r.kind not in ("all", "regex")]
+    jobs = unique_jobs([job for rule in listed for job in explicit_jobs(rule)])
+    failed = sum(len(bad.destinations) for bad in config.broken)
+    # The record counts the images planned here (the expansions add theirs),
+    # and rules_pending counts one more, for the planner itself, so the plan
+    # cannot look finished while tasks are still being enqueued.
+    plan = plans.create(record, images=len(jobs) + failed, rules_pending=len(expanding) + 1)
     if prune is not None:
         send_prunes(config, client, dispatcher, plan, ttl)
-    jobs = []
-    for rule in config.rules:
-        if rule.kind in ("all", "regex"):
-            send(dispatcher, ExpandRule(plan, rule.to_dict()))
-        else:
-            jobs.extend(explicit_jobs(rule))
-    jobs = unique_jobs(jobs)
+    for rule in expanding:
+        send(dispatcher, ExpandRule(plan, rule.to_dict()))
     fan_out(dispatcher, plan, jobs)
-    failed = _record_broken(plans, plan, config)
-    total = len(jobs) + failed
-    plans.bump(plan, tags_total=total, rules_pending=-1)
+    _record_broken(plans, plan, config)
+    plans.bump(plan, rules_pending=-1)
     log.info(
         "plan %s: %d image(s) and %d expansion task(s) enqueued, %d image(s) failed",
         plan,
@@ -122,12 +124,9 @@ def submit(
     return plan
 
 
-def _record_broken(plans: PlanStore, plan: str, config: SyncConfig) -> int:
-    """Record each broken entry's images as failed in the plan; return how many."""
-    count = 0
+def _record_broken(plans: PlanStore, plan: str, config: SyncConfig) -> None:
+    """Record each broken entry's images as failed in the plan."""
     for bad in config.broken:
         log.error("failed %s: %s", bad.key, bad.reason)
         for written in bad.destinations:
             plans.record(plan, ImageResult(bad.key, written, "failed", bad.reason, rule=bad.key))
-            count += 1
-    return count

@@ -6,7 +6,9 @@ entry (:mod:`syncer.fleet.beat`); ``syncer beat`` sends ``syncer.run_schedule``
 when it is due, and a worker runs :func:`start`, as ``syncer schedule run``
 does. :func:`start` plans through the same :func:`syncer.fleet.planner.submit` as
 ``syncer plan``, unless the schedule's previous plan still runs: then it
-records a skip. Credentials stay in the workers' own auth files.
+records a skip. A previous plan Redis lost (``fleet/state/liveness.py``) does not
+run: the tick records the loss and plans afresh. Credentials stay in the
+workers' own auth files.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from syncer.defaults import PLAN_TTL, SCHEDULE_STARTING_TTL
 from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import keys
+from syncer.fleet.state import liveness
 from syncer.fleet.state.guard import text
 from syncer.fleet.state.plans import PlanStore
 from syncer.oci.manifest import PlatformFilter
@@ -137,6 +140,10 @@ class Runs:
     runs: int = 0
     skips: int = 0
     last_skip: float | None = None
+    #: Plans of this schedule Redis lost, the last of them, and why.
+    lost: int = 0
+    last_lost: str = ""
+    lost_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +209,9 @@ class ScheduleStore:
             runs=int(raw.get("runs") or 0),
             skips=int(raw.get("skips") or 0),
             last_skip=float(raw["last_skip"]) if raw.get("last_skip") else None,
+            lost=int(raw.get("lost") or 0),
+            last_lost=raw.get("last_lost", ""),
+            lost_reason=raw.get("lost_reason", ""),
         )
 
     def record_start(self, name: str, plan: str, when: float) -> None:
@@ -210,6 +220,16 @@ class ScheduleStore:
         pipe = self.redis.pipeline()
         pipe.hset(key, mapping={"last_run": repr(when), "last_plan": plan})
         pipe.hincrby(key, "runs", 1)
+        pipe.execute()
+
+    def record_lost(self, name: str, plan: str, why: str) -> None:
+        """The schedule's last plan was lost (counted once per plan)."""
+        key = keys.schedule_runs(name)
+        if self.redis.hget(key, "last_lost") in (plan, plan.encode()):
+            return
+        pipe = self.redis.pipeline()
+        pipe.hset(key, mapping={"last_lost": plan, "lost_reason": why})
+        pipe.hincrby(key, "lost", 1)
         pipe.execute()
 
     def record_skip(self, name: str, when: float) -> None:
@@ -239,7 +259,7 @@ def start(client: redis.Redis, name: str, dispatcher: Any, *, manual: bool = Fal
         store.record_skip(name, time.time())
         return Outcome(skipped="another start of this schedule is under way")
     try:
-        running = _still_running(client, store.runs(name).last_plan)
+        running = _still_running(client, store, name)
         if running:
             store.record_skip(name, time.time())
             return Outcome(skipped=f"plan {running} still runs")
@@ -250,8 +270,8 @@ def start(client: redis.Redis, name: str, dispatcher: Any, *, manual: bool = Fal
             dispatcher,
             source=f"schedule {name} ({schedule.source})",
             ttl=schedule.ttl,
+            meta={"schedule": name},
         )
-        PlanStore(client, schedule.ttl).update_meta(plan, schedule=name)
         store.record_start(name, plan, time.time())
         return Outcome(plan=plan)
     finally:
@@ -259,11 +279,27 @@ def start(client: redis.Redis, name: str, dispatcher: Any, *, manual: bool = Fal
             client.delete(keys.schedule_starting(name))
 
 
-def _still_running(client: redis.Redis, plan: str) -> str:
-    """``plan`` if it is known, not cancelled and not finished; else ""."""
+def _still_running(client: redis.Redis, store: ScheduleStore, name: str) -> str:
+    """The schedule's last plan if it is known, not cancelled, not finished and not lost; else "".
+
+    A lost one is recorded as such, and cancelled if Redis still has its
+    record, so its stray tasks stop.
+    """
+    plan = store.runs(name).last_plan
     if not plan:
         return ""
     plans = PlanStore(client)
-    if plans.standing(plan) != "live" or plans.finished(plan):
+    standing = plans.standing(plan)
+    if standing == "cancelled":
         return ""
-    return plan
+    if standing == "unknown":
+        why = liveness.why_missing(client, plan)
+        if why:
+            store.record_lost(name, plan, why)
+        return ""
+    status = plans.status(plan, results=False)
+    if status.lost:
+        store.record_lost(name, plan, status.lost)
+        plans.cancel(plan)
+        return ""
+    return "" if status.finished else plan

@@ -5,6 +5,14 @@ The grammar follows distribution's ``reference`` package
 the first path component is a registry host when it contains ``.`` or ``:``
 or is ``localhost``; otherwise the reference is on Docker Hub, where
 single-component names live under ``library/``.
+
+An OCI image layout directory or an OCI archive is named with skopeo's
+transport names, ``oci:/abs/dir`` and ``oci-archive:/abs/file.tar``: a
+:class:`Repository` whose ``registry`` is the transport and whose ``path`` is
+the file-system path. As in skopeo (containers/image ``oci/layout``), the
+first ``:`` after the transport ends the path, so ``oci:/mnt/usb/proxy:v1``
+is tag ``v1`` of the layout ``/mnt/usb/proxy``; a layout path therefore never
+holds ``:``, nor ``@`` (which starts a digest) nor ``,`` (which lists tags).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from syncer.errors import BadNameError, ConfigError
+from syncer.text import shown
 
 DOCKER_HUB = "docker.io"
 # Docker Hub's registry API is not served at docker.io itself.
@@ -29,8 +38,38 @@ _HOST = re.compile(
 )
 # ASCII only, like distribution's grammar (Python's \w would admit Unicode).
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+#: Characters of a bad tag a message shows: a valid one is at most 128.
+TAG_SHOWN = 130
 _DIGEST = re.compile(r"(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)")
 _DIGEST_HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+#: skopeo's transport names: an OCI image layout directory, and a tar of one.
+LAYOUT = "oci"
+ARCHIVE = "oci-archive"
+LAYOUT_TRANSPORTS = (LAYOUT, ARCHIVE)
+_MAX_LAYOUT_PATH = 1024
+_NOT_IN_LAYOUT_PATH = frozenset(":@,\\")
+
+
+def split_transport(text: str) -> tuple[str, str]:
+    """``("oci:", "/dir:tag")`` for a layout or archive reference; ``("", text)`` otherwise."""
+    for transport in LAYOUT_TRANSPORTS:
+        if text.startswith(transport + ":"):
+            return transport + ":", text[len(transport) + 1 :]
+    return "", text
+
+
+def layout_path(path: str, text: str) -> str:
+    """Return ``path`` if it is an absolute, normalised path a layout may live at."""
+    where = f"invalid layout path in {shown(text)!r}"
+    if not path.startswith("/") or path == "/" or len(path) > _MAX_LAYOUT_PATH:
+        raise ConfigError(f"{where}: the path must be absolute, below /, and short")
+    bad = sorted({ch for ch in path if ch in _NOT_IN_LAYOUT_PATH or not ch.isprintable()})
+    if bad:
+        raise ConfigError(f"{where}: {shown(''.join(bad))!r} cannot appear in a layout path")
+    if any(part in ("", ".", "..") for part in path[1:].split("/")):
+        raise ConfigError(f"{where}: no empty, '.' or '..' components, no trailing '/'")
+    return path
 
 
 def validate_digest(digest: str) -> str:
@@ -54,10 +93,9 @@ def validate_tag(tag: str) -> str:
     return tag
 
 
-def escape(text: str, limit: int = 100) -> str:
-    """``text`` safe for a terminal or log: control and non-ASCII characters escaped, clipped."""
-    clipped = text[:limit].encode("unicode_escape").decode("ascii")
-    return clipped + ("..." if len(text) > limit else "")
+def shown_tag(tag: str) -> str:
+    """A tag a server listed, for a message: escaped, and clipped past a valid tag's length."""
+    return shown(tag, TAG_SHOWN)
 
 
 def server_tag(tag: str, repo: Repository) -> str:
@@ -67,7 +105,8 @@ def server_tag(tag: str, repo: Repository) -> str:
     :class:`BadNameError` whose message carries the tag escaped.
     """
     if not TAG_RE.fullmatch(tag):
-        raise BadNameError(f'{repo}: the registry listed an invalid tag "{escape(tag)}"; skipped')
+        bad = shown_tag(tag)
+        raise BadNameError(f'{repo}: the registry listed an invalid tag "{bad}"; skipped')
     return tag
 
 
@@ -95,9 +134,12 @@ class Repository:
 
     @classmethod
     def parse(cls, text: str) -> Repository:
-        """Parse ``[registry/]path`` with Docker Hub normalisation."""
+        """Parse ``[registry/]path`` with Docker Hub normalisation, or ``oci:/dir``."""
         if not text or text != text.strip():
             raise ConfigError(f"invalid repository {text!r}")
+        transport, local = split_transport(text)
+        if transport:
+            return cls(transport[:-1], layout_path(local, text))
         parts = text.split("/")
         if len(parts) > 1 and _is_host(parts[0]):
             registry, rest = parts[0], parts[1:]
@@ -121,6 +163,11 @@ class Repository:
         return cls(registry, path)
 
     @property
+    def is_layout(self) -> bool:
+        """Whether this names an OCI image layout or archive on disk, not a registry."""
+        return self.registry in LAYOUT_TRANSPORTS
+
+    @property
     def api_host(self) -> str:
         """The host that serves the registry API."""
         return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
@@ -131,6 +178,8 @@ class Repository:
         return self.path.rsplit("/", 1)[-1]
 
     def __str__(self) -> str:
+        if self.is_layout:
+            return f"{self.registry}:{self.path}"
         return f"{self.registry}/{self.path}"
 
     # URL paths, relative to the registry's base URL (spec: "Endpoints").

@@ -19,8 +19,8 @@ from syncer.oci import digests, mediatypes
 from syncer.oci.models import RawManifest
 from syncer.oci.reference import Repository
 from syncer.registry import transport
-from syncer.registry.client import RegistryClient
-from syncer.registry.connection import pull_scope
+from syncer.registry.api import Registry
+from syncer.registry.connection import RegistryConnection, pull_scope
 
 #: The descriptor fields a referrers index keeps (spec: "Listing Referrers").
 _KEPT = ("mediaType", "digest", "size", "artifactType", "annotations")
@@ -83,13 +83,17 @@ def _entries(body: bytes, where: str) -> list[ReferrerEntry]:
 
 
 def list_api(
-    client: RegistryClient, repo: Repository, digest: str, artifact_type: str = ""
+    client: Registry, repo: Repository, digest: str, artifact_type: str = ""
 ) -> list[ReferrerEntry] | None:
     """The referrers API's list for ``digest``; None when the registry has no API (404).
 
     ``artifact_type`` is a hint the registry may ignore, so callers filter again.
     """
     digests.parse(digest, f"referrers of {repo}")  # before it reaches a URL
+    if not isinstance(client, RegistryConnection):
+        # An OCI image layout has no referrers API: its referrers are listed
+        # by the tag schema (a ``sha256-<hex>`` tag in index.json).
+        return None
     what = f"GET referrers {repo}@{digest}"
     resp = client.request(
         "GET",
@@ -108,7 +112,7 @@ def list_api(
 
 
 def read_fallback(
-    client: RegistryClient, repo: Repository, digest: str
+    client: Registry, repo: Repository, digest: str
 ) -> tuple[RawManifest | None, list[ReferrerEntry]]:
     """The fallback index of ``digest`` and its entries; ``(None, [])`` when there is none."""
     tag = fallback_tag(digest)
@@ -138,7 +142,7 @@ def merged_index(current: list[ReferrerEntry], adding: list[ReferrerEntry]) -> b
 
 
 def write_fallback(
-    client: RegistryClient, repo: Repository, digest: str, adding: list[ReferrerEntry]
+    client: Registry, repo: Repository, digest: str, adding: list[ReferrerEntry]
 ) -> bool:
     """Add ``adding`` to the fallback index of ``digest`` at ``repo``; True if it was written."""
     _, current = read_fallback(client, repo, digest)

@@ -5,7 +5,7 @@ with the spec's ``errors[]`` codes (read from at most
 :data:`defaults.MAX_ERROR_BODY` bytes, once) or the code the status implies;
 :func:`refuse_redirect` makes a redirect we chose not to follow permanent;
 :func:`retry_after` reads ``Retry-After``. Server text reaches messages
-clipped and printable (:func:`urls.clip`).
+clipped and escaped (:func:`syncer.text.shown`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ from syncer.errors import (
     ServerError,
 )
 from syncer.registry.transport import drain
-from syncer.registry.urls import clip, shown_host, strip_query
+from syncer.registry.urls import shown_host, strip_query
+from syncer.text import shown
+
+#: Bytes of a non-JSON error body decoded for a message: twice what a message
+#: shows, so folding runs of whitespace still leaves a full line of context.
+_BODY_SHOWN = 600
 
 
 def check(resp: requests.Response, what: str) -> requests.Response:
@@ -124,7 +129,7 @@ def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]
     if not isinstance(errs, list):
         return []
     return [
-        {"code": clip(str(e.get("code", ""))), "message": clip(str(e.get("message", "")))}
+        {"code": shown(str(e.get("code", ""))), "message": shown(str(e.get("message", "")))}
         for e in errs[: defaults.MAX_ERRORS_KEPT]
         if isinstance(e, dict)
     ]
@@ -133,5 +138,5 @@ def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]
 def _sanitised_body(resp: requests.Response, body: bytes) -> str:
     if resp.request.method == "HEAD":
         return ""
-    text = body[: defaults.MAX_BODY_IN_MESSAGE * 2].decode("utf-8", "replace")
-    return clip(" ".join(text.split()))
+    text = body[:_BODY_SHOWN].decode("utf-8", "replace")
+    return shown(" ".join(text.split()))

@@ -10,7 +10,6 @@ cut the connection, the error says which deadline did it.
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
 import time
 import urllib.request
@@ -31,7 +30,8 @@ from syncer.errors import (
 )
 from syncer.oci.models import SizedBody
 from syncer.registry import deadline
-from syncer.registry.urls import clip, origin, strip_query
+from syncer.registry.urls import is_loopback, origin, strip_query
+from syncer.text import shown
 
 
 def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
@@ -45,7 +45,29 @@ def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> request
 
 
 class _Session(requests.Session):
-    """A session whose redirects never carry a credential to another origin."""
+    """A session whose redirects never carry a credential to another origin,
+    and that never sends a loopback request through a proxy."""
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        """requests' settings, without the environment's proxy for a loopback URL.
+
+        Go's ``http.ProxyFromEnvironment``, which image-syncer uses, never
+        proxies localhost or a loopback address, whatever ``$HTTP_PROXY`` says;
+        requests would send them to the proxy unless ``$NO_PROXY`` lists them.
+        """
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if is_loopback(_text(url)):
+            settings["proxies"] = {}
+        return settings
+
+    def rebuild_proxies(self, prepared_request: requests.PreparedRequest, proxies: Any) -> Any:
+        """A redirect's proxies; none for a loopback target (see above)."""
+        if is_loopback(prepared_request.url or ""):
+            return {}
+        # requests' stubs leave this method untyped.
+        return super().rebuild_proxies(prepared_request, proxies)  # type: ignore[no-untyped-call]
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
@@ -55,6 +77,10 @@ class _Session(requests.Session):
         # ~/.netrc for the new URL; a credential belongs to exactly one origin.
         if origin(response.request.url or "") != origin(prepared_request.url or ""):
             prepared_request.headers.pop("Authorization", None)
+
+
+def _text(url: str | bytes | None) -> str:
+    return url.decode("ascii", "replace") if isinstance(url, bytes) else url or ""
 
 
 def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -101,14 +127,9 @@ def new_session(pool_size: int = defaults.PROC) -> requests.Session:
         # the environment, yet it would re-read it on every request (about 8%
         # of a cold sync's CPU). This also keeps ~/.netrc credentials from ever
         # reaching a registry. The CA bundle variables are honoured by the
-        # client itself (see ca_bundle()).
+        # client itself (see syncer.registry.trust).
         session.trust_env = False
     return session
-
-
-def ca_bundle() -> str | bool:
-    """``verify=`` for a verified connection: requests' CA bundle variables, else the default."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 def _version() -> str:
@@ -240,7 +261,7 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
         raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
     except OSError as exc:  # urllib3 can surface raw socket errors mid-body
         watch.check(exc)
-        raise TransportError(f"reading {strip_query(resp.url)}: {clip(str(exc))}") from exc
+        raise TransportError(f"reading {strip_query(resp.url)}: {shown(str(exc))}") from exc
     finally:
         watch.end()
 
@@ -361,4 +382,4 @@ def _short(exc: BaseException) -> str:
     # urllib3 messages embed the whole pool repr; keep the informative tail.
     if "Caused by" in text:
         text = text.split("Caused by", 1)[1].strip(" ()'\"")
-    return clip(text)
+    return shown(text)

@@ -1,23 +1,16 @@
 """What of a server's URLs and text may be shown, and where credentials belong.
 
-Server text reaches a message clipped and printable; a URL reaches one
+Server text reaches a message through :func:`syncer.text.shown`; a URL reaches one
 without its query (upload state, pre-signed credentials) and without user
 info; :func:`origin` is what credentials are bound to.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
-from syncer import defaults
-
-
-def clip(text: str) -> str:
-    """Server text for a message: non-printables as ``?``, at most 300 characters."""
-    printable = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(printable) > defaults.MAX_BODY_IN_MESSAGE:
-        return printable[: defaults.MAX_BODY_IN_MESSAGE] + "…"
-    return printable
+from syncer.text import shown
 
 
 def strip_query(url: str) -> str:
@@ -43,4 +36,15 @@ def origin(url: str) -> tuple[str, str, int]:
 
 def shown_host(url: str) -> str:
     """``host[:port]`` of ``url`` for a message: no user info, nothing unprintable."""
-    return clip(urlsplit(url).netloc.rpartition("@")[2])
+    return shown(urlsplit(url).netloc.rpartition("@")[2])
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` names localhost or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from tests.support.binaries import require_binary
+from tests.support.k8s import K8S, by_kind, env, kustomization, manifests
 
 ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "deploy" / "k8s"
 
 
 def _compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -51,6 +51,19 @@ def test_redis_persists(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
     assert "--appendonly" in redis["command"] and "yes" in redis["command"]
     assert any(str(v).split(":")[1] == "/data" for v in redis["volumes"])
+    _never_evicts(redis["command"])
+
+
+def _never_evicts(argv: list[str]) -> None:
+    """Redis runs with maxmemory-policy noeviction: evicted keys are lost tasks and plans."""
+    at = argv.index("--maxmemory-policy")
+    assert argv[at + 1] == "noeviction", argv
+
+
+def test_k8s_redis_persists_and_never_evicts() -> None:
+    [redis] = _by_kind("Deployment")["syncer-redis"]["spec"]["template"]["spec"]["containers"]
+    assert "--appendonly" in redis["args"]
+    _never_evicts(redis["args"])
 
 
 def test_worker_is_scalable(compose: dict[str, Any]) -> None:
@@ -80,18 +93,11 @@ def test_demo_registries_only_in_demo_profile(compose: dict[str, Any]) -> None:
 
 
 def _k8s_docs() -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted(K8S.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        for doc in yaml.safe_load_all(path.read_text()):
-            assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"], path
-            docs.append(doc)
-    return docs
+    return [doc for _, doc in manifests()]
 
 
 def _by_kind(kind: str) -> dict[str, dict[str, Any]]:
-    return {d["metadata"]["name"]: d for d in _k8s_docs() if d["kind"] == kind}
+    return by_kind(_k8s_docs(), kind)
 
 
 def test_k8s_has_every_component() -> None:
@@ -100,16 +106,19 @@ def test_k8s_has_every_component() -> None:
         ("Deployment", "syncer-worker"),
         ("Deployment", "syncer-redis"),
         ("Deployment", "syncer-flower"),
-        ("Secret", "syncer-auth"),
+        ("Deployment", "syncer-beat"),
+        ("Deployment", "syncer-metrics"),
+        ("CronJob", "syncer-plan"),
         ("ConfigMap", "syncer-config"),
+        ("ConfigMap", "syncer-images"),
         ("Service", "syncer-redis"),
+        ("NetworkPolicy", "syncer-redis"),
     } <= kinds
 
 
 def test_k8s_kustomization_lists_every_manifest() -> None:
-    kust = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
-    assert set(kust["resources"]) == files
+    files = {str(p.relative_to(K8S)) for p in K8S.rglob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization()["resources"]) == files
 
 
 def test_k8s_selectors_match_templates_and_services() -> None:
@@ -128,22 +137,24 @@ def test_k8s_selectors_match_templates_and_services() -> None:
         ), name
 
 
-def test_k8s_worker_reads_auth_from_secret_and_config_from_configmap() -> None:
+def test_k8s_worker_reads_auth_from_its_secret_read_only() -> None:
     worker = _by_kind("Deployment")["syncer-worker"]["spec"]["template"]["spec"]
-    secrets = {v["secret"]["secretName"] for v in worker["volumes"] if "secret" in v}
-    assert secrets == {"syncer-auth"} and "syncer-auth" in _by_kind("Secret")
+    secrets = {v["name"]: v["secret"]["secretName"] for v in worker["volumes"] if "secret" in v}
+    assert set(secrets.values()) == {"syncer-auth"}
     container = worker["containers"][0]
-    refs = {e["configMapRef"]["name"] for e in container["envFrom"] if "configMapRef" in e}
-    assert refs <= set(_by_kind("ConfigMap"))
-    assert all(m.get("readOnly") for m in container["volumeMounts"])
-    config = _by_kind("ConfigMap")["syncer-config"]["data"]
-    assert config["SYNCER_REDIS_URL"].startswith("redis://syncer-redis:")
+    auth = next(m for m in container["volumeMounts"] if m["name"] in secrets)
+    assert auth["readOnly"] and "subPath" not in auth, "a subPath mount is never updated"
+    path = env(container)["SYNCER_AUTH_FILE"]["value"]
+    assert path.startswith(auth["mountPath"] + "/")
 
 
 def test_k8s_flower_requires_basic_auth() -> None:
     flower = _by_kind("Deployment")["syncer-flower"]["spec"]["template"]["spec"]
-    refs = {e["secretRef"]["name"] for e in flower["containers"][0]["envFrom"] if "secretRef" in e}
-    assert refs and all("FLOWER_BASIC_AUTH" in _by_kind("Secret")[r]["stringData"] for r in refs)
+    login = env(flower["containers"][0])["FLOWER_BASIC_AUTH"]
+    assert login["valueFrom"]["secretKeyRef"] == {
+        "name": "syncer-flower",
+        "key": "FLOWER_BASIC_AUTH",
+    }
 
 
 def test_compose_runs_one_beat_without_credentials(compose: dict[str, Any]) -> None:
@@ -158,4 +169,5 @@ def test_k8s_runs_one_beat_recreated_without_credentials() -> None:
     assert beat["replicas"] == 1 and beat["strategy"] == {"type": "Recreate"}
     pod = beat["template"]["spec"]
     assert [c["args"] for c in pod["containers"]] == [["beat"]]
-    assert "volumes" not in pod
+    assert not [v for v in pod.get("volumes", []) if "secret" in v]
+    assert "SYNCER_AUTH_FILE" not in env(pod["containers"][0])

@@ -1,9 +1,9 @@
 """The README's deployment paths point at files that exist and load.
 
 ``docker compose run --rm cli plan /config/images.yaml`` mounts ``deploy/``
-at ``/config``; the Kubernetes planner Job mounts the ConfigMap's
-``images.yaml`` at the same place. Both files must load as the planner
-loads a positional config file.
+at ``/config``; the Kubernetes planner (Jobs made from the ``syncer-plan``
+CronJob) mounts the ConfigMap's ``images.yaml`` at the same place. Both
+files must load as the planner loads a positional config file.
 """
 
 from __future__ import annotations
@@ -32,15 +32,17 @@ def test_the_compose_example_images_file_loads_as_a_positional_config() -> None:
     assert not config.auth
 
 
-def test_the_k8s_planner_job_runs_the_configmap_rules(tmp_path: Path) -> None:
-    job = _doc("jobs/plan.yaml")
-    pod = job["spec"]["template"]["spec"]
+def test_the_k8s_planner_runs_the_configmap_rules(tmp_path: Path) -> None:
+    cronjob = _doc("planner.yaml")
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["args"][:2] == ["plan", "/config/images.yaml"]
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/config")
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
-    configmap = _doc("configmap.yaml")
-    assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+    configmaps = {
+        d["metadata"]["name"]: d for d in yaml.safe_load_all((K8S / "configmap.yaml").read_text())
+    }
+    configmap = configmaps[volume["configMap"]["name"]]
     key = volume["configMap"]["items"][0]
     assert key["path"] == "images.yaml"
     rules = tmp_path / "images.yaml"

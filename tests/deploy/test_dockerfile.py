@@ -19,6 +19,7 @@ from tests.support.dockerfile import (
     Copy,
     build_context,
     copies,
+    env,
     installed_from,
     instructions,
     pip_install,
@@ -72,6 +73,13 @@ def test_runs_the_installed_package_not_a_source_copy() -> None:
     assert instructions()[-2:] == [("ENTRYPOINT", '["syncer"]'), ("CMD", '["worker"]')]
 
 
+def test_metrics_listen_on_every_address_of_the_container() -> None:
+    # Prometheus scrapes a worker or `syncer metrics` on the pod's address, not
+    # loopback; tests/fleet/test_metrics_addr.py runs a worker with this value.
+    assert env()["SYNCER_METRICS_ADDR"] == "0.0.0.0"
+    assert env()["SYNCER_AUTH_FILE"] == "/etc/syncer/auth.yaml"
+
+
 def test_dockerignore_keeps_what_the_dockerfile_copies() -> None:
     patterns = [
         line.strip()
@@ -95,7 +103,10 @@ def test_reader_handles_flags_stages_continuations_and_absolute_targets(tmp_path
         "COPY syncer /opt/src/syncer\n"
         "COPY workers ./workers\n"
         "RUN apt-get update; pip install --no-cache-dir /opt/src && rm -rf /opt/src\n"
+        "ENV A=1 B='two words'\n"
+        "ENV LEGACY value with spaces\n"
     )
+    assert env(dockerfile) == {"A": "1", "B": "two words", "LEGACY": "value with spaces"}
     assert copies(dockerfile) == [
         Copy(("pyproject.toml", "README.md"), "/opt/src/"),
         Copy(("syncer",), "/opt/src/syncer"),

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from tests.deploy.test_deploy_files import _by_kind, _compose, compose, compose_env  # noqa: F401
+from tests.support.dockerfile import env as image_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,5 +62,10 @@ def test_k8s_pods_announce_the_port_they_serve_metrics_on() -> None:
         port = _flag(container["args"], flag)
         assert notes["prometheus.io/scrape"] == "true" and notes["prometheus.io/port"] == port
         assert [p["containerPort"] for p in container["ports"]] == [int(port)]
+    # Both listen on the pod's address: the image's environment says so for the
+    # worker (tests/fleet/test_metrics_addr.py), the flag for `syncer metrics`.
     worker = _by_kind("Deployment")["syncer-worker"]["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "SYNCER_METRICS_ADDR", "value": "0.0.0.0"} in worker["env"]
+    assert image_env()["SYNCER_METRICS_ADDR"] == "0.0.0.0"
+    assert "SYNCER_METRICS_ADDR" not in {e["name"] for e in worker["env"]}
+    gauges = _by_kind("Deployment")["syncer-metrics"]["spec"]["template"]["spec"]["containers"][0]
+    assert _flag(gauges["args"], "--addr") == "0.0.0.0"

@@ -9,7 +9,6 @@ reason, and its counters must add up.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,13 @@ import redis
 
 from lab.images import build_image_set
 from syncer.fleet.state.plans import PlanStatus, PlanStore
-from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced, wait_for
+from tests.support.faults import assert_settled, mirror, restart_redis, verify_synced
 from tests.support.processes import RedisProcess, WorkerPool, fleet_env, run_cli
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, seed_apps, write_json
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -31,15 +31,11 @@ SETTLE = 25.0
 
 
 def _follow(store: PlanStore, plan: str, timeout: float) -> PlanStatus:
-    deadline = time.monotonic() + timeout
-    while True:
+    def ended() -> PlanStatus | None:
         status = store.status(plan)
-        if status.finished:
-            return status
-        assert time.monotonic() < deadline, (
-            f"plan still running {timeout:.0f}s after the restart: {status.counters}"
-        )
-        time.sleep(0.5)
+        return status if status.finished else None
+
+    return wait_for("the plan to end after the restart", ended, timeout, interval=0.5)
 
 
 def test_plan_caught_by_a_redis_restart_still_finishes(

@@ -26,11 +26,11 @@ from syncer.engine.options import SyncOptions
 from syncer.engine.progress import Stats
 from tests.support.chaos import ChaosProxy
 from tests.support.faultproxy import Recorded
-from tests.support.faults import wait_for
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, write_json
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 

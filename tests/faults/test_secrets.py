@@ -51,6 +51,7 @@ from tests.support.scenario import (
     write_json,
 )
 from tests.support.verify import RegistryReader
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -62,15 +63,18 @@ def _forms(user: str, password: str) -> list[str]:
 
 def _settled_tasks(flower: FlowerProcess, timeout: float = 30.0) -> dict[str, object]:
     """Flower's ``/api/tasks`` once every task it knows has ended."""
-    deadline = time.monotonic() + timeout
-    while True:
+    last: list[dict[str, dict[str, object]]] = [{}]
+
+    def settled() -> dict[str, object] | None:
         resp = flower.get("/api/tasks")
         assert resp.status_code == 200, resp.text
-        tasks = resp.json()
-        if tasks and all(t.get("state") in ("SUCCESS", "FAILURE") for t in tasks.values()):
-            return tasks  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, f"flower never settled: {json.dumps(tasks)[:2000]}"
-        time.sleep(0.5)
+        last[0] = tasks = resp.json()
+        done = tasks and all(t.get("state") in ("SUCCESS", "FAILURE") for t in tasks.values())
+        return dict(tasks) if done else None
+
+    return wait_for(
+        lambda: f"flower to settle: {json.dumps(last[0])[:2000]}", settled, timeout, 0.5
+    )
 
 
 def test_no_secret_anywhere_after_errors_and_retries(

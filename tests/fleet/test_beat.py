@@ -229,3 +229,45 @@ def test_retry_failed_replans_exactly_the_failed_images(
     history: list[dict[str, Any]] = syncer_cli("plans", "--output", "json").json  # type: ignore[assignment]
     assert [p["plan"] for p in history] == [retry.json["plan"], first.json["plan"]]
     assert (history[0]["synced"], history[0]["failed"]) == (1, 1)
+
+
+def test_a_schedules_file_comes_back_to_a_redis_that_lost_everything(
+    source: LabRegistry,
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    redis_server: str,
+    redis_client: redis.Redis,
+    fleet_home: Path,
+) -> None:
+    image_set = build_image_set(24, repos=1, tags_per_repo=1, large_layer_size=0)
+    [image] = seed(source, [image_set.get("lab/app0", "v1")])
+    auth = write_json(fleet_home / "auth.json", insecure(source.host, dest.host))
+    write_json(fleet_home / "images.json", {f"{source.host}/lab/app0:v1": f"{dest.host}/m/app0"})
+    schedules = write_json(
+        fleet_home / "schedules.json",
+        {"schedules": {"filed": {"images": "images.json", "every": "5s"}}},
+    )
+    workers(1, auth=auth, concurrency=2)
+    argv = [sys.executable, "-m", "syncer", "beat", "--schedules", str(schedules)]
+    beat = ManagedProcess("beat", argv, fleet_env(redis_server, fleet_home), fleet_home / "b.log")
+    beat.start()
+    try:
+        beat.wait_for_log(r"schedules from .*: added filed")
+        _wait_for("a first plan", lambda: _listing(syncer_cli, "filed")["runs"] >= 1, 30)
+        redis_client.flushdb()  # restarted without persistence: schedules, entries, plans gone
+        lost = time.monotonic()
+        _wait_for(
+            "the schedule back", lambda: redis_client.hexists("syncer:schedules", "filed"), 20
+        )
+        back = time.monotonic() - lost
+        _wait_for("a plan after the loss", lambda: _listing(syncer_cli, "filed")["runs"] >= 1, 30)
+        assert beat.running, beat.log_tail()
+    finally:
+        beat.stop()
+
+    assert back <= 3 * 5.0, f"the schedule came back {back:.0f}s after the loss"
+    assert "schedules reconciled (Redis did not hold them): added filed" in beat.log_text()
+    plans = _plans(syncer_cli, "filed")
+    assert plans and all(p["state"] in ("finished", "running") for p in plans), plans
+    verify_image(RegistryReader(dest.url), "m/app0", "v1", image.digest)

@@ -16,7 +16,6 @@ import redis
 
 from lab.images import build_image_set
 from syncer.fleet.state.plans import PlanStore
-from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import (
@@ -30,6 +29,7 @@ from tests.support.scenario import (
 )
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, access_log, verify_image
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -77,22 +77,39 @@ def test_cancel_stops_streams_and_drops_queued_tasks(
             lambda: store.status(plan).counters["bytes_done"] > 0,
             timeout=30,
         )
+        # Positive control: while the plan runs, the watches below see source
+        # bytes and destination writes, within `seen` seconds. The quiet spells
+        # after the cancel last at least twice that, so a slow machine cannot
+        # pass them by being slow.
+        mark, flowed = len(access_log(dest.server)), relay.relayed
+        began = time.monotonic()
+        wait_for(
+            "source bytes and a destination write while the plan runs",
+            lambda: relay.relayed > flowed and writes_since(dest.server, mark),
+            timeout=30,
+        )
+        seen = time.monotonic() - began
+        quiet = max(3.0, 2 * seen)
 
         asked = time.monotonic()
         cancel = syncer_cli("cancel", plan)
         status = syncer_cli("status", plan, "--output", "json")
         answered = time.monotonic() - asked
-        stopped = wait_for("source streams to stop", lambda: _settled(relay), timeout=10)
+        spell = max(1.5, 2 * seen)
+        began = time.monotonic()
+        wait_for("source streams to stop", lambda: _settled(relay, spell), timeout=10 + spell)
+        stopped = time.monotonic() - began
 
         time.sleep(max(0.0, asked + 4.0 - time.monotonic()))  # busy copies re-check after 2 s
         mark, flowed = len(access_log(dest.server)), relay.relayed
-        time.sleep(3.0)
+        time.sleep(quiet)
         late_writes, late_bytes = writes_since(dest.server, mark), relay.relayed - flowed
 
     assert cancel.code == 0 and cancel.out.strip() == f"cancelled {plan}", cancel
     assert status.code == 1, status
     assert status.json["state"] == "cancelled" and answered < 10
-    assert stopped < 8, f"source bytes still flowed {stopped:.1f}s after the cancel"
+    flowed_for = stopped - spell  # the last check's quiet spell came after the flow stopped
+    assert flowed_for < 6.5, f"source bytes still flowed {flowed_for:.1f}s after the cancel"
     assert late_writes == [] and late_bytes == 0, "queued tasks kept working after the cancel"
     assert store.status(plan).counters["bytes_done"] < LARGE
     assert relay.relayed < big.size

@@ -1,4 +1,4 @@
-"""The engine's copy path on the fleet's Redis blob cache (embedded use: tests/test_engine.py)."""
+"""The engine's copy path on the fleet's Redis blob cache (embedded: unit/engine/test_copypath)."""
 
 from __future__ import annotations
 

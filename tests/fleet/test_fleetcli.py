@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import redis
 
 from syncer.engine.jobs import ImageResult
 from syncer.fleet.protocol import keys, settings
+from syncer.fleet.state.images import PlanImages
 from syncer.fleet.state.plans import PlanStore
 from tests.support.processes import RunCli
 from tests.support.scenario import redis_dump, secret_forms, write_json
@@ -127,11 +129,15 @@ def test_status_of_a_running_plan(syncer_cli: RunCli, redis_client: redis.Redis)
 
 
 def test_status_and_cancel_of_unknown_plans(syncer_cli: RunCli) -> None:
-    status = syncer_cli("status", "20240101-000000-000000")
+    status = syncer_cli("status", "20991231-000000-000000")
     cancel = syncer_cli("cancel", "20240101-000000-000000")
+    # Older than this Redis's data: lost, if it ran here (nothing left says whether it did).
+    older = syncer_cli("status", "20240101-000000-000000")
 
     assert status.code == 2 and "not found" in status.err, status
     assert cancel.code == 2 and "not found" in cancel.err, cancel
+    assert older.code == 3 and "lost: Redis's data started over" in older.err, older
+    assert "unless the plan ran on another Redis" in older.err
 
 
 def test_unreachable_redis_never_echoes_its_password(syncer_cli: RunCli) -> None:
@@ -183,3 +189,55 @@ def test_status_json_of_a_running_plan_is_the_report(
     report = run.json
     assert (report["plan"], report["state"]) == (plan, "running")
     assert report["images"] == {"total": 2, "done": 1, "skipped": 0, "failed": 0}
+
+
+def test_status_and_plans_say_lost_for_a_plan_redis_lost(
+    syncer_cli: RunCli, redis_client: redis.Redis, fleet_home: Path
+) -> None:
+    images = write_json(fleet_home / "images.json", {f"{SRC}/lab/a:v1,v2": f"{DST}/mirror/a"})
+    evicted = syncer_cli("plan", "--images", images).out.strip()
+    flushed = syncer_cli("plan", "--images", images).out.strip()
+
+    redis_client.delete(keys.plan_meta(evicted))  # as maxmemory eviction would
+    cut = syncer_cli("status", evicted, "--output", "json")
+    follow = syncer_cli("status", evicted, "-f", timeout=30)
+    listed = syncer_cli("plans", "--output", "json")
+    time.sleep(1.1)  # plan ids hold whole seconds: the new dataset must be later
+    redis_client.flushdb()  # a Redis that started over
+    text = syncer_cli("status", flushed)
+    report = syncer_cli("status", flushed, "--output", "json")
+    unknown = syncer_cli("status", "20991231-000000-abcdef")
+
+    assert cut.code == 3 and cut.json["state"] == "lost" and "evicted" in cut.json["lost"], cut
+    assert follow.code == 3 and f"plan {evicted} lost: " in follow.err, follow
+    states = {row["plan"]: (row["state"], row["lost"]) for row in listed.json}  # type: ignore[attr-defined]
+    assert states[evicted][0] == "lost" and states[flushed] == ("running", ""), states
+    assert text.code == 3 and f"plan {flushed} lost: Redis's data started over" in text.err, text
+    assert "Traceback" not in text.err + follow.err
+    assert report.code == 3 and report.json["state"] == "lost", report
+    assert "started over" in report.json["lost"]
+    assert unknown.code == 2 and "not found" in unknown.err, unknown
+
+
+def test_status_ends_a_plan_held_open_by_an_image_final_but_uncounted(
+    syncer_cli: RunCli, redis_client: redis.Redis, fleet_home: Path
+) -> None:
+    images = write_json(fleet_home / "images.json", {f"{SRC}/lab/a:v1,v2": f"{DST}/mirror/a"})
+    plan = syncer_cli("plan", "--images", images).out.strip()
+    store = PlanStore(redis_client)
+    v1, v2 = ((f"{SRC}/lab/a:{t}", f"{DST}/mirror/a:{t}") for t in ("v1", "v2"))
+    store.record(plan, ImageResult(*v1, "synced", rule=f"{SRC}/lab/a"))
+    # v2 as a worker of an older release left it: pushed and final, killed before its result.
+    job = {"source": v2[0], "dest": v2[1], "rule": f"{SRC}/lab/a"}
+    PlanImages(redis_client).save_image(plan, keys.image_id(*v2), {"job": job})
+    redis_client.hset(keys.image_record(plan, keys.image_id(*v2)), "final", "1")
+    running = syncer_cli("status", plan, "--output", "json")
+    ttl = int(store.meta(plan)["ttl"])
+    redis_client.expire(keys.plan_counters(plan), ttl - 60)  # as if it stood still a minute
+
+    ended = syncer_cli("status", plan, "--output", "json")
+
+    assert running.code == 0 and running.json["state"] == "running", running  # still moving
+    assert ended.code == 1 and ended.json["state"] == "finished", ended
+    [failed] = ended.json["failed"]
+    assert failed["source"] == v2[0] and "never recorded" in failed["reason"]

@@ -24,6 +24,7 @@ import requests
 from lab.images import SeedImage
 from lab.registry import HtpasswdAuth, RegistryServer
 from syncer.fleet.protocol import settings
+from syncer.fleet.state.plans import PlanStore
 from tests.support.processes import (
     CliRun,
     FlowerProcess,
@@ -241,10 +242,19 @@ def test_redis_password_is_nowhere(flower_run: FlowerRun) -> None:
 
 def test_status_of_a_finished_plan_is_frozen(flower_run: FlowerRun) -> None:
     plan = flower_run.plan.json["plan"]
-    first = run_cli(["status", plan, "--output", "json"], flower_run.env)
+    # Positive control: over the same wait, a plan that still runs shows its clock moving.
+    client = redis.Redis.from_url(flower_run.env["SYNCER_REDIS_URL"])
+    running = PlanStore(client).create({"source": "control"}, images=1)
+    client.close()
+    first, control = (
+        run_cli(["status", p, "--output", "json"], flower_run.env) for p in (plan, running)
+    )
     time.sleep(1.5)
-    second = run_cli(["status", plan, "--output", "json"], flower_run.env)
+    second, moved = (
+        run_cli(["status", p, "--output", "json"], flower_run.env) for p in (plan, running)
+    )
 
+    assert moved.json["elapsed_seconds"] >= control.json["elapsed_seconds"] + 1.0, moved
     assert first.code == second.code == 0, (first, second)
     assert second.json["counters"] == first.json["counters"]
     assert second.json["elapsed_seconds"] == first.json["elapsed_seconds"]

@@ -17,6 +17,7 @@ from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed, verify_all, write_json
 from tests.support.verify import RegistryReader
+from tests.support.waiting import wait_for
 from workers import intake, links
 
 SMALL, LARGE = 1 << 20, links.LARGE_BLOB
@@ -102,9 +103,7 @@ def test_the_pause_ends_when_no_peer_is_idle_any_more(
     with links.streaming(LARGE, redis_client, ME, pause_intake=True):
         assert calls == ["pause"]
         redis_client.zadd(keys.links_busy(), {PEER: time.time()})  # the peer got a large blob
-        deadline = time.monotonic() + 5
-        while calls == ["pause"] and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for("a resume once no peer is idle", lambda: calls != ["pause"], 5, interval=0.02)
         assert calls == ["pause", "resume"], "still paused with no idle peer"
     assert calls == ["pause", "resume"], "resumed once only"
 

@@ -26,11 +26,11 @@ from syncer.cli.planview import render
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import Stats, human_bytes
 from syncer.fleet.state.plans import PlanStore
-from tests.support.faults import wait_for
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed_apps, start_plan, write_json
 from tests.support.verify import RegistryReader, verify_image
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -158,10 +158,13 @@ def test_elapsed_stops_when_the_plan_ends_not_when_someone_looks(
     seen_over = time.time() - created
     time.sleep(4)
 
-    late = syncer_cli("status", plan, "--output", "json")
+    # Positive control: over the same wait, a plan that still runs shows its clock moving.
+    running = store.create({"source": "control"}, images=1)
+    late, control = (syncer_cli("status", p, "--output", "json") for p in (plan, running))
     time.sleep(1)
-    later = syncer_cli("status", plan, "--output", "json")
+    later, moved = (syncer_cli("status", p, "--output", "json") for p in (plan, running))
     text = syncer_cli("status", plan)
+    assert moved.json["elapsed_seconds"] >= control.json["elapsed_seconds"] + 1.0, moved
 
     assert late.code == later.code == text.code == 0, (late, later, text)
     assert late.json["images"]["done"] == 2

@@ -18,6 +18,7 @@ from syncer.registry.credentials import AuthEntry
 from tests.support.processes import REPO_ROOT, RunCli, WorkerFactory, fleet_env
 from tests.support.registries import LabRegistry
 from tests.support.scenario import redis_dump, write_json
+from tests.support.waiting import wait_for
 
 LOGIN = AuthEntry("alice", "pa55-w0rd")
 
@@ -40,9 +41,7 @@ def test_the_planner_refuses_credentials_no_live_worker_has(
     )
     images = write_json(fleet_home / "images.json", {"src.example/a/b:v1": "dst.example/m/b"})
     workers(1, auth=worker_auth)
-    deadline = time.monotonic() + 15
-    while not Roster(redis_client).alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for("a worker in the roster", Roster(redis_client).alive, timeout=15, interval=0.2)
     dump = redis_dump(redis_client)
     assert "src.example" in dump and LOGIN.password not in dump and "alice" not in dump
 

@@ -167,7 +167,16 @@ def test_tasks_of_unknown_or_cancelled_plans_are_dropped_unrun(
         lambda: len(re.findall(r"dropped task ", worker.log_text())) >= len(tasks),
         timeout=30,
     )
-    time.sleep(1.0)  # room for anything that would run after the drop
+    # Positive control: a task of a live plan, sent now, reaches a registry (its
+    # own) in `reach` seconds; twice that is left for a dropped task to go on.
+    ctl = hostile()
+    live = store.create({"source": "test"}, images=1)
+    sent = time.monotonic()
+    control = {"plan": live, "source": f"{ctl.host}/lab/c:v1", "dest": f"{ctl.host}/m/c:v1"}
+    app.send_task(settings.SYNC_TAG, kwargs=control)
+    wait_until("the live task to reach its registry", lambda: ctl.requests(), 30)
+    reach = time.monotonic() - sent
+    time.sleep(max(1.0, 2 * reach))  # room for anything that would run after the drop
 
     log = worker.log_text()
     assert src.requests() == [], "a dropped task contacted the registry"

@@ -22,6 +22,7 @@ from tests.support.processes import RunCli, WorkerFactory, fleet_env, run_cli
 from tests.support.registries import LabRegistry
 from tests.support.scenario import plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +38,12 @@ def _wait_for_key(
     client: redis.Redis, node: str, key: str, timeout: float = 15.0, *, held: bool = True
 ) -> None:
     """Until ``node``'s heartbeat lists ``key`` among its credentialed auth keys (or no longer)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(w.node == node and (key in w.auth) == held for w in Roster(client).alive()):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{node} never reported {'' if held else 'no '}credentials for {key}")
+    wait_for(
+        f"{node} to report {'' if held else 'no '}credentials for {key}",
+        lambda: any(w.node == node and (key in w.auth) == held for w in Roster(client).alive()),
+        timeout,
+        interval=0.2,
+    )
 
 
 def test_a_worker_refuses_to_start_without_its_auth_file(

@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from syncer.oci.reference import escape
+from syncer.oci.reference import shown_tag
 from tests.support.hostile import DOCKER_MANIFEST, HostileRegistry, Pool, Reply, make_image, sha256
 from tests.support.runner import Outcome, run_syncer
 
@@ -87,7 +87,7 @@ def test_hostile_names_and_messages_are_escaped(
     assert "images: 1 synced, 0 skipped, 3 failed (of 4)" in outcome.out, outcome.text
     assert_escaped(outcome.out, "the summary")
     assert "application/x\\x1b[2J\\x07\\x9b31mFORGED" in outcome.out, "the header echo"
-    assert "DENIED?[2J" in outcome.out, "errors[] is clipped to printable text by the transport"
+    assert "DENIED\\x1b[2J" in outcome.out, "errors[] reaches the summary escaped"
     if to_file:
         assert_escaped(log.read_text(), "the --log file")
         assert "failed" not in outcome.err, "log lines went to stderr, not the file"
@@ -117,6 +117,6 @@ def test_json_output_escapes_controls_itself(
     report = json.loads(outcome.out)
     assert report["images"]["failed"] == 3
     # A listed tag outside the tag grammar never becomes a reference: the report
-    # names it escaped (syncer.oci.reference.escape), as every output does.
+    # names it escaped (syncer.oci.reference.shown_tag), as every output does.
     sources = {f["source"] for f in report["failed"]}
-    assert f"{src.host}/lab/app:{escape(HOSTILE_TAG)}" in sources
+    assert f"{src.host}/lab/app:{shown_tag(HOSTILE_TAG)}" in sources

@@ -8,7 +8,6 @@ run took and the process's own peak RSS.
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from tests.support.hostile import DOCKER_MANIFEST, HostileRegistry, Image, Pool, Reply, make_image
 from tests.support.hostile_kit import dest_manifest, dest_tags, write_images
 from tests.support.runner import Outcome, run_syncer
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,7 @@ def _huge(r: Reply, status: int, total: int, headers: dict[str, str], sent: list
 
 def _settled(sent: list[int], count: int) -> list[int]:
     """``sent`` once ``count`` replies have finished writing (the client has gone)."""
-    deadline = time.monotonic() + 5
-    while len(sent) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(f"{count} replies written", lambda: len(sent) >= count, 5, interval=0.05)
     return sent
 
 
@@ -282,5 +280,6 @@ def test_a_bad_cap_setting_stops_the_run_before_any_request(
     src = hostile()
     args = write_images(tmp_path, {f"{src.host}/lab/app:v1": "127.0.0.1:9/mirror/app"})
     out = run_syncer(["sync", *args], env={**env, "SYNCER_MAX_MANIFEST": "4MiB"}, deadline=30)
-    assert out.code == 2 and "$SYNCER_MAX_MANIFEST must be a positive whole number" in out.err
+    assert out.code == 2, out.text
+    assert "$SYNCER_MAX_MANIFEST: '4MiB' is not a positive whole number" in out.err
     assert src.requests() == []

@@ -12,13 +12,22 @@ handler subclass:
   leaves the registry's upload session untouched;
 * ``owners``: attribute every request to the process (of the pids given) that
   holds the client end of its connection, read from ``/proc``.
+
+And the chaos itself: :class:`WorkerChaos` kills workers at random and
+replaces them, :func:`kill_redis` kills Redis once, :func:`completed_uploads`
+counts what the destination accepted.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs
 
 from tests.support.faultproxy import (
     _HOP_BY_HOP,
@@ -27,6 +36,7 @@ from tests.support.faultproxy import (
     Recorded,
     _Handler,
 )
+from tests.support.processes import RedisProcess, WorkerPool, WorkerProcess
 
 
 @dataclass(slots=True)
@@ -177,3 +187,84 @@ class _ChaosHandler(_Handler):
             super()._reply_fault(record, fault)
             return
         self._send_fault(record, fault, fault.body, "text/html")
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """One ``kill -9``: when, and which process (a worker's pid, or Redis's)."""
+
+    at: float
+    pid: int
+    what: str
+
+
+@dataclass(slots=True)
+class WorkerChaos:
+    """Kills a random worker of ``pool`` with ``kill -9`` every few seconds, and replaces it.
+
+    The replacement starts at once, without waiting until it is ready, as a
+    container runtime restarts a crashed worker. ``proxy.owners`` follows the
+    living workers, so requests stay attributed to their processes.
+    """
+
+    pool: WorkerPool
+    auth: Path
+    env: Mapping[str, str]
+    rng: random.Random
+    proxy: ChaosProxy | None = None
+    concurrency: int = 3
+    alive: list[WorkerProcess] = field(default_factory=list)
+    kills: list[Kill] = field(default_factory=list)
+
+    def start(self, count: int) -> None:
+        """Start ``count`` workers and wait until they consume."""
+        self.alive = self.pool.start(
+            count, auth=self.auth, concurrency=self.concurrency, env=self.env
+        )
+        self._attribute()
+
+    def kill_one(self) -> Kill:
+        """``kill -9`` a random living worker's process group; start its replacement."""
+        victim = self.rng.choice(self.alive)
+        os.killpg(victim.pid, signal.SIGKILL)
+        kill = Kill(time.monotonic(), victim.pid, victim.node)
+        assert victim.proc is not None
+        victim.proc.wait(timeout=10)
+        self.alive.remove(victim)
+        self.alive += self.pool.start(
+            1, auth=self.auth, concurrency=self.concurrency, env=self.env, ready=False
+        )
+        self._attribute()
+        self.kills.append(kill)
+        return kill
+
+    def pause(self, low: float, high: float) -> None:
+        """Sleep a random ``low``..``high`` seconds, drawn from the seeded generator."""
+        time.sleep(self.rng.uniform(low, high))
+
+    def _attribute(self) -> None:
+        if self.proxy is not None:
+            # Every pid ever started, so a request of a worker killed since still has its sender.
+            self.proxy.owners = [w.pid for w in self.pool.started]
+
+
+def kill_redis(server: RedisProcess, down: float = 1.0) -> Kill:
+    """``kill -9`` Redis, and start it again on its port ``down`` seconds later."""
+    kill = Kill(time.monotonic(), server.pid, "redis-server")
+    os.kill(server.pid, signal.SIGKILL)
+    assert server.proc is not None
+    server.proc.wait(timeout=10)
+    time.sleep(down)
+    server.start()
+    server.wait_ready()
+    return kill
+
+
+def completed_uploads(proxy: ChaosProxy) -> dict[str, list[Recorded]]:
+    """Each digest whose whole upload the destination accepted (a PUT answered 201): its PUTs."""
+    uploads: dict[str, list[Recorded]] = {}
+    for put in proxy.recorded("PUT", r"/blobs/uploads/"):
+        digest = parse_qs(put.query).get("digest", [""])[0]
+        if put.status == 201 and digest:
+            uploads.setdefault(digest, []).append(put)
+    return uploads

@@ -129,3 +129,17 @@ def build_context(into: Path, path: Path = DOCKERFILE, root: Path = ROOT) -> Pat
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, destination)
     return into
+
+
+def env(path: Path = DOCKERFILE) -> dict[str, str]:
+    """The variables ``ENV`` lines set (``ENV A=1 B=2``; the legacy ``ENV A 1`` too)."""
+    found: dict[str, str] = {}
+    for keyword, rest in instructions(path):
+        if keyword != "ENV":
+            continue
+        words = shlex.split(rest)
+        if words and "=" not in words[0]:
+            found[words[0]] = " ".join(words[1:])
+            continue
+        found.update(word.split("=", 1) for word in words)  # type: ignore[misc]
+    return found

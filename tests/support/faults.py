@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, start_plan, write_json
 from tests.support.tcprelay import ThrottledRelay
 from tests.support.verify import RegistryReader, verify_image
+from tests.support.waiting import wait_for
 
 #: The upload session of the large blob the worker-death tests interrupt.
 LARGE_UPLOAD = r"^/v2/mirror/large/blobs/uploads/[^/]+$"
@@ -129,17 +130,6 @@ def assert_all_synced(report: dict[str, Any], dest_url: str, images: Sequence[Se
     assert report["failed"] == [] and report["images"]["done"] == len(images), report
     with RegistryReader(dest_url) as reader:
         verify_synced(reader, images)
-
-
-def wait_for(
-    what: str, predicate: Callable[[], object], timeout: float, interval: float = 0.1
-) -> float:
-    """Poll ``predicate()`` until truthy; return the seconds it took."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
-        time.sleep(interval)
-    return time.monotonic() - started
 
 
 def restart_redis(server: RedisProcess, down: float) -> float:

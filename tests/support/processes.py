@@ -266,8 +266,12 @@ class WorkerPool:
         concurrency: int = 3,
         loglevel: str = "INFO",
         env: Mapping[str, str] | None = None,
+        ready: bool = True,
     ) -> list[WorkerProcess]:
-        """Start ``count`` workers with ``auth`` as their auth file; return once all are ready."""
+        """Start ``count`` workers with ``auth`` as their auth file; return once all are ready.
+
+        ``ready=False`` returns at once, as a runtime restarting a crashed worker does.
+        """
         assert loglevel in ("INFO", "DEBUG"), "readiness is read from the INFO log"
         base = fleet_env(self.redis_url, self.home, {"SYNCER_AUTH_FILE": str(auth), **(env or {})})
         suffix = secrets.token_hex(3)
@@ -284,7 +288,7 @@ class WorkerPool:
             worker.start()
             self.started.append(worker)
             batch.append(worker)
-        for worker in batch:
+        for worker in batch if ready else ():
             worker.wait_ready()
         return batch
 

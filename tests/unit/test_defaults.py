@@ -104,9 +104,15 @@ CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 #: breaks whoever reads it rather than tuning syncer, so they stay by their readers.
 PROTOCOL_NUMBERS = {
     # Exit statuses: the shell, scripts and image-syncer's users read them.
-    "syncer/cli/exits.py": ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE"],
-    # What PlanImages.settle's Lua script returns; script and caller must agree.
-    "syncer/fleet/state/images.py": ["COUNT_RULE", "NOTHING", "RECORD"],
+    "syncer/cli/exits.py": [
+        "EXIT_FAILED",
+        "EXIT_INTERRUPTED",
+        "EXIT_LOST",
+        "EXIT_OK",
+        "EXIT_USAGE",
+    ],
+    # What the Lua scripts of Ledger return; script and caller must agree.
+    "syncer/fleet/state/ledger.py": ["COUNT_RULE", "GONE", "NOTHING", "RECORD"],
     # The schema version of message bodies written before bodies carried one.
     "syncer/fleet/protocol/messages.py": ["FIRST_VERSION"],
 }
@@ -309,16 +315,34 @@ def test_caps_are_positive_whole_numbers(
 
 
 @pytest.mark.parametrize(("variable", "read", "default"), WHOLE, ids=[v for v, _, _ in WHOLE])
-def test_fleet_numbers_read_as_int_reads_them(
+def test_fleet_numbers_are_whole_and_never_negative(
     monkeypatch: pytest.MonkeyPatch, variable: str, read: Callable[[], Any], default: Any
 ) -> None:
-    # int() semantics, as before the readers moved here: 0 turns batching off.
-    for text, value in (("8", 8), (" 8\n", 8), ("0", 0), ("-1", -1)):
+    for text, value in (("8", 8), (" 8\n", 8)):
         monkeypatch.setenv(variable, text)
         assert read() == value
-    for bad in ("1.5", "lots", " "):
+    for bad in ("-1", "1.5", "lots", "1e3"):
         monkeypatch.setenv(variable, bad)
         assert "whole number" in _one_line_naming(variable, read)
+
+
+def test_zero_turns_batching_off_but_is_no_timeout_or_pool_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCER_BATCH_BLOB", "0")
+    assert defaults.batch_blob() == 0
+    for variable, read, _ in WHOLE[1:]:
+        monkeypatch.setenv(variable, "0")
+        assert "positive whole number" in _one_line_naming(variable, read)
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-80", "http"])
+def test_a_metrics_port_is_a_tcp_port(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
+    monkeypatch.setenv("SYNCER_METRICS_PORT", port)
+    message = _one_line_naming("SYNCER_METRICS_PORT", defaults.metrics_listen)
+    assert "TCP port" in message or "positive whole number" in message
+    monkeypatch.setenv("SYNCER_METRICS_PORT", "9100")
+    assert defaults.metrics_listen() == (defaults.metrics_addr(), 9100)
 
 
 def test_the_auth_file_is_a_path_when_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,6 +127,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("syncer",),  # defaults, errors, text, metrics: the foundation
     ("syncer.oci",),  # image formats, no I/O
     ("syncer.registry",),  # the registry client
+    ("syncer.layout",),  # OCI image layouts and archives: the registry operations on disk
     ("syncer.config",),  # files and rules
     ("syncer.engine",),  # the one copy path
     ("syncer.embedded", "syncer.fleet.protocol"),

@@ -9,7 +9,7 @@ import pytest
 
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import Stats, summary
-from syncer.text import EscapeControls, escape, escape_lines
+from syncer.text import SHOWN, EscapeControls, escape, escape_lines, shown
 
 HOSTILE = "v1\x1b[2J\r\nFORGED 00:00:00 ERROR x\x07\x9b31m\u202egnp.exe\u2028\x00"
 
@@ -69,3 +69,10 @@ def test_the_summary_escapes_failed_images() -> None:
     assert "\x1b" not in text and "\u202e" not in text
     assert not any(line.startswith("FORGED") for line in text.splitlines())
     assert "src/app:v1\\x1b[2J" in text
+
+
+def test_shown_clips_and_escapes_server_text() -> None:
+    assert shown("a\nb\x1b[2J") == "a\\nb\\x1b[2J"
+    assert shown("x" * (SHOWN + 50)) == "x" * SHOWN + "…"
+    assert shown("\u202eevil", limit=3) == "\\u202eev…"
+    assert shown("short", limit=5) == "short"

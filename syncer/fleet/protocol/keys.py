@@ -8,7 +8,7 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
 ::
 
     syncer:
-    ├── plan:{plan}:meta                  string  JSON metadata              plans.PlanStore
+    ├── plan:{plan}:meta                  string  JSON metadata, the record  plans.PlanStore
     ├── plan:{plan}:counters              hash    progress counters
     ├── plan:{plan}:results               list    JSON image results
     ├── plan:{plan}:cancelled             string  present once cancelled
@@ -32,6 +32,7 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── upload:{repo}@{digest}            string  resumable upload session   uploads
     ├── workers                           hash    node -> heartbeat          roster
     ├── plans                             zset    plan -> created (history)  history
+    ├── epoch                             string  this dataset's stamp       liveness
     ├── schedules                         hash    name -> JSON definition    schedules
     ├── schedule:{name}:runs              hash    last run, plan, skips
     ├── schedule:{name}:starting          string  one start at a time
@@ -219,6 +220,11 @@ def plan_index() -> str:
     return f"{NAMESPACE}plans"
 
 
+def epoch() -> str:
+    """This Redis dataset's epoch: created once, so a Redis that started over has a new one."""
+    return f"{NAMESPACE}epoch"
+
+
 def schedules() -> str:
     """Schedule name -> its JSON definition (rules, options, timing; never credentials)."""
     return f"{NAMESPACE}schedules"
@@ -237,6 +243,11 @@ def schedule_starting(name: str) -> str:
 def redbeat_prefix() -> str:
     """celery-redbeat's ``redbeat_key_prefix``: its entries, due-times zset and lock sit here."""
     return f"{NAMESPACE}redbeat:"
+
+
+def redbeat_lock() -> str:
+    """redbeat's lock (``{prefix}:lock``): held, and renewed every loop, by the sending beat."""
+    return redbeat_prefix() + ":lock"
 
 
 def unacked_index() -> str:

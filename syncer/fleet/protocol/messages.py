@@ -1,7 +1,7 @@
 """Every task message of the fleet, and the image record, as frozen dataclasses.
 
 A message is built first (``SyncTag(plan, source, dest, rule)``) and sent
-apart from that (:func:`syncer.fleet.dispatch.send`); a worker turns the
+apart from that (:func:`syncer.fleet.steps.enqueue.send`); a worker turns the
 JSON body back into the same class with :meth:`Message.from_body`, which
 names the field that is missing or of the wrong type. Fields are JSON
 primitives: references stay text here and are parsed by the step, so a

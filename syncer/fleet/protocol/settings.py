@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncer import defaults
-from syncer.fleet.protocol import keys
+from syncer.fleet.protocol import keys, redisclient
 
 EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
@@ -83,11 +83,19 @@ def celery_config(url: str) -> dict[str, Any]:
     """Every Celery setting syncer relies on, for both sides of the queue."""
     timeout = defaults.visibility_timeout()
     transport = {
+        **redisclient.transport_options(),
         "visibility_timeout": timeout,
         "unacked_index_key": keys.unacked_index(),
         # Sweep for abandoned messages often enough to honour a short timeout.
         "unacked_restore_interval": max(1, min(10, timeout // 10)),
         "unacked_restore_throttle": 1,
+        # kombu's sweep holds a Redis lock, 300 s by default: a worker killed
+        # (or a Redis restarted from its AOF) while one sweep held it stopped
+        # every worker restoring a dead worker's tasks for five minutes, and
+        # a plan under kill -9 stood still that long. A sweep takes
+        # milliseconds, and restores by WATCH transaction, so two that overlap
+        # once the lock lapsed restore each message once.
+        "unacked_mutex_expire": defaults.UNACKED_SWEEP_LOCK,
         "priority_steps": PRIORITY_STEPS,
         "sep": ":",
         "queue_order_strategy": "priority",
@@ -99,6 +107,7 @@ def celery_config(url: str) -> dict[str, Any]:
         "result_backend": url,
         "broker_transport_options": transport,
         "result_backend_transport_options": {"visibility_timeout": timeout},
+        **redisclient.backend_settings(),
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "result_serializer": "json",

@@ -28,7 +28,7 @@ from syncer.fleet.state.history import PlanSummary, recent
 QUEUE = "celery"
 #: The transport's ``sep`` option (:func:`syncer.fleet.protocol.settings.celery_config`).
 SEP = ":"
-STATES = ("running", "finished", "cancelled")
+STATES = ("running", "finished", "cancelled", "lost")
 
 
 def queue_lists(queue: str = QUEUE) -> list[str]:
@@ -69,7 +69,9 @@ class PlanCollector(Collector):
 def plan_gauges(plans: list[PlanSummary]) -> Iterator[GaugeMetricFamily]:
     """Gauges of ``plans``: how many in each state, and each one's results."""
     states = GaugeMetricFamily(
-        "syncer_plans", "Recent plans by state (running, finished, cancelled)", labels=["state"]
+        "syncer_plans",
+        "Recent plans by state (running, finished, cancelled, lost)",
+        labels=["state"],
     )
     count = Counter(p.state for p in plans)
     for state in STATES:

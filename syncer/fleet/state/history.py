@@ -2,7 +2,9 @@
 
 Every plan is indexed by when it was created (:func:`syncer.fleet.protocol.keys.plan_index`);
 its state keeps the plan's own TTL, and :func:`recent` drops from the index
-the plans that have expired. :func:`recent` is the one reader of plan-level
+the plans that have expired. A plan whose record is gone while its counters
+remain, or whose counters Redis lost, is listed as ``lost``
+(``fleet/state/liveness.py``), never as finished. :func:`recent` is the one reader of plan-level
 counters across plans (``syncer plans``, and gauges later).
 
 :func:`retry_config` rebuilds, from a finished plan's failed results, the
@@ -26,6 +28,7 @@ from syncer.config.rules import BrokenRule, Rule, parse_rule
 from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import keys
+from syncer.fleet.state import liveness
 from syncer.fleet.state.guard import text
 from syncer.fleet.state.plans import COUNTER_FIELDS, PlanStatus, PlanStore
 from syncer.oci.manifest import PlatformFilter
@@ -42,6 +45,8 @@ class PlanSummary:
     duration: float
     counters: dict[str, int]
     source: str = ""
+    #: Why Redis lost the plan, when it did.
+    lost: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON row of ``syncer plans --output json``."""
@@ -57,6 +62,7 @@ class PlanSummary:
             "unchanged": c["tags_skipped"],
             "failed": c["tags_failed"],
             "source": self.source,
+            "lost": self.lost,
         }
 
 
@@ -97,13 +103,14 @@ def _read(client: redis.Redis, ids: list[str]) -> list[PlanSummary | None]:
     rows: list[PlanSummary | None] = []
     for i, plan in enumerate(ids):
         raw_meta, raw_counters, cancelled, ended = replies[4 * i : 4 * i + 4]
-        if not raw_meta:
-            rows.append(None)
+        if not raw_meta and not raw_counters:
+            rows.append(None)  # expired
             continue
-        meta = json.loads(raw_meta)
+        meta = json.loads(raw_meta) if raw_meta else {"created": liveness.plan_created(plan)}
         counters = dict.fromkeys(COUNTER_FIELDS, 0)
         counters.update({text(k): int(v) for k, v in raw_counters.items()})
-        status = PlanStatus(plan, meta, counters, bool(cancelled), [])
+        lost = liveness.loss(meta, raw_counters) if raw_meta else liveness.RECORD_GONE
+        status = PlanStatus(plan, meta, counters, bool(cancelled), [], lost)
         created = float(meta.get("created") or now)
         end = float(ended) if ended else now
         rows.append(
@@ -115,6 +122,7 @@ def _read(client: redis.Redis, ids: list[str]) -> list[PlanSummary | None]:
                 duration=max(end - created, 0.0),
                 counters=counters,
                 source=str(meta.get("source") or ""),
+                lost=lost,
             )
         )
     return rows

@@ -24,31 +24,25 @@ from syncer.defaults import PLAN_TTL
 from syncer.fleet.protocol import keys
 from syncer.fleet.state.guard import text
 
-# KEYS[1] = the image's pending set; ARGV[1] = blob key.
-# Returns 1 only for the call that removed the last pending blob.
+# KEYS[1] = the image's pending set, KEYS[2] = its record; ARGV[1] = blob
+# key, ARGV[2] = the calling task's id. 1 for the call that removed the last
+# pending blob, which names its task in the record ('pusher'); 1 again for
+# that same task, redelivered, while the image is not final: it may have died
+# between the removal and publishing the push (a second push of one image
+# changes nothing). 0 for everyone else, the other side of a race included.
 _LAST_REMOVAL = """
-if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+local removed = redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('SCARD', KEYS[1]) ~= 0 then return 0 end
+if removed == 1 then
+  if ARGV[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HSET', KEYS[2], 'pusher', ARGV[2])
+  end
   return 1
 end
+if ARGV[2] == '' or redis.call('HEXISTS', KEYS[2], 'final') == 1 then return 0 end
+if redis.call('HGET', KEYS[2], 'pusher') == ARGV[2] then return 1 end
 return 0
 """
-
-# KEYS[1] = the image's record hash, KEYS[2] = the plan's once-guard set;
-# ARGV = the rule's token, the guard's TTL. One step, so two runs of the same
-# push (a retry and the original requeued after a Redis restart) cannot both
-# count it: 2 for the one that records the result (its rule counts with it),
-# 1 for the first finisher of another rule, 0 for every other.
-_SETTLE = """
-local first = redis.call('HSETNX', KEYS[1], 'final', '1')
-local new_rule = redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-if first == 1 then
-  return 2
-end
-return new_rule
-"""
-#: What :meth:`PlanImages.settle` tells its caller to do.
-RECORD, COUNT_RULE, NOTHING = 2, 1, 0
 
 
 class PlanImages:
@@ -59,7 +53,6 @@ class PlanImages:
         #: Seconds to keep a plan's keys: fixed, or per plan id (``PlanStore.ttl_for``).
         self._ttl: Callable[[str], int] = ttl if callable(ttl) else (lambda plan: ttl)
         self._last_removal = client.register_script(_LAST_REMOVAL)
-        self._settle = client.register_script(_SETTLE)
 
     def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
         """Store an image's push list once; False if it was already stored."""
@@ -73,19 +66,6 @@ class PlanImages:
         """The stored record of an image."""
         raw = self.redis.hget(keys.image_record(plan, image), "record")
         return cast(dict[str, Any], json.loads(raw)) if raw else {}
-
-    def finish_once(self, plan: str, image: str) -> bool:
-        """True for the single caller allowed to record the image's final result."""
-        return bool(self.redis.hsetnx(keys.image_record(plan, image), "final", "1"))
-
-    def settle(self, plan: str, image: str, guard_key: str, token: str) -> int:
-        """:data:`RECORD`, :data:`COUNT_RULE` or :data:`NOTHING`, decided atomically.
-
-        ``token`` names the rule that finished the image, in the set
-        ``guard_key`` (:meth:`PlanStore.once`'s).
-        """
-        key = keys.image_record(plan, image)
-        return int(self._settle(keys=[key, guard_key], args=[token, self._ttl(plan)]))
 
     def wait_for(self, plan: str, image: str, blobs: list[str]) -> list[str]:
         """Register ``image`` as waiting for ``blobs``; return those already landed."""
@@ -141,10 +121,14 @@ class PlanImages:
         members = self.redis.smembers(keys.blob_waiters(plan, blob))
         return sorted(text(m) for m in members)
 
-    def remove_pending(self, plan: str, image: str, blob: str) -> bool:
-        """Drop ``blob`` from the image's pending set; True if that was the last one."""
-        pending = [keys.image_pending(plan, image)]
-        return bool(self._last_removal(keys=pending, args=[blob]))
+    def remove_pending(self, plan: str, image: str, blob: str, owner: str = "") -> bool:
+        """Drop ``blob`` from the image's pending set; True if the caller should push the image.
+
+        True for the call that removed the last pending blob, and again for
+        the same task (``owner``) redelivered, until the image is final.
+        """
+        names = [keys.image_pending(plan, image), keys.image_record(plan, image)]
+        return bool(self._last_removal(keys=names, args=[blob, owner]))
 
     def fail_blob(self, plan: str, blob: str, reason: str) -> None:
         """Remember that ``blob`` failed, so late waiters fail at once."""

@@ -2,7 +2,9 @@
 
 Every key of a plan expires ``ttl`` seconds after the plan's last update.
 Counters are bumped only by the first execution of a step (the callers guard
-with set membership), so a redelivered task never counts twice.
+with set membership, in one step: ``fleet/state/ledger.py``), so a redelivered task
+never counts twice. A plan whose state Redis lost is ``lost``, never finished
+(``fleet/state/liveness.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from syncer.defaults import PLAN_INDEX_MAX, PLAN_SETTINGS_KEPT, PLAN_TTL
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import Counter, Stats
 from syncer.fleet.protocol import keys
+from syncer.fleet.state import liveness
 from syncer.fleet.state.guard import text
 
 COUNTER_FIELDS = tuple(
@@ -41,17 +44,23 @@ class PlanStatus:
     counters: dict[str, int]
     cancelled: bool
     results: list[ImageResult]
+    #: Why Redis lost the plan's state; "" while it has it.
+    lost: str = ""
 
     @property
     def finished(self) -> bool:
-        """All rules expanded and every tag accounted for (or the plan was cancelled)."""
+        """All rules expanded and every tag accounted for (or cancelled); never when lost."""
+        if self.lost:
+            return False
         c = self.counters
         settled = c["tags_done"] + c["tags_skipped"] + c["tags_failed"]
         return self.cancelled or (c["rules_pending"] <= 0 and settled >= c["tags_total"])
 
     @property
     def state(self) -> str:
-        """``running``, ``finished`` or ``cancelled``."""
+        """``running``, ``finished``, ``cancelled`` or ``lost``."""
+        if self.lost:
+            return "lost"
         if self.cancelled:
             return "cancelled"
         return "finished" if self.finished else "running"
@@ -90,13 +99,24 @@ class PlanStore:
         self._ttls: dict[str, int] = {}
         self._settings: dict[str, dict[str, Any]] = {}
 
-    def create(self, meta: dict[str, Any]) -> str:
-        """Register a new plan; return its id."""
-        plan = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-        meta = {**meta, "plan": plan, "created": time.time(), "ttl": self.ttl}
+    def create(self, meta: dict[str, Any], *, images: int = 0, rules_pending: int = 0) -> str:
+        """Register a new plan of ``images`` images and ``rules_pending`` pending rules; its id.
+
+        Its metadata is its record (``fleet/state/liveness.py``): written once, with
+        this dataset's epoch, a run id and ``images``; the counters are
+        created with it, every field present.
+        """
+        # The epoch first: a plan's id is then never older than the dataset it was
+        # made in, so it cannot pass for one lost when that dataset began.
+        stamp = liveness.record(liveness.epoch(self.redis).id, images)
+        # UTC, so the id says when the plan was made on every host (liveness.plan_created).
+        plan = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
+        meta = {**meta, "plan": plan, "created": time.time(), "ttl": self.ttl, **stamp}
+        counters: dict[Any, Any] = dict.fromkeys(COUNTER_FIELDS, 0)
+        counters.update(tags_total=images, rules_pending=rules_pending)
         pipe = self.redis.pipeline()
-        pipe.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl)
-        pipe.hset(keys.plan_counters(plan), mapping=dict.fromkeys(COUNTER_FIELDS, 0))
+        pipe.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl, nx=True)
+        pipe.hset(keys.plan_counters(plan), mapping=counters)
         pipe.expire(keys.plan_counters(plan), self.ttl)
         # The index outlives its longest-lived plan's TTL (read here: EXPIRE GT needs Redis 7).
         index_ttl = max(int(self.redis.ttl(keys.plan_index())), self.ttl)
@@ -146,10 +166,12 @@ class PlanStore:
         return known
 
     def update_meta(self, plan: str, **fields: Any) -> None:
-        """Merge ``fields`` into the metadata."""
+        """Merge ``fields`` into the metadata of a plan Redis still has (never re-creating it)."""
         meta = self.meta(plan)
+        if not meta:
+            return
         meta.update(fields)
-        self.redis.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl_for(plan))
+        self.redis.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl_for(plan), xx=True)
 
     def once(self, plan: str, token: str) -> bool:
         """True the first time ``token`` is seen for ``plan``: guards counters on redelivery."""
@@ -287,8 +309,12 @@ class PlanStore:
         counters.update({text(k): int(v) for k, v in raw_counters.items()})
         listed = [ImageResult.from_dict(json.loads(r)) for r in (raw_results or [[]])[0]]
         meta = json.loads(raw_meta) if raw_meta else {}
-        status = PlanStatus(plan, meta, counters, bool(cancelled), listed)
-        if status.finished and raw_meta:
+        if raw_meta:
+            lost = liveness.loss(meta, raw_counters)
+        else:
+            lost = liveness.why_missing(self.redis, plan) or liveness.RECORD_GONE
+        status = PlanStatus(plan, meta, counters, bool(cancelled), listed, lost)
+        if status.finished:
             if ended is None:
                 # The first reader to see the plan finished freezes its clock.
                 key = keys.plan_ended(plan)
@@ -299,7 +325,14 @@ class PlanStore:
 
 
 def _over(plan: str, raw_counters: dict[Any, Any], cancelled: object) -> bool:
-    """Whether counters (as HGETALL returns them) and the cancel flag say the plan is over."""
+    """Whether counters (as HGETALL returns them) and the cancel flag say the plan is over.
+
+    Counters that are gone, or were made again by a late increment, say
+    nothing: a plan Redis lost is not over.
+    """
+    read = {text(k): int(v) for k, v in raw_counters.items()}
+    if "tags_total" not in read:
+        return False
     counters = dict.fromkeys(COUNTER_FIELDS, 0)
-    counters.update({text(k): int(v) for k, v in raw_counters.items()})
+    counters.update(read)
     return PlanStatus(plan, {}, counters, bool(cancelled), []).finished

@@ -137,14 +137,14 @@ def copy_blob(
                 outcome = copy_and_record(copier, fleet.cache, src, dst, desc, before_record=settle)
             finally:
                 counter.flush()
-    if fleet.plans.once(plan, keys.once_landed(key)):
-        fleet.plans.bump(
-            plan,
-            blobs_done=int(outcome != "exists"),
-            blobs_skipped=int(outcome == "exists"),
-            blobs_mounted=int(outcome == "mounted"),
-        )
-    _release_waiters(fleet, plan, key)
+    fleet.ledger.count_once(
+        plan,
+        keys.once_landed(key),
+        blobs_done=int(outcome != "exists"),
+        blobs_skipped=int(outcome == "exists"),
+        blobs_mounted=int(outcome == "mounted"),
+    )
+    _release_waiters(fleet, plan, key, owner)
     return outcome
 
 
@@ -222,9 +222,9 @@ def _copied_or_handed_back(
     return True
 
 
-def _release_waiters(fleet: FleetContext, plan: str, key: str) -> None:
+def _release_waiters(fleet: FleetContext, plan: str, key: str, owner: str = "") -> None:
     for image in fleet.board.land(plan, key):
-        if fleet.board.remove_pending(plan, image, key):
+        if fleet.board.remove_pending(plan, image, key, owner):
             try:
                 enqueue_push(fleet, plan, image, _dest_of(fleet, plan, image))
             except Exception:
@@ -251,8 +251,7 @@ def blob_failed(
     """Record a blob that cannot be copied and fail every image waiting for it."""
     key = keys.blob_key(str(dst), desc.digest)
     fleet.board.fail_blob(plan, key, reason)
-    if fleet.plans.once(plan, keys.once_failed(key)):
-        fleet.plans.bump(plan, blobs_failed=1)
+    fleet.ledger.count_once(plan, keys.once_failed(key), blobs_failed=1)
     # A destination that does not parse (a malformed task) still fails its blob.
     registry = dst.registry if isinstance(dst, Repository) else str(dst).split("/", 1)[0]
     fleet.plans.settle(plan, registry, desc.digest, desc.size, "failed")

@@ -10,6 +10,7 @@ import redis
 from syncer.fleet.protocol import settings
 from syncer.fleet.state.blobcache import RedisBlobCache
 from syncer.fleet.state.images import PlanImages
+from syncer.fleet.state.ledger import Ledger
 from syncer.fleet.state.locks import ConnectionLimiter, InflightLocks
 from syncer.fleet.state.plans import PlanStore
 from syncer.fleet.state.uploads import RedisUploadSessions
@@ -40,6 +41,7 @@ class FleetContext:
         self.limiter = ConnectionLimiter(self.redis)
         self.plans = PlanStore(self.redis)
         self.board = PlanImages(self.redis, self.plans.ttl_for)
+        self.ledger = Ledger(self.redis, self.plans.ttl_for)
         self.cache = RedisBlobCache(self.redis)
         self.locks = InflightLocks(self.redis, ttl=settings.lock_ttl())
         self.uploads = RedisUploadSessions(self.redis)

@@ -75,14 +75,19 @@ def follow(fleet: FleetContext, plan: str, job: TagJob, res: Resolved, referrer:
     itself = Found.from_text(referrer) if referrer else None
     sent = 0
     for ref, found in found_by.find(job, res, itself).items():
-        image = image_id(str(ref.source), str(ref.dest))
-        if not fleet.plans.once(plan, keys.once_referrer(image)):
+        token = keys.once_referrer(image_id(str(ref.source), str(ref.dest)))
+        if fleet.redis.sismember(keys.plan_once(plan), token):
             continue
-        fleet.plans.bump(plan, tags_total=1)
+        # Sent, then counted: a worker killed in between sends it again on
+        # redelivery (a second task of one image changes nothing), where
+        # counting first left a referrer counted and never sent, and its plan
+        # open for ever. The subject is not settled yet, so the plan cannot
+        # end before the count.
         send(
             fleet.dispatch,
             SyncTag(plan, str(ref.source), str(ref.dest), ref.rule, referrer=found.to_text()),
         )
+        fleet.ledger.count_once(plan, token, tags_total=1)
         sent += 1
     return sent
 

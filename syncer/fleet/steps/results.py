@@ -2,7 +2,9 @@
 
 Every way an image ends (skipped, synced, failed before or while pushing, or
 its rule could not be expanded) goes through :func:`finish`, so redelivered
-tasks and two rules naming one image never count it twice.
+tasks and two rules naming one image never count it twice. Each is one atomic
+step of :mod:`syncer.fleet.state.ledger`: a worker killed in the middle leaves the
+image either unsettled (its redelivery settles it) or settled and counted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from syncer.engine.jobs import ImageResult
 from syncer.errors import SyncerError
 from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.messages import ImageRecord
-from syncer.fleet.state.images import COUNT_RULE, RECORD
+from syncer.fleet.state.ledger import GONE, RECORD
 from syncer.fleet.steps.context import FleetContext
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,16 @@ def finish(fleet: FleetContext, plan: str, image: str, result: ImageResult) -> N
     # counted changes nothing. Decided in one step: two runs of one push at
     # once (a retry beside its requeued original) counted it done and skipped.
     token = keys.once_finished(image, result.rule)
-    outcome = fleet.board.settle(plan, image, keys.plan_once(plan), token)
-    if outcome == RECORD:
-        fleet.plans.record(plan, result)
+    outcome = fleet.ledger.finish(plan, image, token, result)
+    if outcome == GONE:
+        log.warning(
+            "%s %s -> %s not recorded: plan %s is gone from Redis",
+            result.status,
+            result.source,
+            result.dest,
+            plan,
+        )
+    elif outcome == RECORD:
         log.info(
             "%s %s -> %s%s",
             result.status,
@@ -41,8 +50,6 @@ def finish(fleet: FleetContext, plan: str, image: str, result: ImageResult) -> N
             result.dest,
             f": {result.reason}" if result.reason else "",
         )
-    elif outcome == COUNT_RULE:
-        fleet.plans.bump(plan, tags_skipped=1)
 
 
 def tag_failed(
@@ -70,17 +77,13 @@ def expand_failed(fleet: FleetContext, plan: str, rule: Mapping[str, Any], reaso
     except SyncerError:
         _unreadable_rule_failed(fleet, plan, rule, reason)
         return
-    if not fleet.plans.once(plan, keys.once_expand(parsed.key)):
-        return
     failures = rule_failures(parsed, reason)
-    fleet.plans.bump(plan, tags_total=len(failures), rules_pending=-1)
-    for result in failures:
-        fleet.plans.record(plan, result)
+    token = keys.once_expand(parsed.key)
+    fleet.ledger.count_once(plan, token, failures, tags_total=len(failures), rules_pending=-1)
 
 
 def _unreadable_rule_failed(fleet: FleetContext, plan: str, rule: object, reason: str) -> None:
     """A rule that does not decode counts as one failed image, so the plan still ends."""
     key = str(rule.get("key", "")) if isinstance(rule, Mapping) else ""
-    if fleet.plans.once(plan, keys.once_expand(key)):
-        fleet.plans.bump(plan, tags_total=1, rules_pending=-1)
-        fleet.plans.record(plan, ImageResult(key, "", "failed", reason, rule=key))
+    failed = ImageResult(key, "", "failed", reason, rule=key)
+    fleet.ledger.count_once(plan, keys.once_expand(key), [failed], tags_total=1, rules_pending=-1)

@@ -61,10 +61,13 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
             listed.append(item)
     jobs = unique_jobs(listed)
     fan_out(fleet.dispatch, plan, jobs)
-    if fleet.plans.once(plan, keys.once_expand(parsed.key)):
-        fleet.plans.bump(plan, tags_total=len(jobs) + len(bad), rules_pending=-1)
-        for result in bad:
-            fleet.plans.record(plan, result)
+    # Counted after the fan-out, in one step with the rule's once-token: a
+    # worker killed before it fans out again on redelivery, and the rule's
+    # pending count holds the plan open until then.
+    total = len(jobs) + len(bad)
+    fleet.ledger.count_once(
+        plan, keys.once_expand(parsed.key), bad, tags_total=total, rules_pending=-1
+    )
     return len(jobs)
 
 
@@ -99,7 +102,7 @@ def sync_tag(
     if prep.outcome:
         return prep.outcome
     _hand_out_copies(fleet, plan, job.source.repo, job.dest.repo, prep.missing, owner)
-    return _conclude(fleet, plan, prep)
+    return _conclude(fleet, plan, prep, owner)
 
 
 def sync_tags(
@@ -136,7 +139,7 @@ def sync_tags(
     for (src, dst), missing in groups.items():
         _hand_out_copies(fleet, plan, src, dst, missing, owner)
     outcomes = Counter(p.outcome for p in prepared if p.outcome)
-    outcomes.update(_conclude(fleet, plan, p) for p in waiting)
+    outcomes.update(_conclude(fleet, plan, p, owner) for p in waiting)
     return outcomes, errors
 
 
@@ -161,8 +164,7 @@ def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Pre
         if stored.get("rule", job.rule) != job.rule:
             # Another rule already handles this (source, destination); settle
             # this rule's count instead of waiting for blobs it does not own.
-            if fleet.plans.once(plan, keys.once_finished(image, job.rule)):
-                fleet.plans.bump(plan, tags_skipped=1)
+            fleet.ledger.count_once(plan, keys.once_finished(image, job.rule), tags_skipped=1)
             return _Prepared(job, image, "duplicate")
     if not missing:
         push_image(fleet, PushImage(plan, image, str(job.dest)))
@@ -171,14 +173,14 @@ def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Pre
     return _Prepared(job, image, missing=missing, landed=tuple(landed))
 
 
-def _conclude(fleet: FleetContext, plan: str, prep: _Prepared) -> str:
+def _conclude(fleet: FleetContext, plan: str, prep: _Prepared, owner: str) -> str:
     """After its copies were handed out: fail the image, or push it if they all landed."""
     reason = fleet.board.blob_failure(plan, list(prep.missing))
     if reason:
         fail_image(fleet, plan, prep.image, reason)
         return "failed"
     for key in prep.landed:
-        if fleet.board.remove_pending(plan, prep.image, key):
+        if fleet.board.remove_pending(plan, prep.image, key, owner):
             enqueue_push(fleet, plan, prep.image, str(prep.job.dest))
     return "waiting"
 

@@ -108,7 +108,7 @@ def test_one_line_per_image_and_a_total(runner: _Runner) -> None:
         "skip  s.io/old:1 -> d.io/old:1: unchanged",
         "fail  s.io/bad:1 -> d.io/bad:1: manifest unknown\\x1b[2J",
         "fail  s.io/gone:*: no tags\\x07",
-        "dry run: 2 of 4 images would be copied; 1 blobs, 1.0 MiB to transfer"
+        "dry run: 2 of 4 images would be copied; 1 blobs, 1.0 MiB (1048576 bytes) to transfer"
         " (nothing was written)",
     ]
 

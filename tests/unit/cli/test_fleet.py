@@ -11,7 +11,7 @@ import pytest
 import syncer.cli.supervise
 from syncer.cli import fleet
 from syncer.config.files import SyncConfig
-from syncer.config.rules import BrokenRule
+from syncer.config.rules import BrokenRule, parse_rule
 from syncer.errors import ConfigError
 from syncer.fleet import planner
 
@@ -101,3 +101,22 @@ def test_worker_refuses_a_bad_redis_url_before_starting(
     with pytest.raises(ConfigError, match="no scheme"):
         fleet.cmd_worker(_parse("worker", "--redis", "h:6379"))
     assert supervised == []
+
+
+def test_plan_refuses_a_rule_that_names_a_layout_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = SyncConfig(
+        auth={}, rules=(parse_rule("quay.io/a/b", "oci:/mnt/usb/a/b", environ={}),), limits={}
+    )
+    monkeypatch.setattr(fleet, "load", lambda args: config)
+    monkeypatch.setattr(fleet, "connect", lambda url: pytest.fail("reached Redis"))
+    args = _parse("plan", "--images", "i.yaml", "--redis", "redis://nowhere:1/0")
+
+    with pytest.raises(ConfigError) as err:
+        fleet.cmd_plan(args)
+
+    assert str(err.value) == (
+        'images["quay.io/a/b"]: oci:/mnt/usb/a/b: OCI image layouts and archives are for '
+        "syncer sync; the fleet does not read or write them"
+    )

@@ -63,5 +63,13 @@ def test_the_readme_documents_every_field() -> None:
     def fields(text: str) -> list[str]:
         return re.findall(r"^- `([a-z_]+)`", text, flags=re.M)
 
-    assert fields(top) == TOP
+    assert fields(top) == [*TOP, "lost"]  # lost: only in the report of a lost plan
     assert fields(entry) == RESULT
+
+
+def test_a_lost_plan_says_so_and_why() -> None:
+    from dataclasses import replace
+
+    data = report(replace(_status(), lost="its plan record is gone from Redis"))
+    assert list(data) == [*TOP, "lost"]
+    assert data["state"] == "lost" and data["lost"] == "its plan record is gone from Redis"

@@ -212,3 +212,33 @@ def test_a_regex_key_and_include_must_both_match() -> None:
     assert rule.matches("v1.2-alpine") and rule.filters.check("v1.2-alpine") is None
     assert rule.matches("v1.2") and rule.filters.check("v1.2") is not None
     assert not rule.matches("v2-alpine")
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "extra"),
+    [
+        ("oci:/mnt/usb/app", "all", {}),
+        ("oci:/mnt/usb/app:v1,v2", "tags", {"tags": ("v1", "v2")}),
+        ("oci:/mnt/usb/app:/^v[0-9]+$/", "regex", {"pattern": "^v[0-9]+$"}),
+        (
+            "oci-archive:/mnt/usb/app.tar@sha256:" + "a" * 64,
+            "digest",
+            {"digest": "sha256:" + "a" * 64},
+        ),
+    ],
+)
+def test_a_layout_source_takes_every_key_form(
+    key: str, kind: str, extra: dict[str, object]
+) -> None:
+    rule = parse_rule(key, "registry.example/app", environ={})
+    assert rule.kind == kind and rule.source.is_layout
+    assert rule.source.path == ("/mnt/usb/app.tar" if "archive" in key else "/mnt/usb/app")
+    for name, value in extra.items():
+        assert getattr(rule, name) == value
+    assert Rule.from_dict(rule.to_dict()) == rule
+
+
+def test_a_layout_destination_takes_renaming_tags() -> None:
+    rule = parse_rule("quay.io/a/b:v1", "oci:/mnt/usb/a/b:stable", environ={})
+    (dest,) = rule.destinations
+    assert (str(dest.repo), dest.tags) == ("oci:/mnt/usb/a/b", ("stable",))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from syncer.config.rules import Rule, parse_rule
-from syncer.embedded.feed import feed
+from syncer.embedded.feed import _log_listed, feed
 from syncer.engine.jobs import ImageResult
 from syncer.errors import RegistryError, SyncerError
 
@@ -67,3 +67,15 @@ def test_a_stopped_feed_ends_without_waiting_for_its_listings() -> None:
     rules = [_rule(f"src.example/lab/app:t{i}") for i in range(2000)]
     got = feed(rules, NO_POOL, threads=2, failed=print, rule_failed=print, stop=lambda: True)
     assert list(got) == []
+
+
+def test_a_listing_says_tags_and_the_images_they_make(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="syncer.embedded.feed")
+    one = _rule("src.example/lab/app")
+    two = parse_rule("src.example/lab/app", ["dst.example/a/app", "dst.example/b/app"], environ={})
+    _log_listed(one, 3)
+    _log_listed(two, 6)
+    assert [r.getMessage() for r in caplog.records] == [
+        "src.example/lab/app: 3 tags listed",
+        "src.example/lab/app: 3 tags listed; 6 images, one per tag and destination",
+    ]

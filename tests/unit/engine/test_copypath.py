@@ -15,9 +15,10 @@ from syncer.config.rules import parse_rule
 from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.copypath import copy_and_record, is_blob_unknown, push_with_recheck, resolve
 from syncer.engine.expansion import explicit_jobs, rule_failures, unique_jobs
-from syncer.errors import CancelledError, HTTPError, ServerError
+from syncer.engine.jobs import TagJob
+from syncer.errors import CancelledError, ConfigError, HTTPError, ServerError
 from syncer.oci import mediatypes
-from syncer.oci.reference import Repository
+from syncer.oci.reference import ImageRef, Repository
 from tests.support.copypath import (
     DST,
     GONE,
@@ -205,3 +206,26 @@ def test_resolve_reads_what_to_push_and_which_blobs() -> None:
     assert [(ref, raw.digest) for ref, raw in res.pushes] == [("v1", digest)]
     assert set(res.blobs) == {digest_of(b"{}"), digest_of(PRESENT)}
     assert res.total_bytes == 2 + len(PRESENT)
+
+
+def _to_digest(digest: str) -> TagJob:
+    """image-syncer's ``src:v1 -> dst@sha256:…`` (task/rule.go compares two digests only)."""
+    return TagJob(ImageRef(SRC, "v1"), ImageRef(DST, None, digest), "src.example/team/app:v1")
+
+
+def test_resolve_pushes_a_tag_to_the_destination_digest_it_has() -> None:
+    fake, digest = _registries(dest_holds_it=False)
+    fake.on("HEAD", f"https://dst.example/v2/{DST.path}/manifests/{digest}", Reply(404))
+
+    res = resolve(_to_digest(digest), FakePool(fake))
+
+    assert res.skip == "" and [(ref, raw.digest) for ref, raw in res.pushes] == [(digest, digest)]
+
+
+def test_resolve_refuses_a_tag_whose_digest_is_not_the_destinations() -> None:
+    fake, digest = _registries(dest_holds_it=False)
+    other = "sha256:" + "b" * 64
+    fake.on("HEAD", f"https://dst.example/v2/{DST.path}/manifests/{other}", Reply(404))
+
+    with pytest.raises(ConfigError, match=rf"@{other}: .*:v1 is {digest}, not the destination"):
+        resolve(_to_digest(other), FakePool(fake))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import ProgressBar, Stats, bytes_line, summary
 
 
@@ -71,3 +72,24 @@ def test_the_bar_and_its_words_count_the_same_bytes() -> None:
     assert round(share * 100, 1) == 91.5
     assert text == "0 B moved + 300.0 MiB there / 328.0 MiB"
     assert " 25.0% 1.0 MiB moved + 0 B there / 4.0 MiB " in line, line
+
+
+def test_a_no_op_run_says_its_skipped_images_are_not_in_the_bytes() -> None:
+    stats = Stats()
+    for n in range(18):
+        stats.record(ImageResult(f"s/a:{n}", f"d/a:{n}", "skipped", "unchanged"))
+    stats.finish()
+    line = summary(stats).splitlines()[2]
+    assert line.startswith("moved 0 B in ") and "0 B of 0 B" not in line
+    assert line.endswith("(0 B/s); 18 skipped images not in bytes"), line
+
+
+def test_a_mixed_run_gives_the_bytes_of_what_it_copied_and_the_images_left_out() -> None:
+    stats = Stats()
+    stats.record(ImageResult("s/a:1", "d/a:1", "synced"))
+    stats.record(ImageResult("s/a:2", "d/a:2", "skipped", "unchanged"))
+    stats.reference("reg", "sha256:a", 2048)
+    stats.settle("reg", "sha256:a", 2048, "exists")
+    stats.finish()
+    line = summary(stats).splitlines()[2]
+    assert line.endswith("; 2.0 KiB of 2.0 KiB already there; 1 skipped image not in bytes"), line

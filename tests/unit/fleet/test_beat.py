@@ -13,7 +13,13 @@ import pytest
 import redis
 
 from syncer.config.rules import parse_rule
-from syncer.defaults import BEAT_LOCK_TIMEOUT, CRON_EXPIRES, TICK_PRIORITY
+from syncer.defaults import (
+    BEAT_LOCK_TIMEOUT,
+    CRON_EXPIRES,
+    REDIS_RETRIES,
+    REDIS_SOCKET_TIMEOUT,
+    TICK_PRIORITY,
+)
 from syncer.errors import ConfigError
 from syncer.fleet.beat import (
     BeatEntries,
@@ -83,7 +89,9 @@ def test_beat_config_keeps_redbeat_under_the_fleets_prefix() -> None:
     assert config["redbeat_redis_url"] == "redis://127.0.0.1:6379/3"
     assert config["redbeat_key_prefix"] == keys.redbeat_prefix()
     assert config["redbeat_lock_timeout"] == BEAT_LOCK_TIMEOUT
-    assert config["redbeat_redis_options"] == {}
+    options = config["redbeat_redis_options"]  # the fleet's one client policy, not redbeat's
+    assert options["retry"].get_retries() == REDIS_RETRIES
+    assert options["socket_timeout"] == REDIS_SOCKET_TIMEOUT
 
 
 def test_an_entry_sends_run_schedule_first_in_line_and_expires_stale_ticks(

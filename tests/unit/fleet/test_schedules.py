@@ -120,6 +120,26 @@ def test_a_cancelled_or_expired_last_plan_does_not_block(redis_client: redis.Red
     assert start(redis_client, "nightly", Recorder()).plan
 
 
+def test_a_lost_last_plan_is_planned_again_and_counted_lost(redis_client: redis.Redis) -> None:
+    store = ScheduleStore(redis_client)
+    store.add(_schedule())
+    first = start(redis_client, "nightly", Recorder()).plan
+    redis_client.delete(keys.plan_meta(first))  # evicted: its counters remain, it still "runs"
+
+    second = start(redis_client, "nightly", Recorder()).plan
+    again = start(redis_client, "nightly", Recorder())  # the second plan runs: a skip
+
+    assert second and second != first and again.skipped
+    runs = store.runs("nightly")
+    assert (runs.lost, runs.last_lost, runs.last_plan) == (1, first, second)
+    assert "evicted" in runs.lost_reason
+    # Counters that went back below the planned images: lost too, and cancelled.
+    redis_client.hset(keys.plan_counters(second), "tags_total", 1)
+    third = start(redis_client, "nightly", Recorder()).plan
+    assert third and store.runs("nightly").lost == 2
+    assert PlanStore(redis_client).cancelled(second)
+
+
 def test_a_start_under_way_makes_another_skip(redis_client: redis.Redis) -> None:
     ScheduleStore(redis_client).add(_schedule())
     redis_client.set(keys.schedule_starting("nightly"), "someone", ex=60)

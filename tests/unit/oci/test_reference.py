@@ -195,3 +195,56 @@ def test_normalize_registry(host: str, expected: str) -> None:
 def test_normalize_registry_rejects(host: str) -> None:
     with pytest.raises(ConfigError):
         normalize_registry(host)
+
+
+@pytest.mark.parametrize(
+    ("text", "registry", "path"),
+    [
+        ("oci:/mnt/usb/quay.io/coreos/proxy", "oci", "/mnt/usb/quay.io/coreos/proxy"),
+        ("oci-archive:/mnt/usb/proxy.tar", "oci-archive", "/mnt/usb/proxy.tar"),
+        ("oci:/srv/My Images/app", "oci", "/srv/My Images/app"),
+    ],
+)
+def test_a_layout_is_a_repository_named_as_skopeo_names_it(
+    text: str, registry: str, path: str
+) -> None:
+    repo = Repository.parse(text)
+    assert (repo.registry, repo.path, repo.is_layout, str(repo)) == (registry, path, True, text)
+    assert Repository.parse(str(repo)) == repo
+
+
+def test_the_first_colon_after_the_transport_starts_the_tag_as_in_skopeo() -> None:
+    ref = ImageRef.parse("oci:/mnt/usb/proxy:v1.2")
+    assert (ref.repo.path, ref.tag, str(ref)) == (
+        "/mnt/usb/proxy",
+        "v1.2",
+        "oci:/mnt/usb/proxy:v1.2",
+    )
+    pinned = ImageRef.parse("oci:/mnt/usb/proxy@sha256:" + "a" * 64)
+    assert (pinned.repo.path, pinned.tag, pinned.digest) == (
+        "/mnt/usb/proxy",
+        None,
+        "sha256:" + "a" * 64,
+    )
+    assert not Repository.parse("quay.io/a/b").is_layout
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "oci:relative/dir",
+        "oci:/",
+        "oci:/a/../etc",
+        "oci:/a/./b",
+        "oci:/a//b",
+        "oci:/a/b/",
+        "oci:/a:b/c",
+        "oci:/a@b",
+        "oci:/a,b",
+        "oci:/a\nb",
+        "oci:/" + "x" * 2000,
+    ],
+)
+def test_a_layout_path_must_be_absolute_normal_and_plain(text: str) -> None:
+    with pytest.raises(ConfigError, match="layout path"):
+        Repository.parse(text)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from syncer.errors import ConfigError
+from syncer.layout.client import LayoutClient
 from syncer.oci.reference import Repository
 from syncer.registry.credentials import AuthEntry, Credentials
 from syncer.registry.pool import ClientPool
@@ -61,3 +63,11 @@ def test_close_forgets_every_client(tmp_path: Path) -> None:
     first = pool.for_repo(Repository.parse("reg.io/a/b"))
     pool.close()
     assert pool.for_repo(Repository.parse("reg.io/a/b")) is not first
+
+
+def test_a_layout_goes_to_the_pools_layouts_and_without_them_is_refused() -> None:
+    layout = Repository.parse("oci:/mnt/usb/app")
+    with pytest.raises(ConfigError, match="for syncer sync only"):
+        ClientPool(Credentials({})).for_repo(layout)
+    layouts = LayoutClient()
+    assert ClientPool(Credentials({}), layouts=layouts).for_repo(layout) is layouts

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+import redis
+
 from syncer.text import EscapeControls
 from tests.support.celery_app import app_settings
 from workers import app as app_module
@@ -29,3 +32,23 @@ def test_celerys_log_handlers_escape_control_characters() -> None:
     app_module.escape_controls(logger)
     app_module.escape_controls(None)  # Celery may send no logger: nothing to do
     assert any(isinstance(f, EscapeControls) for f in handler.filters)
+
+
+@pytest.mark.integration
+def test_a_worker_warns_at_start_when_redis_may_evict(
+    redis_server: str,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("SYNCER_REDIS_URL", redis_server)
+    app_module.check_redis()
+    assert not caplog.records, "noeviction is not a risk"
+    before = redis_client.config_get("maxmemory-policy")["maxmemory-policy"]
+    redis_client.config_set("maxmemory-policy", "volatile-lru")  # plan keys have TTLs
+    try:
+        app_module.check_redis()
+    finally:
+        redis_client.config_set("maxmemory-policy", before)
+    [warning] = caplog.records
+    assert warning.levelname == "WARNING" and "'volatile-lru'" in warning.getMessage()

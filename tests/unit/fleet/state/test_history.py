@@ -44,6 +44,7 @@ def test_recent_lists_newest_first_with_counts(redis_client: redis.Redis) -> Non
     rows = recent(redis_client)
     assert [r.plan for r in rows] == [newer, older]
     assert rows[0].to_dict() | {"started": 0, "duration_seconds": 0} == {
+        "lost": "",
         "plan": newer,
         "schedule": "nightly",
         "state": "finished",

@@ -13,7 +13,6 @@ import redis
 from syncer.defaults import PLAN_TTL
 from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.keys import blob_key, image_id
-from syncer.fleet.state import images
 from syncer.fleet.state.images import PlanImages
 from tests.support.redis_keys import assert_expiring, keys_of
 
@@ -110,7 +109,7 @@ def test_a_claim_belongs_to_its_task(redis_client: redis.Redis) -> None:
     assert board.claim_blob(PLAN, key, owner="task-1") is False
 
 
-def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None:
+def test_image_record_saved_once(redis_client: redis.Redis) -> None:
     board = PlanImages(redis_client, ttl=TTL)
     record = {"job": {"source": "s/a:1", "dest": "d/a:1"}, "bytes": 3}
 
@@ -118,40 +117,20 @@ def test_image_record_saved_and_finished_once(redis_client: redis.Redis) -> None
     assert board.save_image(PLAN, IMAGE, {"job": {}}) is False  # a redelivery keeps the first
     assert board.load_image(PLAN, IMAGE) == record
     assert board.load_image(PLAN, "unknown") == {}
-    assert board.finish_once(PLAN, IMAGE) is True
-    assert board.finish_once(PLAN, IMAGE) is False
 
 
-def test_settle_counts_an_image_once_per_rule(redis_client: redis.Redis) -> None:
+def test_the_task_that_removed_the_last_blob_gets_its_push_back(redis_client: redis.Redis) -> None:
     board = PlanImages(redis_client, ttl=TTL)
-    guard = keys.plan_once(PLAN)
-    rule_a, rule_b = f"finished:{IMAGE}:a", f"finished:{IMAGE}:b"
+    board.save_image(PLAN, IMAGE, {"job": {}})
+    board.wait_for(PLAN, IMAGE, [A])
 
-    # Before: two runs of one push interleaved their two checks, so the
-    # requeued original recorded the image and its retry counted it skipped.
-    assert board.settle(PLAN, IMAGE, guard, rule_a) == images.RECORD
-    assert board.settle(PLAN, IMAGE, guard, rule_a) == images.NOTHING  # the retry
-    assert board.settle(PLAN, IMAGE, guard, rule_b) == images.COUNT_RULE  # another rule
-    assert board.settle(PLAN, IMAGE, guard, rule_b) == images.NOTHING
-    assert 0 < redis_client.ttl(guard) <= TTL
-
-
-def test_settle_under_concurrent_runs_records_exactly_once(redis_client: redis.Redis) -> None:
-    board = PlanImages(redis_client, ttl=TTL)
-    guard = keys.plan_once(PLAN)
-    outcomes: list[int] = []
-    start = threading.Barrier(8)
-
-    def run() -> None:
-        start.wait()
-        outcomes.append(board.settle(PLAN, IMAGE, guard, f"finished:{IMAGE}:a"))
-
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
-    assert sorted(outcomes) == [images.NOTHING] * 7 + [images.RECORD]
+    assert board.remove_pending(PLAN, IMAGE, A, "task-1") is True
+    # Killed before it published the push, the task comes back: it pushes again.
+    assert board.remove_pending(PLAN, IMAGE, A, "task-1") is True
+    assert board.remove_pending(PLAN, IMAGE, A, "task-2") is False  # anyone else does not
+    assert board.remove_pending(PLAN, IMAGE, A) is False
+    redis_client.hset(keys.image_record(PLAN, IMAGE), "final", "1")
+    assert board.remove_pending(PLAN, IMAGE, A, "task-1") is False  # pushed: never again
 
 
 def test_blob_failures(redis_client: redis.Redis) -> None:
@@ -170,7 +149,6 @@ def test_blob_failures(redis_client: redis.Redis) -> None:
 def test_board_keys_expire(redis_client: redis.Redis) -> None:
     board = PlanImages(redis_client, ttl=TTL)
     board.save_image(PLAN, IMAGE, {})
-    board.finish_once(PLAN, IMAGE)
     board.wait_for(PLAN, IMAGE, [A, B])
     board.claim_blob(PLAN, A)
     board.land(PLAN, A)

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from syncer.fleet.protocol import settings
-from syncer.fleet.protocol.keys import blob_key
+from syncer.fleet.protocol.keys import blob_key, image_record
 from syncer.fleet.steps import blobsteps
 from tests.support.dispatch import JOB, MIB, PLAN, Recorder, fleet_context, missing_blobs
 
@@ -24,14 +24,36 @@ def test_a_failed_push_publish_leaves_the_image_waiting_for_its_last_blob(
     failing.board.wait_for(PLAN, image, [key])
 
     with pytest.raises(ConnectionError):
-        blobsteps._release_waiters(failing, PLAN, key)
+        blobsteps._release_waiters(failing, PLAN, key, "copy-1")
 
     # The retried copy task is again the one that completes the image.
     dispatch = Recorder()
-    blobsteps._release_waiters(fleet_context(redis_client, dispatch), PLAN, key)
+    fleet = fleet_context(redis_client, dispatch)
+    blobsteps._release_waiters(fleet, PLAN, key, "copy-1")
     assert [(name, kw["image"]) for name, kw, _ in dispatch.sent] == [(settings.PUSH_IMAGE, image)]
-    blobsteps._release_waiters(fleet_context(redis_client, dispatch), PLAN, key)  # redelivered
-    assert len(dispatch.sent) == 1, "the image was completed once"
+    # Another task landing the same blob (the other side of a race) does not push it.
+    blobsteps._release_waiters(fleet, PLAN, key, "copy-2")
+    assert len(dispatch.sent) == 1, "the image was completed twice"
+
+
+def test_a_copy_killed_before_it_published_the_push_pushes_on_redelivery(
+    redis_client: redis.Redis,
+) -> None:
+    key = blob_key("dst.example/mirror/app", f"sha256:{1:064x}")
+    image = "img-1"
+    dispatch = Recorder()
+    fleet = fleet_context(redis_client, dispatch)
+    fleet.board.save_image(PLAN, image, {"job": {"dest": "dst.example/mirror/app:v1"}})
+    fleet.board.wait_for(PLAN, image, [key])
+    # The copy removed the image's last blob, then was killed before it published the push.
+    assert fleet.board.remove_pending(PLAN, image, key, "copy-1") is True
+
+    blobsteps._release_waiters(fleet, PLAN, key, "copy-1")  # its redelivery
+    assert [(name, kw["image"]) for name, kw, _ in dispatch.sent] == [(settings.PUSH_IMAGE, image)]
+    # Once the image is final, nobody pushes it again.
+    redis_client.hset(image_record(PLAN, image), "final", "1")
+    blobsteps._release_waiters(fleet, PLAN, key, "copy-1")
+    assert len(dispatch.sent) == 1, "a final image was pushed again"
 
 
 def test_the_push_of_a_landed_image_names_its_destination(redis_client: redis.Redis) -> None:

@@ -1,0 +1,1 @@
+"""OCI image layouts and archives on disk, as sources and destinations (oci:, oci-archive:)."""
