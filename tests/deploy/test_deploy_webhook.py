@@ -1,4 +1,4 @@
-"""``syncer webhook`` in compose and Kubernetes: opt-in, loopback, its secret from a Secret file."""
+"""``syncer webhook`` in compose and Kubernetes: opt-in, loopback, its secret from a Secret."""
 
 from __future__ import annotations
 
@@ -41,17 +41,17 @@ def test_compose_runs_the_webhook_on_loopback_only_when_asked() -> None:
     assert [str(p).split("/")[0] for p in hook["ports"]] == ["127.0.0.1:8088:8088"]
 
 
-def test_k8s_webhook_reads_its_secret_from_a_file_and_serves_its_service() -> None:
+def test_k8s_webhook_reads_its_secret_and_the_rules_and_serves_its_service() -> None:
     docs = list(yaml.safe_load_all((K8S / "webhook.yaml").read_text()))
     dep = next(d for d in docs if d["kind"] == "Deployment")
     svc = next(d for d in docs if d["kind"] == "Service")
     pod = dep["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env == {"SYNCER_WEBHOOK_SECRET_FILE": "/etc/syncer-webhook/secret"}
-    secret = next(v for v in pod["volumes"] if v["name"] == "secret")["secret"]["secretName"]
-    stored = yaml.safe_load((K8S / "secret-webhook.yaml").read_text())
-    assert stored["metadata"]["name"] == secret and "secret" in stored["stringData"]
+    env = {e["name"]: e for e in container["env"]}
+    ref = env["SYNCER_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "syncer-webhook", "key": "secret"}
+    rules = next(v for v in pod["volumes"] if v["name"] == "rules")["configMap"]["name"]
+    assert rules == "syncer-images"
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["automountServiceAccountToken"] is False
