@@ -1,11 +1,11 @@
 """``python -m bench``: time skopeo, ``syncer sync`` and ``syncer plan`` on the same data.
 
-Scenarios (issues #4, #13, #14): (a) cold sync on loopback, (d) no-op resync,
-(g) many small tags cold and no-op, (f) planning 10,000 tags, (h) the no-op
-re-sync of those tags, (i) signed images with and without ``--referrers``,
-(e) worker memory with eight big streams, (b) one shaped host, (c) a fleet
-of shaped hosts. Everything it starts — registries,
-Redis, workers, namespaces, qdiscs — is removed on exit, on error, on Ctrl-C,
+Scenarios (issues #4, #13, #14, #24): (a) cold sync on loopback, (d) no-op
+resync, (g) many small tags cold and no-op, (v) verify's cost per tag, (f)
+planning 10,000 tags, (h) the no-op re-sync of those tags, (i) signed
+images with and without ``--referrers``, (e) worker memory with eight big
+streams, (b) one shaped host, (c) a fleet of shaped hosts. Everything it
+starts — registries, Redis, workers, namespaces, qdiscs — is removed on exit, on error, on Ctrl-C,
 on SIGTERM and when ``--time-limit`` runs out.
 """
 
@@ -25,7 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import imagesyncer, limits, pertag, profiling, referrers, scenarios, shaped
+from bench import (
+    imagesyncer,
+    limits,
+    pertag,
+    profiling,
+    referrers,
+    scenarios,
+    shaped,
+    verifycost,
+)
 from bench.context import Bench, Options
 from bench.dataset import LARGE_REPO, Dataset
 from bench.netns import Network
@@ -47,7 +56,7 @@ from bench.settings import (
 
 log = logging.getLogger("bench")
 
-ALL = "adgfhiebc"
+ALL = "adgvfhiebc"
 #: The checkout holding this package: image-syncer is looked for beside it.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ("skopeo", "docker-registry", "redis-server", "/usr/bin/time", "ip", "tc")
@@ -150,6 +159,8 @@ def _plan(
         steps.append(("ad", lambda: scenarios.loopback(bench, "a" in args.only, "d" in args.only)))
     for count in bench.profile.small_tags if "g" in args.only else ():
         steps.append(("g", functools.partial(pertag.small_tags, bench, count)))
+    for count in bench.profile.small_tags if "v" in args.only else ():
+        steps.append(("v", lambda n=count: [verifycost.verify_cost(bench, n)]))  # type: ignore[misc]
     if "f" in args.only:
         steps.append(("f", lambda: [limits.planning(bench)]))
     if "h" in args.only:

@@ -21,6 +21,18 @@ PROC = 5
 MAX_PROC = 1000
 #: Extra attempts for a failed image (image-syncer's ``--retries``).
 RETRIES = 2
+#: ``--prune`` refuses a run that would delete more tags than this (``--prune-max``).
+PRUNE_MAX = 50
+#: ``syncer webhook``: the largest request body read, in bytes (Harbor's and
+#: Docker Hub's events are a few KiB; distribution batches up to a few dozen).
+WEBHOOK_MAX_BODY = 256 << 10
+#: ``syncer webhook``: seconds a client has to send its whole request.
+WEBHOOK_REQUEST_TIMEOUT = 10.0
+#: ``syncer webhook``: pushes within this many seconds of the first go out in one
+#: plan, each tag once (a burst of events for one tag is one image).
+WEBHOOK_COALESCE = 1.0
+#: ``syncer webhook``'s default port.
+WEBHOOK_PORT = 8088
 #: Attempts for one transient request failure inside an operation.
 REQUEST_ATTEMPTS = 5
 #: First backoff delay in seconds; doubles per attempt, with full jitter.
@@ -395,6 +407,7 @@ def check_limits() -> None:
     max_manifest()
     max_tag_pages()
     max_tags()
+    prune_max()
 
 
 def batch_blob() -> int:
@@ -471,3 +484,26 @@ def redis_url(explicit: str | None = None) -> str:
     if not url:
         raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: empty")
     return url
+
+
+def prune_max() -> int:
+    """``$SYNCER_PRUNE_MAX`` or :data:`PRUNE_MAX`: the default of ``--prune-max``."""
+    return _env_int("SYNCER_PRUNE_MAX", PRUNE_MAX)
+
+
+def webhook_secret() -> str | None:
+    """``$SYNCER_WEBHOOK_SECRET``, else what ``$SYNCER_WEBHOOK_SECRET_FILE`` holds, else None."""
+    secret = os.environ.get("SYNCER_WEBHOOK_SECRET", "").strip()
+    if secret:
+        return secret
+    path = os.environ.get("SYNCER_WEBHOOK_SECRET_FILE")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            secret = f.read(4096).strip()
+    except OSError as exc:
+        raise ConfigError(f"SYNCER_WEBHOOK_SECRET_FILE {path}: {exc.strerror}") from None
+    if not secret:
+        raise ConfigError(f"SYNCER_WEBHOOK_SECRET_FILE {path}: empty")
+    return secret

@@ -23,6 +23,8 @@ from syncer.cli.metrics import add_metrics_parser
 from syncer.cli.probe import add_probe_parser
 from syncer.cli.schedule import add_schedule_parsers
 from syncer.cli.sync import add_sync_parser
+from syncer.cli.verify import add_verify_parser
+from syncer.cli.webhook import add_webhook_parser
 
 #: What ``syncer --help`` says first.
 DESCRIPTION = (
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_metrics_parser(sub)
     add_probe_parser(sub)
     add_schedule_parsers(sub)
+    add_verify_parser(sub)
+    add_webhook_parser(sub)
     return strict(parser)
 
 

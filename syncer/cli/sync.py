@@ -25,6 +25,7 @@ from syncer.cli.dryrun import dry_run
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
 from syncer.cli.interrupts import Interrupts, interrupted_line
 from syncer.cli.logfmt import go_duration
+from syncer.cli.verify import add_prune_arguments, prune_lines, prune_pass
 from syncer.config.files import SyncConfig
 from syncer.embedded.executor import EmbeddedSync
 from syncer.engine.cache import BlobCache, FileBlobCache, MemoryBlobCache
@@ -66,6 +67,7 @@ def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sync.add_argument(
         "--output", choices=("text", "json"), default="text", help="summary format on stdout"
     )
+    add_prune_arguments(sync, "after syncing,")
     sync.add_argument(
         "--since",
         type=Path,
@@ -102,9 +104,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     runner = EmbeddedSync(
         config, options, cache=open_cache(args.cache), stop=stop.is_set, pool=pool
     )
+    # image-syncer's own command line (cli/imagesyncer.py) has no --prune.
+    prune = getattr(args, "prune", False)
     if args.dry_run:
         try:
             print(dry_run(runner))
+            if prune:
+                print("\n".join(prune_lines(prune_pass(config, options, runner.pool, args))))
         finally:
             layouts.release()
         return EXIT_OK
@@ -127,18 +133,26 @@ def cmd_sync(args: argparse.Namespace) -> int:
         stats.images.failed,
         go_duration(stats.elapsed),
     )
+    pruned = prune_pass(config, options, runner.pool, args, delete=True) if prune else None
+    if pruned is not None and args.output == "text":
+        for line in prune_lines(pruned):
+            log.info("%s", line)
     written = True
     if args.output_success_images:
         statuses = ("synced", "skipped") if args.success_includes_unchanged else ("synced",)
         data = success_images(stats.results, statuses)
         written = write_success_images(args.output_success_images, fmt, data)
     if args.output == "json":
-        print(json.dumps(stats.report(), indent=2))
+        report = stats.report()
+        if pruned is not None:
+            report["prune"] = pruned.prune_dict()
+        print(json.dumps(report, indent=2))
     elif args.output == "text":
         print(summary(stats))
+    prune_failed = pruned is not None and pruned.prune_failed
     # A success file that could not be written fails the run, as in image-syncer:
     # a cron job that feeds it back would otherwise read a stale one.
-    return EXIT_FAILED if failed or not written else EXIT_OK
+    return EXIT_FAILED if failed or not written or prune_failed else EXIT_OK
 
 
 def _finish_layouts(

@@ -20,7 +20,12 @@ from syncer.oci import digests, mediatypes, schema1
 from syncer.oci.models import ManifestHead, RawManifest, SizedBody
 from syncer.oci.reference import Repository
 from syncer.registry import tags, transport
-from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
+from syncer.registry.connection import (
+    RegistryConnection,
+    delete_scope,
+    pull_scope,
+    push_scope,
+)
 from syncer.registry.tags import Fetch
 
 log = logging.getLogger(__name__)
@@ -105,6 +110,25 @@ class RegistryClient(RegistryConnection):
         )
         resp.close()
         return resp.headers.get("Docker-Content-Digest") or manifest.digest
+
+    def delete_manifest(self, repo: Repository, reference: str) -> bool:
+        """DELETE a manifest by tag or digest; False when it was already gone (404).
+
+        Spec: "Deleting tags" and "Deleting Manifests". Deleting by digest
+        removes every tag that points at it; registries without tag deletion
+        (distribution 2.x) refuse a tag with 400 or 405, which is raised.
+        """
+        if digests.is_digest(reference):
+            digests.parse(reference, f"manifest {repo}@{reference}")  # before it reaches a URL
+        resp = self.request(
+            "DELETE",
+            repo.manifest_path(reference),
+            (delete_scope(repo),),
+            what=f"DELETE manifest {_at(repo, reference)}",
+            expect_404=True,
+        )
+        resp.close()
+        return resp.status_code != 404
 
     def list_tags(
         self, repo: Repository, page_size: int = defaults.TAGS_PAGE, fetch: Fetch | None = None

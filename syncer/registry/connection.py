@@ -36,6 +36,11 @@ def push_scope(repo: Repository) -> str:
     return f"repository:{repo.path}:pull,push"
 
 
+def delete_scope(repo: Repository) -> str:
+    """Token scope for deleting from ``repo`` (distribution's ``delete`` action)."""
+    return f"repository:{repo.path}:delete"
+
+
 def _is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     return name in ("localhost", "[::1]") or name.startswith("127.")

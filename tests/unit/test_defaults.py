@@ -27,6 +27,7 @@ DOCUMENTED_DEFAULTS = {
     "SYNCER_MAX_TAGS": defaults.MAX_TAGS,
     "SYNCER_VISIBILITY_TIMEOUT": defaults.VISIBILITY_TIMEOUT,
     "SYNCER_BATCH_BLOB": defaults.BATCH_BLOB,
+    "SYNCER_PRUNE_MAX": defaults.PRUNE_MAX,
 }
 
 
@@ -261,6 +262,7 @@ POSITIVE: list[tuple[str, Callable[[], int], int]] = [
     ("SYNCER_MAX_MANIFEST", defaults.max_manifest, defaults.MAX_MANIFEST),
     ("SYNCER_MAX_TAG_PAGES", defaults.max_tag_pages, defaults.MAX_TAG_PAGES),
     ("SYNCER_MAX_TAGS", defaults.max_tags, defaults.MAX_TAGS),
+    ("SYNCER_PRUNE_MAX", defaults.prune_max, defaults.PRUNE_MAX),
 ]
 WHOLE: list[tuple[str, Callable[[], Any], Any]] = [
     ("SYNCER_BATCH_BLOB", defaults.batch_blob, defaults.BATCH_BLOB),

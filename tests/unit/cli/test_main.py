@@ -8,7 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import args, exits, fleet, history, main, metrics, probe, schedule, sync
+from syncer.cli import (
+    args,
+    exits,
+    fleet,
+    history,
+    main,
+    metrics,
+    probe,
+    schedule,
+    sync,
+    verify,
+    webhook,
+)
 
 CLI = Path(main.__file__).parent
 
@@ -24,6 +36,8 @@ COMMANDS = {
     "beat": (["beat"], schedule, "cmd_beat"),
     "metrics": (["metrics"], metrics, "cmd_metrics"),
     "probe": (["probe", "worker"], probe, "cmd_probe"),
+    "verify": (["verify", "--images", "i.yaml"], verify, "cmd_verify"),
+    "webhook": (["webhook", "--images", "i.yaml"], webhook, "cmd_webhook"),
 }
 
 
@@ -80,7 +94,7 @@ def test_stray_words_of_an_image_syncer_command_line_are_ignored(
     assert args.stray_words == ["arm64", "windows"]
 
 
-@pytest.mark.parametrize("word", ["stauts", "verify", "config.yaml", "help"])
+@pytest.mark.parametrize("word", ["stauts", "verfiy", "config.yaml", "help"])
 def test_an_unknown_first_word_is_a_usage_error_never_a_sync(
     handlers: dict[str, argparse.Namespace], word: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
