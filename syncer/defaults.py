@@ -70,6 +70,14 @@ TOKEN_EXPIRY_MARGIN = 10.0
 #: A token's lifetime in seconds when the issuer omits ``expires_in``: the
 #: token spec's own default (distribution's ``spec/auth/token.md``).
 TOKEN_LIFETIME = 60.0
+#: Longest token lifetime we believe, in seconds: registries issue 5 minutes
+#: (distribution) to 12 hours (ECR); a larger or non-finite ``expires_in``
+#: would keep a revoked token forever.
+MAX_TOKEN_LIFETIME = 86400.0
+#: Longest ``WWW-Authenticate`` value we parse, in characters. Real challenges
+#: are under 300 (Docker Hub's, with a scope, is about 120); a longer one is
+#: refused before any parsing, since every server, credentials or not, can send one.
+MAX_CHALLENGE = 4096
 #: Pause a registry when ``ratelimit-remaining`` drops to this many pulls or
 #: fewer, so the last pulls of a window are spread out rather than spent at once.
 RATELIMIT_LOW_WATER = 5
@@ -83,6 +91,13 @@ SOURCE_REOPENS = 5
 #: Index nesting deeper than this is malformed: real images nest once (an
 #: index of manifests), and a chain of indexes built to recurse must end.
 MAX_DEPTH = 4
+#: Entries one index may list. Real indexes name a few dozen platforms and
+#: their attestations; one 4 MiB index could name about 28,000.
+MAX_INDEX_CHILDREN = 1024
+#: Index entries walked in one image tree, duplicates included: with
+#: MAX_INDEX_CHILDREN, this bounds the walk's work and its GETs however the
+#: indexes nest or repeat themselves.
+MAX_TREE_CHILDREN = 4096
 #: Seconds between two sweeps of the request deadlines: a deadline fires at
 #: most this late, a fraction of any deadline, and idle sweeps cost nothing.
 DEADLINE_TICK = 0.2
@@ -93,6 +108,11 @@ DEADLINE_TICK = 0.2
 #: distribution spec says registries SHOULD accept manifests of at least 4 MiB,
 #: which is the size a client can count on being able to push again.
 MAX_MANIFEST = 4 << 20
+#: Largest total of the manifests of one image tree (an index and every
+#: manifest under it), all held in memory until the image is pushed
+#: (``$SYNCER_MAX_TREE_BYTES``). Real trees are tens of KiB; without it, an
+#: index of 100 distinct 4 MiB children held 425 MB.
+MAX_TREE_BYTES = 64 << 20
 #: Bytes of an error reply we read; the rest is dropped with the connection.
 #: ``errors[]`` payloads are a few hundred bytes, and only 300 reach a message.
 MAX_ERROR_BODY = 64 << 10
@@ -343,6 +363,11 @@ def max_manifest() -> int:
     return _env_int("SYNCER_MAX_MANIFEST", MAX_MANIFEST)
 
 
+def max_tree_bytes() -> int:
+    """``$SYNCER_MAX_TREE_BYTES`` or :data:`MAX_TREE_BYTES`."""
+    return _env_int("SYNCER_MAX_TREE_BYTES", MAX_TREE_BYTES)
+
+
 def max_tag_pages() -> int:
     """``$SYNCER_MAX_TAG_PAGES`` or :data:`MAX_TAG_PAGES`."""
     return _env_int("SYNCER_MAX_TAG_PAGES", MAX_TAG_PAGES)
@@ -356,6 +381,7 @@ def max_tags() -> int:
 def check_limits() -> None:
     """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*``, not later per image."""
     max_manifest()
+    max_tree_bytes()
     max_tag_pages()
     max_tags()
 

@@ -26,9 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from syncer import metrics
+from syncer import defaults, metrics
 from syncer.config.platformchoice import PlatformChoice
-from syncer.defaults import MAX_DEPTH
 from syncer.engine.blobreader import never
 from syncer.engine.expansion import NO_FILTER
 from syncer.engine.jobs import TagJob
@@ -36,6 +35,7 @@ from syncer.engine.platforms import mismatch as image_mismatch
 from syncer.engine.transfer import BlobCopier, Outcome, ignore_bytes
 from syncer.errors import (
     NotFoundError,
+    ResponseTooLargeError,
     SyncerError,
     UnsupportedError,
 )
@@ -122,6 +122,8 @@ def resolve(
             return Resolved(job, pin, skip="unchanged", media_type=head.media_type)
     # Fetched by digest, the bytes must hash to it (RegistryClient.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
+    walk = _Walk(str(job.source), defaults.max_tree_bytes())
+    walk.took(top)
     source_digest, note = top.digest, ""
     parsed = parse(top, str(job.source))
     if parsed.kind == "index" and platforms.active:
@@ -143,7 +145,7 @@ def resolve(
         if skip:
             return Resolved(job, source_digest, skip=skip)
     out = Resolved(job, source_digest, note=note)
-    _collect(src, src_repo, top, parsed, out, depth=0)
+    _collect(src, src_repo, top, parsed, out, walk, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
     return out
 
@@ -175,29 +177,75 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text[:160])
 
 
+@dataclass(slots=True)
+class _Walk:
+    """One image tree's walk: the manifests it fetched, against the caps per image."""
+
+    image: str
+    max_bytes: int
+    bytes: int = 0
+    entries: int = 0
+    #: Child digests already fetched (or being fetched): each is fetched once.
+    seen: set[str] = field(default_factory=set)
+
+    def took(self, raw: RawManifest) -> None:
+        """Count a fetched manifest's bytes; every manifest of the tree is held until the push."""
+        self.bytes += len(raw.body)
+        if self.bytes > self.max_bytes:
+            raise ResponseTooLargeError(
+                f"{self.image}: its manifests pass the {_mib(self.max_bytes)} cap per image "
+                "($SYNCER_MAX_TREE_BYTES); refused"
+            )
+
+    def listed(self, raw: RawManifest, parsed: Parsed) -> None:
+        """Count an index's entries against the caps per index and per tree."""
+        count, most = len(parsed.children), defaults.MAX_INDEX_CHILDREN
+        if count > most:
+            raise UnsupportedError(
+                f"{self.image}: index {raw.digest} lists {count} manifests; "
+                f"at most {most} are followed"
+            )
+        self.entries += count
+        if self.entries > defaults.MAX_TREE_CHILDREN:
+            raise UnsupportedError(
+                f"{self.image}: its indexes list more than {defaults.MAX_TREE_CHILDREN} "
+                "manifests in all"
+            )
+
+
+def _mib(n: int) -> str:
+    return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n} bytes"
+
+
 def _collect(
     src: RegistryClient,
     repo: Repository,
     raw: RawManifest,
     parsed: Parsed,
     out: Resolved,
+    walk: _Walk,
     depth: int,
 ) -> None:
     """Gather child manifests (pushed by digest, before their parent) and blobs."""
-    if depth > MAX_DEPTH:
-        raise UnsupportedError(f"{repo}@{raw.digest}: index nested deeper than {MAX_DEPTH}")
+    if depth > defaults.MAX_DEPTH:
+        raise UnsupportedError(
+            f"{repo}@{raw.digest}: index nested deeper than {defaults.MAX_DEPTH}"
+        )
+    walk.listed(raw, parsed)
     for blob in parsed.blobs:
         out.blobs.setdefault(blob.digest, blob)
     for child in parsed.children:
-        if any(ref == child.digest for ref, _ in out.pushes):
+        if child.digest in walk.seen:
             continue
+        walk.seen.add(child.digest)
         craw = retrying(
             lambda c=child: src.get_manifest(repo, c.digest),  # type: ignore[misc]
             what=f"GET {repo}@{child.digest}",
         )
+        walk.took(craw)
         if not craw.media_type:
             craw = RawManifest(craw.body, child.media_type, craw.digest)
-        _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), out, depth + 1)
+        _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), out, walk, depth + 1)
         out.pushes.append((child.digest, craw))
 
 
