@@ -163,6 +163,10 @@ RESTART_FIRST, RESTART_MAX, RESTART_HEALTHY = 1.0, 30.0, 60.0
 REFERRERS_DEPTH = 3
 #: Most referrers one subject may list; a longer list is refused, not truncated.
 MAX_REFERRERS = 1000
+#: Most referrer jobs one image may hand out in all, across its subjects and
+#: depths (``$SYNCER_MAX_IMAGE_REFERRERS``): without it, 200 per subject three
+#: levels deep queued 58,400 jobs and pushed nothing.
+MAX_IMAGE_REFERRERS = 1000
 #: Referrer followers kept per worker, one per recent plan: each caches its plan's tag listings.
 REFERRER_FOLLOWERS_KEPT = 8
 #: Longest wait for another worker's merge of the same fallback index, in seconds.
@@ -368,6 +372,11 @@ def max_tree_bytes() -> int:
     return _env_int("SYNCER_MAX_TREE_BYTES", MAX_TREE_BYTES)
 
 
+def max_image_referrers() -> int:
+    """``$SYNCER_MAX_IMAGE_REFERRERS`` or :data:`MAX_IMAGE_REFERRERS`."""
+    return _env_int("SYNCER_MAX_IMAGE_REFERRERS", MAX_IMAGE_REFERRERS)
+
+
 def max_tag_pages() -> int:
     """``$SYNCER_MAX_TAG_PAGES`` or :data:`MAX_TAG_PAGES`."""
     return _env_int("SYNCER_MAX_TAG_PAGES", MAX_TAG_PAGES)
@@ -382,6 +391,7 @@ def check_limits() -> None:
     """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*``, not later per image."""
     max_manifest()
     max_tree_bytes()
+    max_image_referrers()
     max_tag_pages()
     max_tags()
 

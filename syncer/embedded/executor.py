@@ -195,6 +195,7 @@ class EmbeddedSync:
 
     def _resolve(self, job: TagJob, rnd: _Round) -> None:
         try:
+            self.referrers.admit(job)  # a referrer of an image past its cap fails here
             # A referrer is copied whole: an artifact has no platform to filter by.
             platforms = NO_FILTER if self.referrers.is_referrer(job) else self.options.platforms
             res = resolve(job, self.pool, force=self.options.force, platforms=platforms)
@@ -329,6 +330,7 @@ class EmbeddedSync:
             log.error("failed %s: %s", job.label, img.error)
             return
         try:
+            self.referrers.admit(job)  # its image may have passed its cap since the resolve
             push_with_recheck(
                 img.resolved, self.pool, self.cache, on_bytes=self.stats.moved, stop=self.stop
             )

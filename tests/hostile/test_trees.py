@@ -1,4 +1,4 @@
-"""Manifest trees built to cost CPU or memory: repeated children, too many entries, too many bytes.
+"""Trees built to cost CPU or memory: repeated children, too many entries or bytes, referrer storms.
 
 Each test runs the real CLI against a scripted source and a real
 destination registry, and judges the run by what the source was asked for,
@@ -16,7 +16,12 @@ import pytest
 from syncer import defaults
 from tests.support.hostile import Pool
 from tests.support.hostile_kit import RSS_MIB, dest_tags, write_images
-from tests.support.hostile_trees import ManifestSource, repeated_child_tree, wide_tree
+from tests.support.hostile_trees import (
+    ManifestSource,
+    referrer_storm,
+    repeated_child_tree,
+    wide_tree,
+)
 from tests.support.runner import Outcome, run_syncer
 
 pytestmark = pytest.mark.integration
@@ -25,9 +30,9 @@ pytestmark = pytest.mark.integration
 SECONDS = 30
 
 
-def _sync(tree: ManifestSource, dst: Any, tmp: Path, env: dict[str, str]) -> Outcome:
+def _sync(tree: ManifestSource, dst: Any, tmp: Path, env: dict[str, str], *extra: str) -> Outcome:
     args = write_images(tmp, {f"{tree.server.host}/lab/app:v1": f"{dst.host}/mirror/app"})
-    out = run_syncer(["sync", *args, "--cache", "none", "-r", "0"], env=env, deadline=90)
+    out = run_syncer(["sync", *args, "--cache", "none", "-r", "0", *extra], env=env, deadline=90)
     assert not out.killed and out.elapsed < SECONDS, out.text
     assert "Traceback" not in out.err
     return out
@@ -90,3 +95,24 @@ def test_a_tree_of_100_distinct_4_mb_children_fails_at_the_bytes_cap_per_image(
     assert tree.gets() == fits + 1, "children were read only until their total passed the cap"
     assert out.peak_rss_mib < 64 + RSS_MIB
     assert dest_tags(dst.url, "mirror/app") == []
+
+
+def test_200_referrers_per_subject_three_deep_stop_at_the_cap_per_image(
+    hostile: Pool, registry_factory: Callable[..., Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    # Before the cap: 58,400 referrer jobs queued, nothing pushed, still going after 120 s.
+    storm = referrer_storm(hostile(), "lab/app", "v1", per_subject=200)
+    dst = registry_factory()
+    out = _sync(storm, dst, tmp_path, env, "--referrers")
+    assert out.code == 1, out.text
+    cap = defaults.MAX_IMAGE_REFERRERS
+    root = f"{storm.server.host}/lab/app:v1 -> {dst.host}/mirror/app:v1"
+    assert f"referrers of {root}: more than {cap} in all" in out.out, out.text
+    assert f"1 synced, 0 skipped, {cap} failed (of {cap + 1})" in out.out
+    # The image's list, then one subject at a time until the total passed the cap: the
+    # jobs already handed out fail at once, and nothing else is asked for.
+    assert storm.listed == cap // 200 + 1
+    assert len(storm.server.requests()) < 3 * cap
+    assert out.peak_rss_mib < RSS_MIB
+    # The image itself landed; none of its referrers did, and no fallback index lists them.
+    assert dest_tags(dst.url, "mirror/app") == ["v1"]

@@ -79,6 +79,7 @@ class ManifestSource:
         name = re.escape(repo)
         server.route("GET", rf"^/v2/{name}/manifests/[^/]+$", self._manifest(tag))
         server.route("GET", rf"^/v2/{name}/blobs/{re.escape(sha256(EMPTY))}$", _empty_blob)
+        server.route("GET", rf"^/v2/{name}/tags/list$", lambda r: r.send_json(200, {"tags": [tag]}))
 
     def _manifest(self, tag: str) -> Callable[[Reply], None]:
         def answer(r: Reply) -> None:
@@ -143,3 +144,51 @@ def wide_tree(
 def _padded(n: int, size: int) -> bytes:
     bare = len(image_manifest(f"child {n}"))
     return image_manifest(f"child {n}", max(size - bare, 0))
+
+
+class ReferrerStorm(ManifestSource):
+    """An image whose every manifest has ``per_subject`` referrers, at any depth, made on demand.
+
+    ``GET /v2/<repo>/referrers/<digest>`` lists them for the image and for any
+    referrer already listed; :attr:`listed` counts those answers.
+    """
+
+    def __init__(self, server: HostileRegistry, repo: str, tag: str, per_subject: int) -> None:
+        top = image_manifest("the subject")
+        self.made: dict[str, bytes] = {sha256(top): top}
+        super().__init__(server, repo, tag, top, self._known)
+        self.per_subject, self.listed = per_subject, 0
+        server.route("GET", rf"^/v2/{re.escape(repo)}/referrers/[^/]+$", self._referrers)
+
+    def _known(self, digest: str) -> bytes | None:
+        with self._lock:
+            return self.made.get(digest)
+
+    def _referrers(self, r: Reply) -> None:
+        subject = r.path.rsplit("/", 1)[1]
+        body = self._known(subject)
+        if body is None:
+            r.send_json(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": subject}]})
+            return
+        made = [
+            image_manifest(f"{subject} #{n}", subject=(subject, len(body)))
+            for n in range(self.per_subject)
+        ]
+        with self._lock:
+            self.listed += 1
+            self.made.update((sha256(m), m) for m in made)
+        entries = [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": sha256(m),
+                "size": len(m),
+                "artifactType": SIGNATURE,
+            }
+            for m in made
+        ]
+        r.send_json(200, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+
+
+def referrer_storm(server: HostileRegistry, repo: str, tag: str, per_subject: int) -> ReferrerStorm:
+    """See :class:`ReferrerStorm`."""
+    return ReferrerStorm(server, repo, tag, per_subject)

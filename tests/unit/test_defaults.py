@@ -24,6 +24,7 @@ DOCUMENTED_DEFAULTS = {
     "SYNCER_RATE_WINDOW": defaults.RATE_WINDOW,
     "SYNCER_MAX_MANIFEST": defaults.MAX_MANIFEST,
     "SYNCER_MAX_TREE_BYTES": defaults.MAX_TREE_BYTES,
+    "SYNCER_MAX_IMAGE_REFERRERS": defaults.MAX_IMAGE_REFERRERS,
     "SYNCER_MAX_TAG_PAGES": defaults.MAX_TAG_PAGES,
     "SYNCER_MAX_TAGS": defaults.MAX_TAGS,
     "SYNCER_VISIBILITY_TIMEOUT": defaults.VISIBILITY_TIMEOUT,
@@ -255,6 +256,7 @@ SECONDS: list[tuple[str, Callable[[], float], float]] = [
 POSITIVE: list[tuple[str, Callable[[], int], int]] = [
     ("SYNCER_MAX_MANIFEST", defaults.max_manifest, defaults.MAX_MANIFEST),
     ("SYNCER_MAX_TREE_BYTES", defaults.max_tree_bytes, defaults.MAX_TREE_BYTES),
+    ("SYNCER_MAX_IMAGE_REFERRERS", defaults.max_image_referrers, defaults.MAX_IMAGE_REFERRERS),
     ("SYNCER_MAX_TAG_PAGES", defaults.max_tag_pages, defaults.MAX_TAG_PAGES),
     ("SYNCER_MAX_TAGS", defaults.max_tags, defaults.MAX_TAGS),
 ]

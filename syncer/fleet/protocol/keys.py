@@ -20,6 +20,7 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── plan:{plan}:landed                set     blobs that landed
     ├── plan:{plan}:blobfailed            hash    blob -> why it failed
     ├── plan:{plan}:claims                hash    blob -> the task that claimed its copy
+    ├── plan:{plan}:referrers             hash    image -> referrers handed out  referrersteps
     ├── blobs:{registry}:{repo}           set     digests in a repository    blobcache
     ├── blobrepos:{registry}:{digest}     set     repositories holding it (mounts)
     ├── inflight:{registry}:{digest}      string  who uploads the blob now   locks
@@ -141,6 +142,11 @@ def blobs_failed(plan: str) -> str:
 def blob_claims(plan: str) -> str:
     """Blob -> the task that claimed its copy (named apart from the set it replaced)."""
     return _plan(plan, "claims")
+
+
+def plan_referrers(plan: str) -> str:
+    """Referrer jobs handed out per root image (``source -> dest``), against its cap."""
+    return _plan(plan, "referrers")
 
 
 # -- fleet-wide keys -------------------------------------------------------------------

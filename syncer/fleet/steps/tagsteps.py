@@ -143,6 +143,7 @@ def sync_tags(
 def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Prepared:
     """Resolve an image and end it if nothing needs copying; else register it as waiting."""
     force, platforms = _options(fleet, plan)
+    referrersteps.admit(fleet, plan, job, referrer)
     res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
     referrersteps.follow(fleet, plan, job, res, referrer)
     image = keys.image_id(str(job.source), str(job.dest))
@@ -319,6 +320,7 @@ def push_image(fleet: FleetContext, msg: PushImage) -> str:
     if reason:
         fail_image(fleet, plan, image, reason)
         return "failed"
+    referrersteps.admit(fleet, plan, res.job, rec.referrer)
     push_with_recheck(res, fleet.pool, fleet.cache)
     referrersteps.pushed(fleet, plan, res.job, rec.referrer)
     finish(
