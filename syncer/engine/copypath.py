@@ -34,6 +34,7 @@ from syncer.engine.jobs import TagJob
 from syncer.engine.platforms import mismatch as image_mismatch
 from syncer.engine.transfer import BlobCopier, Outcome, ignore_bytes
 from syncer.errors import (
+    DigestMismatchError,
     NotFoundError,
     ResponseTooLargeError,
     SyncerError,
@@ -250,7 +251,13 @@ def _collect(
 
 
 def push_manifests(resolved: Resolved, pool: ClientPool) -> None:
-    """Push every manifest of ``resolved``: children by digest first, the tag last."""
+    """Push every manifest of ``resolved``: children by digest first, the tag last; confirm it.
+
+    Each PUT's answered digest must be the one sent (the client checks), and
+    then one HEAD, the request a later no-op run makes, must find the tag on
+    the pushed digest: a registry that answers 201 and stores nothing, or
+    stores something else, fails the image instead of being believed.
+    """
     dst = pool.for_repo(resolved.job.dest.repo)
     repo = resolved.job.dest.repo
     for reference, raw in resolved.pushes:
@@ -258,6 +265,23 @@ def push_manifests(resolved: Resolved, pool: ClientPool) -> None:
             lambda r=reference, m=raw: dst.put_manifest(repo, r, m),  # type: ignore[misc]
             what=f"PUT {repo}:{reference}",
         )
+    if resolved.pushes:
+        _confirm(dst, resolved.job, *resolved.pushes[-1])
+
+
+def _confirm(dst: RegistryClient, job: TagJob, reference: str, raw: RawManifest) -> None:
+    """Raise :class:`DigestMismatchError` unless ``reference`` now resolves to ``raw``."""
+    repo, what = job.dest.repo, f"{job.dest} after the push"
+    head = retrying(lambda: dst.head_manifest(repo, reference, push=True), what=f"HEAD {job.dest}")
+    if head is None:
+        raise DigestMismatchError(what, raw.digest, "no manifest at all (HTTP 404)")
+    got = head.digest
+    if not got or got.split(":", 1)[0] != raw.digest.split(":", 1)[0]:
+        # No digest on HEAD, or one in another algorithm: the bytes themselves decide.
+        body = retrying(lambda: dst.get_manifest(repo, reference), what=f"GET {job.dest}").body
+        got = raw.digest if body == raw.body else digests.compute(body)
+    if got != raw.digest:
+        raise DigestMismatchError(what, raw.digest, _printable(got))
 
 
 def is_blob_unknown(exc: Exception) -> bool:

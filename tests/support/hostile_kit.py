@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import requests
 import yaml
 
-from tests.support.hostile import DOCKER_MANIFEST, Pool, Reply, sha256
+from tests.support.hostile import (
+    DOCKER_MANIFEST,
+    HostileRegistry,
+    Pool,
+    Reply,
+    make_image,
+    sha256,
+)
 
 #: Peak RSS of a syncer process that streamed nothing large.
 RSS_MIB = 150
@@ -73,3 +82,56 @@ def stalling_destination(hostile: Pool) -> Any:
 
     dst.route("PUT", r"^/v2/mirror/app/blobs/uploads/s1$", put)
     return dst
+
+
+def _accepting_uploads(dst: HostileRegistry, repo: str, echo: bool) -> None:
+    """Open upload sessions and answer every blob PUT 201 (with the digest sent, if ``echo``)."""
+    name = re.escape(repo)
+    uploads = f"/v2/{repo}/blobs/uploads/"
+    session = {"Location": uploads + "s1"}
+    dst.route("POST", rf"^/v2/{name}/blobs/uploads/$", lambda r: r.send(202, headers=session))
+
+    def put(r: Reply) -> None:
+        r.read_body()
+        digest = dict(p.split("=", 1) for p in r.query.split("&") if "=" in p).get("digest", "")
+        r.send(201, headers={"Docker-Content-Digest": unquote(digest)} if echo else {})
+
+    dst.route("PUT", rf"^/v2/{name}/blobs/uploads/s1$", put)
+
+
+def digest_liar(dst: HostileRegistry, repo: str, admit: bool = False) -> bytes:
+    """A destination that serves other bytes under every tag than were pushed.
+
+    Its manifest PUT answers the other manifest's digest, or (``admit``) the
+    digest of what was pushed. Returns the manifest it serves.
+    """
+    other = make_image("what the liar serves").manifest
+    _accepting_uploads(dst, repo, echo=True)
+    name = re.escape(repo)
+
+    def put(r: Reply) -> None:
+        body = r.read_body()
+        r.send(201, headers={"Docker-Content-Digest": sha256(body if admit else other)})
+
+    def get(r: Reply) -> None:
+        ref = r.path.rsplit("/", 1)[1]
+        if ":" in ref and ref != sha256(other):
+            r.send_json(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": ref}]})
+            return
+        r.send(
+            200, other, {"Content-Type": DOCKER_MANIFEST, "Docker-Content-Digest": sha256(other)}
+        )
+
+    dst.route("PUT", rf"^/v2/{name}/manifests/[^/]+$", put)
+    dst.route("GET", rf"^/v2/{name}/manifests/[^/]+$", get)
+    return other
+
+
+def black_hole(dst: HostileRegistry, repo: str) -> None:
+    """A destination that answers 201/202 to every write, echoing its digest, and stores nothing."""
+    _accepting_uploads(dst, repo, echo=True)
+
+    def put(r: Reply) -> None:
+        r.send(201, headers={"Docker-Content-Digest": sha256(r.read_body())})
+
+    dst.route("PUT", rf"^/v2/{re.escape(repo)}/manifests/[^/]+$", put)

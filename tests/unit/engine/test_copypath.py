@@ -14,10 +14,17 @@ import pytest
 from syncer import defaults
 from syncer.config.rules import parse_rule
 from syncer.engine.cache import MemoryBlobCache
-from syncer.engine.copypath import copy_and_record, is_blob_unknown, push_with_recheck, resolve
+from syncer.engine.copypath import (
+    copy_and_record,
+    is_blob_unknown,
+    push_manifests,
+    push_with_recheck,
+    resolve,
+)
 from syncer.engine.expansion import explicit_jobs, rule_failures, unique_jobs
 from syncer.errors import (
     CancelledError,
+    DigestMismatchError,
     HTTPError,
     ResponseTooLargeError,
     ServerError,
@@ -28,6 +35,7 @@ from syncer.oci.reference import Repository
 from tests.support.copypath import (
     DST,
     GONE,
+    MANIFEST,
     OTHER,
     PRESENT,
     SRC,
@@ -310,3 +318,45 @@ def test_manifests_past_the_bytes_cap_per_image_fail_it_naming_image_and_cap(
     assert str(err.value).startswith("src.example/team/app:v1: its manifests pass the ")
     assert f"{cap} bytes cap per image ($SYNCER_MAX_TREE_BYTES)" in str(err.value)
     assert len(_gets(fake)) == 1 + 4  # the index, and the children until one passed the cap
+
+
+# -- after the push: the tag must resolve to the pushed digest ---------------------------
+def _pushed(head: Reply, get: Reply | None = None) -> FakeTransport:
+    fake = FakeTransport()
+    open_registry(fake, "dst.example")
+    fake.on("PUT", manifest_url(), Reply(201))
+    fake.on("HEAD", manifest_url(), head)
+    if get is not None:
+        fake.on("GET", manifest_url(), get)
+    return fake
+
+
+def test_a_push_is_confirmed_by_one_head_of_the_tag() -> None:
+    fake = _pushed(Reply(200, {"Docker-Content-Digest": digest_of(MANIFEST)}))
+    push_manifests(image(), FakePool(fake))
+    assert [s.method for s in fake.seen if "/manifests/" in s.url] == ["PUT", "HEAD"]
+
+
+@pytest.mark.parametrize(
+    ("head", "get", "got"),
+    [
+        (Reply(404), None, "no manifest at all (HTTP 404)"),
+        (Reply(200, {"Docker-Content-Digest": "sha256:" + "e" * 64}), None, "sha256:" + "e" * 64),
+        (Reply(200), Reply(200, {}, b'{"other": 1}'), digest_of(b'{"other": 1}')),
+    ],
+    ids=["stored nothing", "holds another digest", "no digest on HEAD, other bytes on GET"],
+)
+def test_a_tag_that_does_not_resolve_to_the_pushed_digest_fails_naming_both(
+    head: Reply, get: Reply | None, got: str
+) -> None:
+    fake = _pushed(head, get)
+    with pytest.raises(DigestMismatchError) as caught:
+        push_manifests(image(), FakePool(fake))
+    assert str(caught.value) == (
+        f"digest mismatch for {DST}:v1 after the push: expected {digest_of(MANIFEST)}, got {got}"
+    )
+
+
+def test_a_head_without_digest_is_settled_by_the_bytes_under_the_tag() -> None:
+    fake = _pushed(Reply(200), Reply(200, {}, MANIFEST))
+    push_manifests(image(), FakePool(fake))
