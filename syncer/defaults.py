@@ -48,6 +48,12 @@ TIMEOUT = (10.0, 120.0)
 #: or committing a large upload, and halves what a silent server used to cost
 #: (the 120 s read timeout) on every attempt. ``$SYNCER_REQUEST_DEADLINE``.
 REQUEST_DEADLINE = 60.0
+#: Seconds one image may spend waiting on one registry in all: answers that
+#: never came, backoff, Retry-After and throttle pauses, across retries (and
+#: across ``syncer sync``'s rounds; per task in a fleet). One full request
+#: deadline and a shorter second try: a silent registry cost an image five
+#: deadlines, 5 minutes, before. ``$SYNCER_WAIT_BUDGET``.
+WAIT_BUDGET = 90.0
 #: A streamed body (a blob read or an upload) slower than this many bytes per
 #: second over a whole window is cut off: a link 60 times slower than 1 MiB/s
 #: still passes, a byte every few seconds does not. ``$SYNCER_MIN_RATE``.
@@ -341,6 +347,11 @@ def request_deadline() -> float:
     return _seconds("SYNCER_REQUEST_DEADLINE", REQUEST_DEADLINE)
 
 
+def wait_budget() -> float:
+    """``$SYNCER_WAIT_BUDGET`` or :data:`WAIT_BUDGET`, in seconds."""
+    return _seconds("SYNCER_WAIT_BUDGET", WAIT_BUDGET)
+
+
 def min_rate() -> float:
     """``$SYNCER_MIN_RATE`` or :data:`MIN_RATE`, in bytes per second."""
     return _seconds("SYNCER_MIN_RATE", MIN_RATE)
@@ -388,7 +399,8 @@ def max_tags() -> int:
 
 
 def check_limits() -> None:
-    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*``, not later per image."""
+    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*`` or budget, not later per image."""
+    wait_budget()
     max_manifest()
     max_tree_bytes()
     max_image_referrers()

@@ -19,6 +19,7 @@
         ├── ResponseTooLargeError   a reply went past its size cap (defaults.MAX_*)
         ├── BadNameError            a server sent a tag or link outside the grammar
         ├── PaginationError         tags/list paging looped, left the repo, or ran past its cap
+        ├── WaitBudgetError         an image waited its whole budget on one registry
         └── HTTPError               the registry answered with an error status
             ├── AuthError           401/403: denied, or the token flow failed
             ├── NotFoundError       404: manifest, blob or repository unknown
@@ -103,6 +104,10 @@ class BadNameError(RegistryError):
 
 class PaginationError(RegistryError):
     """A ``tags/list`` listing looped, left its repository, or ran past its caps."""
+
+
+class WaitBudgetError(RegistryError):
+    """An image has waited on one registry as long as it may (``SYNCER_WAIT_BUDGET``)."""
 
 
 class HTTPError(RegistryError):

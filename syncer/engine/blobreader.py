@@ -12,9 +12,9 @@ from syncer import defaults
 from syncer.errors import CancelledError, DeadlineError, DigestMismatchError, TransportError
 from syncer.oci import digests
 from syncer.oci.reference import Repository
-from syncer.registry import deadline, transport
+from syncer.registry import transport
 from syncer.registry.client import RegistryClient
-from syncer.registry.retry import backoff_delay
+from syncer.registry.retry import backoff_delay, wait_to_retry
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class SourceReader:
                     exc,
                 )
                 self.close()
-                deadline.sleep(backoff_delay(reopens))
+                wait_to_retry(backoff_delay(reopens), exc)
 
     def take(self, count: int | None, stop: Callable[[], bool] = never) -> Iterator[bytes]:
         """Yield the next ``count`` bytes (all the rest if None), hashing them."""

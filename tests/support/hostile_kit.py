@@ -135,3 +135,25 @@ def black_hole(dst: HostileRegistry, repo: str) -> None:
         r.send(201, headers={"Docker-Content-Digest": sha256(r.read_body())})
 
     dst.route("PUT", rf"^/v2/{re.escape(repo)}/manifests/[^/]+$", put)
+
+
+def silent_manifests(src: HostileRegistry, repo: str) -> None:
+    """Manifest GETs of ``repo`` are read and never answered (HEADs answer, without a digest)."""
+
+    def silent(r: Reply) -> None:
+        if r.method == "HEAD":
+            r.send(200, headers={"Content-Type": DOCKER_MANIFEST})
+        else:
+            r.hang()
+
+    src.route("GET", rf"^/v2/{re.escape(repo)}/manifests/", silent)
+
+
+def always_429(src: HostileRegistry, repo: str, retry_after: str) -> None:
+    """Every manifest request of ``repo`` is refused with 429 and ``Retry-After``."""
+
+    def refuse(r: Reply) -> None:
+        body = {"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down"}]}
+        r.send_json(429, body, {"Retry-After": retry_after})
+
+    src.route("GET", rf"^/v2/{re.escape(repo)}/manifests/", refuse)

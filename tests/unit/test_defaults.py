@@ -20,6 +20,7 @@ NAME = re.compile(r"SYNCER_[A-Z0-9_]*")
 #: Each documented variable, and the default the README must state for it.
 DOCUMENTED_DEFAULTS = {
     "SYNCER_REQUEST_DEADLINE": defaults.REQUEST_DEADLINE,
+    "SYNCER_WAIT_BUDGET": defaults.WAIT_BUDGET,
     "SYNCER_MIN_RATE": defaults.MIN_RATE,
     "SYNCER_RATE_WINDOW": defaults.RATE_WINDOW,
     "SYNCER_MAX_MANIFEST": defaults.MAX_MANIFEST,
@@ -250,6 +251,7 @@ def test_the_readme_states_the_default_redis_url() -> None:
 
 SECONDS: list[tuple[str, Callable[[], float], float]] = [
     ("SYNCER_REQUEST_DEADLINE", defaults.request_deadline, defaults.REQUEST_DEADLINE),
+    ("SYNCER_WAIT_BUDGET", defaults.wait_budget, defaults.WAIT_BUDGET),
     ("SYNCER_MIN_RATE", defaults.min_rate, defaults.MIN_RATE),
     ("SYNCER_RATE_WINDOW", defaults.rate_window, defaults.RATE_WINDOW),
 ]
