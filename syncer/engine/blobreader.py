@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import requests
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import CancelledError, DeadlineError, DigestMismatchError, TransportError
 from syncer.oci import digests
 from syncer.oci.reference import Repository
@@ -39,8 +39,8 @@ class SourceReader:
     def _open(self) -> Iterator[bytes]:
         resp = self._client.open_blob(self._repo, self.digest, self.position)
         self._resp = resp
-        if self.length is None and resp.status_code == 200 and resp.headers.get("Content-Length"):
-            self.length = int(resp.headers["Content-Length"])
+        if self.length is None and resp.status_code == 200:
+            self.length = untrusted.whole(resp.headers.get("Content-Length"))
         chunks = transport.iter_body(resp, defaults.STREAM_CHUNK)
         if self.position and resp.status_code != 206:
             chunks = _skip(chunks, self.position)  # Range ignored: discard what we have

@@ -35,7 +35,6 @@ registries only.)
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import math
 import threading
@@ -45,7 +44,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import AuthError, HTTPError
 from syncer.registry import replies, transport, urls
 from syncer.registry.credentials import IDENTITY_TOKEN, AuthEntry
@@ -308,7 +307,7 @@ class Authenticator:
             raise
         raw = transport.read_capped(resp, defaults.MAX_TOKEN_REPLY, "token reply")
         try:
-            body = json.loads(raw)
+            body = untrusted.loads(raw)
             value = body.get("token") or body.get("access_token")
             lifetime = _lifetime(body.get("expires_in"))
         except (ValueError, AttributeError, TypeError) as exc:

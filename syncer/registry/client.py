@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import requests
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import (
     AuthError,
     DigestMismatchError,
@@ -109,7 +109,7 @@ class RegistryClient(RegistryConnection):
             return None
         # Some registries omit the digest on HEAD; "" tells the caller to GET.
         digest = resp.headers.get("Docker-Content-Digest", "")
-        size = int(resp.headers.get("Content-Length") or 0)
+        size = untrusted.whole(resp.headers.get("Content-Length")) or 0
         media = resp.headers.get("Content-Type", "").split(";")[0].strip()
         return ManifestHead(digest, media, size)
 
@@ -268,8 +268,9 @@ class RegistryClient(RegistryConnection):
         # session, so read it as empty: at worst the next PATCH is refused with
         # 416 and the transfer asks again or starts over (transfer._chunked).
         rng = resp.headers.get("Range", "")
-        last = int(rng.rsplit("-", 1)[1]) if "-" in rng else -1
-        last = -1 if last == 0 else last
+        first, _, end = rng.partition("-")
+        last = untrusted.whole(end) if untrusted.whole(first) is not None else None
+        last = last or -1  # none, garbage, or "0-0": an empty session
         next_url = self.location(resp) if resp.headers.get("Location") else url
         return next_url, last + 1
 

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Protocol
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.registry import deadline, waiting
 
 log = logging.getLogger(__name__)
@@ -76,5 +76,4 @@ def ratelimit_remaining(header: str | None) -> int | None:
     """Parse Docker Hub's ``ratelimit-remaining: 76;w=21600``."""
     if not header:
         return None
-    head = header.split(";", 1)[0].strip()
-    return int(head) if head.isdigit() else None
+    return untrusted.whole(header.split(";", 1)[0])

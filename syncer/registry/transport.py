@@ -21,7 +21,7 @@ from typing import Any
 import requests
 import urllib3
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import (
     RegistryError,
     ResponseTooLargeError,
@@ -310,8 +310,8 @@ def read_capped(resp: requests.Response, limit: int, what: str) -> bytes:
     before the cap applies. The bytes are kept on the response (``content``,
     ``json()``), and a refused body's connection is closed, not read on.
     """
-    declared = resp.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = untrusted.whole(resp.headers.get("Content-Length"))
+    if declared is not None and declared > limit:
         resp.close()
         raise _too_large(resp, limit, what)
     buf = bytearray()

@@ -391,3 +391,14 @@ def test_anonymous_token_requests_still_follow_redirects(fake: FakeTransport) ->
     assert client(fake).head_manifest(REPO, "v1") is not None
     (moved,) = fake.requests_to("GET", elsewhere)
     assert "Authorization" not in moved.headers
+
+
+def test_a_token_reply_nested_past_the_recursion_limit_is_an_auth_error(
+    fake: FakeTransport,
+) -> None:
+    bearer_registry(fake, TokenEndpoint())
+    fake.on(
+        "GET", REALM, lambda seen: Reply(200, {}, b'{"token": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    )
+    with pytest.raises(AuthError, match="token response is not JSON with a token"):
+        client(fake, ALICE).head_manifest(REPO, "v1")

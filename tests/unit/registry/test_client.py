@@ -533,3 +533,15 @@ def test_the_session_never_reads_netrc(tmp_path: Path, monkeypatch: pytest.Monke
 
     assert list(client(fake, session=session).list_tags(REPO)) == ["v1"]
     assert [s.url for s in fake.seen if "Authorization" in s.headers] == []
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "9" * 5000, "-1", "lots"])
+def test_header_numbers_that_are_no_numbers_are_ignored_not_crashed_on(
+    fake: FakeTransport, value: str
+) -> None:
+    head = {"Docker-Content-Digest": DIGEST, "Content-Length": value}
+    fake.on("HEAD", f"{BASE}/v2/team/app/manifests/v1", Reply(200, head))
+    got = client(fake).head_manifest(REPO, "v1")
+    assert got is not None and got.size == 0
+    fake.on("GET", f"{UPLOADS}u1", Reply(204, {"Range": f"0-{value}"}))
+    assert client(fake).upload_offset(REPO, f"{UPLOADS}u1")[1] == 0, "an empty session"

@@ -103,3 +103,8 @@ def test_a_pause_counts_against_the_image_wait_budget_and_fails_it_past_it(
         throttle.wait("reg.io")
     assert sleeps.slept == [1.0, 1.0, 0.5], "a pause longer than the budget is not slept"
     assert "reg.io asked us to slow down and is paused; gave up" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "\u00b2;w=21600", "-1", "many"])
+def test_a_ratelimit_remaining_that_is_no_count_is_ignored(value: str) -> None:
+    assert ratelimit_remaining(value) is None
