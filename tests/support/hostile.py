@@ -171,10 +171,13 @@ class Reply:
             {"Content-Type": "application/json", **(headers or {})},
         )
 
-    def start(self, status: int, headers: dict[str, str] | None = None) -> None:
-        """Send the status line and headers, and nothing else yet."""
+    def start(
+        self, status: int, headers: dict[str, str] | list[tuple[str, str]] | None = None
+    ) -> None:
+        """Send the status line and headers (a list may repeat a name), and nothing else yet."""
         self._h.send_response(status)
-        for name, value in (headers or {}).items():
+        pairs = headers.items() if isinstance(headers, dict) else headers or []
+        for name, value in pairs:
             self._h.send_header(name, value)
         self._h.end_headers()
 
@@ -235,6 +238,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         route, match = registry.find(self.command, split.path)
         reply = Reply(self, match)
+        if registry.gate is not None and registry.gate(reply):
+            return  # the gate answered
         if route is None:
             reply.send_json(404, {"errors": [{"code": "NAME_UNKNOWN", "message": "no route"}]})
             return
@@ -279,6 +284,8 @@ class HostileRegistry(Started):
         self.stopped = threading.Event()
         self.seen: list[Seen] = []
         self._routes: list[tuple[str, re.Pattern[str], Route]] = []
+        #: Sees every request first; answers it and returns True to stop it there (auth).
+        self.gate: Callable[[Reply], bool] | None = None
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.registry = self  # type: ignore[attr-defined]

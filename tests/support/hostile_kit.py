@@ -157,3 +157,51 @@ def always_429(src: HostileRegistry, repo: str, retry_after: str) -> None:
         r.send_json(429, body, {"Retry-After": retry_after})
 
     src.route("GET", rf"^/v2/{re.escape(repo)}/manifests/", refuse)
+
+
+def challenge_flood(src: HostileRegistry, lines: int, length: int) -> None:
+    """``GET /v2/`` answers 401 with ``lines`` WWW-Authenticate headers, each a long token, no '='.
+
+    The challenge regex this replaced backtracked quadratically on such a token
+    (64 KB: 35 s), holding the GIL so that not even SIGTERM could stop it.
+    """
+    flood = [("WWW-Authenticate", "Bearer " + "a" * length)] * lines
+
+    def answer(r: Reply) -> None:
+        r.start(401, [*flood, ("Content-Length", "0")])
+
+    src.route("GET", r"^/v2/$", answer)
+
+
+class TokenIssuer:
+    """Bearer auth on every ``/v2/`` request of a server; its realm answers ``expires_in`` raw.
+
+    ``expires_in`` is written into the JSON as is (``NaN``, ``1e400``), and
+    :attr:`issued` counts the token requests.
+    """
+
+    def __init__(self, server: HostileRegistry, expires_in: str) -> None:
+        self.server, self.issued = server, 0
+        self._expires_in = expires_in
+        self._challenge = f'Bearer realm="{server.url}/token",service="hostile"'
+        server.gate = self._gate
+        server.route("GET", r"^/token$", self._token)
+
+    def _gate(self, r: Reply) -> bool:
+        if not r.path.startswith("/v2/") or r.headers.get("Authorization", "").startswith(
+            "Bearer "
+        ):
+            return False
+        body = b'{"errors": [{"code": "UNAUTHORIZED", "message": "token needed"}]}'
+        r.send(401, body, {"WWW-Authenticate": self._challenge, "Content-Type": "application/json"})
+        return True
+
+    def _token(self, r: Reply) -> None:
+        self.issued += 1
+        body = f'{{"token": "tok-{self.issued}", "expires_in": {self._expires_in}}}'.encode()
+        r.send(200, body, {"Content-Type": "application/json"})
+
+
+def bearer_everywhere(src: HostileRegistry, expires_in: str) -> TokenIssuer:
+    """See :class:`TokenIssuer`."""
+    return TokenIssuer(src, expires_in)
