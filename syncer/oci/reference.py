@@ -35,15 +35,17 @@ _DIGEST_HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 def validate_digest(digest: str) -> str:
     """Return ``digest`` if it is a well-formed, supported content digest."""
+    # A server's header may be 64 KiB of anything: messages show it escaped and clipped.
+    shown = repr(escape(digest, 160))
     m = _DIGEST.fullmatch(digest)
     if not m:
-        raise ConfigError(f"invalid digest {digest!r}")
+        raise ConfigError(f"invalid digest {shown}")
     alg, hexpart = m.group("alg"), m.group("hex")
     want = _DIGEST_HEX_LEN.get(alg)
     if want is None:
-        raise ConfigError(f"unsupported digest algorithm {alg!r} in {digest!r}")
+        raise ConfigError(f"unsupported digest algorithm {escape(alg, 40)!r} in {shown}")
     if len(hexpart) != want or not re.fullmatch(r"[0-9a-f]+", hexpart):
-        raise ConfigError(f"invalid digest {digest!r}: {alg} needs {want} lowercase hex characters")
+        raise ConfigError(f"invalid digest {shown}: {alg} needs {want} lowercase hex characters")
     return digest
 
 

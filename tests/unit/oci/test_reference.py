@@ -195,3 +195,11 @@ def test_normalize_registry(host: str, expected: str) -> None:
 def test_normalize_registry_rejects(host: str) -> None:
     with pytest.raises(ConfigError):
         normalize_registry(host)
+
+
+def test_a_bad_digest_from_a_server_is_shown_escaped_and_clipped() -> None:
+    header = "sha256:\x1b[31m" + "x" * 60_000
+    with pytest.raises(ConfigError) as caught:
+        validate_digest(header)
+    message = str(caught.value)
+    assert len(message) < 300 and "\x1b" not in message and message.endswith("...'")
