@@ -63,6 +63,12 @@ TIMEOUT = (10.0, 120.0)
 #: or committing a large upload, and halves what a silent server used to cost
 #: (the 120 s read timeout) on every attempt. ``$SYNCER_REQUEST_DEADLINE``.
 REQUEST_DEADLINE = 60.0
+#: Seconds one image may spend waiting on one registry in all: answers that
+#: never came, backoff, Retry-After and throttle pauses, across retries (and
+#: across ``syncer sync``'s rounds; per task in a fleet). One full request
+#: deadline and a shorter second try: a silent registry cost an image five
+#: deadlines, 5 minutes, before. ``$SYNCER_WAIT_BUDGET``.
+WAIT_BUDGET = 90.0
 #: A streamed body (a blob read or an upload) slower than this many bytes per
 #: second over a whole window is cut off: a link 60 times slower than 1 MiB/s
 #: still passes, a byte every few seconds does not. ``$SYNCER_MIN_RATE``.
@@ -85,6 +91,14 @@ TOKEN_EXPIRY_MARGIN = 10.0
 #: A token's lifetime in seconds when the issuer omits ``expires_in``: the
 #: token spec's own default (distribution's ``spec/auth/token.md``).
 TOKEN_LIFETIME = 60.0
+#: Longest token lifetime we believe, in seconds: registries issue 5 minutes
+#: (distribution) to 12 hours (ECR); a larger or non-finite ``expires_in``
+#: would keep a revoked token forever.
+MAX_TOKEN_LIFETIME = 86400.0
+#: Longest ``WWW-Authenticate`` value we parse, in characters. Real challenges
+#: are under 300 (Docker Hub's, with a scope, is about 120); a longer one is
+#: refused before any parsing, since every server, credentials or not, can send one.
+MAX_CHALLENGE = 4096
 #: Pause a registry when ``ratelimit-remaining`` drops to this many pulls or
 #: fewer, so the last pulls of a window are spread out rather than spent at once.
 RATELIMIT_LOW_WATER = 5
@@ -98,6 +112,13 @@ SOURCE_REOPENS = 5
 #: Index nesting deeper than this is malformed: real images nest once (an
 #: index of manifests), and a chain of indexes built to recurse must end.
 MAX_DEPTH = 4
+#: Entries one index may list. Real indexes name a few dozen platforms and
+#: their attestations; one 4 MiB index could name about 28,000.
+MAX_INDEX_CHILDREN = 1024
+#: Index entries walked in one image tree, duplicates included: with
+#: MAX_INDEX_CHILDREN, this bounds the walk's work and its GETs however the
+#: indexes nest or repeat themselves.
+MAX_TREE_CHILDREN = 4096
 #: Seconds between two sweeps of the request deadlines: a deadline fires at
 #: most this late, a fraction of any deadline, and idle sweeps cost nothing.
 DEADLINE_TICK = 0.2
@@ -108,6 +129,11 @@ DEADLINE_TICK = 0.2
 #: distribution spec says registries SHOULD accept manifests of at least 4 MiB,
 #: which is the size a client can count on being able to push again.
 MAX_MANIFEST = 4 << 20
+#: Largest total of the manifests of one image tree (an index and every
+#: manifest under it), all held in memory until the image is pushed
+#: (``$SYNCER_MAX_TREE_BYTES``). Real trees are tens of KiB; without it, an
+#: index of 100 distinct 4 MiB children held 425 MB.
+MAX_TREE_BYTES = 64 << 20
 #: Bytes of an error reply we read; the rest is dropped with the connection.
 #: ``errors[]`` payloads are a few hundred bytes, and only 300 reach a message.
 MAX_ERROR_BODY = 64 << 10
@@ -162,6 +188,10 @@ RESTART_FIRST, RESTART_MAX, RESTART_HEALTHY = 1.0, 30.0, 60.0
 REFERRERS_DEPTH = 3
 #: Most referrers one subject may list; a longer list is refused, not truncated.
 MAX_REFERRERS = 1000
+#: Most referrer jobs one image may hand out in all, across its subjects and
+#: depths (``$SYNCER_MAX_IMAGE_REFERRERS``): without it, 200 per subject three
+#: levels deep queued 58,400 jobs and pushed nothing.
+MAX_IMAGE_REFERRERS = 1000
 #: Referrer followers kept per worker, one per recent plan: each caches its plan's tag listings.
 REFERRER_FOLLOWERS_KEPT = 8
 #: Longest wait for another worker's merge of the same fallback index, in seconds.
@@ -361,6 +391,11 @@ def request_deadline() -> float:
     return _seconds("SYNCER_REQUEST_DEADLINE", REQUEST_DEADLINE)
 
 
+def wait_budget() -> float:
+    """``$SYNCER_WAIT_BUDGET`` or :data:`WAIT_BUDGET`, in seconds."""
+    return _seconds("SYNCER_WAIT_BUDGET", WAIT_BUDGET)
+
+
 def min_rate() -> float:
     """``$SYNCER_MIN_RATE`` or :data:`MIN_RATE`, in bytes per second."""
     return _seconds("SYNCER_MIN_RATE", MIN_RATE)
@@ -392,6 +427,16 @@ def max_layout_index() -> int:
     return _env_int("SYNCER_MAX_LAYOUT_INDEX", MAX_LAYOUT_INDEX)
 
 
+def max_tree_bytes() -> int:
+    """``$SYNCER_MAX_TREE_BYTES`` or :data:`MAX_TREE_BYTES`."""
+    return _env_int("SYNCER_MAX_TREE_BYTES", MAX_TREE_BYTES)
+
+
+def max_image_referrers() -> int:
+    """``$SYNCER_MAX_IMAGE_REFERRERS`` or :data:`MAX_IMAGE_REFERRERS`."""
+    return _env_int("SYNCER_MAX_IMAGE_REFERRERS", MAX_IMAGE_REFERRERS)
+
+
 def max_tag_pages() -> int:
     """``$SYNCER_MAX_TAG_PAGES`` or :data:`MAX_TAG_PAGES`."""
     return _env_int("SYNCER_MAX_TAG_PAGES", MAX_TAG_PAGES)
@@ -403,8 +448,11 @@ def max_tags() -> int:
 
 
 def check_limits() -> None:
-    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*``, not later per image."""
+    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*`` or budget, not later per image."""
+    wait_budget()
     max_manifest()
+    max_tree_bytes()
+    max_image_referrers()
     max_tag_pages()
     max_tags()
     prune_max()

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 import urllib3
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import (
     RegistryError,
     ResponseTooLargeError,
@@ -29,7 +29,7 @@ from syncer.errors import (
     TransportError,
 )
 from syncer.oci.models import SizedBody
-from syncer.registry import deadline
+from syncer.registry import deadline, waiting
 from syncer.registry.urls import is_loopback, origin, strip_query
 from syncer.text import shown
 
@@ -145,16 +145,24 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
     the response is dropped; until :func:`iter_body` starts, the answer
     deadline still runs, so a body read any other way is bounded too.
     """
-    watch = deadline.begin(f"{method} {strip_query(url)}")
+    answer, why = waiting.answer_limit(url, deadline.limits().answer)
+    watch = deadline.begin(f"{method} {strip_query(url)}", answer, why)
     if isinstance(kwargs.get("data"), SizedBody):
         kwargs["data"] = _metered(kwargs["data"], watch)
+    started = time.monotonic()
     try:
         with deadline.current(watch):
             resp = _send(session, method, url, **kwargs)
         watch.check()  # cut off mid-answer, yet the body happened to parse
     except RegistryError as exc:
         watch.end()
-        watch.check(exc.__cause__ or exc)
+        try:
+            watch.check(exc.__cause__ or exc)
+        except TransportError:  # the deadline cut it off
+            waiting.unanswered(url, time.monotonic() - started)
+            raise
+        if isinstance(exc, TransportError):  # no answer came: reset, refused, TLS broke off
+            waiting.unanswered(url, time.monotonic() - started)
         raise
     except BaseException:
         watch.end()
@@ -323,8 +331,8 @@ def read_capped(resp: requests.Response, limit: int, what: str) -> bytes:
     before the cap applies. The bytes are kept on the response (``content``,
     ``json()``), and a refused body's connection is closed, not read on.
     """
-    declared = resp.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = untrusted.whole(resp.headers.get("Content-Length"))
+    if declared is not None and declared > limit:
         resp.close()
         raise _too_large(resp, limit, what)
     buf = bytearray()

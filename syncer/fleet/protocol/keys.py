@@ -24,6 +24,7 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── plan:{plan}:prune                 list    JSON prune candidates of each rule
     ├── plan:{plan}:pruning               string  rules yet to send their candidates
     ├── plan:{plan}:refused               string  why a prune deleted nothing
+    ├── plan:{plan}:referrers             hash    image -> referrers handed out  referrersteps
     ├── blobs:{registry}:{repo}           set     digests in a repository    blobcache
     ├── blobrepos:{registry}:{digest}     set     repositories holding it (mounts)
     ├── inflight:{registry}:{digest}      string  who uploads the blob now   locks
@@ -167,6 +168,11 @@ def blobs_failed(plan: str) -> str:
 def blob_claims(plan: str) -> str:
     """Blob -> the task that claimed its copy (named apart from the set it replaced)."""
     return _plan(plan, "claims")
+
+
+def plan_referrers(plan: str) -> str:
+    """Referrer jobs handed out per root image (``source -> dest``), against its cap."""
+    return _plan(plan, "referrers")
 
 
 # -- fleet-wide keys -------------------------------------------------------------------

@@ -34,6 +34,7 @@ from syncer.fleet.steps.enqueue import enqueue_copy, enqueue_push
 from syncer.fleet.steps.results import fail_image
 from syncer.oci.manifest import Descriptor
 from syncer.oci.reference import Repository
+from syncer.registry import waiting
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,10 @@ def copy_blob(
                 fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
 
             try:
-                outcome = copy_and_record(copier, fleet.cache, src, dst, desc, before_record=settle)
+                with waiting.scope():  # a wait budget for this blob's copy
+                    outcome = copy_and_record(
+                        copier, fleet.cache, src, dst, desc, before_record=settle
+                    )
             finally:
                 counter.flush()
     fleet.ledger.count_once(
@@ -165,21 +169,21 @@ def copy_batch(
     is recorded at once. Redis errors propagate, so the task is retried as a
     whole.
     """
-    waiting, delay = list(blobs), 0.05
+    pending, delay = list(blobs), 0.05
     deadline = time.monotonic() + BATCH_BUSY_WAIT
     with ThreadPoolExecutor(TASK_THREADS, "copy_blobs") as pool:
         while True:
             done = list(
-                pool.map(lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner), waiting)
+                pool.map(lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner), pending)
             )
-            waiting = [d for d, finished in zip(waiting, done, strict=True) if not finished]
-            if not waiting or time.monotonic() >= deadline:
+            pending = [d for d, finished in zip(pending, done, strict=True) if not finished]
+            if not pending or time.monotonic() >= deadline:
                 break
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
-    for desc in waiting:
+    for desc in pending:
         enqueue_copy(fleet, plan, src, dst, desc)
-    return len(waiting)
+    return len(pending)
 
 
 def hand_back_unlanded(

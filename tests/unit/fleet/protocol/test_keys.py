@@ -37,6 +37,7 @@ PINNED: list[tuple[str, tuple[str, ...], str]] = [
     ("blobs_landed", (P,), f"syncer:plan:{P}:landed"),
     ("blobs_failed", (P,), f"syncer:plan:{P}:blobfailed"),
     ("blob_claims", (P,), f"syncer:plan:{P}:claims"),
+    ("plan_referrers", (P,), f"syncer:plan:{P}:referrers"),
     ("cached_blobs", (R, REPO), f"syncer:blobs:{R}:{REPO}"),
     ("repos_holding", (R, D), f"syncer:blobrepos:{R}:{D}"),
     ("inflight_lock", (R, D), f"syncer:inflight:{R}:{D}"),
