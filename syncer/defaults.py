@@ -35,8 +35,6 @@ WEBHOOK_COALESCE = 1.0
 WEBHOOK_PORT = 8088
 #: Attempts for one transient request failure inside an operation.
 REQUEST_ATTEMPTS = 5
-#: First backoff delay in seconds; doubles per attempt, with full jitter.
-BACKOFF_BASE = 0.5
 #: Longest single backoff, and the longest Retry-After we honour, in seconds.
 BACKOFF_MAX = 60.0
 
@@ -179,10 +177,6 @@ FEED_AHEAD = 256
 FEED_POLL = 0.1
 #: Log how many images a long round has resolved every this many.
 RESOLVE_REPORT_EVERY = 1000
-#: A crashed worker is restarted after RESTART_FIRST seconds, doubling up to
-#: RESTART_MAX, so a worker that cannot start does not spin; one that ran for
-#: RESTART_HEALTHY seconds was healthy, and starts the delays over.
-RESTART_FIRST, RESTART_MAX, RESTART_HEALTHY = 1.0, 30.0, 60.0
 
 #: How deep referrers of referrers are followed (a signature of an SBOM is depth 2).
 REFERRERS_DEPTH = 3
@@ -218,9 +212,6 @@ REDIS_CONNECT_TIMEOUT, REDIS_SOCKET_TIMEOUT = 5.0, 10.0
 REDIS_RETRIES, REDIS_RETRY_DELAY = 1, 0.1
 #: A connection idle this long is checked with a PING before it is used.
 REDIS_HEALTH_CHECK = 30
-#: While Redis is away, the workers and the followers of a plan try it again
-#: after REDIS_RECONNECT_FIRST seconds, doubling up to REDIS_RECONNECT_MAX.
-REDIS_RECONNECT_FIRST, REDIS_RECONNECT_MAX = 0.25, 4.0
 #: Plans, their counters and reports expire this long after their last update.
 PLAN_TTL = 7 * 24 * 3600
 #: A task handed out this long ago and not acknowledged goes back to the queue
@@ -268,8 +259,6 @@ PLAN_SETTINGS_KEPT = 256
 MAX_RETRIES = 6
 #: How long a task waits for Redis to come back before retrying through it.
 REDIS_WAIT = 120.0
-#: Looking again at a blob another worker is uploading: 0.1 s, doubling to 2 s.
-BUSY_FIRST, BUSY_MAX = 0.1, 2.0
 #: A blob this big keeps a link busy long enough to be worth keeping to itself.
 LARGE_BLOB = 64 << 20
 #: How many times a small copy is handed on before a busy worker takes it.
@@ -287,9 +276,6 @@ REQUEUE_DELAY = 5.0
 #: Look at the worker's auth file's metadata at most this often, in seconds: a
 #: rotated secret is seen within a second, without a stat() per request.
 AUTH_RECHECK = 1.0
-#: An in-flight lock whose release failed (Redis away) is released again after
-#: RELEASE_RETRY_FIRST seconds, doubling up to RELEASE_RETRY_MAX, until it expires.
-RELEASE_RETRY_FIRST, RELEASE_RETRY_MAX = 0.2, 2.0
 #: An upload session idle longer than this (seconds) is not worth resuming:
 #: an hour outlasts a worker restart or a Redis blip mid-upload, and then the
 #: blob is simply uploaded afresh.

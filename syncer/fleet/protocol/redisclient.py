@@ -28,6 +28,7 @@ from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
 from syncer import defaults
+from syncer.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,14 @@ def backend_settings() -> dict[str, Any]:
     }
 
 
+#: While Redis is away, the workers and the followers of a plan try it again
+#: after REDIS_RECONNECT_FIRST seconds, doubling up to REDIS_RECONNECT_MAX.
+REDIS_RECONNECT_FIRST, REDIS_RECONNECT_MAX = 0.25, 4.0
+
+
 def reconnect_delays() -> Iterator[float]:
     """Seconds to wait before each next try while Redis is away: doubling, capped."""
-    delay = defaults.REDIS_RECONNECT_FIRST
-    while True:
-        yield delay
-        delay = min(delay * 2, defaults.REDIS_RECONNECT_MAX)
+    return Backoff(REDIS_RECONNECT_FIRST, REDIS_RECONNECT_MAX).delays()
 
 
 class Outage:
@@ -104,7 +107,7 @@ class Outage:
             self._since = time.monotonic()
             self._say(
                 f"{self._where} unreachable ({type(error).__name__}); trying again every "
-                f"{defaults.REDIS_RECONNECT_MAX:g}s at most"
+                f"{REDIS_RECONNECT_MAX:g}s at most"
             )
 
     def ended(self) -> None:

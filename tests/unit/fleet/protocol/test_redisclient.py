@@ -68,7 +68,7 @@ def test_an_outage_is_one_line_each_way() -> None:
 
     assert said == [
         f"Redis at x unreachable (ConnectionError); trying again every "
-        f"{defaults.REDIS_RECONNECT_MAX:g}s at most",
+        f"{redisclient.REDIS_RECONNECT_MAX:g}s at most",
         "Redis at x is back after 0s",
     ]
 
@@ -76,8 +76,8 @@ def test_an_outage_is_one_line_each_way() -> None:
 def test_reconnect_delays_double_to_their_cap() -> None:
     delays = redisclient.reconnect_delays()
     taken = [next(delays) for _ in range(8)]
-    assert taken[0] == defaults.REDIS_RECONNECT_FIRST
-    assert taken[1] == 2 * taken[0] and taken[-1] == defaults.REDIS_RECONNECT_MAX
+    assert taken[0] == redisclient.REDIS_RECONNECT_FIRST
+    assert taken[1] == 2 * taken[0] and taken[-1] == redisclient.REDIS_RECONNECT_MAX
 
 
 @pytest.fixture
