@@ -35,7 +35,6 @@ from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
 
 from syncer.backoff import Backoff
-from syncer.config.platformchoice import platform_list
 from syncer.defaults import BATCH_PRIORITY, MAX_RETRIES, REDIS_WAIT
 from syncer.engine.jobs import TagJob
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
@@ -55,7 +54,7 @@ from syncer.fleet.protocol.messages import (
 from syncer.fleet.state.guard import best_effort, guard
 from syncer.fleet.steps import blobsteps, enqueue, results, tagsteps, verifysteps
 from syncer.fleet.steps.context import FleetContext
-from syncer.oci.reference import ImageRef, Repository
+from syncer.oci.reference import Repository
 from syncer.registry.retry import backoff_delay
 from workers import links
 from workers.app import app
@@ -360,12 +359,7 @@ def enqueue_tags(task: Task, f: FleetContext, msg: EnqueueTags) -> int:
 def sync_tag(task: Task, f: FleetContext, msg: SyncTag) -> str:
     """Resolve one image (HEADs first) and fan out its missing blobs."""
     # Parsed here: a bad reference is recorded as this image's failure.
-    job = TagJob(
-        ImageRef.parse(msg.source),
-        ImageRef.parse(msg.dest),
-        msg.rule,
-        platform_list(list(msg.platforms)) if msg.platforms else (),
-    )
+    job = TagJob.from_dict(msg.to_body())
     return tagsteps.sync_tag(f, msg.plan, job, owner=task.request.id or "", referrer=msg.referrer)
 
 

@@ -149,6 +149,11 @@ class Rule:
     referrer_types: tuple[str, ...] = ()
 
     @property
+    def needs_listing(self) -> bool:
+        """Whether the rule's images are found by listing the source's tags (repo, or regex)."""
+        return self.kind in ("all", "regex")
+
+    @property
     def platform_filter(self) -> PlatformChoice | None:
         """The rule's own platform filter, or None to use the global one."""
         return PlatformChoice(choices=self.platforms) if self.platforms else None
@@ -295,7 +300,7 @@ def _parse_object(
     except ConfigError as exc:
         raise ConfigError(f"to: {exc}") from None
     filters = TagFilters.from_dict({k: value.get(k) for k in _FILTER_FIELDS})
-    if filters.active and rule.kind in ("tags", "digest"):
+    if filters.active and not rule.needs_listing:
         named = next(k for k in _FILTER_FIELDS if value.get(k) is not None)
         what = "lists its tags" if rule.kind == "tags" else "names a digest"
         raise ConfigError(f"{named}: tag filters need a repo or repo:/regex/ key; this one {what}")

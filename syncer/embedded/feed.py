@@ -67,7 +67,7 @@ def feed(
                 if not put(item):
                     return
                 n += 1
-            if rule.kind in ("all", "regex"):
+            if rule.needs_listing:
                 _log_listed(rule, n)
         except SyncerError as exc:
             put(_RuleFailed(rule, exc))

@@ -242,3 +242,17 @@ def test_a_layout_destination_takes_renaming_tags() -> None:
     rule = parse_rule("quay.io/a/b:v1", "oci:/mnt/usb/a/b:stable", environ={})
     (dest,) = rule.destinations
     assert (str(dest.repo), dest.tags) == ("oci:/mnt/usb/a/b", ("stable",))
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "lists"),
+    [
+        ("src.example/app", "all", True),
+        ("src.example/app:/^v1/", "regex", True),
+        ("src.example/app:v1,v2", "tags", False),
+        (f"src.example/app@{D1}", "digest", False),
+    ],
+)
+def test_only_repo_wide_and_regex_rules_need_a_listing(key: str, kind: str, lists: bool) -> None:
+    rule = parse_rule(key, "dst.example/app", environ={})
+    assert (rule.kind, rule.needs_listing) == (kind, lists)
