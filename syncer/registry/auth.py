@@ -164,8 +164,6 @@ class Authenticator:
         self._tokens: dict[frozenset[str], _Token] = {}
         #: The scheme of the registry that sent the challenge.
         self._home_scheme = "https"
-        #: How many tokens were fetched; tests assert tokens are reused.
-        self.token_requests = 0
 
     @property
     def has_credentials(self) -> bool:
@@ -279,7 +277,6 @@ class Authenticator:
         if "service" in self.challenge.params:
             params.append(("service", self.challenge.params["service"]))
         params.extend(("scope", s) for s in sorted(scopes))
-        self.token_requests += 1
         if self._creds is not None and self._creds.username == IDENTITY_TOKEN:
             resp = self._refresh_grant(realm, scopes)
         else:

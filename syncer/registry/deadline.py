@@ -192,12 +192,6 @@ class _Watchdog:
         while self._ended:
             self._watches.discard(self._ended.popleft())
 
-    def watching(self) -> set[Watch]:
-        """The watches of requests still in flight."""
-        with self._lock:
-            self._prune()
-            return set(self._watches)
-
     @contextmanager
     def current(self, watch: Watch) -> Iterator[None]:
         """Connections this thread takes from a pool in this block belong to ``watch``."""
@@ -294,11 +288,6 @@ def interrupt() -> None:
     Only sets an event, so it is safe in a signal handler.
     """
     _STOP.set()
-
-
-def interrupted() -> bool:
-    """Whether :func:`interrupt` was called."""
-    return _STOP.is_set()
 
 
 def sleep(seconds: float) -> None:

@@ -145,7 +145,7 @@ def test_token_is_cached_per_scope(fake: FakeTransport) -> None:
     assert tokens.issued == 1
     c.head_manifest(OTHER, "v1")
 
-    assert tokens.issued == 2 == c.auth.token_requests
+    assert tokens.issued == 2 == len(fake.requests_to("GET", REALM))
     scopes = [s.query["scope"] for s in fake.requests_to("GET", REALM)]
     assert scopes == [["repository:team/app:pull"], ["repository:team/other:pull"]]
 
