@@ -24,7 +24,8 @@ import redis
 
 from syncer import defaults
 from syncer.config.files import SyncConfig
-from syncer.config.rules import BrokenRule, Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import BrokenRule, Rule
 from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import keys

@@ -11,7 +11,8 @@ import pytest
 import syncer.cli.supervise
 from syncer.cli import fleet
 from syncer.config.files import SyncConfig
-from syncer.config.rules import BrokenRule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import BrokenRule
 from syncer.errors import ConfigError
 from syncer.fleet import planner
 

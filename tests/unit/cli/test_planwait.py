@@ -18,7 +18,7 @@ from syncer import defaults
 from syncer.cli import exits
 from syncer.cli.planwait import Submitter, wait
 from syncer.config.files import SyncConfig
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.engine.jobs import ImageResult
 from syncer.engine.options import SyncOptions
 from syncer.fleet.protocol import keys

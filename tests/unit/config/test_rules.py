@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from syncer.config.files import ConfigError, load_config
-from syncer.config.rules import Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Rule
 from syncer.config.tagfilters import TagFilters
 from syncer.engine.jobs import TagJob
 from syncer.oci.reference import ImageRef

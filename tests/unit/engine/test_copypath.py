@@ -13,7 +13,7 @@ import json
 import pytest
 
 from syncer import defaults
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.copypath import (
     Resolved,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.defaults import (
     BEAT_LOCK_TIMEOUT,
     CRON_EXPIRES,
