@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
-from syncer.cli.fleet import redis_arg, safe_url
+from syncer.cli.redisargs import redis_arg, safe_url
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import keys, settings
 

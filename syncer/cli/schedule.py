@@ -18,8 +18,9 @@ from typing import Any
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
-from syncer.cli.fleet import connect, preflight, redis_arg, safe_url
+from syncer.cli.fleet import preflight
 from syncer.cli.history import print_table, when
+from syncer.cli.redisargs import connect, redis_arg, safe_url
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import settings
 
