@@ -25,6 +25,11 @@ if TYPE_CHECKING:  # redis is imported only when a probe runs
     import redis
 
 
+#: Seconds ``syncer probe`` waits for Redis to connect and to answer: well
+#: inside a Kubernetes probe's own timeout, so a hung Redis fails with a reason.
+PROBE_TIMEOUT = 5.0
+
+
 def add_probe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``syncer probe``."""
     probe = sub.add_parser(
@@ -51,8 +56,8 @@ def _client(url: str | None) -> redis.Redis:
     try:
         return redis.Redis.from_url(
             url,
-            socket_timeout=defaults.PROBE_TIMEOUT,
-            socket_connect_timeout=defaults.PROBE_TIMEOUT,
+            socket_timeout=PROBE_TIMEOUT,
+            socket_connect_timeout=PROBE_TIMEOUT,
         )
     except ValueError as exc:
         raise ConfigError(f"Redis URL {safe_url(url)}: {exc}") from None

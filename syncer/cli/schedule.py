@@ -24,6 +24,11 @@ from syncer.cli.redisargs import connect, redis_arg, safe_url
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import settings
 
+#: ``syncer beat --schedules FILE`` looks at the file, and at the schedules
+#: Redis holds, this often (seconds): an edit, or a Redis that lost them, is
+#: put right this soon.
+BEAT_RECONCILE_EVERY = 5.0
+
 
 def add_schedule_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``syncer schedule ...`` and ``syncer beat``."""
@@ -308,7 +313,7 @@ def _keep_schedules(args: argparse.Namespace, url: str, stop: threading.Event) -
     print(f"syncer: schedules from {args.schedules}: {names}", file=sys.stderr, flush=True)
     threading.Thread(
         target=reconciler.keep,
-        args=(defaults.BEAT_RECONCILE_EVERY, stop),
+        args=(BEAT_RECONCILE_EVERY, stop),
         name="schedules",
         daemon=True,
     ).start()

@@ -53,6 +53,18 @@ from syncer.registry.retry import retrying
 log = logging.getLogger(__name__)
 
 
+#: Index nesting deeper than this is malformed: real images nest once (an
+#: index of manifests), and a chain of indexes built to recurse must end.
+MAX_DEPTH = 4
+#: Entries one index may list. Real indexes name a few dozen platforms and
+#: their attestations; one 4 MiB index could name about 28,000.
+MAX_INDEX_CHILDREN = 1024
+#: Index entries walked in one image tree, duplicates included: with
+#: MAX_INDEX_CHILDREN, this bounds the walk's work and its GETs however the
+#: indexes nest or repeat themselves.
+MAX_TREE_CHILDREN = 4096
+
+
 __all__ = [
     "KnownBlobs",
     "Resolved",
@@ -210,17 +222,16 @@ class _Walk:
 
     def listed(self, raw: RawManifest, parsed: Parsed) -> None:
         """Count an index's entries against the caps per index and per tree."""
-        count, most = len(parsed.children), defaults.MAX_INDEX_CHILDREN
+        count, most = len(parsed.children), MAX_INDEX_CHILDREN
         if count > most:
             raise UnsupportedError(
                 f"{self.image}: index {raw.digest} lists {count} manifests; "
                 f"at most {most} are followed"
             )
         self.entries += count
-        if self.entries > defaults.MAX_TREE_CHILDREN:
+        if self.entries > MAX_TREE_CHILDREN:
             raise UnsupportedError(
-                f"{self.image}: its indexes list more than {defaults.MAX_TREE_CHILDREN} "
-                "manifests in all"
+                f"{self.image}: its indexes list more than {MAX_TREE_CHILDREN} manifests in all"
             )
 
 
@@ -237,10 +248,8 @@ def _collect(
     depth: int,
 ) -> None:
     """Gather child manifests (pushed by digest, before their parent) and blobs."""
-    if depth > defaults.MAX_DEPTH:
-        raise UnsupportedError(
-            f"{repo}@{raw.digest}: index nested deeper than {defaults.MAX_DEPTH}"
-        )
+    if depth > MAX_DEPTH:
+        raise UnsupportedError(f"{repo}@{raw.digest}: index nested deeper than {MAX_DEPTH}")
     walk.listed(raw, parsed)
     for blob in parsed.blobs:
         walk.blobs.setdefault(blob.digest, blob)

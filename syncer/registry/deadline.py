@@ -43,6 +43,12 @@ from syncer.errors import CancelledError, DeadlineError
 
 log = logging.getLogger(__name__)
 
+
+#: Seconds between two sweeps of the request deadlines: a deadline fires at
+#: most this late, a fraction of any deadline, and idle sweeps cost nothing.
+DEADLINE_TICK = 0.2
+
+
 INTERRUPTED = "interrupted"
 
 _STOP = threading.Event()
@@ -224,9 +230,9 @@ class _Watchdog:
             except Exception:  # the watchdog must outlive any one bad watch
                 log.exception("deadline watchdog")
             if stopping:
-                time.sleep(defaults.DEADLINE_TICK)
+                time.sleep(DEADLINE_TICK)
             else:
-                _STOP.wait(defaults.DEADLINE_TICK)
+                _STOP.wait(DEADLINE_TICK)
 
     def _sweep(self, watches: list[Watch], stopping: bool) -> None:
         now = time.monotonic()

@@ -12,10 +12,11 @@ import json
 
 import pytest
 
-from syncer import defaults
 from syncer.config.ruleparse import parse_rule
+from syncer.engine import copypath
 from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.copypath import (
+    MAX_INDEX_CHILDREN,
     Resolved,
     copy_and_record,
     is_blob_unknown,
@@ -320,19 +321,19 @@ def test_a_child_listed_again_and_again_across_sub_indexes_is_fetched_once() -> 
 
 def test_an_index_listing_more_than_the_cap_per_index_fails_before_any_child_is_fetched() -> None:
     child = _manifest()
-    top = _index([child] * (defaults.MAX_INDEX_CHILDREN + 1))
+    top = _index([child] * (MAX_INDEX_CHILDREN + 1))
     fake = _tree(top, [child])
 
     with pytest.raises(UnsupportedError) as err:
         resolve(image().job, FakePool(fake))
 
-    assert f"lists {defaults.MAX_INDEX_CHILDREN + 1} manifests" in str(err.value)
-    assert f"at most {defaults.MAX_INDEX_CHILDREN} are followed" in str(err.value)
+    assert f"lists {MAX_INDEX_CHILDREN + 1} manifests" in str(err.value)
+    assert f"at most {MAX_INDEX_CHILDREN} are followed" in str(err.value)
     assert _gets(fake) == [digest_of(top)]
 
 
 def test_entries_past_the_cap_per_tree_fail_the_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(defaults, "MAX_TREE_CHILDREN", 40)
+    monkeypatch.setattr(copypath, "MAX_TREE_CHILDREN", 40)
     child = _manifest()
     subs = [_index([child] * (20 + i)) for i in range(3)]  # 3 + 20, then 21 more: past 40
     fake = _tree(_index(subs), [*subs, child])
