@@ -337,19 +337,7 @@ def redis_url(explicit: str | None = None) -> str:
     process table and the environment (a mounted secret, mode 0600).
     """
     url = explicit or os.environ.get("SYNCER_REDIS_URL")
-    if url:
-        return url
-    path = os.environ.get("SYNCER_REDIS_URL_FILE")
-    if not path:
-        return REDIS_URL
-    try:
-        with open(path, encoding="utf-8") as f:
-            url = f.read(4096).strip()
-    except OSError as exc:
-        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: {exc.strerror}") from None
-    if not url:
-        raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: empty")
-    return url
+    return url or _file_named_by("SYNCER_REDIS_URL_FILE") or REDIS_URL
 
 
 def prune_max() -> int:
@@ -360,16 +348,23 @@ def prune_max() -> int:
 def webhook_secret() -> str | None:
     """``$SYNCER_WEBHOOK_SECRET``, else what ``$SYNCER_WEBHOOK_SECRET_FILE`` holds, else None."""
     secret = os.environ.get("SYNCER_WEBHOOK_SECRET", "").strip()
-    if secret:
-        return secret
-    path = os.environ.get("SYNCER_WEBHOOK_SECRET_FILE")
+    return secret or _file_named_by("SYNCER_WEBHOOK_SECRET_FILE")
+
+
+def _file_named_by(name: str) -> str | None:
+    """What the file ``$name`` names holds (its first 4 KiB, stripped); None when unset.
+
+    A secret in a file (mounted, mode 0600) stays out of ``ps`` and the
+    environment. A file that cannot be read, or is empty, is one line naming both.
+    """
+    path = os.environ.get(name)
     if not path:
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            secret = f.read(4096).strip()
+            text = f.read(4096).strip()
     except OSError as exc:
-        raise ConfigError(f"SYNCER_WEBHOOK_SECRET_FILE {path}: {exc.strerror}") from None
-    if not secret:
-        raise ConfigError(f"SYNCER_WEBHOOK_SECRET_FILE {path}: empty")
-    return secret
+        raise ConfigError(f"{name} {path}: {exc.strerror}") from None
+    if not text:
+        raise ConfigError(f"{name} {path}: empty")
+    return text

@@ -12,10 +12,9 @@ from syncer import defaults
 from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_FAILED, EXIT_LOST, EXIT_OK
 from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
-from syncer.cli.redisargs import connect, redis_arg, redis_name, safe_url
+from syncer.cli.redisargs import checked_url, connect, redis_arg, redis_name
 from syncer.cli.verifyfleet import add_plan_verify_arguments, check_flags
 from syncer.errors import ConfigError
-from syncer.fleet.protocol import settings
 
 if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     import redis
@@ -302,10 +301,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """``syncer worker``: ``celery -A workers.app worker`` with sensible defaults, kept running."""
-    url = defaults.redis_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
-    problem = settings.redis_url_problem(url)
-    if problem:
-        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    checked_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
     # The worker sizes its HTTP connection pools from this.
     env = dict(os.environ, SYNCER_WORKER_CONCURRENCY=str(args.proc))
     if args.redis:

@@ -23,14 +23,23 @@ def redis_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def connect(url: str | None) -> redis.Redis:
-    """A Redis client, checked with a PING; errors never echo the URL's password."""
-    import redis
+def checked_url(url: str | None) -> str:
+    """``--redis``, else the environment's or the default URL; one line if it cannot work.
 
+    A missing ``SYNCER_REDIS_URL_FILE`` fails here too. The line never shows the password.
+    """
     url = defaults.redis_url(url)
     problem = settings.redis_url_problem(url)
     if problem:
         raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    return url
+
+
+def connect(url: str | None) -> redis.Redis:
+    """A Redis client, checked with a PING; errors never echo the URL's password."""
+    import redis
+
+    url = checked_url(url)
     from syncer.fleet.protocol.redisclient import connect as policy_client
 
     try:
