@@ -23,7 +23,7 @@ from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
-from lab.registry import LabError, free_port
+from lab.registry import LabError, free_port, terminate
 
 #: Seconds a process has to become ready: a Celery worker takes a few on a busy machine.
 START_TIMEOUT = 60.0
@@ -82,13 +82,7 @@ class LabProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc, STOP_GRACE)
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # children left behind by a killed parent
 

@@ -10,18 +10,16 @@ Basic auth and, when a registry answers with a ``Bearer`` challenge, fetches a
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
 from lab.registry import LabError
+from lab.tokenclient import TokenClient
 
 if TYPE_CHECKING:
     from lab.content import Blob, ImageSet, SeedImage
-
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 def push_image_set(
@@ -47,7 +45,10 @@ def push_image_set(
     return pusher.uploaded
 
 
-class _Pusher:
+class _Pusher(TokenClient):
+    actions = "pull,push"
+    timeout = 60.0
+
     def __init__(
         self,
         base_url: str,
@@ -55,12 +56,13 @@ class _Pusher:
         verify: bool | str,
         auth: tuple[str, str] | None,
     ) -> None:
+        super().__init__(session, auth, verify)
         self.base = base_url.rstrip("/")
-        self.session = session
-        self.verify = verify
-        self.auth = auth
-        self.tokens: dict[str, str] = {}
         self.uploaded = 0
+
+    def fetches(self, repo: str) -> bool:
+        """A token per repository, once, with or without credentials."""
+        return repo not in self.tokens
 
     def push_image(self, image: SeedImage) -> None:
         for blob in image.blobs:
@@ -94,34 +96,6 @@ class _Pusher:
         url = f"{self.base}/v2/{repo}/manifests/{ref}"
         resp = self.send("PUT", repo, url, data=body, headers={"Content-Type": media_type})
         _expect(resp, 201)
-
-    def send(self, method: str, repo: str, url: str, **kwargs: Any) -> requests.Response:
-        resp = self._once(method, repo, url, **kwargs)
-        challenge = resp.headers.get("WWW-Authenticate", "")
-        if resp.status_code == 401 and challenge.startswith("Bearer ") and repo not in self.tokens:
-            self.tokens[repo] = self._token(repo, challenge)
-            resp = self._once(method, repo, url, **kwargs)
-        return resp
-
-    def _once(self, method: str, repo: str, url: str, **kwargs: Any) -> requests.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        auth = self.auth
-        if repo in self.tokens:
-            headers["Authorization"] = f"Bearer {self.tokens[repo]}"
-            auth = None
-        return self.session.request(
-            method, url, headers=headers, auth=auth, verify=self.verify, timeout=60, **kwargs
-        )
-
-    def _token(self, repo: str, challenge: str) -> str:
-        params = dict(_CHALLENGE_PARAM.findall(challenge))
-        query = {"service": params.get("service", ""), "scope": f"repository:{repo}:pull,push"}
-        resp = self.session.get(
-            params["realm"], params=query, auth=self.auth, verify=self.verify, timeout=60
-        )
-        _expect(resp, 200)
-        payload = resp.json()
-        return str(payload.get("token") or payload["access_token"])
 
 
 def _expect(resp: requests.Response, status: int) -> None:

@@ -73,6 +73,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def terminate(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM ``proc`` if it runs, SIGKILL it if it lingers past ``grace`` seconds; reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class RegistryServer:
     """One ``docker-registry serve`` process with a generated config."""
 
@@ -194,15 +205,8 @@ class RegistryServer:
     def stop(self) -> None:
         """Terminate the process, killing it if it lingers."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            terminate(proc, STOP_TIMEOUT)
 
     def wipe(self) -> None:
         """Stop, delete all stored content, and start again on the same port."""

@@ -39,6 +39,12 @@ from workers.app import app
 
 log = logging.getLogger(__name__)
 
+
+#: Look at the worker's auth file's metadata at most this often, in seconds: a
+#: rotated secret is seen within a second, without a stat() per request.
+AUTH_RECHECK = 1.0
+
+
 _lock = threading.Lock()
 _fleet: tuple[int, FleetContext, AuthFile] | None = None
 
@@ -66,7 +72,7 @@ class AuthFile:
         if self.path is None:
             return False
         now = time.monotonic()
-        if now - self._checked < defaults.AUTH_RECHECK:
+        if now - self._checked < AUTH_RECHECK:
             if self._problem:
                 raise ConfigError(self._problem)
             return False

@@ -22,9 +22,16 @@ from contextlib import contextmanager
 
 import redis
 
-from syncer.defaults import ALIVE_EVERY, LARGE_BLOB, MAX_DEFERRALS
 from syncer.fleet.state.links import Links
 from workers import intake
+
+#: A blob this big keeps a link busy long enough to be worth keeping to itself.
+LARGE_BLOB = 64 << 20
+#: How many times a small copy is handed on before a busy worker takes it.
+MAX_DEFERRALS = 3
+#: How often a working worker says it is alive to the link scheduler.
+ALIVE_EVERY = 5.0
+
 
 _lock = threading.Lock()
 _large_streams = 0

@@ -30,10 +30,16 @@ from syncer import defaults, metrics
 log = logging.getLogger(__name__)
 
 
+#: Seconds of streamed bytes a worker's current throughput is averaged over.
+THROUGHPUT_WINDOW = 10.0
+#: Task latency buckets, in seconds: from a HEAD-only skip to a multi-GiB layer.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
+
+
 class _Window:
     """Bytes streamed over the last ``THROUGHPUT_WINDOW`` seconds, in one-second bins."""
 
-    def __init__(self, window: float = defaults.THROUGHPUT_WINDOW) -> None:
+    def __init__(self, window: float = THROUGHPUT_WINDOW) -> None:
         self._window = window
         self._bins: deque[list[float]] = deque()
         self._lock = threading.Lock()
@@ -98,7 +104,7 @@ class PrometheusRecorder:
         self.window = _Window()
         throughput = Gauge(
             "syncer_transfer_throughput_bytes_per_second",
-            f"Bytes streamed per second over the last {defaults.THROUGHPUT_WINDOW:.0f}s",
+            f"Bytes streamed per second over the last {THROUGHPUT_WINDOW:.0f}s",
             registry=registry,
         )
         throughput.set_function(self.window.rate)
@@ -106,7 +112,7 @@ class PrometheusRecorder:
             "syncer_task_duration_seconds",
             "Task run time, by task name",
             ["task"],
-            buckets=defaults.LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
             registry=registry,
         )
 

@@ -34,8 +34,8 @@ from celery import Task
 from celery.exceptions import Reject, TaskPredicate
 from celery.signals import task_prerun
 
-from syncer.config.platformchoice import platform_list
-from syncer.defaults import BATCH_PRIORITY, BUSY_FIRST, BUSY_MAX, MAX_RETRIES, REDIS_WAIT
+from syncer.backoff import Backoff
+from syncer.defaults import BATCH_PRIORITY, MAX_RETRIES, REDIS_WAIT
 from syncer.engine.jobs import TagJob
 from syncer.errors import AuthError, CancelledError, StateError, SyncerError, describe, is_transient
 from syncer.fleet.protocol import redisclient, settings
@@ -54,7 +54,7 @@ from syncer.fleet.protocol.messages import (
 from syncer.fleet.state.guard import best_effort, guard
 from syncer.fleet.steps import blobsteps, enqueue, results, tagsteps, verifysteps
 from syncer.fleet.steps.context import FleetContext
-from syncer.oci.reference import ImageRef, Repository
+from syncer.oci.reference import Repository
 from syncer.registry.retry import backoff_delay
 from workers import links
 from workers.app import app
@@ -359,12 +359,7 @@ def enqueue_tags(task: Task, f: FleetContext, msg: EnqueueTags) -> int:
 def sync_tag(task: Task, f: FleetContext, msg: SyncTag) -> str:
     """Resolve one image (HEADs first) and fan out its missing blobs."""
     # Parsed here: a bad reference is recorded as this image's failure.
-    job = TagJob(
-        ImageRef.parse(msg.source),
-        ImageRef.parse(msg.dest),
-        msg.rule,
-        platform_list(list(msg.platforms)) if msg.platforms else (),
-    )
+    job = TagJob.from_dict(msg.to_body())
     return tagsteps.sync_tag(f, msg.plan, job, owner=task.request.id or "", referrer=msg.referrer)
 
 
@@ -391,6 +386,10 @@ def sync_tags(task: Task, f: FleetContext, msg: SyncTags) -> str:
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
 
 
+#: Looking again at a blob another worker is uploading: 0.1 s, doubling to 2 s.
+BUSY_FIRST, BUSY_MAX = 0.1, 2.0
+
+
 @fleet_task(CopyBlob, _blob_failed)
 def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
     """Stream one blob from ``src`` to ``dst`` (or mount it), once for the fleet."""
@@ -407,7 +406,7 @@ def copy_blob(task: Task, f: FleetContext, msg: CopyBlob) -> str:
         # Look again shortly, as a fresh task: waiting must not eat the retry
         # budget for real errors, nor hold a worker slot.
         again = dataclasses.replace(msg, waited=msg.waited + 1)
-        countdown = min(BUSY_MAX, BUSY_FIRST * 2**msg.waited)
+        countdown = Backoff(BUSY_FIRST, BUSY_MAX).delay(msg.waited + 1)
         priority = settings.blob_priority(msg.size)
         if not _confirmed(
             lambda: task.apply_async(kwargs=again.to_body(), countdown=countdown, priority=priority)

@@ -5,11 +5,11 @@ error and acknowledge the message: the task is gone (that is how
 ``syncer.copy_blobs`` went missing while a fleet was being upgraded). Here a
 task of an unknown name (:class:`Consumer`), or a message whose schema
 version is newer than this worker's (:func:`require_version`, called by the
-task decorator), is held for :data:`~syncer.defaults.REQUEUE_DELAY` seconds and then put back
+task decorator), is held for :data:`REQUEUE_DELAY` seconds and then put back
 at the end of the queue for a newer worker.
 
 The hold is what keeps a fleet of only old workers from spinning: each of
-them takes such a message at most once per :data:`~syncer.defaults.REQUEUE_DELAY`, and it
+them takes such a message at most once per :data:`REQUEUE_DELAY`, and it
 stays queued until a newer worker runs it. It is far shorter than the
 visibility timeout, so the broker does not hand the held message out twice.
 Each (task, version) is logged once per worker process, not once per
@@ -36,11 +36,16 @@ from celery import Task
 from celery.exceptions import Reject
 from celery.worker.consumer import Consumer as CeleryConsumer
 
-from syncer import defaults
 from syncer.errors import MessageError
 from syncer.fleet.protocol.messages import Message, body_version
 
 log = logging.getLogger(__name__)
+
+
+#: Seconds a worker holds a task it is too old for before requeueing it for a
+#: newer worker, so old workers do not pass it between them in a tight loop.
+REQUEUE_DELAY = 5.0
+
 
 _noted: set[tuple[str, int]] = set()
 _noted_lock = threading.Lock()
@@ -61,7 +66,7 @@ logging.getLogger("celery.app.trace").addFilter(_QuietRequeues())
 
 def hold() -> float:
     """How long to hold a task before requeueing it: ``REQUEUE_DELAY`` and a random fraction."""
-    return defaults.REQUEUE_DELAY + random.random()  # spreads the requeues; no secret here
+    return REQUEUE_DELAY + random.random()  # spreads the requeues; no secret here
 
 
 def note_once(name: str, version: int, why: str) -> None:

@@ -20,10 +20,16 @@ from syncer.oci.reference import validate_tag
 
 log = logging.getLogger("syncer")
 
+
+#: The most ``--proc`` runs with: each slot sizes connection pools up front, and
+#: image-syncer's lazy Go pool takes any number.
+MAX_PROC = 1000
+
+
 #: Go's C-style octal (``017``), which Python's ``int(text, 0)`` refuses.
 _GO_OCTAL = re.compile(r"[+-]?0_?[0-7][0-7_]*")
 #: The values each count flag can use; image-syncer takes any and copies anyway.
-_RANGES = {"proc": (1, defaults.MAX_PROC, "-p/--proc"), "retries": (0, None, "-r/--retries")}
+_RANGES = {"proc": (1, MAX_PROC, "-p/--proc"), "retries": (0, None, "-r/--retries")}
 #: The formats ``--output-images-format`` names; image-syncer writes YAML for any other word.
 _IMAGE_FORMATS = {"json": "json", "yaml": "yaml", "yml": "yaml"}
 

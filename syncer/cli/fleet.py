@@ -12,9 +12,9 @@ from syncer import defaults
 from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_FAILED, EXIT_LOST, EXIT_OK
 from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
+from syncer.cli.redisargs import checked_url, connect, redis_arg, redis_name
 from syncer.cli.verifyfleet import add_plan_verify_arguments, check_flags
-from syncer.errors import ConfigError, SyncerError
-from syncer.fleet.protocol import settings
+from syncer.errors import ConfigError
 
 if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
     import redis
@@ -98,53 +98,10 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     worker.set_defaults(func=cmd_worker)
 
 
-def redis_arg(p: argparse.ArgumentParser) -> None:
-    """Add ``--redis URL`` (every command that talks to the fleet takes it)."""
-    p.add_argument(
-        "--redis",
-        help="Redis URL (env SYNCER_REDIS_URL, or a file named by SYNCER_REDIS_URL_FILE; "
-        f"default {defaults.REDIS_URL}); rediss:// and passwords work, "
-        "but a password here shows in ps",
-    )
-
-
 def _store(url: str | None) -> PlanStore:
     from syncer.fleet.state.plans import PlanStore
 
     return PlanStore(connect(url))
-
-
-def connect(url: str | None) -> redis.Redis:
-    """A Redis client, checked with a PING; errors never echo the URL's password."""
-    import redis
-
-    url = defaults.redis_url(url)
-    problem = settings.redis_url_problem(url)
-    if problem:
-        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
-    from syncer.fleet.protocol.redisclient import connect as policy_client
-
-    try:
-        client = policy_client(url)
-        client.ping()
-    except (redis.RedisError, ValueError) as exc:
-        raise SyncerError(f"cannot reach Redis at {safe_url(url)}: {type(exc).__name__}") from None
-    return client
-
-
-def _redis_name(url: str | None) -> str:
-    """``Redis at URL`` with the password masked, for messages."""
-    return f"Redis at {safe_url(defaults.redis_url(url))}"
-
-
-def safe_url(url: str) -> str:
-    """``url`` with its ``user:password@`` masked, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url  # no scheme: a "user:password@" may still be there
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -194,7 +151,7 @@ def submit_and_follow(
     from syncer.fleet.broker import CeleryDispatcher, celery_app
     from syncer.fleet.state.plans import PlanStore
 
-    where = _redis_name(args.redis)
+    where = redis_name(args.redis)
     prune = prune_limit(args) if getattr(args, "prune", False) else None
     submitter = Submitter(
         client,
@@ -295,7 +252,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_lost(store.status(args.plan_id, results=False), why, args.output)
         return EXIT_LOST
     if args.follow:
-        return follow(store, args.plan_id, args.output, sys.stderr, _redis_name(args.redis))
+        return follow(store, args.plan_id, args.output, sys.stderr, redis_name(args.redis))
     status = _reconciled(store, store.status(args.plan_id))
     if status.lost:
         print_lost(status, status.lost, args.output)
@@ -344,10 +301,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """``syncer worker``: ``celery -A workers.app worker`` with sensible defaults, kept running."""
-    url = defaults.redis_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
-    problem = settings.redis_url_problem(url)
-    if problem:
-        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    checked_url(args.redis)  # a missing SYNCER_REDIS_URL_FILE fails here, in one line
     # The worker sizes its HTTP connection pools from this.
     env = dict(os.environ, SYNCER_WORKER_CONCURRENCY=str(args.proc))
     if args.redis:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 from syncer.cli.exits import EXIT_OK
-from syncer.cli.fleet import connect, redis_arg
+from syncer.cli.redisargs import connect, redis_arg
 from syncer.engine.progress import human_bytes
 
 

@@ -10,10 +10,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeAlias
 
-from syncer import defaults
 from syncer.cli.exits import by_signal
 from syncer.engine.progress import Stats
 from syncer.registry import deadline
+
+#: After SIGINT or SIGTERM, ``syncer sync`` exits at the latest this many
+#: seconds later, even if some thread cannot be woken (a DNS lookup).
+STOP_GRACE = 3.0
+
 
 #: What ``signal.signal`` takes and hands back.
 Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -24,7 +28,7 @@ class Interrupts:
 
     The first signal stops new work, aborts every request in flight and
     unwinds the main thread with ``KeyboardInterrupt``; should anything still
-    hold on after :data:`~syncer.defaults.STOP_GRACE` seconds, the process
+    hold on after :data:`STOP_GRACE` seconds, the process
     exits anyway. Nothing half-written is left: blob uploads are committed
     only after their digest matched, and a manifest PUT is atomic.
     """
@@ -62,7 +66,7 @@ class Interrupts:
 
     def _exit_late(self) -> None:
         self._armed.wait()
-        time.sleep(defaults.STOP_GRACE)
+        time.sleep(STOP_GRACE)
         os.write(2, b"syncer: interrupted: some work did not stop in time; exiting\n")
         os._exit(by_signal(self.signum))
 

@@ -8,7 +8,7 @@ import threading
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_OK
-from syncer.cli.fleet import connect, redis_arg
+from syncer.cli.redisargs import connect, redis_arg
 from syncer.errors import ConfigError
 
 

@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+#: Redraw every FOLLOW_REDRAW; look for the plan's end every FOLLOW_POLL, so
+#: ``plan --wait`` returns promptly.
+FOLLOW_REDRAW, FOLLOW_POLL = 0.5, 0.05
+#: Count live workers every FOLLOW_WORKER_CHECK; say there are none only after
+#: FOLLOW_NO_WORKER_GRACE of none, so a gap of one count is not reported.
+FOLLOW_WORKER_CHECK, FOLLOW_NO_WORKER_GRACE = 2.0, 3.0
+
+
 def _bar(done: int, total: int, width: int = 24) -> str:
     frac = min(1.0, done / total) if total else 0.0
     filled = int(frac * width)
@@ -161,7 +169,7 @@ class _WorkerWatch:
         from syncer.fleet.state.roster import Roster
 
         self._roster, self._stream = Roster(store.redis), stream
-        self._checked = -defaults.FOLLOW_WORKER_CHECK
+        self._checked = -FOLLOW_WORKER_CHECK
         self._none_since: float | None = None
         self._warned = False
         self.count: int | None = None
@@ -169,7 +177,7 @@ class _WorkerWatch:
     def check(self) -> None:
         """Re-count at most every ``FOLLOW_WORKER_CHECK`` seconds; warn once after a grace."""
         now = time.monotonic()
-        if now - self._checked < defaults.FOLLOW_WORKER_CHECK:
+        if now - self._checked < FOLLOW_WORKER_CHECK:
             return
         self._checked = now
         self.count = len(self._roster.alive())
@@ -179,7 +187,7 @@ class _WorkerWatch:
             self._none_since, self._warned = None, False
             return
         self._none_since = self._none_since if self._none_since is not None else now
-        if not self._warned and now - self._none_since >= defaults.FOLLOW_NO_WORKER_GRACE:
+        if not self._warned and now - self._none_since >= FOLLOW_NO_WORKER_GRACE:
             self._warned = True
             self._say(
                 "no worker is consuming queue 'celery' on this Redis; start one with "
@@ -247,7 +255,7 @@ def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: Reco
             stream.flush()
         if status.finished:
             break
-        link.call(lambda: _wait_for_end(store, plan, defaults.FOLLOW_REDRAW))
+        link.call(lambda: _wait_for_end(store, plan, FOLLOW_REDRAW))
     final = link.call(lambda: store.status(plan))
     _lost(final, mark)
     if final.cancelled:
@@ -260,11 +268,11 @@ def _wait_for_end(store: PlanStore, plan: str, seconds: float) -> None:
     """Poll the counters until the plan ends or ``seconds`` pass.
 
     The full status (every image result) is read once per redraw; the end is
-    noticed within :data:`~syncer.defaults.FOLLOW_POLL`, so ``plan --wait`` returns promptly.
+    noticed within :data:`FOLLOW_POLL`, so ``plan --wait`` returns promptly.
     """
     deadline = time.monotonic() + seconds
     while not store.finished(plan) and time.monotonic() < deadline:
-        time.sleep(defaults.FOLLOW_POLL)
+        time.sleep(FOLLOW_POLL)
 
 
 def print_final(status: PlanStatus, output: str) -> None:

@@ -15,7 +15,6 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from syncer import defaults
 from syncer.cli.exits import EXIT_LOST
 from syncer.cli.planview import PlanLost, Reconnect, follow_plan, print_lost
 
@@ -26,6 +25,10 @@ if TYPE_CHECKING:
     from syncer.engine.options import SyncOptions
     from syncer.fleet.state.plans import PlanStore
     from syncer.fleet.steps.context import Dispatcher
+
+
+#: ``plan --wait`` re-submits a plan Redis lost, and gives up after this many losses.
+PLAN_LOSSES_MAX = 3
 
 
 class Submitter:
@@ -80,7 +83,7 @@ def wait(store: PlanStore, submitter: Submitter, plan: str, output: str, where: 
             return follow_plan(store, plan, output, sys.stderr, where)
         except PlanLost as lost:
             losses += 1
-            if losses >= defaults.PLAN_LOSSES_MAX:
+            if losses >= PLAN_LOSSES_MAX:
                 print_lost(lost.status, lost.why, output)
                 print(
                     f"syncer: error: Redis lost the plan {losses} times; giving up. Give Redis "
@@ -92,7 +95,7 @@ def wait(store: PlanStore, submitter: Submitter, plan: str, output: str, where: 
             again = submitter.submit(resubmit_of=lost.status.plan, attempt=losses + 1)
             print(
                 f"syncer: plan {lost.status.plan} lost ({lost.why}); re-submitted as plan "
-                f"{again} (attempt {losses + 1} of {defaults.PLAN_LOSSES_MAX}; images already "
+                f"{again} (attempt {losses + 1} of {PLAN_LOSSES_MAX}; images already "
                 "at the destination are skipped)",
                 file=sys.stderr,
                 flush=True,

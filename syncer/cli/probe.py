@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
-from syncer.cli.fleet import redis_arg, safe_url
+from syncer.cli.redisargs import checked_url, redis_arg, safe_url
 from syncer.errors import ConfigError
-from syncer.fleet.protocol import keys, settings
+from syncer.fleet.protocol import keys
 
 if TYPE_CHECKING:  # redis is imported only when a probe runs
     import redis
+
+
+#: Seconds ``syncer probe`` waits for Redis to connect and to answer: well
+#: inside a Kubernetes probe's own timeout, so a hung Redis fails with a reason.
+PROBE_TIMEOUT = 5.0
 
 
 def add_probe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,15 +49,12 @@ def add_probe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _client(url: str | None) -> redis.Redis:
     import redis
 
-    url = defaults.redis_url(url)
-    problem = settings.redis_url_problem(url)
-    if problem:
-        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    url = checked_url(url)
     try:
         return redis.Redis.from_url(
             url,
-            socket_timeout=defaults.PROBE_TIMEOUT,
-            socket_connect_timeout=defaults.PROBE_TIMEOUT,
+            socket_timeout=PROBE_TIMEOUT,
+            socket_connect_timeout=PROBE_TIMEOUT,
         )
     except ValueError as exc:
         raise ConfigError(f"Redis URL {safe_url(url)}: {exc}") from None

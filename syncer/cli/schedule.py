@@ -18,10 +18,15 @@ from typing import Any
 
 from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
-from syncer.cli.fleet import connect, preflight, redis_arg, safe_url
+from syncer.cli.fleet import preflight
 from syncer.cli.history import print_table, when
+from syncer.cli.redisargs import checked_url, connect, redis_arg
 from syncer.errors import ConfigError
-from syncer.fleet.protocol import settings
+
+#: ``syncer beat --schedules FILE`` looks at the file, and at the schedules
+#: Redis holds, this often (seconds): an edit, or a Redis that lost them, is
+#: put right this soon.
+BEAT_RECONCILE_EVERY = 5.0
 
 
 def add_schedule_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -264,10 +269,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     from syncer.cli.supervise import supervise
     from syncer.fleet.beat import SCHEDULER
 
-    url = defaults.redis_url(args.redis)
-    problem = settings.redis_url_problem(url)
-    if problem:
-        raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
+    url = checked_url(args.redis)
     stop = threading.Event()
     if args.schedules:
         _keep_schedules(args, url, stop)
@@ -307,7 +309,7 @@ def _keep_schedules(args: argparse.Namespace, url: str, stop: threading.Event) -
     print(f"syncer: schedules from {args.schedules}: {names}", file=sys.stderr, flush=True)
     threading.Thread(
         target=reconciler.keep,
-        args=(defaults.BEAT_RECONCILE_EVERY, stop),
+        args=(BEAT_RECONCILE_EVERY, stop),
         name="schedules",
         daemon=True,
     ).start()

@@ -16,11 +16,15 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from syncer import defaults
+from syncer.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+#: A crashed worker is restarted after RESTART_FIRST seconds, doubling up to
+#: RESTART_MAX, so a worker that cannot start does not spin; one that ran for
+#: RESTART_HEALTHY seconds was healthy, and starts the delays over.
+RESTART_FIRST, RESTART_MAX, RESTART_HEALTHY = 1.0, 30.0, 60.0
 
 
 def supervise(argv: Sequence[str], env: Mapping[str, str]) -> int:
@@ -37,7 +41,7 @@ def supervise(argv: Sequence[str], env: Mapping[str, str]) -> int:
             child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
-    delay = defaults.RESTART_FIRST
+    backoff, crashes = Backoff(RESTART_FIRST, RESTART_MAX), 0
     try:
         while True:
             started = time.monotonic()
@@ -45,13 +49,13 @@ def supervise(argv: Sequence[str], env: Mapping[str, str]) -> int:
             code = child.wait()
             if stopping or code == 0:
                 return code
-            if time.monotonic() - started > defaults.RESTART_HEALTHY:
-                delay = defaults.RESTART_FIRST
+            healthy = time.monotonic() - started > RESTART_HEALTHY
+            crashes = 1 if healthy else crashes + 1
+            delay = backoff.delay(crashes)
             log.warning("worker exited with status %d; restarting in %.0fs", code, delay)
             time.sleep(delay)
             if stopping:
                 return code
-            delay = min(delay * 2, defaults.RESTART_MAX)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

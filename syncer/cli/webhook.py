@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from syncer import defaults
 from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_OK
-from syncer.cli.fleet import connect, redis_arg
+from syncer.cli.redisargs import connect, redis_arg
 from syncer.errors import ConfigError
 
 if TYPE_CHECKING:

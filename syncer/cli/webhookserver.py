@@ -5,8 +5,8 @@ Every request is authenticated before its body is read: the shared secret
 ``Authorization: Bearer`` or ``X-Syncer-Secret`` header, or as the last part of
 the path (``/webhook/<secret>``) for senders that cannot set headers. It is
 compared in constant time and never logged: the access log masks the path.
-Bodies are capped (:data:`~syncer.defaults.WEBHOOK_MAX_BODY`), headers and body
-must arrive within :data:`~syncer.defaults.WEBHOOK_REQUEST_TIMEOUT`, and the
+Bodies are capped (:data:`WEBHOOK_MAX_BODY`), headers and body
+must arrive within :data:`WEBHOOK_REQUEST_TIMEOUT`, and the
 answer (202) goes out before anything is planned: :mod:`syncer.fleet.onpush`
 plans on its own thread. ``/healthz`` answers without the secret; ``/metrics``
 serves the Prometheus counters below.
@@ -23,13 +23,20 @@ import tornado.web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from syncer import defaults
 from syncer.config.rules import Rule
 from syncer.errors import ConfigError
 from syncer.fleet.onpush import Batcher, select
 from syncer.fleet.pushevents import REASONS, BadEvent, Ignored, parse_body
 
 log = logging.getLogger("syncer.webhook")
+
+
+#: ``syncer webhook``: the largest request body read, in bytes (Harbor's and
+#: Docker Hub's events are a few KiB; distribution batches up to a few dozen).
+WEBHOOK_MAX_BODY = 256 << 10
+#: ``syncer webhook``: seconds a client has to send its whole request.
+WEBHOOK_REQUEST_TIMEOUT = 10.0
+
 
 #: Buckets of the push-to-synced histogram, in seconds.
 _BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300, 600)
@@ -122,7 +129,7 @@ class HookHandler(tornado.web.RequestHandler):
 
     def data_received(self, chunk: bytes) -> None:
         """Collect the body, up to the cap."""
-        if len(self._body) + len(chunk) > defaults.WEBHOOK_MAX_BODY:
+        if len(self._body) + len(chunk) > WEBHOOK_MAX_BODY:
             self._too_large = True
             return
         self._body += chunk
@@ -134,7 +141,7 @@ class HookHandler(tornado.web.RequestHandler):
             metrics.received.inc()
             metrics.ignored.labels("too_large").inc()
             self.set_status(413)
-            self.finish({"error": f"body over {defaults.WEBHOOK_MAX_BODY} bytes"})
+            self.finish({"error": f"body over {WEBHOOK_MAX_BODY} bytes"})
             return
         try:
             counts = self.service.take(bytes(self._body))
@@ -200,7 +207,7 @@ def serve(
     app: tornado.web.Application,
     addr: str,
     port: int,
-    timeout: float = defaults.WEBHOOK_REQUEST_TIMEOUT,
+    timeout: float = WEBHOOK_REQUEST_TIMEOUT,
 ) -> tornado.httpserver.HTTPServer:
     """Listen with the body cap and the request deadlines (``timeout`` for headers, and body)."""
     server = tornado.httpserver.HTTPServer(
@@ -209,7 +216,7 @@ def serve(
         body_timeout=timeout,
         # Past the cap a body is read (and dropped) to answer 413; past twice it,
         # tornado closes the connection unread.
-        max_body_size=2 * defaults.WEBHOOK_MAX_BODY,
+        max_body_size=2 * WEBHOOK_MAX_BODY,
         max_header_size=16 << 10,
     )
     try:

@@ -22,10 +22,11 @@ read, and JSON field names match in any case.
 An auth key is a registry (``quay.io``) or a path prefix (``quay.io/coreos``);
 Docker Hub aliases fold into ``docker.io``. Besides image-syncer's ``username``,
 ``password`` and ``insecure``, an entry keyed by a registry host may set
-``max_connections``, which becomes :attr:`SyncConfig.limits`.
+``max_connections``, which becomes :attr:`SyncConfig.limits`
+(:mod:`syncer.config.authconfig` reads the entries).
 
 ``$VAR`` and ``${VAR}`` are expanded in the usernames and passwords of an
-``--auth`` file (:func:`syncer.config.rules.expand_env`), never in a legacy
+``--auth`` file (:func:`syncer.config.goexpand.expand_env`), never in a legacy
 ``--config`` file, whose credentials are used as written (``robot$ci``), as in
 image-syncer; destinations are expanded in both, as Go's ``os.ExpandEnv``
 does (:mod:`syncer.config.goexpand`). An unset variable becomes the empty string, as
@@ -40,7 +41,7 @@ both kept by image-syncer, which then uses either; here the later one in the
 file wins, with a warning when they differ.
 
 An ``images`` value may also be an object (a syncer extension, see
-:mod:`syncer.config.rules`): any mistake in one fails the whole file, exit 2, as
+:mod:`syncer.config.ruleparse`): any mistake in one fails the whole file, exit 2, as
 ``images.yaml: images["quay.io/org/app"]: latest: expected a positive integer, got 0``.
 """
 
@@ -58,19 +59,12 @@ from typing import Any
 
 import yaml
 
+from syncer.config.authconfig import parse_auth
 from syncer.config.godecode import first_json_value, first_yaml_document, fold_fields, yaml_v2_bool
-from syncer.config.rules import (
-    BrokenRule,
-    Destination,
-    Rule,
-    expand_env,
-    is_object_form,
-    parse_rule,
-    quote_key,
-    written_destinations,
-)
+from syncer.config.ruleparse import is_object_form, parse_rule, written_destinations
+from syncer.config.rules import BrokenRule, Destination, Rule, quote_key, type_name
 from syncer.errors import ConfigError
-from syncer.registry.credentials import AuthEntry, normalize_auth_key
+from syncer.registry.credentials import AuthEntry
 
 __all__ = [
     "BrokenRule",
@@ -85,7 +79,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
-_AUTH_FIELDS = ("username", "password", "insecure", "max_connections")
 _LEGACY_KEYS = ("auth", "images")
 _TEXT_FIELDS = ("username", "password")
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -132,7 +125,7 @@ def load_config(
         auth_file, images_file = auth or images, images
     else:
         raise ConfigError("no image list: pass --config FILE, or --images FILE (and --auth FILE)")
-    entries = _parse_auth(raw_auth, auth_file, env, expand=expand)
+    entries = parse_auth(raw_auth, auth_file, env, expand=expand)
     rules, broken = _parse_images(
         raw_images,
         f"{images_file}: images",
@@ -156,16 +149,12 @@ def load_auth(path: Path, *, environ: Mapping[str, str] | None = None) -> Mappin
         top = fold_fields(raw, _LEGACY_KEYS) if path.suffix == ".json" else raw
         legacy = "images" in top and set(top) <= set(_LEGACY_KEYS)
         raw = top.get("auth") if legacy else raw
-    return MappingProxyType(_parse_auth(raw, path, env, expand=not legacy))
+    return MappingProxyType(parse_auth(raw, path, env, expand=not legacy))
 
 
 def read_data(path: Path) -> object:
     """One JSON or YAML file as plain data, by its extension; errors name the file and line."""
     return _read(path)
-
-
-def _type(value: object) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def _read(path: Path) -> object:
@@ -241,7 +230,7 @@ def _load_yaml(text: str) -> tuple[object, bool]:
 def _read_legacy(path: Path) -> tuple[object, object]:
     data = _read(path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with auth and images, got {_type(data)}")
+        raise ConfigError(f"{path}: expected a mapping with auth and images, got {type_name(data)}")
     if path.suffix == ".json":
         data = fold_fields(data, _LEGACY_KEYS)  # Go's JSON decoder: "Images" is images
     if "images" in data or "auth" in data:
@@ -271,14 +260,14 @@ def _parse_images(
 ) -> tuple[tuple[Rule, ...], tuple[BrokenRule, ...]]:
     """Every entry as a rule, or as a broken rule that fails only its own images."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of sources, got {_type(raw)}")
+        raise ConfigError(f"{where}: expected a mapping of sources, got {type_name(raw)}")
     rules: list[Rule] = []
     broken: list[BrokenRule] = []
     for key, value in raw.items():
         at = f"{where}[{quote_key(key)}]"
         try:
             if not isinstance(key, str):
-                raise ConfigError(f"expected an image string, got {_type(key)}: quote it")
+                raise ConfigError(f"expected an image string, got {type_name(key)}: quote it")
             rule = parse_rule(
                 key,
                 value,
@@ -298,111 +287,3 @@ def _parse_images(
             continue
         rules.append(rule)
     return tuple(rules), tuple(broken)
-
-
-def _parse_auth(
-    raw: object, path: Path, environ: Mapping[str, str], *, expand: bool = True
-) -> dict[str, AuthEntry]:
-    """Every entry by normalised key; one that cannot be used carries its ``problem``.
-
-    A broken entry is kept, not dropped: dropping it would silently hand its
-    repositories a shorter prefix's credentials, or none. ``expand`` is false
-    for a legacy ``--config`` file, whose credentials image-syncer uses as written.
-    """
-    where = f"{path}: auth"
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of registries, got {_type(raw)}")
-    entries: dict[str, AuthEntry] = {}
-    written: dict[str, str] = {}
-    for key, value in raw.items():
-        at = f"{where}[{quote_key(key)}]"
-        normal = str(key).rstrip("/")
-        try:
-            if not isinstance(key, str):
-                raise ConfigError(f"expected a registry or registry/namespace, got {_type(key)}")
-            normal = normalize_auth_key(key)
-            if path.suffix == ".json" and isinstance(value, dict):
-                value = fold_fields(value, _AUTH_FIELDS)  # Go's JSON decoder: "Username" too
-            entry = _parse_entry(value, at, normal, environ, expand)
-        except ConfigError as exc:
-            reason = str(exc) if str(exc).startswith(at) else f"{at}: {exc}"
-            log.warning("%s; images it serves will fail", reason)
-            entry = AuthEntry(None, None, problem=reason)
-        if normal in written and entries[normal] != entry:
-            log.warning(
-                "%s: auth[%s] and auth[%s] name the same registry: using auth[%s], "
-                "the later one in the file",
-                path,
-                quote_key(written[normal]),
-                quote_key(key),
-                quote_key(key),
-            )
-        written[normal] = str(key)
-        entries.pop(normal, None)
-        entries[normal] = entry
-    return entries
-
-
-def _parse_entry(
-    value: object, at: str, key: str, environ: Mapping[str, str], expand: bool
-) -> AuthEntry:
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{at}: expected a mapping of username and password, got {_type(value)}")
-    for field in value:
-        if field not in _AUTH_FIELDS:
-            log.warning("%s: ignoring unknown field %s", at, quote_key(field))
-    env = environ if expand else None
-    username, user_unset = _credential(value, "username", at, env)
-    password, pass_unset = _credential(value, "password", at, env)
-    if (username is None) != (password is None):
-        # image-syncer sends credentials only when both are non-empty
-        # (pkg/sync/source.go), so this entry's images go without them.
-        have, lack, unset = ("username", "password", pass_unset)
-        if username is None:
-            have, lack, unset = ("password", "username", user_unset)
-        note = f" (${', $'.join(unset)} not set)" if unset else ""
-        log.warning(
-            "%s: %s without %s%s: no credentials from this entry; login files, then anonymous",
-            at,
-            have,
-            lack,
-            note,
-        )
-        username = password = None
-    elif username is None and (user_unset or pass_unset):
-        unset_names = ", $".join(dict.fromkeys(user_unset + pass_unset))
-        log.warning("%s: credentials empty, $%s not set: anonymous", at, unset_names)
-    insecure = value.get("insecure")
-    if insecure is not None and not isinstance(insecure, bool):
-        raise ConfigError(f"{at}.insecure: expected a boolean, got {_type(insecure)}")
-    limit = value.get("max_connections")
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigError(f"{at}.max_connections: expected a positive integer, got {limit!r}")
-        if "/" in key:
-            raise ConfigError(f"{at}.max_connections: only a registry host can limit connections")
-    return AuthEntry(username, password, bool(insecure), limit)
-
-
-def _credential(
-    entry: Mapping[object, object], field: str, at: str, environ: Mapping[str, str] | None
-) -> tuple[str | None, tuple[str, ...]]:
-    """A username or password, expanded unless ``environ`` is None; empty counts as absent.
-
-    Never echoes the value.
-    """
-    raw = entry.get(field)
-    if raw is None:
-        return None, ()
-    if not isinstance(raw, str):
-        raise ConfigError(f"{at}.{field}: expected a string, got {_type(raw)}: quote it")
-    if environ is None:
-        if "$" in raw:
-            log.debug("%s.%s: used as written ($ is not expanded in a --config file)", at, field)
-        return raw or None, ()
-    text, unset = expand_env(raw, environ)
-    return text or None, unset

@@ -1,20 +1,22 @@
-"""Go's ``os.ExpandEnv``, which image-syncer runs on every destination.
+"""``$VAR`` in config values: Go's ``os.ExpandEnv`` for destinations, our own for credentials.
 
-Written from the documented behaviour of Go's ``os.Expand``: ``$NAME`` and
-``${NAME}`` are replaced by the variable's value (empty when unset); a shell
-special after ``$`` (``$1``, ``$$``, ``$*``, ``$#``, ``$@``, ``$!``, ``$?``, ``$-``,
-``$0``) is a one-character name, so it expands too, normally to nothing;
-``${}`` and an unclosed ``${`` are bad syntax and vanish; a ``$`` with no name
-after it (``$/``, a trailing ``$``) stays. Inside braces any text is a name
-(``${A-B}`` looks up ``A-B``).
+:func:`go_expand_env` is Go's ``os.ExpandEnv``, which image-syncer runs on
+every destination. Written from the documented behaviour of Go's
+``os.Expand``: ``$NAME`` and ``${NAME}`` are replaced by the variable's value
+(empty when unset); a shell special after ``$`` (``$1``, ``$$``, ``$*``,
+``$#``, ``$@``, ``$!``, ``$?``, ``$-``, ``$0``) is a one-character name, so it
+expands too, normally to nothing; ``${}`` and an unclosed ``${`` are bad syntax
+and vanish; a ``$`` with no name after it (``$/``, a trailing ``$``) stays.
+Inside braces any text is a name (``${A-B}`` looks up ``A-B``).
 
-syncer's own :func:`syncer.config.rules.expand_env`, for credentials, leaves the
-special forms literal, since a password may well hold ``$1``. A destination
-cannot hold a ``$`` at all, so there Go's reading is the only one that copies.
+syncer's own :func:`expand_env`, for credentials, leaves the special forms
+literal, since a password may well hold ``$1``. A destination cannot hold a
+``$`` at all, so there Go's reading is the only one that copies.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 #: Go's ``isShellSpecialVar``: one character after ``$`` is the whole name.
@@ -77,3 +79,29 @@ def go_expand_env(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str
             out.append(environ[name])
         i = end
     return "".join(out), tuple(dict.fromkeys(gone))
+
+
+_VAR = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_]\w*)\}|(?P<plain>[A-Za-z_]\w*)|(?P<dollar>\$))", re.A
+)
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+    """Expand ``$VAR`` and ``${VAR}``; return the result and the names that were unset.
+
+    As with Go's ``os.ExpandEnv``, which image-syncer uses, an unset variable
+    expands to the empty string. Unlike Go, ``$$`` is a literal ``$``; any other
+    ``$`` (``$1``, ``$-``, a lone ``$``) is left as it is.
+    """
+    unset: list[str] = []
+
+    def substitute(m: re.Match[str]) -> str:
+        if m["dollar"]:
+            return "$"
+        name = m["braced"] or m["plain"]
+        if name not in environ:
+            unset.append(name)
+            return ""
+        return environ[name]
+
+    return _VAR.sub(substitute, text), tuple(dict.fromkeys(unset))

@@ -15,8 +15,10 @@ from typing import Any
 
 import re2
 
-from syncer import defaults
 from syncer.errors import ConfigError
+
+#: Compiled tag patterns kept per process; rules are few and reused for every tag.
+TAG_PATTERN_CACHE = 256
 
 
 def _options() -> Any:
@@ -26,7 +28,7 @@ def _options() -> Any:
     return opts
 
 
-@functools.lru_cache(maxsize=defaults.TAG_PATTERN_CACHE)
+@functools.lru_cache(maxsize=TAG_PATTERN_CACHE)
 def compile_tag_regex(pattern: str) -> Any:
     """Compile ``pattern`` as Go's ``regexp.Compile`` would; ConfigError if it cannot."""
     try:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from syncer import defaults
 from syncer.config.rules import Rule
 from syncer.engine.expansion import expand_rule
 from syncer.engine.jobs import ImageResult, TagJob
@@ -23,6 +22,14 @@ from syncer.errors import SyncerError
 from syncer.registry.pool import ClientPool
 
 log = logging.getLogger(__name__)
+
+
+#: Jobs listed ahead of the thread pool: enough to keep every thread busy,
+#: few enough that a huge listing is not held in memory.
+FEED_AHEAD = 256
+#: How often a blocked lister or copier looks at the stop flag, in seconds:
+#: well inside STOP_GRACE, so Ctrl-C is felt at once.
+FEED_POLL = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +55,13 @@ def feed(
     A listed tag outside the grammar goes to ``failed`` (one result per image),
     and a rule that could not be expanded to ``rule_failed``.
     """
-    items: queue.Queue[_Item] = queue.Queue(maxsize=defaults.FEED_AHEAD)
+    items: queue.Queue[_Item] = queue.Queue(maxsize=FEED_AHEAD)
     closed = threading.Event()
 
     def put(item: _Item) -> bool:
         while not (closed.is_set() or stop()):
             try:
-                items.put(item, timeout=defaults.FEED_POLL)
+                items.put(item, timeout=FEED_POLL)
                 return True
             except queue.Full:
                 continue
@@ -67,7 +74,7 @@ def feed(
                 if not put(item):
                     return
                 n += 1
-            if rule.kind in ("all", "regex"):
+            if rule.needs_listing:
                 _log_listed(rule, n)
         except SyncerError as exc:
             put(_RuleFailed(rule, exc))
@@ -109,7 +116,7 @@ def _take(
     seen: set[tuple[str, str]] = set()
     while producers and not stop():
         try:
-            item = items.get(timeout=defaults.FEED_POLL)
+            item = items.get(timeout=FEED_POLL)
         except queue.Empty:
             continue
         if item is None:

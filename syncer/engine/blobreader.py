@@ -19,6 +19,12 @@ from syncer.registry.retry import backoff_delay, wait_to_retry
 log = logging.getLogger(__name__)
 
 
+#: Times one blob read may reopen a broken source stream (resuming where it
+#: broke): enough for a flaky link, few enough that a source that always
+#: breaks fails the copy soon rather than retrying it forever.
+SOURCE_REOPENS = 5
+
+
 def never() -> bool:
     """A stop callback that never stops."""
     return False
@@ -78,7 +84,7 @@ class SourceReader:
                 reopens += 1
                 # Reopening heals a broken connection at once; a source too slow
                 # for a whole window is left to the copy's retries and backoff.
-                if reopens > defaults.SOURCE_REOPENS or isinstance(exc, DeadlineError):
+                if reopens > SOURCE_REOPENS or isinstance(exc, DeadlineError):
                     raise
                 log.info(
                     "source %s@%s broke at byte %d (%s); resuming",

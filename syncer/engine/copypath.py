@@ -22,8 +22,9 @@ Celery workers (``workers/``) run them as tasks. Neither lives here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol
 
 from syncer import defaults, metrics
@@ -52,6 +53,18 @@ from syncer.registry.retry import retrying
 log = logging.getLogger(__name__)
 
 
+#: Index nesting deeper than this is malformed: real images nest once (an
+#: index of manifests), and a chain of indexes built to recurse must end.
+MAX_DEPTH = 4
+#: Entries one index may list. Real indexes name a few dozen platforms and
+#: their attestations; one 4 MiB index could name about 28,000.
+MAX_INDEX_CHILDREN = 1024
+#: Index entries walked in one image tree, duplicates included: with
+#: MAX_INDEX_CHILDREN, this bounds the walk's work and its GETs however the
+#: indexes nest or repeat themselves.
+MAX_TREE_CHILDREN = 4096
+
+
 __all__ = [
     "KnownBlobs",
     "Resolved",
@@ -65,7 +78,11 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """A resolved image: skip it, or push these manifests after these blobs."""
+    """A resolved image: skip it, or push these manifests after these blobs.
+
+    Frozen through and through: ``pushes`` is kept as a tuple and ``blobs`` as a
+    read-only mapping, whatever sequence and mapping it was built from.
+    """
 
     job: TagJob
     source_digest: str = ""
@@ -74,13 +91,14 @@ class Resolved:
     #: An unchanged image's media type from its HEAD ("" when not known).
     media_type: str = ""
     #: (reference, manifest) in push order; the last one is the tag (or digest).
-    pushes: list[tuple[str, RawManifest]] = field(default_factory=list)
-    blobs: dict[str, Descriptor] = field(default_factory=dict)
+    pushes: Sequence[tuple[str, RawManifest]] = ()
+    #: Every blob the image references, by digest, in the order first met.
+    blobs: Mapping[str, Descriptor] = field(default_factory=dict)
 
-    @property
-    def total_bytes(self) -> int:
-        """Bytes of every blob the image references."""
-        return sum(max(d.size, 0) for d in self.blobs.values())
+    def __post_init__(self) -> None:
+        # Copies: the caller's list or dict may change later; this must not.
+        object.__setattr__(self, "pushes", tuple(self.pushes))
+        object.__setattr__(self, "blobs", MappingProxyType(dict(self.blobs)))
 
 
 def resolve(
@@ -151,10 +169,9 @@ def resolve(
         # A tag pushed to a destination digest (image-syncer's `src:v1 -> dst@sha256:…`):
         # the registry would refuse the bytes, so say why before copying blobs.
         raise ConfigError(f"{job.dest}: {job.source} is {top.digest}, not the destination's digest")
-    out = Resolved(job, source_digest, note=note)
-    _collect(src, src_repo, top, parsed, out, walk, depth=0)
-    out.pushes.append((job.dest.tag or top.digest, top))
-    return out
+    _collect(src, src_repo, top, parsed, walk, depth=0)
+    walk.pushes.append((job.dest.tag or top.digest, top))
+    return Resolved(job, source_digest, note=note, pushes=walk.pushes, blobs=walk.blobs)
 
 
 def _pin(job: TagJob, head: ManifestHead) -> str:
@@ -189,6 +206,10 @@ class _Walk:
     entries: int = 0
     #: Child digests already fetched (or being fetched): each is fetched once.
     seen: set[str] = field(default_factory=set)
+    #: (reference, manifest) in push order, as :attr:`Resolved.pushes`.
+    pushes: list[tuple[str, RawManifest]] = field(default_factory=list)
+    #: Every blob met, by digest, as :attr:`Resolved.blobs`.
+    blobs: dict[str, Descriptor] = field(default_factory=dict)
 
     def took(self, raw: RawManifest) -> None:
         """Count a fetched manifest's bytes; every manifest of the tree is held until the push."""
@@ -201,17 +222,16 @@ class _Walk:
 
     def listed(self, raw: RawManifest, parsed: Parsed) -> None:
         """Count an index's entries against the caps per index and per tree."""
-        count, most = len(parsed.children), defaults.MAX_INDEX_CHILDREN
+        count, most = len(parsed.children), MAX_INDEX_CHILDREN
         if count > most:
             raise UnsupportedError(
                 f"{self.image}: index {raw.digest} lists {count} manifests; "
                 f"at most {most} are followed"
             )
         self.entries += count
-        if self.entries > defaults.MAX_TREE_CHILDREN:
+        if self.entries > MAX_TREE_CHILDREN:
             raise UnsupportedError(
-                f"{self.image}: its indexes list more than {defaults.MAX_TREE_CHILDREN} "
-                "manifests in all"
+                f"{self.image}: its indexes list more than {MAX_TREE_CHILDREN} manifests in all"
             )
 
 
@@ -224,18 +244,15 @@ def _collect(
     repo: Repository,
     raw: RawManifest,
     parsed: Parsed,
-    out: Resolved,
     walk: _Walk,
     depth: int,
 ) -> None:
     """Gather child manifests (pushed by digest, before their parent) and blobs."""
-    if depth > defaults.MAX_DEPTH:
-        raise UnsupportedError(
-            f"{repo}@{raw.digest}: index nested deeper than {defaults.MAX_DEPTH}"
-        )
+    if depth > MAX_DEPTH:
+        raise UnsupportedError(f"{repo}@{raw.digest}: index nested deeper than {MAX_DEPTH}")
     walk.listed(raw, parsed)
     for blob in parsed.blobs:
-        out.blobs.setdefault(blob.digest, blob)
+        walk.blobs.setdefault(blob.digest, blob)
     for child in parsed.children:
         if child.digest in walk.seen:
             continue
@@ -247,8 +264,8 @@ def _collect(
         walk.took(craw)
         if not craw.media_type:
             craw = RawManifest(craw.body, child.media_type, craw.digest)
-        _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), out, walk, depth + 1)
-        out.pushes.append((child.digest, craw))
+        _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), walk, depth + 1)
+        walk.pushes.append((child.digest, craw))
 
 
 def push_manifests(resolved: Resolved, pool: ClientPool) -> None:

@@ -41,7 +41,7 @@ def expand_rule(
     with tag filters pairs its tags once the whole listing has been filtered.
     ``on_listed`` sees every tag the source lists, selected or not (verify's scope).
     """
-    if rule.kind in ("tags", "digest"):
+    if not rule.needs_listing:
         yield from explicit_jobs(rule)
         return
     if rule.filters.active:

@@ -19,7 +19,7 @@ rule's ``platforms:``, if it has them: the entries of one index are normally
 built together, and reading one config per tag keeps ``latest`` cheap.
 
 Config blobs are small: one is read only up to
-:data:`~syncer.defaults.CONFIG_BLOB_MAX`, checked against its digest, and
+:data:`CONFIG_BLOB_MAX`, checked against its digest, and
 what it says is remembered per digest.
 """
 
@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from syncer import defaults, untrusted
+from syncer import untrusted
 from syncer.config.platformchoice import PlatformChoice, entry_filter
 from syncer.errors import (
     DigestMismatchError,
@@ -48,6 +48,15 @@ from syncer.oci.reference import Repository
 from syncer.registry import transport
 from syncer.registry.api import Registry
 from syncer.registry.retry import retrying
+
+#: Largest image config blob read to learn a single image's platform for
+#: ``--os``/``--arch``; real configs are a few KiB.
+CONFIG_BLOB_MAX = 4 << 20
+#: Config blobs whose platform is remembered per process, by digest.
+PLATFORM_CACHE_SIZE = 4096
+#: Config blobs read at once to rank a rule's tags by created time for ``latest:``.
+CREATED_READS = 8
+
 
 #: The config fields that make a platform, as index entries name them.
 _FIELDS = ("os", "architecture", "variant", "os.version")
@@ -110,7 +119,7 @@ def created_times(
         except _UNREADABLE as exc:
             return describe(exc)
 
-    with ThreadPoolExecutor(min(defaults.CREATED_READS, len(tags))) as ex:
+    with ThreadPoolExecutor(min(CREATED_READS, len(tags))) as ex:
         return dict(zip(tags, ex.map(one, tags), strict=True))
 
 
@@ -194,7 +203,7 @@ def _config_facts(
         facts = _strings(found if isinstance(found, dict) else {}, (*_FIELDS, _CREATED))
         with _lock:
             _cache[desc.digest] = facts
-            while len(_cache) > defaults.PLATFORM_CACHE_SIZE:
+            while len(_cache) > PLATFORM_CACHE_SIZE:
                 _cache.popitem(last=False)
     return facts
 
@@ -227,7 +236,7 @@ def _gate(digest: str) -> Iterator[None]:
 
 def _read_config(client: Registry, repo: Repository, desc: Descriptor) -> bytes:
     """The config blob, capped and verified."""
-    limit = defaults.CONFIG_BLOB_MAX
+    limit = CONFIG_BLOB_MAX
     if desc.size > limit:
         raise UnsupportedError(f"{repo}@{desc.digest}: config blob of {desc.size} bytes is too big")
     resp = client.open_blob(repo, desc.digest)

@@ -34,7 +34,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from syncer import defaults
 from syncer.config.rules import Rule
 from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.copypath import Resolved
@@ -50,6 +49,11 @@ from syncer.registry.retry import retrying
 
 log = logging.getLogger(__name__)
 
+
+#: How deep referrers of referrers are followed (a signature of an SBOM is depth 2).
+REFERRERS_DEPTH = 3
+
+
 #: cosign's tag suffixes (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md).
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 
@@ -60,7 +64,7 @@ class ReferrerPolicy:
 
     enabled: bool = False
     types: tuple[str, ...] = ()
-    depth: int = defaults.REFERRERS_DEPTH
+    depth: int = REFERRERS_DEPTH
 
     def wants(self, artifact_type: str) -> bool:
         """Whether a referrer of ``artifact_type`` passes the type filter."""

@@ -191,7 +191,7 @@ def list_rule(rule: Rule, pool: ClientPool) -> Listing:
     seen: list[str] = []
     jobs: list[TagJob] = []
     bad: list[ImageResult] = []
-    lists = rule.kind in ("all", "regex")
+    lists = rule.needs_listing
     try:
         for item in expand_rule(rule, pool, seen.append if lists else None):
             (bad if isinstance(item, ImageResult) else jobs).append(item)  # type: ignore[arg-type]
@@ -204,7 +204,7 @@ def list_rule(rule: Rule, pool: ClientPool) -> Listing:
 
 def scope(rule: Rule, dest: Destination) -> Callable[[str], bool] | None:
     """Whether a destination tag is within ``rule``'s scope; None when the rule has none."""
-    if rule.kind not in ("all", "regex") or dest.tags or dest.digest or dest.repo.is_layout:
+    if not rule.needs_listing or dest.tags or dest.digest or dest.repo.is_layout:
         return None  # an OCI layout on disk is written by sync alone: never pruned
     return lambda tag: rule.matches(tag) and rule.filters.check(tag) is None
 

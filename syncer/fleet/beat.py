@@ -25,6 +25,17 @@ from syncer.fleet.broker import celery_app
 from syncer.fleet.protocol import keys, redisclient, settings
 from syncer.fleet.schedules import Schedule
 
+#: A beat killed outright holds the lock this long (seconds) before another
+#: takes over: six BEAT_MAX_INTERVALs, so a live beat, which renews it every
+#: loop, keeps it through a few slow loops.
+BEAT_LOCK_TIMEOUT = 30
+#: A cron tick not picked up by a worker within a minute, a cron schedule's
+#: shortest period, is dropped: the next tick replaces it.
+CRON_EXPIRES = 60
+#: Ticks go ahead of the copies waiting in the queue (0 is served first).
+TICK_PRIORITY = 0
+
+
 #: The scheduler class ``celery beat -S`` loads.
 SCHEDULER = "redbeat.RedBeatScheduler"
 _CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
@@ -38,7 +49,7 @@ def beat_config(url: str) -> dict[str, Any]:
         # warns: the one client policy of fleet/protocol/redisclient.py.
         "redbeat_redis_options": redisclient.client_options(),
         "redbeat_key_prefix": keys.redbeat_prefix(),
-        "redbeat_lock_timeout": defaults.BEAT_LOCK_TIMEOUT,
+        "redbeat_lock_timeout": BEAT_LOCK_TIMEOUT,
         "beat_max_loop_interval": defaults.BEAT_MAX_INTERVAL,
     }
 
@@ -73,14 +84,14 @@ class BeatEntries:
 
     def save(self, schedule: Schedule) -> None:
         """Create or update the entry (its last run is kept), enabled unless paused."""
-        expires = schedule.every or defaults.CRON_EXPIRES
+        expires = schedule.every or CRON_EXPIRES
         entry = RedBeatSchedulerEntry(
             schedule.name,
             settings.RUN_SCHEDULE,
             timing(schedule),
             kwargs={"schedule": schedule.name},
             # A tick that waited longer than the period is stale: the next one replaces it.
-            options={"priority": defaults.TICK_PRIORITY, "expires": expires},
+            options={"priority": TICK_PRIORITY, "expires": expires},
             enabled=not schedule.paused,
             app=self.app,
         )

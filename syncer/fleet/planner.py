@@ -62,7 +62,7 @@ def preview(config: SyncConfig) -> PlanPreview:
     expand: list[str] = []
     jobs = []
     for rule in config.rules:
-        if rule.kind in ("all", "regex"):
+        if rule.needs_listing:
             expand.append(rule.key)
         else:
             jobs.extend(explicit_jobs(rule))
@@ -99,8 +99,8 @@ def submit(
         **plan_meta(options.referrers, options.referrer_types, rule_policies(config.rules)),
         **({"prune_max": prune} if prune is not None else {}),
     }
-    expanding = [r for r in config.rules if r.kind in ("all", "regex")]
-    listed = [r for r in config.rules if r.kind not in ("all", "regex")]
+    expanding = [r for r in config.rules if r.needs_listing]
+    listed = [r for r in config.rules if not r.needs_listing]
     jobs = unique_jobs([job for rule in listed for job in explicit_jobs(rule)])
     failed = sum(len(bad.destinations) for bad in config.broken)
     # The record counts the images planned here (the expansions add theirs),

@@ -25,7 +25,7 @@ import redis
 
 from syncer.config.files import SyncConfig
 from syncer.config.rules import Rule
-from syncer.defaults import PLAN_TTL, SCHEDULE_STARTING_TTL
+from syncer.defaults import PLAN_TTL
 from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import keys
@@ -33,6 +33,12 @@ from syncer.fleet.state import liveness
 from syncer.fleet.state.guard import text
 from syncer.fleet.state.plans import PlanStore
 from syncer.oci.manifest import PlatformFilter
+
+#: How long one start may hold a schedule, in seconds: enough to enqueue
+#: thousands of tags (a second start meanwhile would not yet see the new plan),
+#: and the longest a worker that died mid-start keeps the schedule from starting.
+SCHEDULE_STARTING_TTL = 300
+
 
 #: Schedule names: they are parts of Redis keys and of redbeat entry keys.
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")

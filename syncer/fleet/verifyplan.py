@@ -47,7 +47,7 @@ def send_prunes(
     Each counts as a pending rule until its deletions are done.
     """
     rules = list(config.rules)
-    pruning = [r for r in rules if r.kind in ("all", "regex")]
+    pruning = [r for r in rules if r.needs_listing]
     if not pruning:
         return 0
     CheckStore(client, ttl).expect_pruning(plan, len(pruning))

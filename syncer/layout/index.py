@@ -13,10 +13,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncer import defaults
 from syncer.errors import UnsupportedError
 from syncer.oci import mediatypes
 from syncer.oci.manifest import Descriptor
+
+#: Most entries one layout's ``index.json`` may list.
+MAX_LAYOUT_ENTRIES = 100_000
+
 
 #: The annotation that names a tag in a layout's index.json.
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -44,9 +47,9 @@ class Index:
         items = doc.get("manifests") if isinstance(doc, dict) else None
         if not isinstance(items, list):
             raise UnsupportedError(f"{where}: index.json has no manifests array")
-        if len(items) > defaults.MAX_LAYOUT_ENTRIES:
+        if len(items) > MAX_LAYOUT_ENTRIES:
             raise UnsupportedError(
-                f"{where}: index.json lists more than {defaults.MAX_LAYOUT_ENTRIES} manifests"
+                f"{where}: index.json lists more than {MAX_LAYOUT_ENTRIES} manifests"
             )
         checked = [Descriptor.from_json(item, f"{where} index.json") for item in items]
         extra = {

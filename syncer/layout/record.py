@@ -29,12 +29,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from syncer import defaults
 from syncer.errors import ConfigError, LayoutError, UnsupportedError
 from syncer.layout.client import LayoutClient
 from syncer.layout.index import REF_NAME
 from syncer.oci import digests
 from syncer.oci.reference import Repository
+
+#: Largest export record (``syncer sync --since FILE``) read back.
+MAX_EXPORT_RECORD = 256 << 20
+
 
 VERSION = 1
 
@@ -64,11 +67,11 @@ def load(path: Path) -> ExportRecord:
     where = f"--since {path}"
     try:
         with open(path, "rb") as f:
-            body = f.read(defaults.MAX_EXPORT_RECORD + 1)
+            body = f.read(MAX_EXPORT_RECORD + 1)
     except OSError as exc:
         raise ConfigError(f"{where}: {exc.strerror or exc}") from exc
-    if len(body) > defaults.MAX_EXPORT_RECORD:
-        raise ConfigError(f"{where}: larger than {defaults.MAX_EXPORT_RECORD} bytes; refused")
+    if len(body) > MAX_EXPORT_RECORD:
+        raise ConfigError(f"{where}: larger than {MAX_EXPORT_RECORD} bytes; refused")
     try:
         doc = json.loads(body)
     except ValueError as exc:

@@ -44,12 +44,31 @@ from urllib.parse import urlsplit
 
 import requests
 
-from syncer import defaults, untrusted
+from syncer import untrusted
 from syncer.errors import AuthError, HTTPError
 from syncer.registry import replies, transport, urls
 from syncer.registry.credentials import IDENTITY_TOKEN, AuthEntry
 
 log = logging.getLogger(__name__)
+
+
+#: Refresh a Bearer token this many seconds before it says it expires, so a
+#: request sent just before the end does not arrive with a dead token.
+TOKEN_EXPIRY_MARGIN = 10.0
+#: A token's lifetime in seconds when the issuer omits ``expires_in``: the
+#: token spec's own default (distribution's ``spec/auth/token.md``).
+TOKEN_LIFETIME = 60.0
+#: Longest token lifetime we believe, in seconds: registries issue 5 minutes
+#: (distribution) to 12 hours (ECR); a larger or non-finite ``expires_in``
+#: would keep a revoked token forever.
+MAX_TOKEN_LIFETIME = 86400.0
+#: Longest ``WWW-Authenticate`` value we parse, in characters. Real challenges
+#: are under 300 (Docker Hub's, with a scope, is about 120); a longer one is
+#: refused before any parsing, since every server, credentials or not, can send one.
+MAX_CHALLENGE = 4096
+#: Largest token reply: real ones are JWTs of a few KiB (ECR's up to ~10 KiB).
+MAX_TOKEN_REPLY = 1 << 20
+
 
 #: Characters of an RFC 9110 ``token`` (section 5.6.2).
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -114,10 +133,10 @@ class Challenge:
     @classmethod
     def parse(cls, header: str) -> Challenge | None:
         """Parse ``Bearer realm="…",service="…"`` or ``Basic realm="…"``."""
-        if len(header) > defaults.MAX_CHALLENGE:
+        if len(header) > MAX_CHALLENGE:
             raise AuthError(
                 f"WWW-Authenticate header is {len(header)} characters; "
-                f"at most {defaults.MAX_CHALLENGE} are read",
+                f"at most {MAX_CHALLENGE} are read",
                 status=401,
             )
         header = header.strip()
@@ -134,14 +153,14 @@ def _lifetime(expires_in: object) -> float:
     spec's default, as an absent value does; bools are not numbers here.
     """
     if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
-        return defaults.TOKEN_LIFETIME
+        return TOKEN_LIFETIME
     try:
         seconds = float(expires_in)
     except ValueError:
-        return defaults.TOKEN_LIFETIME
+        return TOKEN_LIFETIME
     if not math.isfinite(seconds) or seconds <= 0:
-        return defaults.TOKEN_LIFETIME
-    return min(seconds, defaults.MAX_TOKEN_LIFETIME)
+        return TOKEN_LIFETIME
+    return min(seconds, MAX_TOKEN_LIFETIME)
 
 
 @dataclass(slots=True)
@@ -164,8 +183,6 @@ class Authenticator:
         self._tokens: dict[frozenset[str], _Token] = {}
         #: The scheme of the registry that sent the challenge.
         self._home_scheme = "https"
-        #: How many tokens were fetched; tests assert tokens are reused.
-        self.token_requests = 0
 
     @property
     def has_credentials(self) -> bool:
@@ -279,7 +296,6 @@ class Authenticator:
         if "service" in self.challenge.params:
             params.append(("service", self.challenge.params["service"]))
         params.extend(("scope", s) for s in sorted(scopes))
-        self.token_requests += 1
         if self._creds is not None and self._creds.username == IDENTITY_TOKEN:
             resp = self._refresh_grant(realm, scopes)
         else:
@@ -305,7 +321,7 @@ class Authenticator:
             if exc.status in (401, 403):
                 raise AuthError(str(exc), status=exc.status, url=exc.url) from None
             raise
-        raw = transport.read_capped(resp, defaults.MAX_TOKEN_REPLY, "token reply")
+        raw = transport.read_capped(resp, MAX_TOKEN_REPLY, "token reply")
         try:
             body = untrusted.loads(raw)
             value = body.get("token") or body.get("access_token")
@@ -319,4 +335,4 @@ class Authenticator:
         if not isinstance(value, str) or not value:
             raise AuthError("token response carries no token", status=resp.status_code)
         log.debug("fetched token for %s (lifetime %.0fs)", " ".join(scopes), lifetime)
-        return _Token(value, time.monotonic() + max(lifetime - defaults.TOKEN_EXPIRY_MARGIN, 1.0))
+        return _Token(value, time.monotonic() + max(lifetime - TOKEN_EXPIRY_MARGIN, 1.0))

@@ -17,13 +17,20 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import InsecureRequestWarning
 
-from syncer import defaults, metrics
+from syncer import metrics
 from syncer.errors import AuthError, RegistryError, TLSError, TLSHandshakeError
 from syncer.oci.reference import Repository
 from syncer.registry import replies, transport, trust, urls
 from syncer.registry.auth import Authenticator
 from syncer.registry.credentials import AuthEntry
 from syncer.registry.throttle import NoThrottle, Throttle, ratelimit_remaining
+
+#: Pause a registry when ``ratelimit-remaining`` drops to this many pulls or
+#: fewer, so the last pulls of a window are spread out rather than spent at once.
+RATELIMIT_LOW_WATER = 5
+#: Seconds to pause a registry that said 429 without a Retry-After; at the low
+#: water mark, each pull fewer left adds this again.
+RATELIMIT_PAUSE = 5.0
 
 
 def pull_scope(repo: Repository) -> str:
@@ -197,12 +204,12 @@ class RegistryConnection:
         if resp.status_code == 429:
             metrics.recorder().rate_limited(self.host)
             metrics.recorder().backoff(self.host, "throttle")
-            self.throttle.pause(self.host, replies.retry_after(resp) or defaults.RATELIMIT_PAUSE)
+            self.throttle.pause(self.host, replies.retry_after(resp) or RATELIMIT_PAUSE)
             return
         left = ratelimit_remaining(resp.headers.get("ratelimit-remaining"))
-        if left is not None and left <= defaults.RATELIMIT_LOW_WATER:
+        if left is not None and left <= RATELIMIT_LOW_WATER:
             metrics.recorder().backoff(self.host, "throttle")
-            pause = defaults.RATELIMIT_PAUSE * (defaults.RATELIMIT_LOW_WATER + 1 - left)
+            pause = RATELIMIT_PAUSE * (RATELIMIT_LOW_WATER + 1 - left)
             self.throttle.pause(self.host, pause)
 
     def location(self, resp: requests.Response) -> str:

@@ -35,7 +35,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncer import defaults
 from syncer.errors import ConfigError
 from syncer.oci.reference import DOCKER_HUB, Repository, normalize_registry
 from syncer.registry.authfiles import (
@@ -48,6 +47,11 @@ from syncer.registry.authfiles import (
 )
 
 log = logging.getLogger(__name__)
+
+
+#: Longest wait for a ``docker-credential-*`` helper to answer, in seconds.
+CREDENTIAL_HELPER_TIMEOUT = 30.0
+
 
 __all__ = [
     "IDENTITY_TOKEN",
@@ -115,7 +119,7 @@ def run_helper(argv: Sequence[str], stdin: str) -> str:
         capture_output=True,
         text=True,
         check=True,
-        timeout=defaults.CREDENTIAL_HELPER_TIMEOUT,
+        timeout=CREDENTIAL_HELPER_TIMEOUT,
     )
     return done.stdout
 

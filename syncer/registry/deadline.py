@@ -43,6 +43,12 @@ from syncer.errors import CancelledError, DeadlineError
 
 log = logging.getLogger(__name__)
 
+
+#: Seconds between two sweeps of the request deadlines: a deadline fires at
+#: most this late, a fraction of any deadline, and idle sweeps cost nothing.
+DEADLINE_TICK = 0.2
+
+
 INTERRUPTED = "interrupted"
 
 _STOP = threading.Event()
@@ -192,12 +198,6 @@ class _Watchdog:
         while self._ended:
             self._watches.discard(self._ended.popleft())
 
-    def watching(self) -> set[Watch]:
-        """The watches of requests still in flight."""
-        with self._lock:
-            self._prune()
-            return set(self._watches)
-
     @contextmanager
     def current(self, watch: Watch) -> Iterator[None]:
         """Connections this thread takes from a pool in this block belong to ``watch``."""
@@ -230,9 +230,9 @@ class _Watchdog:
             except Exception:  # the watchdog must outlive any one bad watch
                 log.exception("deadline watchdog")
             if stopping:
-                time.sleep(defaults.DEADLINE_TICK)
+                time.sleep(DEADLINE_TICK)
             else:
-                _STOP.wait(defaults.DEADLINE_TICK)
+                _STOP.wait(DEADLINE_TICK)
 
     def _sweep(self, watches: list[Watch], stopping: bool) -> None:
         now = time.monotonic()
@@ -294,11 +294,6 @@ def interrupt() -> None:
     Only sets an event, so it is safe in a signal handler.
     """
     _STOP.set()
-
-
-def interrupted() -> bool:
-    """Whether :func:`interrupt` was called."""
-    return _STOP.is_set()
 
 
 def sleep(seconds: float) -> None:

@@ -22,6 +22,10 @@ from syncer.registry import transport
 from syncer.registry.api import Registry
 from syncer.registry.connection import RegistryConnection, pull_scope
 
+#: Most referrers one subject may list; a longer list is refused, not truncated.
+MAX_REFERRERS = 1000
+
+
 #: The descriptor fields a referrers index keeps (spec: "Listing Referrers").
 _KEPT = ("mediaType", "digest", "size", "artifactType", "annotations")
 
@@ -77,8 +81,8 @@ def _entries(body: bytes, where: str) -> list[ReferrerEntry]:
     items = doc.get("manifests") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise UnsupportedError(f"{where}: referrers list has no manifests array")
-    if len(items) > defaults.MAX_REFERRERS:
-        raise UnsupportedError(f"{where}: more than {defaults.MAX_REFERRERS} referrers")
+    if len(items) > MAX_REFERRERS:
+        raise UnsupportedError(f"{where}: more than {MAX_REFERRERS} referrers")
     return [ReferrerEntry.from_json(item, where) for item in items]
 
 

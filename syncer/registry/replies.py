@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from syncer import defaults, untrusted
+from syncer import untrusted
 from syncer.errors import (
     AuthError,
     HTTPError,
@@ -28,6 +28,10 @@ from syncer.errors import (
 from syncer.registry.transport import drain
 from syncer.registry.urls import shown_host, strip_query
 from syncer.text import shown
+
+#: Entries of an ``errors[]`` payload kept on an error; registries send one or two.
+MAX_ERRORS_KEPT = 5
+
 
 #: Bytes of a non-JSON error body decoded for a message: twice what a message
 #: shows, so folding runs of whitespace still leaves a full line of context.
@@ -130,7 +134,7 @@ def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]
         return []
     return [
         {"code": shown(str(e.get("code", ""))), "message": shown(str(e.get("message", "")))}
-        for e in errs[: defaults.MAX_ERRORS_KEPT]
+        for e in errs[:MAX_ERRORS_KEPT]
         if isinstance(e, dict)
     ]
 

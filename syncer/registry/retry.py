@@ -1,29 +1,32 @@
-"""Retry with exponential backoff and full jitter, honouring ``Retry-After``, within a budget.
+"""Retry with exponential backoff and equal jitter, honouring ``Retry-After``, within a budget.
 
-Every backoff counts against the image's wait budget (:mod:`syncer.registry.waiting`).
+Every backoff counts against the image's wait budget (:mod:`syncer.registry.waiting`);
+why the jitter is equal, not full, is :mod:`syncer.backoff`'s to say.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from typing import TypeVar
 
 from syncer import defaults, metrics
+from syncer.backoff import Backoff
 from syncer.errors import HTTPError, WaitBudgetError, describe, is_transient
 from syncer.registry import deadline, waiting
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: The first backoff in seconds; it doubles per attempt, up to ``defaults.BACKOFF_MAX``.
+BACKOFF_BASE = 0.5
+
 
 def backoff_delay(attempt: int, exc: BaseException | None = None) -> float:
     """Seconds to wait before retry number ``attempt`` (1-based)."""
     if isinstance(exc, HTTPError) and exc.retry_after is not None:
         return min(exc.retry_after, defaults.BACKOFF_MAX)
-    ceiling = min(defaults.BACKOFF_MAX, defaults.BACKOFF_BASE * (2 ** (attempt - 1)))
-    return random.uniform(ceiling / 2, ceiling)
+    return Backoff(BACKOFF_BASE, defaults.BACKOFF_MAX, jitter=True).delay(attempt)
 
 
 def retrying(

@@ -23,6 +23,11 @@ from syncer.oci.reference import Repository
 from syncer.registry import transport, urls
 from syncer.registry.connection import RegistryConnection, pull_scope
 
+#: Largest ``tags/list`` page. We ask for TAGS_PAGE tags (~100 KiB of JSON),
+#: but registries may ignore ``?n=``: 8 MiB holds ~300k short tags, more than
+#: any real single-page answer we have seen (Docker Hub caps pages at 10k).
+MAX_TAGS_PAGE = 8 << 20
+
 
 @dataclass(frozen=True, slots=True)
 class TagPage:
@@ -70,10 +75,10 @@ def iter_tags(
 
 
 def read_page(client: RegistryConnection, repo: Repository, url: str) -> TagPage:
-    """GET one ``tags/list`` page, at most :data:`defaults.MAX_TAGS_PAGE` bytes of it."""
+    """GET one ``tags/list`` page, at most :data:`MAX_TAGS_PAGE` bytes of it."""
     what = f"list tags of {repo}"
     resp = client.request("GET", url, (pull_scope(repo),), what=what, stream=True)
-    body = transport.read_capped(resp, defaults.MAX_TAGS_PAGE, what)
+    body = transport.read_capped(resp, MAX_TAGS_PAGE, what)
     try:
         data = untrusted.loads(body) if body else {}
     except ValueError as exc:

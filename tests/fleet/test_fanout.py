@@ -12,13 +12,13 @@ import pytest
 import requests
 
 from lab.images import build_image_set
-from syncer import defaults
+from syncer.fleet.steps.enqueue import FANOUT_DIRECT
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, plan_wait, seed, small_image, write_json
 from tests.support.verify import RegistryReader
 
-TAGS = defaults.FANOUT_DIRECT + 100
+TAGS = FANOUT_DIRECT + 100
 
 
 @pytest.mark.integration

@@ -16,7 +16,6 @@ import pytest
 import redis
 
 from lab.images import SeedImage
-from syncer import defaults
 from syncer.fleet.broker import celery_app
 from syncer.fleet.protocol import settings
 from syncer.fleet.protocol.messages import CopyBlobs, PushImage
@@ -25,6 +24,7 @@ from tests.support.processes import ManagedProcess, RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed_apps, verify_all, write_json
 from tests.support.verify import RegistryReader
+from workers.upgrade import REQUEUE_DELAY
 
 pytestmark = pytest.mark.integration
 
@@ -58,14 +58,14 @@ def test_an_old_only_fleet_keeps_newer_tasks_queued_and_logs_once(
     worker = older_worker(write_json(fleet_home / "auth.json", {}), loglevel="DEBUG")
     cpu = _cpu_seconds(worker.pid)
 
-    window = 3 * defaults.REQUEUE_DELAY + 1
+    window = 3 * REQUEUE_DELAY + 1
     time.sleep(window)
 
     log = worker.log_text()
     for task_id in ids:
         requeues = len(re.findall(rf"requeueing [\w.]+\[{task_id}\]", log))
         # Taken again and again, but at most once per delay: no hot spin.
-        assert 2 <= requeues <= window / defaults.REQUEUE_DELAY + 1, (task_id, requeues)
+        assert 2 <= requeues <= window / REQUEUE_DELAY + 1, (task_id, requeues)
     assert log.count(REQUEUED.format(name=settings.COPY_BLOBS)) == 1, log
     assert log.count(REQUEUED.format(name=settings.PUSH_IMAGE)) == 1, log
     assert "does not know the task name" in log and "message version 1" in log

@@ -11,8 +11,7 @@ import pytest
 from lab.images import ImageSet
 from syncer.fleet.protocol import settings
 from tests.fleet.test_upgrade import REQUEUED, OlderWorker
-from tests.support.embedded import seed
-from tests.support.mirror import by_dest, config_file, put_as, remove, tags
+from tests.support.mirror import by_dest, mirrored, put_as, remove, tags
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import PLAN_TIMEOUT
@@ -23,16 +22,14 @@ pytestmark = pytest.mark.integration
 def _mirror(
     source: LabRegistry, dest: LabRegistry, image_set: ImageSet, home: Path, syncer_cli: RunCli
 ) -> Path:
-    seed(source, image_set, "lab/app0:v1", "lab/app0:v2", "lab/app1:v1", "lab/multi:list")
-    s, d = source.host, dest.host
-    images = {
-        f"{s}/lab/app0": f"{d}/mirror/app0",
-        f"{s}/lab/app1:/^v/": f"{d}/mirror/app1",
-        f"{s}/lab/multi:list": f"{d}/mirror/multi",
-    }
-    config = config_file(home / "config.yaml", images, source, dest)
-    assert syncer_cli("sync", "--config", config, "--cache", "none").code == 0
-    return config
+    config = home / "config.yaml"
+    return mirrored(
+        source,
+        dest,
+        image_set,
+        config,
+        lambda c: syncer_cli("sync", "--config", c, "--cache", "none"),
+    )
 
 
 def test_plan_verify_checks_on_the_workers_as_verify_does(

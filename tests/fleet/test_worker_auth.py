@@ -16,13 +16,13 @@ import pytest
 import redis
 
 from lab.images import build_image_set
-from syncer import defaults
 from syncer.fleet.state.roster import Roster
 from tests.support.processes import RunCli, WorkerFactory, fleet_env, run_cli
 from tests.support.registries import LabRegistry
 from tests.support.scenario import plan_wait, seed, write_json
 from tests.support.verify import RegistryReader
 from tests.support.waiting import wait_for
+from workers.context import AUTH_RECHECK
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_an_edited_auth_file_takes_effect_and_a_removed_one_fails_the_plan(
     write_json(auth, _auth(source, dest, dest.password))
     # The worker looks at its file at most once every AUTH_RECHECK seconds: a
     # task that starts sooner after the edit may still use the old password.
-    time.sleep(defaults.AUTH_RECHECK * 1.5)
+    time.sleep(AUTH_RECHECK * 1.5)
     fixed = plan_wait(syncer_cli, auth, rules, timeout=90)
     assert fixed.code == 0, fixed
     with RegistryReader(dest.url, auth=dest.auth) as reader:

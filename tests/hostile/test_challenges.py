@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from syncer import defaults
+from syncer.registry.auth import MAX_CHALLENGE, TOKEN_LIFETIME
 from tests.support.hostile import Pool, make_image
 from tests.support.hostile_kit import (
     RSS_MIB,
@@ -39,7 +39,7 @@ def test_a_flood_of_long_challenge_lines_is_refused_unread_at_once(
     out = run_syncer(["sync", *args, "--cache", "none", "-r", "0"], env=env, deadline=60)
     assert not out.killed and out.code == 1, out.text
     assert out.elapsed < 10 and out.peak_rss_mib < RSS_MIB
-    assert f"at most {defaults.MAX_CHALLENGE} are read" in out.out, out.text
+    assert f"at most {MAX_CHALLENGE} are read" in out.out, out.text
     assert [s.path for s in src.requests()] == ["/v2/"], "refused, not retried"
     assert "Traceback" not in out.err
 
@@ -82,4 +82,4 @@ def test_a_token_lifetime_that_is_no_finite_number_fetches_one_token_that_expire
     authorized = [s for s in src.requests() if s.headers.get("Authorization")]
     assert issuer.issued == 1 and len(authorized) >= 4, authorized
     # And it expires: the spec's default lifetime, not "never" (1e400 is infinity).
-    assert f"(lifetime {defaults.TOKEN_LIFETIME:.0f}s)" in out.err
+    assert f"(lifetime {TOKEN_LIFETIME:.0f}s)" in out.err

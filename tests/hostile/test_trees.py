@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from syncer import defaults
+from syncer.engine.copypath import MAX_INDEX_CHILDREN, MAX_TREE_CHILDREN
 from tests.support.hostile import Pool
 from tests.support.hostile_kit import RSS_MIB, dest_tags, write_images
 from tests.support.hostile_trees import (
@@ -58,7 +59,7 @@ def test_an_index_repeating_one_child_40_000_times_fails_at_the_cap_per_index(
     dst = registry_factory()
     out = _sync(tree, dst, tmp_path, env)
     assert out.code == 1, out.text
-    limit = defaults.MAX_INDEX_CHILDREN
+    limit = MAX_INDEX_CHILDREN
     assert f"lists 40001 manifests; at most {limit} are followed" in out.out, out.text
     assert tree.gets() == 1, "only the first sub-index was read, and none of its children"
     assert out.peak_rss_mib < RSS_MIB
@@ -70,11 +71,11 @@ def test_entries_past_the_cap_per_tree_fail_the_image_before_the_rest_is_read(
 ) -> None:
     # Each sub-index lists 1,001 entries: the fifth takes the tree past 4,096.
     tree = repeated_child_tree(hostile(), "lab/app", "v1", subs=8, repeat=1000)
-    assert 8 + 4 * 1001 <= defaults.MAX_TREE_CHILDREN < 8 + 5 * 1001
+    assert 8 + 4 * 1001 <= MAX_TREE_CHILDREN < 8 + 5 * 1001
     dst = registry_factory()
     out = _sync(tree, dst, tmp_path, env)
     assert out.code == 1, out.text
-    assert f"list more than {defaults.MAX_TREE_CHILDREN} manifests in all" in out.out, out.text
+    assert f"list more than {MAX_TREE_CHILDREN} manifests in all" in out.out, out.text
     # Five sub-indexes (the fifth refused), the images of the first four, and the shared child.
     assert tree.gets() == 5 + 4 + 1, tree.fetched
     assert dest_tags(dst.url, "mirror/app") == []

@@ -9,7 +9,7 @@ import pytest
 
 from lab.images import ImageSet
 from tests.support.embedded import RunSync, seed, write_config
-from tests.support.mirror import by_dest, config_file, put_as, remove, rows, tags
+from tests.support.mirror import by_dest, mirrored, put_as, remove, rows, tags
 from tests.support.registries import LabRegistry
 from tests.support.verify import RegistryReader
 
@@ -20,16 +20,8 @@ def _setup(
     source: LabRegistry, dest: LabRegistry, image_set: ImageSet, tmp_path: Path, run_sync: RunSync
 ) -> Path:
     """A synced mirror of lab/app0 (repo-wide), lab/app1 (/^v/) and lab/multi:list (tag list)."""
-    seed(source, image_set, "lab/app0:v1", "lab/app0:v2", "lab/app1:v1", "lab/multi:list")
-    s, d = source.host, dest.host
-    images = {
-        f"{s}/lab/app0": f"{d}/mirror/app0",
-        f"{s}/lab/app1:/^v/": f"{d}/mirror/app1",
-        f"{s}/lab/multi:list": f"{d}/mirror/multi",
-    }
-    config = config_file(tmp_path / "config.yaml", images, source, dest)
-    assert run_sync("--config", config).code == 0
-    return config
+    config = tmp_path / "config.yaml"
+    return mirrored(source, dest, image_set, config, lambda c: run_sync("--config", c))
 
 
 def test_prune_deletes_by_digest_and_keeps_a_tag_whose_digest_a_kept_tag_holds(

@@ -17,7 +17,7 @@ import pytest
 from lab.artifacts import ATTESTATION, SBOM, SIGNATURE, Artifact, build_artifact, push_referrer
 from lab.artifacts import fallback_tag as tag_of
 from lab.images import ImageSet, push_image_set
-from syncer import defaults
+from syncer.engine.referrers import REFERRERS_DEPTH
 from tests.support.embedded import RunSync, seed, sync_config
 from tests.support.referrers import listed, manifest, same_referrers, sign, subjects
 from tests.support.referrers_api import ReferrersProxy
@@ -200,7 +200,7 @@ def test_referrers_of_referrers_are_followed_down_to_the_depth_limit(
     seed(source, image_set, "lab/multi:oci")
     chain: list[Artifact] = []
     subject = image_set.get("lab/multi", "oci").manifests[-1]
-    for _ in range(defaults.REFERRERS_DEPTH + 1):  # a signature of a signature of ...
+    for _ in range(REFERRERS_DEPTH + 1):  # a signature of a signature of ...
         (art,) = sign(source.url, subject, "fallback", SIGNATURE)
         chain.append(art)
         subject = art.manifest
@@ -208,6 +208,6 @@ def test_referrers_of_referrers_are_followed_down_to_the_depth_limit(
     run = run_sync(_config(tmp_path, source.host, dest.host), "--referrers")
 
     assert run.code == 0, run.err
-    kept, beyond = chain[: defaults.REFERRERS_DEPTH], chain[defaults.REFERRERS_DEPTH]
+    kept, beyond = chain[:REFERRERS_DEPTH], chain[REFERRERS_DEPTH]
     same_referrers(source.url, dest.url, kept, src_api=False, dst_api=False)
     assert manifest(dest.url, "mirror/multi", beyond.manifest.digest) is None

@@ -9,7 +9,7 @@ import pytest
 from lab.artifacts import SBOM, SIGNATURE
 from lab.images import ImageSet
 from tests.support.embedded import RunSync, seed
-from tests.support.mirror import by_dest, config_file, put_as, remove, rows
+from tests.support.mirror import RULES, by_dest, config_file, mirrored, put_as, remove, rows
 from tests.support.referrers import sign
 from tests.support.registries import LabRegistry
 
@@ -20,15 +20,10 @@ def _mirror(
     source: LabRegistry, dest: LabRegistry, image_set: ImageSet, tmp_path: Path, run_sync: RunSync
 ) -> Path:
     """Seed lab/app0 (v1, v2) and lab/multi:list, mirror them, and return the config."""
-    seed(source, image_set, "lab/app0:v1", "lab/app0:v2", "lab/multi:list")
-    s, d = source.host, dest.host
-    images = {
-        f"{s}/lab/app0": f"{d}/mirror/app0",
-        f"{s}/lab/multi:list": f"{d}/mirror/multi",
-    }
-    config = config_file(tmp_path / "config.yaml", images, source, dest)
-    assert run_sync("--config", config).code == 0
-    return config
+    rules = {k: v for k, v in RULES.items() if not k.startswith("lab/app1")}
+    seeded = ("lab/app0:v1", "lab/app0:v2", "lab/multi:list")
+    config, sync = tmp_path / "config.yaml", lambda c: run_sync("--config", c)
+    return mirrored(source, dest, image_set, config, sync, rules, seeded)
 
 
 def test_a_complete_mirror_is_all_same_and_exits_0(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import requests
 
 from lab.content import ImageSet, SeedImage
 from lab.images import push_image_set
-from tests.support.embedded import Run, write_config
+from tests.support.embedded import Run, seed, write_config
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure
 
@@ -58,6 +58,38 @@ def tags(registry: LabRegistry, repo: str) -> list[str]:
 def config_file(path: Path, images: dict[str, Any], *registries: LabRegistry) -> Path:
     """A one-file config for ``images``, every registry marked insecure."""
     return write_config(path, {"auth": insecure(*(r.host for r in registries)), "images": images})
+
+
+#: The verify and prune tests' mirror: a repo-wide rule, a regex rule, a tag list.
+RULES = {
+    "lab/app0": "mirror/app0",
+    "lab/app1:/^v/": "mirror/app1",
+    "lab/multi:list": "mirror/multi",
+}
+#: The images those rules find at the source.
+SEEDED = ("lab/app0:v1", "lab/app0:v2", "lab/app1:v1", "lab/multi:list")
+
+
+def mirrored(
+    source: LabRegistry,
+    dest: LabRegistry,
+    image_set: ImageSet,
+    config: Path,
+    sync: Callable[[Path], Any],
+    rules: Mapping[str, str] = RULES,
+    seeded: Iterable[str] = SEEDED,
+) -> Path:
+    """Seed ``seeded``, write ``rules`` (source path: mirror path) to ``config``, sync it once.
+
+    ``sync`` runs ``syncer sync`` on the config (embedded or as a CLI process);
+    returns the config, for the test's own runs.
+    """
+    seed(source, image_set, *seeded)
+    images = {f"{source.host}/{key}": f"{dest.host}/{to}" for key, to in rules.items()}
+    written = config_file(config, images, source, dest)
+    run = sync(written)
+    assert run.code == 0, run
+    return written
 
 
 def rows(run: Run, status: str | None = None) -> list[dict[str, Any]]:

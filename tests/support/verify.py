@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from lab.registry import PROBE_AGENT, RegistryServer
+from lab.tokenclient import TokenClient
 from tests.support.serving import Started
 
 #: Every manifest type a registry may serve, most specific first.
@@ -30,7 +31,6 @@ ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 )
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _ACCESS = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[0-9.]+" (?P<status>\d{3}) .*"(?P<agent>[^"]*)"$',
     re.MULTILINE,
@@ -60,17 +60,14 @@ def writes(server: RegistryServer) -> list[Access]:
     return [a for a in access_log(server) if a.method in ("PUT", "POST", "PATCH", "DELETE")]
 
 
-class RegistryReader(Started):
+class RegistryReader(TokenClient, Started):
     """Read-only client for one registry; Basic or Bearer auth from ``auth``."""
 
     def __init__(
         self, url: str, *, auth: tuple[str, str] | None = None, verify: bool | str = True
     ) -> None:
+        super().__init__(requests.Session(), auth, verify)
         self.url = url.rstrip("/")
-        self.auth = auth
-        self.verify = verify
-        self.session = requests.Session()
-        self._tokens: dict[str, str] = {}
 
     def close(self) -> None:
         """Close the session."""
@@ -84,40 +81,8 @@ class RegistryReader(Started):
         self.close()
 
     def request(self, method: str, repo: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send one request for ``repo``, answering a 401 challenge once."""
-        resp = self._send(method, repo, path, **kwargs)
-        challenge = resp.headers.get("WWW-Authenticate", "")
-        if resp.status_code == 401 and challenge.startswith("Bearer ") and self.auth:
-            resp.close()
-            self._tokens[repo] = self._token(repo, challenge)
-            resp = self._send(method, repo, path, **kwargs)
-        return resp
-
-    def _send(self, method: str, repo: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        auth = self.auth
-        if repo in self._tokens:
-            headers["Authorization"] = f"Bearer {self._tokens[repo]}"
-            auth = None
-        # verify= per request: a session-level value loses to $REQUESTS_CA_BUNDLE.
-        return self.session.request(
-            method,
-            self.url + path,
-            headers=headers,
-            auth=auth,
-            verify=self.verify,
-            timeout=30,
-            **kwargs,
-        )
-
-    def _token(self, repo: str, challenge: str) -> str:
-        params = dict(_CHALLENGE_PARAM.findall(challenge))
-        query = {"service": params.get("service", ""), "scope": f"repository:{repo}:pull"}
-        with self.session.get(
-            params["realm"], params=query, auth=self.auth, verify=self.verify, timeout=30
-        ) as resp:
-            resp.raise_for_status()
-            return str(resp.json()["token"])
+        """Send one request for ``repo`` to ``path``, answering a 401 challenge once."""
+        return self.send(method, repo, self.url + path, **kwargs)
 
     # -- the API -----------------------------------------------------------------
     def head_manifest(self, repo: str, ref: str) -> tuple[int, str]:

@@ -124,7 +124,7 @@ def test_a_cycle_is_found() -> None:
 #: The layers, bottom first. A module may import from its own package and
 #: from lower layers only; two packages on one level never import each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("syncer",),  # defaults, errors, text, metrics: the foundation
+    ("syncer",),  # defaults, errors, text, backoff, metrics: the foundation
     ("syncer.oci",),  # image formats, no I/O
     ("syncer.registry",),  # the registry client
     ("syncer.layout",),  # OCI image layouts and archives: the registry operations on disk

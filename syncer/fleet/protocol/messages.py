@@ -249,23 +249,6 @@ class VerifyTags(Message):
     jobs: tuple[dict[str, Any], ...]
 
 
-#: Every task message class, by task name.
-MESSAGES: dict[str, type[Message]] = {
-    m.TASK: m
-    for m in (
-        ExpandRule,
-        EnqueueTags,
-        SyncTags,
-        SyncTag,
-        CopyBlob,
-        CopyBlobs,
-        PushImage,
-        VerifyRule,
-        VerifyTags,
-    )
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Push:
     """One manifest to push: the reference, and the manifest exactly as served."""

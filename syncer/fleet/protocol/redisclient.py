@@ -27,16 +27,28 @@ import redis
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
-from syncer import defaults
+from syncer.backoff import Backoff
 
 log = logging.getLogger(__name__)
+
+
+#: Every Redis client syncer makes: seconds to connect, and to wait for one
+#: reply (no call syncer makes blocks for long).
+REDIS_CONNECT_TIMEOUT, REDIS_SOCKET_TIMEOUT = 5.0, 10.0
+#: A failed connection is tried again this many times, REDIS_RETRY_DELAY s
+#: apart, inside one call: once is enough for a pooled connection a restarted
+#: Redis had closed. More would only delay the line that says Redis is away
+#: (redis-py's own default, 10 with backoff, made one call take 3.6 s).
+REDIS_RETRIES, REDIS_RETRY_DELAY = 1, 0.1
+#: A connection idle this long is checked with a PING before it is used.
+REDIS_HEALTH_CHECK = 30
 
 
 def retry() -> Retry:
     """The retry policy of every client: ``REDIS_RETRIES`` quick retries of a dropped connection."""
     return Retry(
-        ConstantBackoff(defaults.REDIS_RETRY_DELAY),
-        defaults.REDIS_RETRIES,
+        ConstantBackoff(REDIS_RETRY_DELAY),
+        REDIS_RETRIES,
         supported_errors=(redis.ConnectionError,),
     )
 
@@ -44,10 +56,10 @@ def retry() -> Retry:
 def client_options() -> dict[str, Any]:
     """redis-py keyword arguments of every client syncer makes."""
     return {
-        "socket_timeout": defaults.REDIS_SOCKET_TIMEOUT,
-        "socket_connect_timeout": defaults.REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
         "socket_keepalive": True,
-        "health_check_interval": defaults.REDIS_HEALTH_CHECK,
+        "health_check_interval": REDIS_HEALTH_CHECK,
         "retry": retry(),
     }
 
@@ -60,10 +72,10 @@ def connect(url: str) -> redis.Redis:
 def transport_options() -> dict[str, Any]:
     """The same policy as kombu transport options (the retry is added by ``broker.Channel``)."""
     return {
-        "socket_timeout": defaults.REDIS_SOCKET_TIMEOUT,
-        "socket_connect_timeout": defaults.REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
         "socket_keepalive": True,
-        "health_check_interval": defaults.REDIS_HEALTH_CHECK,
+        "health_check_interval": REDIS_HEALTH_CHECK,
         "retry_on_timeout": False,
     }
 
@@ -71,19 +83,21 @@ def transport_options() -> dict[str, Any]:
 def backend_settings() -> dict[str, Any]:
     """The same policy as Celery's result backend settings."""
     return {
-        "redis_socket_timeout": defaults.REDIS_SOCKET_TIMEOUT,
-        "redis_socket_connect_timeout": defaults.REDIS_CONNECT_TIMEOUT,
+        "redis_socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "redis_socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
         "redis_retry_on_timeout": False,
-        "redis_backend_health_check_interval": defaults.REDIS_HEALTH_CHECK,
+        "redis_backend_health_check_interval": REDIS_HEALTH_CHECK,
     }
+
+
+#: While Redis is away, the workers and the followers of a plan try it again
+#: after REDIS_RECONNECT_FIRST seconds, doubling up to REDIS_RECONNECT_MAX.
+REDIS_RECONNECT_FIRST, REDIS_RECONNECT_MAX = 0.25, 4.0
 
 
 def reconnect_delays() -> Iterator[float]:
     """Seconds to wait before each next try while Redis is away: doubling, capped."""
-    delay = defaults.REDIS_RECONNECT_FIRST
-    while True:
-        yield delay
-        delay = min(delay * 2, defaults.REDIS_RECONNECT_MAX)
+    return Backoff(REDIS_RECONNECT_FIRST, REDIS_RECONNECT_MAX).delays()
 
 
 class Outage:
@@ -104,7 +118,7 @@ class Outage:
             self._since = time.monotonic()
             self._say(
                 f"{self._where} unreachable ({type(error).__name__}); trying again every "
-                f"{defaults.REDIS_RECONNECT_MAX:g}s at most"
+                f"{REDIS_RECONNECT_MAX:g}s at most"
             )
 
     def ended(self) -> None:

@@ -13,6 +13,11 @@ from urllib.parse import urlsplit
 from syncer import defaults
 from syncer.fleet.protocol import keys, redisclient
 
+#: Seconds kombu's lock on its sweep for abandoned messages lives (its default,
+#: 300, let one killed worker stop every sweep for five minutes).
+UNACKED_SWEEP_LOCK = 5
+
+
 EXPAND_RULE = "syncer.expand_rule"
 SYNC_TAG = "syncer.sync_tag"
 SYNC_TAGS = "syncer.sync_tags"
@@ -95,7 +100,7 @@ def celery_config(url: str) -> dict[str, Any]:
         # a plan under kill -9 stood still that long. A sweep takes
         # milliseconds, and restores by WATCH transaction, so two that overlap
         # once the lock lapsed restore each message once.
-        "unacked_mutex_expire": defaults.UNACKED_SWEEP_LOCK,
+        "unacked_mutex_expire": UNACKED_SWEEP_LOCK,
         "priority_steps": PRIORITY_STEPS,
         "sep": ":",
         "queue_order_strategy": "priority",

@@ -4,7 +4,7 @@ Workers count what they did (``workers/metrics.py``); this collector says
 where the fleet stands: tasks waiting in the broker queue, and the recent
 plans (:func:`syncer.fleet.state.history.recent`) with their state and results.
 Plans are labelled by id only for the newest
-:data:`syncer.defaults.GAUGE_RECENT_PLANS` plans, so the
+:data:`GAUGE_RECENT_PLANS` plans, so the
 series stay bounded. A scrape while Redis is away reports ``syncer_redis_up 0``.
 """
 
@@ -18,10 +18,13 @@ import redis
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from syncer import defaults
 from syncer.fleet.protocol import settings
 from syncer.fleet.state.guard import best_effort
 from syncer.fleet.state.history import PlanSummary, recent
+
+#: How many of the newest plans get gauge series of their own (bounded label cardinality).
+GAUGE_RECENT_PLANS = 20
+
 
 #: Celery's default queue. kombu's Redis transport keeps one list per priority
 #: step: the queue's own name for step 0, ``{queue}{sep}{step}`` for the others.
@@ -47,7 +50,7 @@ def queue_depth(client: redis.Redis, queue: str = QUEUE) -> int:
 class PlanCollector(Collector):
     """Collects the queue depth and the recent plans on every scrape."""
 
-    def __init__(self, client: redis.Redis, limit: int = defaults.GAUGE_RECENT_PLANS) -> None:
+    def __init__(self, client: redis.Redis, limit: int = GAUGE_RECENT_PLANS) -> None:
         self.client, self.limit = client, limit
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -22,9 +22,9 @@ from typing import Any, cast
 
 import redis
 
-from syncer import defaults
 from syncer.config.files import SyncConfig
-from syncer.config.rules import BrokenRule, Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import BrokenRule, Rule
 from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
 from syncer.fleet.protocol import keys
@@ -32,6 +32,9 @@ from syncer.fleet.state import liveness
 from syncer.fleet.state.guard import text
 from syncer.fleet.state.plans import COUNTER_FIELDS, PlanStatus, PlanStore
 from syncer.oci.manifest import PlatformFilter
+
+#: ``syncer plans`` reads the index this many plans per round trip.
+PLAN_INDEX_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ def recent(client: redis.Redis, limit: int = 20, schedule: str = "") -> list[Pla
     found: list[PlanSummary] = []
     start = 0
     while len(found) < limit:
-        chunk = client.zrevrange(keys.plan_index(), start, start + defaults.PLAN_INDEX_PAGE - 1)
+        chunk = client.zrevrange(keys.plan_index(), start, start + PLAN_INDEX_PAGE - 1)
         ids = [text(p) for p in cast(list[bytes], chunk)]
         if not ids:
             break

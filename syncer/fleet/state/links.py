@@ -14,9 +14,15 @@ from typing import cast
 
 import redis
 
-from syncer import defaults
 from syncer.fleet.protocol import keys
 from syncer.fleet.state.guard import best_effort, text
+
+#: A worker whose link said it was alive longer ago than this is not an idle
+#: peer to hand copies to. It says so per task (at most every ALIVE_EVERY), so
+#: this is "ran a task lately", not the roster's ALIVE_WINDOW ("process is up"):
+#: a worker idle at an empty queue is up but not a peer worth waiting on.
+PEER_ALIVE_WINDOW = 30.0
+
 
 _WHY = "link state is advice for scheduling"
 
@@ -48,7 +54,7 @@ class Links:
             alive = cast(
                 list[bytes | str],
                 self.client.zrangebyscore(
-                    keys.links_alive(), time.time() - defaults.PEER_ALIVE_WINDOW, "+inf"
+                    keys.links_alive(), time.time() - PEER_ALIVE_WINDOW, "+inf"
                 ),
             )
             busy = set(self.client.zrange(keys.links_busy(), 0, -1))

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import redis
 
 from syncer import defaults
+from syncer.backoff import Backoff
 from syncer.fleet.protocol import keys
 from syncer.fleet.state.guard import best_effort, text
 from syncer.registry import waiting
@@ -73,6 +74,11 @@ class _Heartbeat:
                 log.warning("heartbeat failed: %s", attempt.error)
 
 
+#: An in-flight lock whose release failed (Redis away) is released again after
+#: RELEASE_RETRY_FIRST seconds, doubling up to RELEASE_RETRY_MAX, until it expires.
+RELEASE_RETRY_FIRST, RELEASE_RETRY_MAX = 0.2, 2.0
+
+
 class InflightLocks:
     """One lock per (destination registry, digest): a shared blob is uploaded once."""
 
@@ -120,14 +126,14 @@ class InflightLocks:
 
     def _release_later(self, key: str, owner: str) -> None:
         # Until the key would have expired anyway; the script deletes only our own.
-        deadline, delay = time.monotonic() + self.ttl, defaults.RELEASE_RETRY_FIRST
+        deadline = time.monotonic() + self.ttl
+        delays = Backoff(RELEASE_RETRY_FIRST, RELEASE_RETRY_MAX).delays()
         while time.monotonic() < deadline:
-            time.sleep(delay)
+            time.sleep(next(delays))
             with best_effort("tried again until the key would have expired") as attempt:
                 self._release(keys=[key], args=[owner])
             if not attempt.failed:
                 return
-            delay = min(delay * 2, defaults.RELEASE_RETRY_MAX)
 
 
 class ConnectionLimiter:

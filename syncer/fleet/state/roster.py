@@ -31,6 +31,12 @@ from syncer.registry.credentials import AuthEntry, covering_key
 log = logging.getLogger(__name__)
 
 
+#: Roster entries older than this (seconds) are removed by whoever reads it,
+#: so the hash does not keep every worker that ever ran; a day is far past
+#: ALIVE_WINDOW, so no live worker is ever removed.
+FORGET_AFTER = 24 * 3600.0
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """One worker's last heartbeat."""
@@ -98,7 +104,7 @@ class Roster:
                 continue
             if now - info.seen <= defaults.ALIVE_WINDOW:
                 found.append(info)
-            elif now - info.seen > defaults.FORGET_AFTER:
+            elif now - info.seen > FORGET_AFTER:
                 stale.append(node)
         if stale:
             self.client.hdel(keys.roster(), *stale)

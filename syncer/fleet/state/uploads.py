@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import redis
 
-from syncer import defaults
 from syncer.fleet.protocol import keys
 from syncer.fleet.state.guard import best_effort, text
 from syncer.oci.reference import Repository
+
+#: An upload session idle longer than this (seconds) is not worth resuming:
+#: an hour outlasts a worker restart or a Redis blip mid-upload, and then the
+#: blob is simply uploaded afresh.
+UPLOAD_SESSION_TTL = 3600
 
 
 class RedisUploadSessions:
     """Upload session URLs per (destination repository, digest)."""
 
-    def __init__(self, client: redis.Redis, ttl: int = defaults.UPLOAD_SESSION_TTL) -> None:
+    def __init__(self, client: redis.Redis, ttl: int = UPLOAD_SESSION_TTL) -> None:
         self.redis, self.ttl = client, ttl
 
     def get(self, repo: Repository, digest: str) -> str | None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
+from syncer.backoff import Backoff
 from syncer.defaults import BATCH_BUSY_WAIT, TASK_THREADS
 from syncer.engine.copypath import copy_and_record
 from syncer.engine.transfer import BlobCopier, Outcome
@@ -152,6 +153,10 @@ def copy_blob(
     return outcome
 
 
+#: A batch looks again at its busy blobs after 0.05 s, doubling up to 0.5 s.
+_RECHECK_FIRST, _RECHECK_MAX = 0.05, 0.5
+
+
 def copy_batch(
     fleet: FleetContext,
     plan: str,
@@ -169,7 +174,7 @@ def copy_batch(
     is recorded at once. Redis errors propagate, so the task is retried as a
     whole.
     """
-    pending, delay = list(blobs), 0.05
+    pending, delays = list(blobs), Backoff(_RECHECK_FIRST, _RECHECK_MAX).delays()
     deadline = time.monotonic() + BATCH_BUSY_WAIT
     with ThreadPoolExecutor(TASK_THREADS, "copy_blobs") as pool:
         while True:
@@ -179,8 +184,7 @@ def copy_batch(
             pending = [d for d, finished in zip(pending, done, strict=True) if not finished]
             if not pending or time.monotonic() >= deadline:
                 break
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            time.sleep(next(delays))
     for desc in pending:
         enqueue_copy(fleet, plan, src, dst, desc)
     return len(pending)

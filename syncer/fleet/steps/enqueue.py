@@ -23,6 +23,12 @@ from syncer.fleet.steps.context import Dispatcher, FleetContext
 from syncer.oci.manifest import Descriptor
 from syncer.oci.reference import Repository
 
+#: A fan-out of more than FANOUT_DIRECT images is split into ``enqueue_tags``
+#: tasks of FANOUT_CHUNK images, so several workers publish a 50k-tag
+#: repository in parallel (publishing costs about a millisecond a message).
+FANOUT_DIRECT = 2000
+FANOUT_CHUNK = 250
+
 
 def send(dispatch: Dispatcher, message: Message, priority: int | None = None) -> None:
     """Enqueue a built message under its task name."""
@@ -40,11 +46,11 @@ def fan_out(dispatch: Dispatcher, plan: str, jobs: list[TagJob]) -> None:
     Publishing costs about a millisecond of CPU per message, so a 10k-tag
     repository is split into chunks that every worker can publish at once.
     """
-    if len(jobs) <= defaults.FANOUT_DIRECT:
+    if len(jobs) <= FANOUT_DIRECT:
         send_batches(dispatch, plan, jobs)
         return
-    for start in range(0, len(jobs), defaults.FANOUT_CHUNK):
-        chunk = tuple(job.to_dict() for job in jobs[start : start + defaults.FANOUT_CHUNK])
+    for start in range(0, len(jobs), FANOUT_CHUNK):
+        chunk = tuple(job.to_dict() for job in jobs[start : start + FANOUT_CHUNK])
         send(dispatch, EnqueueTags(plan, chunk), priority=0)
 
 

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from syncer import defaults
 from syncer.engine.copypath import Resolved
 from syncer.engine.jobs import TagJob
 from syncer.engine.referrers import Follower, Found, Guard, ReferrerPolicy, root_of
@@ -34,6 +33,12 @@ from syncer.fleet.steps.context import FleetContext
 from syncer.fleet.steps.enqueue import send
 from syncer.oci.reference import Repository
 from syncer.registry.referrers import fallback_tag
+
+#: Referrer followers kept per worker, one per recent plan: each caches its plan's tag listings.
+REFERRER_FOLLOWERS_KEPT = 8
+#: Longest wait for another worker's merge of the same fallback index, in seconds.
+REFERRER_MERGE_WAIT = 60.0
+
 
 #: None for a plan that copies no referrers, so its meta is read once per worker.
 _followers: OrderedDict[tuple[str, int], Follower | None] = OrderedDict()
@@ -67,7 +72,7 @@ def follower(fleet: FleetContext, plan: str) -> Follower | None:
         )
     with _lock:
         _followers[key] = made
-        while len(_followers) > defaults.REFERRER_FOLLOWERS_KEPT:
+        while len(_followers) > REFERRER_FOLLOWERS_KEPT:
             _followers.popitem(last=False)
     return made
 
@@ -142,7 +147,7 @@ def _guard(fleet: FleetContext) -> Guard:
     def hold(repo: Repository, subject: str) -> Iterator[None]:
         name = f"{repo.path}:{fallback_tag(subject)}"
         owner = f"{threading.get_ident()}-{time.monotonic_ns()}"
-        deadline = time.monotonic() + defaults.REFERRER_MERGE_WAIT
+        deadline = time.monotonic() + REFERRER_MERGE_WAIT
         while True:
             with fleet.locks.hold(repo.registry, name, owner) as got:
                 if got:

@@ -6,7 +6,7 @@ from typing import Any
 
 from syncer.cli.dryrun import filter_report, plan_filter_report
 from syncer.config.files import SyncConfig
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.errors import RegistryError
 from tests.support.manifest_store import Listing, Pool
 

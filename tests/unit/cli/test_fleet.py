@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 import syncer.cli.supervise
-from syncer.cli import fleet
+from syncer.cli import fleet, redisargs
 from syncer.config.files import SyncConfig
-from syncer.config.rules import BrokenRule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import BrokenRule
 from syncer.errors import ConfigError
 from syncer.fleet import planner
 
@@ -32,12 +33,12 @@ def _parse(*argv: str) -> argparse.Namespace:
     ],
 )
 def test_urls_in_messages_never_show_the_password(url: str, shown: str) -> None:
-    assert fleet.safe_url(url) == shown
+    assert redisargs.safe_url(url) == shown
 
 
 def test_a_bad_redis_url_is_a_config_error_without_the_password() -> None:
     with pytest.raises(ConfigError) as error:
-        fleet.connect("http://:s3cret@h:6379/0")
+        redisargs.connect("http://:s3cret@h:6379/0")
     assert "unknown scheme 'http'" in str(error.value) and "s3cret" not in str(error.value)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import redis
 
-from syncer import defaults
 from syncer.cli import exits, planview
+from syncer.fleet.protocol import redisclient
 from syncer.fleet.state.plans import COUNTER_FIELDS, PlanStatus
 
 WHERE = "Redis at redis://***@127.0.0.1:6379/0"
@@ -39,8 +39,8 @@ class _FlakyStore:
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr(defaults, "REDIS_RECONNECT_FIRST", 0.01)
-    monkeypatch.setattr(defaults, "REDIS_RECONNECT_MAX", 0.04)
+    monkeypatch.setattr(redisclient, "REDIS_RECONNECT_FIRST", 0.01)
+    monkeypatch.setattr(redisclient, "REDIS_RECONNECT_MAX", 0.04)
     monkeypatch.setattr(planview.time, "sleep", slept.append)
     return slept
 

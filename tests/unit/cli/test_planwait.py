@@ -14,11 +14,10 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from syncer import defaults
-from syncer.cli import exits
-from syncer.cli.planwait import Submitter, wait
+from syncer.cli import exits, planview
+from syncer.cli.planwait import PLAN_LOSSES_MAX, Submitter, wait
 from syncer.config.files import SyncConfig
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.engine.jobs import ImageResult
 from syncer.engine.options import SyncOptions
 from syncer.fleet.protocol import keys
@@ -33,8 +32,8 @@ SRC, DST = "src.example/lab/a:v1", "dst.example/mirror/a"
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(defaults, "FOLLOW_REDRAW", 0.05)
-    monkeypatch.setattr(defaults, "FOLLOW_POLL", 0.01)
+    monkeypatch.setattr(planview, "FOLLOW_REDRAW", 0.05)
+    monkeypatch.setattr(planview, "FOLLOW_POLL", 0.01)
 
 
 def _submitter(client: redis.Redis, dispatch: Recorder) -> Submitter:
@@ -105,11 +104,11 @@ def test_a_lost_plan_is_submitted_again_and_ends_ok(
 def test_three_losses_stop_with_a_clear_error(
     redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, dispatch = _run(redis_client, ["lost"] * defaults.PLAN_LOSSES_MAX)
+    code, dispatch = _run(redis_client, ["lost"] * PLAN_LOSSES_MAX)
 
     out, err = capsys.readouterr()
     assert code == exits.EXIT_LOST
-    assert err.count("re-submitted as plan") == defaults.PLAN_LOSSES_MAX - 1
-    assert f"lost the plan {defaults.PLAN_LOSSES_MAX} times; giving up" in err
+    assert err.count("re-submitted as plan") == PLAN_LOSSES_MAX - 1
+    assert f"lost the plan {PLAN_LOSSES_MAX} times; giving up" in err
     assert '"state": "lost"' in out and '"lost": ' in out
-    assert len(dispatch.names) == defaults.PLAN_LOSSES_MAX
+    assert len(dispatch.names) == PLAN_LOSSES_MAX

@@ -10,7 +10,8 @@ from syncer.cli.main import build_parser
 from syncer.cli.webhook import MIN_SECRET, cmd_webhook
 from syncer.cli.webhookserver import Service
 from syncer.config.files import SyncConfig
-from syncer.config.rules import Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Rule
 from syncer.errors import ConfigError
 from syncer.fleet.onpush import Batcher
 from syncer.fleet.pushevents import BadEvent

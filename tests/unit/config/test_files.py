@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from syncer.config.files import ConfigError, SyncConfig, load_config
-from syncer.config.rules import Destination, Rule, expand_env, parse_rule
+from syncer.config.goexpand import expand_env
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Destination, Rule
 from syncer.registry.credentials import AuthEntry, normalize_auth_key
 from tests.support.configfiles import write
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from syncer.config.files import ConfigError, load_auth, load_config
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.engine.expansion import _pair, explicit_jobs
 from syncer.fleet.planner import preview
 from syncer.oci.reference import ImageRef, Repository

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from syncer.config.files import ConfigError, load_config
-from syncer.config.rules import Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Rule
 from syncer.config.tagfilters import TagFilters
 from syncer.engine.jobs import TagJob
 from syncer.oci.reference import ImageRef
@@ -242,3 +243,17 @@ def test_a_layout_destination_takes_renaming_tags() -> None:
     rule = parse_rule("quay.io/a/b:v1", "oci:/mnt/usb/a/b:stable", environ={})
     (dest,) = rule.destinations
     assert (str(dest.repo), dest.tags) == ("oci:/mnt/usb/a/b", ("stable",))
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "lists"),
+    [
+        ("src.example/app", "all", True),
+        ("src.example/app:/^v1/", "regex", True),
+        ("src.example/app:v1,v2", "tags", False),
+        (f"src.example/app@{D1}", "digest", False),
+    ],
+)
+def test_only_repo_wide_and_regex_rules_need_a_listing(key: str, kind: str, lists: bool) -> None:
+    rule = parse_rule(key, "dst.example/app", environ={})
+    assert (rule.kind, rule.needs_listing) == (kind, lists)

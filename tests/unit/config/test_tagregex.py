@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.config.tagregex import compile_tag_regex, tag_matches
 from syncer.errors import ConfigError
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from syncer.config.rules import Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Rule
 from syncer.embedded.feed import _log_listed, feed
 from syncer.engine.jobs import ImageResult
 from syncer.errors import RegistryError, SyncerError

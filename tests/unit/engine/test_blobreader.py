@@ -6,8 +6,7 @@ import hashlib
 
 import pytest
 
-from syncer import defaults
-from syncer.engine.blobreader import SourceReader
+from syncer.engine.blobreader import SOURCE_REOPENS, SourceReader
 from syncer.errors import CancelledError, DigestMismatchError, TransportError
 from tests.support.fakes import (
     BreakingStream,
@@ -83,7 +82,7 @@ def test_a_source_that_keeps_breaking_gives_up_after_its_reopens(fake: FakeTrans
     fake.on("GET", SRC_BLOB, lambda _: Reply(200, {}, raw=BreakingStream(b"")))
     with pytest.raises(TransportError):
         b"".join(reader(fake).take(None))
-    assert len(fake.requests_to("GET", SRC_BLOB)) == defaults.SOURCE_REOPENS + 1
+    assert len(fake.requests_to("GET", SRC_BLOB)) == SOURCE_REOPENS + 1
 
 
 def test_a_content_length_that_is_no_number_leaves_the_length_unknown(fake: FakeTransport) -> None:

@@ -7,14 +7,17 @@ fleet's Redis cache goes through the same functions in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from syncer import defaults
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.engine import copypath
 from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.copypath import (
+    MAX_INDEX_CHILDREN,
+    Resolved,
     copy_and_record,
     is_blob_unknown,
     push_manifests,
@@ -33,6 +36,8 @@ from syncer.errors import (
     UnsupportedError,
 )
 from syncer.oci import mediatypes
+from syncer.oci.manifest import Descriptor
+from syncer.oci.models import RawManifest
 from syncer.oci.reference import ImageRef, Repository
 from tests.support.copypath import (
     DST,
@@ -209,7 +214,7 @@ def test_resolve_skips_an_image_the_destination_already_holds() -> None:
 
     res = resolve(image().job, FakePool(fake))
 
-    assert (res.skip, res.source_digest, res.pushes) == ("unchanged", digest, [])
+    assert (res.skip, res.source_digest, res.pushes) == ("unchanged", digest, ())
     assert not fake.requests_to("GET", f"https://src.example/v2/{SRC.path}/manifests/{digest}")
 
 
@@ -221,7 +226,24 @@ def test_resolve_reads_what_to_push_and_which_blobs() -> None:
     assert (res.skip, res.note, res.source_digest) == ("", "", digest)
     assert [(ref, raw.digest) for ref, raw in res.pushes] == [("v1", digest)]
     assert set(res.blobs) == {digest_of(b"{}"), digest_of(PRESENT)}
-    assert res.total_bytes == 2 + len(PRESENT)
+    assert sum(d.size for d in res.blobs.values()) == 2 + len(PRESENT)
+
+
+def test_a_resolved_image_is_frozen_through_and_through() -> None:
+    job = TagJob(ImageRef(SRC, "v1"), ImageRef(DST, "v1"))
+    raw = RawManifest(b"{}", "application/vnd.oci.image.manifest.v1+json", digest_of(b"{}"))
+    blob = Descriptor("application/octet-stream", digest_of(PRESENT), len(PRESENT))
+    pushes, blobs = [("v1", raw)], {blob.digest: blob}
+    res = Resolved(job, pushes=pushes, blobs=blobs)
+
+    pushes.clear()
+    blobs.clear()  # what it was built from changes; it does not
+
+    assert res.pushes == (("v1", raw),) and dict(res.blobs) == {blob.digest: blob}
+    with pytest.raises(TypeError):
+        res.blobs[blob.digest] = blob  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.note = "changed"  # type: ignore[misc]
 
 
 def _to_digest(digest: str) -> TagJob:
@@ -299,19 +321,19 @@ def test_a_child_listed_again_and_again_across_sub_indexes_is_fetched_once() -> 
 
 def test_an_index_listing_more_than_the_cap_per_index_fails_before_any_child_is_fetched() -> None:
     child = _manifest()
-    top = _index([child] * (defaults.MAX_INDEX_CHILDREN + 1))
+    top = _index([child] * (MAX_INDEX_CHILDREN + 1))
     fake = _tree(top, [child])
 
     with pytest.raises(UnsupportedError) as err:
         resolve(image().job, FakePool(fake))
 
-    assert f"lists {defaults.MAX_INDEX_CHILDREN + 1} manifests" in str(err.value)
-    assert f"at most {defaults.MAX_INDEX_CHILDREN} are followed" in str(err.value)
+    assert f"lists {MAX_INDEX_CHILDREN + 1} manifests" in str(err.value)
+    assert f"at most {MAX_INDEX_CHILDREN} are followed" in str(err.value)
     assert _gets(fake) == [digest_of(top)]
 
 
 def test_entries_past_the_cap_per_tree_fail_the_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(defaults, "MAX_TREE_CHILDREN", 40)
+    monkeypatch.setattr(copypath, "MAX_TREE_CHILDREN", 40)
     child = _manifest()
     subs = [_index([child] * (20 + i)) for i in range(3)]  # 3 + 20, then 21 more: past 40
     fake = _tree(_index(subs), [*subs, child])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from syncer.config.rules import Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Rule
 from syncer.engine.expansion import expand_rule, select_tags
 from syncer.engine.jobs import ImageResult, TagJob
 from tests.support.manifest_store import Listing, Pool

@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import pytest
 
-from syncer import defaults
 from syncer.engine import platforms
+from syncer.engine.platforms import CONFIG_BLOB_MAX
 from syncer.errors import DigestMismatchError, UnsupportedError
 from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import PlatformFilter, parse
@@ -106,14 +106,14 @@ def test_config_is_read_once_per_digest() -> None:
 
 
 def test_a_config_claiming_to_be_huge_is_not_read() -> None:
-    raw, parsed, client = image({"os": "x"}, size=defaults.CONFIG_BLOB_MAX + 1)
+    raw, parsed, client = image({"os": "x"}, size=CONFIG_BLOB_MAX + 1)
     with pytest.raises(UnsupportedError, match="too big"):
         platforms.mismatch(client, REPO, raw, parsed, PlatformFilter(("linux",)))
     assert client.reads == 0
 
 
 def test_a_config_growing_past_the_cap_stops() -> None:
-    big = b"x" * (defaults.CONFIG_BLOB_MAX + 10)
+    big = b"x" * (CONFIG_BLOB_MAX + 10)
     raw, parsed, client = image({"os": "y"}, size=10, body=big)
     with pytest.raises(UnsupportedError, match="over"):
         platforms.mismatch(client, REPO, raw, parsed, PlatformFilter(("linux",)))

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from syncer.config.rules import Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Rule
 from syncer.engine.verify import STATUSES, Check, extras, list_rule, scope, written
 from syncer.errors import SyncerError, TransportError
 from syncer.oci.models import ManifestHead

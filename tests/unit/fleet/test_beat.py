@@ -12,22 +12,19 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.config.rules import parse_rule
-from syncer.defaults import (
-    BEAT_LOCK_TIMEOUT,
-    CRON_EXPIRES,
-    REDIS_RETRIES,
-    REDIS_SOCKET_TIMEOUT,
-    TICK_PRIORITY,
-)
+from syncer.config.ruleparse import parse_rule
 from syncer.errors import ConfigError
 from syncer.fleet.beat import (
+    BEAT_LOCK_TIMEOUT,
+    CRON_EXPIRES,
+    TICK_PRIORITY,
     BeatEntries,
     beat_config,
     cron_timing,
     timing,
 )
 from syncer.fleet.protocol import keys
+from syncer.fleet.protocol.redisclient import REDIS_RETRIES, REDIS_SOCKET_TIMEOUT
 from syncer.fleet.protocol.settings import RUN_SCHEDULE
 from syncer.fleet.schedules import Schedule
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 from syncer.config.files import SyncConfig
-from syncer.config.rules import Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import Rule
 from syncer.fleet.onpush import Batcher, select
 from syncer.fleet.pushevents import Ignored, Push
 

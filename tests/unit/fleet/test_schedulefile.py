@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.errors import ConfigError
 from syncer.fleet.beat import BeatEntries
 from syncer.fleet.protocol import keys

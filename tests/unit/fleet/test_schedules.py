@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.engine.jobs import ImageResult
 from syncer.errors import ConfigError
 from syncer.fleet import schedules

@@ -6,7 +6,8 @@ import pytest
 import redis
 
 from syncer.config.files import SyncConfig
-from syncer.config.rules import BrokenRule, Rule, parse_rule
+from syncer.config.ruleparse import parse_rule
+from syncer.config.rules import BrokenRule, Rule
 from syncer.engine.options import SyncOptions
 from syncer.fleet.planner import submit
 from syncer.fleet.protocol import settings

@@ -8,11 +8,10 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from syncer import defaults
 from syncer.errors import AuthError, is_transient
 from syncer.oci.reference import Repository
 from syncer.registry import auth as auth_module
-from syncer.registry.auth import Challenge
+from syncer.registry.auth import MAX_CHALLENGE, MAX_TOKEN_LIFETIME, Challenge
 from syncer.registry.credentials import AuthEntry
 from tests.support.fakes import (
     BASE,
@@ -72,7 +71,7 @@ def test_challenge_parse_edges(header: str, params: dict[str, str]) -> None:
 
 
 def test_challenge_over_the_cap_is_refused_before_parsing() -> None:
-    header = "Bearer " + "a" * defaults.MAX_CHALLENGE
+    header = "Bearer " + "a" * MAX_CHALLENGE
     with pytest.raises(AuthError, match="WWW-Authenticate header is"):
         Challenge.parse(header)
 
@@ -87,7 +86,7 @@ def test_challenge_over_the_cap_is_refused_before_parsing() -> None:
         (True, 60.0),
         ([300], 60.0),
         ("300", 300.0),
-        (10**12, defaults.MAX_TOKEN_LIFETIME),
+        (10**12, MAX_TOKEN_LIFETIME),
     ],
 )
 def test_token_lifetime_is_finite_and_clamped(expires_in: object, lifetime: float) -> None:
@@ -145,7 +144,7 @@ def test_token_is_cached_per_scope(fake: FakeTransport) -> None:
     assert tokens.issued == 1
     c.head_manifest(OTHER, "v1")
 
-    assert tokens.issued == 2 == c.auth.token_requests
+    assert tokens.issued == 2 == len(fake.requests_to("GET", REALM))
     scopes = [s.query["scope"] for s in fake.requests_to("GET", REALM)]
     assert scopes == [["repository:team/app:pull"], ["repository:team/other:pull"]]
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from syncer import defaults
 from syncer.errors import NotFoundError, RateLimitedError
 from syncer.oci.reference import Repository
-from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
+from syncer.registry.connection import (
+    RATELIMIT_LOW_WATER,
+    RATELIMIT_PAUSE,
+    RegistryConnection,
+    pull_scope,
+    push_scope,
+)
 from tests.support.fakes import HOST, FakeTransport, Reply, mounted
 
 BASE = f"https://{HOST}"
@@ -68,9 +73,7 @@ def test_a_low_rate_limit_budget_slows_down_before_a_429(fake: FakeTransport) ->
     fake.on("GET", f"{BASE}/v2/x", Reply(200, {"ratelimit-remaining": "0;w=21600"}))
     throttle = Pauses()
     connection(fake, throttle).request("GET", "/v2/x", (), what="x")
-    assert throttle.pauses == [
-        (HOST, defaults.RATELIMIT_PAUSE * (defaults.RATELIMIT_LOW_WATER + 1))
-    ]
+    assert throttle.pauses == [(HOST, RATELIMIT_PAUSE * (RATELIMIT_LOW_WATER + 1))]
 
 
 def test_location_completes_a_relative_header(fake: FakeTransport) -> None:

@@ -6,6 +6,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -16,6 +17,7 @@ from syncer.oci.models import SizedBody
 from syncer.registry import deadline, transport
 from syncer.registry.deadline import Limits, Watch
 from tests.support.hostile import HostileRegistry, Reply
+from tests.support.waiting import wait_for
 
 
 class Clock:
@@ -115,14 +117,22 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileRegistry]:
 
 
 def test_a_server_that_never_answers_is_cut_off_at_the_deadline(
-    server: HostileRegistry,
+    server: HostileRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    begun: list[Watch] = []
+    begin = deadline._DOG.begin
+
+    def recorded(*args: Any, **kwargs: Any) -> Watch:
+        begun.append(begin(*args, **kwargs))
+        return begun[-1]
+
+    monkeypatch.setattr(deadline._DOG, "begin", recorded)
     server.route("GET", r"^/v2/silent$", lambda r: r.hang())
     started = time.monotonic()
     with pytest.raises(DeadlineError, match=r"GET http://\S+/v2/silent: no answer within 0.5 s"):
         transport.send(transport.new_session(), "GET", f"{server.url}/v2/silent")
     assert time.monotonic() - started < 10, "cut off, not left to the 120 s read timeout"
-    assert not deadline._DOG.watching(), "the watch was forgotten"
+    assert begun and all(w.ended for w in begun), "the watch was forgotten"
 
 
 def test_an_upload_waiting_on_a_slow_source_is_not_blamed_for_it(
@@ -201,7 +211,7 @@ def test_a_request_ending_while_the_watchdog_holds_its_lock_does_not_deadlock() 
     # What a weakref finalizer does when the collector runs it inside the
     # watchdog's own locked section: end a watch from a thread holding the lock.
     dog = deadline._Watchdog()
-    watch = deadline.Watch("GET x", Limits(answer=60))
+    watch = deadline.Watch("GET x", Limits(answer=0))  # overdue: a sweep would fire it
     dog._watches.add(watch)
     ended = threading.Event()
 
@@ -213,4 +223,10 @@ def test_a_request_ending_while_the_watchdog_holds_its_lock_does_not_deadlock() 
     worker = threading.Thread(target=end_under_the_lock, daemon=True)
     worker.start()
     assert ended.wait(5), "forget() blocked on the lock its own thread holds"
-    assert dog.watching() == set()
+    # Forgotten all the same: the watchdog's sweeps fire an overdue watch begun since, not it.
+    late = dog.begin("GET late", answer=0)
+    try:
+        wait_for("the watchdog to fire the overdue watch", lambda: bool(late.fired), 5, 0.02)
+    finally:
+        dog.forget(late)
+    assert watch.fired == ""

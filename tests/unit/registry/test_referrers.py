@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from syncer import defaults
 from syncer.errors import ResponseTooLargeError, UnsupportedError
 from syncer.oci import mediatypes
 from syncer.oci.reference import Repository
@@ -125,7 +124,7 @@ def test_write_fallback_starts_an_index_where_there_is_none(fake: FakeTransport)
 def test_a_list_longer_than_the_cap_is_refused_not_cut(
     fake: FakeTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(defaults, "MAX_REFERRERS", 1)
+    monkeypatch.setattr(api, "MAX_REFERRERS", 1)
     fake.on("GET", API, json_reply(_index(SIG, SBOM)))
     with pytest.raises(UnsupportedError, match="more than 1 referrers"):
         api.list_api(client(fake), REPO, SUBJECT)

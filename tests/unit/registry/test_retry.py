@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from syncer import defaults
+from syncer import backoff, defaults
 from syncer.errors import (
     AuthError,
     CacheError,
@@ -127,16 +127,16 @@ def test_on_retry_sees_error_and_delay() -> None:
 
 
 def test_backoff_ceiling_doubles_then_caps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retry.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(backoff.random, "uniform", lambda low, high: high)
     ceilings = [backoff_delay(n) for n in range(1, 12)]
-    assert ceilings[:4] == [defaults.BACKOFF_BASE * k for k in (1, 2, 4, 8)]
+    assert ceilings[:4] == [retry.BACKOFF_BASE * k for k in (1, 2, 4, 8)]
     assert ceilings == sorted(ceilings)
     assert ceilings[-1] == defaults.BACKOFF_MAX
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 5, 40])
 def test_backoff_has_jitter_within_half_to_full_ceiling(attempt: int) -> None:
-    ceiling = min(defaults.BACKOFF_MAX, defaults.BACKOFF_BASE * 2 ** (attempt - 1))
+    ceiling = min(defaults.BACKOFF_MAX, retry.BACKOFF_BASE * 2 ** (attempt - 1))
     delays = {backoff_delay(attempt) for _ in range(50)}
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
     assert len(delays) > 1
@@ -144,14 +144,14 @@ def test_backoff_has_jitter_within_half_to_full_ceiling(attempt: int) -> None:
 
 def test_backoff_ignores_retry_after_absent() -> None:
     delay = backoff_delay(1, ServerError("x", status=500))
-    assert defaults.BACKOFF_BASE / 2 <= delay <= defaults.BACKOFF_BASE
+    assert retry.BACKOFF_BASE / 2 <= delay <= retry.BACKOFF_BASE
 
 
 # -- the wait budget: every backoff counts against the image's ---------------------------
 def test_backoffs_stop_when_the_image_has_waited_its_budget_on_the_registry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(retry.random, "uniform", lambda low, high: high)  # 0.5, 1, 2, 4, 8…
+    monkeypatch.setattr(backoff.random, "uniform", lambda low, high: high)  # 0.5, 1, 2, 4, 8…
     exc = ServerError("503", status=503, url="https://reg.example/v2/x/manifests/v1")
     fn, calls = failing(*[exc] * 20)
     delays: list[float] = []

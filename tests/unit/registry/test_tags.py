@@ -18,7 +18,7 @@ from syncer.errors import (
 )
 from syncer.oci.reference import Repository
 from syncer.registry import transport
-from syncer.registry.tags import TagPage, iter_tags
+from syncer.registry.tags import MAX_TAGS_PAGE, TagPage, iter_tags
 from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply
 
 REPO = Repository.parse("reg.example/team/app")
@@ -95,7 +95,7 @@ def test_a_tag_page_that_is_not_json_fails_the_listing(fake: FakeTransport) -> N
 
 
 def test_a_tag_page_over_its_cap_is_refused_by_its_length(fake: FakeTransport) -> None:
-    fake.on("GET", TAGS, Reply(200, {"Content-Length": str(defaults.MAX_TAGS_PAGE + 1)}, b"{}"))
+    fake.on("GET", TAGS, Reply(200, {"Content-Length": str(MAX_TAGS_PAGE + 1)}, b"{}"))
     with pytest.raises(ResponseTooLargeError, match=f"{TAGS} sent more than the 8 MiB cap"):
         list(client(fake).list_tags(REPO))
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from syncer import defaults
 from syncer.errors import ConfigError
 from syncer.oci.reference import Repository
 from workers import context
@@ -32,7 +31,7 @@ def auth(tmp_path: Path, redis_server: str, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SYNCER_AUTH_FILE", str(path))
     monkeypatch.setenv("SYNCER_REDIS_URL", redis_server)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no user docker config
-    monkeypatch.setattr(defaults, "AUTH_RECHECK", 0.0)
+    monkeypatch.setattr(context, "AUTH_RECHECK", 0.0)
     monkeypatch.setattr(context, "_fleet", None)
     yield path
     current = context._fleet
@@ -50,7 +49,7 @@ def test_an_auth_file_is_reloaded_only_when_it_changed(
     _write(path, {"reg.example": {**ALICE, "username": "bob-the-builder"}})
     os.utime(path, ns=(1, 1))
     assert watched.changed() is False, "looked at once a second at most"
-    monkeypatch.setattr(defaults, "AUTH_RECHECK", 0.0)
+    monkeypatch.setattr(context, "AUTH_RECHECK", 0.0)
     assert watched.changed() is True
     assert watched.entries["reg.example"].username == "bob-the-builder"
     assert context.AuthFile(None).changed() is False
@@ -59,7 +58,7 @@ def test_an_auth_file_is_reloaded_only_when_it_changed(
 def test_a_gone_auth_file_names_itself_until_it_is_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(defaults, "AUTH_RECHECK", 0.0)
+    monkeypatch.setattr(context, "AUTH_RECHECK", 0.0)
     path = _write(tmp_path / "auth.json", {"reg.example": ALICE})
     watched = context.AuthFile(path)
     path.unlink()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.fleet.protocol import settings
 from syncer.fleet.schedules import Schedule, ScheduleStore
 from tests.support.dispatch import Recorder, fleet_context

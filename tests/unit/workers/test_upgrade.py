@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from celery.exceptions import Reject
 
-from syncer import defaults
 from syncer.fleet.protocol.messages import PushImage
 from workers import upgrade
+from workers.upgrade import REQUEUE_DELAY
 
 BODY = {"plan": "p", "image": "i"}
 
@@ -45,7 +45,7 @@ def test_a_newer_body_is_requeued_after_a_hold_and_logged_once(
         assert rejected.value.requeue is True
 
     assert len(_fresh) == 3, "held every time: no hot spin"
-    assert all(defaults.REQUEUE_DELAY <= held < defaults.REQUEUE_DELAY + 1 for held in _fresh)
+    assert all(REQUEUE_DELAY <= held < REQUEUE_DELAY + 1 for held in _fresh)
     [record] = caplog.records
     assert "syncer.push_image" in record.getMessage() and "version 2" in record.getMessage()
 
@@ -85,7 +85,7 @@ def test_an_unknown_task_name_is_requeued_later_not_dropped(
         assert message.rejected == [], "nothing happens to the message at once"
 
     for secs, fun, args in consumer.timer.calls:
-        assert defaults.REQUEUE_DELAY <= secs < defaults.REQUEUE_DELAY + 1
+        assert REQUEUE_DELAY <= secs < REQUEUE_DELAY + 1
         fun(*args)
     assert [m.rejected for m in messages] == [[True], [True]], "requeued, not dropped"
     assert len(caplog.records) == 1 and "syncer.copy_blobs" in caplog.records[0].getMessage()

@@ -9,9 +9,13 @@ import pytest
 import redis
 from redis.connection import Connection
 
-from syncer import defaults
 from syncer.fleet.beat import beat_config
 from syncer.fleet.protocol import redisclient, settings
+from syncer.fleet.protocol.redisclient import (
+    REDIS_CONNECT_TIMEOUT,
+    REDIS_RETRIES,
+    REDIS_SOCKET_TIMEOUT,
+)
 from tests.support.redis_away import stopped_redis
 
 pytestmark = pytest.mark.integration
@@ -20,16 +24,16 @@ pytestmark = pytest.mark.integration
 def test_every_client_gets_the_policy(redis_server: str) -> None:
     client = redisclient.connect(redis_server)
     kwargs = client.connection_pool.connection_kwargs
-    assert kwargs["socket_timeout"] == defaults.REDIS_SOCKET_TIMEOUT
-    assert kwargs["socket_connect_timeout"] == defaults.REDIS_CONNECT_TIMEOUT
-    assert client.get_retry().get_retries() == defaults.REDIS_RETRIES  # type: ignore[union-attr]
+    assert kwargs["socket_timeout"] == REDIS_SOCKET_TIMEOUT
+    assert kwargs["socket_connect_timeout"] == REDIS_CONNECT_TIMEOUT
+    assert client.get_retry().get_retries() == REDIS_RETRIES  # type: ignore[union-attr]
     config = settings.celery_config(redis_server)
     transport = config["broker_transport_options"]
-    assert transport["socket_timeout"] == defaults.REDIS_SOCKET_TIMEOUT
+    assert transport["socket_timeout"] == REDIS_SOCKET_TIMEOUT
     assert transport["retry_on_timeout"] is False
-    assert config["redis_socket_timeout"] == defaults.REDIS_SOCKET_TIMEOUT
+    assert config["redis_socket_timeout"] == REDIS_SOCKET_TIMEOUT
     redbeat = beat_config(redis_server)["redbeat_redis_options"]
-    assert redbeat["retry"].get_retries() == defaults.REDIS_RETRIES
+    assert redbeat["retry"].get_retries() == REDIS_RETRIES
     assert client.ping()
 
 
@@ -48,7 +52,7 @@ def test_a_call_to_a_redis_that_is_down_tries_once_more_not_ten_times(
         monkeypatch.setattr(Connection, "_connect", counted)
         with pytest.raises(redis.ConnectionError):
             client.get("k")
-    assert len(attempts) == defaults.REDIS_RETRIES + 1, "redis-py's default would be 11"
+    assert len(attempts) == REDIS_RETRIES + 1, "redis-py's default would be 11"
 
 
 def _url(client: redis.Redis) -> str:
@@ -68,7 +72,7 @@ def test_an_outage_is_one_line_each_way() -> None:
 
     assert said == [
         f"Redis at x unreachable (ConnectionError); trying again every "
-        f"{defaults.REDIS_RECONNECT_MAX:g}s at most",
+        f"{redisclient.REDIS_RECONNECT_MAX:g}s at most",
         "Redis at x is back after 0s",
     ]
 
@@ -76,8 +80,8 @@ def test_an_outage_is_one_line_each_way() -> None:
 def test_reconnect_delays_double_to_their_cap() -> None:
     delays = redisclient.reconnect_delays()
     taken = [next(delays) for _ in range(8)]
-    assert taken[0] == defaults.REDIS_RECONNECT_FIRST
-    assert taken[1] == 2 * taken[0] and taken[-1] == defaults.REDIS_RECONNECT_MAX
+    assert taken[0] == redisclient.REDIS_RECONNECT_FIRST
+    assert taken[1] == 2 * taken[0] and taken[-1] == redisclient.REDIS_RECONNECT_MAX
 
 
 @pytest.fixture

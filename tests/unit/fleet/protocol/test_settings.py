@@ -8,6 +8,7 @@ import pytest
 
 from syncer import defaults
 from syncer.fleet.protocol import keys, settings
+from syncer.fleet.protocol.settings import UNACKED_SWEEP_LOCK
 
 
 @pytest.mark.parametrize(
@@ -56,7 +57,7 @@ def test_celery_config_acknowledges_late_and_speaks_json_only(
     assert options["visibility_timeout"] == 300
     assert options["unacked_restore_interval"] == 10
     # A sweep's lock left by a killed worker must not stop every sweep for 5 minutes.
-    assert options["unacked_mutex_expire"] == defaults.UNACKED_SWEEP_LOCK <= 10
+    assert options["unacked_mutex_expire"] == UNACKED_SWEEP_LOCK <= 10
     assert options["unacked_index_key"] == keys.unacked_index()
     assert options["priority_steps"] == list(range(10))
 

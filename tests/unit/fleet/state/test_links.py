@@ -7,9 +7,8 @@ from pathlib import Path
 
 import redis
 
-from syncer import defaults
 from syncer.fleet.protocol import keys
-from syncer.fleet.state.links import Links
+from syncer.fleet.state.links import PEER_ALIVE_WINDOW, Links
 from tests.support.redis_away import stopped_redis
 
 ME, PEER, OLD = "w1@host1", "w2@host2", "w3@host3"
@@ -30,7 +29,7 @@ def test_an_announced_peer_is_idle_until_its_link_is_busy(redis_client: redis.Re
 
 
 def test_a_peer_not_heard_from_is_not_idle(redis_client: redis.Redis) -> None:
-    redis_client.zadd(keys.links_alive(), {OLD: time.time() - defaults.PEER_ALIVE_WINDOW - 1})
+    redis_client.zadd(keys.links_alive(), {OLD: time.time() - PEER_ALIVE_WINDOW - 1})
     assert Links(redis_client).idle_peer(ME) is None
 
 

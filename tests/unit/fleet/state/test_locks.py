@@ -20,6 +20,7 @@ import redis
 
 from syncer import defaults
 from syncer.fleet.protocol import keys
+from syncer.fleet.state import locks as locks_module
 from syncer.fleet.state.locks import ConnectionLimiter, InflightLocks, RedisThrottle
 from tests.support.processes import reap
 from tests.support.waiting import wait_for
@@ -90,7 +91,7 @@ def test_second_holder_is_refused(redis_client: redis.Redis) -> None:
 def test_a_release_lost_to_a_redis_outage_is_retried(
     redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(defaults, "RELEASE_RETRY_FIRST", 0.05)
+    monkeypatch.setattr(locks_module, "RELEASE_RETRY_FIRST", 0.05)
     locks = InflightLocks(redis_client, ttl=30.0)
     key = keys.inflight_lock(REG, DIGEST)
     release, failures = locks._release, [redis.ConnectionError("refused")] * 2

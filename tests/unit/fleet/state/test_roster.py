@@ -13,9 +13,9 @@ import pytest
 import redis
 
 from syncer.config.rules import Destination, Rule
-from syncer.defaults import FORGET_AFTER
 from syncer.fleet.protocol import keys
 from syncer.fleet.state.roster import (
+    FORGET_AFTER,
     Roster,
     WorkerInfo,
     credential_keys,

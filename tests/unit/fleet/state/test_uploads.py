@@ -6,9 +6,8 @@ from pathlib import Path
 
 import redis
 
-from syncer import defaults
 from syncer.fleet.protocol import keys
-from syncer.fleet.state.uploads import RedisUploadSessions
+from syncer.fleet.state.uploads import UPLOAD_SESSION_TTL, RedisUploadSessions
 from syncer.oci.reference import Repository
 from tests.support.redis_away import stopped_redis
 
@@ -29,9 +28,7 @@ def test_a_session_is_found_again_by_another_worker(redis_client: redis.Redis) -
 
 def test_a_session_expires(redis_client: redis.Redis) -> None:
     RedisUploadSessions(redis_client).put(REPO, DIGEST, URL)
-    assert (
-        0 < redis_client.ttl(keys.upload_session(str(REPO), DIGEST)) <= defaults.UPLOAD_SESSION_TTL
-    )
+    assert 0 < redis_client.ttl(keys.upload_session(str(REPO), DIGEST)) <= UPLOAD_SESSION_TTL
     RedisUploadSessions(redis_client, ttl=7).put(OTHER, DIGEST, URL)
     assert 0 < redis_client.ttl(keys.upload_session(str(OTHER), DIGEST)) <= 7
 

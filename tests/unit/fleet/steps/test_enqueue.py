@@ -10,6 +10,8 @@ from syncer.fleet.protocol import settings
 from syncer.fleet.protocol.messages import CopyBlob, CopyBlobs, PushImage, SyncTag, SyncTags
 from syncer.fleet.steps.context import FleetContext
 from syncer.fleet.steps.enqueue import (
+    FANOUT_CHUNK,
+    FANOUT_DIRECT,
     enqueue_batch,
     enqueue_copy,
     enqueue_push,
@@ -20,7 +22,7 @@ from syncer.oci.manifest import Descriptor
 from syncer.oci.reference import ImageRef, Repository
 from tests.support.dispatch import Recorder
 
-TAGS = defaults.FANOUT_DIRECT + 100
+TAGS = FANOUT_DIRECT + 100
 SRC, DST = Repository.parse("src.example/a"), Repository.parse("dst.example/m/a")
 BIG = Descriptor("application/vnd.oci.image.layer.v1.tar+gzip", "sha256:" + "b" * 64, 2 << 30)
 SMALL = Descriptor("application/vnd.oci.image.config.v1+json", "sha256:" + "c" * 64, 300)
@@ -53,9 +55,9 @@ def test_fan_out_sends_batches_of_tag_batch_images_in_order() -> None:
 
 def test_fan_out_up_to_fanout_direct_is_sent_by_the_caller() -> None:
     rec = Recorder()
-    fan_out(rec, "p", _jobs(defaults.FANOUT_DIRECT))
+    fan_out(rec, "p", _jobs(FANOUT_DIRECT))
     assert set(rec.names) == {settings.SYNC_TAGS}
-    assert len(rec.names) == -(-defaults.FANOUT_DIRECT // defaults.TAG_BATCH)
+    assert len(rec.names) == -(-FANOUT_DIRECT // defaults.TAG_BATCH)
 
 
 def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
@@ -64,8 +66,8 @@ def test_large_fan_out_is_split_into_chunks_first_in_line() -> None:
     fan_out(rec, "p", jobs)
     assert set(rec.names) == {settings.ENQUEUE_TAGS}
     sizes = [len(kwargs["jobs"]) for _, kwargs, _ in rec.sent]
-    rest = TAGS % defaults.FANOUT_CHUNK
-    assert sizes == [defaults.FANOUT_CHUNK] * (TAGS // defaults.FANOUT_CHUNK) + [rest]
+    rest = TAGS % FANOUT_CHUNK
+    assert sizes == [FANOUT_CHUNK] * (TAGS // FANOUT_CHUNK) + [rest]
     assert all(priority == 0 for _, _, priority in rec.sent)
     flat = [TagJob.from_dict(j) for _, kwargs, _ in rec.sent for j in kwargs["jobs"]]
     assert flat == jobs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.engine.jobs import ImageResult
 from syncer.fleet.protocol.keys import image_id
 from syncer.fleet.steps.context import FleetContext

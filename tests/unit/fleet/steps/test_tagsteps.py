@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from syncer import defaults
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.engine.copypath import Resolved
 from syncer.engine.jobs import TagJob
 from syncer.errors import CancelledError, ServerError

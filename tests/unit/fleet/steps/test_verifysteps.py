@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from syncer.config.rules import parse_rule
+from syncer.config.ruleparse import parse_rule
 from syncer.fleet.state.checks import CheckStore
 from syncer.fleet.steps.verifysteps import rule_failed, tags_failed
 from tests.support.dispatch import Recorder, fleet_context
