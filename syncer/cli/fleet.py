@@ -7,13 +7,14 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from syncer import defaults
 from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_FAILED, EXIT_LOST, EXIT_OK
 from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
 from syncer.cli.verifyfleet import add_plan_verify_arguments, check_flags
-from syncer.errors import ConfigError, SyncerError
+from syncer.errors import ConfigError, RedisUnreachableError
 from syncer.fleet.protocol import settings
 
 if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
@@ -123,12 +124,14 @@ def connect(url: str | None) -> redis.Redis:
     if problem:
         raise ConfigError(f"Redis URL {safe_url(url)}: {problem}")
     from syncer.fleet.protocol.redisclient import connect as policy_client
+    from syncer.fleet.protocol.redisclient import unreachable
 
     try:
         client = policy_client(url)
         client.ping()
     except (redis.RedisError, ValueError) as exc:
-        raise SyncerError(f"cannot reach Redis at {safe_url(url)}: {type(exc).__name__}") from None
+        password = urlsplit(url).password or ""
+        raise RedisUnreachableError(unreachable(safe_url(url), exc, password)) from None
     return client
 
 
@@ -159,12 +162,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.dry_run:
         from syncer.cli.dryrun import plan_filter_report
 
-        print("\n".join([*plan_filter_report(config), planner.preview(config).render()]))
+        preview = planner.preview(config)
+        print("\n".join([*plan_filter_report(config), preview.render()]))
         if args.prune:  # with the planner's credentials, as the filter report
             from syncer.cli.verifyfleet import dry_prune_lines
 
             print("\n".join(dry_prune_lines(config, sync_options(args), args)))
-        return EXIT_OK
+        # As `plan --wait` would end: a broken entry fails its images there.
+        return EXIT_FAILED if preview.broken else EXIT_OK
     client = connect(args.redis)
     warn_eviction(client)
     preflight(config, client, args.no_credential_check)
@@ -237,8 +242,9 @@ def _retry_failed(args: argparse.Namespace) -> int:
         print(f"plan {args.retry_failed} has no failed images", file=sys.stderr)
         return EXIT_OK
     if args.dry_run:
-        print(planner.preview(config).render())
-        return EXIT_OK
+        preview = planner.preview(config)
+        print(preview.render())
+        return EXIT_FAILED if preview.broken else EXIT_OK
     source = f"retry of {args.retry_failed}"
     return submit_and_follow(args, client, config, options, source, retry_of=args.retry_failed)
 
