@@ -6,8 +6,8 @@ backoff bounds of a loop, a cap of one parser), not here. Values come first,
 by concern. The readers below them read the environment each time they are
 called, so their callers decide when (the Celery app at import, the deadline
 watchdog once per process, a tag step per task). A bad value raises
-:class:`~syncer.errors.ConfigError`, one line naming the variable. README's
-"Environment variables" table lists them all.
+:class:`~syncer.errors.ConfigError`, one line naming the variable.
+docs/environment.md lists them all, with their defaults.
 """
 
 from __future__ import annotations

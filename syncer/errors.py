@@ -7,12 +7,14 @@
     │                               one bad entry fails only its own images)
     ├── CacheError                  the blob cache could not be read or written
     ├── StateError                  the fleet's Redis state is unreachable              [transient]
+    │   └── RedisUnreachableError   a command could not reach Redis at all (exit 4)
     ├── CancelledError              the plan was cancelled while work was in flight
     ├── MessageError                a task body or image record that does not decode
     └── RegistryError               anything a registry or the network did wrong
-        ├── TransportError          connection reset, refused, DNS, timeout        [transient]
+        ├── TransportError          reset, refused, DNS server silent, timeout     [transient]
         │   ├── TLSHandshakeError   TLS broke off without a certificate problem    [transient]
         │   └── DeadlineError       no answer in time, or a body too slow          [transient]
+        ├── UnresolvableHostError   the registry's host name does not resolve (DNS)
         ├── TLSError                TLS handshake or certificate verification failed
         ├── DigestMismatchError     bytes did not hash to the digest they claimed
         ├── UnsupportedError        a manifest or media type we cannot copy
@@ -55,6 +57,10 @@ class StateError(SyncerError):
     """The fleet's shared state (Redis) could not be reached; worth retrying."""
 
 
+class RedisUnreachableError(StateError):
+    """A command could not reach the fleet's Redis: the message says what to do."""
+
+
 class CancelledError(SyncerError):
     """The work was cancelled before it finished."""
 
@@ -77,6 +83,10 @@ class TLSHandshakeError(TransportError):
 
 class DeadlineError(TransportError):
     """A wait outlived its deadline: no answer in time, or a body slower than the minimum."""
+
+
+class UnresolvableHostError(RegistryError):
+    """The registry's host name does not resolve: a typo or an unknown host, not a timeout."""
 
 
 class TLSError(RegistryError):

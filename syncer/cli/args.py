@@ -80,7 +80,7 @@ def images_format(text: str) -> str:
         return "yaml"
     if text != fmt and text != "yml":
         # image-syncer compares with "json" exactly and writes YAML for JSON; the
-        # word says JSON, so syncer writes JSON (see README, Switching from image-syncer).
+        # word says JSON, so syncer writes JSON (see docs/image-syncer.md).
         log.info("--output-images-format %s: writing %s", text, fmt.upper())
     return fmt
 

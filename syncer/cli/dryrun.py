@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
 from syncer.config.files import SyncConfig
@@ -98,23 +99,32 @@ def _one(runner: EmbeddedSync, job: TagJob) -> tuple[str, dict[str, int]]:
     return line, dict(missing)
 
 
-def dry_run(runner: EmbeddedSync) -> str:
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """What ``sync --dry-run`` prints, and how many images the real run would fail."""
+
+    text: str
+    failed: int
+
+
+def dry_run(runner: EmbeddedSync) -> DryRun:
     """The report of what ``sync`` would do, with byte totals."""
     filtered = filter_report(runner.config.rules, runner.pool)
     jobs = runner.expand()
     with ThreadPoolExecutor(runner.options.proc) as ex:
         rows = list(ex.map(lambda j: _one(runner, j), jobs))
     # Tags, skip notes and error reasons come from servers.
-    lines = filtered + [escape(line) for line, _ in rows]
-    lines += [escape(f"fail  {r.source}: {r.reason}") for r in runner.stats.results]
+    images = [escape(line) for line, _ in rows]
+    images += [escape(f"fail  {r.source}: {r.reason}") for r in runner.stats.results]
     unique: dict[str, int] = {}
     for _, blobs in rows:
         unique.update(blobs)
-    copies = sum(1 for line in lines if line.startswith("copy"))
-    lines.append(
+    copies = sum(1 for line in images if line.startswith("copy"))
+    summary = (
         f"dry run: {copies} of {len(jobs)} images would be copied; "
         f"{len(unique)} blobs, {human_bytes(sum(unique.values()))} "
         f"({sum(unique.values())} bytes) to transfer "
         "(nothing was written)"
     )
-    return "\n".join(lines)
+    failed = sum(1 for line in images if line.startswith("fail"))
+    return DryRun("\n".join([*filtered, *images, summary]), failed)

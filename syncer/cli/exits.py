@@ -3,8 +3,9 @@
 0 when every image succeeded, 1 when some failed, 2 for a usage or
 configuration error (one line on stderr, never a traceback), 3 when Redis lost
 a plan's state (``status`` of a lost plan, ``plan --wait`` after it lost the
-plan ``PLAN_LOSSES_MAX`` times), and 128 plus the signal's number when SIGINT
-(130) or SIGTERM (143) stopped the command.
+plan ``PLAN_LOSSES_MAX`` times), 4 when a fleet command could not reach Redis
+(the line names the URL, its password masked, and what to do), and 128 plus
+the signal's number when SIGINT (130) or SIGTERM (143) stopped the command.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import logging
 import sys
 
 from syncer.cli.logfmt import setup_logging
-from syncer.errors import ConfigError, SyncerError
+from syncer.errors import ConfigError, StateError, SyncerError
 from syncer.text import escape
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Redis lost the plan's state: never 0, whatever its counters said.
 EXIT_LOST = 3
+#: A fleet command could not reach Redis (or Redis failed it): not 1, which
+#: says images failed, when nothing was even planned or read.
+EXIT_REDIS = 4
 #: Ctrl-C while following a plan (the shell's 128 + SIGINT).
 EXIT_INTERRUPTED = 130
 
@@ -46,6 +50,9 @@ def run(args: argparse.Namespace, prog: str = "syncer") -> int:
     except ConfigError as exc:
         print(f"{prog}: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except StateError as exc:
+        print(f"{prog}: error: {escape(str(exc))}", file=sys.stderr)
+        return EXIT_REDIS
     except SyncerError as exc:
         print(f"{prog}: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_FAILED

@@ -116,12 +116,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.dry_run:
         from syncer.cli.dryrun import plan_filter_report
 
-        print("\n".join([*plan_filter_report(config), planner.preview(config).render()]))
+        preview = planner.preview(config)
+        print("\n".join([*plan_filter_report(config), preview.render()]))
         if args.prune:  # with the planner's credentials, as the filter report
             from syncer.cli.verifyfleet import dry_prune_lines
 
             print("\n".join(dry_prune_lines(config, sync_options(args), args)))
-        return EXIT_OK
+        # As `plan --wait` would end: a broken entry fails its images there.
+        return EXIT_FAILED if preview.broken else EXIT_OK
     client = connect(args.redis)
     warn_eviction(client)
     preflight(config, client, args.no_credential_check)
@@ -194,8 +196,9 @@ def _retry_failed(args: argparse.Namespace) -> int:
         print(f"plan {args.retry_failed} has no failed images", file=sys.stderr)
         return EXIT_OK
     if args.dry_run:
-        print(planner.preview(config).render())
-        return EXIT_OK
+        preview = planner.preview(config)
+        print(preview.render())
+        return EXIT_FAILED if preview.broken else EXIT_OK
     source = f"retry of {args.retry_failed}"
     return submit_and_follow(args, client, config, options, source, retry_of=args.retry_failed)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from syncer import defaults
-from syncer.errors import ConfigError, SyncerError
+from syncer.errors import ConfigError, RedisUnreachableError
 from syncer.fleet.protocol import settings
 
 if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
@@ -41,12 +42,14 @@ def connect(url: str | None) -> redis.Redis:
 
     url = checked_url(url)
     from syncer.fleet.protocol.redisclient import connect as policy_client
+    from syncer.fleet.protocol.redisclient import unreachable
 
     try:
         client = policy_client(url)
         client.ping()
     except (redis.RedisError, ValueError) as exc:
-        raise SyncerError(f"cannot reach Redis at {safe_url(url)}: {type(exc).__name__}") from None
+        password = urlsplit(url).password or ""
+        raise RedisUnreachableError(unreachable(safe_url(url), exc, password)) from None
     return client
 
 

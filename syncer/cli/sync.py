@@ -108,12 +108,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     prune = getattr(args, "prune", False)
     if args.dry_run:
         try:
-            print(dry_run(runner))
+            would_do = dry_run(runner)
+            print(would_do.text)
+            refused = False
             if prune:
-                print("\n".join(prune_lines(prune_pass(config, options, runner.pool, args))))
+                would = prune_pass(config, options, runner.pool, args)
+                print("\n".join(prune_lines(would)))
+                refused = would.prune_failed
         finally:
             layouts.release()
-        return EXIT_OK
+        # The real run's exit code: 1 when it would fail an image or refuse the prune.
+        return EXIT_FAILED if would_do.failed or refused else EXIT_OK
 
     signals = Interrupts(stop)
     try:

@@ -2,7 +2,7 @@
 
 Exit 0 when every tag is ``same``, 1 when anything drifted (or a prune was
 refused), 2 for a usage or config error. ``--output json`` prints the
-documented schema (:data:`syncer.engine.verifyrun.SCHEMA`; README, "syncer verify").
+documented schema (:data:`syncer.engine.verifyrun.SCHEMA`; docs/verify-prune-webhook.md).
 """
 
 from __future__ import annotations

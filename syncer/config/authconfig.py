@@ -74,19 +74,10 @@ def parse_auth(
     return entries
 
 
-def _parse_entry(
-    value: object, at: str, key: str, environ: Mapping[str, str], expand: bool
-) -> AuthEntry:
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise ConfigError(
-            f"{at}: expected a mapping of username and password, got {type_name(value)}"
-        )
-    for field in value:
-        if field not in AUTH_FIELDS:
-            log.warning("%s: ignoring unknown field %s", at, quote_key(field))
-    env = environ if expand else None
+def _login(
+    value: Mapping[object, object], at: str, env: Mapping[str, str] | None
+) -> tuple[str | None, str | None]:
+    """An entry's username and password, both or neither, warning about what was dropped."""
     username, user_unset = _credential(value, "username", at, env)
     password, pass_unset = _credential(value, "password", at, env)
     if (username is None) != (password is None):
@@ -107,6 +98,32 @@ def _parse_entry(
     elif username is None and (user_unset or pass_unset):
         unset_names = ", $".join(dict.fromkeys(user_unset + pass_unset))
         log.warning("%s: credentials empty, $%s not set: anonymous", at, unset_names)
+    elif user_unset:
+        # Harbor's robot$name loads as "robot" here, as in image-syncer, and
+        # then fails as a 401 that names no cause.
+        log.warning(
+            "%s.username: $%s not set, expanded to nothing; a name with a $ in it "
+            "(Harbor's robot$...) belongs in an environment variable: username: ${VAR}",
+            at,
+            ", $".join(user_unset),
+        )
+    return username, password
+
+
+def _parse_entry(
+    value: object, at: str, key: str, environ: Mapping[str, str], expand: bool
+) -> AuthEntry:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{at}: expected a mapping of username and password, got {type_name(value)}"
+        )
+    for field in value:
+        if field not in AUTH_FIELDS:
+            log.warning("%s: ignoring unknown field %s", at, quote_key(field))
+    env = environ if expand else None
+    username, password = _login(value, at, env)
     insecure = value.get("insecure")
     if insecure is not None and not isinstance(insecure, bool):
         raise ConfigError(f"{at}.insecure: expected a boolean, got {type_name(insecure)}")

@@ -49,7 +49,7 @@ from syncer.oci.reference import (
 log = logging.getLogger(__name__)
 
 _DEST_TYPE = "destination must be a string or a list of strings"
-#: The fields of an entry's object form, in the order the README lists them.
+#: The fields of an entry's object form, in the order docs/configuration.md lists them.
 OBJECT_FIELDS = ("to", "include", "exclude", "semver", "latest", "platforms", "referrers")
 _FILTER_FIELDS = ("include", "exclude", "semver", "latest")
 

@@ -95,7 +95,7 @@ class Report:
         return {**self.pruned(), "refused": self.refused, "tags": rows}
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented ``--output json`` form (README, "syncer verify")."""
+        """The documented ``--output json`` form (docs/verify-prune-webhook.md)."""
         return {
             "schema": SCHEMA,
             "totals": self.totals(),

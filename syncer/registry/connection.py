@@ -180,9 +180,21 @@ class RegistryConnection:
             return resp
         try:
             return replies.check(resp, what)
+        except AuthError as exc:
+            if ours:
+                exc.args = (f"{exc}; {self._login_note(exc.status)}",)
+            raise
         finally:
             if resp.status_code >= 400:
                 resp.close()
+
+    def _login_note(self, status: int) -> str:
+        """What a 401 or 403 says about the login: none was sent, or it was refused."""
+        if not self.auth.has_credentials:
+            return f"no credentials were sent: no auth entry or login file has one for {self.host}"
+        if status == 403:
+            return f"the credentials for {self.host} lack the right to this"
+        return f"the credentials for {self.host} were refused"
 
     def _refuse_foreign(self, resp: requests.Response, base: str, what: str) -> None:
         """Raise on a 401 from any origin but the registry's, before anything learns from it."""

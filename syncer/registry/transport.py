@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import socket
 import time
 import urllib.request
 import weakref
@@ -27,6 +28,7 @@ from syncer.errors import (
     TLSError,
     TLSHandshakeError,
     TransportError,
+    UnresolvableHostError,
 )
 from syncer.oci.models import SizedBody
 from syncer.registry import deadline, waiting
@@ -231,7 +233,45 @@ def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> re
     except requests.exceptions.Timeout as exc:
         raise TransportError(f"{method} {strip_query(url)}: timed out") from exc
     except requests.exceptions.RequestException as exc:
-        raise TransportError(f"{method} {strip_query(url)}: {_short(exc)}") from exc
+        failure = _never_connected(exc)
+        where = f"{method} {strip_query(url)}"
+        if failure is not None:
+            host, port, cause = failure
+            why = shown(cause.strerror or "")
+            if isinstance(cause, socket.gaierror):
+                text = f"{where}: cannot resolve {shown(host)} ({why})"
+                # EAI_AGAIN is the resolver saying "try again"; any other answer
+                # (no such name, no address) stays so however often it is asked.
+                if cause.errno != socket.EAI_AGAIN:
+                    raise UnresolvableHostError(text) from exc
+                raise TransportError(text) from exc
+            # Refused or unreachable: one line, and worth a retry.
+            raise TransportError(
+                f"{where}: cannot connect to {shown(host)}:{port} ({why})"
+            ) from exc
+        raise TransportError(f"{where}: {_short(exc)}") from exc
+
+
+def _never_connected(exc: BaseException) -> tuple[str, object, OSError] | None:
+    """``(host, port, socket error)`` when a connection never opened: DNS, refused, unreachable.
+
+    urllib3 wraps the socket error in a ``NewConnectionError`` (a
+    ``NameResolutionError`` for DNS) that knows the host it tried (the
+    registry's, a redirect's or a proxy's), inside ``MaxRetryError``, inside
+    requests' ``ConnectionError``; the chain is walked by ``args``, ``reason``
+    and ``__cause__``, a bounded number of steps.
+    """
+    seen: list[BaseException] = [exc]
+    conn: object = None
+    for item in seen:
+        if isinstance(item, urllib3.exceptions.NewConnectionError) and conn is None:
+            conn = item.conn
+        if conn is not None and isinstance(item, OSError) and item.strerror:
+            return str(getattr(conn, "host", "")), getattr(conn, "port", ""), item
+        if len(seen) < 16:
+            more = [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+            seen += [m for m in more if isinstance(m, BaseException) and m not in seen]
+    return None
 
 
 def _is_certificate_problem(exc: BaseException) -> bool:

@@ -1,4 +1,4 @@
-"""Differences on purpose, as the README's "Switching from image-syncer" lists them.
+"""Differences on purpose, as docs/image-syncer.md ("Differs on purpose") lists them.
 
 Each case shows image-syncer v1.5.5's behaviour and syncer's on the same files;
 the cases run side by side, once per module.

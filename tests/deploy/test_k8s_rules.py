@@ -94,7 +94,7 @@ def test_no_secret_is_applied_by_the_kustomization() -> None:
     assert "secretGenerator" not in kustomization()
 
 
-@pytest.mark.parametrize("where", ["README.md", "deploy/k8s/kustomization.yaml"])
+@pytest.mark.parametrize("where", ["docs/deployment.md", "deploy/k8s/kustomization.yaml"])
 def test_every_secret_a_pod_reads_is_created_by_a_documented_command(where: str) -> None:
     text = (ROOT / where).read_text()
     documented = set(_CREATE_SECRET.findall(text))
@@ -223,9 +223,9 @@ def test_the_planner_gives_up_following_after_a_deadline() -> None:
     assert "--wait" in job["template"]["spec"]["containers"][0]["args"]
 
 
-def test_the_readme_runs_the_planner_from_the_template() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert "--from=cronjob/syncer-plan" in readme
+def test_the_docs_run_the_planner_from_the_template() -> None:
+    for page in ("README.md", "docs/deployment.md"):
+        assert "--from=cronjob/syncer-plan" in (ROOT / page).read_text(), page
     header = (ROOT / "deploy" / "k8s" / "planner.yaml").read_text()
     [command] = [line for line in header.splitlines() if "kubectl create job" in line]
     words = shlex.split(command.lstrip("# "))

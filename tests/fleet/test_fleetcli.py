@@ -140,11 +140,24 @@ def test_status_and_cancel_of_unknown_plans(syncer_cli: RunCli) -> None:
     assert "unless the plan ran on another Redis" in older.err
 
 
-def test_unreachable_redis_never_echoes_its_password(syncer_cli: RunCli) -> None:
-    run = syncer_cli("status", "some-plan", "--redis", "redis://:hunter2-secret@127.0.0.1:1/0")
+@pytest.mark.parametrize(
+    "command",
+    [("status", "some-plan"), ("plan", "--images", "IMAGES"), ("plans",), ("schedule", "list")],
+)
+def test_unreachable_redis_says_where_and_what_to_do(
+    syncer_cli: RunCli, fleet_home: Path, command: tuple[str, ...]
+) -> None:
+    """A closed port: one line naming the URL (password masked) and the fix, exit 4."""
+    images = write_json(fleet_home / "images.json", {f"{SRC}/team/app:1": f"{DST}/mirror/app"})
+    args = [str(images) if word == "IMAGES" else word for word in command]
+    run = syncer_cli(*args, "--redis", "redis://:hunter2-secret@127.0.0.1:1/0", timeout=30)
 
-    assert run.code == 1, run
-    assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in run.err
+    assert run.code == 4, run
+    assert run.err.splitlines() == [
+        "syncer: error: cannot reach Redis at redis://***@127.0.0.1:1/0 (Error 111 connecting "
+        "to 127.0.0.1:1. Connection refused.): start one (redis-server, or docker compose up "
+        "-d redis) or point SYNCER_REDIS_URL (or --redis) at yours"
+    ]
     assert "hunter2" not in run.out + run.err
 
 

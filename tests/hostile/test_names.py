@@ -85,7 +85,8 @@ def test_a_dry_run_reports_bad_tags_escaped(
     dst = registry_factory()
     args = write_images(tmp_path, {f"{src.host}/lab/app": f"{dst.host}/mirror/app"})
     out = run_syncer(["sync", *args, "--cache", "none", "--dry-run"], env=env, deadline=60)
-    assert not out.killed and out.code == 0, out.text
+    # Exit 1, as the real run would: it fails the two bad tags.
+    assert not out.killed and out.code == 1, out.text
     assert f"copy  {src.host}/lab/app:good -> {dst.host}/mirror/app:good" in out.out
     assert f"fail  {src.host}/lab/app:esc\\x1b]0;title\\x07: " in out.out
     assert f"fail  {src.host}/lab/app:../x: " in out.out

@@ -87,6 +87,8 @@ def test_prune_max_refuses_the_whole_run(
     other = image_set.get("lab/app2", "v1")
     for tag in ("x1", "x2", "x3"):
         put_as(dest, other, "mirror/app0", tag)
+    dry = run_sync("--config", config, "--prune", "--prune-max", "2", "--dry-run")
+    assert dry.code == 1, "a dry run exits as the run it shows"
     run = run_sync("--config", config, "--prune", "--prune-max", "2", "--output", "json")
     assert run.code == 1
     assert "3 tags would be deleted, more than --prune-max 2" in run.report["prune"]["refused"]

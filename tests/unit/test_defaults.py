@@ -17,7 +17,7 @@ from syncer.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 HOME = ROOT / "syncer" / "defaults.py"
 NAME = re.compile(r"SYNCER_[A-Z0-9_]*")
-#: Each documented variable, and the default the README must state for it.
+#: Each documented variable, and the default docs/environment.md must state for it.
 DOCUMENTED_DEFAULTS = {
     "SYNCER_REQUEST_DEADLINE": defaults.REQUEST_DEADLINE,
     "SYNCER_WAIT_BUDGET": defaults.WAIT_BUDGET,
@@ -66,9 +66,9 @@ def _modules() -> Iterator[Path]:
 
 
 def _documented() -> dict[str, str]:
-    """The README's "Environment variables" table: variable -> its default column."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Environment variables\n", 1)[1].split("\n## ", 1)[0]
+    """docs/environment.md's table of syncer's own variables: variable -> its default column."""
+    page = (ROOT / "docs" / "environment.md").read_text()
+    section = page.split("\n## syncer's own\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(SYNCER_[A-Z0-9_]+)` \| ([^|]*) \|", section, re.M)
     return {name: default.strip() for name, default in rows}
 
@@ -241,18 +241,18 @@ def test_every_protocol_number_exists() -> None:
         assert set(names) <= set(tunables((ROOT / module).read_text())), module
 
 
-def test_every_variable_read_is_in_the_readme_table_and_nothing_else() -> None:
+def test_every_variable_read_is_in_the_docs_table_and_nothing_else() -> None:
     read = set(env_reads(HOME.read_text()))
     assert {"SYNCER_REDIS_URL", "SYNCER_AUTH_FILE", "SYNCER_MAX_TAGS"} <= read
     assert set(_documented()) == read
 
 
 @pytest.mark.parametrize("variable", sorted(DOCUMENTED_DEFAULTS))
-def test_the_readme_states_the_default_the_code_uses(variable: str) -> None:
+def test_the_docs_state_the_default_the_code_uses(variable: str) -> None:
     assert float(_documented()[variable]) == DOCUMENTED_DEFAULTS[variable]
 
 
-def test_the_readme_states_the_default_redis_url() -> None:
+def test_the_docs_state_the_default_redis_url() -> None:
     assert _documented()["SYNCER_REDIS_URL"] == f"`{defaults.REDIS_URL}`"
 
 

@@ -129,6 +129,27 @@ class Outage:
             self._say(f"{self._where} is back after {away:.0f}s")
 
 
+def unreachable(where: str, error: BaseException, password: str = "") -> str:
+    """What a command says when its first call to Redis failed: why, and what to do.
+
+    ``where`` is the URL with its password already masked; ``password`` is
+    masked again in redis-py's own text, which names only host and port today.
+    """
+    why = " ".join(str(error).split()) or type(error).__name__
+    if password:
+        why = why.replace(password, "***")
+    refused = isinstance(error, redis.AuthenticationError | redis.exceptions.AuthorizationError)
+    if refused or why.startswith(("NOAUTH", "WRONGPASS")):
+        return (
+            f"Redis at {where} refused the login ({why}): check the password in the URL "
+            "(SYNCER_REDIS_URL, SYNCER_REDIS_URL_FILE or --redis)"
+        )
+    return (
+        f"cannot reach Redis at {where} ({why}): start one (redis-server, or "
+        "docker compose up -d redis) or point SYNCER_REDIS_URL (or --redis) at yours"
+    )
+
+
 #: Celery's advice for its Redis broker: evicting keys loses tasks and state.
 _SAFE_POLICY = "noeviction"
 

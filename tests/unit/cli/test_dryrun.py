@@ -101,7 +101,8 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> _Runner:
 
 
 def test_one_line_per_image_and_a_total(runner: _Runner) -> None:
-    lines = dryrun.dry_run(cast(EmbeddedSync, runner)).splitlines()
+    report = dryrun.dry_run(cast(EmbeddedSync, runner))
+    lines = report.text.splitlines()
     assert lines == [
         "copy  s.io/app:1 -> d.io/app:1: 1 manifest(s), 1 of 2 blobs missing, 1.0 MiB",
         "copy  s.io/app:2 -> d.io/app:2: 1 manifest(s), 1 of 2 blobs missing, 1.0 MiB",
@@ -111,6 +112,7 @@ def test_one_line_per_image_and_a_total(runner: _Runner) -> None:
         "dry run: 2 of 4 images would be copied; 1 blobs, 1.0 MiB (1048576 bytes) to transfer"
         " (nothing was written)",
     ]
+    assert report.failed == 2, "the real run would fail those two: its exit code follows"
 
 
 def test_blobs_the_cache_knows_are_not_asked_for_and_nothing_is_recorded(runner: _Runner) -> None:

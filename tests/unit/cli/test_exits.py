@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from syncer.cli import exits
-from syncer.errors import ConfigError, RegistryError
+from syncer.errors import ConfigError, RedisUnreachableError, RegistryError, StateError
 
 
 def test_exit_codes_are_pinned() -> None:
     """Scripts and image-syncer users depend on these numbers."""
     assert (exits.EXIT_OK, exits.EXIT_FAILED, exits.EXIT_USAGE) == (0, 1, 2)
+    assert (exits.EXIT_LOST, exits.EXIT_REDIS) == (3, 4)
     assert exits.EXIT_INTERRUPTED == exits.by_signal(signal.SIGINT) == 130
     assert exits.by_signal(signal.SIGTERM) == 143
 
@@ -53,7 +54,12 @@ def test_run_without_log_flags_logs_to_stderr_quietly(
 
 @pytest.mark.parametrize(
     ("error", "code"),
-    [(ConfigError("bad key\x1b[2J"), 2), (RegistryError("registry said no\x1b[2J"), 1)],
+    [
+        (ConfigError("bad key\x1b[2J"), 2),
+        (RegistryError("registry said no\x1b[2J"), 1),
+        (RedisUnreachableError("cannot reach Redis\x1b[2J"), 4),
+        (StateError("plan state unavailable\x1b[2J"), 4),
+    ],
 )
 def test_run_turns_errors_into_one_escaped_line(
     logging_set_up: list[tuple[Path | None, bool]],

@@ -42,18 +42,24 @@ def test_a_bad_redis_url_is_a_config_error_without_the_password() -> None:
     assert "unknown scheme 'http'" in str(error.value) and "s3cret" not in str(error.value)
 
 
-def test_plan_dry_run_previews_without_redis(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("broken", "code"), [((BrokenRule("s/x", ("d/x",), "bad rule"),), 1), ((), 0)]
+)
+def test_plan_dry_run_previews_without_redis_and_exits_as_the_plan_would(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    broken: tuple[BrokenRule, ...],
+    code: int,
 ) -> None:
-    config = SyncConfig(
-        auth={}, rules=(), limits={}, broken=(BrokenRule("s/x", ("d/x",), "bad rule"),)
-    )
+    """A broken entry fails its images in the plan (exit 1 with --wait): so does the dry run."""
+    config = SyncConfig(auth={}, rules=(), limits={}, broken=broken)
     monkeypatch.setattr(fleet, "load", lambda args: config)
     monkeypatch.setattr(fleet, "connect", lambda url: pytest.fail("dry run reached Redis"))
     args = _parse("plan", "--images", "i.yaml", "--dry-run", "--redis", "redis://nowhere:1/0")
-    assert fleet.cmd_plan(args) == 0
+    assert fleet.cmd_plan(args) == code
     out = capsys.readouterr().out
-    assert out == planner.preview(config).render() + "\n" and "bad rule" in out
+    assert out == planner.preview(config).render() + "\n"
+    assert ("bad rule" in out) == bool(broken)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """``syncer status ID --output json`` is a documented, stable format: its fields are pinned here.
 
 If a test here fails, a script reading the report breaks: keep the old
-field, or document the change in README.md ("Plan history") and here together.
+field, or document the change in docs/fleet.md ("`syncer status ID --output json`")
+and here together.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from syncer.cli.planview import report
 from syncer.engine.jobs import ImageResult
 from syncer.fleet.state.plans import COUNTER_FIELDS, PlanStatus
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+FLEET_PAGE = Path(__file__).resolve().parents[3] / "docs" / "fleet.md"
 
 TOP = [
     "plan",
@@ -56,8 +57,8 @@ def test_the_report_has_exactly_the_documented_fields() -> None:
     assert isinstance(data["throughput_bytes_per_second"], int)
 
 
-def test_the_readme_documents_every_field() -> None:
-    section = README.read_text(encoding="utf-8").split("### `syncer status ID --output json`")[1]
+def test_the_docs_document_every_field() -> None:
+    section = FLEET_PAGE.read_text(encoding="utf-8").split("## `syncer status ID --output json`")[1]
     top, entry = section.split("\n**")[0].split("Each entry of `results`")
 
     def fields(text: str) -> list[str]:

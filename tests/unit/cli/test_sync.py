@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from syncer.cli import sync
+from syncer.cli.dryrun import DryRun
 from syncer.config.files import SyncConfig
 from syncer.engine.cache import FileBlobCache, MemoryBlobCache
 from syncer.engine.jobs import ImageResult
@@ -70,14 +71,17 @@ class _Runner:
 
 
 RESULTS: list[ImageResult] = []
+#: How many images the stubbed dry run says the real run would fail.
+FAILED = [0]
 
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> type[_Runner]:
     _Runner.made, RESULTS[:] = [], [ImageResult("s/a:1", "d/a:1", "synced")]
+    FAILED[0] = 0
     monkeypatch.setattr(sync, "load", lambda args: SyncConfig(auth={}, rules=(), limits={}))
     monkeypatch.setattr(sync, "EmbeddedSync", _Runner)
-    monkeypatch.setattr(sync, "dry_run", lambda runner: "the dry-run report")
+    monkeypatch.setattr(sync, "dry_run", lambda runner: DryRun("the dry-run report", FAILED[0]))
     return _Runner
 
 
@@ -87,6 +91,15 @@ def test_dry_run_prints_the_report_and_runs_nothing(
     assert sync.cmd_sync(_parse("--dry-run", "--cache", "none", "-p", "2")) == 0
     assert capsys.readouterr().out == "the dry-run report\n"
     assert [(r.ran, r.options.proc) for r in runner.made] == [(False, 2)]
+
+
+def test_a_dry_run_that_would_fail_an_image_exits_as_the_run_would(
+    runner: type[_Runner], capsys: pytest.CaptureFixture[str]
+) -> None:
+    FAILED[0] = 1
+    assert sync.cmd_sync(_parse("--dry-run", "--cache", "none")) == 1
+    assert capsys.readouterr().out == "the dry-run report\n"
+    assert [r.ran for r in runner.made] == [False]
 
 
 def test_all_synced_exits_0_and_writes_the_success_file(

@@ -577,6 +577,32 @@ def test_unset_password_variable(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     assert "credentials empty, $X, $Y not set: anonymous" in caplog.text
 
 
+def test_a_harbor_robot_name_written_in_an_auth_file_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``robot$mirror`` loads as ``robot``, as in image-syncer: say so, naming the variable."""
+    entry = {"username": "robot$mirror", "password": "secret-value"}
+    with caplog.at_level(logging.WARNING, logger="syncer.config.files"):
+        config = load_config(
+            auth=write(tmp_path, "auth.json", {"harbor.io": entry}),
+            images=write(tmp_path, "images.json", GOOD_IMAGES),
+            environ={"HARBOR_USER": "robot$mirror"},
+        )
+    assert config.auth["harbor.io"].username == "robot"
+    assert 'auth["harbor.io"].username: $mirror not set, expanded to nothing' in caplog.text
+    assert "environment variable" in caplog.text and "secret-value" not in caplog.text
+    caplog.clear()
+    entry["username"] = "${HARBOR_USER}"  # the fix the warning names: no warning, the whole name
+    with caplog.at_level(logging.WARNING, logger="syncer.config.files"):
+        config = load_config(
+            auth=write(tmp_path, "auth.json", {"harbor.io": entry}),
+            images=write(tmp_path, "images.json", GOOD_IMAGES),
+            environ={"HARBOR_USER": "robot$mirror"},
+        )
+    assert config.auth["harbor.io"].username == "robot$mirror"
+    assert caplog.text == ""
+
+
 # --- serialisation ------------------------------------------------------------------------
 
 

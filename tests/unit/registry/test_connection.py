@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncer.errors import NotFoundError, RateLimitedError
+from syncer.errors import AuthError, NotFoundError, RateLimitedError
 from syncer.oci.reference import Repository
 from syncer.registry.connection import (
     RATELIMIT_LOW_WATER,
@@ -13,6 +13,7 @@ from syncer.registry.connection import (
     pull_scope,
     push_scope,
 )
+from syncer.registry.credentials import AuthEntry
 from tests.support.fakes import HOST, FakeTransport, Reply, mounted
 
 BASE = f"https://{HOST}"
@@ -81,3 +82,25 @@ def test_location_completes_a_relative_header(fake: FakeTransport) -> None:
     conn = connection(fake)
     resp = conn.request("POST", "/v2/team/app/blobs/uploads/", (), what="x", data=b"")
     assert conn.location(resp) == f"{BASE}/v2/team/app/blobs/uploads/u1?_state=s"
+
+
+@pytest.mark.parametrize(
+    ("login", "status", "note"),
+    [
+        (None, 401, f"no credentials were sent: no auth entry or login file has one for {HOST}"),
+        (AuthEntry("bob", "pw"), 401, f"the credentials for {HOST} were refused"),
+        (AuthEntry("bob", "pw"), 403, f"the credentials for {HOST} lack the right to this"),
+    ],
+)
+def test_a_refused_login_says_whether_one_was_sent(
+    fake: FakeTransport, login: AuthEntry | None, status: int, note: str
+) -> None:
+    fake.on("GET", f"{BASE}/v2/x", Reply(status, {"WWW-Authenticate": 'Basic realm="r"'}))
+    conn = RegistryConnection(HOST, login, session=mounted(fake))
+
+    with pytest.raises(AuthError) as info:
+        conn.request("GET", "/v2/x", (), what="GET x")
+
+    assert str(info.value).startswith(f"GET x: HTTP {status}")
+    assert str(info.value).endswith(f"; {note}") and "pw" not in str(info.value)
+    assert info.value.status == status

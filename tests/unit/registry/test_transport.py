@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email.utils
 import json
+import socket
 from types import SimpleNamespace
 
 import pytest
 import requests
+import urllib3
 
 from syncer.errors import (
     AuthError,
@@ -18,6 +20,7 @@ from syncer.errors import (
     TLSError,
     TLSHandshakeError,
     TransportError,
+    UnresolvableHostError,
     is_transient,
 )
 from syncer.registry import replies, transport
@@ -177,6 +180,56 @@ def test_requests_exceptions_are_translated(
     assert info.value.__cause__ is exc
     assert text in str(info.value) and str(info.value).startswith(f"PUT {UPLOAD}")
     assert "secret-state" not in str(info.value) and "Pool" not in str(info.value)
+
+
+def _dns_failure(errno: int, why: str, host: str = "reg.example") -> Exception:
+    """requests' error for a name that did not resolve, wrapped as urllib3 2 wraps it."""
+    conn = urllib3.connection.HTTPSConnection(host, 443)
+    why_not = socket.gaierror(errno, why)
+    cause = urllib3.exceptions.NameResolutionError(host, conn, why_not)
+    cause.__cause__ = why_not  # urllib3 raises it `from` the gaierror
+    pool = urllib3.exceptions.MaxRetryError(None, "/v2/", cause)  # type: ignore[arg-type]
+    return requests.exceptions.ConnectionError(pool)
+
+
+def test_a_name_that_does_not_resolve_is_one_line_and_permanent() -> None:
+    fake = FakeTransport()
+    fake.on("GET", UPLOAD, raises(_dns_failure(socket.EAI_NONAME, "Name or service not known")))
+    with pytest.raises(UnresolvableHostError) as info:
+        transport.send(mounted(fake), "GET", UPLOAD)
+    assert str(info.value) == (
+        f"GET {UPLOAD}: cannot resolve reg.example (Name or service not known)"
+    )
+    assert not is_transient(info.value)
+
+
+def test_a_resolver_that_says_try_again_is_transient() -> None:
+    fake = FakeTransport()
+    failure = _dns_failure(socket.EAI_AGAIN, "Temporary failure in name resolution", "cdn.example")
+    fake.on("GET", UPLOAD, raises(failure))
+    with pytest.raises(TransportError) as info:
+        transport.send(mounted(fake), "GET", UPLOAD)
+    # The host that failed is named (a redirect's or a proxy's may differ from the URL's).
+    assert str(info.value).endswith(
+        ": cannot resolve cdn.example (Temporary failure in name resolution)"
+    )
+    assert is_transient(info.value)
+
+
+def test_a_refused_connection_is_one_line_and_transient() -> None:
+    conn = urllib3.connection.HTTPSConnection("reg.example", 5000)
+    refused = ConnectionRefusedError(111, "Connection refused")
+    cause = urllib3.exceptions.NewConnectionError(conn, f"Failed to establish: {refused}")
+    cause.__cause__ = refused
+    pool = urllib3.exceptions.MaxRetryError(None, "/v2/", cause)  # type: ignore[arg-type]
+    fake = FakeTransport()
+    fake.on("GET", UPLOAD, raises(requests.exceptions.ConnectionError(pool)))
+    with pytest.raises(TransportError) as info:
+        transport.send(mounted(fake), "GET", UPLOAD)
+    assert (
+        str(info.value) == f"GET {UPLOAD}: cannot connect to reg.example:5000 (Connection refused)"
+    )
+    assert is_transient(info.value)
 
 
 def test_send_sets_a_default_timeout() -> None:

@@ -107,3 +107,29 @@ def test_noeviction_and_an_unreadable_policy_are_not(
     assert redisclient.eviction_risk(redis_client) == ""
     with stopped_redis(tmp_path) as gone:
         assert redisclient.eviction_risk(gone) == ""
+
+
+def test_an_unreachable_redis_is_named_with_what_to_do() -> None:
+    error = redis.ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+    line = redisclient.unreachable("redis://***@127.0.0.1:1/0", error, "hunter2")
+    assert line == (
+        "cannot reach Redis at redis://***@127.0.0.1:1/0 (Error 111 connecting to 127.0.0.1:1. "
+        "Connection refused.): start one (redis-server, or docker compose up -d redis) "
+        "or point SYNCER_REDIS_URL (or --redis) at yours"
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.AuthenticationError("invalid username-password pair or user is disabled."),
+        redis.ResponseError("WRONGPASS invalid username-password pair (was hunter2)"),
+    ],
+)
+def test_a_refused_login_points_at_the_password(error: redis.RedisError) -> None:
+    line = redisclient.unreachable("redis://***@10.0.0.1:6379/0", error, "hunter2")
+    assert line.startswith("Redis at redis://***@10.0.0.1:6379/0 refused the login (")
+    assert line.endswith(
+        "): check the password in the URL (SYNCER_REDIS_URL, SYNCER_REDIS_URL_FILE or --redis)"
+    )
+    assert "hunter2" not in line and "***" in line
