@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 from syncer import defaults
 from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_LOST, EXIT_OK
-from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
 from syncer.errors import ConfigError, SyncerError
 from syncer.fleet.protocol import settings
 
-if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
+# redis, and what imports it (the plan view, the stores), load only in the
+# commands that talk to it: `syncer --version` builds these parsers too.
+if TYPE_CHECKING:
     import redis
 
     from syncer.config.files import SyncConfig
@@ -265,6 +266,7 @@ def warn_eviction(client: redis.Redis) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """``syncer status PLAN_ID``: ``lost`` and why (exit 3) for a plan Redis lost."""
+    from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
     from syncer.fleet.state.liveness import why_missing
 
     store = _store(args.redis)

@@ -21,19 +21,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import redis
-from redis.backoff import ConstantBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from syncer import defaults
+
+# redis loads with the first client: the settings the CLI's parsers read
+# import this module, and `syncer --version` need not pay for redis.
+if TYPE_CHECKING:
+    import redis
+    from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
 
 def retry() -> Retry:
     """The retry policy of every client: ``REDIS_RETRIES`` quick retries of a dropped connection."""
+    import redis
+    from redis.backoff import ConstantBackoff
+    from redis.retry import Retry
+
     return Retry(
         ConstantBackoff(defaults.REDIS_RETRY_DELAY),
         defaults.REDIS_RETRIES,
@@ -54,6 +60,8 @@ def client_options() -> dict[str, Any]:
 
 def connect(url: str) -> redis.Redis:
     """A client of ``url`` under the policy (no call is made yet)."""
+    import redis
+
     return redis.Redis.from_url(url, **client_options())
 
 
@@ -125,6 +133,8 @@ def eviction_risk(client: redis.Redis) -> str:
     Read from ``INFO memory``, which managed Redis services allow where they
     refuse ``CONFIG GET``. A Redis that does not say is not warned about.
     """
+    import redis
+
     try:
         policy = str(client.info("memory").get("maxmemory_policy", _SAFE_POLICY))
     except redis.RedisError as exc:

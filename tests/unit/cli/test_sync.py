@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from syncer.cli import sync
+from syncer.cli import dryrun, sync
 from syncer.config.files import SyncConfig
+from syncer.embedded import executor
 from syncer.engine.cache import FileBlobCache, MemoryBlobCache
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import Stats
@@ -76,8 +77,9 @@ RESULTS: list[ImageResult] = []
 def runner(monkeypatch: pytest.MonkeyPatch) -> type[_Runner]:
     _Runner.made, RESULTS[:] = [], [ImageResult("s/a:1", "d/a:1", "synced")]
     monkeypatch.setattr(sync, "load", lambda args: SyncConfig(auth={}, rules=(), limits={}))
-    monkeypatch.setattr(sync, "EmbeddedSync", _Runner)
-    monkeypatch.setattr(sync, "dry_run", lambda runner: "the dry-run report")
+    # cmd_sync imports them when it runs (start-up): patched where they live.
+    monkeypatch.setattr(executor, "EmbeddedSync", _Runner)
+    monkeypatch.setattr(dryrun, "dry_run", lambda runner: "the dry-run report")
     return _Runner
 
 
