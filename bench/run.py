@@ -25,7 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import imagesyncer, limits, pertag, profiling, referrers, scenarios, shaped
+from bench import (
+    imagesyncer,
+    limits,
+    pertag,
+    profiling,
+    rediscost,
+    referrers,
+    scenarios,
+    shaped,
+)
 from bench.context import Bench, Options
 from bench.dataset import LARGE_REPO, Dataset
 from bench.netns import Network
@@ -47,7 +56,7 @@ from bench.settings import (
 
 log = logging.getLogger("bench")
 
-ALL = "adgfhiebc"
+ALL = "adgrfhiebc"
 #: The checkout holding this package: image-syncer is looked for beside it.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ("skopeo", "docker-registry", "redis-server", "/usr/bin/time", "ip", "tc")
@@ -150,6 +159,8 @@ def _plan(
         steps.append(("ad", lambda: scenarios.loopback(bench, "a" in args.only, "d" in args.only)))
     for count in bench.profile.small_tags if "g" in args.only else ():
         steps.append(("g", functools.partial(pertag.small_tags, bench, count)))
+    if "r" in args.only:
+        steps.append(("r", lambda: rediscost.redis_cost(bench)))
     if "f" in args.only:
         steps.append(("f", lambda: [limits.planning(bench)]))
     if "h" in args.only:
