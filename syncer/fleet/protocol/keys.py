@@ -114,6 +114,11 @@ def plan_keys(plan: str) -> tuple[str, ...]:
     )
 
 
+def plan_working_keys(plan: str) -> tuple[str, ...]:
+    """The plan's working keys, which nothing reads once every image is settled."""
+    return (plan_once(plan), blob_claims(plan), blobs_landed(plan), blobs_failed(plan))
+
+
 def image_record(plan: str, image: str) -> str:
     """An image's stored push record, and its ``final`` flag."""
     return _plan(plan, f"image:{image}")

@@ -48,16 +48,24 @@ return 0
 class PlanImages:
     """Image records and blob waiters of one plan."""
 
-    def __init__(self, client: redis.Redis, ttl: int | Callable[[str], int] = PLAN_TTL) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl: int | Callable[[str], int] = PLAN_TTL,
+        made: Callable[[str], bool] | None = None,
+    ) -> None:
         self.redis = client
         #: Seconds to keep a plan's keys: fixed, or per plan id (``PlanStore.ttl_for``).
         self._ttl: Callable[[str], int] = ttl if callable(ttl) else (lambda plan: ttl)
+        #: Whether a plan's claims, landed and failed blobs were made with it, with
+        #: their expiry (``PlanStore.made``): then writing to them needs no EXPIRE.
+        self._made = made or (lambda plan: False)
         self._last_removal = client.register_script(_LAST_REMOVAL)
 
     def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
         """Store an image's push list once; False if it was already stored."""
         key = keys.image_record(plan, image)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hsetnx(key, "record", json.dumps(record))
         pipe.expire(key, self._ttl(plan))
         return bool(pipe.execute()[0])
@@ -70,7 +78,7 @@ class PlanImages:
     def wait_for(self, plan: str, image: str, blobs: list[str]) -> list[str]:
         """Register ``image`` as waiting for ``blobs``; return those already landed."""
         pending = keys.image_pending(plan, image)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.sadd(pending, *blobs)
         pipe.expire(pending, self._ttl(plan))
         for blob in blobs:
@@ -89,11 +97,12 @@ class PlanImages:
         stopped between claiming a blob and publishing its copy.
         """
         key = keys.blob_claims(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hsetnx(key, blob, owner or "-")
         pipe.hget(key, blob)
-        pipe.expire(key, self._ttl(plan))
-        created, holder, _ = pipe.execute()
+        if not self._made(plan):
+            pipe.expire(key, self._ttl(plan))
+        created, holder = pipe.execute()[:2]
         return bool(created) or (bool(owner) and text(holder) == owner)
 
     def release_claim(self, plan: str, blob: str) -> None:
@@ -110,11 +119,12 @@ class PlanImages:
     def land(self, plan: str, blob: str) -> list[str]:
         """Mark ``blob`` landed; return the waiting images."""
         key = keys.blobs_landed(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.sadd(key, blob)
-        pipe.expire(key, self._ttl(plan))
-        pipe.execute()
-        return self.waiters(plan, blob)
+        if not self._made(plan):
+            pipe.expire(key, self._ttl(plan))
+        pipe.smembers(keys.blob_waiters(plan, blob))
+        return sorted(text(m) for m in pipe.execute()[-1])
 
     def waiters(self, plan: str, blob: str) -> list[str]:
         """Images waiting for ``blob``."""
@@ -133,9 +143,10 @@ class PlanImages:
     def fail_blob(self, plan: str, blob: str, reason: str) -> None:
         """Remember that ``blob`` failed, so late waiters fail at once."""
         key = keys.blobs_failed(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, blob, reason)
-        pipe.expire(key, self._ttl(plan))
+        if not self._made(plan):
+            pipe.expire(key, self._ttl(plan))
         pipe.execute()
 
     def blob_failure(self, plan: str, blobs: list[str]) -> str:

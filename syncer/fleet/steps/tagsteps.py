@@ -32,7 +32,7 @@ from syncer.fleet.steps.enqueue import (
     fan_out,
     send_batches,
 )
-from syncer.fleet.steps.results import fail_image, finish
+from syncer.fleet.steps.results import fail_image, finish, finish_many
 from syncer.oci.manifest import Descriptor, PlatformFilter
 from syncer.oci.models import RawManifest
 from syncer.oci.reference import Repository
@@ -85,6 +85,8 @@ class _Prepared:
     outcome: str = ""
     missing: dict[str, Descriptor] = dataclasses.field(default_factory=dict)
     landed: tuple[str, ...] = ()
+    #: A skipped image's result, settled by the caller (a batch settles all of them at once).
+    skipped: ImageResult | None = None
 
 
 def sync_tag(
@@ -99,6 +101,8 @@ def sync_tag(
     push (:func:`push_image`) or by the blob copies.
     """
     prep = _prepare(fleet, plan, job, referrer)
+    if prep.skipped is not None:
+        finish(fleet, plan, prep.image, prep.skipped, stored=False)
     if prep.outcome:
         return prep.outcome
     _hand_out_copies(fleet, plan, job.source.repo, job.dest.repo, prep.missing, owner)
@@ -132,6 +136,9 @@ def sync_tags(
         finally:
             for future in futures:
                 future.cancel()
+    # The batch's unchanged images are settled in one step.
+    skipped = [(p.image, p.skipped) for p in prepared if p.skipped is not None]
+    finish_many(fleet, plan, skipped, stored=False)
     waiting = [p for p in prepared if not p.outcome]
     groups: dict[tuple[Repository, Repository], dict[str, Descriptor]] = {}
     for p in waiting:
@@ -150,13 +157,8 @@ def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Pre
     referrersteps.follow(fleet, plan, job, res, referrer)
     image = keys.image_id(str(job.source), str(job.dest))
     if res.skip:
-        finish(
-            fleet,
-            plan,
-            image,
-            ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule),
-        )
-        return _Prepared(job, image, "skipped")
+        result = ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule)
+        return _Prepared(job, image, "skipped", skipped=result)
     missing = _missing_blobs(fleet, plan, res)
     record = dataclasses.replace(image_record(res, missing), referrer=referrer)
     if not fleet.board.save_image(plan, image, record.to_body()):
@@ -167,7 +169,7 @@ def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Pre
             fleet.ledger.count_once(plan, keys.once_finished(image, job.rule), tags_skipped=1)
             return _Prepared(job, image, "duplicate")
     if not missing:
-        push_image(fleet, PushImage(plan, image, str(job.dest)))
+        push_image(fleet, PushImage(plan, image, str(job.dest)), checked=False)
         return _Prepared(job, image, "pushed")
     landed = fleet.board.wait_for(plan, image, list(missing))
     return _Prepared(job, image, missing=missing, landed=tuple(landed))
@@ -308,12 +310,20 @@ def resolved_from(rec: ImageRecord) -> Resolved:
     )
 
 
-def push_image(fleet: FleetContext, msg: PushImage) -> str:
-    """Push an image whose blobs have all landed: children first, the tag last."""
+def push_image(fleet: FleetContext, msg: PushImage, *, checked: bool = True) -> str:
+    """Push an image whose blobs have all landed: children first, the tag last.
+
+    ``checked``: the caller has just found the plan live (the task did), so
+    it is not asked again. An image whose record is gone was settled already
+    (its record is dropped then) or its plan has ended: nothing to do.
+    """
     plan, image = msg.plan, msg.image
-    if fleet.plans.cancelled(plan):
+    if not checked and fleet.plans.cancelled(plan):
         return "cancelled"
-    rec = ImageRecord.from_body(fleet.board.load_image(plan, image))
+    body = fleet.board.load_image(plan, image)
+    if not body:
+        return "settled"
+    rec = ImageRecord.from_body(body)
     res = resolved_from(rec)
     reason = fleet.board.blob_failure(
         plan, [keys.blob_key(str(res.job.dest.repo), d) for d in res.blobs]

@@ -30,7 +30,7 @@ def _plan(client: redis.Redis, **counts: int) -> tuple[PlanStore, Ledger, str]:
 
 
 def test_finish_records_and_counts_in_one_step(redis_client: redis.Redis) -> None:
-    store, book, plan = _plan(redis_client, tags_total=1)
+    store, book, plan = _plan(redis_client, tags_total=2)
     result = ImageResult(SRC, DST, "synced", bytes=3, rule="r1")
     token = keys.once_finished(IMAGE, "r1")
 
@@ -39,11 +39,32 @@ def test_finish_records_and_counts_in_one_step(redis_client: redis.Redis) -> Non
 
     status = store.status(plan)
     assert status.results == [result]
-    assert (status.counters["tags_done"], status.finished) == (1, True)
+    assert (status.counters["tags_done"], status.finished) == (1, False)
     final = redis_client.hget(keys.image_record(plan, IMAGE), "final")
     assert final is not None and float(final) > 1.0, "final says when, for reconcile"
-    assert redis_client.exists(keys.plan_ended(plan)), "the step that ends the plan stops its clock"
     assert_expiring(redis_client, TTL, except_=(keys.plan_index(),))
+
+
+def test_the_step_that_ends_a_plan_drops_its_working_state(redis_client: redis.Redis) -> None:
+    store, book, plan = _plan(redis_client, tags_total=2)
+    other = keys.image_id(SRC, DST + "x")
+    book.finish(plan, IMAGE, keys.once_finished(IMAGE, "r1"), ImageResult(SRC, DST, "synced"))
+    redis_client.sadd(keys.blob_waiters(plan, "b@sha256:1"), IMAGE)
+    redis_client.expire(keys.blob_waiters(plan, "b@sha256:1"), TTL)
+    late = ImageResult(SRC, DST + "x", "skipped", rule="r1")
+
+    assert book.finish(plan, other, keys.once_finished(other, "r1"), late) == ledger.RECORD
+
+    status = store.status(plan)
+    assert (status.finished, len(status.results)) == (True, 2)
+    assert redis_client.exists(keys.plan_ended(plan)), "the step that ends the plan stops its clock"
+    left = {k.decode().rsplit(":", 1)[-1] for k in redis_client.scan_iter(f"syncer:plan:{plan}:*")}
+    assert left == {"meta", "counters", "results", "ended"}, "only the record and report stay"
+    assert_expiring(redis_client, TTL, except_=(keys.plan_index(),))
+    # A redelivery after the end counts nothing, though its once-token is gone.
+    assert book.finish(plan, other, keys.once_finished(other, "r1"), late) == ledger.NOTHING
+    assert book.count_once(plan, "", tags_done=1) == 0
+    assert store.status(plan).counters == status.counters
 
 
 def test_another_rule_naming_the_image_is_counted_skipped_once(redis_client: redis.Redis) -> None:
