@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +160,39 @@ return {keep(ARGV[5] == '1'), 1}
 """
 )
 
+# ARGV: 4 how many once-tokens, then for each: the token and its (field,
+# delta) pairs as "field=delta,field=delta"; then unguarded pairs the same
+# way. Each token new to the plan adds its deltas, in one read (SMISMEMBER)
+# and one write (SADD) of the tokens. Never ends a plan (no tag counter
+# moves). Returns {0, how many tokens were new}.
+_COUNT_EACH = (
+    _PRELUDE
+    + """
+local n = tonumber(ARGV[4])
+local tokens = {}
+for i = 1, n do tokens[i] = ARGV[3 + 2 * i] end
+local seen = redis.call('SMISMEMBER', KEYS[2], unpack(tokens))
+local added, taken, deltas = {}, {}, {}
+local function add(spec)
+  for field, delta in string.gmatch(spec, '([%w_]+)=(-?%d+)') do
+    deltas[field] = (deltas[field] or 0) + tonumber(delta)
+  end
+end
+for i = 1, n do
+  if seen[i] == 0 and not taken[tokens[i]] then
+    taken[tokens[i]] = true
+    added[#added + 1] = tokens[i]
+    add(ARGV[4 + 2 * i])
+  end
+end
+add(ARGV[5 + 2 * n])
+if #added > 0 then redis.call('SADD', KEYS[2], unpack(added)) end
+count(deltas)
+keep(false)
+return {0, #added}
+"""
+)
+
 #: Counters whose change may end a plan.
 _ENDING = frozenset({"tags_done", "tags_skipped", "tags_failed", "rules_pending"})
 _STATUS_COUNTER = {"synced": "tags_done", "skipped": "tags_skipped", "failed": "tags_failed"}
@@ -243,6 +276,7 @@ class Ledger:
         self._keep_due = keep_due or (lambda plan: True)
         self._finish = client.register_script(_FINISH)
         self._count_once = client.register_script(_COUNT_ONCE)
+        self._count_each = client.register_script(_COUNT_EACH)
 
     def prelude_args(self, plan: str) -> list[Any]:
         """ARGV[1..3] of every script here: the TTL, now, and whether to push back every expiry."""
@@ -319,10 +353,34 @@ class Ledger:
         self._ended(plan, head)
         return done
 
+    def count_each(self, plan: str, tokens: Mapping[str, Mapping[str, int]], **deltas: int) -> int:
+        """Count each once-token's deltas once per plan, and ``deltas`` every time, in one step.
+
+        For the counters that never end a plan (blobs and bytes): how many
+        tokens were new, 0 when the plan has ended, :data:`GONE` when it is gone.
+        """
+        fields = {f for each in tokens.values() for f in each} | deltas.keys()
+        unknown = fields - set(COUNTER_FIELDS)
+        if unknown or fields & _ENDING:
+            raise KeyError(sorted(unknown or fields & _ENDING)[0])
+        args: list[Any] = [*self.prelude_args(plan), len(tokens)]
+        for token, each in tokens.items():
+            args += [token, _spec(each)]
+        args.append(_spec(deltas))
+        head, *rest = (int(x) for x in self._count_each(keys=plan_keys(plan), args=args))
+        if head in (GONE, OVER):
+            return GONE if head == GONE else 0
+        return rest[0]
+
     def _ended(self, plan: str, ended: int) -> None:
         """After the step that ended ``plan``: sweep its per-image keys."""
         if ended == 1:
             log.info("plan %s finished: %d working keys dropped", plan, sweep(self.redis, plan))
+
+
+def _spec(deltas: Mapping[str, int]) -> str:
+    """``field=delta,...`` of the non-zero deltas, as ``_COUNT_EACH`` reads them."""
+    return ",".join(f"{field}={int(delta)}" for field, delta in deltas.items() if delta)
 
 
 def _count_metric(result: ImageResult) -> None:

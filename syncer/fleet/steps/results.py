@@ -16,7 +16,7 @@ from typing import Any
 from syncer.config.rules import Rule
 from syncer.engine.expansion import rule_failures
 from syncer.engine.jobs import ImageResult
-from syncer.errors import SyncerError
+from syncer.errors import MessageError, SyncerError
 from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.messages import ImageRecord
 from syncer.fleet.state.ledger import GONE, RECORD, Finish
@@ -88,8 +88,12 @@ def fail_image(fleet: FleetContext, plan: str, image: str, reason: str) -> None:
     body = fleet.board.load_image(plan, image)
     if not body:
         return
-    rec = ImageRecord.from_body(body)
-    result = ImageResult(rec.source or image, rec.dest, "failed", reason, rule=rec.rule)
+    try:
+        rec = ImageRecord.from_body(body)
+    except MessageError:  # a record that does not decode still fails its image
+        result = ImageResult(f"image {image}", "", "failed", reason)
+    else:
+        result = ImageResult(rec.source or image, rec.dest, "failed", reason, rule=rec.rule)
     finish(fleet, plan, image, result)
 
 

@@ -182,21 +182,22 @@ def _resolved(dest: str, *descs: Descriptor) -> Resolved:
 
 def test_cached_blobs_count_once_and_the_others_are_missing(redis_client: redis.Redis) -> None:
     fleet = fleet_context(redis_client, Recorder())
+    plan = fleet.plans.create({}, rules_pending=1)  # counted only in a running plan
     a, b, c = (Descriptor("m", f"sha256:{i:064x}", 100 * i) for i in (1, 2, 3))
     for desc in (a, b):
         fleet.cache.add("dst.example", "mirror/app", desc.digest)
     fleet.cache.add("dst.example", "mirror/other", a.digest)
-    first = tagsteps._missing_blobs(fleet, PLAN, _resolved("dst.example/mirror/app:v1", a, b, c))
-    again = tagsteps._missing_blobs(fleet, PLAN, _resolved("dst.example/mirror/app:v2", a, c))
+    first = tagsteps._missing_blobs(fleet, plan, _resolved("dst.example/mirror/app:v1", a, b, c))
+    again = tagsteps._missing_blobs(fleet, plan, _resolved("dst.example/mirror/app:v2", a, c))
     assert first == {blob_key("dst.example/mirror/app", c.digest): c} and again == {
         blob_key("dst.example/mirror/app", c.digest): c
     }
-    counters = fleet.plans.status(PLAN).counters
+    counters = fleet.plans.status(plan).counters
     assert counters["bytes_total"] == 600 and counters["bytes_skipped"] == 300
     assert counters["blobs_total"] == 2 and counters["blobs_skipped"] == 2
     # Another repository of the same registry: a blob of its own, bytes already counted.
-    other = tagsteps._missing_blobs(fleet, PLAN, _resolved("dst.example/mirror/other:v1", a))
-    counters = fleet.plans.status(PLAN).counters
+    other = tagsteps._missing_blobs(fleet, plan, _resolved("dst.example/mirror/other:v1", a))
+    counters = fleet.plans.status(plan).counters
     assert other == {} and counters["bytes_skipped"] == 300
     assert counters["blobs_total"] == 3 and counters["blobs_skipped"] == 3
 
