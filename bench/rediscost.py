@@ -50,8 +50,6 @@ class Cost:
     wall: float
     #: Commands Redis ran during the plan, by name (scripts' own calls included).
     commands: Counter[str]
-    #: What clients sent (``total_commands_processed``): a script counts once.
-    sent: int
     #: Background commands expected over the plan's wall time.
     background: float
     #: ``MEMORY USAGE`` summed over the plan's keys once it is over, and their count.
@@ -59,6 +57,11 @@ class Cost:
     plan_keys: int
     #: ``used_memory`` after the plan minus before it.
     used_delta: int
+
+    @property
+    def scripts(self) -> int:
+        """Lua scripts run (each one command, besides the commands it runs)."""
+        return self.commands["EVALSHA"] + self.commands["EVAL"]
 
     @property
     def total(self) -> int:
@@ -75,33 +78,30 @@ class Cost:
         return (
             f"{self.label}: {self.per_tag():.1f} commands per tag with the background, "
             f"{self.per_tag(background=False):.1f} without ({self.background:.0f} background "
-            f"commands expected over {self.wall:.1f} s); {self.sent / self.tags:.1f} sent by "
-            f"clients per tag; biggest per tag: {top}; the plan's {self.plan_keys} keys hold "
+            f"commands expected over {self.wall:.1f} s), of which {self.scripts / self.tags:.1f} "
+            f"scripts (EVALSHA); biggest per tag: {top}; the plan's {self.plan_keys} keys hold "
             f"{self.plan_bytes / self.tags:.0f} bytes per tag once it is over "
             f"(used_memory {self.used_delta / self.tags:+.0f} bytes per tag)"
         )
 
 
-def _stats(client: redis.Redis) -> tuple[Counter[str], int]:
-    """Commands run so far, by name, and commands clients sent so far."""
+def _stats(client: redis.Redis) -> Counter[str]:
+    """Commands run so far, by name."""
     info = cast(dict[str, dict[str, int]], client.info("commandstats"))
-    calls = Counter(
+    return Counter(
         {name.removeprefix("cmdstat_").upper(): int(v["calls"]) for name, v in info.items()}
     )
-    sent = int(cast(dict[str, int], client.info("stats"))["total_commands_processed"])
-    return calls, sent
 
 
-def _delta(client: redis.Redis, before: tuple[Counter[str], int]) -> tuple[Counter[str], int]:
-    """What ran since ``before``, less the INFO calls that read it."""
-    calls, sent = _stats(client)
-    diff = calls.copy()
-    diff.subtract(before[0])
-    diff["INFO"] -= 2  # this reading's own two calls
-    return Counter({k: v for k, v in diff.items() if v > 0}), sent - before[1] - 2
+def _delta(client: redis.Redis, before: Counter[str]) -> Counter[str]:
+    """What ran since ``before``, less the INFO call that read it."""
+    diff = _stats(client)
+    diff.subtract(before)
+    diff["INFO"] -= 1  # this reading's own call
+    return Counter({k: v for k, v in diff.items() if v > 0})
 
 
-def _plan_memory(client: redis.Redis, plan: str) -> tuple[int, int]:
+def plan_memory(client: redis.Redis, plan: str) -> tuple[int, int]:
     """``MEMORY USAGE`` summed over the plan's keys, and how many there are."""
     names = list(client.scan_iter(match=f"syncer:plan:{plan}:*", count=1000))
     total = sum(int(cast(int, client.memory_usage(n, samples=0)) or 0) for n in names)
@@ -135,7 +135,7 @@ def redis_cost(bench: Bench) -> list[Scenario]:
         with worker_fleet(bench, auth, hosts, bench.options.worker_proc, None) as fleet:
             before = _stats(client)
             time.sleep(IDLE_WINDOW)
-            idle, _ = _delta(client, before)
+            idle = _delta(client, before)
             rate = sum(idle.values()) / IDLE_WINDOW
             scen.facts.append(
                 f"background with {workers} idle workers: {rate:.1f} commands/s ("
@@ -151,9 +151,9 @@ def redis_cost(bench: Bench) -> list[Scenario]:
         client.close()
     scen.verdict = _verdict(costs)
     scen.facts.append(
-        "commands: INFO commandstats, which counts the commands a Lua script runs too; "
-        "sent by clients: INFO stats total_commands_processed (a script is one); "
-        "memory: MEMORY USAGE of syncer:plan:ID:* after plan --wait returned"
+        "commands: INFO commandstats, which counts the commands a Lua script runs too "
+        "(INFO stats total_commands_processed does as well); memory: MEMORY USAGE of "
+        "syncer:plan:ID:* after plan --wait returned"
     )
     return [scen]
 
@@ -175,17 +175,16 @@ def _one_plan(
     before = _stats(client)
     with CpuMeter() as cpu:
         timed = run_timed(argv, log_path=bench.workdir / f"syncer-plan-{label}.log")
-    commands, sent = _delta(client, before)
+    commands = _delta(client, before)
     worker_cpu = tree_cpu(roots) - cpu_before
     plan = _newest_plan(client)
-    plan_bytes, plan_keys = _plan_memory(client, plan)
+    plan_bytes, plan_keys = plan_memory(client, plan)
     used_after = int(cast(dict[str, int], client.info("memory"))["used_memory"])
     cost = Cost(
         label,
         count,
         timed.wall,
         commands,
-        sent,
         rate * timed.wall,
         plan_bytes,
         plan_keys,

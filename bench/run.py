@@ -30,6 +30,7 @@ from bench import (
     limits,
     pertag,
     profiling,
+    projection,
     rediscost,
     referrers,
     scenarios,
@@ -56,7 +57,7 @@ from bench.settings import (
 
 log = logging.getLogger("bench")
 
-ALL = "adgrfhiebc"
+ALL = "adgrfhipebc"
 #: The checkout holding this package: image-syncer is looked for beside it.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ("skopeo", "docker-registry", "redis-server", "/usr/bin/time", "ip", "tc")
@@ -167,6 +168,8 @@ def _plan(
         steps.append(("h", lambda: [pertag.noop_at_scale(bench)]))
     if "i" in args.only:
         steps.append(("i", lambda: referrers.signed_images(bench)))
+    if "p" in args.only:
+        steps.append(("p", lambda: projection.projection(bench)))
     if "e" in args.only:
         steps.append(("e", lambda: [limits.memory(bench, args.memory_runs)]))
     shaped_steps: list[tuple[str, str, Callable[[], list[Scenario]]]] = [
