@@ -295,7 +295,7 @@ class Ledger:
             args += [
                 item.token,
                 _STATUS_COUNTER[item.result.status],
-                json.dumps(item.result.to_dict()),
+                result_json(item.result),
                 "1" if item.stored else "0",
             ]
         reply = self._finish(
@@ -337,7 +337,7 @@ class Ledger:
                 "1" if ending else "0",
                 len(deltas),
                 *pairs,
-                *(json.dumps(r.to_dict()) for r in results),
+                *(result_json(r) for r in results),
             ],
         )
         head = int(reply[0])
@@ -376,6 +376,21 @@ class Ledger:
         """After the step that ended ``plan``: sweep its per-image keys."""
         if ended == 1:
             log.info("plan %s finished: %d working keys dropped", plan, sweep(self.redis, plan))
+
+
+def result_json(result: ImageResult) -> str:
+    """A result as the plan keeps it: compact, fields at their default left out.
+
+    ``ImageResult.from_dict`` fills them in again (every release's does): a
+    plan keeps one of these per image, so its bytes are most of what a plan
+    over costs Redis.
+    """
+    defaults = ImageResult("", "", "synced")
+    body = {k: v for k, v in result.to_dict().items() if k in _ALWAYS or v != getattr(defaults, k)}
+    return json.dumps(body, separators=(",", ":"))
+
+
+_ALWAYS = frozenset({"source", "dest", "status"})
 
 
 def _spec(deltas: Mapping[str, int]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -135,3 +136,51 @@ def test_count_once_without_a_token_counts_every_time(redis_client: redis.Redis)
     book.count_once(plan, "", blobs_total=1)
 
     assert store.status(plan).counters["blobs_total"] == 2
+
+
+def test_a_batch_settles_each_image_as_its_own_finish_would(redis_client: redis.Redis) -> None:
+    store, book, plan = _plan(redis_client, tags_total=4)
+    images = [keys.image_id(SRC, f"{DST}{i}") for i in range(3)]
+    first = ImageResult(SRC, DST + "0", "skipped", "unchanged", rule="r1")
+    book.finish(plan, images[0], keys.once_finished(images[0], "r1"), first)
+    batch = [
+        ledger.Finish(images[0], keys.once_finished(images[0], "r1"), first, stored=False),
+        ledger.Finish(images[0], keys.once_finished(images[0], "r2"), first, stored=False),
+        ledger.Finish(images[1], keys.once_finished(images[1], "r1"), first, stored=False),
+        ledger.Finish(images[1], keys.once_finished(images[1], "r1"), first, stored=False),
+    ]
+
+    outcomes = book.finish_many(plan, batch)
+
+    # A redelivery, another rule naming a settled image, a new image, and that
+    # image again in the same batch: nothing, skipped, recorded, nothing.
+    assert outcomes == [ledger.NOTHING, ledger.COUNT_RULE, ledger.RECORD, ledger.NOTHING]
+    counters = store.status(plan).counters
+    assert (counters["tags_skipped"], len(store.status(plan).results)) == (3, 2)
+    assert not store.finished(plan)
+
+
+def test_count_each_counts_every_token_once(redis_client: redis.Redis) -> None:
+    store, book, plan = _plan(redis_client, tags_total=1)
+    tokens = {"seen:a": {"blobs_total": 1}, "bytes:r@d": {"bytes_total": 7, "bytes_skipped": 7}}
+
+    assert book.count_each(plan, tokens, bytes_done=5) == 2
+    assert book.count_each(plan, {**tokens, "seen:b": {"blobs_total": 1}}, bytes_done=5) == 1
+
+    c = store.status(plan).counters
+    got = (c["blobs_total"], c["bytes_total"], c["bytes_skipped"], c["bytes_done"])
+    assert got == (2, 7, 7, 10)
+    with pytest.raises(KeyError):
+        book.count_each(plan, {"x": {"tags_done": 1}})  # a tag counter may end a plan: not here
+    assert book.count_each("20200101-000000-gone00", tokens) == ledger.GONE
+
+
+def test_a_plan_keeps_each_result_compact_and_whole() -> None:
+    synced = ImageResult(SRC, DST, "synced", bytes=3, rule="r1")
+    failed = ImageResult(SRC, DST, "failed", "HTTP 500", rule="r1", transient=True)
+    for result in (synced, failed):
+        text = ledger.result_json(result)
+        assert ImageResult.from_dict(json.loads(text)) == result
+    assert ledger.result_json(synced) == (
+        f'{{"source":"{SRC}","dest":"{DST}","status":"synced","bytes":3,"rule":"r1"}}'
+    )
