@@ -108,6 +108,17 @@ def plan_memory(client: redis.Redis, plan: str) -> tuple[int, int]:
     return total, len(names)
 
 
+def families(client: redis.Redis) -> str:
+    """Every key's ``MEMORY USAGE``, summed by family (``syncer:blobs``, ``syncer:plan``, ...)."""
+    sizes: Counter[str] = Counter()
+    for name in client.scan_iter(count=1000):
+        key = name.decode(errors="replace")
+        parts = key.split(":")
+        family = ":".join(parts[:2]) if key.startswith("syncer:") else parts[0]
+        sizes[family] += int(cast(int, client.memory_usage(name, samples=0)) or 0)
+    return ", ".join(f"{k} {v >> 10} KiB" for k, v in sizes.most_common())
+
+
 def _newest_plan(client: redis.Redis) -> str:
     newest = cast(list[bytes], client.zrevrange("syncer:plans", 0, 0))
     return newest[0].decode() if newest else ""
@@ -147,6 +158,7 @@ def redis_cost(bench: Bench) -> list[Scenario]:
                 costs.append(cost)
                 scen.add(sample)
                 scen.facts.append(cost.line())
+                scen.facts.append(f"Redis's keys after the {label} plan: {families(client)}")
     finally:
         client.close()
     scen.verdict = _verdict(costs)

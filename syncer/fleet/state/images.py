@@ -45,6 +45,34 @@ return 0
 """
 
 
+# The same for several images: KEYS = each image's pending set then its record,
+# in pairs; ARGV = blob key, owner. Returns each image's answer, in order.
+_LAST_REMOVALS = (
+    "local out = {}\n"
+    "for i = 1, #KEYS, 2 do\n"
+    "  out[#out + 1] = (function(KEYS)\n" + _LAST_REMOVAL + "  end)({KEYS[i], KEYS[i + 1]})\n"
+    "end\n"
+    "return out\n"
+)
+
+# KEYS[1] = the claims hash; ARGV = owner ('-' for none), then blob keys. A
+# claim is new, or already this owner's: 1; another's: 0. One read of the
+# holder only for a claim that was there.
+_CLAIM = """
+local out = {}
+for i = 2, #ARGV do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 1 then
+    out[#out + 1] = 1
+  elseif ARGV[1] ~= '-' and redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
+
+
 class PlanImages:
     """Image records and blob waiters of one plan."""
 
@@ -61,6 +89,8 @@ class PlanImages:
         #: their expiry (``PlanStore.made``): then writing to them needs no EXPIRE.
         self._made = made or (lambda plan: False)
         self._last_removal = client.register_script(_LAST_REMOVAL)
+        self._last_removals = client.register_script(_LAST_REMOVALS)
+        self._claim = client.register_script(_CLAIM)
 
     def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
         """Store an image's push list once; False if it was already stored."""
@@ -85,8 +115,10 @@ class PlanImages:
             key = keys.blob_waiters(plan, blob)
             pipe.sadd(key, image)
             pipe.expire(key, self._ttl(plan))
-        pipe.execute()
-        flags = self.redis.smismember(keys.blobs_landed(plan), blobs)
+        # Last, on the same connection: Redis runs the pipeline in order, so the
+        # landed check follows the registration, as the race-freedom needs.
+        pipe.smismember(keys.blobs_landed(plan), blobs)
+        flags = pipe.execute()[-1]
         return [b for b, hit in zip(blobs, flags, strict=True) if hit]
 
     def claim_blob(self, plan: str, blob: str, owner: str = "") -> bool:
@@ -104,6 +136,16 @@ class PlanImages:
             pipe.expire(key, self._ttl(plan))
         created, holder = pipe.execute()[:2]
         return bool(created) or (bool(owner) and text(holder) == owner)
+
+    def claim_blobs(self, plan: str, blobs: list[str], owner: str = "") -> list[bool]:
+        """:meth:`claim_blob` for each of ``blobs``, in one step."""
+        if not blobs:
+            return []
+        key = keys.blob_claims(plan)
+        got = self._claim(keys=[key], args=[owner or "-", *blobs])
+        if not self._made(plan):
+            self.redis.expire(key, self._ttl(plan))
+        return [bool(x) for x in got]
 
     def release_claim(self, plan: str, blob: str) -> None:
         """Undo :meth:`claim_blob` when the copy could not be published."""
@@ -139,6 +181,18 @@ class PlanImages:
         """
         names = [keys.image_pending(plan, image), keys.image_record(plan, image)]
         return bool(self._last_removal(keys=names, args=[blob, owner]))
+
+    def remove_pending_all(
+        self, plan: str, images: list[str], blob: str, owner: str = ""
+    ) -> list[str]:
+        """:meth:`remove_pending` for each of ``images``, in one step: those to push."""
+        if not images:
+            return []
+        names = [
+            k for i in images for k in (keys.image_pending(plan, i), keys.image_record(plan, i))
+        ]
+        answers = self._last_removals(keys=names, args=[blob, owner])
+        return [image for image, push in zip(images, answers, strict=True) if push]
 
     def fail_blob(self, plan: str, blob: str, reason: str) -> None:
         """Remember that ``blob`` failed, so late waiters fail at once."""

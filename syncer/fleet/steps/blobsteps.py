@@ -268,14 +268,14 @@ def _release_waiters(
     push: Callable[[FleetContext, str, str], object] = push_here,
 ) -> None:
     """Mark the blob landed; push (here) each image whose last blob it was."""
-    for image in fleet.board.land(plan, key):
-        if fleet.board.remove_pending(plan, image, key, owner):
-            try:
-                push(fleet, plan, image)
-            except Exception:
-                # Put the blob back, so the retried task is again the last one.
-                fleet.board.wait_for(plan, image, [key])
-                raise
+    waiting = fleet.board.land(plan, key)
+    for image in fleet.board.remove_pending_all(plan, waiting, key, owner):
+        try:
+            push(fleet, plan, image)
+        except Exception:
+            # Put the blob back, so the retried task is again the last one.
+            fleet.board.wait_for(plan, image, [key])
+            raise
 
 
 def blob_failed(

@@ -238,11 +238,9 @@ def _hand_out_copies(
     # Until a claim's task is published, any failure gives it back, so the
     # retried task (or another image's) can claim and enqueue it again.
     with _unclaimed_on_error(fleet, plan, unpublished):
-        claimed = [
-            (key, desc)
-            for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size)
-            if fleet.board.claim_blob(plan, key, owner)
-        ]
+        ordered = sorted(missing.items(), key=lambda kv: -kv[1].size)
+        got = fleet.board.claim_blobs(plan, [key for key, _ in ordered], owner)
+        claimed = [item for item, mine in zip(ordered, got, strict=True) if mine]
         unpublished.update(claimed)  # claimed, not yet published
         fleet.ledger.count_each(
             plan, {keys.once_seen(key): {"blobs_total": 1} for key, _ in claimed}
