@@ -171,7 +171,8 @@ _COUNT_EACH = (
 local n = tonumber(ARGV[4])
 local tokens = {}
 for i = 1, n do tokens[i] = ARGV[3 + 2 * i] end
-local seen = redis.call('SMISMEMBER', KEYS[2], unpack(tokens))
+local seen = {}
+if n > 0 then seen = redis.call('SMISMEMBER', KEYS[2], unpack(tokens)) end
 local added, taken, deltas = {}, {}, {}
 local function add(spec)
   for field, delta in string.gmatch(spec, '([%w_]+)=(-?%d+)') do
@@ -363,6 +364,8 @@ class Ledger:
         unknown = fields - set(COUNTER_FIELDS)
         if unknown or fields & _ENDING:
             raise KeyError(sorted(unknown or fields & _ENDING)[0])
+        if not tokens and not any(deltas.values()):
+            return 0
         args: list[Any] = [*self.prelude_args(plan), len(tokens)]
         for token, each in tokens.items():
             args += [token, _spec(each)]

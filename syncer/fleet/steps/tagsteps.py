@@ -21,7 +21,14 @@ from syncer.config.rules import Rule
 from syncer.engine.copypath import Resolved, push_with_recheck, resolve
 from syncer.engine.expansion import NO_FILTER, expand_rule, unique_jobs
 from syncer.engine.jobs import ImageResult, TagJob
-from syncer.errors import CancelledError, StateError, SyncerError, describe, is_transient
+from syncer.errors import (
+    CancelledError,
+    MessageError,
+    StateError,
+    SyncerError,
+    describe,
+    is_transient,
+)
 from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.messages import EnqueueTags, ExpandRule, ImageRecord, Push, PushImage
 from syncer.fleet.steps import referrersteps
@@ -324,13 +331,21 @@ def push_here(fleet: FleetContext, plan: str, image: str) -> str:
         raise
     except SyncerError as exc:
         if is_transient(exc):
-            enqueue_push(fleet, plan, image, "")
+            enqueue_push(fleet, plan, image, _dest_of(fleet, plan, image))
             return "handed on"
         fail_image(fleet, plan, image, describe(exc))
     except Exception as exc:  # a bug fails this image alone
         log.exception("push of image %s failed", image)
         fail_image(fleet, plan, image, f"internal error: {type(exc).__name__}")
     return "failed"
+
+
+def _dest_of(fleet: FleetContext, plan: str, image: str) -> str:
+    """The image's destination, for people reading Flower ("" for a record that does not decode)."""
+    try:
+        return ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
+    except MessageError:
+        return ""
 
 
 def push_image(fleet: FleetContext, msg: PushImage, *, checked: bool = True) -> str:

@@ -170,6 +170,9 @@ def test_count_each_counts_every_token_once(redis_client: redis.Redis) -> None:
     c = store.status(plan).counters
     got = (c["blobs_total"], c["bytes_total"], c["bytes_skipped"], c["bytes_done"])
     assert got == (2, 7, 7, 10)
+    # Progress alone (a stream's bytes), and nothing at all.
+    assert book.count_each(plan, {}, bytes_done=3) == 0 and book.count_each(plan, {}) == 0
+    assert store.status(plan).counters["bytes_done"] == 13
     with pytest.raises(KeyError):
         book.count_each(plan, {"x": {"tags_done": 1}})  # a tag counter may end a plan: not here
     assert book.count_each("20200101-000000-gone00", tokens) == ledger.GONE

@@ -295,6 +295,8 @@ def test_a_push_here_that_fails_goes_to_a_push_task_or_fails_the_image(
     outcome = tagsteps.push_here(fleet, plan, "img-1")
 
     assert (dispatch.names == [settings.PUSH_IMAGE]) is pushed_by_task
+    if pushed_by_task:  # named for people reading Flower
+        assert dispatch.sent[0][1]["dest"] == str(JOB.dest)
     status = fleet.plans.status(plan)
     assert (status.counters["tags_failed"] == 1) is failed
     assert outcome == ("handed on" if pushed_by_task else "failed")
