@@ -81,12 +81,13 @@ def test_cancel_stops_streams_and_drops_queued_tasks(
         # bytes and destination writes, within `seen` seconds. The quiet spells
         # after the cancel last at least twice that, so a slow machine cannot
         # pass them by being slow.
-        mark, flowed = len(access_log(dest.server)), relay.relayed
-        seen = wait_for(
+        mark, flowed, since = len(access_log(dest.server)), relay.relayed, time.monotonic()
+        wait_for(
             "source bytes and a destination write while the plan runs",
             lambda: relay.relayed > flowed and writes_since(dest.server, mark),
             timeout=30,
         )
+        seen = time.monotonic() - since  # wait_for returns what it waited for, not how long
         quiet = max(3.0, 2 * seen)
 
         asked = time.monotonic()
