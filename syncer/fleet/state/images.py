@@ -108,17 +108,16 @@ class PlanImages:
     def wait_for(self, plan: str, image: str, blobs: list[str]) -> list[str]:
         """Register ``image`` as waiting for ``blobs``; return those already landed."""
         pending = keys.image_pending(plan, image)
-        pipe = self.redis.pipeline(transaction=False)
+        # One transaction: a worker killed mid-registration leaves all of it or none.
+        pipe = self.redis.pipeline()
         pipe.sadd(pending, *blobs)
         pipe.expire(pending, self._ttl(plan))
         for blob in blobs:
             key = keys.blob_waiters(plan, blob)
             pipe.sadd(key, image)
             pipe.expire(key, self._ttl(plan))
-        # Last, on the same connection: Redis runs the pipeline in order, so the
-        # landed check follows the registration, as the race-freedom needs.
-        pipe.smismember(keys.blobs_landed(plan), blobs)
-        flags = pipe.execute()[-1]
+        pipe.execute()
+        flags = self.redis.smismember(keys.blobs_landed(plan), blobs)
         return [b for b, hit in zip(blobs, flags, strict=True) if hit]
 
     def claim_blob(self, plan: str, blob: str, owner: str = "") -> bool:
@@ -161,12 +160,14 @@ class PlanImages:
     def land(self, plan: str, blob: str) -> list[str]:
         """Mark ``blob`` landed; return the waiting images."""
         key = keys.blobs_landed(plan)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.sadd(key, blob)
-        if not self._made(plan):
+        if self._made(plan):
+            self.redis.sadd(key, blob)
+        else:
+            pipe = self.redis.pipeline()
+            pipe.sadd(key, blob)
             pipe.expire(key, self._ttl(plan))
-        pipe.smembers(keys.blob_waiters(plan, blob))
-        return sorted(text(m) for m in pipe.execute()[-1])
+            pipe.execute()
+        return self.waiters(plan, blob)
 
     def waiters(self, plan: str, blob: str) -> list[str]:
         """Images waiting for ``blob``."""
