@@ -12,7 +12,7 @@ flags); results go to ``bench/RESULTS.md``. Modules:
 * :mod:`bench.cpuload`, :mod:`bench.cputree` — the machine's CPU, and the copier's own;
 * :mod:`bench.tools`, :mod:`bench.imagesyncer`, :mod:`bench.configs` — the skopeo,
   ``syncer sync``, ``syncer plan`` and image-syncer runs being compared;
-* :mod:`bench.scenarios`, :mod:`bench.shaped`, :mod:`bench.limits`, :mod:`bench.pertag` —
-  scenarios (a)–(h);
+* :mod:`bench.scenarios`, :mod:`bench.shaped`, :mod:`bench.limits`, :mod:`bench.pertag`,
+  :mod:`bench.verifycost` — scenarios (a)–(h) and (v);
 * :mod:`bench.report`, :mod:`bench.profiling` — medians, the results table, py-spy summaries.
 """

@@ -1,11 +1,13 @@
 """``python -m bench``: time skopeo, ``syncer sync`` and ``syncer plan`` on the same data.
 
-Scenarios (issues #4, #13, #14): (a) cold sync on loopback, (d) no-op resync,
-(g) many small tags cold and no-op, (f) planning 10,000 tags, (h) the no-op
-re-sync of those tags, (i) signed images with and without ``--referrers``,
+Scenarios (issues #4, #13, #14, #23, #24): (a) cold sync on loopback, (d)
+no-op resync, (g) many small tags cold and no-op, (v) verify's cost per
+tag, (r) Redis commands and memory per tag of a plan, (f) planning 10,000
+tags, (h) the no-op re-sync of those tags, (i) signed images with and
+without ``--referrers``, (p) a 100,000-tag re-check projected to a million,
 (e) worker memory with eight big streams, (b) one shaped host, (c) a fleet
-of shaped hosts. Everything it starts — registries,
-Redis, workers, namespaces, qdiscs — is removed on exit, on error, on Ctrl-C,
+of shaped hosts. Everything it
+starts — registries, Redis, workers, namespaces, qdiscs — is removed on exit, on error, on Ctrl-C,
 on SIGTERM and when ``--time-limit`` runs out.
 """
 
@@ -35,6 +37,7 @@ from bench import (
     referrers,
     scenarios,
     shaped,
+    verifycost,
 )
 from bench.context import Bench, Options
 from bench.dataset import LARGE_REPO, Dataset
@@ -57,7 +60,7 @@ from bench.settings import (
 
 log = logging.getLogger("bench")
 
-ALL = "adgrfhipebc"
+ALL = "adgvrfhipebc"
 #: The checkout holding this package: image-syncer is looked for beside it.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ("skopeo", "docker-registry", "redis-server", "/usr/bin/time", "ip", "tc")
@@ -160,18 +163,17 @@ def _plan(
         steps.append(("ad", lambda: scenarios.loopback(bench, "a" in args.only, "d" in args.only)))
     for count in bench.profile.small_tags if "g" in args.only else ():
         steps.append(("g", functools.partial(pertag.small_tags, bench, count)))
-    if "r" in args.only:
-        steps.append(("r", lambda: rediscost.redis_cost(bench)))
-    if "f" in args.only:
-        steps.append(("f", lambda: [limits.planning(bench)]))
-    if "h" in args.only:
-        steps.append(("h", lambda: [pertag.noop_at_scale(bench)]))
-    if "i" in args.only:
-        steps.append(("i", lambda: referrers.signed_images(bench)))
-    if "p" in args.only:
-        steps.append(("p", lambda: projection.projection(bench)))
-    if "e" in args.only:
-        steps.append(("e", lambda: [limits.memory(bench, args.memory_runs)]))
+    for count in bench.profile.small_tags if "v" in args.only else ():
+        steps.append(("v", lambda n=count: [verifycost.verify_cost(bench, n)]))  # type: ignore[misc]
+    single: list[tuple[str, Callable[[], list[Scenario]]]] = [
+        ("r", lambda: rediscost.redis_cost(bench)),
+        ("f", lambda: [limits.planning(bench)]),
+        ("h", lambda: [pertag.noop_at_scale(bench)]),
+        ("i", lambda: referrers.signed_images(bench)),
+        ("p", lambda: projection.projection(bench)),
+        ("e", lambda: [limits.memory(bench, args.memory_runs)]),
+    ]
+    steps += [(key, fn) for key, fn in single if key in args.only]
     shaped_steps: list[tuple[str, str, Callable[[], list[Scenario]]]] = [
         ("b", "one shaped host", lambda: [shaped.one_host(bench)]),
         ("c", "shaped fleet", lambda: [shaped.fleet(bench, args.hosts, LARGE_REPO)]),

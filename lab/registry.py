@@ -84,8 +84,10 @@ class RegistryServer:
         workdir: str | Path | None = None,
         port: int | None = None,
         binary: str | None = None,
+        notify: list[dict[str, Any]] | None = None,
     ) -> None:
         self.auth = auth
+        self.notify = notify
         self.tls = tls
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="syncer-lab-registry-"))
@@ -133,6 +135,7 @@ class RegistryServer:
             secret=self._secret,
             auth=self.auth,
             tls=self.tls,
+            notify=self.notify,
         )
 
     def start(self) -> None:

@@ -35,8 +35,13 @@ def registry_config(
     secret: str,
     auth: HtpasswdAuth | TokenAuth | None = None,
     tls: tuple[str, str] | None = None,
+    notify: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A registry config: filesystem storage with deletes, access log on, optional auth and TLS."""
+    """A registry config: filesystem storage with deletes, access log on, optional auth and TLS.
+
+    ``notify`` lists ``notifications.endpoints`` (name, url, headers, timeout...):
+    https://distribution.github.io/distribution/about/notifications/
+    """
     http: dict[str, Any] = {
         "addr": addr,
         "secret": secret,
@@ -56,6 +61,8 @@ def registry_config(
         },
         "http": http,
     }
+    if notify:
+        config["notifications"] = {"endpoints": notify}
     if isinstance(auth, HtpasswdAuth):
         config["auth"] = {"htpasswd": {"realm": auth.realm, "path": auth.path}}
     elif isinstance(auth, TokenAuth):

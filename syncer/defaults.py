@@ -16,8 +16,23 @@ from syncer.errors import ConfigError
 
 #: Concurrent registry connections in one process (image-syncer's ``--proc``).
 PROC = 5
+#: The most ``--proc`` runs with: each slot sizes connection pools up front, and
+#: image-syncer's lazy Go pool takes any number.
+MAX_PROC = 1000
 #: Extra attempts for a failed image (image-syncer's ``--retries``).
 RETRIES = 2
+#: ``--prune`` refuses a run that would delete more tags than this (``--prune-max``).
+PRUNE_MAX = 50
+#: ``syncer webhook``: the largest request body read, in bytes (Harbor's and
+#: Docker Hub's events are a few KiB; distribution batches up to a few dozen).
+WEBHOOK_MAX_BODY = 256 << 10
+#: ``syncer webhook``: seconds a client has to send its whole request.
+WEBHOOK_REQUEST_TIMEOUT = 10.0
+#: ``syncer webhook``: pushes within this many seconds of the first go out in one
+#: plan, each tag once (a burst of events for one tag is one image).
+WEBHOOK_COALESCE = 1.0
+#: ``syncer webhook``'s default port.
+WEBHOOK_PORT = 8088
 #: Attempts for one transient request failure inside an operation.
 REQUEST_ATTEMPTS = 5
 #: First backoff delay in seconds; doubles per attempt, with full jitter.
@@ -48,6 +63,12 @@ TIMEOUT = (10.0, 120.0)
 #: or committing a large upload, and halves what a silent server used to cost
 #: (the 120 s read timeout) on every attempt. ``$SYNCER_REQUEST_DEADLINE``.
 REQUEST_DEADLINE = 60.0
+#: Seconds one image may spend waiting on one registry in all: answers that
+#: never came, backoff, Retry-After and throttle pauses, across retries (and
+#: across ``syncer sync``'s rounds; per task in a fleet). One full request
+#: deadline and a shorter second try: a silent registry cost an image five
+#: deadlines, 5 minutes, before. ``$SYNCER_WAIT_BUDGET``.
+WAIT_BUDGET = 90.0
 #: A streamed body (a blob read or an upload) slower than this many bytes per
 #: second over a whole window is cut off: a link 60 times slower than 1 MiB/s
 #: still passes, a byte every few seconds does not. ``$SYNCER_MIN_RATE``.
@@ -70,6 +91,14 @@ TOKEN_EXPIRY_MARGIN = 10.0
 #: A token's lifetime in seconds when the issuer omits ``expires_in``: the
 #: token spec's own default (distribution's ``spec/auth/token.md``).
 TOKEN_LIFETIME = 60.0
+#: Longest token lifetime we believe, in seconds: registries issue 5 minutes
+#: (distribution) to 12 hours (ECR); a larger or non-finite ``expires_in``
+#: would keep a revoked token forever.
+MAX_TOKEN_LIFETIME = 86400.0
+#: Longest ``WWW-Authenticate`` value we parse, in characters. Real challenges
+#: are under 300 (Docker Hub's, with a scope, is about 120); a longer one is
+#: refused before any parsing, since every server, credentials or not, can send one.
+MAX_CHALLENGE = 4096
 #: Pause a registry when ``ratelimit-remaining`` drops to this many pulls or
 #: fewer, so the last pulls of a window are spread out rather than spent at once.
 RATELIMIT_LOW_WATER = 5
@@ -83,6 +112,13 @@ SOURCE_REOPENS = 5
 #: Index nesting deeper than this is malformed: real images nest once (an
 #: index of manifests), and a chain of indexes built to recurse must end.
 MAX_DEPTH = 4
+#: Entries one index may list. Real indexes name a few dozen platforms and
+#: their attestations; one 4 MiB index could name about 28,000.
+MAX_INDEX_CHILDREN = 1024
+#: Index entries walked in one image tree, duplicates included: with
+#: MAX_INDEX_CHILDREN, this bounds the walk's work and its GETs however the
+#: indexes nest or repeat themselves.
+MAX_TREE_CHILDREN = 4096
 #: Seconds between two sweeps of the request deadlines: a deadline fires at
 #: most this late, a fraction of any deadline, and idle sweeps cost nothing.
 DEADLINE_TICK = 0.2
@@ -93,6 +129,11 @@ DEADLINE_TICK = 0.2
 #: distribution spec says registries SHOULD accept manifests of at least 4 MiB,
 #: which is the size a client can count on being able to push again.
 MAX_MANIFEST = 4 << 20
+#: Largest total of the manifests of one image tree (an index and every
+#: manifest under it), all held in memory until the image is pushed
+#: (``$SYNCER_MAX_TREE_BYTES``). Real trees are tens of KiB; without it, an
+#: index of 100 distinct 4 MiB children held 425 MB.
+MAX_TREE_BYTES = 64 << 20
 #: Bytes of an error reply we read; the rest is dropped with the connection.
 #: ``errors[]`` payloads are a few hundred bytes, and only 300 reach a message.
 MAX_ERROR_BODY = 64 << 10
@@ -147,6 +188,10 @@ RESTART_FIRST, RESTART_MAX, RESTART_HEALTHY = 1.0, 30.0, 60.0
 REFERRERS_DEPTH = 3
 #: Most referrers one subject may list; a longer list is refused, not truncated.
 MAX_REFERRERS = 1000
+#: Most referrer jobs one image may hand out in all, across its subjects and
+#: depths (``$SYNCER_MAX_IMAGE_REFERRERS``): without it, 200 per subject three
+#: levels deep queued 58,400 jobs and pushed nothing.
+MAX_IMAGE_REFERRERS = 1000
 #: Referrer followers kept per worker, one per recent plan: each caches its plan's tag listings.
 REFERRER_FOLLOWERS_KEPT = 8
 #: Longest wait for another worker's merge of the same fallback index, in seconds.
@@ -350,6 +395,11 @@ def request_deadline() -> float:
     return _seconds("SYNCER_REQUEST_DEADLINE", REQUEST_DEADLINE)
 
 
+def wait_budget() -> float:
+    """``$SYNCER_WAIT_BUDGET`` or :data:`WAIT_BUDGET`, in seconds."""
+    return _seconds("SYNCER_WAIT_BUDGET", WAIT_BUDGET)
+
+
 def min_rate() -> float:
     """``$SYNCER_MIN_RATE`` or :data:`MIN_RATE`, in bytes per second."""
     return _seconds("SYNCER_MIN_RATE", MIN_RATE)
@@ -381,6 +431,16 @@ def max_layout_index() -> int:
     return _env_int("SYNCER_MAX_LAYOUT_INDEX", MAX_LAYOUT_INDEX)
 
 
+def max_tree_bytes() -> int:
+    """``$SYNCER_MAX_TREE_BYTES`` or :data:`MAX_TREE_BYTES`."""
+    return _env_int("SYNCER_MAX_TREE_BYTES", MAX_TREE_BYTES)
+
+
+def max_image_referrers() -> int:
+    """``$SYNCER_MAX_IMAGE_REFERRERS`` or :data:`MAX_IMAGE_REFERRERS`."""
+    return _env_int("SYNCER_MAX_IMAGE_REFERRERS", MAX_IMAGE_REFERRERS)
+
+
 def max_tag_pages() -> int:
     """``$SYNCER_MAX_TAG_PAGES`` or :data:`MAX_TAG_PAGES`."""
     return _env_int("SYNCER_MAX_TAG_PAGES", MAX_TAG_PAGES)
@@ -392,10 +452,14 @@ def max_tags() -> int:
 
 
 def check_limits() -> None:
-    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*``, not later per image."""
+    """Raise :class:`ConfigError` now for a bad ``$SYNCER_MAX_*`` or budget, not later per image."""
+    wait_budget()
     max_manifest()
+    max_tree_bytes()
+    max_image_referrers()
     max_tag_pages()
     max_tags()
+    prune_max()
 
 
 def batch_blob() -> int:
@@ -472,3 +536,26 @@ def redis_url(explicit: str | None = None) -> str:
     if not url:
         raise ConfigError(f"SYNCER_REDIS_URL_FILE {path}: empty")
     return url
+
+
+def prune_max() -> int:
+    """``$SYNCER_PRUNE_MAX`` or :data:`PRUNE_MAX`: the default of ``--prune-max``."""
+    return _env_int("SYNCER_PRUNE_MAX", PRUNE_MAX)
+
+
+def webhook_secret() -> str | None:
+    """``$SYNCER_WEBHOOK_SECRET``, else what ``$SYNCER_WEBHOOK_SECRET_FILE`` holds, else None."""
+    secret = os.environ.get("SYNCER_WEBHOOK_SECRET", "").strip()
+    if secret:
+        return secret
+    path = os.environ.get("SYNCER_WEBHOOK_SECRET_FILE")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            secret = f.read(4096).strip()
+    except OSError as exc:
+        raise ConfigError(f"SYNCER_WEBHOOK_SECRET_FILE {path}: {exc.strerror}") from None
+    if not secret:
+        raise ConfigError(f"SYNCER_WEBHOOK_SECRET_FILE {path}: empty")
+    return secret

@@ -21,6 +21,7 @@
         ├── PaginationError         tags/list paging looped, left the repo, or ran past its cap
         ├── LayoutError             an OCI image layout or archive on disk is malformed,
         │                           unwritable, or being written by another process
+        ├── WaitBudgetError         an image waited its whole budget on one registry
         └── HTTPError               the registry answered with an error status
             ├── AuthError           401/403: denied, or the token flow failed
             ├── NotFoundError       404: manifest, blob or repository unknown
@@ -109,6 +110,10 @@ class PaginationError(RegistryError):
 
 class LayoutError(RegistryError):
     """An OCI image layout or archive on disk is malformed, unwritable or busy."""
+
+
+class WaitBudgetError(RegistryError):
+    """An image has waited on one registry as long as it may (``SYNCER_WAIT_BUDGET``)."""
 
 
 class HTTPError(RegistryError):

@@ -44,8 +44,20 @@ SHOWN = 300
 
 
 def shown(text: str, limit: int = SHOWN) -> str:
-    """Server text for a one-line message: :func:`escape`, after at most ``limit`` characters."""
-    return escape(text[:limit]) + ("…" if len(text) > limit else "")
+    """Server text for a one-line message: :func:`escape`, at most ``limit`` characters, then "…".
+
+    The limit counts what is shown, escapes included, so a page of control
+    characters is no longer than a page of letters.
+    """
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        piece = ch.translate(_TABLE)
+        used += len(piece)
+        if used > limit:
+            return "".join(out) + "…"
+        out.append(piece)
+    return "".join(out)
 
 
 def escape(text: str) -> str:

@@ -56,6 +56,12 @@ _INTEGRATION_FIXTURES = frozenset(
 _NOT_UNIT = frozenset({"integration", "faults", "install"})
 
 
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures used
+    defs = info.name2fixturedefs.values() if info else ()
+    return any(d.scope == "module" for chain in defs for d in chain)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that starts a real server as ``integration``, and every other one ``unit``.
 
@@ -65,6 +71,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+        if _shares_a_module_fixture(item):
+            # One xdist process runs the whole module (`--dist loadgroup`), so its
+            # module-scoped servers and runs (a seeded registry, a run of
+            # image-syncer itself) are built once, not once per process.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
         if not _NOT_UNIT.intersection(mark.name for mark in item.iter_markers()):
             item.add_marker(pytest.mark.unit)
 

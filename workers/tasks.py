@@ -48,9 +48,11 @@ from syncer.fleet.protocol.messages import (
     PushImage,
     SyncTag,
     SyncTags,
+    VerifyRule,
+    VerifyTags,
 )
 from syncer.fleet.state.guard import best_effort, guard
-from syncer.fleet.steps import blobsteps, enqueue, results, tagsteps
+from syncer.fleet.steps import blobsteps, enqueue, results, tagsteps, verifysteps
 from syncer.fleet.steps.context import FleetContext
 from syncer.oci.reference import ImageRef, Repository
 from syncer.registry.retry import backoff_delay
@@ -292,6 +294,18 @@ def _hand_back_unlanded(f: FleetContext, body: Mapping[str, Any], reason: str) -
         raise _requeue(f"hand-back of {len(descs)} blobs") from None
 
 
+def _verify_rule_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    rule = body.get("rule")
+    prune = bool(body.get("prune"))
+    verifysteps.rule_failed(f, body["plan"], rule if isinstance(rule, dict) else {}, prune, reason)
+
+
+def _verify_tags_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
+    jobs = body.get("jobs")
+    listed = [j for j in jobs if isinstance(j, dict)] if isinstance(jobs, list) else []
+    verifysteps.tags_failed(f, body["plan"], listed, reason)
+
+
 def _image_failed(f: FleetContext, body: Mapping[str, Any], reason: str) -> None:
     results.fail_image(f, body["plan"], _field(body, "image"), reason)
 
@@ -422,3 +436,15 @@ def copy_blobs(task: Task, f: FleetContext, msg: CopyBlobs) -> str:
 def push_image(task: Task, f: FleetContext, msg: PushImage) -> str:
     """Push an image's manifests once all its blobs have landed."""
     return tagsteps.push_image(f, msg)
+
+
+@fleet_task(VerifyRule, _verify_rule_failed, failed=0)
+def verify_rule(task: Task, f: FleetContext, msg: VerifyRule) -> int:
+    """List a rule, find its extra tags, and check its images (or send them out to be checked)."""
+    return verifysteps.verify_rule(f, msg)
+
+
+@fleet_task(VerifyTags, _verify_tags_failed, failed=0)
+def verify_tags(task: Task, f: FleetContext, msg: VerifyTags) -> int:
+    """Check a batch of images by HEAD and record each one's row."""
+    return verifysteps.verify_tags(f, msg)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,23 +20,104 @@ if TYPE_CHECKING:
     from syncer.config.files import SyncConfig
     from syncer.engine.options import SyncOptions
 
+log = logging.getLogger("syncer")
 
-def positive(text: str) -> int:
-    """A whole number of at least 1, for ``--proc``."""
+#: Go's C-style octal (``017``), which Python's ``int(text, 0)`` refuses.
+_GO_OCTAL = re.compile(r"[+-]?0_?[0-7][0-7_]*")
+#: The values each count flag can use; image-syncer takes any and copies anyway.
+_RANGES = {"proc": (1, defaults.MAX_PROC, "-p/--proc"), "retries": (0, None, "-r/--retries")}
+#: The formats ``--output-images-format`` names; image-syncer writes YAML for any other word.
+_IMAGE_FORMATS = {"json": "json", "yaml": "yaml", "yml": "yaml"}
+
+
+def go_int(text: str) -> int:
+    """A whole number as image-syncer's flag parser reads it (pflag: Go's ``ParseInt``, base 0).
+
+    ``12``, ``+3``, ``-1``, ``0x1f``, ``0o17``, ``017`` (octal, as in Go), ``0b101``,
+    ``1_000``. Range is checked by :func:`sync_options`, which can log.
+    """
     try:
-        value = int(text)
+        if text != text.strip():
+            raise ValueError(text)  # Python's int() would strip the space; Go's does not
+        if _GO_OCTAL.fullmatch(text):
+            value = int(text.lstrip("+-"), 8) * (-1 if text.startswith("-") else 1)
+        else:
+            value = int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    limit = 1 << 63  # Go's int on the 64-bit platforms image-syncer ships for
+    if not -limit <= value < limit:
+        raise argparse.ArgumentTypeError(f"{text!r}: value out of range")
     return value
 
 
-def non_negative(text: str) -> int:
-    """A whole number of at least 0, for ``--retries``."""
-    if text.isdigit():
-        return int(text)
-    raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+def in_range(args: argparse.Namespace, name: str) -> int:
+    """``args.<name>``, moved to the nearest value that works, with a warning.
+
+    image-syncer takes ``-p 0`` (an unbounded pool), ``-r -1`` (no retries) and
+    ``-p 1000000000`` and copies, so a swapped binary must too.
+    """
+    value: int = getattr(args, name)
+    low, high, flag = _RANGES[name]
+    if value < low:
+        log.warning("%s %d is below %d: using %d", flag, value, low, low)
+        return low
+    if high is not None and value > high:
+        log.warning("%s %d is above %d: using %d", flag, value, high, high)
+        return high
+    return value
+
+
+def images_format(text: str) -> str:
+    """``--output-images-format``: ``json`` in any case, else YAML, as image-syncer writes."""
+    fmt = _IMAGE_FORMATS.get(text.lower())
+    if fmt is None:
+        log.warning("--output-images-format %r is not json or yaml: writing YAML", text)
+        return "yaml"
+    if text != fmt and text != "yml":
+        # image-syncer compares with "json" exactly and writes YAML for JSON; the
+        # word says JSON, so syncer writes JSON (see README, Switching from image-syncer).
+        log.info("--output-images-format %s: writing %s", text, fmt.upper())
+    return fmt
+
+
+def log_path(text: str) -> Path | None:
+    """``--log FILE``; an empty word logs to stderr, as image-syncer does with ``--log ""``."""
+    return Path(text) if text else None
+
+
+def strict(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` and its subcommands with abbreviated long flags turned off.
+
+    argparse would read ``--ima`` as ``--images``; image-syncer's pflag says
+    "unknown flag", and a typo must stay an error.
+    """
+    for each in _tree(parser):
+        each.allow_abbrev = False
+    return parser
+
+
+def _tree(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:  # argparse offers no public way to reach subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _tree(sub)
+
+
+def stray_words(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """Words of an image-syncer command line that are not flags, which it ignores.
+
+    ``extra`` is what ``parse_known_args`` left; a leftover flag is still an
+    error (the caller's). With ``--config`` or ``--images`` given, a
+    ``CONFIG`` word is stray too: image-syncer has no positional config.
+    """
+    words = [w for w in extra if not w.startswith("-") or w == "-"]
+    config_file = getattr(args, "config_file", None)
+    if config_file is not None and (args.config is not None or args.images is not None):
+        words.insert(0, str(config_file))
+        args.config_file = None
+    return words
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,14 +137,14 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-p",
         "--proc",
-        type=positive,
+        type=go_int,
         default=defaults.PROC,
         help="concurrent transfers, bounding registry connections (default 5)",
     )
     p.add_argument(
         "-r",
         "--retries",
-        type=non_negative,
+        type=go_int,
         default=defaults.RETRIES,
         help="times to retry images that failed transiently (default 2)",
     )
@@ -85,7 +169,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print what would be copied, with byte totals; write nothing",
     )
-    p.add_argument("--log", type=Path, metavar="FILE", help="write logs to FILE, not stderr")
+    p.add_argument("--log", type=log_path, metavar="FILE", help="write logs to FILE, not stderr")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -94,7 +178,7 @@ def add_success_image_arguments(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--output-success-images", type=Path, metavar="FILE", help=what)
     p.add_argument(
         "--output-images-format",
-        choices=("yaml", "json"),
+        metavar="yaml|json",
         default="yaml",
         help="format of --output-success-images (default yaml)",
     )
@@ -129,8 +213,8 @@ def sync_options(args: argparse.Namespace) -> SyncOptions:
         if variant:
             validate_tag(variant)
     return SyncOptions(
-        proc=args.proc,
-        retries=args.retries,
+        proc=in_range(args, "proc"),
+        retries=in_range(args, "retries"),
         force=args.force,
         platforms=platforms,
         **referrer_options(args),

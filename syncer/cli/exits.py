@@ -10,6 +10,7 @@ plan ``PLAN_LOSSES_MAX`` times), and 128 plus the signal's number when SIGINT
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from syncer.cli.logfmt import setup_logging
@@ -28,14 +29,23 @@ def by_signal(signum: int) -> int:
     return 128 + signum
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run a parsed command with one-line errors and syncer's exit codes."""
+def run(args: argparse.Namespace, prog: str = "syncer") -> int:
+    """Run a parsed command with one-line errors and syncer's exit codes.
+
+    ``prog`` starts each error line: ``image-syncer`` for that console script.
+    Words of an image-syncer command line that are not flags
+    (``args.stray_words``) are logged once logging is set up, and ignored.
+    """
     try:
         setup_logging(getattr(args, "log", None), getattr(args, "verbose", False))
+        for word in getattr(args, "stray_words", ()):
+            logging.getLogger("syncer").warning(
+                "ignoring %r: not a flag or a flag's value (image-syncer ignores it too)", word
+            )
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"syncer: error: {escape(str(exc))}", file=sys.stderr)
+        print(f"{prog}: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SyncerError as exc:
-        print(f"syncer: error: {escape(str(exc))}", file=sys.stderr)
+        print(f"{prog}: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_FAILED

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from syncer import defaults
 from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
-from syncer.cli.exits import EXIT_LOST, EXIT_OK
+from syncer.cli.exits import EXIT_FAILED, EXIT_LOST, EXIT_OK
+from syncer.cli.verifyfleet import add_plan_verify_arguments, check_flags
 from syncer.errors import ConfigError, SyncerError
 from syncer.fleet.protocol import settings
 
@@ -49,6 +50,7 @@ def add_fleet_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="PLAN_ID",
         help="re-plan exactly the failed images of a finished plan (no config needed)",
     )
+    add_plan_verify_arguments(plan)
     plan.set_defaults(func=cmd_plan)
 
     status = sub.add_parser("status", help="show a plan's progress and report")
@@ -154,15 +156,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return _retry_failed(args)
     config = load(args)
     refuse_layouts(config)
+    check_flags(args)
     if args.dry_run:
         from syncer.cli.dryrun import plan_filter_report
 
         print("\n".join([*plan_filter_report(config), planner.preview(config).render()]))
+        if args.prune:  # with the planner's credentials, as the filter report
+            from syncer.cli.verifyfleet import dry_prune_lines
+
+            print("\n".join(dry_prune_lines(config, sync_options(args), args)))
         return EXIT_OK
     client = connect(args.redis)
     warn_eviction(client)
     preflight(config, client, args.no_credential_check)
     source = str(args.config or args.config_file or args.images)
+    if args.verify:
+        from syncer.cli.verifyfleet import plan_verify
+
+        return plan_verify(args, client, config, sync_options(args), source)
     return submit_and_follow(args, client, config, sync_options(args), source)
 
 
@@ -180,10 +191,12 @@ def submit_and_follow(
     ``--wait``, a plan Redis lost is submitted again (``cli/planwait.py``).
     """
     from syncer.cli.planwait import Submitter, wait
+    from syncer.cli.verify import prune_limit
     from syncer.fleet.broker import CeleryDispatcher, celery_app
     from syncer.fleet.state.plans import PlanStore
 
     where = _redis_name(args.redis)
+    prune = prune_limit(args) if getattr(args, "prune", False) else None
     submitter = Submitter(
         client,
         config,
@@ -193,6 +206,7 @@ def submit_and_follow(
         source=source,
         ttl=args.ttl,
         meta=meta,
+        prune=prune,
     )
     plan = submitter.submit()
     if args.output == "text" or not args.wait:
@@ -201,7 +215,13 @@ def submit_and_follow(
         print(f"plan {plan}", file=sys.stderr, flush=True)
     if not args.wait:
         return EXIT_OK
-    return wait(PlanStore(client), submitter, plan, args.output, where)
+    code = wait(PlanStore(client), submitter, plan, args.output, where)
+    if prune is not None:
+        from syncer.cli.verifyfleet import print_prunes
+
+        if print_prunes(client, submitter.last) and code == EXIT_OK:
+            code = EXIT_FAILED
+    return code
 
 
 def _retry_failed(args: argparse.Namespace) -> int:

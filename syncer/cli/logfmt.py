@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from syncer.errors import ConfigError
 from syncer.text import EscapeControls, escape
 
 #: logrus's level names (``logrus.Level.String``).
@@ -74,16 +73,22 @@ class LogrusFormatter(logging.Formatter):
 
 
 def setup_logging(log_file: Path | None, verbose: bool) -> None:
-    """Log lines to stderr, or to ``--log FILE``."""
+    """Log lines to stderr, or to ``--log FILE``.
+
+    A file that cannot be opened is not fatal: image-syncer logs to stderr
+    then and copies, so syncer does the same, and says why on stderr first.
+    """
     handler: logging.Handler
+    problem = ""
     if log_file is not None:
         try:
             # Truncated per run and in logrus's format, as image-syncer writes it.
             handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+            handler.setFormatter(LogrusFormatter())
         except OSError as exc:
-            raise ConfigError(f"--log {log_file}: {exc.strerror}") from None
-        handler.setFormatter(LogrusFormatter())
-    else:
+            problem = f"--log {log_file}: {exc.strerror or exc}: logging to stderr instead"
+            log_file = None
+    if log_file is None:
         handler = logging.StreamHandler(sys.stderr)
         fmt = "%(asctime)s %(levelname)s %(message)s"
         if sys.stderr.isatty():
@@ -96,3 +101,5 @@ def setup_logging(log_file: Path | None, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     # urllib3 logs full URLs at DEBUG, including upload-session query strings.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    if problem:
+        logging.getLogger("syncer").warning("%s", problem)

@@ -42,17 +42,22 @@ class Submitter:
         source: str,
         ttl: int,
         meta: Mapping[str, Any],
+        prune: int | None = None,
     ) -> None:
         self._client, self._config, self._options = client, config, options
         self._dispatcher = dispatcher
         self._source, self._ttl, self._meta = source, ttl, dict(meta)
+        #: ``--prune-max`` with ``--prune`` (each submission prunes), else None.
+        self._prune = prune
         self.link = Reconnect(where, sys.stderr)
+        #: The id of the plan submitted last (a lost plan's successor, after one).
+        self.last = ""
 
     def submit(self, **extra: Any) -> str:
         """Plan the config once more; its id."""
         from syncer.fleet import planner
 
-        return self.link.call(
+        self.last = self.link.call(
             lambda: planner.submit(
                 self._config,
                 self._options,
@@ -61,8 +66,10 @@ class Submitter:
                 source=self._source,
                 ttl=self._ttl,
                 meta={**self._meta, **extra},
+                prune=self._prune,
             )
         )
+        return self.last
 
 
 def wait(store: PlanStore, submitter: Submitter, plan: str, output: str, where: str) -> int:

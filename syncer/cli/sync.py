@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syncer import defaults
-from syncer.cli.args import add_config_arguments, add_success_image_arguments, load, sync_options
+from syncer.cli.args import (
+    add_config_arguments,
+    add_success_image_arguments,
+    images_format,
+    load,
+    sync_options,
+)
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
+from syncer.cli.verify import add_prune_arguments
 from syncer.errors import SyncerError, describe
 
 # The engine, the registry client and requests load only when a sync runs:
@@ -55,6 +62,7 @@ def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sync.add_argument(
         "--output", choices=("text", "json"), default="text", help="summary format on stdout"
     )
+    add_prune_arguments(sync, "after syncing,")
     sync.add_argument(
         "--since",
         type=Path,
@@ -85,6 +93,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from syncer.cli.dryrun import dry_run
     from syncer.cli.interrupts import Interrupts, interrupted_line
     from syncer.cli.logfmt import go_duration
+    from syncer.cli.verify import prune_lines, prune_pass
     from syncer.embedded.executor import EmbeddedSync
     from syncer.engine.progress import ProgressBar, summary
     from syncer.layout import record
@@ -95,6 +104,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     config = load(args)
     options = sync_options(args)
+    fmt = images_format(args.output_images_format)
     deadline.limits()  # a bad $SYNCER_* deadline fails here, as a usage error
     stop = threading.Event()
     previous = record.load(args.since) if args.since else None
@@ -103,9 +113,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     runner = EmbeddedSync(
         config, options, cache=open_cache(args.cache), stop=stop.is_set, pool=pool
     )
+    # image-syncer's own command line (cli/imagesyncer.py) has no --prune.
+    prune = getattr(args, "prune", False)
     if args.dry_run:
         try:
             print(dry_run(runner))
+            if prune:
+                print("\n".join(prune_lines(prune_pass(config, options, runner.pool, args))))
         finally:
             layouts.release()
         return EXIT_OK
@@ -128,15 +142,26 @@ def cmd_sync(args: argparse.Namespace) -> int:
         stats.images.failed,
         go_duration(stats.elapsed),
     )
+    pruned = prune_pass(config, options, runner.pool, args, delete=True) if prune else None
+    if pruned is not None and args.output == "text":
+        for line in prune_lines(pruned):
+            log.info("%s", line)
+    written = True
     if args.output_success_images:
         statuses = ("synced", "skipped") if args.success_includes_unchanged else ("synced",)
         data = success_images(stats.results, statuses)
-        write_success_images(args.output_success_images, args.output_images_format, data)
+        written = write_success_images(args.output_success_images, fmt, data)
     if args.output == "json":
-        print(json.dumps(stats.report(), indent=2))
+        report = stats.report()
+        if pruned is not None:
+            report["prune"] = pruned.prune_dict()
+        print(json.dumps(report, indent=2))
     elif args.output == "text":
         print(summary(stats))
-    return EXIT_FAILED if failed else EXIT_OK
+    prune_failed = pruned is not None and pruned.prune_failed
+    # A success file that could not be written fails the run, as in image-syncer:
+    # a cron job that feeds it back would otherwise read a stale one.
+    return EXIT_FAILED if failed or not written or prune_failed else EXIT_OK
 
 
 def _finish_layouts(
@@ -178,8 +203,11 @@ def success_images(
     return dict(sorted(out.items()))
 
 
-def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> None:
-    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do."""
+def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> bool:
+    """Write ``--output-success-images`` byte for byte as image-syncer's encoders do.
+
+    Returns whether the file was written (a failure is logged).
+    """
     import yaml
 
     if fmt == "json":  # Go's json.Encoder: compact, sorted keys, one newline
@@ -190,3 +218,5 @@ def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> No
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         log.error("cannot write %s: %s", path, exc.strerror)
+        return False
+    return True

@@ -14,20 +14,30 @@ problem in one entry does not, as image-syncer copies the other rules: a bad
 :attr:`SyncConfig.broken`, and a bad auth entry keeps its ``problem``, so the
 images it would serve fail with it (:meth:`syncer.registry.credentials.Credentials.lookup`).
 YAML is read as image-syncer's Go parser reads it where the two differ:
-``username`` and ``password`` keep the text written, and tabs after a colon or
-at a line's end are allowed.
+``username`` and ``password`` keep the text written, ``insecure: y`` is true,
+and tabs after a colon or at a line's end are allowed. Like Go's decoders
+(:mod:`syncer.config.godecode`), only a file's first JSON value or YAML document is
+read, and JSON field names match in any case.
 
 An auth key is a registry (``quay.io``) or a path prefix (``quay.io/coreos``);
 Docker Hub aliases fold into ``docker.io``. Besides image-syncer's ``username``,
 ``password`` and ``insecure``, an entry keyed by a registry host may set
 ``max_connections``, which becomes :attr:`SyncConfig.limits`.
 
-``$VAR`` and ``${VAR}`` are expanded in usernames, passwords and destinations
-(:func:`syncer.config.rules.expand_env`). An unset variable becomes the empty string,
-as in image-syncer, but an empty username or password counts as absent, so a
-username whose password variable is unset is a problem naming the variable; and
-a destination that no longer parses is a problem naming the variable (one that
-still parses is only logged as a warning).
+``$VAR`` and ``${VAR}`` are expanded in the usernames and passwords of an
+``--auth`` file (:func:`syncer.config.rules.expand_env`), never in a legacy
+``--config`` file, whose credentials are used as written (``robot$ci``), as in
+image-syncer; destinations are expanded in both, as Go's ``os.ExpandEnv``
+does (:mod:`syncer.config.goexpand`). An unset variable becomes the empty string, as
+in image-syncer, and an entry left with a username but no password (or the
+reverse) gives no credentials, as in image-syncer: the login files and then
+anonymous access serve its images, and a warning names the entry and the
+variable. A destination that no longer parses is a problem naming the
+variable (one that still parses is only logged as a warning).
+
+Two keys naming the same registry or prefix (``quay.io`` and ``quay.io/``) are
+both kept by image-syncer, which then uses either; here the later one in the
+file wins, with a warning when they differ.
 
 An ``images`` value may also be an object (a syncer extension, see
 :mod:`syncer.config.rules`): any mistake in one fails the whole file, exit 2, as
@@ -48,6 +58,7 @@ from typing import Any
 
 import yaml
 
+from syncer.config.godecode import first_json_value, first_yaml_document, fold_fields, yaml_v2_bool
 from syncer.config.rules import (
     BrokenRule,
     Destination,
@@ -109,6 +120,7 @@ def load_config(
     :data:`os.environ`.
     """
     env = os.environ if environ is None else environ
+    expand = config is None  # image-syncer expands credentials of --auth files only
     if config is not None:
         if auth is not None or images is not None:
             log.warning("--config %s wins: ignoring --auth and --images", config)
@@ -120,7 +132,7 @@ def load_config(
         auth_file, images_file = auth or images, images
     else:
         raise ConfigError("no image list: pass --config FILE, or --images FILE (and --auth FILE)")
-    entries = _parse_auth(raw_auth, auth_file, env)
+    entries = _parse_auth(raw_auth, auth_file, env, expand=expand)
     rules, broken = _parse_images(
         raw_images,
         f"{images_file}: images",
@@ -133,12 +145,18 @@ def load_config(
 
 
 def load_auth(path: Path, *, environ: Mapping[str, str] | None = None) -> Mapping[str, AuthEntry]:
-    """Load an auth file on its own, as workers do; a legacy config file's ``auth`` works too."""
+    """Load an auth file on its own, as workers do; a legacy config file's ``auth`` works too.
+
+    As in :func:`load_config`, a legacy file's credentials are used as written.
+    """
     env = os.environ if environ is None else environ
     raw = _read(path)
-    if isinstance(raw, dict) and "images" in raw and set(raw) <= set(_LEGACY_KEYS):
-        raw = raw.get("auth")
-    return MappingProxyType(_parse_auth(raw, path, env))
+    legacy = False
+    if isinstance(raw, dict):
+        top = fold_fields(raw, _LEGACY_KEYS) if path.suffix == ".json" else raw
+        legacy = "images" in top and set(top) <= set(_LEGACY_KEYS)
+        raw = top.get("auth") if legacy else raw
+    return MappingProxyType(_parse_auth(raw, path, env, expand=not legacy))
 
 
 def read_data(path: Path) -> object:
@@ -163,12 +181,18 @@ def _read(path: Path) -> object:
         raise ConfigError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     if fmt == "JSON":
         try:
-            return json.loads(text)
+            data, more = first_json_value(text)
         except json.JSONDecodeError as exc:
             where = f"line {exc.lineno} column {exc.colno}"
             raise ConfigError(f"{path}: invalid JSON at {where}: {exc.msg}") from exc
+        if more:
+            log.warning("%s: ignoring what follows the first JSON value", path)
+        return data
     try:
-        return _load_yaml(text)
+        data, more = _load_yaml(text)
+        if more:
+            log.warning("%s: ignoring the YAML documents after the first", path)
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -183,24 +207,25 @@ class _Loader(yaml.SafeLoader):
 
     image-syncer decodes them into Go strings, which keep a scalar's text:
     ``password: 0123`` is the password ``0123``, where YAML 1.1 would make it 83.
+    And ``insecure: y`` is true, as yaml.v2 reads it.
     """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         for key, value in node.value:
-            if (
-                isinstance(key, yaml.ScalarNode)
-                and key.value in _TEXT_FIELDS
-                and isinstance(value, yaml.ScalarNode)
-                and value.tag != _NULL_TAG
-            ):
+            if not isinstance(key, yaml.ScalarNode) or not isinstance(value, yaml.ScalarNode):
+                continue
+            if key.value in _TEXT_FIELDS and value.tag != _NULL_TAG:
                 value.tag = _STR_TAG
+            elif key.value == "insecure":
+                yaml_v2_bool(value)
         return super().construct_mapping(node, deep=deep)
 
 
-def _load_yaml(text: str) -> object:
-    """Parse YAML; on a syntax error, again with the tabs Go's parser tolerates made spaces."""
+def _load_yaml(text: str) -> tuple[object, bool]:
+    """The first document, and whether more follow; on a syntax error, again with
+    the tabs Go's parser tolerates made spaces."""
     try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader: builds plain data only
+        return first_yaml_document(text, _Loader)
     except yaml.MarkedYAMLError as first:
         if "\t" not in text:
             raise
@@ -208,7 +233,7 @@ def _load_yaml(text: str) -> object:
         # accepts; tried only after a failure, so a tab that parses is never touched.
         lines = (_TAB_AFTER_COLON.sub(": ", line).rstrip(" \t") for line in text.split("\n"))
         try:
-            return yaml.load("\n".join(lines), Loader=_Loader)
+            return first_yaml_document("\n".join(lines), _Loader)
         except yaml.YAMLError:
             raise first from None
 
@@ -217,18 +242,22 @@ def _read_legacy(path: Path) -> tuple[object, object]:
     data = _read(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with auth and images, got {_type(data)}")
+    if path.suffix == ".json":
+        data = fold_fields(data, _LEGACY_KEYS)  # Go's JSON decoder: "Images" is images
     if "images" in data or "auth" in data:
         for key in data:
             if key not in _LEGACY_KEYS:
                 log.warning("%s: ignoring unknown top-level key %s", path, quote_key(key))
-    if "images" not in data:
-        if "auth" in data:
-            raise ConfigError(f"{path}: images: missing")
+    elif data:
         # No auth and no images key: an images-only file given where the legacy
         # file goes (`syncer plan images.yaml`); read it as image-syncer's
         # --images would.
         log.info("%s has no auth or images key: reading it as an images file", path)
         return None, data
+    if data.get("images") is None:
+        # image-syncer runs no rule and succeeds: so does syncer, and says so.
+        log.warning("%s: no images: nothing to copy", path)
+        return data.get("auth"), {}
     return data.get("auth"), data["images"]
 
 
@@ -271,11 +300,14 @@ def _parse_images(
     return tuple(rules), tuple(broken)
 
 
-def _parse_auth(raw: object, path: Path, environ: Mapping[str, str]) -> dict[str, AuthEntry]:
+def _parse_auth(
+    raw: object, path: Path, environ: Mapping[str, str], *, expand: bool = True
+) -> dict[str, AuthEntry]:
     """Every entry by normalised key; one that cannot be used carries its ``problem``.
 
     A broken entry is kept, not dropped: dropping it would silently hand its
-    repositories a shorter prefix's credentials, or none.
+    repositories a shorter prefix's credentials, or none. ``expand`` is false
+    for a legacy ``--config`` file, whose credentials image-syncer uses as written.
     """
     where = f"{path}: auth"
     if raw is None:
@@ -291,18 +323,31 @@ def _parse_auth(raw: object, path: Path, environ: Mapping[str, str]) -> dict[str
             if not isinstance(key, str):
                 raise ConfigError(f"expected a registry or registry/namespace, got {_type(key)}")
             normal = normalize_auth_key(key)
-            if normal in written:
-                raise ConfigError(f"same key as auth[{quote_key(written[normal])}]")
-            written[normal] = key
-            entries[normal] = _parse_entry(value, at, normal, environ)
+            if path.suffix == ".json" and isinstance(value, dict):
+                value = fold_fields(value, _AUTH_FIELDS)  # Go's JSON decoder: "Username" too
+            entry = _parse_entry(value, at, normal, environ, expand)
         except ConfigError as exc:
             reason = str(exc) if str(exc).startswith(at) else f"{at}: {exc}"
             log.warning("%s; images it serves will fail", reason)
-            entries[normal] = AuthEntry(None, None, problem=reason)
+            entry = AuthEntry(None, None, problem=reason)
+        if normal in written and entries[normal] != entry:
+            log.warning(
+                "%s: auth[%s] and auth[%s] name the same registry: using auth[%s], "
+                "the later one in the file",
+                path,
+                quote_key(written[normal]),
+                quote_key(key),
+                quote_key(key),
+            )
+        written[normal] = str(key)
+        entries.pop(normal, None)
+        entries[normal] = entry
     return entries
 
 
-def _parse_entry(value: object, at: str, key: str, environ: Mapping[str, str]) -> AuthEntry:
+def _parse_entry(
+    value: object, at: str, key: str, environ: Mapping[str, str], expand: bool
+) -> AuthEntry:
     if value is None:
         value = {}
     if not isinstance(value, dict):
@@ -310,15 +355,25 @@ def _parse_entry(value: object, at: str, key: str, environ: Mapping[str, str]) -
     for field in value:
         if field not in _AUTH_FIELDS:
             log.warning("%s: ignoring unknown field %s", at, quote_key(field))
-    username, user_unset = _credential(value, "username", at, environ)
-    password, pass_unset = _credential(value, "password", at, environ)
+    env = environ if expand else None
+    username, user_unset = _credential(value, "username", at, env)
+    password, pass_unset = _credential(value, "password", at, env)
     if (username is None) != (password is None):
+        # image-syncer sends credentials only when both are non-empty
+        # (pkg/sync/source.go), so this entry's images go without them.
         have, lack, unset = ("username", "password", pass_unset)
         if username is None:
             have, lack, unset = ("password", "username", user_unset)
         note = f" (${', $'.join(unset)} not set)" if unset else ""
-        raise ConfigError(f"{at}: {have} without {lack}{note}")
-    if username is None and (user_unset or pass_unset):
+        log.warning(
+            "%s: %s without %s%s: no credentials from this entry; login files, then anonymous",
+            at,
+            have,
+            lack,
+            note,
+        )
+        username = password = None
+    elif username is None and (user_unset or pass_unset):
         unset_names = ", $".join(dict.fromkeys(user_unset + pass_unset))
         log.warning("%s: credentials empty, $%s not set: anonymous", at, unset_names)
     insecure = value.get("insecure")
@@ -334,13 +389,20 @@ def _parse_entry(value: object, at: str, key: str, environ: Mapping[str, str]) -
 
 
 def _credential(
-    entry: Mapping[object, object], field: str, at: str, environ: Mapping[str, str]
+    entry: Mapping[object, object], field: str, at: str, environ: Mapping[str, str] | None
 ) -> tuple[str | None, tuple[str, ...]]:
-    """A username or password, expanded; empty counts as absent. Never echoes the value."""
+    """A username or password, expanded unless ``environ`` is None; empty counts as absent.
+
+    Never echoes the value.
+    """
     raw = entry.get(field)
     if raw is None:
         return None, ()
     if not isinstance(raw, str):
         raise ConfigError(f"{at}.{field}: expected a string, got {_type(raw)}: quote it")
+    if environ is None:
+        if "$" in raw:
+            log.debug("%s.%s: used as written ($ is not expanded in a --config file)", at, field)
+        return raw or None, ()
     text, unset = expand_env(raw, environ)
     return text or None, unset

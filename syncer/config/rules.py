@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, cast
 
+from syncer.config.goexpand import go_expand_env
 from syncer.config.platformchoice import PlatformChoice, platform_list
 from syncer.config.referrers import referrers_dict, referrers_fields
 from syncer.config.tagfilters import TagFilters
@@ -315,7 +316,7 @@ def written_destinations(value: object, environ: Mapping[str, str]) -> tuple[str
     for raw in values or [""]:
         text = "" if raw is None else repr(raw)
         if isinstance(raw, str):
-            text = expand_env(raw, environ)[0]
+            text = go_expand_env(raw, environ)[0]
         if text not in out:
             out.append(text)
     return tuple(out)
@@ -339,7 +340,7 @@ def _parse_source(key: str) -> Rule:
         pattern = rest[:-1]
         compile_tag_regex(pattern)
         return Rule(key, Repository.parse(transport + name), "regex", pattern=pattern)
-    name, tags, digest = _split(key)
+    name, tags, digest = _split(key, source=True)
     repo = Repository.parse(name)
     if digest is not None:
         if tags:  # image-syncer lets the digest win, as does docker pull
@@ -350,8 +351,12 @@ def _parse_source(key: str) -> Rule:
     return Rule(key, repo, "tags", tags=tags) if tags else Rule(key, repo, "all")
 
 
-def _split(text: str) -> tuple[str, tuple[str, ...], str | None]:
-    """``name[:t1,t2][@digest]`` into its parts, validating tags and digest."""
+def _split(text: str, *, source: bool = False) -> tuple[str, tuple[str, ...], str | None]:
+    """``name[:t1,t2][@digest]`` into its parts, validating tags and digest.
+
+    In a source, an empty tag after the first (``repo:v1,``) is dropped with a
+    warning: image-syncer copies the others (and fails a task for the empty one).
+    """
     name, digest = text, None
     if "@" in text:
         name, digest = text.split("@", 1)
@@ -360,6 +365,9 @@ def _split(text: str) -> tuple[str, tuple[str, ...], str | None]:
     colon = name.rfind(":")
     if colon > name.rfind("/"):  # a colon before the last '/' is a registry port
         name, listed = name[:colon], name[colon + 1 :].split(",")
+        if source and listed[0] and "" in listed:
+            log.warning("images[%s]: empty tag ignored", quote_key(text))
+            listed = [tag for tag in listed if tag]
         for tag in listed:
             if not tag:
                 raise ConfigError(f"empty tag in {text!r}")
@@ -369,9 +377,11 @@ def _split(text: str) -> tuple[str, tuple[str, ...], str | None]:
 
 
 def _parse_destination(raw: str, rule: Rule, environ: Mapping[str, str]) -> Destination:
-    text, unset = expand_env(raw, environ)
+    # Go's expansion, as image-syncer's: a destination cannot hold a '$', so a
+    # `$1` or `$$` that Go drops would only make the rule fail here.
+    text, unset = go_expand_env(raw, environ)
     where = f"destination {quote_key(raw)}"
-    unset_note = ", ".join(f"${name}" for name in unset) + " not set"
+    unset_note = ", ".join(unset) + " not set"
     try:
         if not text:
             raise ConfigError("empty after expanding the environment")
@@ -390,11 +400,16 @@ def _parse_destination(raw: str, rule: Rule, environ: Mapping[str, str]) -> Dest
 
 
 def _mismatch(dest: Destination, rule: Rule) -> str | None:
-    """Why ``dest`` cannot receive what ``rule`` selects, or None."""
+    """Why ``dest`` cannot receive what ``rule`` selects, or None.
+
+    A destination digest takes one image whose digest must be that one: a
+    digest source is checked here, a tag when it is pulled (as in image-syncer,
+    which compares two digests only and lets the registry refuse the rest).
+    """
     n, m = len(rule.tags), len(dest.tags)
-    if dest.digest is not None and rule.kind != "digest":
-        return "a destination digest needs a digest source"
-    if dest.digest is not None and dest.digest != rule.digest:
+    if dest.digest is not None and rule.kind == "tags" and n != 1:
+        return f"{n} source tags but one destination digest"
+    if dest.digest is not None and rule.kind == "digest" and dest.digest != rule.digest:
         return f"destination digest {dest.digest} differs from source digest {rule.digest}"
     if m and rule.kind == "tags" and m != n:
         return f"{n} source tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"

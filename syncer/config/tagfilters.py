@@ -131,20 +131,19 @@ def select(
     unread_tags = {d.tag for d in unread}
     reason = f"not among the newest {filters.latest} by {order}"
     dropped += unread
-    dropped += [Dropped(t, "latest", reason) for t in kept if t not in newest | unread_tags]
+    # One union, not one per tag: kept x latest set unions cost 7 s for 100k tags and latest 1000.
+    ranked_or_unread = newest | unread_tags
+    dropped += [Dropped(t, "latest", reason) for t in kept if t not in ranked_or_unread]
     return Selection(tuple(t for t in kept if t in newest), tuple(dropped), listed, order)
-
-
-def _all_versions(tags: Sequence[str]) -> bool:
-    return all(version_key(t) is not None for t in tags)
 
 
 def _newest(
     n: int, tags: list[str], created: CreatedTimes | None
 ) -> tuple[set[str], str, list[Dropped]]:
     """The newest ``n`` of ``tags``, what they were ranked by, and tags that could not be."""
-    if _all_versions(tags):
-        ranked = sorted(tags, key=lambda t: (version_key(t), t), reverse=True)
+    versions = {t: version_key(t) for t in tags}  # once each: a tag list may hold a million
+    if all(v is not None for v in versions.values()):
+        ranked = sorted(tags, key=lambda t: (versions[t], t), reverse=True)
         return set(ranked[:n]), "semver", []
     if created is None:
         raise ValueError("latest by created time needs a reader of created times")

@@ -38,8 +38,10 @@ from syncer.errors import SyncerError, describe, is_transient
 from syncer.layout.client import LayoutClient
 from syncer.oci.manifest import Descriptor
 from syncer.oci.reference import Repository
+from syncer.registry import waiting
 from syncer.registry.credentials import Credentials
 from syncer.registry.pool import ClientPool
+from syncer.registry.waiting import WaitBudget
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Image:
     resolved: Resolved
+    #: What the image may still spend waiting on each registry (its blobs share it).
+    budget: WaitBudget
     waits: set[tuple[Repository, str]] = field(default_factory=set)
     error: str = ""
     transient: bool = False
@@ -67,6 +71,8 @@ class _Round:
 class _Group:
     desc: Descriptor
     source: Repository
+    #: The wait budget of the first image that needs the blob.
+    budget: WaitBudget
     targets: list[Repository] = field(default_factory=list)
 
 
@@ -105,6 +111,8 @@ class EmbeddedSync:
         )
         self.stop = stop
         self._lock = threading.Lock()
+        #: Wait budgets of the images to try again next round.
+        self._budgets: dict[TagJob, WaitBudget] = {}
         policy = ReferrerPolicy(options.referrers, options.referrer_types)
         self.referrers = Follower(self.pool, policy, rule_policies(config.rules), marks=cache)
 
@@ -197,16 +205,23 @@ class EmbeddedSync:
         return rnd.retry
 
     def _resolve(self, job: TagJob, rnd: _Round) -> None:
+        # A job tried again in a later round goes on with what it has left.
+        with self._lock:
+            budget = self._budgets.pop(job, None) or WaitBudget.fresh()
+        with waiting.scope(budget):
+            self._resolve_within(job, rnd, budget)
+
+    def _resolve_within(self, job: TagJob, rnd: _Round, budget: WaitBudget) -> None:
         try:
+            self.referrers.admit(job)  # a referrer of an image past its cap fails here
             # A referrer is copied whole: an artifact has no platform to filter by.
             platforms = NO_FILTER if self.referrers.is_referrer(job) else self.options.platforms
             res = resolve(job, self.pool, force=self.options.force, platforms=platforms)
         except SyncerError as exc:
             if self._fail(job, exc, rnd.last):
-                with self._lock:
-                    rnd.retry.append(job)
+                self._later(job, rnd, budget)
             return
-        if not self._follow(job, res, rnd):
+        if not self._follow(job, res, rnd, budget):
             return
         if res.skip:
             self._finish(
@@ -215,21 +230,20 @@ class EmbeddedSync:
             log.info("skipped %s: %s", job.label, res.skip)
             return
         with self._lock:
-            rnd.images.append(_Image(res))
-            waiting = len(rnd.images)
-        if waiting % defaults.RESOLVE_REPORT_EVERY == 0:
+            rnd.images.append(_Image(res, budget))
+            resolved = len(rnd.images)
+        if resolved % defaults.RESOLVE_REPORT_EVERY == 0:
             # Images are tagged only once every image of the round is resolved
             # (blobs they share are copied once); say how far that has got.
-            log.info("resolved %d images to copy so far", waiting)
+            log.info("resolved %d images to copy so far", resolved)
 
-    def _follow(self, job: TagJob, res: Resolved, rnd: _Round) -> bool:
+    def _follow(self, job: TagJob, res: Resolved, rnd: _Round, budget: WaitBudget) -> bool:
         """Resolve the image's referrers as images of this round; False if finding them failed."""
         try:
             found = self.referrers.follow(job, res)
         except SyncerError as exc:
             if self._fail(job, exc, rnd.last):
-                with self._lock:
-                    rnd.retry.append(job)
+                self._later(job, rnd, budget)
             return False
         for ref in found:
             self.stats.add("images", "total")
@@ -249,7 +263,8 @@ class EmbeddedSync:
                 img.waits.add((dst, desc.digest))
                 rnd.waiters.setdefault((dst, desc.digest), []).append(img)
                 group = groups.setdefault(
-                    (dst.api_host, desc.digest), _Group(desc, img.resolved.job.source.repo)
+                    (dst.api_host, desc.digest),
+                    _Group(desc, img.resolved.job.source.repo, img.budget),
                 )
                 if dst not in group.targets:
                     group.targets.append(dst)
@@ -258,6 +273,10 @@ class EmbeddedSync:
         return groups
 
     def _copy_group(self, group: _Group, rnd: _Round) -> None:
+        with waiting.scope(group.budget):
+            self._copy_within(group, rnd)
+
+    def _copy_within(self, group: _Group, rnd: _Round) -> None:
         src = self.pool.for_repo(group.source)
         done: list[Repository] = []
         for target in group.targets:
@@ -311,13 +330,16 @@ class EmbeddedSync:
             self._complete(img, rnd)
 
     def _complete(self, img: _Image, rnd: _Round) -> None:
+        with waiting.scope(img.budget):
+            self._complete_within(img, rnd)
+
+    def _complete_within(self, img: _Image, rnd: _Round) -> None:
         job = img.resolved.job
         if self.stop():
             return  # interrupted: tag nothing more
         if img.error:
             if img.transient and not rnd.last:
-                with self._lock:
-                    rnd.retry.append(job)
+                self._later(job, rnd, img.budget)
                 return
             self._finish(
                 ImageResult(
@@ -332,14 +354,14 @@ class EmbeddedSync:
             log.error("failed %s: %s", job.label, img.error)
             return
         try:
+            self.referrers.admit(job)  # its image may have passed its cap since the resolve
             push_with_recheck(
                 img.resolved, self.pool, self.cache, on_bytes=self.stats.moved, stop=self.stop
             )
             self.referrers.pushed(job)
         except SyncerError as exc:
             if self._fail(job, exc, rnd.last):
-                with self._lock:
-                    rnd.retry.append(job)
+                self._later(job, rnd, img.budget)
             return
         note = f" ({img.resolved.note})" if img.resolved.note else ""
         self._finish(
@@ -348,6 +370,12 @@ class EmbeddedSync:
         log.info("synced %s%s", job.label, note)
 
     # -- bookkeeping -----------------------------------------------------------------
+    def _later(self, job: TagJob, rnd: _Round, budget: WaitBudget) -> None:
+        """Try ``job`` again next round, with what is left of its wait budget."""
+        with self._lock:
+            rnd.retry.append(job)
+            self._budgets[job] = budget
+
     def _fail(self, job: TagJob, exc: SyncerError, last: bool) -> bool:
         """Record a failure, or return True if the image should be retried."""
         if self.stop():

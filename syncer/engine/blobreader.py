@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterator
 
 import requests
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import CancelledError, DeadlineError, DigestMismatchError, TransportError
 from syncer.oci import digests
 from syncer.oci.reference import Repository
-from syncer.registry import deadline, transport
+from syncer.registry import transport
 from syncer.registry.api import Registry
-from syncer.registry.retry import backoff_delay
+from syncer.registry.retry import backoff_delay, wait_to_retry
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ class SourceReader:
     def _open(self) -> Iterator[bytes]:
         resp = self._client.open_blob(self._repo, self.digest, self.position)
         self._resp = resp
-        if self.length is None and resp.status_code == 200 and resp.headers.get("Content-Length"):
-            self.length = int(resp.headers["Content-Length"])
+        if self.length is None and resp.status_code == 200:
+            self.length = untrusted.whole(resp.headers.get("Content-Length"))
         chunks = transport.iter_body(resp, defaults.STREAM_CHUNK)
         if self.position and resp.status_code != 206:
             chunks = _skip(chunks, self.position)  # Range ignored: discard what we have
@@ -88,7 +88,7 @@ class SourceReader:
                     exc,
                 )
                 self.close()
-                deadline.sleep(backoff_delay(reopens))
+                wait_to_retry(backoff_delay(reopens), exc)
 
     def take(self, count: int | None, stop: Callable[[], bool] = never) -> Iterator[bytes]:
         """Yield the next ``count`` bytes (all the rest if None), hashing them."""

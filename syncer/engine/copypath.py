@@ -26,32 +26,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from syncer import metrics
+from syncer import defaults, metrics
 from syncer.config.platformchoice import PlatformChoice
-from syncer.defaults import MAX_DEPTH
 from syncer.engine.blobreader import never
 from syncer.engine.expansion import NO_FILTER
 from syncer.engine.jobs import TagJob
 from syncer.engine.platforms import mismatch as image_mismatch
 from syncer.engine.transfer import BlobCopier, Outcome, ignore_bytes
 from syncer.errors import (
+    ConfigError,
+    DigestMismatchError,
     NotFoundError,
+    ResponseTooLargeError,
     SyncerError,
     UnsupportedError,
 )
 from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import Descriptor, Parsed, PlatformFilter, filter_index, parse
 from syncer.oci.models import ManifestHead, RawManifest
-from syncer.oci.reference import Repository
+from syncer.oci.reference import Repository, shown_digest
 from syncer.registry.api import Registry
 from syncer.registry.pool import ClientPool
 from syncer.registry.retry import retrying
-from syncer.text import shown
 
 log = logging.getLogger(__name__)
 
-#: Characters of a digest header a message shows (sha512 is 135).
-DIGEST_SHOWN = 160
 
 __all__ = [
     "KnownBlobs",
@@ -126,6 +125,8 @@ def resolve(
             return Resolved(job, pin, skip="unchanged", media_type=head.media_type)
     # Fetched by digest, the bytes must hash to it (Registry.get_manifest).
     top = retrying(lambda: src.get_manifest(src_repo, pin), what=f"GET {job.source}")
+    walk = _Walk(str(job.source), defaults.max_tree_bytes())
+    walk.took(top)
     source_digest, note = top.digest, ""
     parsed = parse(top, str(job.source))
     if parsed.kind == "index" and platforms.active:
@@ -146,8 +147,12 @@ def resolve(
         skip = image_mismatch(src, src_repo, top, parsed, platforms)
         if skip:
             return Resolved(job, source_digest, skip=skip)
+    if job.dest.digest is not None and job.dest.digest != top.digest:
+        # A tag pushed to a destination digest (image-syncer's `src:v1 -> dst@sha256:…`):
+        # the registry would refuse the bytes, so say why before copying blobs.
+        raise ConfigError(f"{job.dest}: {job.source} is {top.digest}, not the destination's digest")
     out = Resolved(job, source_digest, note=note)
-    _collect(src, src_repo, top, parsed, out, depth=0)
+    _collect(src, src_repo, top, parsed, out, walk, depth=0)
     out.pushes.append((job.dest.tag or top.digest, top))
     return out
 
@@ -165,7 +170,7 @@ def _pin(job: TagJob, head: ManifestHead) -> str:
             log.warning(
                 "%s: source HEAD reported digest %s; fetching the requested digest",
                 job.source,
-                shown(head.digest, DIGEST_SHOWN),
+                shown_digest(head.digest),
             )
         return wanted
     if not head.digest:
@@ -174,34 +179,86 @@ def _pin(job: TagJob, head: ManifestHead) -> str:
     return head.digest
 
 
+@dataclass(slots=True)
+class _Walk:
+    """One image tree's walk: the manifests it fetched, against the caps per image."""
+
+    image: str
+    max_bytes: int
+    bytes: int = 0
+    entries: int = 0
+    #: Child digests already fetched (or being fetched): each is fetched once.
+    seen: set[str] = field(default_factory=set)
+
+    def took(self, raw: RawManifest) -> None:
+        """Count a fetched manifest's bytes; every manifest of the tree is held until the push."""
+        self.bytes += len(raw.body)
+        if self.bytes > self.max_bytes:
+            raise ResponseTooLargeError(
+                f"{self.image}: its manifests pass the {_mib(self.max_bytes)} cap per image "
+                "($SYNCER_MAX_TREE_BYTES); refused"
+            )
+
+    def listed(self, raw: RawManifest, parsed: Parsed) -> None:
+        """Count an index's entries against the caps per index and per tree."""
+        count, most = len(parsed.children), defaults.MAX_INDEX_CHILDREN
+        if count > most:
+            raise UnsupportedError(
+                f"{self.image}: index {raw.digest} lists {count} manifests; "
+                f"at most {most} are followed"
+            )
+        self.entries += count
+        if self.entries > defaults.MAX_TREE_CHILDREN:
+            raise UnsupportedError(
+                f"{self.image}: its indexes list more than {defaults.MAX_TREE_CHILDREN} "
+                "manifests in all"
+            )
+
+
+def _mib(n: int) -> str:
+    return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n} bytes"
+
+
 def _collect(
     src: Registry,
     repo: Repository,
     raw: RawManifest,
     parsed: Parsed,
     out: Resolved,
+    walk: _Walk,
     depth: int,
 ) -> None:
     """Gather child manifests (pushed by digest, before their parent) and blobs."""
-    if depth > MAX_DEPTH:
-        raise UnsupportedError(f"{repo}@{raw.digest}: index nested deeper than {MAX_DEPTH}")
+    if depth > defaults.MAX_DEPTH:
+        raise UnsupportedError(
+            f"{repo}@{raw.digest}: index nested deeper than {defaults.MAX_DEPTH}"
+        )
+    walk.listed(raw, parsed)
     for blob in parsed.blobs:
         out.blobs.setdefault(blob.digest, blob)
     for child in parsed.children:
-        if any(ref == child.digest for ref, _ in out.pushes):
+        if child.digest in walk.seen:
             continue
+        walk.seen.add(child.digest)
         craw = retrying(
             lambda c=child: src.get_manifest(repo, c.digest),  # type: ignore[misc]
             what=f"GET {repo}@{child.digest}",
         )
+        walk.took(craw)
         if not craw.media_type:
             craw = RawManifest(craw.body, child.media_type, craw.digest)
-        _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), out, depth + 1)
+        _collect(src, repo, craw, parse(craw, f"{repo}@{child.digest}"), out, walk, depth + 1)
         out.pushes.append((child.digest, craw))
 
 
 def push_manifests(resolved: Resolved, pool: ClientPool) -> None:
-    """Push every manifest of ``resolved``: children by digest first, the tag last."""
+    """Push every manifest of ``resolved``: children by digest first, the tag last; confirm it.
+
+    Each PUT's answered digest must be the one sent (the client checks), and
+    then one HEAD, the request a later no-op run makes, must find the tag on
+    the pushed digest: a registry that answers 201 and stores nothing, or
+    stores something else, fails the image instead of being believed.
+    """
     dst = pool.for_repo(resolved.job.dest.repo)
     repo = resolved.job.dest.repo
     for reference, raw in resolved.pushes:
@@ -209,6 +266,23 @@ def push_manifests(resolved: Resolved, pool: ClientPool) -> None:
             lambda r=reference, m=raw: dst.put_manifest(repo, r, m),  # type: ignore[misc]
             what=f"PUT {repo}:{reference}",
         )
+    if resolved.pushes:
+        _confirm(dst, resolved.job, *resolved.pushes[-1])
+
+
+def _confirm(dst: Registry, job: TagJob, reference: str, raw: RawManifest) -> None:
+    """Raise :class:`DigestMismatchError` unless ``reference`` now resolves to ``raw``."""
+    repo, what = job.dest.repo, f"{job.dest} after the push"
+    head = retrying(lambda: dst.head_manifest(repo, reference, push=True), what=f"HEAD {job.dest}")
+    if head is None:
+        raise DigestMismatchError(what, raw.digest, "no manifest at all (HTTP 404)")
+    got = head.digest
+    if not got or got.split(":", 1)[0] != raw.digest.split(":", 1)[0]:
+        # No digest on HEAD, or one in another algorithm: the bytes themselves decide.
+        body = retrying(lambda: dst.get_manifest(repo, reference), what=f"GET {job.dest}").body
+        got = raw.digest if body == raw.body else digests.compute(body)
+    if got != raw.digest:
+        raise DigestMismatchError(what, raw.digest, shown_digest(got))
 
 
 def is_blob_unknown(exc: Exception) -> bool:

@@ -27,26 +27,31 @@ from syncer.registry.retry import retrying
 log = logging.getLogger(__name__)
 
 NO_FILTER = PlatformFilter()
+#: Told every tag a source lists, as it is read.
+Listed = Callable[[str], None]
 
 
-def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
+def expand_rule(
+    rule: Rule, pool: ClientPool, on_listed: Listed | None = None
+) -> Iterator[TagJob | ImageResult]:
     """Every (source, destination) image pair a rule selects, listing tags as pages arrive.
 
     A listed tag outside the tag grammar is never requested: it comes out as a
     failed :class:`ImageResult` per destination, with the tag escaped. A rule
     with tag filters pairs its tags once the whole listing has been filtered.
+    ``on_listed`` sees every tag the source lists, selected or not (verify's scope).
     """
     if rule.kind in ("tags", "digest"):
         yield from explicit_jobs(rule)
         return
     if rule.filters.active:
-        yield from _filtered(rule, pool)
+        yield from _filtered(rule, pool, on_listed)
         return
     # Destination tags rename the selected tags by position (image-syncer's
     # order: the registry's listing), so such a rule pairs once it has them all.
     renaming = any(dest.tags for dest in rule.destinations)
     selected: list[ImageRef] = []
-    for item in _listed(rule, pool.for_repo(rule.source)):
+    for item in _listed(rule, pool.for_repo(rule.source), on_listed):
         if isinstance(item, ImageResult):
             yield item
         elif renaming:
@@ -58,7 +63,10 @@ def expand_rule(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
 
 
 def select_tags(
-    rule: Rule, pool: ClientPool, bad: Callable[[ImageResult], None]
+    rule: Rule,
+    pool: ClientPool,
+    bad: Callable[[ImageResult], None],
+    on_listed: Listed | None = None,
 ) -> tagfilters.Selection:
     """The listed tags a filtered rule keeps, and why each other was dropped.
 
@@ -69,7 +77,7 @@ def select_tags(
     choice = rule.platform_filter or NO_FILTER
 
     def good() -> Iterator[str]:
-        for item in _listed(rule, client):
+        for item in _listed(rule, client, on_listed):
             if isinstance(item, ImageResult):
                 bad(item)
             else:
@@ -81,9 +89,11 @@ def select_tags(
     return tagfilters.select(rule.filters, good(), created)
 
 
-def _filtered(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
+def _filtered(
+    rule: Rule, pool: ClientPool, on_listed: Listed | None
+) -> Iterator[TagJob | ImageResult]:
     failed: list[ImageResult] = []
-    selection = select_tags(rule, pool, failed.append)
+    selection = select_tags(rule, pool, failed.append, on_listed)
     yield from failed
     for drop in selection.dropped:
         log.debug("%s: %s dropped %s: %s", rule.key, drop.step, drop.tag, drop.reason)
@@ -93,10 +103,14 @@ def _filtered(rule: Rule, pool: ClientPool) -> Iterator[TagJob | ImageResult]:
     yield from _pair(rule, [ImageRef(rule.source, tag) for tag in selection.kept])
 
 
-def _listed(rule: Rule, client: Registry) -> Iterator[str | ImageResult]:
+def _listed(
+    rule: Rule, client: Registry, on_listed: Listed | None = None
+) -> Iterator[str | ImageResult]:
     """The listed tags the rule's key selects; one outside the grammar as failed results."""
     what = f"list tags of {rule.source}"
     for tag in client.list_tags(rule.source, fetch=lambda read: retrying(read, what=what)):
+        if on_listed is not None:
+            on_listed(tag)
         if not rule.matches(tag):
             continue
         try:
@@ -144,16 +158,21 @@ def explicit_jobs(rule: Rule) -> list[TagJob]:
 def _pair(rule: Rule, sources: list[ImageRef]) -> list[TagJob]:
     jobs: list[TagJob] = []
     for dest in rule.destinations:
-        if dest.tags and len(dest.tags) != len(sources):
-            # As image-syncer: destination tags rename the selected tags in the
-            # source's listing order, so the counts must agree.
-            n, m = len(sources), len(dest.tags)
+        # As image-syncer: destination tags rename the selected tags in the
+        # source's listing order, and a destination digest takes one image, so
+        # the counts must agree.
+        m = 1 if dest.digest is not None else len(dest.tags)
+        if m and m != len(sources):
+            n, what = len(sources), "digest" if dest.digest is not None else "tag"
             raise ConfigError(
                 f"images[{quote_key(rule.key)}]: destination {quote_key(str(dest))}: the source "
-                f"has {n} selected tag{'s' * (n != 1)} but {m} destination tag{'s' * (m != 1)}"
+                f"has {n} selected tag{'s' * (n != 1)} but {m} destination {what}{'s' * (m != 1)}"
             )
         for i, src in enumerate(sources):
-            if dest.tags:
+            if dest.digest is not None:
+                # Pushed by that digest: resolve() checks the pulled image has it.
+                target = ImageRef(dest.repo, None, dest.digest)
+            elif dest.tags:
                 target = ImageRef(dest.repo, dest.tags[i])
             elif src.tag is not None:
                 target = ImageRef(dest.repo, src.tag)

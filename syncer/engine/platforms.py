@@ -25,7 +25,6 @@ what it says is remembered per digest.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -34,7 +33,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.config.platformchoice import PlatformChoice, entry_filter
 from syncer.errors import (
     DigestMismatchError,
@@ -91,7 +90,7 @@ def image_platform(
     client: Registry, repo: Repository, raw: RawManifest, parsed: Parsed
 ) -> dict[str, str]:
     """``os``, ``architecture``, ``variant`` and ``os.version`` as far as the image says."""
-    doc = json.loads(raw.body)
+    doc = untrusted.loads(raw.body)  # parse() read it already: it is JSON
     if parsed.kind == "schema1":
         return _strings({"architecture": doc.get("architecture")}, _FIELDS)
     facts = _config_facts(client, repo, raw, doc)
@@ -129,7 +128,7 @@ def image_created(client: Registry, repo: Repository, tag: str, choice: Platform
         parsed = parse(raw, where)
         if parsed.kind == "index":
             raise UnsupportedError(f"{where}: nested index")
-    doc = json.loads(raw.body)
+    doc = untrusted.loads(raw.body)  # parse() read it already: it is JSON
     if parsed.kind == "schema1":
         facts = _schema1_created(doc)
     else:
@@ -151,7 +150,7 @@ def _schema1_created(doc: dict[str, Any]) -> dict[str, str]:
     history = doc.get("history")
     if isinstance(history, list) and history and isinstance(history[0], dict):
         try:
-            top = json.loads(history[0].get("v1Compatibility") or "{}")
+            top = untrusted.loads(history[0].get("v1Compatibility") or "{}")
         except (TypeError, ValueError):
             return {}
         return _strings(top if isinstance(top, dict) else {}, (_CREATED,))
@@ -189,7 +188,7 @@ def _config_facts(
             return cached
         body = retrying(lambda: _read_config(client, repo, desc), what=f"GET config {desc.digest}")
         try:
-            found = json.loads(body)
+            found = untrusted.loads(body)
         except ValueError as exc:
             raise UnsupportedError(f"{repo}@{desc.digest}: config blob is not JSON") from exc
         facts = _strings(found if isinstance(found, dict) else {}, (*_FIELDS, _CREATED))

@@ -39,6 +39,7 @@ from syncer.config.rules import Rule
 from syncer.engine.cache import MemoryBlobCache
 from syncer.engine.copypath import Resolved
 from syncer.engine.jobs import TagJob
+from syncer.engine.referrertally import MemoryTally, Tally, charge
 from syncer.errors import UnsupportedError
 from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import parse
@@ -68,16 +69,22 @@ class ReferrerPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """Why a referrer job exists: its subject, its list entry (none for cosign tags), depth."""
+    """Why a referrer job exists: its subject, its list entry (none for cosign tags), depth.
+
+    ``root`` is the image the chain started from, whose referrers are capped
+    in all (:mod:`syncer.engine.referrertally`); a record written before it existed has "".
+    """
 
     subject: str
     entry: api.ReferrerEntry | None
     depth: int
+    root: str = ""
 
     def to_text(self) -> str:
         """Compact JSON, for a task message."""
         entry = self.entry.to_json() if self.entry is not None else None
-        return json.dumps({"subject": self.subject, "entry": entry, "depth": self.depth})
+        doc = {"subject": self.subject, "entry": entry, "depth": self.depth, "root": self.root}
+        return json.dumps(doc)
 
     @classmethod
     def from_text(cls, text: str) -> Found:
@@ -91,7 +98,12 @@ class Found:
         if type(depth) is not int:
             raise UnsupportedError("referrer record: depth is not a number")
         entry = None if raw is None else api.ReferrerEntry.from_json(raw, "referrer record")
-        return cls(str(subject), entry, depth)
+        return cls(str(subject), entry, depth, str(doc.get("root") or ""))
+
+
+def root_of(job: TagJob, found: Found | None) -> str:
+    """The image whose referrers ``job`` counts toward: its chain's root, or itself."""
+    return (found.root if found is not None else "") or job.label
 
 
 #: Holds the fallback index of (destination repository, subject) while it is merged.
@@ -129,7 +141,8 @@ class Follower:
     ``rules`` maps the keys of rules with ``referrers:`` to their types
     (:func:`rule_policies`); ``guard`` serialises fallback index merges (an
     in-process lock unless the fleet passes a Redis one); ``marks`` is the
-    executor's blob cache, where synced marks are kept (in memory when none).
+    executor's blob cache, where synced marks are kept (in memory when none);
+    ``tally`` counts the referrer jobs of each image against its cap (in memory when none).
     """
 
     def __init__(
@@ -139,8 +152,10 @@ class Follower:
         rules: Mapping[str, Sequence[str]] | None = None,
         guard: Guard | None = None,
         marks: Marks | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.pool, self.policy = pool, policy
+        self.tally: Tally = tally if tally is not None else MemoryTally()
         self._rules = dict(rules or {})
         self._found: dict[TagJob, Found] = {}
         self._tags: dict[Repository, frozenset[str]] = {}
@@ -170,11 +185,19 @@ class Follower:
 
     def follow(self, job: TagJob, resolved: Resolved) -> list[TagJob]:
         """The referrer jobs of a resolved image not handed out before (one process)."""
-        found = self.find(job, resolved, self._found.get(job))
+        itself = self._found.get(job)
+        found = self.find(job, resolved, itself)
         with self._lock:
             new = {j: f for j, f in found.items() if j not in self._found}
+            charge(self.tally, root_of(job, itself), len(new))
             self._found.update(new)
         return list(new)
+
+    def admit(self, job: TagJob, found: Found | None = None) -> None:
+        """Refuse a referrer job whose image already passed its cap, before any request."""
+        found = found or self._found.get(job)
+        if found is not None:
+            charge(self.tally, root_of(job, found), 0)
 
     def find(self, job: TagJob, resolved: Resolved, found: Found | None) -> dict[TagJob, Found]:
         """Every referrer job of a resolved image; ``found`` says what ``job`` itself is."""
@@ -184,9 +207,11 @@ class Follower:
             return {}
         if resolved.skip and resolved.skip != "unchanged":
             return {}
+        root = root_of(job, found)
+        charge(self.tally, root, 0)  # an image past its cap lists nothing more
         out: dict[TagJob, Found] = {}
         for subject in self._subjects(job, resolved, found):
-            out.update(self._jobs_of(job, subject, depth + 1, policy))
+            out.update(self._jobs_of(job, subject, depth + 1, policy, root))
         return out
 
     def pushed(self, job: TagJob, found: Found | None = None) -> None:
@@ -251,7 +276,7 @@ class Follower:
         return any(t.startswith(("sha256-", "sha512-")) for t in self._tag_list(repo))
 
     def _jobs_of(
-        self, job: TagJob, subject: str, depth: int, policy: ReferrerPolicy
+        self, job: TagJob, subject: str, depth: int, policy: ReferrerPolicy, root: str
     ) -> dict[TagJob, Found]:
         """Jobs for the referrers of ``subject`` that its destination does not list yet."""
         src_repo, dst_repo = job.source.repo, job.dest.repo
@@ -266,10 +291,10 @@ class Follower:
                 job.rule,
             )
             if entry.digest not in listed:
-                out[ref] = Found(subject, entry, depth)
+                out[ref] = Found(subject, entry, depth, root)
             elif depth < policy.depth and self._may_be_referred(src_repo, entry.digest, tags):
                 # Copied and listed before: only what refers to it may be new.
-                out.update(self._jobs_of(ref, entry.digest, depth + 1, policy))
+                out.update(self._jobs_of(ref, entry.digest, depth + 1, policy, root))
         tag = api.fallback_tag(subject)
         if not policy.types:  # cosign's tags carry no artifactType to filter on
             for suffix in COSIGN_SUFFIXES:
@@ -277,7 +302,7 @@ class Follower:
                     ref = TagJob(
                         job.source.with_tag(tag + suffix), job.dest.with_tag(tag + suffix), job.rule
                     )
-                    out[ref] = Found(subject, None, depth)
+                    out[ref] = Found(subject, None, depth, root)
         return out
 
     def _source_entries(

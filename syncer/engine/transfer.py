@@ -29,9 +29,8 @@ from syncer.errors import (
 from syncer.oci.manifest import Descriptor
 from syncer.oci.models import SizedBody
 from syncer.oci.reference import Repository
-from syncer.registry import deadline
 from syncer.registry.api import Registry
-from syncer.registry.retry import backoff_delay, retrying
+from syncer.registry.retry import backoff_delay, retrying, wait_to_retry
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +297,7 @@ class BlobCopier:
     ) -> tuple[str, int]:
         """Back off and line up with the session; a registry still restarting counts as a try."""
         while True:
-            deadline.sleep(backoff_delay(failures, exc))
+            wait_to_retry(backoff_delay(failures, exc), exc)
             try:
                 return self._resume(dst_repo, url, reader, snapshots), failures
             except RegistryError as again:

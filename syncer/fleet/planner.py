@@ -31,6 +31,7 @@ from syncer.fleet.state.plans import PlanStore
 from syncer.fleet.steps.context import Dispatcher
 from syncer.fleet.steps.enqueue import fan_out, send
 from syncer.fleet.steps.referrersteps import plan_meta
+from syncer.fleet.verifyplan import send_prunes
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,13 @@ def submit(
     source: str = "",
     ttl: int = defaults.PLAN_TTL,
     meta: Mapping[str, Any] | None = None,
+    prune: int | None = None,
 ) -> str:
     """Create a plan, enqueue its first tasks, and return the plan id.
 
     ``meta`` is added to the plan's record (a schedule's name, ``retry_of``).
+    With ``prune`` (``--prune-max``), each repo-wide or regex rule also gets a
+    ``verify_rule`` task that deletes its extra tags (:mod:`syncer.fleet.verifyplan`).
     """
     plans = PlanStore(client, ttl)
     record = {
@@ -94,6 +98,7 @@ def submit(
         "platforms": options.platforms.to_dict(),
         "limits": dict(config.limits),
         **plan_meta(options.referrers, options.referrer_types, rule_policies(config.rules)),
+        **({"prune_max": prune} if prune is not None else {}),
     }
     expanding = [r for r in config.rules if r.kind in ("all", "regex")]
     listed = [r for r in config.rules if r.kind not in ("all", "regex")]
@@ -103,6 +108,8 @@ def submit(
     # and rules_pending counts one more, for the planner itself, so the plan
     # cannot look finished while tasks are still being enqueued.
     plan = plans.create(record, images=len(jobs) + failed, rules_pending=len(expanding) + 1)
+    if prune is not None:
+        send_prunes(config, client, dispatcher, plan, ttl)
     for rule in expanding:
         send(dispatcher, ExpandRule(plan, rule.to_dict()))
     fan_out(dispatcher, plan, jobs)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from syncer import untrusted
 from syncer.errors import UnsupportedError
 from syncer.oci import digests, mediatypes
 from syncer.oci.models import RawManifest
@@ -79,9 +80,9 @@ def parse(raw: RawManifest, where: str) -> Parsed:
     artifact whose descriptors are copied as blobs.
     """
     try:
-        doc = json.loads(raw.body)
+        doc = untrusted.loads(raw.body)
     except ValueError as exc:
-        raise UnsupportedError(f"{where}: manifest is not JSON") from exc
+        raise UnsupportedError(f"{where}: manifest is not JSON ({exc})") from exc
     if not isinstance(doc, dict):
         raise UnsupportedError(f"{where}: manifest is not a JSON object")
     media = raw.media_type or str(doc.get("mediaType", ""))
@@ -168,7 +169,7 @@ def filter_index(raw: RawManifest, parsed: Parsed, flt: PlatformFilter) -> tuple
     """
     if not flt.active or parsed.kind != "index":
         return raw, 0
-    doc = json.loads(raw.body)
+    doc = untrusted.loads(raw.body)  # parsed once already: it is JSON
     kept_digests = {
         d.digest
         for d in parsed.children
@@ -183,5 +184,10 @@ def filter_index(raw: RawManifest, parsed: Parsed, flt: PlatformFilter) -> tuple
     if dropped == 0:
         return raw, 0
     doc["manifests"] = entries
-    body = json.dumps(doc, indent=3).encode()
+    try:
+        body = json.dumps(doc, indent=3).encode()
+    except RecursionError:  # nesting that loads allowed may still be too deep to write here
+        raise UnsupportedError(
+            "index nested too deeply to rewrite for the platform filter"
+        ) from None
     return RawManifest(body, raw.media_type, digests.compute(body)), dropped

@@ -40,6 +40,8 @@ _HOST = re.compile(
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 #: Characters of a bad tag a message shows: a valid one is at most 128.
 TAG_SHOWN = 130
+#: Characters of a bad digest a message shows: a valid sha512 one is 135.
+DIGEST_SHOWN = 160
 _DIGEST = re.compile(r"(?P<alg>[a-z0-9]+(?:[.+_-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)")
 _DIGEST_HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
 
@@ -74,15 +76,17 @@ def layout_path(path: str, text: str) -> str:
 
 def validate_digest(digest: str) -> str:
     """Return ``digest`` if it is a well-formed, supported content digest."""
+    # A server's header may be 64 KiB of anything: messages show it escaped and clipped.
+    bad = f"'{shown_digest(digest)}'"
     m = _DIGEST.fullmatch(digest)
     if not m:
-        raise ConfigError(f"invalid digest {digest!r}")
+        raise ConfigError(f"invalid digest {bad}")
     alg, hexpart = m.group("alg"), m.group("hex")
     want = _DIGEST_HEX_LEN.get(alg)
     if want is None:
-        raise ConfigError(f"unsupported digest algorithm {alg!r} in {digest!r}")
+        raise ConfigError(f"unsupported digest algorithm '{shown(alg, 40)}' in {bad}")
     if len(hexpart) != want or not re.fullmatch(r"[0-9a-f]+", hexpart):
-        raise ConfigError(f"invalid digest {digest!r}: {alg} needs {want} lowercase hex characters")
+        raise ConfigError(f"invalid digest {bad}: {alg} needs {want} lowercase hex characters")
     return digest
 
 
@@ -96,6 +100,11 @@ def validate_tag(tag: str) -> str:
 def shown_tag(tag: str) -> str:
     """A tag a server listed, for a message: escaped, and clipped past a valid tag's length."""
     return shown(tag, TAG_SHOWN)
+
+
+def shown_digest(digest: str) -> str:
+    """A digest a server sent, for a message: escaped, and clipped past a valid one's length."""
+    return shown(digest, DIGEST_SHOWN)
 
 
 def server_tag(tag: str, repo: Repository) -> str:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import Any
 
+from syncer import untrusted
 from syncer.errors import UnsupportedError
 from syncer.oci import mediatypes
 
@@ -75,7 +75,7 @@ def _b64url(text: str, what: str) -> bytes:
 
 def _object(data: bytes) -> dict[str, Any] | None:
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):  # RecursionError: hostile nesting
+        doc = untrusted.loads(data)
+    except ValueError:
         return None
     return doc if isinstance(doc, dict) else None

@@ -35,7 +35,6 @@ registries only.)
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import math
 import threading
@@ -45,17 +44,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import AuthError, HTTPError
 from syncer.registry import replies, transport, urls
 from syncer.registry.credentials import IDENTITY_TOKEN, AuthEntry
 
 log = logging.getLogger(__name__)
 
-#: Longest ``WWW-Authenticate`` value we parse. Real challenges are under 300
-#: bytes (Docker Hub's, with a scope, is about 120); a longer one is refused
-#: before any parsing, since every server, credentials or not, can send one.
-MAX_CHALLENGE = 4096
 #: Characters of an RFC 9110 ``token`` (section 5.6.2).
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -119,10 +114,10 @@ class Challenge:
     @classmethod
     def parse(cls, header: str) -> Challenge | None:
         """Parse ``Bearer realm="…",service="…"`` or ``Basic realm="…"``."""
-        if len(header) > MAX_CHALLENGE:
+        if len(header) > defaults.MAX_CHALLENGE:
             raise AuthError(
                 f"WWW-Authenticate header is {len(header)} characters; "
-                f"at most {MAX_CHALLENGE} are read",
+                f"at most {defaults.MAX_CHALLENGE} are read",
                 status=401,
             )
         header = header.strip()
@@ -130,12 +125,6 @@ class Challenge:
             return None
         scheme, _, rest = header.partition(" ")
         return cls(scheme.lower(), _auth_params(rest))
-
-
-#: Longest token lifetime we believe, in seconds: registries issue 5 minutes
-#: (distribution) to 12 hours (ECR); a larger or non-finite ``expires_in``
-#: would keep a revoked token forever.
-MAX_TOKEN_LIFETIME = 86400.0
 
 
 def _lifetime(expires_in: object) -> float:
@@ -152,7 +141,7 @@ def _lifetime(expires_in: object) -> float:
         return defaults.TOKEN_LIFETIME
     if not math.isfinite(seconds) or seconds <= 0:
         return defaults.TOKEN_LIFETIME
-    return min(seconds, MAX_TOKEN_LIFETIME)
+    return min(seconds, defaults.MAX_TOKEN_LIFETIME)
 
 
 @dataclass(slots=True)
@@ -318,7 +307,7 @@ class Authenticator:
             raise
         raw = transport.read_capped(resp, defaults.MAX_TOKEN_REPLY, "token reply")
         try:
-            body = json.loads(raw)
+            body = untrusted.loads(raw)
             value = body.get("token") or body.get("access_token")
             lifetime = _lifetime(body.get("expires_in"))
         except (ValueError, AttributeError, TypeError) as exc:

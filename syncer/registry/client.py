@@ -14,14 +14,26 @@ from collections.abc import Iterator
 
 import requests
 
-from syncer import defaults
-from syncer.errors import AuthError, NotFoundError, RegistryError
+from syncer import defaults, untrusted
+from syncer.errors import (
+    AuthError,
+    DigestMismatchError,
+    NotFoundError,
+    RegistryError,
+    UnsupportedError,
+)
 from syncer.oci import digests, mediatypes, schema1
 from syncer.oci.models import ManifestHead, RawManifest, SizedBody
 from syncer.oci.reference import Repository
 from syncer.registry import tags, transport
-from syncer.registry.connection import RegistryConnection, pull_scope, push_scope
+from syncer.registry.connection import (
+    RegistryConnection,
+    delete_scope,
+    pull_scope,
+    push_scope,
+)
 from syncer.registry.tags import Fetch
+from syncer.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +55,37 @@ def _verified(body: bytes, media: str, reference: str, what: str) -> RawManifest
         return RawManifest(body, media, digests.compute(covered))
     digests.verify(covered, reference, what)
     return RawManifest(body, media, reference)
+
+
+def _names(stored: str, manifest: RawManifest, what: str) -> bool:
+    """Whether ``stored``, a digest in another algorithm than ours, names the bytes we sent."""
+    try:
+        algorithm = digests.parse(stored, what).algorithm
+    except UnsupportedError:
+        return False
+    if algorithm == digests.parse(manifest.digest, what).algorithm:
+        return False
+    covered = schema1.digested_bytes(manifest.body, manifest.media_type, what)
+    return digests.compute(covered, algorithm) == stored
+
+
+def _check_stored(resp: requests.Response, digest: str, what: str) -> None:
+    """Refuse a blob answer whose ``Docker-Content-Digest`` names other bytes than ``digest``.
+
+    One in another algorithm cannot be checked without hashing the blob again,
+    and is let through: the tag check after the push still catches a
+    registry that stored nothing.
+    """
+    stored = resp.headers.get("Docker-Content-Digest", "")
+    if not stored or stored == digest:
+        return
+    try:
+        same_algorithm = digests.parse(stored, what).algorithm == digest.split(":", 1)[0]
+    except UnsupportedError:
+        same_algorithm = True  # not a digest at all: nothing it could name is ours
+    if same_algorithm:
+        raise DigestMismatchError(f"{what} (Docker-Content-Digest)", digest, shown(stored))
+    log.debug("%s: registry answered digest %s; not checked", what, shown(stored))
 
 
 class RegistryClient(RegistryConnection):
@@ -71,7 +114,7 @@ class RegistryClient(RegistryConnection):
             return None
         # Some registries omit the digest on HEAD; "" tells the caller to GET.
         digest = resp.headers.get("Docker-Content-Digest", "")
-        size = int(resp.headers.get("Content-Length") or 0)
+        size = untrusted.whole(resp.headers.get("Content-Length")) or 0
         media = resp.headers.get("Content-Type", "").split(";")[0].strip()
         return ManifestHead(digest, media, size)
 
@@ -94,17 +137,46 @@ class RegistryClient(RegistryConnection):
         return _verified(body, media, reference, f"manifest {_at(repo, reference)}")
 
     def put_manifest(self, repo: Repository, reference: str, manifest: RawManifest) -> str:
-        """PUT the manifest bytes unchanged under a tag or digest; return the stored digest."""
+        """PUT the manifest bytes unchanged under a tag or digest; return the stored digest.
+
+        A ``Docker-Content-Digest`` answer must name the bytes sent: a
+        registry that says it stored something else fails the push.
+        """
+        what = f"PUT manifest {_at(repo, reference)}"
         resp = self.request(
             "PUT",
             repo.manifest_path(reference),
             (push_scope(repo),),
-            what=f"PUT manifest {_at(repo, reference)}",
+            what=what,
             data=manifest.body,
             headers={"Content-Type": manifest.media_type},
         )
         resp.close()
-        return resp.headers.get("Docker-Content-Digest") or manifest.digest
+        stored = resp.headers.get("Docker-Content-Digest", "")
+        if stored and stored != manifest.digest and not _names(stored, manifest, what):
+            raise DigestMismatchError(
+                f"{what} (Docker-Content-Digest)", manifest.digest, shown(stored)
+            )
+        return manifest.digest
+
+    def delete_manifest(self, repo: Repository, reference: str) -> bool:
+        """DELETE a manifest by tag or digest; False when it was already gone (404).
+
+        Spec: "Deleting tags" and "Deleting Manifests". Deleting by digest
+        removes every tag that points at it; registries without tag deletion
+        (distribution 2.x) refuse a tag with 400 or 405, which is raised.
+        """
+        if digests.is_digest(reference):
+            digests.parse(reference, f"manifest {repo}@{reference}")  # before it reaches a URL
+        resp = self.request(
+            "DELETE",
+            repo.manifest_path(reference),
+            (delete_scope(repo),),
+            what=f"DELETE manifest {_at(repo, reference)}",
+            expect_404=True,
+        )
+        resp.close()
+        return resp.status_code != 404
 
     def list_tags(
         self, repo: Repository, page_size: int = defaults.TAGS_PAGE, fetch: Fetch | None = None
@@ -156,6 +228,7 @@ class RegistryClient(RegistryConnection):
         )
         resp.close()
         if resp.status_code == 201:
+            _check_stored(resp, digest, f"mount {digest} into {repo}")
             return True
         if resp.status_code == 202:
             # The registry could not mount and opened an upload session instead
@@ -180,17 +253,19 @@ class RegistryClient(RegistryConnection):
         self, repo: Repository, url: str, digest: str, body: SizedBody | bytes | Iterator[bytes]
     ) -> None:
         """PUT the (rest of the) blob and close the session with ``?digest=``."""
+        what = f"upload {digest} to {repo}"
         resp = self.request(
             "PUT",
             url,
             (push_scope(repo),),
-            what=f"upload {digest} to {repo}",
+            what=what,
             params={"digest": digest},
             data=body,
             allow_redirects=False,
             headers={"Content-Type": "application/octet-stream"},
         )
         resp.close()
+        _check_stored(resp, digest, what)
 
     def patch_upload(self, repo: Repository, url: str, body: SizedBody, start: int) -> str:
         """Send one chunk at ``start``; return the session URL for the next request."""
@@ -217,8 +292,9 @@ class RegistryClient(RegistryConnection):
         # session, so read it as empty: at worst the next PATCH is refused with
         # 416 and the transfer asks again or starts over (transfer._chunked).
         rng = resp.headers.get("Range", "")
-        last = int(rng.rsplit("-", 1)[1]) if "-" in rng else -1
-        last = -1 if last == 0 else last
+        first, _, end = rng.partition("-")
+        last = untrusted.whole(end) if untrusted.whole(first) is not None else None
+        last = last or -1  # none, garbage, or "0-0": an empty session
         next_url = self.location(resp) if resp.headers.get("Location") else url
         return next_url, last + 1
 

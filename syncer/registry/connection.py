@@ -20,7 +20,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from syncer import defaults, metrics
 from syncer.errors import AuthError, RegistryError, TLSError, TLSHandshakeError
 from syncer.oci.reference import Repository
-from syncer.registry import replies, transport, urls
+from syncer.registry import replies, transport, trust, urls
 from syncer.registry.auth import Authenticator
 from syncer.registry.credentials import AuthEntry
 from syncer.registry.throttle import NoThrottle, Throttle, ratelimit_remaining
@@ -34,6 +34,11 @@ def pull_scope(repo: Repository) -> str:
 def push_scope(repo: Repository) -> str:
     """Token scope for writing ``repo``."""
     return f"repository:{repo.path}:pull,push"
+
+
+def delete_scope(repo: Repository) -> str:
+    """Token scope for deleting from ``repo`` (distribution's ``delete`` action)."""
+    return f"repository:{repo.path}:delete"
 
 
 def _is_loopback(host: str) -> bool:
@@ -57,7 +62,7 @@ class RegistryConnection:
         self.throttle: Throttle = throttle or NoThrottle()
         self.insecure = insecure
         self._session = session or transport.new_session()
-        self._verify: str | bool = False if insecure else transport.ca_bundle()
+        self._verify: str | bool = False if insecure else trust.verify_for(host)
         if insecure:
             # The user asked for unverified TLS for this registry, and the pool
             # logs that once; urllib3 would warn on every request. The filter is

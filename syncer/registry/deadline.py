@@ -22,6 +22,7 @@ request the same way, refuses new ones, and wakes every :func:`sleep`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import socket
@@ -64,8 +65,12 @@ class Limits:
 class Watch:
     """One request in flight: its deadline or byte meter, and the connections it uses."""
 
-    def __init__(self, what: str, limits: Limits, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self, what: str, limits: Limits, clock: Any = time.monotonic, why: str = ""
+    ) -> None:
         self.what, self.limits, self._clock = what, limits, clock
+        #: What set the answer deadline, when not SYNCER_REQUEST_DEADLINE (a wait budget).
+        self.why = why or "SYNCER_REQUEST_DEADLINE"
         self.fired = ""
         self.ended = False
         self.conns: list[Any] = []  # urllib3 connections
@@ -106,7 +111,7 @@ class Watch:
     def breach(self, now: float) -> str:
         """Why this watch is out of time at ``now``, or ``""``."""
         if self._deadline is not None and now >= self._deadline:
-            return f"no answer within {self.limits.answer:g} s (SYNCER_REQUEST_DEADLINE)"
+            return f"no answer within {self.limits.answer:g} s ({self.why})"
         if not self._metering:
             return ""
         active = self._active_at(now)
@@ -158,11 +163,17 @@ class _Watchdog:
             self._limits = Limits.from_env()
         return self._limits
 
-    def begin(self, what: str) -> Watch:
-        """Start watching a request; refused once interrupted."""
+    def begin(self, what: str, answer: float | None = None, why: str = "") -> Watch:
+        """Start watching a request; refused once interrupted.
+
+        ``answer`` shortens the answer deadline, for the reason ``why``.
+        """
         if _STOP.is_set():
             raise CancelledError(f"{what}: interrupted")
-        watch = Watch(what, self.limits())
+        limits = self.limits()
+        if answer is not None and answer < limits.answer:
+            limits = dataclasses.replace(limits, answer=answer)
+        watch = Watch(what, limits, why=why)
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
@@ -262,9 +273,9 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-def begin(what: str) -> Watch:
-    """Start watching one request, named ``what`` in errors."""
-    return _DOG.begin(what)
+def begin(what: str, answer: float | None = None, why: str = "") -> Watch:
+    """Start watching one request, named ``what`` in errors; ``answer`` may shorten its deadline."""
+    return _DOG.begin(what, answer, why)
 
 
 def current(watch: Watch) -> Any:

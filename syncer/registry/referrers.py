@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import NotFoundError, UnsupportedError
 from syncer.oci import digests, mediatypes
 from syncer.oci.models import RawManifest
@@ -71,7 +71,7 @@ def fallback_tag(digest: str) -> str:
 
 def _entries(body: bytes, where: str) -> list[ReferrerEntry]:
     try:
-        doc = json.loads(body)
+        doc = untrusted.loads(body)
     except ValueError as exc:
         raise UnsupportedError(f"{where}: referrers list is not JSON") from exc
     items = doc.get("manifests") if isinstance(doc, dict) else None

@@ -11,14 +11,13 @@ clipped and escaped (:func:`syncer.text.shown`).
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import (
     AuthError,
     HTTPError,
@@ -108,8 +107,9 @@ def retry_after(resp: requests.Response) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = untrusted.whole(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -122,7 +122,7 @@ def _errors_payload(resp: requests.Response, raw: bytes) -> list[dict[str, Any]]
     if resp.request.method == "HEAD":
         return []
     try:
-        body = json.loads(raw or b"null")
+        body = untrusted.loads(raw or b"null")
     except ValueError:
         return []
     errs = body.get("errors") if isinstance(body, dict) else None

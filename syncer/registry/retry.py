@@ -1,4 +1,7 @@
-"""Retry with exponential backoff and full jitter, honouring ``Retry-After``."""
+"""Retry with exponential backoff and full jitter, honouring ``Retry-After``, within a budget.
+
+Every backoff counts against the image's wait budget (:mod:`syncer.registry.waiting`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from syncer import defaults, metrics
-from syncer.errors import HTTPError, is_transient
-from syncer.registry import deadline
+from syncer.errors import HTTPError, WaitBudgetError, describe, is_transient
+from syncer.registry import deadline, waiting
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,5 +47,24 @@ def retrying(
             metrics.recorder().backoff(metrics.registry_of(exc), "retry")
             if on_retry is not None:
                 on_retry(exc, delay)
-            (sleep or deadline.sleep)(delay)  # cut short by an interrupt
+            wait_to_retry(delay, exc, sleep or deadline.sleep)
             attempt += 1
+
+
+def wait_to_retry(
+    delay: float, exc: BaseException, sleep: Callable[[float], None] = deadline.sleep
+) -> None:
+    """Back off ``delay`` seconds after ``exc``, within the image's wait budget.
+
+    The wait counts against the registry that failed; a ``Retry-After`` (or a
+    backoff) longer than the budget has left fails the image now, naming it.
+    """
+    asked = exc.retry_after if isinstance(exc, HTTPError) else None
+    why = describe(exc)
+    if asked is not None and asked > delay:
+        why += f"; it asked to wait {asked:g} s (Retry-After)"
+    host = metrics.registry_of(exc)
+    try:
+        waiting.pause(delay, why, "" if host == "unknown" else host, asked, sleep)
+    except WaitBudgetError as spent:
+        raise spent from exc

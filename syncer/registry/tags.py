@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import PaginationError, RegistryError
 from syncer.oci.reference import Repository
 from syncer.registry import transport, urls
@@ -75,7 +75,7 @@ def read_page(client: RegistryConnection, repo: Repository, url: str) -> TagPage
     resp = client.request("GET", url, (pull_scope(repo),), what=what, stream=True)
     body = transport.read_capped(resp, defaults.MAX_TAGS_PAGE, what)
     try:
-        data = json.loads(body) if body else {}
+        data = untrusted.loads(body) if body else {}
     except ValueError as exc:
         raise RegistryError(f"{what}: {urls.strip_query(url)} is not JSON") from exc
     tags = data.get("tags") if isinstance(data, dict) else None

@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Protocol
 
-from syncer import defaults
-from syncer.registry import deadline
+from syncer import defaults, untrusted
+from syncer.registry import deadline, waiting
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ class LocalThrottle:
                 left = self._until.get(registry, 0.0) - time.monotonic()
             if left <= 0:
                 return
-            self._sleep(min(left, 1.0))  # type: ignore[operator]
+            # Counted against the image's wait budget; a pause past it fails the image now.
+            waiting.pause(min(left, 1.0), paused(registry), registry, left, self._sleep)  # type: ignore[arg-type]
 
     def pause(self, registry: str, seconds: float) -> None:
         """Pause ``registry``; a longer pause already in place wins."""
@@ -66,9 +67,13 @@ class LocalThrottle:
                 log.warning("%s asked us to slow down: pausing it for %.1fs", registry, seconds)
 
 
+def paused(registry: str) -> str:
+    """Why a request waits: its registry is paused."""
+    return f"{registry} asked us to slow down and is paused"
+
+
 def ratelimit_remaining(header: str | None) -> int | None:
     """Parse Docker Hub's ``ratelimit-remaining: 76;w=21600``."""
     if not header:
         return None
-    head = header.split(";", 1)[0].strip()
-    return int(head) if head.isdigit() else None
+    return untrusted.whole(header.split(";", 1)[0])

@@ -10,7 +10,6 @@ cut the connection, the error says which deadline did it.
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
 import time
 import urllib.request
@@ -21,7 +20,7 @@ from typing import Any
 import requests
 import urllib3
 
-from syncer import defaults
+from syncer import defaults, untrusted
 from syncer.errors import (
     RegistryError,
     ResponseTooLargeError,
@@ -30,8 +29,8 @@ from syncer.errors import (
     TransportError,
 )
 from syncer.oci.models import SizedBody
-from syncer.registry import deadline
-from syncer.registry.urls import origin, strip_query
+from syncer.registry import deadline, waiting
+from syncer.registry.urls import is_loopback, origin, strip_query
 from syncer.text import shown
 
 
@@ -46,7 +45,29 @@ def _drop_cookies(resp: requests.Response, *args: Any, **kwargs: Any) -> request
 
 
 class _Session(requests.Session):
-    """A session whose redirects never carry a credential to another origin."""
+    """A session whose redirects never carry a credential to another origin,
+    and that never sends a loopback request through a proxy."""
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        """requests' settings, without the environment's proxy for a loopback URL.
+
+        Go's ``http.ProxyFromEnvironment``, which image-syncer uses, never
+        proxies localhost or a loopback address, whatever ``$HTTP_PROXY`` says;
+        requests would send them to the proxy unless ``$NO_PROXY`` lists them.
+        """
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if is_loopback(_text(url)):
+            settings["proxies"] = {}
+        return settings
+
+    def rebuild_proxies(self, prepared_request: requests.PreparedRequest, proxies: Any) -> Any:
+        """A redirect's proxies; none for a loopback target (see above)."""
+        if is_loopback(prepared_request.url or ""):
+            return {}
+        # requests' stubs leave this method untyped.
+        return super().rebuild_proxies(prepared_request, proxies)  # type: ignore[no-untyped-call]
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
@@ -56,6 +77,10 @@ class _Session(requests.Session):
         # ~/.netrc for the new URL; a credential belongs to exactly one origin.
         if origin(response.request.url or "") != origin(prepared_request.url or ""):
             prepared_request.headers.pop("Authorization", None)
+
+
+def _text(url: str | bytes | None) -> str:
+    return url.decode("ascii", "replace") if isinstance(url, bytes) else url or ""
 
 
 def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -102,14 +127,9 @@ def new_session(pool_size: int = defaults.PROC) -> requests.Session:
         # the environment, yet it would re-read it on every request (about 8%
         # of a cold sync's CPU). This also keeps ~/.netrc credentials from ever
         # reaching a registry. The CA bundle variables are honoured by the
-        # client itself (see ca_bundle()).
+        # client itself (see syncer.registry.trust).
         session.trust_env = False
     return session
-
-
-def ca_bundle() -> str | bool:
-    """``verify=`` for a verified connection: requests' CA bundle variables, else the default."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 def _version() -> str:
@@ -125,16 +145,24 @@ def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> req
     the response is dropped; until :func:`iter_body` starts, the answer
     deadline still runs, so a body read any other way is bounded too.
     """
-    watch = deadline.begin(f"{method} {strip_query(url)}")
+    answer, why = waiting.answer_limit(url, deadline.limits().answer)
+    watch = deadline.begin(f"{method} {strip_query(url)}", answer, why)
     if isinstance(kwargs.get("data"), SizedBody):
         kwargs["data"] = _metered(kwargs["data"], watch)
+    started = time.monotonic()
     try:
         with deadline.current(watch):
             resp = _send(session, method, url, **kwargs)
         watch.check()  # cut off mid-answer, yet the body happened to parse
     except RegistryError as exc:
         watch.end()
-        watch.check(exc.__cause__ or exc)
+        try:
+            watch.check(exc.__cause__ or exc)
+        except TransportError:  # the deadline cut it off
+            waiting.unanswered(url, time.monotonic() - started)
+            raise
+        if isinstance(exc, TransportError):  # no answer came: reset, refused, TLS broke off
+            waiting.unanswered(url, time.monotonic() - started)
         raise
     except BaseException:
         watch.end()
@@ -303,8 +331,8 @@ def read_capped(resp: requests.Response, limit: int, what: str) -> bytes:
     before the cap applies. The bytes are kept on the response (``content``,
     ``json()``), and a refused body's connection is closed, not read on.
     """
-    declared = resp.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = untrusted.whole(resp.headers.get("Content-Length"))
+    if declared is not None and declared > limit:
         resp.close()
         raise _too_large(resp, limit, what)
     buf = bytearray()

@@ -7,6 +7,7 @@ info; :func:`origin` is what credentials are bound to.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from syncer.text import shown
@@ -36,3 +37,14 @@ def origin(url: str) -> tuple[str, str, int]:
 def shown_host(url: str) -> str:
     """``host[:port]`` of ``url`` for a message: no user info, nothing unprintable."""
     return shown(urlsplit(url).netloc.rpartition("@")[2])
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` names localhost or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

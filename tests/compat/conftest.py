@@ -13,6 +13,7 @@ from lab.content import ImageSet
 from lab.images import build_image_set, push_image_set
 from lab.registry import HtpasswdAuth, RegistryServer
 from tests.support.compat import require_image_syncer
+from tests.support.compat_rules import Servers, servers
 from tests.support.registries import write_htpasswd
 
 #: The login of :func:`make_basic_dest`'s registries.
@@ -78,3 +79,12 @@ def make_basic_dest(
     """Start fresh destinations that take HTTP Basic auth (:data:`BASIC_USER`)."""
     htpasswd = write_htpasswd(tmp_path / "htpasswd", {BASIC_USER: BASIC_PASSWORD})
     return lambda: registry_factory(auth=HtpasswdAuth(str(htpasswd)))
+
+
+@pytest.fixture(scope="module")
+def dest_pool(
+    image_syncer: Path, registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    """Fresh destinations for a module whose cases run at once (``Servers.start``)."""
+    with servers(registry_binary, tmp_path_factory.mktemp("dests")) as pool:
+        yield pool

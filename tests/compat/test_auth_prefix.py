@@ -64,7 +64,7 @@ CASES = [
     ("slash/app", "a prefix written with a trailing '/'", True),
     ("abc/app", "'DST/ab' is no prefix of 'DST/abc': no entry, anonymous, refused", False),
     ("env/app", "credentials from $VAR and ${VAR}", True),
-    ("nopass/app", "an entry without a password fails what it serves, and only that", False),
+    ("nopass/app", "an entry without a password gives no login: anonymous, refused", False),
 ]
 DESTS = [f"DST/{repo}" for repo, _, _ in CASES] + ["DST/exact/app", "DST/multi/deep/app"]
 IMAGES = "SRC/lab/app0:v1:\t\n" + "".join(f"  - {d}\t\n" for d in DESTS)
@@ -105,7 +105,10 @@ def test_prefix_matching_agrees(run: Run, repo: str, how: str, copied: bool) -> 
 
 
 def test_entry_without_password_is_named(run: Run) -> None:
-    assert run.reported(f'auth["{run.ours.dest.host}/nopass"]: username without password')
+    """pkg/sync/destination.go: no login without both halves; syncer warns, in the
+    --log file (logrus quoting escapes the quotes)."""
+    entry = f'auth[\\"{run.ours.dest.host}/nopass\\"]'
+    assert run.reported(f"{entry}: username without password: no credentials from this entry")
 
 
 def test_refused_destination_is_reported(run: Run) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,21 +13,21 @@ from lab.content import ImageSet
 from lab.registry import RegistryServer
 from tests.compat.conftest import BASIC_PASSWORD, BASIC_USER
 from tests.support.compat import Side, run_both
-from tests.support.compat_cases import INSECURE, split
+from tests.support.compat_cases import (
+    CONFIG_AUTH,
+    DOCKER_CONFIG,
+    INSECURE,
+    RUNTIME_AUTH,
+    login_file,
+    split,
+)
 
 Source = tuple[RegistryServer, ImageSet]
 MakeDest = Callable[[], RegistryServer]
 RULES = {"SRC/lab/app0:v1": "DST/mirror/app0"}
-#: Where each login file sits under a tool's HOME (see tests.support.compat.isolated_env).
-RUNTIME_AUTH = "home/run/containers/auth.json"
-CONFIG_AUTH = "home/config/containers/auth.json"
-DOCKER_CONFIG = "home/docker/config.json"
-
-
-def login_file(key: str = "DST", user: str = BASIC_USER, password: str = BASIC_PASSWORD) -> str:
-    """An auth.json / config.json with one ``auths`` entry."""
-    encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return json.dumps({"auths": {key: {"auth": encoded}}})
+#: Login files for the destination, with the right password and a wrong one.
+RIGHT = login_file(BASIC_USER, BASIC_PASSWORD)
+WRONG = login_file(BASIC_USER, "wrong")
 
 
 def run(
@@ -89,7 +88,7 @@ def test_login_file(
     where: str, shared_source: Source, make_basic_dest: MakeDest, tmp_path: Path
 ) -> None:
     """podman's auth.json and docker's config.json: both log in from it (runtime: below)."""
-    oracle, ours = run(tmp_path, shared_source, make_basic_dest, files={where: login_file()})
+    oracle, ours = run(tmp_path, shared_source, make_basic_dest, files={where: RIGHT})
     for side in (oracle, ours):
         assert side.ok, side
         assert basic_tags(side) == ["v1"]
@@ -113,7 +112,7 @@ def test_first_login_file_that_knows_the_registry_wins(
     tmp_path: Path,
 ) -> None:
     """containers/image's order: the earlier file's entry is used, right or wrong."""
-    right, wrong = login_file(), login_file(password="wrong")
+    right, wrong = RIGHT, WRONG
     files = {first: right, later: wrong} if copies else {first: wrong, later: right}
     oracle, ours = run(tmp_path, shared_source, make_basic_dest, files=files)
     if copies:
@@ -130,7 +129,7 @@ def test_login_file_keys_cover_their_namespace_and_host_only(
 ) -> None:
     """`DST/mirror` covers that namespace only; a login filed under the source's host
     (the right password) never reaches the destination: in both tools."""
-    right = json.loads(login_file())["auths"]["DST"]
+    right = json.loads(RIGHT)["auths"]["DST"]
     files = {CONFIG_AUTH: json.dumps({"auths": {"DST/mirror": right, "SRC": right}})}
     rules = {"SRC/lab/app0:v1": "DST/mirror/app0", "SRC/lab/app0:v2": "DST/other/app0"}
     oracle, ours = run(tmp_path, shared_source, make_basic_dest, files=files, rules=rules)
@@ -145,7 +144,7 @@ def test_registry_auth_file(
     shared_source: Source, make_basic_dest: MakeDest, tmp_path: Path
 ) -> None:
     """syncer reads $REGISTRY_AUTH_FILE (first, as podman does); image-syncer never does."""
-    files = {"podman-auth.json": login_file()}
+    files = {"podman-auth.json": RIGHT}
     env = {"REGISTRY_AUTH_FILE": "podman-auth.json"}
     oracle, ours = run(tmp_path, shared_source, make_basic_dest, files=files, env=env)
     assert_refused(oracle)

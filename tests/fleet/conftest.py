@@ -11,7 +11,10 @@ and fail in CI.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import secrets
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import pytest
 from tests.support.processes import (
     CliRun,
     FlowerProcess,
+    ManagedProcess,
     RunCli,
     WorkerFactory,
     WorkerPool,
@@ -66,3 +70,27 @@ def syncer_cli(redis_server: str, fleet_home: Path) -> RunCli:
         return run_cli(args, fleet_env(redis_server, fleet_home), timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def older_worker(redis_server: str, fleet_home: Path) -> Iterator[Callable[..., ManagedProcess]]:
+    """Start ``celery -A tests.support.older_worker worker`` as ``syncer worker`` would."""
+    started: list[ManagedProcess] = []
+
+    def start(auth: Path, loglevel: str = "INFO") -> ManagedProcess:
+        node = f"older-{secrets.token_hex(3)}@localhost"
+        argv = [sys.executable, "-m", "celery", "-A", "tests.support.older_worker", "worker"]
+        argv += ["--loglevel", loglevel, "--concurrency", "2", "--pool", "threads"]
+        argv += ["--without-gossip", "--without-mingle", "-E", "--hostname", node]
+        env = fleet_env(redis_server, fleet_home, {"SYNCER_AUTH_FILE": str(auth)})
+        worker = ManagedProcess(node, argv, env, fleet_home / f"{node}.log")
+        worker.start()
+        started.append(worker)
+        worker.wait_for_log(re.escape(node) + r" ready\.")
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()

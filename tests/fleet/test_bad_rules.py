@@ -37,7 +37,9 @@ def test_bad_rules_fail_alone_in_a_plan(
         {
             source.host: {"insecure": True},
             dst: {"insecure": True},
-            f"{dst}/locked": {"username": "robot"},  # no password: its images fail
+            # No password: no login from this entry, as in image-syncer (the
+            # destination is open, so its image copies anonymously).
+            f"{dst}/locked": {"username": "robot"},
         },
     )
     rules = write_json(
@@ -49,6 +51,8 @@ def test_bad_rules_fail_alone_in_a_plan(
             f"{src}:/^v[[:digit:]]$/": f"{dst}/mirror/renamed:first,second",
             src: f"{dst}/mirror/one:only",  # two source tags, one destination tag
             f"{src}:v2": f"{dst}/locked/app",
+            f"{src}:v1,": f"{dst}/mirror/comma",  # image-syncer copies v1 (issue 21)
+            f"{src}:v1 ": f"{dst}/mirror/space",
         },
     )
     workers(1, auth=auth, concurrency=2)
@@ -63,21 +67,23 @@ def test_bad_rules_fail_alone_in_a_plan(
         f"{source.host}/lab/App0:v1",
         f"{src}:/(?=v)/",
         src,
-        f"{src}:v2",
+        f"{src}:v1 ",
     }, failed
     assert "invalid repository name" in failed[f"{source.host}/lab/App0:v1"]
     assert "invalid perl operator" in failed[f"{src}:/(?=v)/"]
     assert "2 selected tags but 1 destination tag" in failed[src]
-    assert f'auth["{dst}/locked"]: username without password' in failed[f"{src}:v2"]
+    assert "whitespace" in failed[f"{src}:v1 "]
     for reason in failed.values():
         assert "\n" not in reason
-    assert report["images"]["done"] == 3, report["images"]
+    assert report["images"]["done"] == 5, report["images"]
     with RegistryReader(dest.url) as reader:
         assert sorted(reader.tags("mirror/good")) == ["v1"]
         # RE2's [[:digit:]]: both tags, renamed in the source's listing order.
         assert reader.head_manifest("mirror/renamed", "first")[1] == digests["v1"]
         assert reader.head_manifest("mirror/renamed", "second")[1] == digests["v2"]
-        for repo in ("mirror/upper", "mirror/lookahead", "mirror/one", "locked/app"):
+        assert sorted(reader.tags("locked/app")) == ["v2"]
+        assert sorted(reader.tags("mirror/comma")) == ["v1"]
+        for repo in ("mirror/upper", "mirror/lookahead", "mirror/one", "mirror/space"):
             assert reader.tags(repo) == [], repo
     assert elapsed < 110
 

@@ -81,13 +81,14 @@ def test_cancel_stops_streams_and_drops_queued_tasks(
         # bytes and destination writes, within `seen` seconds. The quiet spells
         # after the cancel last at least twice that, so a slow machine cannot
         # pass them by being slow.
-        mark, flowed, since = len(access_log(dest.server)), relay.relayed, time.monotonic()
+        mark, flowed = len(access_log(dest.server)), relay.relayed
+        began = time.monotonic()
         wait_for(
             "source bytes and a destination write while the plan runs",
             lambda: relay.relayed > flowed and writes_since(dest.server, mark),
             timeout=30,
         )
-        seen = time.monotonic() - since  # wait_for returns what it waited for, not how long
+        seen = time.monotonic() - began
         quiet = max(3.0, 2 * seen)
 
         asked = time.monotonic()
@@ -95,9 +96,9 @@ def test_cancel_stops_streams_and_drops_queued_tasks(
         status = syncer_cli("status", plan, "--output", "json")
         answered = time.monotonic() - asked
         spell = max(1.5, 2 * seen)
-        stopped = wait_for(
-            "source streams to stop", lambda: _settled(relay, spell), timeout=10 + spell
-        )
+        began = time.monotonic()
+        wait_for("source streams to stop", lambda: _settled(relay, spell), timeout=10 + spell)
+        stopped = time.monotonic() - began
 
         time.sleep(max(0.0, asked + 4.0 - time.monotonic()))  # busy copies re-check after 2 s
         mark, flowed = len(access_log(dest.server)), relay.relayed

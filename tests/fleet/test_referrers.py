@@ -15,6 +15,8 @@ import pytest
 from lab.artifacts import SBOM, build_artifact, push_referrer
 from lab.images import ImageSet, build_image_set, push_image_set
 from tests.support.faults import assert_settled
+from tests.support.hostile import HostileRegistry
+from tests.support.hostile_trees import referrer_storm
 from tests.support.processes import RunCli, WorkerFactory
 from tests.support.referrers import same_referrers, sign, subjects
 from tests.support.referrers_api import ReferrersProxy
@@ -126,3 +128,34 @@ def test_a_no_op_plan_asks_the_destination_nothing_once_its_synced_marks_are_in_
     same_referrers(
         source.url, dest.url, [*arts, later], src_api=False, dst_api=False, repo="m/multi"
     )
+
+
+def test_a_referrer_storm_stops_at_the_cap_per_image_across_workers_tasks(
+    dest: LabRegistry,
+    workers: WorkerFactory,
+    syncer_cli: RunCli,
+    fleet_home: Path,
+) -> None:
+    # Ten referrers per subject at every depth; at most 25 per image in all.
+    src = HostileRegistry(lifetime=150).start()
+    try:
+        storm = referrer_storm(src, "lab/app", "v1", per_subject=10)
+        auth = write_json(fleet_home / "auth.json", insecure(src.host, dest.host))
+        rules = write_json(
+            fleet_home / "images.json", {f"{src.host}/lab/app:v1": f"{dest.host}/m/app"}
+        )
+        workers(1, auth=auth, concurrency=2, env={"SYNCER_MAX_IMAGE_REFERRERS": "25"})
+
+        run = plan_wait(syncer_cli, auth, rules, "--referrers", timeout=120)
+
+        assert run.code == 1, run
+        report = run.json
+        root = f"{src.host}/lab/app:v1 -> {dest.host}/m/app:v1"
+        reasons = {f["reason"] for f in report["failed"]}
+        assert any(f"referrers of {root}: more than 25 in all" in r for r in reasons), reasons
+        # The image and the referrers handed out before the tally passed 25; no more were sent.
+        assert report["images"]["total"] <= 1 + 25, report["images"]
+        assert report["images"]["failed"] >= 1 and report["images"]["done"] >= 1
+        assert storm.listed <= 1 + 10 + 1, "subjects are listed only while under the cap"
+    finally:
+        src.stop()

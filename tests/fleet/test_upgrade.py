@@ -8,10 +8,8 @@ the ``copy_blobs`` task and reading ``push_image`` bodies only up to version
 from __future__ import annotations
 
 import re
-import secrets
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from syncer.fleet.broker import celery_app
 from syncer.fleet.protocol import settings
 from syncer.fleet.protocol.messages import CopyBlobs, PushImage
 from syncer.fleet.state.plans import PlanStore
-from tests.support.processes import ManagedProcess, RunCli, WorkerFactory, fleet_env
+from tests.support.processes import ManagedProcess, RunCli, WorkerFactory
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed_apps, verify_all, write_json
 from tests.support.verify import RegistryReader
@@ -33,30 +31,6 @@ pytestmark = pytest.mark.integration
 OlderWorker = Callable[..., ManagedProcess]
 REQUEUED = "requeueing {name} tasks for a newer worker"
 DIGEST = "sha256:" + "ab" * 32
-
-
-@pytest.fixture
-def older_worker(redis_server: str, fleet_home: Path) -> Iterator[OlderWorker]:
-    """Start ``celery -A tests.support.older_worker worker`` as ``syncer worker`` would."""
-    started: list[ManagedProcess] = []
-
-    def start(auth: Path, loglevel: str = "INFO") -> ManagedProcess:
-        node = f"older-{secrets.token_hex(3)}@localhost"
-        argv = [sys.executable, "-m", "celery", "-A", "tests.support.older_worker", "worker"]
-        argv += ["--loglevel", loglevel, "--concurrency", "2", "--pool", "threads"]
-        argv += ["--without-gossip", "--without-mingle", "-E", "--hostname", node]
-        env = fleet_env(redis_server, fleet_home, {"SYNCER_AUTH_FILE": str(auth)})
-        worker = ManagedProcess(node, argv, env, fleet_home / f"{node}.log")
-        worker.start()
-        started.append(worker)
-        worker.wait_for_log(re.escape(node) + r" ready\.")
-        return worker
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            worker.stop()
 
 
 def _cpu_seconds(pid: int) -> float:

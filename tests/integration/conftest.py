@@ -43,6 +43,19 @@ def run_sync(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> RunSync:
 
 
 @pytest.fixture
+def run_verify(capsys: pytest.CaptureFixture[str]) -> RunSync:
+    """Run ``syncer verify ARGS`` in-process and capture its output."""
+
+    def run(*args: str | Path) -> Run:
+        capsys.readouterr()
+        code = main(["verify", *map(str, args)])
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
 def reader() -> Iterator[Callable[..., RegistryReader]]:
     """Open :class:`RegistryReader` s for a :class:`LabRegistry`; all closed at teardown."""
     opened: list[RegistryReader] = []

@@ -6,6 +6,7 @@ host, so one case reads like image-syncer's own example files.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,6 +18,16 @@ from tests.support.compat import Writer
 
 #: Both registries over plain HTTP on loopback: image-syncer needs ``insecure`` for that.
 INSECURE = {"SRC": {"insecure": True}, "DST": {"insecure": True}}
+#: Where each login file sits under a tool's HOME (see tests.support.compat.isolated_env).
+RUNTIME_AUTH = "home/run/containers/auth.json"
+CONFIG_AUTH = "home/config/containers/auth.json"
+DOCKER_CONFIG = "home/docker/config.json"
+
+
+def login_file(user: str, password: str, key: str = "DST") -> str:
+    """An auth.json / config.json with one ``auths`` entry."""
+    encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return json.dumps({"auths": {key: {"auth": encoded}}})
 
 
 def swap(text: str, src: str, dst: str) -> str:
@@ -65,5 +76,18 @@ def single(config: Mapping[str, Any] | str, name: str = "config.yaml") -> Writer
         text = config if isinstance(config, str) else dump(config, name)
         (tmp / name).write_text(swap(text, src, dst))
         return ["--config", name]
+
+    return write
+
+
+def files(texts: Mapping[str, str], args: Sequence[str]) -> Writer:
+    """Any files as written (``SRC``/``DST`` filled in, in names too), and ``args``."""
+
+    def write(tmp: Path, src: str, dst: str) -> list[str]:
+        for name, text in texts.items():
+            path = tmp / swap(name, src, dst)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(swap(text, src, dst))
+        return [swap(a, src, dst) for a in args]
 
     return write

@@ -11,6 +11,7 @@ function-scoped ``registry_factory``.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,21 +31,25 @@ from tests.support.verify import RegistryReader
 
 @dataclass
 class Servers:
-    """Starts registries for a module and stops them all at the end."""
+    """Starts registries for a module and stops them all at the end; thread-safe."""
 
     binary: str
     root: Path
     started: list[RegistryServer] = dataclasses.field(default_factory=list)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
-    def start(self, users: Mapping[str, str] | None = None) -> RegistryServer:
-        """A fresh registry; with ``users``, behind HTTP Basic auth."""
-        workdir = self.root / f"registry{len(self.started)}"
-        workdir.mkdir(parents=True)
-        auth = None
-        if users:
-            auth = HtpasswdAuth(str(write_htpasswd(workdir / "htpasswd", dict(users))))
-        server = RegistryServer(binary=self.binary, workdir=workdir, auth=auth)
-        self.started.append(server)
+    def start(
+        self, users: Mapping[str, str] | None = None, tls: tuple[str, str] | None = None
+    ) -> RegistryServer:
+        """A fresh registry; with ``users``, behind HTTP Basic auth; with ``tls``, HTTPS."""
+        with self._lock:
+            workdir = self.root / f"registry{len(self.started)}"
+            workdir.mkdir(parents=True)
+            auth = None
+            if users:
+                auth = HtpasswdAuth(str(write_htpasswd(workdir / "htpasswd", dict(users))))
+            server = RegistryServer(binary=self.binary, workdir=workdir, auth=auth, tls=tls)
+            self.started.append(server)
         server.start()
         return server
 

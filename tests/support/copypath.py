@@ -116,6 +116,8 @@ def stale_cache_registry(first_push: Reply | None = None) -> FakeTransport:
     open_registry(fake, "src.example")
     open_registry(fake, "dst.example")
     fake.on("PUT", manifest_url(), replies(refused, Reply(201)))
+    # The HEAD that confirms the pushed tag: it names the pushed digest.
+    fake.on("HEAD", manifest_url(), Reply(200, {"Docker-Content-Digest": digest_of(MANIFEST)}))
     fake.on("HEAD", blob_url(DST, PRESENT), Reply(200, {"Content-Length": str(len(PRESENT))}))
     fake.on("HEAD", blob_url(DST, GONE), Reply(404))
     fake.on("GET", blob_url(SRC, GONE), Reply(200, {"Content-Length": str(len(GONE))}, GONE))

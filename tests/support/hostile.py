@@ -171,10 +171,13 @@ class Reply:
             {"Content-Type": "application/json", **(headers or {})},
         )
 
-    def start(self, status: int, headers: dict[str, str] | None = None) -> None:
-        """Send the status line and headers, and nothing else yet."""
+    def start(
+        self, status: int, headers: dict[str, str] | list[tuple[str, str]] | None = None
+    ) -> None:
+        """Send the status line and headers (a list may repeat a name), and nothing else yet."""
         self._h.send_response(status)
-        for name, value in (headers or {}).items():
+        pairs = headers.items() if isinstance(headers, dict) else headers or []
+        for name, value in pairs:
             self._h.send_header(name, value)
         self._h.end_headers()
 
@@ -218,6 +221,9 @@ class Reply:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "hostile/1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on,
+    # the body then waits for the client's delayed ACK, 40 ms per answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return None
@@ -232,6 +238,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         route, match = registry.find(self.command, split.path)
         reply = Reply(self, match)
+        if registry.gate is not None and registry.gate(reply):
+            return  # the gate answered
         if route is None:
             reply.send_json(404, {"errors": [{"code": "NAME_UNKNOWN", "message": "no route"}]})
             return
@@ -276,6 +284,8 @@ class HostileRegistry(Started):
         self.stopped = threading.Event()
         self.seen: list[Seen] = []
         self._routes: list[tuple[str, re.Pattern[str], Route]] = []
+        #: Sees every request first; answers it and returns True to stop it there (auth).
+        self.gate: Callable[[Reply], bool] | None = None
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.registry = self  # type: ignore[attr-defined]

@@ -20,13 +20,17 @@ NAME = re.compile(r"SYNCER_[A-Z0-9_]*")
 #: Each documented variable, and the default the README must state for it.
 DOCUMENTED_DEFAULTS = {
     "SYNCER_REQUEST_DEADLINE": defaults.REQUEST_DEADLINE,
+    "SYNCER_WAIT_BUDGET": defaults.WAIT_BUDGET,
     "SYNCER_MIN_RATE": defaults.MIN_RATE,
     "SYNCER_RATE_WINDOW": defaults.RATE_WINDOW,
     "SYNCER_MAX_MANIFEST": defaults.MAX_MANIFEST,
+    "SYNCER_MAX_TREE_BYTES": defaults.MAX_TREE_BYTES,
+    "SYNCER_MAX_IMAGE_REFERRERS": defaults.MAX_IMAGE_REFERRERS,
     "SYNCER_MAX_TAG_PAGES": defaults.MAX_TAG_PAGES,
     "SYNCER_MAX_TAGS": defaults.MAX_TAGS,
     "SYNCER_VISIBILITY_TIMEOUT": defaults.VISIBILITY_TIMEOUT,
     "SYNCER_BATCH_BLOB": defaults.BATCH_BLOB,
+    "SYNCER_PRUNE_MAX": defaults.PRUNE_MAX,
 }
 
 
@@ -254,13 +258,17 @@ def test_the_readme_states_the_default_redis_url() -> None:
 
 SECONDS: list[tuple[str, Callable[[], float], float]] = [
     ("SYNCER_REQUEST_DEADLINE", defaults.request_deadline, defaults.REQUEST_DEADLINE),
+    ("SYNCER_WAIT_BUDGET", defaults.wait_budget, defaults.WAIT_BUDGET),
     ("SYNCER_MIN_RATE", defaults.min_rate, defaults.MIN_RATE),
     ("SYNCER_RATE_WINDOW", defaults.rate_window, defaults.RATE_WINDOW),
 ]
 POSITIVE: list[tuple[str, Callable[[], int], int]] = [
     ("SYNCER_MAX_MANIFEST", defaults.max_manifest, defaults.MAX_MANIFEST),
+    ("SYNCER_MAX_TREE_BYTES", defaults.max_tree_bytes, defaults.MAX_TREE_BYTES),
+    ("SYNCER_MAX_IMAGE_REFERRERS", defaults.max_image_referrers, defaults.MAX_IMAGE_REFERRERS),
     ("SYNCER_MAX_TAG_PAGES", defaults.max_tag_pages, defaults.MAX_TAG_PAGES),
     ("SYNCER_MAX_TAGS", defaults.max_tags, defaults.MAX_TAGS),
+    ("SYNCER_PRUNE_MAX", defaults.prune_max, defaults.PRUNE_MAX),
 ]
 WHOLE: list[tuple[str, Callable[[], Any], Any]] = [
     ("SYNCER_BATCH_BLOB", defaults.batch_blob, defaults.BATCH_BLOB),

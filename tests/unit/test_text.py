@@ -74,5 +74,6 @@ def test_the_summary_escapes_failed_images() -> None:
 def test_shown_clips_and_escapes_server_text() -> None:
     assert shown("a\nb\x1b[2J") == "a\\nb\\x1b[2J"
     assert shown("x" * (SHOWN + 50)) == "x" * SHOWN + "…"
-    assert shown("\u202eevil", limit=3) == "\\u202eev…"
+    assert shown("\u202eevil", limit=8) == "\\u202eev…"
+    assert len(shown("\x00" * 1000)) == SHOWN + 1  # escapes count: 75 of them, then …
     assert shown("short", limit=5) == "short"

@@ -20,6 +20,11 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── plan:{plan}:landed                set     blobs that landed
     ├── plan:{plan}:blobfailed            hash    blob -> why it failed
     ├── plan:{plan}:claims                hash    blob -> the task that claimed its copy
+    ├── plan:{plan}:checks                list    JSON verify checks         checks.CheckStore
+    ├── plan:{plan}:prune                 list    JSON prune candidates of each rule
+    ├── plan:{plan}:pruning               string  rules yet to send their candidates
+    ├── plan:{plan}:refused               string  why a prune deleted nothing
+    ├── plan:{plan}:referrers             hash    image -> referrers handed out  referrersteps
     ├── blobs:{registry}:{repo}           set     digests in a repository    blobcache
     ├── blobrepos:{registry}:{digest}     set     repositories holding it (mounts)
     ├── inflight:{registry}:{digest}      string  who uploads the blob now   locks
@@ -41,7 +46,8 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
 
     once-tokens in plan:{plan}:once: expand:{rule}  finished:{image}:{rule}
     seen:{blob}  landed:{blob}  failed:{blob}  bytes:{registry}@{digest}
-    settled:{registry}@{digest}  referrer:{image}
+    settled:{registry}@{digest}  referrer:{image}  verify:{rule}  prune:{rule}
+    verified:{image}
 
 ``inflight:{registry}:{repo}:{alg}-{hex}`` also locks a referrers fallback
 index tag while a worker merges it (``referrersteps``).
@@ -119,6 +125,26 @@ def plan_working_keys(plan: str) -> tuple[str, ...]:
     return (plan_once(plan), blob_claims(plan), blobs_landed(plan), blobs_failed(plan))
 
 
+def plan_checks(plan: str) -> str:
+    """A verify plan's checks (and a prune's final rows), as JSON."""
+    return _plan(plan, "checks")
+
+
+def plan_prune(plan: str) -> str:
+    """Each prune rule's decided candidates, kept digests and protected digests, as JSON."""
+    return _plan(plan, "prune")
+
+
+def plan_pruning(plan: str) -> str:
+    """How many prune rules have yet to send their candidates."""
+    return _plan(plan, "pruning")
+
+
+def plan_refused(plan: str) -> str:
+    """Why a plan's prune deleted nothing (``--prune-max``)."""
+    return _plan(plan, "refused")
+
+
 def image_record(plan: str, image: str) -> str:
     """An image's stored push record, and its ``final`` flag."""
     return _plan(plan, f"image:{image}")
@@ -147,6 +173,11 @@ def blobs_failed(plan: str) -> str:
 def blob_claims(plan: str) -> str:
     """Blob -> the task that claimed its copy (named apart from the set it replaced)."""
     return _plan(plan, "claims")
+
+
+def plan_referrers(plan: str) -> str:
+    """Referrer jobs handed out per root image (``source -> dest``), against its cap."""
+    return _plan(plan, "referrers")
 
 
 # -- fleet-wide keys -------------------------------------------------------------------
@@ -278,3 +309,18 @@ def once_bytes(registry: str, digest: str) -> str:
 def once_settled(registry: str, digest: str) -> str:
     """A digest's first outcome in a registry was counted."""
     return f"settled:{registry}@{digest}"
+
+
+def once_verify(rule: str) -> str:
+    """A rule was verified (or pruned): its rows counted and its pending rule settled."""
+    return f"verify:{rule}"
+
+
+def once_prune(rule: str) -> str:
+    """A rule's prune candidates were sent."""
+    return f"prune:{rule}"
+
+
+def once_verified(image: str) -> str:
+    """An image (:func:`image_id`) was checked and its row recorded."""
+    return f"verified:{image}"

@@ -25,7 +25,9 @@ that meets a body newer than its class requeues it for a newer worker (see
      ├── CopyBlob     syncer.copy_blob      plan, src, dst, digest, size, media_type,
      │                                      waited, deferred
      ├── CopyBlobs    syncer.copy_blobs     plan, src, dst, blobs, deferred
-     └── PushImage    syncer.push_image     plan, image, dest
+     ├── PushImage    syncer.push_image     plan, image, dest
+     ├── VerifyRule   syncer.verify_rule    plan, rule, peers, prune
+     └── VerifyTags   syncer.verify_tags    plan, jobs
     ImageRecord       (not a task: an image waiting for its blobs, kept in Redis)
 """
 
@@ -223,9 +225,44 @@ class PushImage(Message):
     dest: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class VerifyRule(Message):
+    """Verify a rule, or with ``prune`` decide (and delete) its extra tags.
+
+    ``peers`` are the other rules writing to one of its destination
+    repositories (as :meth:`Rule.to_dict`): their tags are never extra.
+    """
+
+    TASK: ClassVar[str] = settings.VERIFY_RULE
+    plan: str
+    rule: dict[str, Any]
+    peers: tuple[dict[str, Any], ...] = ()
+    prune: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyTags(Message):
+    """Check a batch of images (``jobs`` as :meth:`TagJob.to_dict`) and record each row."""
+
+    TASK: ClassVar[str] = settings.VERIFY_TAGS
+    plan: str
+    jobs: tuple[dict[str, Any], ...]
+
+
 #: Every task message class, by task name.
 MESSAGES: dict[str, type[Message]] = {
-    m.TASK: m for m in (ExpandRule, EnqueueTags, SyncTags, SyncTag, CopyBlob, CopyBlobs, PushImage)
+    m.TASK: m
+    for m in (
+        ExpandRule,
+        EnqueueTags,
+        SyncTags,
+        SyncTag,
+        CopyBlob,
+        CopyBlobs,
+        PushImage,
+        VerifyRule,
+        VerifyTags,
+    )
 }
 
 

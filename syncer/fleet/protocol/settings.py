@@ -19,6 +19,8 @@ COPY_BLOB = "syncer.copy_blob"
 COPY_BLOBS = "syncer.copy_blobs"
 PUSH_IMAGE = "syncer.push_image"
 ENQUEUE_TAGS = "syncer.enqueue_tags"
+VERIFY_RULE = "syncer.verify_rule"
+VERIFY_TAGS = "syncer.verify_tags"
 #: The task the beat sends; a worker runs :func:`syncer.fleet.schedules.start` for it.
 RUN_SCHEDULE = "syncer.run_schedule"
 

@@ -225,8 +225,10 @@ def plan_keys(plan: str) -> list[str]:
     ]
 
 
-#: The long-lived keys a sweep leaves: the record, counters, results, and the two flags.
-_KEPT = frozenset({"meta", "counters", "results", "cancelled", "ended"})
+#: The per-image and per-blob working keys a sweep drops (``keys.image_record``,
+#: ``image_pending``, ``blob_waiters``); every other key of the plan stays for its TTL
+#: (its record and report, and what verify, prune and referrers keep).
+_SWEPT = ("image:", "pending:", "waiters:")
 
 
 def sweep(client: redis.Redis, plan: str) -> int:
@@ -243,7 +245,7 @@ def sweep(client: redis.Redis, plan: str) -> int:
         batch: list[str] = []
         for name in client.scan_iter(match=pattern, count=1000):
             key = text(name)
-            if key[len(prefix) :] not in _KEPT:
+            if key[len(prefix) :].startswith(_SWEPT):
                 batch.append(key)
             if len(batch) >= 500:
                 dropped += int(client.unlink(*batch))

@@ -19,6 +19,8 @@ import redis
 from syncer import defaults
 from syncer.fleet.protocol import keys
 from syncer.fleet.state.guard import best_effort, text
+from syncer.registry import waiting
+from syncer.registry.throttle import paused
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +182,8 @@ class RedisThrottle:
             left = until - time.time()
             if left <= 0:
                 return
-            self._sleep(min(left, 1.0))  # type: ignore[operator]
+            # Counted against the image's wait budget; a pause past it fails the image now.
+            waiting.pause(min(left, 1.0), paused(registry), registry, left, self._sleep)  # type: ignore[arg-type]
 
     def _until(self, registry: str) -> float:
         # One Redis read per registry every 200 ms at most, not one per request.

@@ -117,9 +117,11 @@ class PlanStore:
         this dataset's epoch, a run id and ``images``; the counters are
         created with it, every field present.
         """
+        # The epoch first: a plan's id is then never older than the dataset it was
+        # made in, so it cannot pass for one lost when that dataset began.
+        stamp = liveness.record(liveness.epoch(self.redis).id, images)
         # UTC, so the id says when the plan was made on every host (liveness.plan_created).
         plan = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
-        stamp = liveness.record(liveness.epoch(self.redis).id, images)
         meta = {**meta, "plan": plan, "created": time.time(), "ttl": self.ttl, **stamp}
         meta[KEYS_FIELD] = KEYS_MADE
         counters: dict[Any, Any] = dict.fromkeys(COUNTER_FIELDS, 0)

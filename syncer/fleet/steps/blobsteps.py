@@ -33,6 +33,7 @@ from syncer.fleet.steps.results import fail_image
 from syncer.fleet.steps.tagsteps import push_here
 from syncer.oci.manifest import Descriptor
 from syncer.oci.reference import Repository
+from syncer.registry import waiting
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,10 @@ def copy_blob(
                 counter.flush(tokens)
 
             try:
-                outcome = copy_and_record(copier, fleet.cache, src, dst, desc, before_record=settle)
+                with waiting.scope():  # a wait budget for this blob's copy
+                    outcome = copy_and_record(
+                        copier, fleet.cache, src, dst, desc, before_record=settle
+                    )
             finally:
                 counter.flush()
     _release_waiters(fleet, plan, key, owner)
@@ -193,7 +197,7 @@ def copy_batch(
     is recorded at once. Redis errors propagate, so the task is retried as a
     whole.
     """
-    waiting, delay = list(blobs), 0.05
+    pending, delay = list(blobs), 0.05
     deadline = time.monotonic() + BATCH_BUSY_WAIT
     stop = _cancel_check(fleet, plan)
     with ThreadPoolExecutor(TASK_THREADS, "copy_blobs") as pool:
@@ -201,17 +205,17 @@ def copy_batch(
             done = list(
                 pool.map(
                     lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner, stop),
-                    waiting,
+                    pending,
                 )
             )
-            waiting = [d for d, finished in zip(waiting, done, strict=True) if not finished]
-            if not waiting or time.monotonic() >= deadline:
+            pending = [d for d, finished in zip(pending, done, strict=True) if not finished]
+            if not pending or time.monotonic() >= deadline:
                 break
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
-    for desc in waiting:
+    for desc in pending:
         enqueue_copy(fleet, plan, src, dst, desc)
-    return len(waiting)
+    return len(pending)
 
 
 def hand_back_unlanded(

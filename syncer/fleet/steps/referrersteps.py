@@ -23,11 +23,13 @@ from typing import Any
 from syncer import defaults
 from syncer.engine.copypath import Resolved
 from syncer.engine.jobs import TagJob
-from syncer.engine.referrers import Follower, Found, Guard, ReferrerPolicy
+from syncer.engine.referrers import Follower, Found, Guard, ReferrerPolicy, root_of
+from syncer.engine.referrertally import charge
 from syncer.errors import DeadlineError
 from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.keys import image_id
 from syncer.fleet.protocol.messages import SyncTag
+from syncer.fleet.state.guard import guard
 from syncer.fleet.steps.context import FleetContext
 from syncer.fleet.steps.enqueue import send
 from syncer.oci.reference import Repository
@@ -59,7 +61,10 @@ def follower(fleet: FleetContext, plan: str) -> Follower | None:
     if isinstance(conf, dict):
         policy = ReferrerPolicy(bool(conf.get("enabled")), tuple(conf.get("types") or ()))
         rules = dict(conf.get("rules") or {})
-        made = Follower(fleet.pool, policy, rules, guard=_guard(fleet), marks=fleet.cache)
+        tally = RedisTally(fleet, plan)
+        made = Follower(
+            fleet.pool, policy, rules, guard=_guard(fleet), marks=fleet.cache, tally=tally
+        )
     with _lock:
         _followers[key] = made
         while len(_followers) > defaults.REFERRER_FOLLOWERS_KEPT:
@@ -73,11 +78,15 @@ def follow(fleet: FleetContext, plan: str, job: TagJob, res: Resolved, referrer:
     if found_by is None:
         return 0
     itself = Found.from_text(referrer) if referrer else None
-    sent = 0
+    new = []
     for ref, found in found_by.find(job, res, itself).items():
         token = keys.once_referrer(image_id(str(ref.source), str(ref.dest)))
-        if fleet.redis.sismember(keys.plan_once(plan), token):
-            continue
+        if not fleet.redis.sismember(keys.plan_once(plan), token):
+            new.append((ref, found, token))
+    # Charged before sending, so an image past its cap sends nothing more; a
+    # redelivered task charges again, which errs on the side of the cap.
+    charge(found_by.tally, root_of(job, itself), len(new))
+    for ref, found, token in new:
         # Sent, then counted: a worker killed in between sends it again on
         # redelivery (a second task of one image changes nothing), where
         # counting first left a referrer counted and never sent, and its plan
@@ -88,8 +97,33 @@ def follow(fleet: FleetContext, plan: str, job: TagJob, res: Resolved, referrer:
             SyncTag(plan, str(ref.source), str(ref.dest), ref.rule, referrer=found.to_text()),
         )
         fleet.ledger.count_once(plan, token, tags_total=1)
-        sent += 1
-    return sent
+    return len(new)
+
+
+def admit(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> None:
+    """Refuse a referrer whose image already passed its cap, before any request."""
+    found_by = follower(fleet, plan) if referrer else None
+    if found_by is not None:
+        found_by.admit(job, Found.from_text(referrer))
+
+
+class RedisTally:
+    """Referrer jobs per root image of one plan, in the hash ``plan:{plan}:referrers``."""
+
+    def __init__(self, fleet: FleetContext, plan: str) -> None:
+        self._fleet, self._plan = fleet, plan
+
+    def add(self, root: str, count: int) -> int:
+        """Count ``count`` more for ``root`` (0 only reads); return the fleet-wide total."""
+        key, redis = keys.plan_referrers(self._plan), self._fleet.redis
+        with guard("referrer tally"):
+            if not count:
+                return int(redis.hget(key, root) or 0)
+            pipe = redis.pipeline()
+            pipe.hincrby(key, root, count)
+            pipe.expire(key, self._fleet.plans.ttl_for(self._plan))
+            total, _ = pipe.execute()
+        return int(total)
 
 
 def pushed(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> None:

@@ -44,6 +44,7 @@ from syncer.fleet.steps.results import fail_image, finish, finish_many
 from syncer.oci.manifest import Descriptor, PlatformFilter
 from syncer.oci.models import RawManifest
 from syncer.oci.reference import Repository
+from syncer.registry import waiting
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,13 @@ def sync_tags(
 
 def _prepare(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Prepared:
     """Resolve an image and end it if nothing needs copying; else register it as waiting."""
+    with waiting.scope():  # the image's wait budget, for this task
+        return _prepare_within(fleet, plan, job, referrer)
+
+
+def _prepare_within(fleet: FleetContext, plan: str, job: TagJob, referrer: str) -> _Prepared:
     force, platforms = _options(fleet, plan)
+    referrersteps.admit(fleet, plan, job, referrer)
     res = resolve(job, fleet.pool, force=force, platforms=NO_FILTER if referrer else platforms)
     referrersteps.follow(fleet, plan, job, res, referrer)
     image = keys.image_id(str(job.source), str(job.dest))
@@ -369,7 +376,9 @@ def push_image(fleet: FleetContext, msg: PushImage, *, checked: bool = True) -> 
     if reason:
         fail_image(fleet, plan, image, reason)
         return "failed"
-    push_with_recheck(res, fleet.pool, fleet.cache)
+    referrersteps.admit(fleet, plan, res.job, rec.referrer)
+    with waiting.scope():  # the image's wait budget, for this task
+        push_with_recheck(res, fleet.pool, fleet.cache)
     referrersteps.pushed(fleet, plan, res.job, rec.referrer)
     finish(
         fleet,

@@ -20,22 +20,91 @@ def _parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@pytest.mark.parametrize(("text", "value"), [("1", 1), ("12", 12)])
-def test_positive_accepts_whole_numbers_from_one(text: str, value: int) -> None:
-    assert args.positive(text) == value
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", 1),
+        ("12", 12),
+        ("0", 0),
+        ("-3", -3),
+        ("+2", 2),
+        ("0x1f", 31),
+        ("0X10", 16),
+        ("0o17", 15),
+        ("017", 15),  # Go's octal; Python would refuse it
+        ("-010", -8),
+        ("0b101", 5),
+        ("1_000", 1000),
+        ("00", 0),
+    ],
+)
+def test_go_int_reads_what_pflag_reads(text: str, value: int) -> None:
+    """image-syncer's -p/-r go through Go's strconv.ParseInt with base 0 (cmd/image-syncer.go)."""
+    assert args.go_int(text) == value
 
 
-@pytest.mark.parametrize("text", ["0", "-3", "x", "1.5", ""])
-def test_positive_refuses_the_rest(text: str) -> None:
+@pytest.mark.parametrize("text", ["x", "1.5", "", " 1", "09", "1__0", "0x", str(1 << 63)])
+def test_go_int_refuses_what_pflag_refuses(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
-        args.positive(text)
+        args.go_int(text)
 
 
-@pytest.mark.parametrize("text", ["-1", "x", "2.0", " 1"])
-def test_non_negative_refuses_what_is_not_a_count(text: str) -> None:
-    assert args.non_negative("0") == 0
-    with pytest.raises(argparse.ArgumentTypeError):
-        args.non_negative(text)
+@pytest.mark.parametrize(
+    ("argv", "proc", "retries"),
+    [
+        (["-p", "0"], 1, 2),
+        (["-p", "-4", "-r", "-1"], 1, 0),
+        (["-p", "3", "-r", "0"], 3, 0),
+        (["-p", "1_000_000_000", "-r", "99"], 1000, 99),
+    ],
+)
+def test_counts_out_of_range_run_with_the_nearest_and_warn(
+    argv: list[str], proc: int, retries: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """image-syncer copies with -p 0 and -r -1; so does syncer, with 1 and 0."""
+    options = args.sync_options(_parse("--images", "i", *argv))
+    assert (options.proc, options.retries) == (proc, retries)
+    assert ("below" in caplog.text or "above" in caplog.text) is (argv[1] != "3")
+
+
+@pytest.mark.parametrize(
+    ("word", "fmt", "warns"),
+    [
+        ("json", "json", False),
+        ("JSON", "json", False),
+        ("Yaml", "yaml", False),
+        ("yml", "yaml", False),
+    ]
+    + [("xml", "yaml", True), ("", "yaml", True)],
+)
+def test_images_format_never_stops_the_run(
+    word: str, fmt: str, warns: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO"):
+        assert args.images_format(word) == fmt
+    assert ("writing YAML" in caplog.text and "WARNING" in caplog.text) is warns
+
+
+def test_strict_turns_abbreviations_off_in_every_subcommand() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd")
+    args.add_config_arguments(sub.add_parser("sync"))
+    args.strict(parser)
+    assert parser.parse_args(["sync", "--images", "i"]).images == Path("i")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sync", "--ima", "i"])
+
+
+def test_a_config_word_beside_config_flags_is_stray() -> None:
+    parsed = _parse("--images", "i.yaml", "arm64")
+    assert args.stray_words(parsed, ["x"]) == ["arm64", "x"]
+    assert parsed.config_file is None
+    alone = _parse("c.yaml")
+    assert args.stray_words(alone, []) == [] and alone.config_file == Path("c.yaml")
+
+
+def test_an_empty_log_word_means_stderr() -> None:
+    assert args.log_path("") is None and args.log_path("x.log") == Path("x.log")
 
 
 def test_config_flags_default_as_image_syncer_does() -> None:

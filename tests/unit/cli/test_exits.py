@@ -67,6 +67,23 @@ def test_run_turns_errors_into_one_escaped_line(
     assert "\x1b" not in err and "Traceback" not in err
 
 
+def test_run_names_the_command_it_runs_as(
+    logging_set_up: list[tuple[Path | None, bool]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run as image-syncer, errors say `image-syncer: error:`."""
+    assert exits.run(_command(ConfigError("bad")), prog="image-syncer") == exits.EXIT_USAGE
+    assert capsys.readouterr().err == "image-syncer: error: bad\n"
+
+
+def test_run_logs_stray_words_and_runs(
+    logging_set_up: list[tuple[Path | None, bool]], caplog: pytest.LogCaptureFixture
+) -> None:
+    args = _command(0)
+    args.stray_words = ["arm64"]
+    assert exits.run(args) == 0
+    assert "ignoring 'arm64': not a flag" in caplog.text
+
+
 def test_run_lets_other_exceptions_through(
     logging_set_up: list[tuple[Path | None, bool]],
 ) -> None:

@@ -65,7 +65,9 @@ def test_subcommands_and_version_still_reach_the_top(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exit_:
         main.main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("syncer ")
-    assert {"sync", "plan", "status", "cancel", "worker"} <= main.subcommands(main.build_parser())
+    assert {"sync", "plan", "status", "cancel", "worker"} <= set(
+        main.subcommands(main.build_parser())
+    )
 
 
 def test_success_images_lists_copied_images_only() -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from syncer.cli.logfmt import LogrusFormatter, setup_logging
-from syncer.errors import ConfigError
 from syncer.text import EscapeControls
 
 
@@ -53,6 +52,13 @@ def test_without_a_file_logs_go_to_stderr_and_urllib3_stays_quiet(
     assert logging.getLogger("urllib3").level == logging.WARNING
 
 
-def test_an_unwritable_log_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--log .*missing"):
-        setup_logging(tmp_path / "missing" / "sync.log", verbose=False)
+def test_an_unwritable_log_file_falls_back_to_stderr_and_says_so(
+    root_logger: logging.Logger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """image-syncer logs to stderr when --log cannot be opened, and copies: so does syncer."""
+    setup_logging(tmp_path / "missing" / "sync.log", verbose=False)
+    [handler] = root_logger.handlers
+    assert type(handler) is logging.StreamHandler and handler.stream is sys.stderr
+    err = capsys.readouterr().err
+    assert "WARNING --log " in err and "missing/sync.log: No such file or directory" in err
+    assert "logging to stderr instead" in err

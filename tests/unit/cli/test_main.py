@@ -8,7 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import exits, fleet, history, main, metrics, probe, schedule, sync
+from syncer.cli import (
+    args,
+    exits,
+    fleet,
+    history,
+    main,
+    metrics,
+    probe,
+    schedule,
+    sync,
+    verify,
+    webhook,
+)
 
 CLI = Path(main.__file__).parent
 
@@ -24,11 +36,13 @@ COMMANDS = {
     "beat": (["beat"], schedule, "cmd_beat"),
     "metrics": (["metrics"], metrics, "cmd_metrics"),
     "probe": (["probe", "worker"], probe, "cmd_probe"),
+    "verify": (["verify", "--images", "i.yaml"], verify, "cmd_verify"),
+    "webhook": (["webhook", "--images", "i.yaml"], webhook, "cmd_webhook"),
 }
 
 
 def test_the_parser_knows_exactly_these_subcommands() -> None:
-    assert main.subcommands(main.build_parser()) == set(COMMANDS)
+    assert set(main.subcommands(main.build_parser())) == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -70,6 +84,38 @@ def test_sync_flags_without_a_subcommand_reach_sync(
     assert handlers["sync"].images == Path("i.yaml") and handlers["sync"].proc == 3
 
 
+def test_stray_words_of_an_image_syncer_command_line_are_ignored(
+    handlers: dict[str, argparse.Namespace],
+) -> None:
+    """image-syncer ignores words that are not flags; a bare syncer command line too."""
+    main.main(["--images", "i.yaml", "--arch", "amd64", "arm64", "--os", "linux", "windows"])
+    args = handlers["sync"]
+    assert (args.arch, args.os, args.config_file) == (["amd64"], ["linux"], None)
+    assert args.stray_words == ["arm64", "windows"]
+
+
+@pytest.mark.parametrize("word", ["stauts", "verfiy", "config.yaml", "help"])
+def test_an_unknown_first_word_is_a_usage_error_never_a_sync(
+    handlers: dict[str, argparse.Namespace], word: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main.main([word, "--config", "mirror.yaml"])
+    assert exit_.value.code == 2 and handlers == {}
+    err = capsys.readouterr().err
+    assert f"unknown command {word!r}: choose from " in err and "sync" in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--ima", "i.yaml"], ["sync", "--ima", "i.yaml"], ["plan", "--conf", "c"]]
+)
+def test_abbreviated_flags_are_unknown(
+    handlers: dict[str, argparse.Namespace], argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main.main(argv)
+    assert exit_.value.code == 2 and handlers == {}
+
+
 def _cli_imports(path: Path) -> set[str]:
     """The ``syncer.cli`` modules ``path`` imports, at the top or inside a function."""
     found: set[str] = set()
@@ -103,3 +149,21 @@ def test_the_cli_modules_import_each_other_without_a_cycle() -> None:
         visit(module, ())
     # The entry points sit on top: nothing in the package imports them.
     assert not any({"main", "imagesyncer"} & imports for imports in graph.values())
+
+
+def test_plan_reads_flags_and_files_as_sync_does(
+    handlers: dict[str, argparse.Namespace], tmp_path: Path
+) -> None:
+    """`syncer plan` parses through the same functions: Go's integers, counts raised to
+    their least value, a legacy file's logins used as written (issue 21)."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "auth:\n  h.io: {username: robot$ci, password: pw}\nimages:\n  a/b:v1,: h.io/c/d\n"
+    )
+    main.main(["plan", "--config", str(config), "-p", "0", "-r", "0x1"])
+    plan = handlers["plan"]
+    options = args.sync_options(plan)
+    assert (options.proc, options.retries) == (1, 1)
+    loaded = args.load(plan)
+    assert loaded.auth["h.io"].username == "robot$ci"
+    assert [r.tags for r in loaded.rules] == [("v1",)]

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-HEAVY = ("redis", "celery", "kombu", "requests", "urllib3", "yaml", "re2")
+HEAVY = ("redis", "celery", "kombu", "requests", "urllib3", "yaml", "re2", "asyncio", "tornado")
 
 _PROBE = """
 import json, sys

@@ -48,7 +48,7 @@ def test_an_unwritable_success_file_is_logged_not_raised(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR):
-        sync.write_success_images(tmp_path / "missing" / "ok.yaml", "yaml", DATA)
+        assert not sync.write_success_images(tmp_path / "missing" / "ok.yaml", "yaml", DATA)
     assert "cannot write" in caplog.text
 
 
@@ -104,3 +104,21 @@ def test_all_synced_exits_0_and_writes_the_success_file(
 def test_a_failed_image_exits_1(runner: type[_Runner]) -> None:
     RESULTS.append(ImageResult("s/c:1", "d/c:1", "failed", "manifest unknown"))
     assert sync.cmd_sync(_parse("--cache", "none")) == 1
+
+
+def test_an_unwritable_success_file_fails_the_run(runner: type[_Runner], tmp_path: Path) -> None:
+    """image-syncer exits non-zero when it cannot open the file (client.go Run), after copying."""
+    argv = ("--cache", "none", "--output-success-images", str(tmp_path / "no" / "ok.yaml"))
+    assert sync.cmd_sync(_parse(*argv)) == 1
+    assert [r.ran for r in runner.made] == [True]
+
+
+@pytest.mark.parametrize(("word", "name"), [("JSON", "ok.json"), ("xml", "ok.yaml")])
+def test_any_images_format_writes_a_file(
+    runner: type[_Runner], tmp_path: Path, word: str, name: str
+) -> None:
+    """JSON in any case is JSON; any other word is YAML, as image-syncer writes."""
+    out = tmp_path / name
+    argv = ("--cache", "none", "--output-success-images", str(out), "--output-images-format", word)
+    assert sync.cmd_sync(_parse(*argv)) == 0
+    assert out.read_text() == ('{"s/a:1":["d/a:1"]}\n' if word == "JSON" else "s/a:1:\n- d/a:1\n")

@@ -162,7 +162,7 @@ GOOD_IMAGES = {"quay.io/a/b": "quay.io/c/d"}
         ('{"  ": "c/d"}', 'images["  "]: empty source'),
         ('{" a/b": "c/d"}', 'images[" a/b"]: source has leading or trailing whitespace'),
         ('{"a/b:": "c/d"}', "images[\"a/b:\"]: empty tag in 'a/b:'"),
-        ('{"a/b:v1,,v2": "c/d"}', "images[\"a/b:v1,,v2\"]: empty tag in 'a/b:v1,,v2'"),
+        ('{"a/b:,v1": "c/d"}', "images[\"a/b:,v1\"]: empty tag in 'a/b:,v1'"),
         ('{"a/b:v1, v2": "c/d"}', "images[\"a/b:v1, v2\"]: invalid tag ' v2'"),
         ('{"a/b:-x": "c/d"}', "images[\"a/b:-x\"]: invalid tag '-x'"),
         ('{"a/b@sha256:abc": "c/d"}', 'images["a/b@sha256:abc"]: invalid digest'),
@@ -188,8 +188,8 @@ GOOD_IMAGES = {"quay.io/a/b": "quay.io/c/d"}
         ),
         (f'{{"a/b@{D1}": "c/d@{D2}"}}', f"destination digest {D2} differs from source digest {D1}"),
         (
-            f'{{"a/b:v1": "c/d@{D1}"}}',
-            'destination "c/d@sha256:' + "a" * 64 + '": a destination digest needs a digest source',
+            f'{{"a/b:v1,v2": "c/d@{D1}"}}',
+            'destination "c/d@sha256:' + "a" * 64 + '": 2 source tags but one destination digest',
         ),
         (
             '{"a/b": ""}',
@@ -247,9 +247,6 @@ def test_bad_default_registry_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("auth", "expected"),
     [
-        ({"quay.io": {"username": "u"}}, 'auth.json: auth["quay.io"]: username without password'),
-        ({"quay.io": {"password": "p"}}, 'auth["quay.io"]: password without username'),
-        ({"quay.io": {"username": "u", "password": ""}}, "username without password"),
         (
             {"quay.io": {"username": 1, "password": "p"}},
             'auth["quay.io"].username: expected a string, got int',
@@ -286,10 +283,6 @@ def test_bad_default_registry_is_an_error(tmp_path: Path) -> None:
         ({"library": {}}, "auth[\"library\"]: invalid registry host 'library'"),
         ({"": {}}, "auth[\"\"]: invalid registry host ''"),
         ({"quay.io/Coreos": {}}, "auth[\"quay.io/Coreos\"]: invalid namespace 'Coreos'"),
-        (
-            {"docker.io": {}, "index.docker.io": {}},
-            'auth["index.docker.io"]: same key as auth["docker.io"]',
-        ),
         (["quay.io"], "auth.json: auth: expected a mapping of registries, got list"),
     ],
 )
@@ -340,7 +333,6 @@ def test_bad_auth(tmp_path: Path, auth: Any, expected: str) -> None:
         ("images.yaml", "a/b: 12\n", "destination must be a string or a list of strings, got int"),
         ("images.yaml", "- a/b\n", "images.yaml: images: expected a mapping of sources, got list"),
         ("images.yaml", "", "images.yaml: images: expected a mapping of sources, got null"),
-        ("images.yaml", "a: b\n---\nc: d\n", "images.yaml: invalid YAML at line 2 column 1"),
         ("images.txt", "{}", "images.txt: unknown file type '.txt': use .json, .yaml or .yml"),
         ("images", "{}", "images: unknown file type '': use .json, .yaml or .yml"),
         ("images.JSON", "{}", "unknown file type '.JSON'"),
@@ -369,12 +361,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
     ("config", "expected"),
     [
         ('["x"]', "config.json: expected a mapping with auth and images, got list"),
-        ('{"auth": {}}', "config.json: images: missing"),
         ('{"images": {"a/b": 1}}', 'config.json: images["a/b"]: destination must be'),
-        (
-            '{"auth": {"quay.io": {"username": "u"}}, "images": {}}',
-            'config.json: auth["quay.io"]: username without password',
-        ),
         (
             '{"auth": 3, "images": {}}',
             "config.json: auth: expected a mapping of registries, got int",
@@ -574,10 +561,15 @@ def test_unset_password_variable(tmp_path: Path, caplog: pytest.LogCaptureFixtur
             environ={"U": "robot"},
         )
 
-    reason = reason_of(lambda: auth({"username": "$U", "password": "$P"}))
-    assert re.search(r'auth\["quay.io"\]: username without password \(\$P not set\)', reason)
-    reason = reason_of(lambda: auth({"username": "$NOUSER", "password": "literal"}))
-    assert "password without username ($NOUSER not set)" in reason
+    # image-syncer sends a login only when both halves are non-empty (sync/source.go):
+    # the entry gives none, and says so, naming the variable.
+    with caplog.at_level(logging.WARNING, logger="syncer.config.files"):
+        assert auth({"username": "$U", "password": "$P"}).auth["quay.io"] == AuthEntry(None, None)
+    assert re.search(r'auth\["quay.io"\]: username without password \(\$P not set\)', caplog.text)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="syncer.config.files"):
+        auth({"username": "$NOUSER", "password": "literal"})
+    assert "password without username ($NOUSER not set): no credentials" in caplog.text
     with caplog.at_level(logging.WARNING, logger="syncer.config.files"):
         assert auth({"username": "$X", "password": "$Y"}).auth["quay.io"] == AuthEntry(None, None)
     assert "credentials empty, $X, $Y not set: anonymous" in caplog.text

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from syncer.config.files import ConfigError, load_config
+from syncer.config.files import ConfigError, load_auth, load_config
 from syncer.config.rules import parse_rule
 from syncer.engine.expansion import _pair, explicit_jobs
 from syncer.fleet.planner import preview
@@ -15,6 +18,12 @@ from syncer.oci.reference import ImageRef, Repository
 from syncer.registry.credentials import AuthEntry, Credentials
 
 D1 = "sha256:" + "a" * 64
+
+
+def one_rule(tmp_path: Path, key: str, value: Any) -> Any:
+    (tmp_path / "images.json").write_text(json.dumps({key: value}))
+    [rule] = load_config(images=tmp_path / "images.json", environ={}).rules
+    return rule
 
 
 def load_yaml(tmp_path: Path, auth: str | None, images: str) -> Any:
@@ -124,7 +133,7 @@ def test_broken_entries_keep_their_destinations(tmp_path: Path) -> None:
     assert "invalid repository name" in bad.reason and '["Quay.io/A/b"]' in bad.reason
 
 
-def test_a_broken_auth_entry_fails_only_what_it_serves(tmp_path: Path) -> None:
+def test_a_broken_auth_entry_serves_nothing_else(tmp_path: Path) -> None:
     auth = (
         "quay.io/team:\n  username: u\n"  # no password
         "quay.io/team/ok:\n  username: u2\n  password: p2\n"
@@ -133,15 +142,16 @@ def test_a_broken_auth_entry_fails_only_what_it_serves(tmp_path: Path) -> None:
     )
     config = load_yaml(tmp_path, auth, "a/b: c/d\n")
     creds = Credentials(config.auth, docker_config=tmp_path / "none.json")
-    with pytest.raises(ConfigError, match=r'auth\["quay.io/team"\]: username without password'):
-        creds.lookup(Repository.parse("quay.io/team/x"))
+    # A username without a password gives no login, as in image-syncer: anonymous
+    # (after the login files), never the shorter prefix's credentials.
+    assert creds.lookup(Repository.parse("quay.io/team/x")) == AuthEntry(None, None)
     # An uppercase namespace names no repository (names are lowercase): it serves nothing.
     assert "invalid namespace 'Bad'" in config.auth["quay.io/Bad"].problem
     assert creds.lookup(Repository.parse("quay.io/bad/x")) == AuthEntry("u4", "p4")
     assert creds.lookup(Repository.parse("quay.io/team/ok/x")) == AuthEntry("u2", "p2")
     assert creds.lookup(Repository.parse("quay.io/other/x")) == AuthEntry("u4", "p4")
-    problem = config.auth["quay.io/team"].problem
-    assert "p2" not in problem and "\n" not in problem
+    problem = config.auth["quay.io/Bad"].problem
+    assert "p3" not in problem and "\n" not in problem
 
 
 def test_plan_preview_lists_broken_entries(tmp_path: Path) -> None:
@@ -153,3 +163,164 @@ def test_plan_preview_lists_broken_entries(tmp_path: Path) -> None:
     assert text[1] == "image quay.io/a/b:v1 -> quay.io/c/d:v1"  # the repeated tag once
     assert text[2].startswith("failed ") and '["quay.io/a/B:v1"]' in text[2]
     assert text[3].startswith("dry run: 1 expand_rule task(s) and 1 image(s) in 1 sync_tags")
+
+
+# --- issue 21: the second round, from image-syncer v1.5.5's Go source ----------------------
+
+ROBOT = {
+    "auth": {"h.io": {"username": "robot$ci", "password": "${PW}"}},
+    "images": {"a/b": "h.io/${NS}/b"},
+}
+
+
+def test_a_legacy_config_file_is_used_as_written(tmp_path: Path) -> None:
+    """client/config.go expands credentials of --auth files only; destinations always."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(ROBOT))
+    env = {"ci": "NO", "PW": "NO", "NS": "team"}
+    config = load_config(path, environ=env)
+    assert config.auth["h.io"] == AuthEntry("robot$ci", "${PW}")
+    assert str(config.rules[0].destinations[0]) == "h.io/team/b"
+    # A worker reading the same file for its credentials reads them the same way.
+    assert load_auth(path, environ=env)["h.io"] == AuthEntry("robot$ci", "${PW}")
+
+
+def test_an_auth_file_expands_its_credentials(tmp_path: Path) -> None:
+    (tmp_path / "auth.yaml").write_text(yaml.safe_dump(ROBOT["auth"]))
+    env = {"ci": "", "PW": "secret"}
+    assert load_auth(tmp_path / "auth.yaml", environ=env)["h.io"] == AuthEntry("robot", "secret")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "username: robot",
+        "username: robot\n  password: ${UNSET}",
+        "password: only",
+        "username: ''\n  password: p",
+    ],
+)
+def test_half_a_login_is_no_login_with_one_warning(
+    tmp_path: Path, entry: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """sync/source.go sends credentials only when both are non-empty."""
+    auth = f"quay.io/team:\n  {entry}\n  insecure: true\nquay.io:\n  username: u\n  password: p\n"
+    with caplog.at_level(logging.WARNING):
+        config = load_yaml(tmp_path, auth, "a/b: c/d\n")
+    assert config.auth["quay.io/team"] == AuthEntry(None, None, insecure=True)
+    [warning] = [r.getMessage() for r in caplog.records if "quay.io/team" in r.getMessage()]
+    assert "without" in warning and "no credentials from this entry" in warning
+    creds = Credentials(config.auth, docker_config=tmp_path / "none.json")
+    assert creds.lookup(Repository.parse("quay.io/team/x")) == AuthEntry(None, None, insecure=True)
+
+
+@pytest.mark.parametrize(
+    ("auth", "user", "warns"),
+    [
+        ("quay.io: {username: a, password: x}\nquay.io/: {username: b, password: y}\n", "b", True),
+        ("quay.io/: {username: a, password: x}\nquay.io: {username: b, password: y}\n", "b", True),
+        ("quay.io: {username: a, password: x}\nquay.io/: {username: a, password: x}\n", "a", False),
+        (
+            "docker.io: {username: a, password: x}\nindex.docker.io: {username: b, password: y}\n",
+            "b",
+            True,
+        ),
+    ],
+)
+def test_two_keys_for_one_registry_the_later_wins(
+    tmp_path: Path, auth: str, user: str, warns: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """image-syncer keeps both map keys and uses either (config.go GetAuth); syncer, the later."""
+    with caplog.at_level(logging.WARNING):
+        config = load_yaml(tmp_path, auth, "a/b: c/d\n")
+    [entry] = config.auth.values()
+    assert entry.username == user and not entry.problem
+    assert ("name the same registry: using" in caplog.text) is warns
+
+
+def test_json_field_names_match_in_any_case(tmp_path: Path) -> None:
+    """encoding/json: "Images", "AUTH", "Username" and "Insecure" are the fields."""
+    data = {
+        "AUTH": {"h.io": {"Username": "u", "PASSWORD": "p", "Insecure": True}},
+        "Images": {"a/b": "h.io/c/d"},
+    }
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    config = load_config(tmp_path / "config.json", environ={})
+    assert config.auth["h.io"] == AuthEntry("u", "p", insecure=True)
+    assert [r.key for r in config.rules] == ["a/b"]
+    assert load_auth(tmp_path / "config.json", environ={})["h.io"].username == "u"
+
+
+def test_yaml_field_names_are_exact(tmp_path: Path) -> None:
+    """yaml.v2 matches the tag exactly: `Username:` is an unknown field."""
+    config = load_yaml(tmp_path, "h.io:\n  Username: u\n  Password: p\n", "a/b: c/d\n")
+    assert config.auth["h.io"] == AuthEntry(None, None)
+
+
+@pytest.mark.parametrize(("word", "value"), [("y", True), ("Y", True), ("n", False), ("on", True)])
+def test_yaml_v2_booleans_for_insecure(tmp_path: Path, word: str, value: bool) -> None:
+    config = load_yaml(tmp_path, f"h.io:\n  insecure: {word}\n", "a/b: c/d\n")
+    assert config.auth["h.io"] == AuthEntry(None, None, insecure=value)
+
+
+def test_only_the_first_value_or_document_is_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "auth.json").write_text('{"h.io": {"insecure": true}}\n{"x": 1} trailing')
+    (tmp_path / "images.yaml").write_text("a/b: c/d\n---\n- not: [read\n")
+    with caplog.at_level(logging.WARNING):
+        config = load_config(auth=tmp_path / "auth.json", images=tmp_path / "images.yaml")
+    assert config.auth["h.io"].insecure and [r.key for r in config.rules] == ["a/b"]
+    assert "auth.json: ignoring what follows the first JSON value" in caplog.text
+    assert "images.yaml: ignoring the YAML documents after the first" in caplog.text
+
+
+@pytest.mark.parametrize("text", ["auth: {}\n", "auth: {}\nimages:\n", "images: ~\n"])
+def test_a_legacy_file_without_images_copies_nothing_and_succeeds(
+    tmp_path: Path, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """image-syncer decodes no images, runs no rule and exits 0."""
+    (tmp_path / "config.yaml").write_text(text)
+    config = load_config(tmp_path / "config.yaml", environ={})
+    assert (config.rules, config.broken) == ((), ())
+    assert "no images: nothing to copy" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "dest", "warned"),
+    [
+        ("h.io/c/d$1", "h.io/c/d", "$1"),
+        ("h.io/c/d$$", "h.io/c/d", "$$"),
+        ("h.io/${T}x/d", "h.io/x/d", "$T"),
+    ],
+)
+def test_destinations_expand_as_go_does(
+    tmp_path: Path, value: str, dest: str, warned: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NewImageList runs os.ExpandEnv on every destination: `$1` and `$$` go too."""
+    with caplog.at_level(logging.WARNING):
+        rule = one_rule(tmp_path, "a/b", value)
+    assert str(rule.destinations[0]) == dest
+    assert f"{warned} not set, expanded to nothing" in caplog.text
+
+
+def test_an_empty_tag_after_the_first_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    """image-syncer copies v1 and v2 of `v1,,v2,` (and fails a task per empty tag)."""
+    rule = parse_rule("quay.io/a/b:v1,,v2,", "quay.io/c/d", environ={})
+    assert rule.tags == ("v1", "v2")
+    assert 'images["quay.io/a/b:v1,,v2,"]: empty tag ignored' in caplog.text
+    with pytest.raises(ConfigError, match="empty tag"):
+        parse_rule("quay.io/a/b:,v1", "quay.io/c/d", environ={})
+
+
+def test_a_tag_goes_to_a_destination_digest() -> None:
+    """task/rule.go compares digests only when both sides have one."""
+    rule = parse_rule("quay.io/a/b:v1", f"quay.io/c/d@{D1}", environ={})
+    [job] = explicit_jobs(rule)
+    assert (str(job.source), str(job.dest)) == ("quay.io/a/b:v1", f"quay.io/c/d@{D1}")
+    wide = parse_rule("quay.io/a/b", f"quay.io/c/d@{D1}", environ={})
+    assert [str(j.dest) for j in _pair(wide, sources("only"))] == [f"quay.io/c/d@{D1}"]
+    with pytest.raises(ConfigError, match="2 selected tags but 1 destination digest"):
+        _pair(wide, sources("v1", "v2"))
+    with pytest.raises(ConfigError, match="2 source tags but one destination digest"):
+        parse_rule("quay.io/a/b:v1,v2", f"quay.io/c/d@{D1}", environ={})

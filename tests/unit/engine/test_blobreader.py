@@ -84,3 +84,10 @@ def test_a_source_that_keeps_breaking_gives_up_after_its_reopens(fake: FakeTrans
     with pytest.raises(TransportError):
         b"".join(reader(fake).take(None))
     assert len(fake.requests_to("GET", SRC_BLOB)) == defaults.SOURCE_REOPENS + 1
+
+
+def test_a_content_length_that_is_no_number_leaves_the_length_unknown(fake: FakeTransport) -> None:
+    fake.on("GET", SRC_BLOB, Reply(200, {"Content-Length": "\u00b2"}, DATA))
+    r = reader(fake)
+    r.ensure_open()
+    assert r.length is None

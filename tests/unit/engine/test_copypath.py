@@ -11,16 +11,33 @@ import json
 
 import pytest
 
+from syncer import defaults
 from syncer.config.rules import parse_rule
 from syncer.engine.cache import MemoryBlobCache
-from syncer.engine.copypath import copy_and_record, is_blob_unknown, push_with_recheck, resolve
+from syncer.engine.copypath import (
+    copy_and_record,
+    is_blob_unknown,
+    push_manifests,
+    push_with_recheck,
+    resolve,
+)
 from syncer.engine.expansion import explicit_jobs, rule_failures, unique_jobs
-from syncer.errors import CancelledError, HTTPError, ServerError
+from syncer.engine.jobs import TagJob
+from syncer.errors import (
+    CancelledError,
+    ConfigError,
+    DigestMismatchError,
+    HTTPError,
+    ResponseTooLargeError,
+    ServerError,
+    UnsupportedError,
+)
 from syncer.oci import mediatypes
-from syncer.oci.reference import Repository
+from syncer.oci.reference import ImageRef, Repository
 from tests.support.copypath import (
     DST,
     GONE,
+    MANIFEST,
     OTHER,
     PRESENT,
     SRC,
@@ -205,3 +222,166 @@ def test_resolve_reads_what_to_push_and_which_blobs() -> None:
     assert [(ref, raw.digest) for ref, raw in res.pushes] == [("v1", digest)]
     assert set(res.blobs) == {digest_of(b"{}"), digest_of(PRESENT)}
     assert res.total_bytes == 2 + len(PRESENT)
+
+
+def _to_digest(digest: str) -> TagJob:
+    """image-syncer's ``src:v1 -> dst@sha256:…`` (task/rule.go compares two digests only)."""
+    return TagJob(ImageRef(SRC, "v1"), ImageRef(DST, None, digest), "src.example/team/app:v1")
+
+
+def test_resolve_pushes_a_tag_to_the_destination_digest_it_has() -> None:
+    fake, digest = _registries(dest_holds_it=False)
+    fake.on("HEAD", f"https://dst.example/v2/{DST.path}/manifests/{digest}", Reply(404))
+
+    res = resolve(_to_digest(digest), FakePool(fake))
+
+    assert res.skip == "" and [(ref, raw.digest) for ref, raw in res.pushes] == [(digest, digest)]
+
+
+def test_resolve_refuses_a_tag_whose_digest_is_not_the_destinations() -> None:
+    fake, digest = _registries(dest_holds_it=False)
+    other = "sha256:" + "b" * 64
+    fake.on("HEAD", f"https://dst.example/v2/{DST.path}/manifests/{other}", Reply(404))
+
+    with pytest.raises(ConfigError, match=rf"@{other}: .*:v1 is {digest}, not the destination"):
+        resolve(_to_digest(other), FakePool(fake))
+
+
+# -- the manifest tree: each child once, and caps per index, per tree and in bytes ---------
+def _index(children: list[bytes]) -> bytes:
+    entries = [
+        {"mediaType": mediatypes.OCI_MANIFEST, "digest": digest_of(c), "size": len(c)}
+        for c in children
+    ]
+    return json.dumps(
+        {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": entries}
+    ).encode()
+
+
+def _tree(top: bytes, manifests: list[bytes]) -> FakeTransport:
+    """A source whose ``v1`` is the index ``top``, serving each of ``manifests`` by digest."""
+    fake = FakeTransport()
+    open_registry(fake, "src.example")
+    open_registry(fake, "dst.example")
+    head = {"Docker-Content-Digest": digest_of(top), "Content-Type": mediatypes.OCI_INDEX}
+    base = f"https://src.example/v2/{SRC.path}/manifests"
+    fake.on("HEAD", f"{base}/v1", Reply(200, head))
+    fake.on("HEAD", manifest_url(), Reply(404))
+    for body in [top, *manifests]:
+        media = mediatypes.OCI_INDEX if b'"manifests"' in body else mediatypes.OCI_MANIFEST
+        fake.on("GET", f"{base}/{digest_of(body)}", Reply(200, {"Content-Type": media}, body))
+    return fake
+
+
+def _gets(fake: FakeTransport) -> list[str]:
+    return [
+        s.url.rsplit("/", 1)[1] for s in fake.seen if s.method == "GET" and "/manifests/" in s.url
+    ]
+
+
+def test_a_child_listed_again_and_again_across_sub_indexes_is_fetched_once() -> None:
+    child = _manifest()
+    subs = [_index([child] * (300 + i)) for i in range(3)]  # distinct indexes, one child
+    top = _index(subs)
+    fake = _tree(top, [*subs, child])
+
+    res = resolve(image().job, FakePool(fake))
+
+    assert _gets(fake).count(digest_of(child)) == 1
+    assert [ref for ref, _ in res.pushes] == [
+        digest_of(child),
+        digest_of(subs[0]),
+        digest_of(subs[1]),
+        digest_of(subs[2]),
+        "v1",
+    ]
+
+
+def test_an_index_listing_more_than_the_cap_per_index_fails_before_any_child_is_fetched() -> None:
+    child = _manifest()
+    top = _index([child] * (defaults.MAX_INDEX_CHILDREN + 1))
+    fake = _tree(top, [child])
+
+    with pytest.raises(UnsupportedError) as err:
+        resolve(image().job, FakePool(fake))
+
+    assert f"lists {defaults.MAX_INDEX_CHILDREN + 1} manifests" in str(err.value)
+    assert f"at most {defaults.MAX_INDEX_CHILDREN} are followed" in str(err.value)
+    assert _gets(fake) == [digest_of(top)]
+
+
+def test_entries_past_the_cap_per_tree_fail_the_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(defaults, "MAX_TREE_CHILDREN", 40)
+    child = _manifest()
+    subs = [_index([child] * (20 + i)) for i in range(3)]  # 3 + 20, then 21 more: past 40
+    fake = _tree(_index(subs), [*subs, child])
+
+    with pytest.raises(UnsupportedError) as err:
+        resolve(image().job, FakePool(fake))
+
+    assert "its indexes list more than 40 manifests in all" in str(err.value)
+    assert digest_of(subs[2]) not in _gets(fake)
+
+
+def test_manifests_past_the_bytes_cap_per_image_fail_it_naming_image_and_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    children = [
+        json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST, "pad": f"{i}" * 900})
+        .encode()
+        .replace(b'"pad"', b'"layers": [], "pad"')
+        for i in range(10)
+    ]
+    top = _index(children)
+    fake = _tree(top, children)
+    cap = len(top) + sum(len(c) for c in children[:3])  # the index and three children fit
+    monkeypatch.setenv("SYNCER_MAX_TREE_BYTES", str(cap))
+
+    with pytest.raises(ResponseTooLargeError) as err:
+        resolve(image().job, FakePool(fake))
+
+    assert str(err.value).startswith("src.example/team/app:v1: its manifests pass the ")
+    assert f"{cap} bytes cap per image ($SYNCER_MAX_TREE_BYTES)" in str(err.value)
+    assert len(_gets(fake)) == 1 + 4  # the index, and the children until one passed the cap
+
+
+# -- after the push: the tag must resolve to the pushed digest ---------------------------
+def _pushed(head: Reply, get: Reply | None = None) -> FakeTransport:
+    fake = FakeTransport()
+    open_registry(fake, "dst.example")
+    fake.on("PUT", manifest_url(), Reply(201))
+    fake.on("HEAD", manifest_url(), head)
+    if get is not None:
+        fake.on("GET", manifest_url(), get)
+    return fake
+
+
+def test_a_push_is_confirmed_by_one_head_of_the_tag() -> None:
+    fake = _pushed(Reply(200, {"Docker-Content-Digest": digest_of(MANIFEST)}))
+    push_manifests(image(), FakePool(fake))
+    assert [s.method for s in fake.seen if "/manifests/" in s.url] == ["PUT", "HEAD"]
+
+
+@pytest.mark.parametrize(
+    ("head", "get", "got"),
+    [
+        (Reply(404), None, "no manifest at all (HTTP 404)"),
+        (Reply(200, {"Docker-Content-Digest": "sha256:" + "e" * 64}), None, "sha256:" + "e" * 64),
+        (Reply(200), Reply(200, {}, b'{"other": 1}'), digest_of(b'{"other": 1}')),
+    ],
+    ids=["stored nothing", "holds another digest", "no digest on HEAD, other bytes on GET"],
+)
+def test_a_tag_that_does_not_resolve_to_the_pushed_digest_fails_naming_both(
+    head: Reply, get: Reply | None, got: str
+) -> None:
+    fake = _pushed(head, get)
+    with pytest.raises(DigestMismatchError) as caught:
+        push_manifests(image(), FakePool(fake))
+    assert str(caught.value) == (
+        f"digest mismatch for {DST}:v1 after the push: expected {digest_of(MANIFEST)}, got {got}"
+    )
+
+
+def test_a_head_without_digest_is_settled_by_the_bytes_under_the_tag() -> None:
+    fake = _pushed(Reply(200), Reply(200, {}, MANIFEST))
+    push_manifests(image(), FakePool(fake))

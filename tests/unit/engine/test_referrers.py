@@ -21,6 +21,11 @@ def test_found_travels_as_text_and_a_bad_one_is_refused() -> None:
     assert Found.from_text(found.to_text()) == found
     cosign = Found(SUBJECT, None, 1)
     assert Found.from_text(cosign.to_text()) == cosign
+    rooted = Found(SUBJECT, None, 1, "src/app:v1 -> dst/app:v1")
+    assert Found.from_text(rooted.to_text()) == rooted
+    # Written by a worker from before the cap per image: no root, counted as its own.
+    older = f'{{"subject": "{SUBJECT}", "entry": null, "depth": 1}}'
+    assert Found.from_text(older) == Found(SUBJECT, None, 1, "")
     for bad in ("{", '{"subject": "x", "entry": null, "depth": 1}', '{"subject": 1}'):
         with pytest.raises(UnsupportedError):
             Found.from_text(bad)

@@ -302,3 +302,9 @@ def test_nested_indexes_and_platformless_entries() -> None:
     manifest = index(entry("amd", "linux", "amd64"), nested, bare, entry("ppc", "linux", "ppc64le"))
     _, dropped, names = filtered(manifest, arch=["amd64"])
     assert dropped == 2 and names == [dg("amd"), dg("nested")]
+
+
+def test_json_nested_past_the_recursion_limit_is_unsupported_not_a_crash() -> None:
+    deep = b'{"manifests": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(UnsupportedError, match="manifest is not JSON"):
+        parse(RawManifest(deep, mt.OCI_INDEX, "sha256:" + "0" * 64), "x")

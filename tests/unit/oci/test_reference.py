@@ -248,3 +248,11 @@ def test_the_first_colon_after_the_transport_starts_the_tag_as_in_skopeo() -> No
 def test_a_layout_path_must_be_absolute_normal_and_plain(text: str) -> None:
     with pytest.raises(ConfigError, match="layout path"):
         Repository.parse(text)
+
+
+def test_a_bad_digest_from_a_server_is_shown_escaped_and_clipped() -> None:
+    header = "sha256:\x1b[31m" + "x" * 60_000
+    with pytest.raises(ConfigError) as caught:
+        validate_digest(header)
+    message = str(caught.value)
+    assert len(message) < 300 and "\x1b" not in message and message.endswith("…'")

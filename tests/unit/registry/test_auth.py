@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+from syncer import defaults
 from syncer.errors import AuthError, is_transient
 from syncer.oci.reference import Repository
 from syncer.registry import auth as auth_module
@@ -71,7 +72,7 @@ def test_challenge_parse_edges(header: str, params: dict[str, str]) -> None:
 
 
 def test_challenge_over_the_cap_is_refused_before_parsing() -> None:
-    header = "Bearer " + "a" * auth_module.MAX_CHALLENGE
+    header = "Bearer " + "a" * defaults.MAX_CHALLENGE
     with pytest.raises(AuthError, match="WWW-Authenticate header is"):
         Challenge.parse(header)
 
@@ -86,7 +87,7 @@ def test_challenge_over_the_cap_is_refused_before_parsing() -> None:
         (True, 60.0),
         ([300], 60.0),
         ("300", 300.0),
-        (10**12, auth_module.MAX_TOKEN_LIFETIME),
+        (10**12, defaults.MAX_TOKEN_LIFETIME),
     ],
 )
 def test_token_lifetime_is_finite_and_clamped(expires_in: object, lifetime: float) -> None:
@@ -390,3 +391,14 @@ def test_anonymous_token_requests_still_follow_redirects(fake: FakeTransport) ->
     assert client(fake).head_manifest(REPO, "v1") is not None
     (moved,) = fake.requests_to("GET", elsewhere)
     assert "Authorization" not in moved.headers
+
+
+def test_a_token_reply_nested_past_the_recursion_limit_is_an_auth_error(
+    fake: FakeTransport,
+) -> None:
+    bearer_registry(fake, TokenEndpoint())
+    fake.on(
+        "GET", REALM, lambda seen: Reply(200, {}, b'{"token": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    )
+    with pytest.raises(AuthError, match="token response is not JSON with a token"):
+        client(fake, ALICE).head_manifest(REPO, "v1")

@@ -218,6 +218,55 @@ def test_put_manifest_sends_exact_bytes(fake: FakeTransport) -> None:
     assert put.body == BODY and put.headers["Content-Type"] == mediatypes.OCI_MANIFEST
 
 
+@pytest.mark.parametrize(
+    "answered",
+    ["sha256:" + "0" * 64, "not a digest", "sha512:" + "0" * 128],
+    ids=["another sha256", "garbage", "a sha512 of other bytes"],
+)
+def test_a_manifest_put_answered_with_another_digest_fails_naming_both(
+    fake: FakeTransport, answered: str
+) -> None:
+    fake.on(
+        "PUT", f"{BASE}/v2/team/app/manifests/v1", Reply(201, {"Docker-Content-Digest": answered})
+    )
+    raw = RawManifest(BODY, mediatypes.OCI_MANIFEST, DIGEST)
+    with pytest.raises(DigestMismatchError) as caught:
+        client(fake).put_manifest(REPO, "v1", raw)
+    assert str(caught.value) == (
+        f"digest mismatch for PUT manifest {REPO}:v1 (Docker-Content-Digest): "
+        f"expected {DIGEST}, got {answered}"
+    )
+    assert not is_transient(caught.value)
+
+
+def test_a_manifest_put_answered_in_another_algorithm_of_the_same_bytes_passes(
+    fake: FakeTransport,
+) -> None:
+    sha512 = "sha512:" + hashlib.sha512(BODY).hexdigest()
+    fake.on(
+        "PUT", f"{BASE}/v2/team/app/manifests/v1", Reply(201, {"Docker-Content-Digest": sha512})
+    )
+    raw = RawManifest(BODY, mediatypes.OCI_MANIFEST, DIGEST)
+    assert client(fake).put_manifest(REPO, "v1", raw) == DIGEST
+
+
+def test_a_blob_put_or_mount_answered_with_another_digest_fails_naming_both(
+    fake: FakeTransport,
+) -> None:
+    other = "sha256:" + "c" * 64
+    fake.on("PUT", f"{UPLOADS}u1", Reply(201, {"Docker-Content-Digest": other}))
+    with pytest.raises(DigestMismatchError, match=f"expected {BLOB}, got {other}"):
+        client(fake).finish_upload(REPO, f"{UPLOADS}u1", BLOB, b"data")
+    fake.on("POST", UPLOADS, Reply(201, {"Docker-Content-Digest": other}))
+    with pytest.raises(DigestMismatchError, match=f"mount {BLOB} into {REPO}"):
+        client(fake).mount_blob(REPO, BLOB, SOURCE)
+    # The digest sent, or none at all (some registries say nothing), passes.
+    fake.on("PUT", f"{UPLOADS}u1", Reply(201, {"Docker-Content-Digest": BLOB}))
+    client(fake).finish_upload(REPO, f"{UPLOADS}u1", BLOB, b"data")
+    fake.on("POST", UPLOADS, Reply(201))
+    assert client(fake).mount_blob(REPO, BLOB, SOURCE) is True
+
+
 def test_list_tags_follows_link_pagination(fake: FakeTransport) -> None:
     pages = {
         "2": json_reply(
@@ -484,3 +533,15 @@ def test_the_session_never_reads_netrc(tmp_path: Path, monkeypatch: pytest.Monke
 
     assert list(client(fake, session=session).list_tags(REPO)) == ["v1"]
     assert [s.url for s in fake.seen if "Authorization" in s.headers] == []
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "9" * 5000, "-1", "lots"])
+def test_header_numbers_that_are_no_numbers_are_ignored_not_crashed_on(
+    fake: FakeTransport, value: str
+) -> None:
+    head = {"Docker-Content-Digest": DIGEST, "Content-Length": value}
+    fake.on("HEAD", f"{BASE}/v2/team/app/manifests/v1", Reply(200, head))
+    got = client(fake).head_manifest(REPO, "v1")
+    assert got is not None and got.size == 0
+    fake.on("GET", f"{UPLOADS}u1", Reply(204, {"Range": f"0-{value}"}))
+    assert client(fake).upload_offset(REPO, f"{UPLOADS}u1")[1] == 0, "an empty session"

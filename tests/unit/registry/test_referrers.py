@@ -129,3 +129,9 @@ def test_a_list_longer_than_the_cap_is_refused_not_cut(
     fake.on("GET", API, json_reply(_index(SIG, SBOM)))
     with pytest.raises(UnsupportedError, match="more than 1 referrers"):
         api.list_api(client(fake), REPO, SUBJECT)
+
+
+def test_a_list_nested_past_the_recursion_limit_is_refused(fake: FakeTransport) -> None:
+    fake.on("GET", API, Reply(200, {}, b"[" * 5000 + b"]" * 5000))
+    with pytest.raises(UnsupportedError, match="referrers list is not JSON"):
+        api.list_api(client(fake), REPO, SUBJECT)

@@ -112,3 +112,13 @@ def test_an_error_body_is_read_once_and_kept_for_later_readers() -> None:
     with pytest.raises(AuthError):
         check(resp, "GET manifest")
     assert json.loads(resp.content) == doc
+
+
+def test_an_error_body_nested_past_the_recursion_limit_is_shown_not_crashed_on() -> None:
+    with pytest.raises(ServerError, match="HTTP 500"):
+        check(_answer(Reply(500, body=b"[" * 5000 + b"]" * 5000)), "GET manifest")
+
+
+@pytest.mark.parametrize("value", ["\u00b3", "9" * 5000, "-5", "soon"])
+def test_a_retry_after_that_is_no_number_or_date_is_ignored(value: str) -> None:
+    assert retry_after(_answer(Reply(429, {"Retry-After": value}))) is None

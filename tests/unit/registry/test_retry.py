@@ -21,9 +21,11 @@ from syncer.errors import (
     TLSHandshakeError,
     TransportError,
     UnsupportedError,
+    WaitBudgetError,
 )
-from syncer.registry import retry
+from syncer.registry import retry, waiting
 from syncer.registry.retry import backoff_delay, retrying
+from syncer.registry.waiting import WaitBudget
 
 TRANSIENT = [
     TransportError("reset"),
@@ -143,3 +145,36 @@ def test_backoff_has_jitter_within_half_to_full_ceiling(attempt: int) -> None:
 def test_backoff_ignores_retry_after_absent() -> None:
     delay = backoff_delay(1, ServerError("x", status=500))
     assert defaults.BACKOFF_BASE / 2 <= delay <= defaults.BACKOFF_BASE
+
+
+# -- the wait budget: every backoff counts against the image's ---------------------------
+def test_backoffs_stop_when_the_image_has_waited_its_budget_on_the_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retry.random, "uniform", lambda low, high: high)  # 0.5, 1, 2, 4, 8…
+    exc = ServerError("503", status=503, url="https://reg.example/v2/x/manifests/v1")
+    fn, calls = failing(*[exc] * 20)
+    delays: list[float] = []
+    with waiting.scope(WaitBudget(5.0)), pytest.raises(WaitBudgetError) as caught:
+        retrying(fn, what="op", attempts=20, sleep=delays.append)
+    assert delays == [0.5, 1.0, 2.0], "the next, 4 s, would pass the 5 s budget"
+    assert calls[0] == 4
+    assert str(caught.value) == (
+        "503; gave up after 4 s of waiting on reg.example: the wait budget of one image "
+        "on one registry is 5 s (SYNCER_WAIT_BUDGET)"
+    )
+    assert caught.value.__cause__ is exc
+
+
+def test_a_retry_after_longer_than_the_budget_left_fails_at_once_naming_it() -> None:
+    exc = RateLimitedError(
+        "GET x: HTTP 429", status=429, retry_after=86400.0, url="https://reg.example/v2/"
+    )
+    fn, calls = failing(exc)
+    delays: list[float] = []
+    with waiting.scope(WaitBudget(90.0)), pytest.raises(WaitBudgetError) as caught:
+        retrying(fn, what="op", sleep=delays.append)
+    assert delays == [] and calls[0] == 1
+    assert "HTTP 429; it asked to wait 86400 s (Retry-After); gave up after 0 s" in str(
+        caught.value
+    )

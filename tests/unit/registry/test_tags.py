@@ -136,3 +136,9 @@ def test_drain_reads_no_more_than_its_limit() -> None:
     resp.request = requests.Request("GET", resp.url).prepare()
     assert transport.drain(resp, 100) == b"x" * 100
     assert resp.content == b"x" * 100
+
+
+def test_a_tag_page_nested_past_the_recursion_limit_fails_the_listing(fake: FakeTransport) -> None:
+    fake.on("GET", TAGS, Reply(200, {}, b"[" * 5000 + b"]" * 5000))
+    with pytest.raises(RegistryError, match="is not JSON"):
+        list(client(fake).list_tags(REPO))

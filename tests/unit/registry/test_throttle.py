@@ -7,7 +7,10 @@ import time
 import pytest
 
 from syncer import defaults
+from syncer.errors import WaitBudgetError
+from syncer.registry import waiting
 from syncer.registry.throttle import LocalThrottle, NoThrottle, ratelimit_remaining
+from syncer.registry.waiting import WaitBudget
 
 
 class _Sleeps:
@@ -84,3 +87,24 @@ def test_ratelimit_remaining_reads_docker_hubs_header(
     header: str | None, remaining: int | None
 ) -> None:
     assert ratelimit_remaining(header) == remaining
+
+
+def test_a_pause_counts_against_the_image_wait_budget_and_fails_it_past_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sleeps = _Sleeps(monkeypatch)
+    throttle = LocalThrottle(sleep=sleeps)
+    throttle.pause("reg.io", 2.5)
+    with waiting.scope(WaitBudget(10.0)) as budget:
+        throttle.wait("reg.io")
+    assert budget.spent == {"reg.io": 2.5}
+    throttle.pause("reg.io", 30)
+    with waiting.scope(WaitBudget(10.0)), pytest.raises(WaitBudgetError) as caught:
+        throttle.wait("reg.io")
+    assert sleeps.slept == [1.0, 1.0, 0.5], "a pause longer than the budget is not slept"
+    assert "reg.io asked us to slow down and is paused; gave up" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "\u00b2;w=21600", "-1", "many"])
+def test_a_ratelimit_remaining_that_is_no_count_is_ignored(value: str) -> None:
+    assert ratelimit_remaining(value) is None

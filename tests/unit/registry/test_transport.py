@@ -259,3 +259,26 @@ def test_new_session_drops_cookies_set_on_a_redirect() -> None:
     transport.send(mounted(fake, transport.new_session()), "GET", UPLOAD)
 
     assert "Cookie" not in fake.seen[-1].headers
+
+
+def test_loopback_requests_never_go_through_the_environments_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Go's http.ProxyFromEnvironment skips loopback, whatever HTTP_PROXY says (image-syncer)."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    session = transport.new_session()
+    assert session.trust_env
+
+    def proxies(url: str) -> object:
+        return session.merge_environment_settings(url, {}, False, True, None)["proxies"]
+
+    assert proxies("http://127.0.0.1:5000/v2/") == {}
+    assert proxies("https://localhost/v2/") == {}
+    assert proxies("https://reg.example/v2/")["https"] == "http://proxy.example:3128"
+    redirect = requests.Request("GET", "http://127.0.0.1:9000/blob").prepare()
+    assert session.rebuild_proxies(redirect, {}) == {}
+    away = requests.Request("GET", "http://cdn.example/blob").prepare()
+    assert session.rebuild_proxies(away, {})["http"] == "http://proxy.example:3128"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from syncer.registry.urls import origin, shown_host, strip_query
+import pytest
+
+from syncer.registry.urls import is_loopback, origin, shown_host, strip_query
 
 
 def test_origin_fills_in_the_default_port_and_folds_case() -> None:
@@ -25,3 +27,20 @@ def test_strip_query_drops_upload_state() -> None:
 def test_shown_host_hides_user_info_and_control_characters() -> None:
     assert shown_host("https://user:pw@cdn.example:8443/x?sig=1") == "cdn.example:8443"
     assert shown_host("https://bad\x1bhost/") == "bad\\x1bhost"
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:5000/v2/", True),
+        ("https://127.9.9.9/v2/", True),
+        ("http://localhost/v2/", True),
+        ("http://[::1]:5000/v2/", True),
+        ("https://reg.example/v2/", False),
+        ("https://10.0.0.1/v2/", False),
+        ("https://localhost.example/v2/", False),
+    ],
+)
+def test_is_loopback(url: str, loopback: bool) -> None:
+    """What Go's http.ProxyFromEnvironment never proxies."""
+    assert is_loopback(url) is loopback

@@ -22,6 +22,8 @@ from syncer.fleet.protocol.messages import (
     Push,
     PushImage,
     SyncTag,
+    VerifyRule,
+    VerifyTags,
 )
 from syncer.oci.manifest import Descriptor
 
@@ -37,6 +39,9 @@ EXAMPLES: list[Message] = [
     CopyBlob("p1", "s/a", "d/a", DIGEST, 7),
     CopyBlobs("p1", "s/a", "d/a", (BLOB, BLOB), deferred=3),
     PushImage("p1", "0123456789abcdef", "d/a:1"),
+    VerifyRule("p1", {"key": "src/app"}, ({"key": "src/other"},), prune=1),
+    VerifyRule("p1", {"key": "src/app"}),
+    VerifyTags("p1", ({"source": "s/a:1", "dest": "d/a:1", "rule": "r"},)),
 ]
 
 
@@ -51,6 +56,7 @@ def test_every_message_round_trips_through_json(message: Message) -> None:
 def test_every_task_name_has_a_message() -> None:
     names = {settings.EXPAND_RULE, settings.ENQUEUE_TAGS, settings.SYNC_TAGS, settings.SYNC_TAG}
     names |= {settings.COPY_BLOB, settings.COPY_BLOBS, settings.PUSH_IMAGE}
+    names |= {settings.VERIFY_RULE, settings.VERIFY_TAGS}
     assert set(MESSAGES) == names
 
 
