@@ -50,6 +50,8 @@ class Scenario:
     profiles: dict[str, str] = field(default_factory=dict)
     #: Tags each run copies or checks; when set, the table shows core-ms per tag.
     tags: int = 0
+    #: Markdown shown as it is after the facts (a table of its own).
+    extra: list[str] = field(default_factory=list)
 
     def add(self, sample: Sample) -> None:
         """Record one sample under its tool's name."""
@@ -121,6 +123,8 @@ class Scenario:
             for i, s in enumerate(samples, 1)
             if s.cpu
         ]
+        if self.extra:
+            out += ["", *self.extra]
         out += ["", f"**Verdict:** {self.verdict or 'n/a'}", ""]
         for name, text in self.profiles.items():
             out += [f"Profile: {name}", "", "```", text, "```", ""]

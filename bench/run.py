@@ -1,10 +1,12 @@
 """``python -m bench``: time skopeo, ``syncer sync`` and ``syncer plan`` on the same data.
 
-Scenarios (issues #4, #13, #14, #24): (a) cold sync on loopback, (d) no-op
-resync, (g) many small tags cold and no-op, (v) verify's cost per tag, (f)
-planning 10,000 tags, (h) the no-op re-sync of those tags, (i) signed
-images with and without ``--referrers``, (e) worker memory with eight big
-streams, (b) one shaped host, (c) a fleet of shaped hosts. Everything it
+Scenarios (issues #4, #13, #14, #23, #24): (a) cold sync on loopback, (d)
+no-op resync, (g) many small tags cold and no-op, (v) verify's cost per
+tag, (r) Redis commands and memory per tag of a plan, (f) planning 10,000
+tags, (h) the no-op re-sync of those tags, (i) signed images with and
+without ``--referrers``, (p) a 100,000-tag re-check projected to a million,
+(e) worker memory with eight big streams, (b) one shaped host, (c) a fleet
+of shaped hosts. Everything it
 starts — registries, Redis, workers, namespaces, qdiscs — is removed on exit, on error, on Ctrl-C,
 on SIGTERM and when ``--time-limit`` runs out.
 """
@@ -30,6 +32,8 @@ from bench import (
     limits,
     pertag,
     profiling,
+    projection,
+    rediscost,
     referrers,
     scenarios,
     shaped,
@@ -56,7 +60,7 @@ from bench.settings import (
 
 log = logging.getLogger("bench")
 
-ALL = "adgvfhiebc"
+ALL = "adgvrfhipebc"
 #: The checkout holding this package: image-syncer is looked for beside it.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ("skopeo", "docker-registry", "redis-server", "/usr/bin/time", "ip", "tc")
@@ -161,14 +165,15 @@ def _plan(
         steps.append(("g", functools.partial(pertag.small_tags, bench, count)))
     for count in bench.profile.small_tags if "v" in args.only else ():
         steps.append(("v", lambda n=count: [verifycost.verify_cost(bench, n)]))  # type: ignore[misc]
-    if "f" in args.only:
-        steps.append(("f", lambda: [limits.planning(bench)]))
-    if "h" in args.only:
-        steps.append(("h", lambda: [pertag.noop_at_scale(bench)]))
-    if "i" in args.only:
-        steps.append(("i", lambda: referrers.signed_images(bench)))
-    if "e" in args.only:
-        steps.append(("e", lambda: [limits.memory(bench, args.memory_runs)]))
+    single: list[tuple[str, Callable[[], list[Scenario]]]] = [
+        ("r", lambda: rediscost.redis_cost(bench)),
+        ("f", lambda: [limits.planning(bench)]),
+        ("h", lambda: [pertag.noop_at_scale(bench)]),
+        ("i", lambda: referrers.signed_images(bench)),
+        ("p", lambda: projection.projection(bench)),
+        ("e", lambda: [limits.memory(bench, args.memory_runs)]),
+    ]
+    steps += [(key, fn) for key, fn in single if key in args.only]
     shaped_steps: list[tuple[str, str, Callable[[], list[Scenario]]]] = [
         ("b", "one shaped host", lambda: [shaped.one_host(bench)]),
         ("c", "shaped fleet", lambda: [shaped.fleet(bench, args.hosts, LARGE_REPO)]),

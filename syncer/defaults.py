@@ -109,6 +109,10 @@ RESOLVE_REPORT_EVERY = 1000
 REDIS_URL = "redis://localhost:6379/0"
 #: Plans, their counters and reports expire this long after their last update.
 PLAN_TTL = 7 * 24 * 3600
+#: A worker process pushes back the expiry of a plan's keys at most this often
+#: (the counters' moves with every update; a short TTL is pushed back every
+#: tenth of it): each update doing it cost a plan 6 Redis commands per step.
+PLAN_KEEP_EVERY = 600
 #: A task handed out this long ago and not acknowledged goes back to the queue
 #: (kombu's visibility timeout), unless its worker has said since that it still
 #: holds it: every worker re-stamps the deliveries it holds every

@@ -8,15 +8,17 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syncer import defaults
 from syncer.cli.referrerargs import add_referrer_arguments, referrer_options
-from syncer.config.files import SyncConfig, load_config
-from syncer.config.rules import quote_key
-from syncer.engine.options import SyncOptions
 from syncer.errors import ConfigError
-from syncer.oci.manifest import PlatformFilter
-from syncer.oci.reference import validate_tag
+
+# The config parsers (yaml, re2, the rule forms) load when a command reads its
+# config, not when `syncer --version` builds the parsers.
+if TYPE_CHECKING:
+    from syncer.config.files import SyncConfig
+    from syncer.engine.options import SyncOptions
 
 log = logging.getLogger("syncer")
 
@@ -190,6 +192,8 @@ def add_success_image_arguments(p: argparse.ArgumentParser, what: str) -> None:
 
 def load(args: argparse.Namespace) -> SyncConfig:
     """Load the config the flags name; flags beat environment variables."""
+    from syncer.config.files import load_config
+
     config = args.config or args.config_file
     if config is None and args.images is None:
         raise ConfigError("no config: pass CONFIG, --config FILE, or --images FILE")
@@ -205,6 +209,10 @@ def load(args: argparse.Namespace) -> SyncConfig:
 
 def sync_options(args: argparse.Namespace) -> SyncOptions:
     """The typed options behind the flags."""
+    from syncer.engine.options import SyncOptions
+    from syncer.oci.manifest import PlatformFilter
+    from syncer.oci.reference import validate_tag
+
     platforms = PlatformFilter.from_flags(args.os, args.arch)
     for item in platforms.archs:
         _, _, variant = item.partition(":")
@@ -225,6 +233,8 @@ def refuse_layouts(config: SyncConfig) -> None:
     A layout is a directory on the machine that runs ``syncer sync``; fleet
     workers run elsewhere, and a volume shared by all of them is not supported.
     """
+    from syncer.config.rules import quote_key
+
     for rule in config.rules:
         for repo in (rule.source, *(d.repo for d in rule.destinations)):
             if repo.is_layout:

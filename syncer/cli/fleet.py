@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 from syncer import defaults
 from syncer.cli.args import add_config_arguments, load, refuse_layouts, sync_options
 from syncer.cli.exits import EXIT_FAILED, EXIT_LOST, EXIT_OK
-from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
 from syncer.cli.redisargs import checked_url, connect, redis_arg, redis_name
 from syncer.cli.verifyfleet import add_plan_verify_arguments, check_flags
 from syncer.errors import ConfigError
 
-if TYPE_CHECKING:  # redis is imported only by the commands that talk to it
+# redis, and what imports it (the plan view, the stores), load only in the
+# commands that talk to it: `syncer --version` builds these parsers too.
+if TYPE_CHECKING:
     import redis
 
     from syncer.config.files import SyncConfig
@@ -245,6 +246,7 @@ def warn_eviction(client: redis.Redis) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """``syncer status PLAN_ID``: ``lost`` and why (exit 3) for a plan Redis lost."""
+    from syncer.cli.planview import follow, plan_exit, print_final, print_lost, render
     from syncer.fleet.state.liveness import why_missing
 
     store = _store(args.redis)

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from syncer.cli.exits import EXIT_OK
 from syncer.cli.redisargs import connect, redis_arg
-from syncer.engine.progress import human_bytes
 
 
 def add_history_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +32,7 @@ def when(epoch: float | None) -> str:
 
 def cmd_plans(args: argparse.Namespace) -> int:
     """``syncer plans``."""
+    from syncer.engine.progress import human_bytes
     from syncer.fleet.state.history import recent
 
     rows = recent(connect(args.redis), max(args.limit, 0), args.schedule)

@@ -10,8 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from syncer import defaults
 from syncer.cli.args import (
@@ -21,22 +20,18 @@ from syncer.cli.args import (
     load,
     sync_options,
 )
-from syncer.cli.dryrun import dry_run
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK, by_signal
-from syncer.cli.interrupts import Interrupts, interrupted_line
-from syncer.cli.logfmt import go_duration
-from syncer.cli.verify import add_prune_arguments, prune_lines, prune_pass
-from syncer.config.files import SyncConfig
-from syncer.embedded.executor import EmbeddedSync
-from syncer.engine.cache import BlobCache, FileBlobCache, MemoryBlobCache
-from syncer.engine.jobs import ImageResult
-from syncer.engine.progress import ProgressBar, summary
+from syncer.cli.verify import add_prune_arguments
 from syncer.errors import SyncerError, describe
-from syncer.layout import record
-from syncer.layout.client import LayoutClient
-from syncer.registry import deadline
-from syncer.registry.credentials import Credentials
-from syncer.registry.pool import ClientPool
+
+# The engine, the registry client and requests load only when a sync runs:
+# `syncer --version` and the other commands build this parser too.
+if TYPE_CHECKING:
+    from syncer.config.files import SyncConfig
+    from syncer.engine.cache import BlobCache
+    from syncer.engine.jobs import ImageResult
+    from syncer.layout import record
+    from syncer.layout.client import LayoutClient
 
 log = logging.getLogger("syncer")
 
@@ -86,6 +81,8 @@ def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def open_cache(path: Path | None) -> BlobCache:
     """The embedded blob cache: a file, or nothing with ``--cache none``."""
+    from syncer.engine.cache import FileBlobCache, MemoryBlobCache
+
     if path is not None and str(path) == "none":
         return MemoryBlobCache()
     return FileBlobCache(path or defaults.blob_cache_file())
@@ -93,6 +90,18 @@ def open_cache(path: Path | None) -> BlobCache:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """``syncer sync``."""
+    from syncer.cli.dryrun import dry_run
+    from syncer.cli.interrupts import Interrupts, interrupted_line
+    from syncer.cli.logfmt import go_duration
+    from syncer.cli.verify import prune_lines, prune_pass
+    from syncer.embedded.executor import EmbeddedSync
+    from syncer.engine.progress import ProgressBar, summary
+    from syncer.layout import record
+    from syncer.layout.client import LayoutClient
+    from syncer.registry import deadline
+    from syncer.registry.credentials import Credentials
+    from syncer.registry.pool import ClientPool
+
     config = load(args)
     options = sync_options(args)
     fmt = images_format(args.output_images_format)
@@ -167,6 +176,8 @@ def _finish_layouts(
     previous: record.ExportRecord | None,
 ) -> int:
     """Pack archives and write ``--record``; the number of failures (logged)."""
+    from syncer.layout import record
+
     try:
         layouts.close()
         if args.record:
@@ -202,6 +213,8 @@ def write_success_images(path: Path, fmt: str, data: dict[str, list[str]]) -> bo
 
     Returns whether the file was written (a failure is logged).
     """
+    import yaml
+
     if fmt == "json":  # Go's json.Encoder: compact, sorted keys, one newline
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
     else:  # yaml.v2: block style, sorted keys, sequences not indented

@@ -11,20 +11,23 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syncer import defaults
 from syncer.cli.args import go_int, load, sync_options
 from syncer.cli.exits import EXIT_FAILED, EXIT_OK
 from syncer.cli.referrerargs import add_referrer_arguments
-from syncer.config.files import SyncConfig
-from syncer.engine.options import SyncOptions
-from syncer.engine.verify import STATUSES, Check
-from syncer.engine.verifyrun import Prune, Report, verify_config
 from syncer.errors import ConfigError
-from syncer.registry import deadline
-from syncer.registry.credentials import Credentials
-from syncer.registry.pool import ClientPool
 from syncer.text import escape
+
+# The engine, the registry client and requests load when a check runs, not
+# when `syncer --version` builds this parser (issue #23).
+if TYPE_CHECKING:
+    from syncer.config.files import SyncConfig
+    from syncer.engine.options import SyncOptions
+    from syncer.engine.verify import Check
+    from syncer.engine.verifyrun import Report
+    from syncer.registry.pool import ClientPool
 
 #: Columns of the human table (status, source, destination, detail).
 _WIDTHS = (10, 44, 44)
@@ -70,6 +73,8 @@ def prune_pass(
     delete: bool = False,
 ) -> Report:
     """The prune pass of ``sync --prune`` (after the copy), or what it would do (``--dry-run``)."""
+    from syncer.engine.verifyrun import Prune, verify_config
+
     prune = Prune(prune_limit(args), delete)
     return verify_config(config, options, pool, prune=prune, images=False)
 
@@ -116,6 +121,11 @@ def add_verify_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """``syncer verify``; an entry that does not parse is a bad config here (exit 2), not drift."""
+    from syncer.engine.verifyrun import Prune, verify_config
+    from syncer.registry import deadline
+    from syncer.registry.credentials import Credentials
+    from syncer.registry.pool import ClientPool
+
     config = load(args)
     if config.broken:
         more = f" (and {len(config.broken) - 1} more)" if len(config.broken) > 1 else ""
@@ -171,6 +181,8 @@ def totals_line(report: Report) -> str:
     """``verify: 12 tags: 10 same, 1 missing, ...``."""
     totals = report.totals()
     n = sum(totals.values())
+    from syncer.engine.verify import STATUSES
+
     parts = ", ".join(f"{totals[s]} {s}" for s in STATUSES)
     verdict = "the mirror matches" if not report.drifted else "the mirror drifted"
     return f"verify: {n} tag{'s' * (n != 1)}: {parts}; {verdict}"

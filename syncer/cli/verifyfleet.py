@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 from syncer import defaults
 from syncer.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from syncer.cli.verify import prune_limit, prune_lines, render
-from syncer.engine.verifyrun import Report
 from syncer.errors import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine loads with a verify plan, not with the parsers
     import redis
 
     from syncer.config.files import SyncConfig
     from syncer.engine.options import SyncOptions
+    from syncer.engine.verifyrun import Report
 
 #: How often ``plan --verify`` looks at the plan's counters.
 _POLL = 0.25
@@ -94,6 +94,8 @@ def fleet_report(client: redis.Redis, plan: str, *, pruning: bool) -> Report:
     from syncer.fleet.state.checks import CheckStore
 
     store = CheckStore(client, defaults.PLAN_TTL)
+    from syncer.engine.verifyrun import Report
+
     return Report(store.checks(plan), store.refused(plan), pruning)
 
 

@@ -6,7 +6,6 @@ Tornado and the Prometheus client are imported only when the service starts.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import signal
 import sys
@@ -100,6 +99,8 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     service = holder["service"] = Service(config.rules, secret, batcher)
     batcher.start()
     watcher.start()
+    import asyncio  # here: `syncer --version` builds this parser, and asyncio is slow to load
+
     try:
         asyncio.run(_serve_until_signalled(service, args.addr, args.port))
     finally:
@@ -109,6 +110,8 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
 
 async def _serve_until_signalled(service: Service, addr: str, port: int) -> None:
+    import asyncio
+
     from syncer.cli.webhookserver import application, serve
 
     server = serve(application(service), addr, port)

@@ -26,6 +26,7 @@ from syncer.engine.jobs import ImageResult
 from syncer.engine.options import SyncOptions
 from syncer.engine.referrers import rule_policies
 from syncer.fleet.protocol.messages import ExpandRule
+from syncer.fleet.state.ledger import Ledger
 from syncer.fleet.state.plans import PlanStore
 from syncer.fleet.steps.context import Dispatcher
 from syncer.fleet.steps.enqueue import fan_out, send
@@ -112,8 +113,10 @@ def submit(
     for rule in expanding:
         send(dispatcher, ExpandRule(plan, rule.to_dict()))
     fan_out(dispatcher, plan, jobs)
-    _record_broken(plans, plan, config)
-    plans.bump(plan, rules_pending=-1)
+    # The planner's own pending count, and the broken entries' failures, in
+    # the ledger's one step: it may end the plan (every image already done).
+    ledger = Ledger(client, plans.ttl_for, plans.keep_due)
+    ledger.count_once(plan, "", _broken_results(config), rules_pending=-1)
     log.info(
         "plan %s: %d image(s) and %d expansion task(s) enqueued, %d image(s) failed",
         plan,
@@ -124,9 +127,11 @@ def submit(
     return plan
 
 
-def _record_broken(plans: PlanStore, plan: str, config: SyncConfig) -> None:
-    """Record each broken entry's images as failed in the plan."""
+def _broken_results(config: SyncConfig) -> list[ImageResult]:
+    """Each broken entry's images, as failed results (logged)."""
+    failed = []
     for bad in config.broken:
         log.error("failed %s: %s", bad.key, bad.reason)
         for written in bad.destinations:
-            plans.record(plan, ImageResult(bad.key, written, "failed", bad.reason, rule=bad.key))
+            failed.append(ImageResult(bad.key, written, "failed", bad.reason, rule=bad.key))
+    return failed

@@ -2,8 +2,9 @@
 
 The first test plants a fresh password for a Basic-auth *source* in the
 workers' (and the planner's) auth file, injects a 429 and a 503 through a
-proxy so retries and backoff run, lets one image fail for good, and runs it
-all at DEBUG under Flower's eyes. It then looks for the password (raw, as
+proxy so retries and backoff run, fails the first push at the destination
+with 503s until it goes to a ``push_image`` task of its own, lets one image
+fail for good, and runs it all at DEBUG under Flower's eyes. It then looks for the password (raw, as
 ``base64(user:password)`` and as ``Basic <b64>``), and for the Redis password,
 in every key and value of Redis (kombu messages and Celery results decoded),
 in Flower's task and worker APIs, in every log, and in the JSON report.
@@ -24,6 +25,7 @@ import pytest
 import redis
 
 from lab.registry import free_port
+from syncer import defaults
 from tests.support.binaries import require_binary
 from tests.support.certs import make_self_signed
 from tests.support.chaos import ChaosProxy
@@ -94,18 +96,24 @@ def test_no_secret_anywhere_after_errors_and_retries(
     src = make_proxy(source.host)
     limited = src.fault("GET", r"/blobs/sha256:", nth=2, status=429, headers={"Retry-After": "1"})
     broken = src.fault("GET", r"/manifests/", nth=1, status=503)
+    # Every attempt of one image's first push fails: it goes to a push_image task,
+    # whose arguments are audited too.
+    dst = make_proxy(dest.host)
+    pushed = dst.fault(
+        "PUT", r"/mirror/app1/manifests/v1$", times=defaults.REQUEST_ATTEMPTS, status=503
+    )
     auth = write_json(
         fleet_home / "auth.json",
         {
             src.host: {"insecure": True, "username": source.username, "password": source.password},
-            dest.host: {"insecure": True},
+            dst.host: {"insecure": True},
         },
     )
     rules = write_json(
         fleet_home / "images.json",
         {
-            f"{src.host}/lab/app0": f"{dest.host}/mirror/app0",  # listed by a worker
-            f"{src.host}/lab/app1:v1,v2,nope": f"{dest.host}/mirror/app1",
+            f"{src.host}/lab/app0": f"{dst.host}/mirror/app0",  # listed by a worker
+            f"{src.host}/lab/app1:v1,v2,nope": f"{dst.host}/mirror/app1",
         },
     )
     # Every blob its own task: the audit covers copy_blob arguments too.
@@ -118,10 +126,11 @@ def test_no_secret_anywhere_after_errors_and_retries(
     assert_settled(report)
     assert report["images"] == {"total": 5, "done": 4, "skipped": 0, "failed": 1}
     [failure] = report["failed"]
-    assert failure["dest"] == f"{dest.host}/mirror/app1:nope"
+    assert failure["dest"] == f"{dst.host}/mirror/app1:nope"
     with RegistryReader(dest.url) as reader:
         verify_synced(reader, images)
     assert limited.fired == 1 and broken.fired == 1
+    assert pushed.fired == defaults.REQUEST_ATTEMPTS
     assert any(r.headers.get("Authorization", "").startswith("Basic ") for r in src.recorded()), (
         "the credential was never used: the test proves nothing"
     )

@@ -23,8 +23,10 @@ import requests
 
 from lab.images import SeedImage
 from lab.registry import HtpasswdAuth, RegistryServer
+from syncer import defaults
 from syncer.fleet.protocol import settings
 from syncer.fleet.state.plans import PlanStore
+from tests.support.faultproxy import FaultProxy
 from tests.support.processes import (
     CliRun,
     FlowerProcess,
@@ -64,6 +66,8 @@ class FlowerRun:
     redis_password: str
     #: The environment to run ``syncer`` against the plan's Redis database.
     env: dict[str, str]
+    #: The destination as the plan names it: a proxy in front of ``dest``.
+    dest_host: str
 
     def of(self, name: str) -> list[dict[str, Any]]:
         """Flower's records of the tasks called ``name``."""
@@ -104,31 +108,51 @@ def flower_run(
             binary=registry_binary, workdir=home / "dest", auth=HtpasswdAuth(str(htpasswd))
         ),
     ]
+    front: FaultProxy | None = None
     try:
         for server in servers:
             server.start()
         source = LabRegistry(servers[0])
         dest = LabRegistry(servers[1], username="alice", password=password)
         images = seed_apps(source, 14, repos=2, tags_per_repo=2, large_layer_size=0)
+        front = FaultProxy(dest.host)
+        # Every attempt of one image's first push fails (through a proxy in front
+        # of the destination), so it goes to a push_image task of its own.
+        front.start()
+        front.fault(
+            "PUT", r"/mirror/app1/manifests/v1$", times=defaults.REQUEST_ATTEMPTS, status=503
+        )
         auth = write_json(
             home / "auth.json",
             {
                 source.host: {"insecure": True},
-                dest.host: {"insecure": True, "username": "alice", "password": password},
+                front.host: {"insecure": True, "username": "alice", "password": password},
             },
         )
         rules = write_json(
             home / "images.json",
             {
-                f"{source.host}/lab/app0": f"{dest.host}/mirror/app0",  # expanded by a worker
-                f"{source.host}/lab/app1:v1,v2": f"{dest.host}/mirror/app1",
+                f"{source.host}/lab/app0": f"{front.host}/mirror/app0",  # expanded by a worker
+                f"{source.host}/lab/app1:v1,v2": f"{front.host}/mirror/app1",
             },
         )
         with redis_process.database() as url:
             env = fleet_env(url, home)
             plan, tasks, outputs = _observe(url, home, auth, rules, env)
-            yield FlowerRun(source, dest, images, plan, tasks, outputs, redis_process.password, env)
+            yield FlowerRun(
+                source,
+                dest,
+                images,
+                plan,
+                tasks,
+                outputs,
+                redis_process.password,
+                env,
+                front.host,
+            )
     finally:
+        if front is not None:
+            front.stop()
         for server in servers:
             server.stop()
 
@@ -193,7 +217,7 @@ def test_flower_lists_every_kind_of_task(flower_run: FlowerRun) -> None:
 
 
 def test_blob_tasks_say_what_they_copy_where(flower_run: FlowerRun) -> None:
-    dest_host = flower_run.dest.host
+    dest_host = flower_run.dest_host
     copies = flower_run.of(settings.COPY_BLOB)
     for task in copies:
         text = task["args"] + task["kwargs"]
@@ -206,7 +230,7 @@ def test_blob_tasks_say_what_they_copy_where(flower_run: FlowerRun) -> None:
 
 
 def test_image_tasks_name_their_images(flower_run: FlowerRun) -> None:
-    src, dst = flower_run.source.host, flower_run.dest.host
+    src, dst = flower_run.source.host, flower_run.dest_host
     tags = " ".join(t["kwargs"] for t in flower_run.of(settings.SYNC_TAGS))
     for image in flower_run.images:
         assert f"{src}/{image.repo}:{image.tag}" in tags
@@ -217,14 +241,14 @@ def test_image_tasks_name_their_images(flower_run: FlowerRun) -> None:
 
 def test_expand_tasks_name_their_destination(flower_run: FlowerRun) -> None:
     [expand] = flower_run.of(settings.EXPAND_RULE)
-    assert f"{flower_run.dest.host}/mirror/app0" in expand["kwargs"], expand["kwargs"]
+    assert f"{flower_run.dest_host}/mirror/app0" in expand["kwargs"], expand["kwargs"]
 
 
 def test_push_tasks_name_their_destination(flower_run: FlowerRun) -> None:
     pushes = flower_run.of(settings.PUSH_IMAGE)
     assert pushes
     for task in pushes:
-        assert f"{flower_run.dest.host}/mirror/app" in task["kwargs"], task["kwargs"]
+        assert f"{flower_run.dest_host}/mirror/app1" in task["kwargs"], task["kwargs"]
 
 
 def test_registry_password_is_nowhere(flower_run: FlowerRun) -> None:

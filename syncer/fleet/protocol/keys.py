@@ -120,6 +120,11 @@ def plan_keys(plan: str) -> tuple[str, ...]:
     )
 
 
+def plan_working_keys(plan: str) -> tuple[str, ...]:
+    """The plan's working keys, which nothing reads once every image is settled."""
+    return (plan_once(plan), blob_claims(plan), blobs_landed(plan), blobs_failed(plan))
+
+
 def plan_checks(plan: str) -> str:
     """A verify plan's checks (and a prune's final rows), as JSON."""
     return _plan(plan, "checks")

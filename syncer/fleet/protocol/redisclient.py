@@ -21,13 +21,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import redis
-from redis.backoff import ConstantBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from syncer.backoff import Backoff
+
+# redis loads with the first client: the settings the CLI's parsers read
+# import this module, and `syncer --version` need not pay for redis.
+if TYPE_CHECKING:
+    import redis
+    from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,10 @@ REDIS_HEALTH_CHECK = 30
 
 def retry() -> Retry:
     """The retry policy of every client: ``REDIS_RETRIES`` quick retries of a dropped connection."""
+    import redis
+    from redis.backoff import ConstantBackoff
+    from redis.retry import Retry
+
     return Retry(
         ConstantBackoff(REDIS_RETRY_DELAY),
         REDIS_RETRIES,
@@ -66,6 +72,8 @@ def client_options() -> dict[str, Any]:
 
 def connect(url: str) -> redis.Redis:
     """A client of ``url`` under the policy (no call is made yet)."""
+    import redis
+
     return redis.Redis.from_url(url, **client_options())
 
 
@@ -135,6 +143,8 @@ def unreachable(where: str, error: BaseException, password: str = "") -> str:
     ``where`` is the URL with its password already masked; ``password`` is
     masked again in redis-py's own text, which names only host and port today.
     """
+    import redis
+
     why = " ".join(str(error).split()) or type(error).__name__
     if password:
         why = why.replace(password, "***")
@@ -160,6 +170,8 @@ def eviction_risk(client: redis.Redis) -> str:
     Read from ``INFO memory``, which managed Redis services allow where they
     refuse ``CONFIG GET``. A Redis that does not say is not warned about.
     """
+    import redis
+
     try:
         policy = str(client.info("memory").get("maxmemory_policy", _SAFE_POLICY))
     except redis.RedisError as exc:

@@ -6,7 +6,6 @@ imports worker code.
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -135,5 +134,7 @@ def celery_config(url: str) -> dict[str, Any]:
     if urlsplit(url).scheme == "rediss" and "ssl_cert_reqs=" not in url:
         # Naming the transport class turns off kombu's own rediss:// handling,
         # which would fall back to unverified TLS here; verify by default.
+        import ssl  # here: the CLI's parsers read this module, and ssl is slow to load
+
         config["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
     return config

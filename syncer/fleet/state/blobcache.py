@@ -28,11 +28,10 @@ class RedisBlobCache:
 
     def known(self, registry: str, repo: str, digests: list[str]) -> set[str]:
         """Which of ``digests`` are known to be in ``registry/repo``, in one round trip."""
-        pipe = self._redis.pipeline(transaction=False)
-        for digest in digests:
-            pipe.sismember(keys.cached_blobs(registry, repo), digest)
+        if not digests:
+            return set()
         with guard(_WHAT):
-            found = pipe.execute()
+            found = self._redis.smismember(keys.cached_blobs(registry, repo), digests)
         return {d for d, hit in zip(digests, found, strict=True) if hit}
 
     def add(self, registry: str, repo: str, digest: str) -> None:

@@ -45,19 +45,57 @@ return 0
 """
 
 
+# The same for several images: KEYS = each image's pending set then its record,
+# in pairs; ARGV = blob key, owner. Returns each image's answer, in order.
+_LAST_REMOVALS = (
+    "local out = {}\n"
+    "for i = 1, #KEYS, 2 do\n"
+    "  out[#out + 1] = (function(KEYS)\n" + _LAST_REMOVAL + "  end)({KEYS[i], KEYS[i + 1]})\n"
+    "end\n"
+    "return out\n"
+)
+
+# KEYS[1] = the claims hash; ARGV = owner ('-' for none), then blob keys. A
+# claim is new, or already this owner's: 1; another's: 0. One read of the
+# holder only for a claim that was there.
+_CLAIM = """
+local out = {}
+for i = 2, #ARGV do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 1 then
+    out[#out + 1] = 1
+  elseif ARGV[1] ~= '-' and redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
+
+
 class PlanImages:
     """Image records and blob waiters of one plan."""
 
-    def __init__(self, client: redis.Redis, ttl: int | Callable[[str], int] = PLAN_TTL) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl: int | Callable[[str], int] = PLAN_TTL,
+        made: Callable[[str], bool] | None = None,
+    ) -> None:
         self.redis = client
         #: Seconds to keep a plan's keys: fixed, or per plan id (``PlanStore.ttl_for``).
         self._ttl: Callable[[str], int] = ttl if callable(ttl) else (lambda plan: ttl)
+        #: Whether a plan's claims, landed and failed blobs were made with it, with
+        #: their expiry (``PlanStore.made``): then writing to them needs no EXPIRE.
+        self._made = made or (lambda plan: False)
         self._last_removal = client.register_script(_LAST_REMOVAL)
+        self._last_removals = client.register_script(_LAST_REMOVALS)
+        self._claim = client.register_script(_CLAIM)
 
     def save_image(self, plan: str, image: str, record: dict[str, Any]) -> bool:
         """Store an image's push list once; False if it was already stored."""
         key = keys.image_record(plan, image)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hsetnx(key, "record", json.dumps(record))
         pipe.expire(key, self._ttl(plan))
         return bool(pipe.execute()[0])
@@ -70,6 +108,7 @@ class PlanImages:
     def wait_for(self, plan: str, image: str, blobs: list[str]) -> list[str]:
         """Register ``image`` as waiting for ``blobs``; return those already landed."""
         pending = keys.image_pending(plan, image)
+        # One transaction: a worker killed mid-registration leaves all of it or none.
         pipe = self.redis.pipeline()
         pipe.sadd(pending, *blobs)
         pipe.expire(pending, self._ttl(plan))
@@ -89,12 +128,23 @@ class PlanImages:
         stopped between claiming a blob and publishing its copy.
         """
         key = keys.blob_claims(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hsetnx(key, blob, owner or "-")
         pipe.hget(key, blob)
-        pipe.expire(key, self._ttl(plan))
-        created, holder, _ = pipe.execute()
+        if not self._made(plan):
+            pipe.expire(key, self._ttl(plan))
+        created, holder = pipe.execute()[:2]
         return bool(created) or (bool(owner) and text(holder) == owner)
+
+    def claim_blobs(self, plan: str, blobs: list[str], owner: str = "") -> list[bool]:
+        """:meth:`claim_blob` for each of ``blobs``, in one step."""
+        if not blobs:
+            return []
+        key = keys.blob_claims(plan)
+        got = self._claim(keys=[key], args=[owner or "-", *blobs])
+        if not self._made(plan):
+            self.redis.expire(key, self._ttl(plan))
+        return [bool(x) for x in got]
 
     def release_claim(self, plan: str, blob: str) -> None:
         """Undo :meth:`claim_blob` when the copy could not be published."""
@@ -110,10 +160,13 @@ class PlanImages:
     def land(self, plan: str, blob: str) -> list[str]:
         """Mark ``blob`` landed; return the waiting images."""
         key = keys.blobs_landed(plan)
-        pipe = self.redis.pipeline()
-        pipe.sadd(key, blob)
-        pipe.expire(key, self._ttl(plan))
-        pipe.execute()
+        if self._made(plan):
+            self.redis.sadd(key, blob)
+        else:
+            pipe = self.redis.pipeline()
+            pipe.sadd(key, blob)
+            pipe.expire(key, self._ttl(plan))
+            pipe.execute()
         return self.waiters(plan, blob)
 
     def waiters(self, plan: str, blob: str) -> list[str]:
@@ -130,12 +183,25 @@ class PlanImages:
         names = [keys.image_pending(plan, image), keys.image_record(plan, image)]
         return bool(self._last_removal(keys=names, args=[blob, owner]))
 
+    def remove_pending_all(
+        self, plan: str, images: list[str], blob: str, owner: str = ""
+    ) -> list[str]:
+        """:meth:`remove_pending` for each of ``images``, in one step: those to push."""
+        if not images:
+            return []
+        names = [
+            k for i in images for k in (keys.image_pending(plan, i), keys.image_record(plan, i))
+        ]
+        answers = self._last_removals(keys=names, args=[blob, owner])
+        return [image for image, push in zip(images, answers, strict=True) if push]
+
     def fail_blob(self, plan: str, blob: str, reason: str) -> None:
         """Remember that ``blob`` failed, so late waiters fail at once."""
         key = keys.blobs_failed(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, blob, reason)
-        pipe.expire(key, self._ttl(plan))
+        if not self._made(plan):
+            pipe.expire(key, self._ttl(plan))
         pipe.execute()
 
     def blob_failure(self, plan: str, blobs: list[str]) -> str:

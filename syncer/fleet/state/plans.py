@@ -1,6 +1,10 @@
 """Per-plan state in Redis: metadata, progress counters, results, cancellation.
 
-Every key of a plan expires ``ttl`` seconds after the plan's last update.
+Every key of a plan expires ``ttl`` seconds after the plan's last update:
+each key gets its expiry when it is made, the counters' is pushed back by
+every update, and the others' by a worker process at most every
+:data:`~syncer.defaults.PLAN_KEEP_EVERY` seconds (:meth:`PlanStore.keep_due`)
+and by the update that ends the plan.
 Counters are bumped only by the first execution of a step (the callers guard
 with set membership, in one step: ``fleet/state/ledger.py``), so a redelivered task
 never counts twice. A plan whose state Redis lost is ``lost``, never finished
@@ -18,7 +22,7 @@ from typing import Any, cast
 import redis
 
 from syncer import metrics
-from syncer.defaults import PLAN_INDEX_MAX, PLAN_SETTINGS_KEPT, PLAN_TTL
+from syncer.defaults import PLAN_INDEX_MAX, PLAN_KEEP_EVERY, PLAN_SETTINGS_KEPT, PLAN_TTL
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import Counter, Stats
 from syncer.fleet.protocol import keys
@@ -33,6 +37,11 @@ COUNTER_FIELDS = tuple(
 
 #: Counters whose change may end a plan.
 _ENDING = frozenset({"tags_done", "tags_skipped", "tags_failed", "rules_pending"})
+#: The metadata field that says the plan's working keys were made with it, with
+#: its TTL (so a step need not set their expiry): 2 from this release on.
+KEYS_FIELD, KEYS_MADE = "keys", 2
+#: What marks a working key made empty with the plan (never a blob key: those hold "@").
+PLACEHOLDER = "plan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,8 @@ class PlanStore:
         self.ttl = ttl
         self._ttls: dict[str, int] = {}
         self._settings: dict[str, dict[str, Any]] = {}
+        #: When this process last pushed back the expiry of each plan's keys.
+        self._kept: dict[str, float] = {}
 
     def create(self, meta: dict[str, Any], *, images: int = 0, rules_pending: int = 0) -> str:
         """Register a new plan of ``images`` images and ``rules_pending`` pending rules; its id.
@@ -112,12 +123,20 @@ class PlanStore:
         # UTC, so the id says when the plan was made on every host (liveness.plan_created).
         plan = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
         meta = {**meta, "plan": plan, "created": time.time(), "ttl": self.ttl, **stamp}
+        meta[KEYS_FIELD] = KEYS_MADE
         counters: dict[Any, Any] = dict.fromkeys(COUNTER_FIELDS, 0)
         counters.update(tags_total=images, rules_pending=rules_pending)
         pipe = self.redis.pipeline()
         pipe.set(keys.plan_meta(plan), json.dumps(meta), ex=self.ttl, nx=True)
         pipe.hset(keys.plan_counters(plan), mapping=counters)
         pipe.expire(keys.plan_counters(plan), self.ttl)
+        # The working keys, made now with their expiry, so no step has to set it.
+        for name in (keys.plan_once(plan), keys.blobs_landed(plan)):
+            pipe.sadd(name, PLACEHOLDER)
+            pipe.expire(name, self.ttl)
+        for name in (keys.blob_claims(plan), keys.blobs_failed(plan)):
+            pipe.hset(name, PLACEHOLDER, "")
+            pipe.expire(name, self.ttl)
         # The index outlives its longest-lived plan's TTL (read here: EXPIRE GT needs Redis 7).
         index_ttl = max(int(self.redis.ttl(keys.plan_index())), self.ttl)
         pipe.zadd(keys.plan_index(), {plan: meta["created"]})
@@ -135,11 +154,37 @@ class PlanStore:
             self._ttls[plan] = ttl
         return ttl
 
+    def made(self, plan: str) -> bool:
+        """Whether the plan's working keys were made with it, with its TTL (a planner of now)."""
+        return self.settings(plan).get(KEYS_FIELD) == KEYS_MADE
+
+    def keep_due(self, plan: str) -> bool:
+        """Whether this update should push back the expiry of every key of the plan.
+
+        The counters' expiry moves with every update (``reconcile.idle`` reads
+        it); the other keys' with the first update a process makes, then every
+        :data:`PLAN_KEEP_EVERY` seconds (a tenth of the TTL, for a short one).
+        A plan of an older planner, whose working keys are made by the steps
+        without an expiry, has them all pushed back by every update, as it did.
+        """
+        if not self.made(plan):
+            return True
+        now = time.monotonic()
+        last = self._kept.get(plan)
+        if last is not None and now - last < min(PLAN_KEEP_EVERY, self.ttl_for(plan) / 10):
+            return False
+        if last is None and len(self._kept) >= PLAN_SETTINGS_KEPT:
+            del self._kept[next(iter(self._kept))]
+        self._kept[plan] = now
+        return True
+
     def _keep_alive(self, pipe: Any, plan: str) -> None:
-        """Push back the expiry of the plan's long-lived keys: TTL counts from the last update."""
+        """Push back the expiry of the plan's counters, and when due of its other keys."""
         ttl = self.ttl_for(plan)
-        for key in keys.plan_keys(plan):
-            pipe.expire(key, ttl)
+        pipe.expire(keys.plan_counters(plan), ttl)
+        if self.keep_due(plan):
+            for key in (*keys.plan_keys(plan), *keys.plan_working_keys(plan)):
+                pipe.expire(key, ttl)
 
     def exists(self, plan: str) -> bool:
         """Whether the plan is known (and not expired)."""
@@ -160,10 +205,13 @@ class PlanStore:
         if known is None:
             known = self.meta(plan)
             if known:  # an unknown plan is asked again: it may not be written yet
-                if len(self._settings) >= PLAN_SETTINGS_KEPT:  # a long-lived worker sees many plans
-                    del self._settings[next(iter(self._settings))]
-                self._settings[plan] = known
+                self._remember(plan, known)
         return known
+
+    def _remember(self, plan: str, meta: dict[str, Any]) -> None:
+        if len(self._settings) >= PLAN_SETTINGS_KEPT:  # a long-lived worker sees many plans
+            del self._settings[next(iter(self._settings))]
+        self._settings[plan] = meta
 
     def update_meta(self, plan: str, **fields: Any) -> None:
         """Merge ``fields`` into the metadata of a plan Redis still has (never re-creating it)."""
@@ -175,25 +223,23 @@ class PlanStore:
 
     def once(self, plan: str, token: str) -> bool:
         """True the first time ``token`` is seen for ``plan``: guards counters on redelivery."""
-        key = keys.plan_once(plan)
-        pipe = self.redis.pipeline()
-        pipe.sadd(key, token)
-        pipe.expire(key, self.ttl_for(plan))
-        return bool(pipe.execute()[0])
+        return self.once_all(plan, [token])[0]
 
     def once_all(self, plan: str, tokens: list[str]) -> list[bool]:
         """:meth:`once` for each of ``tokens``, in one round trip."""
         key = keys.plan_once(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         for token in tokens:
             pipe.sadd(key, token)
-        pipe.expire(key, self.ttl_for(plan))
-        return [bool(first) for first in pipe.execute()[:-1]]
+        if not self.made(plan):  # an older planner's plan: the set is made here
+            pipe.expire(key, self.ttl_for(plan))
+        replies = pipe.execute()
+        return [bool(first) for first in replies[: len(tokens)]]
 
     def bump(self, plan: str, **deltas: int) -> None:
         """Add to counters, e.g. ``bump(plan, tags_total=3)``."""
         key = keys.plan_counters(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         for name, delta in deltas.items():
             if name not in COUNTER_FIELDS:
                 raise KeyError(name)
@@ -211,7 +257,7 @@ class PlanStore:
         blobs the plan's images reference, however many repositories share one.
         """
         key = keys.plan_once(plan)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         for digest in blobs:
             pipe.sadd(key, keys.once_bytes(registry, digest))
         new = pipe.execute()
@@ -235,6 +281,7 @@ class PlanStore:
         attr = {"synced": "done", "skipped": "skipped", "failed": "failed"}[result.status]
         pipe = self.redis.pipeline()
         pipe.rpush(key, json.dumps(result.to_dict()))
+        pipe.expire(key, self.ttl_for(plan))  # the list may be made here
         pipe.hincrby(keys.plan_counters(plan), f"tags_{attr}", 1)
         self._keep_alive(pipe, plan)
         # Read back in the same round trip, for note_end: the counters as they
@@ -269,14 +316,22 @@ class PlanStore:
         self.note_end(plan)
 
     def standing(self, plan: str) -> str:
-        """``live``, ``cancelled`` or ``unknown`` (never planned here, or expired)."""
-        pipe = self.redis.pipeline()
-        pipe.exists(keys.plan_meta(plan))
-        pipe.exists(keys.plan_cancelled(plan))
-        known, cancelled = pipe.execute()
-        if not known:
+        """``live``, ``cancelled``, ``ended`` or ``unknown`` (never planned here, or expired).
+
+        One read, which also fills :meth:`settings` (a plan's fixed fields).
+        ``ended`` is a plan whose every image is settled: a task of it is a
+        redelivery, with nothing left to do.
+        """
+        raw_meta, cancelled, ended = self.redis.mget(
+            [keys.plan_meta(plan), keys.plan_cancelled(plan), keys.plan_ended(plan)]
+        )
+        if not raw_meta:
             return "unknown"
-        return "cancelled" if cancelled else "live"
+        if plan not in self._settings:
+            self._remember(plan, cast(dict[str, Any], json.loads(raw_meta)))
+        if cancelled:
+            return "cancelled"
+        return "ended" if ended else "live"
 
     def cancelled(self, plan: str) -> bool:
         """Whether the plan was cancelled."""

@@ -115,7 +115,8 @@ def idle(store: PlanStore, status: PlanStatus) -> float:
 
 def reconcile(client: redis.Redis, plan: str, older_than: float) -> int:
     """Record each unrecorded final image of ``plan`` as failed; return how many were recorded."""
-    ledger = Ledger(client, PlanStore(client).ttl_for)
+    store = PlanStore(client)
+    ledger = Ledger(client, store.ttl_for, store.keep_due)
     count = 0
     for item in unrecorded(client, plan, older_than):
         token = _TOKEN.format(image=item.image)

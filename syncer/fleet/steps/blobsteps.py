@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
@@ -21,18 +21,17 @@ from syncer.engine.copypath import copy_and_record
 from syncer.engine.transfer import BlobCopier, Outcome
 from syncer.errors import (
     CancelledError,
-    MessageError,
     StateError,
     SyncerError,
     describe,
     is_transient,
 )
 from syncer.fleet.protocol import keys
-from syncer.fleet.protocol.messages import ImageRecord
 from syncer.fleet.state.guard import best_effort
 from syncer.fleet.steps.context import FleetContext
-from syncer.fleet.steps.enqueue import enqueue_copy, enqueue_push
+from syncer.fleet.steps.enqueue import enqueue_copy
 from syncer.fleet.steps.results import fail_image
+from syncer.fleet.steps.tagsteps import push_here
 from syncer.oci.manifest import Descriptor
 from syncer.oci.reference import Repository
 from syncer.registry import waiting
@@ -64,12 +63,18 @@ class _ByteCounter:
             if time.monotonic() - self._last >= 0.5:
                 self.flush()
 
-    def flush(self) -> None:
-        """Write what has accumulated; keep it for later if Redis is away."""
-        if self._pending:
+    def flush(self, tokens: Mapping[str, Mapping[str, int]] | None = None) -> None:
+        """Write what has accumulated; keep it for later if Redis is away.
+
+        ``tokens`` (once-tokens and their counts) are written in the same step,
+        and must be: a Redis error then propagates.
+        """
+        if tokens is not None:
+            self._fleet.ledger.count_each(self._plan, tokens, bytes_done=self._pending)
+        elif self._pending:
             # Progress is advisory: a Redis restart must not abort a stream.
             with best_effort("progress is advisory") as attempt:
-                self._fleet.plans.bump(self._plan, bytes_done=self._pending)
+                self._fleet.ledger.count_each(self._plan, {}, bytes_done=self._pending)
             if attempt.failed:
                 log.warning("progress not recorded yet: %s", attempt.error)
                 self._last = time.monotonic()
@@ -78,7 +83,12 @@ class _ByteCounter:
 
 
 def _cancel_check(fleet: FleetContext, plan: str) -> Callable[[], bool]:
-    state = {"at": 0.0, "value": False}
+    """Whether the plan was cancelled, asked of Redis at most once a second.
+
+    The task found the plan live as it started (``workers/tasks.py``): the
+    first answer stands for a second without asking.
+    """
+    state = {"at": time.monotonic(), "value": False}
 
     def stop() -> bool:
         now = time.monotonic()
@@ -107,10 +117,20 @@ def _leases(fleet: FleetContext, plan: str, *registries: str) -> Iterator[None]:
 
 
 def copy_blob(
-    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    desc: Descriptor,
+    owner: str,
+    stop: Callable[[], bool] | None = None,
 ) -> str:
-    """Copy one blob once for the whole fleet, then release the images waiting for it."""
-    if fleet.plans.cancelled(plan):
+    """Copy one blob once for the whole fleet, then release the images waiting for it.
+
+    ``stop`` says whether the plan was cancelled (a batch shares one).
+    """
+    stop = stop or _cancel_check(fleet, plan)
+    if stop():
         return "cancelled"
     key = keys.blob_key(str(dst), desc.digest)
     counter = _ByteCounter(fleet, plan)
@@ -125,15 +145,24 @@ def copy_blob(
                 fleet.pool.for_repo(src),
                 fleet.pool.for_repo(dst),
                 on_bytes=counter,
-                stop=_cancel_check(fleet, plan),
+                stop=stop,
                 sessions=fleet.uploads,
             )
 
             def settle(outcome: Outcome) -> None:
                 # Before the cache learns of it: an image that then finds the blob
-                # cached must not settle its bytes as "already there" first.
-                counter.flush()
-                fleet.plans.settle(plan, dst.registry, desc.digest, desc.size, outcome)
+                # cached must not settle its bytes as "already there" first. The
+                # bytes streamed, the blob's settle and its landing, in one step.
+                landed = {
+                    "blobs_done": int(outcome != "exists"),
+                    "blobs_skipped": int(outcome == "exists"),
+                    "blobs_mounted": int(outcome == "mounted"),
+                }
+                tokens = {
+                    keys.once_settled(dst.registry, desc.digest): _settled(outcome, desc.size),
+                    keys.once_landed(key): landed,
+                }
+                counter.flush(tokens)
 
             try:
                 with waiting.scope():  # a wait budget for this blob's copy
@@ -142,19 +171,18 @@ def copy_blob(
                     )
             finally:
                 counter.flush()
-    fleet.ledger.count_once(
-        plan,
-        keys.once_landed(key),
-        blobs_done=int(outcome != "exists"),
-        blobs_skipped=int(outcome == "exists"),
-        blobs_mounted=int(outcome == "mounted"),
-    )
     _release_waiters(fleet, plan, key, owner)
     return outcome
 
 
 #: A batch looks again at its busy blobs after 0.05 s, doubling up to 0.5 s.
 _RECHECK_FIRST, _RECHECK_MAX = 0.05, 0.5
+
+
+def _settled(outcome: str, size: int) -> dict[str, int]:
+    """What a blob's first outcome in its registry counts, as ``Stats.settle``."""
+    field = {"exists": "bytes_skipped", "mounted": "bytes_skipped", "failed": "bytes_failed"}
+    return {field[outcome]: max(size, 0)} if outcome in field else {}
 
 
 def copy_batch(
@@ -176,10 +204,14 @@ def copy_batch(
     """
     pending, delays = list(blobs), Backoff(_RECHECK_FIRST, _RECHECK_MAX).delays()
     deadline = time.monotonic() + BATCH_BUSY_WAIT
+    stop = _cancel_check(fleet, plan)
     with ThreadPoolExecutor(TASK_THREADS, "copy_blobs") as pool:
         while True:
             done = list(
-                pool.map(lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner), pending)
+                pool.map(
+                    lambda d: _copied_or_handed_back(fleet, plan, src, dst, d, owner, stop),
+                    pending,
+                )
             )
             pending = [d for d, finished in zip(pending, done, strict=True) if not finished]
             if not pending or time.monotonic() >= deadline:
@@ -207,11 +239,17 @@ def hand_back_unlanded(
 
 
 def _copied_or_handed_back(
-    fleet: FleetContext, plan: str, src: Repository, dst: Repository, desc: Descriptor, owner: str
+    fleet: FleetContext,
+    plan: str,
+    src: Repository,
+    dst: Repository,
+    desc: Descriptor,
+    owner: str,
+    stop: Callable[[], bool],
 ) -> bool:
     """False only while another worker holds the blob's in-flight lock."""
     try:
-        copy_blob(fleet, plan, src, dst, desc, owner)
+        copy_blob(fleet, plan, src, dst, desc, owner, stop)
     except BusyError:
         return False
     except (CancelledError, StateError):
@@ -230,27 +268,22 @@ def _copied_or_handed_back(
     return True
 
 
-def _release_waiters(fleet: FleetContext, plan: str, key: str, owner: str = "") -> None:
-    for image in fleet.board.land(plan, key):
-        if fleet.board.remove_pending(plan, image, key, owner):
-            try:
-                enqueue_push(fleet, plan, image, _dest_of(fleet, plan, image))
-            except Exception:
-                # Put the blob back, so the retried task is again the last one.
-                fleet.board.wait_for(plan, image, [key])
-                raise
-
-
-def _dest_of(fleet: FleetContext, plan: str, image: str) -> str:
-    """The image's destination, for people reading Flower.
-
-    A record that does not decode still gets its push: ``push_image`` fails
-    that one image, not every image waiting for this blob.
-    """
-    try:
-        return ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
-    except MessageError:
-        return ""
+def _release_waiters(
+    fleet: FleetContext,
+    plan: str,
+    key: str,
+    owner: str = "",
+    push: Callable[[FleetContext, str, str], object] = push_here,
+) -> None:
+    """Mark the blob landed; push (here) each image whose last blob it was."""
+    waiting = fleet.board.land(plan, key)
+    for image in fleet.board.remove_pending_all(plan, waiting, key, owner):
+        try:
+            push(fleet, plan, image)
+        except Exception:
+            # Put the blob back, so the retried task is again the last one.
+            fleet.board.wait_for(plan, image, [key])
+            raise
 
 
 def blob_failed(
@@ -259,9 +292,12 @@ def blob_failed(
     """Record a blob that cannot be copied and fail every image waiting for it."""
     key = keys.blob_key(str(dst), desc.digest)
     fleet.board.fail_blob(plan, key, reason)
-    fleet.ledger.count_once(plan, keys.once_failed(key), blobs_failed=1)
     # A destination that does not parse (a malformed task) still fails its blob.
     registry = dst.registry if isinstance(dst, Repository) else str(dst).split("/", 1)[0]
-    fleet.plans.settle(plan, registry, desc.digest, desc.size, "failed")
+    tokens = {
+        keys.once_failed(key): {"blobs_failed": 1},
+        keys.once_settled(registry, desc.digest): _settled("failed", desc.size),
+    }
+    fleet.ledger.count_each(plan, tokens)
     for image in fleet.board.waiters(plan, key):
         fail_image(fleet, plan, image, reason)

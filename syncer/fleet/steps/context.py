@@ -40,8 +40,8 @@ class FleetContext:
     def __post_init__(self) -> None:
         self.limiter = ConnectionLimiter(self.redis)
         self.plans = PlanStore(self.redis)
-        self.board = PlanImages(self.redis, self.plans.ttl_for)
-        self.ledger = Ledger(self.redis, self.plans.ttl_for)
+        self.board = PlanImages(self.redis, self.plans.ttl_for, self.plans.made)
+        self.ledger = Ledger(self.redis, self.plans.ttl_for, self.plans.keep_due)
         self.cache = RedisBlobCache(self.redis)
         self.locks = InflightLocks(self.redis, ttl=settings.lock_ttl())
         self.uploads = RedisUploadSessions(self.redis)

@@ -9,6 +9,7 @@ work by digest, and bumps counters only once.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,14 @@ from syncer.config.rules import Rule
 from syncer.engine.copypath import Resolved, push_with_recheck, resolve
 from syncer.engine.expansion import NO_FILTER, expand_rule, unique_jobs
 from syncer.engine.jobs import ImageResult, TagJob
-from syncer.errors import CancelledError
+from syncer.errors import (
+    CancelledError,
+    MessageError,
+    StateError,
+    SyncerError,
+    describe,
+    is_transient,
+)
 from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.messages import EnqueueTags, ExpandRule, ImageRecord, Push, PushImage
 from syncer.fleet.steps import referrersteps
@@ -32,11 +40,13 @@ from syncer.fleet.steps.enqueue import (
     fan_out,
     send_batches,
 )
-from syncer.fleet.steps.results import fail_image, finish
+from syncer.fleet.steps.results import fail_image, finish, finish_many
 from syncer.oci.manifest import Descriptor, PlatformFilter
 from syncer.oci.models import RawManifest
 from syncer.oci.reference import Repository
 from syncer.registry import waiting
+
+log = logging.getLogger(__name__)
 
 
 def enqueue_tags(fleet: FleetContext, msg: EnqueueTags) -> int:
@@ -86,6 +96,8 @@ class _Prepared:
     outcome: str = ""
     missing: dict[str, Descriptor] = dataclasses.field(default_factory=dict)
     landed: tuple[str, ...] = ()
+    #: A skipped image's result, settled by the caller (a batch settles all of them at once).
+    skipped: ImageResult | None = None
 
 
 def sync_tag(
@@ -100,6 +112,8 @@ def sync_tag(
     push (:func:`push_image`) or by the blob copies.
     """
     prep = _prepare(fleet, plan, job, referrer)
+    if prep.skipped is not None:
+        finish(fleet, plan, prep.image, prep.skipped, stored=False)
     if prep.outcome:
         return prep.outcome
     _hand_out_copies(fleet, plan, job.source.repo, job.dest.repo, prep.missing, owner)
@@ -133,6 +147,9 @@ def sync_tags(
         finally:
             for future in futures:
                 future.cancel()
+    # The batch's unchanged images are settled in one step.
+    skipped = [(p.image, p.skipped) for p in prepared if p.skipped is not None]
+    finish_many(fleet, plan, skipped, stored=False)
     waiting = [p for p in prepared if not p.outcome]
     groups: dict[tuple[Repository, Repository], dict[str, Descriptor]] = {}
     for p in waiting:
@@ -157,13 +174,8 @@ def _prepare_within(fleet: FleetContext, plan: str, job: TagJob, referrer: str) 
     referrersteps.follow(fleet, plan, job, res, referrer)
     image = keys.image_id(str(job.source), str(job.dest))
     if res.skip:
-        finish(
-            fleet,
-            plan,
-            image,
-            ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule),
-        )
-        return _Prepared(job, image, "skipped")
+        result = ImageResult(str(job.source), str(job.dest), "skipped", res.skip, rule=job.rule)
+        return _Prepared(job, image, "skipped", skipped=result)
     missing = _missing_blobs(fleet, plan, res)
     record = dataclasses.replace(image_record(res, missing), referrer=referrer)
     if not fleet.board.save_image(plan, image, record.to_body()):
@@ -174,7 +186,7 @@ def _prepare_within(fleet: FleetContext, plan: str, job: TagJob, referrer: str) 
             fleet.ledger.count_once(plan, keys.once_finished(image, job.rule), tags_skipped=1)
             return _Prepared(job, image, "duplicate")
     if not missing:
-        push_image(fleet, PushImage(plan, image, str(job.dest)))
+        push_image(fleet, PushImage(plan, image, str(job.dest)), checked=False)
         return _Prepared(job, image, "pushed")
     landed = fleet.board.wait_for(plan, image, list(missing))
     return _Prepared(job, image, missing=missing, landed=tuple(landed))
@@ -188,43 +200,35 @@ def _conclude(fleet: FleetContext, plan: str, prep: _Prepared, owner: str) -> st
         return "failed"
     for key in prep.landed:
         if fleet.board.remove_pending(plan, prep.image, key, owner):
-            enqueue_push(fleet, plan, prep.image, str(prep.job.dest))
+            return push_here(fleet, plan, prep.image)
     return "waiting"
 
 
 def _missing_blobs(fleet: FleetContext, plan: str, res: Resolved) -> dict[str, Descriptor]:
-    """The image's blobs the shared cache does not know at the destination, by blob key."""
+    """The image's blobs the shared cache does not know at the destination, by blob key.
+
+    Counted in one step: every blob's bytes into the total once per
+    (registry, digest), as :meth:`syncer.engine.progress.Stats.reference`
+    (the distinct blobs the plan's images reference, however many
+    repositories share one); and each blob already there as settled
+    (``exists``, its bytes once per registry) and seen (once per repository).
+    """
     dst = res.job.dest.repo
-    fleet.plans.reference(plan, dst.registry, {d.digest: d.size for d in res.blobs.values()})
     cached = fleet.cache.known(dst.registry, dst.path, list(res.blobs))
-    _count_cached(fleet, plan, res, [d for d in res.blobs.values() if d.digest in cached])
+    tokens: dict[str, dict[str, int]] = {}
+    for desc in res.blobs.values():
+        size = max(desc.size, 0)
+        tokens[keys.once_bytes(dst.registry, desc.digest)] = {"bytes_total": size}
+        if desc.digest in cached:
+            tokens[keys.once_settled(dst.registry, desc.digest)] = {"bytes_skipped": size}
+            seen = keys.once_seen(keys.blob_key(str(dst), desc.digest))
+            tokens[seen] = {"blobs_total": 1, "blobs_skipped": 1}
+    fleet.ledger.count_each(plan, tokens)
+    for _ in cached:
+        metrics.recorder().blob(res.job.source.repo.registry, dst.registry, "exists")
     return {
         keys.blob_key(str(dst), d.digest): d for d in res.blobs.values() if d.digest not in cached
     }
-
-
-def _count_cached(fleet: FleetContext, plan: str, res: Resolved, found: list[Descriptor]) -> None:
-    """Count blobs already at the destination: bytes once per registry, blobs once per repo.
-
-    As :meth:`PlanStore.settle` with ``exists`` and a ``seen`` once-token per
-    blob, but all of an image's tokens in one round trip and one bump.
-    """
-    if not found:
-        return
-    dst = res.job.dest.repo
-    tokens: list[str] = []
-    for desc in found:
-        tokens += [
-            keys.once_settled(dst.registry, desc.digest),
-            keys.once_seen(keys.blob_key(str(dst), desc.digest)),
-        ]
-    firsts = fleet.plans.once_all(plan, tokens)
-    settled, seen = firsts[0::2], sum(firsts[1::2])
-    skipped = sum(max(d.size, 0) for d, first in zip(found, settled, strict=True) if first)
-    if skipped or seen:
-        fleet.plans.bump(plan, bytes_skipped=skipped, blobs_total=seen, blobs_skipped=seen)
-    for _ in range(seen):
-        metrics.recorder().blob(res.job.source.repo.registry, dst.registry, "exists")
 
 
 def _hand_out_copies(
@@ -248,12 +252,14 @@ def _hand_out_copies(
     # Until a claim's task is published, any failure gives it back, so the
     # retried task (or another image's) can claim and enqueue it again.
     with _unclaimed_on_error(fleet, plan, unpublished):
-        for key, desc in sorted(missing.items(), key=lambda kv: -kv[1].size):
-            if not fleet.board.claim_blob(plan, key, owner):
-                continue
-            unpublished[key] = desc  # claimed, not yet published
-            if fleet.plans.once(plan, keys.once_seen(key)):
-                fleet.plans.bump(plan, blobs_total=1)
+        ordered = sorted(missing.items(), key=lambda kv: -kv[1].size)
+        got = fleet.board.claim_blobs(plan, [key for key, _ in ordered], owner)
+        claimed = [item for item, mine in zip(ordered, got, strict=True) if mine]
+        unpublished.update(claimed)  # claimed, not yet published
+        fleet.ledger.count_each(
+            plan, {keys.once_seen(key): {"blobs_total": 1} for key, _ in claimed}
+        )
+        for key, desc in claimed:
             if not (largest > 0 and 0 <= desc.size <= min(largest, defaults.BATCH_BYTES)):
                 enqueue_copy(fleet, plan, src, dst, desc)
                 del unpublished[key]
@@ -315,12 +321,54 @@ def resolved_from(rec: ImageRecord) -> Resolved:
     )
 
 
-def push_image(fleet: FleetContext, msg: PushImage) -> str:
-    """Push an image whose blobs have all landed: children first, the tag last."""
+def push_here(fleet: FleetContext, plan: str, image: str) -> str:
+    """Push an image whose last blob the caller's task landed, in that task.
+
+    A ``push_image`` task of its own cost the fleet a dozen Redis commands
+    and a Celery round trip per image. The push is as safe here: the task
+    that removed the image's last pending blob is its pusher, and its
+    redelivery (after ``kill -9`` mid-push) is the pusher again until the
+    image is final. An error that may heal hands the push to a
+    ``push_image`` task, with its own retries; any other fails the image, not
+    the blob its peers wait for. A Redis error or a cancellation propagates.
+    """
+    try:
+        return push_image(fleet, PushImage(plan, image, ""), checked=False)
+    except (CancelledError, StateError):
+        raise
+    except SyncerError as exc:
+        if is_transient(exc):
+            enqueue_push(fleet, plan, image, _dest_of(fleet, plan, image))
+            return "handed on"
+        fail_image(fleet, plan, image, describe(exc))
+    except Exception as exc:  # a bug fails this image alone
+        log.exception("push of image %s failed", image)
+        fail_image(fleet, plan, image, f"internal error: {type(exc).__name__}")
+    return "failed"
+
+
+def _dest_of(fleet: FleetContext, plan: str, image: str) -> str:
+    """The image's destination, for people reading Flower ("" for a record that does not decode)."""
+    try:
+        return ImageRecord.from_body(fleet.board.load_image(plan, image)).dest
+    except MessageError:
+        return ""
+
+
+def push_image(fleet: FleetContext, msg: PushImage, *, checked: bool = True) -> str:
+    """Push an image whose blobs have all landed: children first, the tag last.
+
+    ``checked``: the caller has just found the plan live (the task did), so
+    it is not asked again. An image whose record is gone was settled already
+    (its record is dropped then) or its plan has ended: nothing to do.
+    """
     plan, image = msg.plan, msg.image
-    if fleet.plans.cancelled(plan):
+    if not checked and fleet.plans.cancelled(plan):
         return "cancelled"
-    rec = ImageRecord.from_body(fleet.board.load_image(plan, image))
+    body = fleet.board.load_image(plan, image)
+    if not body:
+        return "settled"
+    rec = ImageRecord.from_body(body)
     res = resolved_from(rec)
     reason = fleet.board.blob_failure(
         plan, [keys.blob_key(str(res.job.dest.repo), d) for d in res.blobs]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from syncer.cli import args
+from syncer.config import files
 from syncer.config.files import SyncConfig
 from syncer.errors import ConfigError
 
@@ -131,7 +132,7 @@ def loaded(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen.update(files=files, **kwargs)
         return SyncConfig(auth={}, rules=(), limits={})
 
-    monkeypatch.setattr(args, "load_config", load_config)
+    monkeypatch.setattr(files, "load_config", load_config)  # args.load imports it when called
     monkeypatch.setenv("DEFAULT_REGISTRY", "env.example")
     monkeypatch.setenv("DEFAULT_NAMESPACE", "")
     return seen

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from syncer.cli import sync
+from syncer.cli import dryrun, sync
 from syncer.cli.dryrun import DryRun
 from syncer.config.files import SyncConfig
+from syncer.embedded import executor
 from syncer.engine.cache import FileBlobCache, MemoryBlobCache
 from syncer.engine.jobs import ImageResult
 from syncer.engine.progress import Stats
@@ -80,8 +81,9 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> type[_Runner]:
     _Runner.made, RESULTS[:] = [], [ImageResult("s/a:1", "d/a:1", "synced")]
     FAILED[0] = 0
     monkeypatch.setattr(sync, "load", lambda args: SyncConfig(auth={}, rules=(), limits={}))
-    monkeypatch.setattr(sync, "EmbeddedSync", _Runner)
-    monkeypatch.setattr(sync, "dry_run", lambda runner: DryRun("the dry-run report", FAILED[0]))
+    # cmd_sync imports them when it runs (start-up): patched where they live.
+    monkeypatch.setattr(executor, "EmbeddedSync", _Runner)
+    monkeypatch.setattr(dryrun, "dry_run", lambda runner: DryRun("the dry-run report", FAILED[0]))
     return _Runner
 
 

@@ -84,7 +84,7 @@ def test_every_builder_in_keys_is_pinned() -> None:
         for name, fn in inspect.getmembers(keys, inspect.isfunction)
         if fn.__module__ == keys.__name__ and not name.startswith("_")
     }
-    assert builders - {"plan_keys"} == {name for name, _, _ in PINNED}
+    assert builders - {"plan_keys", "plan_working_keys"} == {name for name, _, _ in PINNED}
 
 
 def test_every_syncer_key_sits_under_the_namespace() -> None:
@@ -97,6 +97,12 @@ def test_plan_keys_are_the_six_long_lived_ones_in_order() -> None:
     assert keys.plan_keys(P) == tuple(
         f"syncer:plan:{P}:{name}"
         for name in ("meta", "counters", "results", "cancelled", "once", "ended")
+    )
+
+
+def test_plan_working_keys_are_what_an_ended_plan_drops() -> None:
+    assert keys.plan_working_keys(P) == tuple(
+        f"syncer:plan:{P}:{name}" for name in ("once", "claims", "landed", "blobfailed")
     )
 
 

@@ -162,3 +162,32 @@ def test_board_keys_expire(redis_client: redis.Redis) -> None:
 def test_default_ttl_is_a_week(redis_client: redis.Redis) -> None:
     PlanImages(redis_client).claim_blob(PLAN, A)
     assert PLAN_TTL - 5 < redis_client.ttl(keys.blob_claims(PLAN)) <= PLAN_TTL
+
+
+def test_several_removals_in_one_step_answer_as_each_would(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=60)
+    plan, blob, other = "20240101-000000-imgs01", "d/r@sha256:1", "d/r@sha256:2"
+    for image in ("last", "more", "final"):
+        board.save_image(plan, image, {"job": {}})
+    board.wait_for(plan, "last", [blob])
+    board.wait_for(plan, "more", [blob, other])
+    board.wait_for(plan, "final", [blob])
+    redis_client.hset(keys.image_record(plan, "final"), "final", "1")
+
+    assert board.remove_pending_all(plan, ["last", "more", "final"], blob, "copy-1") == [
+        "last",
+        "final",
+    ], "the last blob of 'last' and of 'final' (removed now), not of 'more'"
+    # Redelivered: the same task is still the pusher of the image not final yet.
+    assert board.remove_pending_all(plan, ["last", "more", "final"], blob, "copy-1") == ["last"]
+    assert board.remove_pending_all(plan, ["last"], blob, "copy-2") == []
+
+
+def test_claims_in_one_step_are_the_owners_own(redis_client: redis.Redis) -> None:
+    board = PlanImages(redis_client, ttl=60)
+    plan = "20240101-000000-imgs02"
+    assert board.claim_blobs(plan, ["a", "b"], "task-1") == [True, True]
+    assert board.claim_blobs(plan, ["b", "c"], "task-2") == [False, True]
+    assert board.claim_blobs(plan, ["a", "b", "c"], "task-1") == [True, True, False]
+    assert board.claim_blobs(plan, ["d"]) == [True] and board.claim_blobs(plan, ["d"]) == [False]
+    assert 0 < redis_client.ttl(keys.blob_claims(plan)) <= 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -234,3 +235,19 @@ def test_the_clock_runs_until_the_last_of_several_tags_settles(redis_client: red
     assert redis_client.get(keys.plan_ended(plan)) is None and not store.finished(plan)
     store.record(plan, ImageResult("s:2", "d:2", "failed", "boom"))
     assert redis_client.get(keys.plan_ended(plan)) is not None and store.finished(plan)
+
+
+def test_a_process_pushes_back_every_expiry_once_per_interval(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PlanStore(redis_client, ttl=1000)
+    plan = store.create({})
+    assert store.made(plan)
+    assert store.keep_due(plan) is True, "a process's first update pushes back every key"
+    assert store.keep_due(plan) is False
+    later = time.monotonic() + 101  # a tenth of the TTL
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert store.keep_due(plan) is True
+    # A plan of an older planner (no working keys made with it): every update, as before.
+    redis_client.set(keys.plan_meta("20200101-000000-old000"), json.dumps({"ttl": 1000}))
+    assert [store.keep_due("20200101-000000-old000") for _ in range(2)] == [True, True]

@@ -11,7 +11,7 @@ from syncer import defaults
 from syncer.config.ruleparse import parse_rule
 from syncer.engine.copypath import Resolved
 from syncer.engine.jobs import TagJob
-from syncer.errors import CancelledError, ServerError
+from syncer.errors import CancelledError, ConfigError, ServerError, StateError
 from syncer.fleet.protocol import settings
 from syncer.fleet.protocol.keys import blob_key
 from syncer.fleet.protocol.messages import ExpandRule
@@ -182,21 +182,22 @@ def _resolved(dest: str, *descs: Descriptor) -> Resolved:
 
 def test_cached_blobs_count_once_and_the_others_are_missing(redis_client: redis.Redis) -> None:
     fleet = fleet_context(redis_client, Recorder())
+    plan = fleet.plans.create({}, rules_pending=1)  # counted only in a running plan
     a, b, c = (Descriptor("m", f"sha256:{i:064x}", 100 * i) for i in (1, 2, 3))
     for desc in (a, b):
         fleet.cache.add("dst.example", "mirror/app", desc.digest)
     fleet.cache.add("dst.example", "mirror/other", a.digest)
-    first = tagsteps._missing_blobs(fleet, PLAN, _resolved("dst.example/mirror/app:v1", a, b, c))
-    again = tagsteps._missing_blobs(fleet, PLAN, _resolved("dst.example/mirror/app:v2", a, c))
+    first = tagsteps._missing_blobs(fleet, plan, _resolved("dst.example/mirror/app:v1", a, b, c))
+    again = tagsteps._missing_blobs(fleet, plan, _resolved("dst.example/mirror/app:v2", a, c))
     assert first == {blob_key("dst.example/mirror/app", c.digest): c} and again == {
         blob_key("dst.example/mirror/app", c.digest): c
     }
-    counters = fleet.plans.status(PLAN).counters
+    counters = fleet.plans.status(plan).counters
     assert counters["bytes_total"] == 600 and counters["bytes_skipped"] == 300
     assert counters["blobs_total"] == 2 and counters["blobs_skipped"] == 2
     # Another repository of the same registry: a blob of its own, bytes already counted.
-    other = tagsteps._missing_blobs(fleet, PLAN, _resolved("dst.example/mirror/other:v1", a))
-    counters = fleet.plans.status(PLAN).counters
+    other = tagsteps._missing_blobs(fleet, plan, _resolved("dst.example/mirror/other:v1", a))
+    counters = fleet.plans.status(plan).counters
     assert other == {} and counters["bytes_skipped"] == 300
     assert counters["blobs_total"] == 3 and counters["blobs_skipped"] == 3
 
@@ -265,3 +266,52 @@ def test_a_cancellation_ends_the_whole_batch(
     with pytest.raises(CancelledError):
         tagsteps.sync_tags(fleet, fleet.plans.create({}), [tag_job("v1"), tag_job("v2")], "b")
     assert dispatch.sent == []
+
+
+@pytest.mark.parametrize(
+    ("error", "pushed_by_task", "failed"),
+    [
+        (ServerError("503 from dst.example", status=503), True, False),
+        (ConfigError("dst.example: push refused for good"), False, True),
+    ],
+    ids=["may-heal", "permanent"],
+)
+def test_a_push_here_that_fails_goes_to_a_push_task_or_fails_the_image(
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    pushed_by_task: bool,
+    failed: bool,
+) -> None:
+    dispatch = Recorder()
+    fleet = fleet_context(redis_client, dispatch)
+    plan = fleet.plans.create({}, images=1)
+    fleet.board.save_image(plan, "img-1", {"job": JOB.to_dict()})
+
+    def push(*args: Any, **kwargs: Any) -> str:
+        raise error
+
+    monkeypatch.setattr(tagsteps, "push_image", push)
+    outcome = tagsteps.push_here(fleet, plan, "img-1")
+
+    assert (dispatch.names == [settings.PUSH_IMAGE]) is pushed_by_task
+    if pushed_by_task:  # named for people reading Flower
+        assert dispatch.sent[0][1]["dest"] == str(JOB.dest)
+    status = fleet.plans.status(plan)
+    assert (status.counters["tags_failed"] == 1) is failed
+    assert outcome == ("handed on" if pushed_by_task else "failed")
+    if failed:
+        assert [r.reason for r in status.results] == [str(error)]
+
+
+def test_a_push_here_that_loses_redis_raises_for_the_task_to_retry(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = fleet_context(redis_client, Recorder())
+
+    def push(*args: Any, **kwargs: Any) -> str:
+        raise StateError("fleet state unavailable: ConnectionError")
+
+    monkeypatch.setattr(tagsteps, "push_image", push)
+    with pytest.raises(StateError):
+        tagsteps.push_here(fleet, PLAN, "img-1")
