@@ -136,6 +136,7 @@ class EmbeddedSync:
             failed=self._failed_early,
             rule_failed=self._rule_failed,
             stop=self.stop,
+            referrers=self.options.referrers,
         )
 
     def expand(self) -> list[TagJob]:

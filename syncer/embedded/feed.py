@@ -49,6 +49,7 @@ def feed(
     failed: Callable[[ImageResult], None],
     rule_failed: Callable[[Rule, SyncerError], None],
     stop: Callable[[], bool] = lambda: False,
+    referrers: bool = False,
 ) -> Generator[TagJob, None, None]:
     """Every job the rules select, once per (source, destination), as it is listed.
 
@@ -70,7 +71,7 @@ def feed(
     def expand(rule: Rule) -> None:
         n = 0
         try:
-            for item in expand_rule(rule, pool):
+            for item in expand_rule(rule, pool, referrers=referrers):
                 if not put(item):
                     return
                 n += 1

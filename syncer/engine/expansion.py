@@ -22,6 +22,7 @@ from syncer.oci.manifest import PlatformFilter
 from syncer.oci.reference import ImageRef, server_tag, shown_tag
 from syncer.registry.api import Registry
 from syncer.registry.pool import ClientPool
+from syncer.registry.referrers import is_fallback_tag
 from syncer.registry.retry import retrying
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ Listed = Callable[[str], None]
 
 
 def expand_rule(
-    rule: Rule, pool: ClientPool, on_listed: Listed | None = None
+    rule: Rule, pool: ClientPool, on_listed: Listed | None = None, *, referrers: bool = False
 ) -> Iterator[TagJob | ImageResult]:
     """Every (source, destination) image pair a rule selects, listing tags as pages arrive.
 
@@ -40,18 +41,25 @@ def expand_rule(
     failed :class:`ImageResult` per destination, with the tag escaped. A rule
     with tag filters pairs its tags once the whole listing has been filtered.
     ``on_listed`` sees every tag the source lists, selected or not (verify's scope).
+
+    Where referrers are followed (``referrers``, the run's ``--referrers``, or
+    the rule's own ``referrers:``), a listed tag in the Referrers Tag Schema
+    form (``sha256-<hex>``) is not an image of the rule: the referrer copy
+    writes the destination's index from the referrers that landed. Copied as a
+    tag as well, it would race that merge and could list what was left out.
     """
     if not rule.needs_listing:
         yield from explicit_jobs(rule)
         return
+    skip = is_fallback_tag if referrers or rule.referrers else None
     if rule.filters.active:
-        yield from _filtered(rule, pool, on_listed)
+        yield from _filtered(rule, pool, on_listed, skip)
         return
     # Destination tags rename the selected tags by position (image-syncer's
     # order: the registry's listing), so such a rule pairs once it has them all.
     renaming = any(dest.tags for dest in rule.destinations)
     selected: list[ImageRef] = []
-    for item in _listed(rule, pool.for_repo(rule.source), on_listed):
+    for item in _listed(rule, pool.for_repo(rule.source), on_listed, skip):
         if isinstance(item, ImageResult):
             yield item
         elif renaming:
@@ -67,6 +75,7 @@ def select_tags(
     pool: ClientPool,
     bad: Callable[[ImageResult], None],
     on_listed: Listed | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> tagfilters.Selection:
     """The listed tags a filtered rule keeps, and why each other was dropped.
 
@@ -77,7 +86,7 @@ def select_tags(
     choice = rule.platform_filter or NO_FILTER
 
     def good() -> Iterator[str]:
-        for item in _listed(rule, client, on_listed):
+        for item in _listed(rule, client, on_listed, skip):
             if isinstance(item, ImageResult):
                 bad(item)
             else:
@@ -90,10 +99,10 @@ def select_tags(
 
 
 def _filtered(
-    rule: Rule, pool: ClientPool, on_listed: Listed | None
+    rule: Rule, pool: ClientPool, on_listed: Listed | None, skip: Callable[[str], bool] | None
 ) -> Iterator[TagJob | ImageResult]:
     failed: list[ImageResult] = []
-    selection = select_tags(rule, pool, failed.append, on_listed)
+    selection = select_tags(rule, pool, failed.append, on_listed, skip)
     yield from failed
     for drop in selection.dropped:
         log.debug("%s: %s dropped %s: %s", rule.key, drop.step, drop.tag, drop.reason)
@@ -104,14 +113,17 @@ def _filtered(
 
 
 def _listed(
-    rule: Rule, client: Registry, on_listed: Listed | None = None
+    rule: Rule,
+    client: Registry,
+    on_listed: Listed | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> Iterator[str | ImageResult]:
-    """The listed tags the rule's key selects; one outside the grammar as failed results."""
+    """The listed tags the rule's key selects and ``skip`` keeps; bad ones as failed results."""
     what = f"list tags of {rule.source}"
     for tag in client.list_tags(rule.source, fetch=lambda read: retrying(read, what=what)):
         if on_listed is not None:
             on_listed(tag)
-        if not rule.matches(tag):
+        if not rule.matches(tag) or (skip is not None and skip(tag)):
             continue
         try:
             server_tag(tag, rule.source)

@@ -188,7 +188,9 @@ def summary(stats: Stats) -> str:
 class ProgressBar:
     """Redraws one status line on a TTY every half second; silent elsewhere."""
 
-    def __init__(self, stats: Stats, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, stats: Stats, stream: TextIO | None = None) -> None:
+        # sys.stderr as it is now, not as it was at import (a test's capture, a redirect)
+        stream = stream or sys.stderr
         self._stats, self._stream = stats, stream
         self._enabled = stream.isatty()
         self._stop = threading.Event()

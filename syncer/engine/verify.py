@@ -186,14 +186,14 @@ class Listing:
     error: str = ""
 
 
-def list_rule(rule: Rule, pool: ClientPool) -> Listing:
-    """Expand ``rule`` (:func:`expand_rule`, so the same filters and pairing apply)."""
+def list_rule(rule: Rule, pool: ClientPool, *, referrers: bool = False) -> Listing:
+    """Expand ``rule`` (:func:`expand_rule`, so the same filters, pairing and skips apply)."""
     seen: list[str] = []
     jobs: list[TagJob] = []
     bad: list[ImageResult] = []
     lists = rule.needs_listing
     try:
-        for item in expand_rule(rule, pool, seen.append if lists else None):
+        for item in expand_rule(rule, pool, seen.append if lists else None, referrers=referrers):
             (bad if isinstance(item, ImageResult) else jobs).append(item)  # type: ignore[arg-type]
     except CancelledError:
         raise

@@ -151,7 +151,9 @@ def verify_config(
         for dest in bad.destinations:
             report.checks.append(Check("unreadable", bad.key, dest, bad.key, reason=bad.reason))
     with ThreadPoolExecutor(options.proc, "verify") as ex:
-        listings = list(ex.map(lambda r: list_rule(r, pool), config.rules))
+        listings = list(
+            ex.map(lambda r: list_rule(r, pool, referrers=options.referrers), config.rules)
+        )
         for listing in listings:
             report.checks += listing_failures(listing)
         if images:

@@ -27,6 +27,8 @@ MAX_REFERRERS = 1000
 
 
 #: The descriptor fields a referrers index keeps (spec: "Listing Referrers").
+#: Hex digits of a digest's encoded part, by algorithm (the registered ones).
+_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
 _KEPT = ("mediaType", "digest", "size", "artifactType", "annotations")
 
 
@@ -65,6 +67,14 @@ class ReferrerEntry:
     def to_json(self) -> dict[str, Any]:
         """The descriptor for an index."""
         return dict(self.fields)
+
+
+def is_fallback_tag(tag: str) -> bool:
+    """Whether ``tag`` has the Referrers Tag Schema form, ``<algorithm>-<hex of a digest>``."""
+    algorithm, sep, hexpart = tag.partition("-")
+    if not sep or algorithm not in _HEX_LENGTHS or len(hexpart) != _HEX_LENGTHS[algorithm]:
+        return False
+    return all(c in "0123456789abcdef" for c in hexpart)
 
 
 def fallback_tag(digest: str) -> str:

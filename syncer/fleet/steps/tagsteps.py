@@ -65,7 +65,8 @@ def expand(fleet: FleetContext, msg: ExpandRule) -> int:
     parsed = Rule.from_dict(msg.rule)
     listed: list[TagJob] = []
     bad: list[ImageResult] = []  # listed tags outside the grammar: never requested
-    for item in expand_rule(parsed, fleet.pool):
+    referrers = bool((fleet.plans.settings(plan).get("referrers") or {}).get("enabled"))
+    for item in expand_rule(parsed, fleet.pool, referrers=referrers):
         if isinstance(item, ImageResult):
             bad.append(item)
         else:

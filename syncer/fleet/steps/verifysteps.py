@@ -74,8 +74,14 @@ def verify_rule(fleet: FleetContext, msg: VerifyRule) -> int:
     plan = msg.plan
     if fleet.plans.cancelled(plan):
         return 0
-    listing = list_rule(Rule.from_dict(msg.rule), fleet.pool)
-    listings = [listing, *(list_rule(Rule.from_dict(p), fleet.pool) for p in msg.peers)]
+    conf = fleet.plans.settings(plan).get("referrers")
+    follows = isinstance(conf, dict) and bool(conf.get("enabled"))
+
+    def listed(rule: dict[str, Any]) -> Listing:
+        return list_rule(Rule.from_dict(rule), fleet.pool, referrers=follows)
+
+    listing = listed(msg.rule)
+    listings = [listing, *(listed(p) for p in msg.peers)]
     rows = listing_failures(listing)
     found = find_extras(listings, fleet.pool, mine=[listing])
     rows += [c for c in found if c.status != "extra"]

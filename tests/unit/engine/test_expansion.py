@@ -76,3 +76,27 @@ def test_a_rule_without_filters_expands_as_before() -> None:
     assert sources(items) == ["src.io/app:b", "src.io/app:a"]
     assert all(i.platforms == () for i in items if isinstance(i, TagJob))
     assert json.dumps([i.to_dict() for i in items])  # JSON primitives only
+
+
+FALLBACK = "sha256-" + "ab" * 32
+
+
+def test_a_rule_that_follows_referrers_leaves_the_tag_schema_indexes_to_the_follower() -> None:
+    tags = ["v1", FALLBACK, f"{FALLBACK}.sig", "sha256-short"]
+    plain = rule("src.io/app")
+    followed = parse_rule("src.io/app", {"to": "dst.io/m/app", "referrers": True}, environ={})
+    seen: list[str] = []
+
+    assert sources(list(expand_rule(plain, Pool(Listing(tags))))) == [  # type: ignore[arg-type]
+        f"src.io/app:{t}" for t in tags
+    ]
+    by_run = list(expand_rule(plain, Pool(Listing(tags)), seen.append, referrers=True))  # type: ignore[arg-type]
+    by_rule = list(expand_rule(followed, Pool(Listing(tags))))  # type: ignore[arg-type]
+    kept = ["src.io/app:v1", f"src.io/app:{FALLBACK}.sig", "src.io/app:sha256-short"]
+    assert sources(by_run) == sources(by_rule) == kept
+    assert seen == tags  # verify's scope still sees the index tag: it is not an extra
+    filtered = rule("src.io/app", include="/^sha/")
+    assert sources(list(expand_rule(filtered, Pool(Listing(tags)), referrers=True))) == [  # type: ignore[arg-type]
+        f"src.io/app:{FALLBACK}.sig",
+        "src.io/app:sha256-short",
+    ]

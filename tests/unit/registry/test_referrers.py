@@ -134,3 +134,19 @@ def test_a_list_nested_past_the_recursion_limit_is_refused(fake: FakeTransport) 
     fake.on("GET", API, Reply(200, {}, b"[" * 5000 + b"]" * 5000))
     with pytest.raises(UnsupportedError, match="referrers list is not JSON"):
         api.list_api(client(fake), REPO, SUBJECT)
+
+
+@pytest.mark.parametrize(
+    ("tag", "schema"),
+    [
+        ("sha256-" + "a" * 64, True),
+        ("sha512-" + "0" * 128, True),
+        ("sha256-" + "a" * 63, False),
+        ("sha256-" + "A" * 64, False),  # the schema's hex is lower case, as a digest's
+        ("sha256-" + "a" * 64 + ".sig", False),  # cosign's tag: an image of its own
+        ("sha384-" + "a" * 96, False),
+        ("v1.0", False),
+    ],
+)
+def test_the_tag_schema_form_is_an_algorithm_and_a_whole_digest(tag: str, schema: bool) -> None:
+    assert api.is_fallback_tag(tag) is schema
