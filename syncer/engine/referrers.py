@@ -11,7 +11,8 @@ Each referrer becomes a :class:`TagJob` copied by digest like any image, so
 the manifest keeps its ``subject`` and its bytes; referrers of referrers are
 followed up to a depth. After a referrer lands at a destination without the
 API, :meth:`Follower.pushed` adds it to the destination's fallback index,
-merging with what is already listed (spec: "Pushing Manifests with Subject").
+merging with what is listed (spec: "Pushing Manifests with Subject"), or
+writes the source's own index once it lists the same referrers.
 
 Cheap on a no-op: a source without the API is asked once per registry, and
 the tag schema is read from one tag listing per repository, so an image
@@ -42,6 +43,7 @@ from syncer.engine.referrertally import MemoryTally, Tally, charge
 from syncer.errors import UnsupportedError
 from syncer.oci import digests, mediatypes
 from syncer.oci.manifest import parse
+from syncer.oci.models import RawManifest
 from syncer.oci.reference import ImageRef, Repository
 from syncer.registry import referrers as api
 from syncer.registry.pool import ClientPool
@@ -183,10 +185,6 @@ class Follower:
         """Whether ``job`` copies a referrer this follower found."""
         return job in self._found
 
-    def found(self, job: TagJob) -> Found | None:
-        """Why this follower handed out ``job``, if it did."""
-        return self._found.get(job)
-
     def follow(self, job: TagJob, resolved: Resolved) -> list[TagJob]:
         """The referrer jobs of a resolved image not handed out before (one process)."""
         itself = self._found.get(job)
@@ -226,15 +224,20 @@ class Follower:
         dst, repo, entry = self.pool.for_repo(job.dest.repo), job.dest.repo, found.entry
         # A registry with the API keeps its own list from the pushed subject.
         if self._api(repo, found.subject) is None:
+            tag = api.fallback_tag(found.subject)
+            source = self._source_index(job.source.repo, found.subject)
             with self._guard(repo, found.subject):
                 wrote = retrying(
-                    lambda: api.write_fallback(dst, repo, found.subject, [entry]),
-                    what=f"PUT {repo}:{api.fallback_tag(found.subject)}",
+                    lambda: api.write_fallback(dst, repo, found.subject, [entry], source),
+                    what=f"PUT {repo}:{tag}",
                 )
             if wrote:
-                tag = api.fallback_tag(found.subject)
                 log.info("listed %s in %s:%s", entry.digest[:19], repo, tag)
         self._landed(repo, found.subject, entry.digest)
+
+    def _source_index(self, repo: Repository, subject: str) -> RawManifest | None:
+        """The source's own index of ``subject`` where it lists by tag (read as one lands)."""
+        return None if self._api(repo, subject) is not None else self._fallback(repo, subject)[0]
 
     def _landed(self, repo: Repository, subject: str, digest: str) -> None:
         """Mark ``subject`` synced at ``repo`` once the last referrer it waited for landed."""
@@ -345,13 +348,13 @@ class Follower:
 
     def _listed_entries(self, repo: Repository, subject: str) -> list[api.ReferrerEntry]:
         listed = self._api(repo, subject)
-        if listed is not None:
-            return listed
+        return listed if listed is not None else self._fallback(repo, subject)[1]
+
+    def _fallback(
+        self, repo: Repository, subject: str
+    ) -> tuple[RawManifest | None, list[api.ReferrerEntry]]:
         client, tag = self.pool.for_repo(repo), api.fallback_tag(subject)
-        _, got = retrying(
-            lambda: api.read_fallback(client, repo, subject), what=f"GET {repo}:{tag}"
-        )
-        return got
+        return retrying(lambda: api.read_fallback(client, repo, subject), what=f"GET {repo}:{tag}")
 
     def _may_be_referred(self, repo: Repository, digest: str, tags: frozenset[str]) -> bool:
         """Whether the source may list referrers of ``digest``: it has the API, or the tag."""

@@ -156,10 +156,25 @@ def merged_index(current: list[ReferrerEntry], adding: list[ReferrerEntry]) -> b
 
 
 def write_fallback(
-    client: Registry, repo: Repository, digest: str, adding: list[ReferrerEntry]
+    client: Registry,
+    repo: Repository,
+    digest: str,
+    adding: list[ReferrerEntry],
+    source: RawManifest | None = None,
 ) -> bool:
-    """Add ``adding`` to the fallback index of ``digest`` at ``repo``; True if it was written."""
-    _, current = read_fallback(client, repo, digest)
+    """Add ``adding`` to the fallback index of ``digest`` at ``repo``; True if it was written.
+
+    ``source`` is the source's own index for ``digest``, where it has one: once
+    the destination would list exactly the referrers it lists, the destination
+    gets its bytes, so a mirror's index tag is byte-identical to the source's
+    whatever order the referrers landed in.
+    """
+    now, current = read_fallback(client, repo, digest)
+    if source is not None and (now is None or now.digest != source.digest):
+        listed = {e.digest for e in [*current, *adding]}
+        if listed == {e.digest for e in _entries(source.body, f"source {fallback_tag(digest)}")}:
+            client.put_manifest(repo, fallback_tag(digest), source)
+            return True
     body = merged_index(current, adding)
     if body is None:
         return False

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from syncer.errors import ResponseTooLargeError, UnsupportedError
-from syncer.oci import mediatypes
+from syncer.oci import digests, mediatypes
+from syncer.oci.models import RawManifest
 from syncer.oci.reference import Repository
 from syncer.registry import referrers as api
 from tests.support.fakes import BASE, FakeTransport, Reply, client, json_reply
@@ -119,6 +120,45 @@ def test_write_fallback_starts_an_index_where_there_is_none(fake: FakeTransport)
     (put,) = fake.requests_to("PUT", TAG)
     assert json.loads(put.body) == _index(SIG)
     assert [s.method for s in fake.seen if "/manifests/" in s.url] == ["GET", "PUT"]
+
+
+def _source(*entries: dict[str, object]) -> RawManifest:
+    body = json.dumps(_index(*entries), indent=3).encode()  # formatted as no client of ours
+    return RawManifest(body, mediatypes.OCI_INDEX, digests.compute(body))
+
+
+def test_write_fallback_takes_the_sources_bytes_once_it_lists_the_same(
+    fake: FakeTransport,
+) -> None:
+    stored = json.dumps(_index(SBOM), separators=(",", ":")).encode()  # the first to land
+    fake.on("GET", TAG, Reply(200, {"Content-Type": mediatypes.OCI_INDEX}, stored))
+    fake.on("PUT", TAG, Reply(201))
+    source = _source(SIG, SBOM)
+    entry = api.ReferrerEntry.from_json(SIG, "t")
+
+    assert api.write_fallback(client(fake), REPO, SUBJECT, [entry], source)
+    (put,) = fake.requests_to("PUT", TAG)
+    assert put.body == source.body  # the source's order and bytes, not a merge of ours
+
+
+def test_write_fallback_merges_while_the_source_lists_more(fake: FakeTransport) -> None:
+    fake.on("GET", TAG, json_reply({"errors": [{"code": "MANIFEST_UNKNOWN"}]}, status=404))
+    fake.on("PUT", TAG, Reply(201))
+    source = _source(SIG, SBOM)
+
+    assert api.write_fallback(
+        client(fake), REPO, SUBJECT, [api.ReferrerEntry.from_json(SIG, "t")], source
+    )
+    (put,) = fake.requests_to("PUT", TAG)
+    assert json.loads(put.body) == _index(SIG) and put.body != source.body
+
+
+def test_write_fallback_leaves_the_sources_bytes_alone(fake: FakeTransport) -> None:
+    source = _source(SIG, SBOM)
+    fake.on("GET", TAG, Reply(200, {"Content-Type": mediatypes.OCI_INDEX}, source.body))
+    entry = api.ReferrerEntry.from_json(SBOM, "t")
+    assert not api.write_fallback(client(fake), REPO, SUBJECT, [entry], source)
+    assert not fake.requests_to("PUT", TAG)
 
 
 def test_a_list_longer_than_the_cap_is_refused_not_cut(
