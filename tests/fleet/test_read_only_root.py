@@ -26,6 +26,9 @@ from tests.support.processes import ManagedProcess, RunCli, fleet_env
 from tests.support.registries import LabRegistry
 from tests.support.scenario import insecure, seed, small_image, write_json
 
+#: This checkout (the editable install's sources).
+ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
@@ -58,8 +61,11 @@ def _read_only(argv: list[str], home: Path) -> list[str]:
     """
     python = [sys.executable, "-m", argv[0], *argv[1:]]
     bwrap = require_binary("bwrap")
+    # A checkout or venv under /tmp (a clone made there) is shown again, read-only, too.
+    shown = {str(home), *(p for p in (sys.prefix, str(ROOT)) if p.startswith("/tmp/"))}
+    binds = [word for path in sorted(shown) for word in ("--ro-bind", path, path)]
     return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--ro-bind", str(home), str(home), "--chdir", "/", "--", *python]  # fmt: skip
+            *binds, "--chdir", "/", "--", *python]  # fmt: skip
 
 
 def _until(what: str, ok: Callable[[], bool], process: ManagedProcess, timeout: float = 60) -> None:
