@@ -62,6 +62,18 @@ def _shares_a_module_fixture(item: pytest.Item) -> bool:
     return any(d.scope == "module" for chain in defs for d in chain)
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Keep a module whose tests share a module-scoped fixture on one xdist process.
+
+    With ``--dist loadgroup`` one process then runs the whole module, so its
+    module-scoped servers and runs (a seeded registry, a run of image-syncer
+    itself) are built once, not once per process. Marked as each item is
+    collected: xdist reads the groups in its own ``pytest_collection_modifyitems``.
+    """
+    if _shares_a_module_fixture(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that starts a real server as ``integration``, and every other one ``unit``.
 
@@ -71,11 +83,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-        if _shares_a_module_fixture(item):
-            # One xdist process runs the whole module (`--dist loadgroup`), so its
-            # module-scoped servers and runs (a seeded registry, a run of
-            # image-syncer itself) are built once, not once per process.
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
         if not _NOT_UNIT.intersection(mark.name for mark in item.iter_markers()):
             item.add_marker(pytest.mark.unit)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -188,6 +189,27 @@ def _dotted(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts)
 
 
+@functools.cache
+def _names_read(path: Path) -> tuple[frozenset[tuple[str, str]], frozenset[tuple[str, str]]]:
+    """What a module reads, scanned once: ``from M import N`` pairs, and ``alias.attr`` pairs."""
+    imported, attributes = set(), set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported |= {(node.module, a.name) for a in node.names}
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            attributes.add((node.value.id, node.attr))
+    return frozenset(imported), frozenset(attributes)
+
+
+def _aliases(path: Path, package: str, base: str) -> set[str]:
+    """The names ``path`` binds to module ``package.base`` with ``from package import base``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == package:
+            found |= {a.asname or a.name for a in node.names if a.name == base}
+    return found
+
+
 def readers_elsewhere(owner: Path, name: str) -> list[str]:
     """Modules other than ``owner`` that read its constant ``name`` (imported or ``mod.NAME``)."""
     module = _dotted(owner)
@@ -196,20 +218,11 @@ def readers_elsewhere(owner: Path, name: str) -> list[str]:
     for path in _modules():
         if path == owner:
             continue
-        tree = ast.parse(path.read_text())
-        aliases = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == module:
-                if any(a.name == name for a in node.names):
-                    found.append(str(path.relative_to(ROOT)))
-            elif isinstance(node, ast.ImportFrom) and node.module == package:
-                aliases |= {a.asname or a.name for a in node.names if a.name == base}
-        if aliases and any(
-            isinstance(n, ast.Attribute)
-            and n.attr == name
-            and isinstance(n.value, ast.Name)
-            and n.value.id in aliases
-            for n in ast.walk(tree)
+        imported, attributes = _names_read(path)
+        if (module, name) in imported:
+            found.append(str(path.relative_to(ROOT)))
+        elif (package, base) in imported and any(
+            (alias, name) in attributes for alias in _aliases(path, package, base)
         ):
             found.append(str(path.relative_to(ROOT)))
     return found
