@@ -25,6 +25,7 @@ from syncer.fleet.state.liveness import Watermark
 
 if TYPE_CHECKING:
     from syncer.fleet.state.plans import PlanStatus, PlanStore
+    from syncer.fleet.steps.context import Dispatcher
 
 T = TypeVar("T")
 
@@ -110,7 +111,14 @@ def print_lost(status: PlanStatus, why: str, output: str) -> None:
         print(json.dumps(report(replace(status, lost=why)), indent=2))
 
 
-def follow_plan(store: PlanStore, plan: str, output: str, stream: TextIO, where: str = "") -> int:
+def follow_plan(
+    store: PlanStore,
+    plan: str,
+    output: str,
+    stream: TextIO,
+    where: str = "",
+    dispatch: Dispatcher | None = None,
+) -> int:
     """Redraw progress until the plan finishes; print the report; exit like sync.
 
     Ctrl-C stops following, not the plan: the workers carry on, and the
@@ -119,7 +127,8 @@ def follow_plan(store: PlanStore, plan: str, output: str, stream: TextIO, where:
     :class:`PlanLost` when Redis lost the plan.
     """
     try:
-        return _follow(store, plan, output, stream, Reconnect(where or "Redis", stream))
+        link = Reconnect(where or "Redis", stream)
+        return _follow(store, plan, output, stream, link, dispatch)
     except KeyboardInterrupt:
         print(
             f"\nstopped following plan {plan}; it keeps running on the workers.\n"
@@ -200,10 +209,15 @@ class _WorkerWatch:
 
 
 class _Stall:
-    """Reconciles a plan that stood still for a while (``fleet/state/reconcile.py``)."""
+    """Reconciles a plan that stood still for a while (``fleet/state/reconcile.py``).
 
-    def __init__(self, store: PlanStore, stream: TextIO) -> None:
-        self._store, self._stream = store, stream
+    With a ``dispatch`` (``plan --wait`` has one), the copies its waiting
+    images need are sent again too, so a lost task or wake-up cannot hold the
+    plan open for ever.
+    """
+
+    def __init__(self, store: PlanStore, stream: TextIO, dispatch: Dispatcher | None) -> None:
+        self._store, self._stream, self._dispatch = store, stream, dispatch
         self._seen: tuple[int, ...] = ()
         self._since = time.monotonic()
 
@@ -216,16 +230,30 @@ class _Stall:
             return
         if now - self._since < defaults.FOLLOW_RECONCILE_AFTER:
             return
-        from syncer.fleet.state.reconcile import reconcile
+        from syncer.fleet.state.reconcile import reconcile, stalled_copies
 
         self._since = now
         found = reconcile(self._store.redis, status.plan, defaults.FOLLOW_RECONCILE_AFTER)
         if found:
-            self._stream.write(
-                f"syncer: plan {status.plan}: {found} image(s) final but never counted "
-                "(their worker stopped in between); recorded failed\n"
+            self._say(
+                f"plan {status.plan}: {found} image(s) final but never counted "
+                "(their worker stopped in between); recorded failed"
             )
-            self._stream.flush()
+        if self._dispatch is None:
+            return
+        copies = stalled_copies(self._store.redis, status.plan)
+        for message in copies:
+            self._dispatch.send(message.TASK, message.to_body(), None)
+        if copies:
+            self._say(
+                f"plan {status.plan}: no progress for {defaults.FOLLOW_RECONCILE_AFTER:.0f}s "
+                f"with images waiting for {len(copies)} blob(s); their copies sent again "
+                "(a blob already there is not uploaded twice)"
+            )
+
+    def _say(self, text: str) -> None:
+        self._stream.write(f"syncer: {text}\n")
+        self._stream.flush()
 
 
 def _lost(status: PlanStatus, mark: Watermark) -> None:
@@ -235,11 +263,18 @@ def _lost(status: PlanStatus, mark: Watermark) -> None:
         raise PlanLost(status, why)
 
 
-def _follow(store: PlanStore, plan: str, output: str, stream: TextIO, link: Reconnect) -> int:
+def _follow(
+    store: PlanStore,
+    plan: str,
+    output: str,
+    stream: TextIO,
+    link: Reconnect,
+    dispatch: Dispatcher | None = None,
+) -> int:
     tty = stream.isatty()
     last: tuple[float, int] | None = None
     watch = _WorkerWatch(store, stream)
-    mark, stall = Watermark(), _Stall(store, stream)
+    mark, stall = Watermark(), _Stall(store, stream, dispatch)
     while True:
         status = link.call(lambda: store.status(plan, results=False))
         _lost(status, mark)

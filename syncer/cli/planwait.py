@@ -48,7 +48,8 @@ class Submitter:
         prune: int | None = None,
     ) -> None:
         self._client, self._config, self._options = client, config, options
-        self._dispatcher = dispatcher
+        #: Also what ``plan --wait`` sends a stalled plan's copies again through.
+        self.dispatcher = dispatcher
         self._source, self._ttl, self._meta = source, ttl, dict(meta)
         #: ``--prune-max`` with ``--prune`` (each submission prunes), else None.
         self._prune = prune
@@ -65,7 +66,7 @@ class Submitter:
                 self._config,
                 self._options,
                 self._client,
-                self._dispatcher,
+                self.dispatcher,
                 source=self._source,
                 ttl=self._ttl,
                 meta={**self._meta, **extra},
@@ -80,7 +81,7 @@ def wait(store: PlanStore, submitter: Submitter, plan: str, output: str, where: 
     losses = 0
     while True:
         try:
-            return follow_plan(store, plan, output, sys.stderr, where)
+            return follow_plan(store, plan, output, sys.stderr, where, submitter.dispatcher)
         except PlanLost as lost:
             losses += 1
             if losses >= PLAN_LOSSES_MAX:

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import redis
 
-from syncer.engine.jobs import ImageResult
-from syncer.errors import MessageError
+from syncer.engine.jobs import ImageResult, TagJob
+from syncer.errors import MessageError, SyncerError
 from syncer.fleet.protocol import keys
-from syncer.fleet.protocol.messages import ImageRecord
+from syncer.fleet.protocol.messages import CopyBlob, ImageRecord
 from syncer.fleet.state.guard import text
 from syncer.fleet.state.ledger import Ledger
 from syncer.fleet.state.plans import PlanStatus, PlanStore
@@ -126,3 +126,39 @@ def reconcile(client: redis.Redis, plan: str, older_than: float) -> int:
             )
             count += 1
     return count
+
+
+def stalled_copies(client: redis.Redis, plan: str) -> list[CopyBlob]:
+    """A ``copy_blob`` message for every blob an image of ``plan`` still waits for.
+
+    For a plan that stood still with images waiting: a copy whose task was
+    lost, or a landing whose release of its waiters was, would hold the plan
+    open for ever. Each copy is safe to send again: the fleet-wide upload
+    lock and the HEAD before it mean a blob already there is not uploaded
+    again, and its landing releases and pushes the images waiting for it.
+    """
+    prefix = keys.image_pending(plan, "")
+    names = [text(k) for k in client.scan_iter(match=prefix.translate(_GLOB) + "*", count=1000)]
+    if not names:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.smembers(name)
+        pipe.hmget(keys.image_record(plan, name[len(prefix) :]), "final", "record")
+    replies = pipe.execute()
+    copies: dict[str, CopyBlob] = {}
+    for pending, (final, body) in zip(replies[::2], replies[1::2], strict=True):
+        if final is not None or not body or not pending:
+            continue
+        try:
+            rec = ImageRecord.from_body(json.loads(body))
+            job = TagJob.from_dict(rec.job)
+        except (SyncerError, ValueError, KeyError, TypeError):
+            continue  # a record this process cannot read is a newer worker's
+        blobs = {d.digest: d for d in rec.blobs}
+        for key in (str(text(member)) for member in pending):
+            desc = blobs.get(key.rpartition("@")[2])
+            if desc is not None and key not in copies:
+                src, dst = str(job.source.repo), str(job.dest.repo)
+                copies[key] = CopyBlob(plan, src, dst, desc.digest, desc.size, desc.media_type)
+    return list(copies.values())
