@@ -93,6 +93,10 @@ class PlanLost(Exception):
         self.status, self.why = status, why
 
 
+class PlanStuck(PlanLost):
+    """The plan is not over and nothing in flight can end it: one of its tasks was lost."""
+
+
 def follow(store: PlanStore, plan: str, output: str, stream: TextIO, where: str = "") -> int:
     """:func:`follow_plan`, and a lost plan reported: ``lost`` and why, exit ``EXIT_LOST``."""
     try:
@@ -230,7 +234,7 @@ class _Stall:
             return
         if now - self._since < defaults.FOLLOW_RECONCILE_AFTER:
             return
-        from syncer.fleet.state.reconcile import reconcile, stalled_copies
+        from syncer.fleet.state.reconcile import nothing_in_flight, reconcile, stalled_copies
 
         self._since = now
         found = reconcile(self._store.redis, status.plan, defaults.FOLLOW_RECONCILE_AFTER)
@@ -249,6 +253,15 @@ class _Stall:
                 f"plan {status.plan}: no progress for {defaults.FOLLOW_RECONCILE_AFTER:.0f}s "
                 f"with images waiting for {len(copies)} blob(s); their copies sent again "
                 "(a blob already there is not uploaded twice)"
+            )
+        elif nothing_in_flight(self._store.redis) and not self._store.finished(status.plan):
+            c = status.counters
+            settled = sum(c.get(k, 0) for k in ("tags_done", "tags_skipped", "tags_failed"))
+            left = c.get("tags_total", 0) - settled
+            raise PlanStuck(
+                status,
+                f"no progress for {defaults.FOLLOW_RECONCILE_AFTER:.0f}s, no task queued or "
+                f"running, {max(left, 0)} image(s) not done: a task of it was lost",
             )
 
     def _say(self, text: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from syncer.cli.exits import EXIT_LOST
-from syncer.cli.planview import PlanLost, Reconnect, follow_plan, print_lost
+from syncer.cli.planview import PlanLost, PlanStuck, Reconnect, follow_plan, print_lost
 
 if TYPE_CHECKING:
     import redis
@@ -87,20 +87,25 @@ def wait(store: PlanStore, submitter: Submitter, plan: str, output: str, where: 
             if losses >= PLAN_LOSSES_MAX:
                 print_lost(lost.status, lost.why, output)
                 print(
-                    f"syncer: error: Redis lost the plan {losses} times; giving up. Give Redis "
-                    "persistence (appendonly yes) and maxmemory-policy noeviction",
+                    f"syncer: error: the plan was lost or stuck {losses} times; giving up. Give "
+                    "Redis persistence (appendonly yes) and maxmemory-policy noeviction",
                     file=sys.stderr,
                 )
                 return EXIT_LOST
             submitter.link.call(functools.partial(_retire, store, lost.status.plan))
             again = submitter.submit(resubmit_of=lost.status.plan, attempt=losses + 1)
-            print(
-                f"syncer: plan {lost.status.plan} lost ({lost.why}); re-submitted as plan "
-                f"{again} (attempt {losses + 1} of {PLAN_LOSSES_MAX}; images already "
-                "at the destination are skipped)",
-                file=sys.stderr,
-                flush=True,
-            )
+            n, of = losses + 1, PLAN_LOSSES_MAX
+            if isinstance(lost, PlanStuck):
+                line = (
+                    f"syncer: plan {lost.status.plan} stuck ({lost.why}); planned again as plan "
+                    f"{again} (attempt {n} of {of}; images already at the destination are skipped)"
+                )
+            else:
+                line = (
+                    f"syncer: plan {lost.status.plan} lost ({lost.why}); re-submitted as plan "
+                    f"{again} (attempt {n} of {of}; images already at the destination are skipped)"
+                )
+            print(line, file=sys.stderr, flush=True)
             plan = again
 
 

@@ -162,3 +162,18 @@ def stalled_copies(client: redis.Redis, plan: str) -> list[CopyBlob]:
                 src, dst = str(job.source.repo), str(job.dest.repo)
                 copies[key] = CopyBlob(plan, src, dst, desc.digest, desc.size, desc.media_type)
     return list(copies.values())
+
+
+def nothing_in_flight(client: redis.Redis) -> bool:
+    """Whether no task is queued (kombu's ``celery*`` lists) or held by a worker (``unacked``).
+
+    With ``acks_late``, a task a worker runs, or holds for a countdown, stays in
+    the ``unacked`` hash until it ends, and kombu restores a dead worker's from
+    there. So a plan that is not over while this holds has nothing left that
+    could finish it: one of its tasks was lost.
+    """
+    if client.hlen("unacked"):
+        return False
+    return not any(
+        client.llen(name) for name in client.scan_iter(match="celery*", count=1000, _type="list")
+    )

@@ -109,6 +109,6 @@ def test_three_losses_stop_with_a_clear_error(
     out, err = capsys.readouterr()
     assert code == exits.EXIT_LOST
     assert err.count("re-submitted as plan") == PLAN_LOSSES_MAX - 1
-    assert f"lost the plan {PLAN_LOSSES_MAX} times; giving up" in err
+    assert f"the plan was lost or stuck {PLAN_LOSSES_MAX} times; giving up" in err
     assert '"state": "lost"' in out and '"lost": ' in out
     assert len(dispatch.names) == PLAN_LOSSES_MAX

@@ -14,7 +14,14 @@ from syncer.fleet.protocol import keys
 from syncer.fleet.protocol.messages import ImageRecord
 from syncer.fleet.state.images import PlanImages
 from syncer.fleet.state.plans import PlanStore
-from syncer.fleet.state.reconcile import UNRECORDED, idle, reconcile, stalled_copies, unrecorded
+from syncer.fleet.state.reconcile import (
+    UNRECORDED,
+    idle,
+    nothing_in_flight,
+    reconcile,
+    stalled_copies,
+    unrecorded,
+)
 from syncer.oci import mediatypes
 from syncer.oci.manifest import Descriptor
 
@@ -149,3 +156,31 @@ def test_a_follower_with_a_dispatcher_sends_a_still_plans_copies_again(
     [(name, body)] = sent.sent
     assert name == "syncer.copy_blob" and body["digest"] == layer.digest and body["plan"] == plan
     assert "their copies sent again" in out.getvalue()
+
+
+def test_nothing_in_flight_sees_queued_and_held_tasks(redis_client: redis.Redis) -> None:
+    assert nothing_in_flight(redis_client)
+    redis_client.lpush("celery\x06\x163", "a task")  # a priority queue of kombu's
+    assert not nothing_in_flight(redis_client)
+    redis_client.delete("celery\x06\x163")
+    redis_client.hset("unacked", "tag", "a task a worker holds")
+    assert not nothing_in_flight(redis_client)
+
+
+def test_a_still_plan_with_nothing_in_flight_is_stuck(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncer import defaults
+    from syncer.cli.planview import PlanStuck, _Stall
+
+    store = PlanStore(redis_client)
+    plan = store.create({}, images=20)  # and its sync_tags batch was lost
+    monkeypatch.setattr(defaults, "FOLLOW_RECONCILE_AFTER", 0.0)
+    status = store.status(plan)
+    follower = _Stall(store, io.StringIO(), _Sent())
+    follower.check(status)
+
+    with pytest.raises(PlanStuck, match="20 image"):
+        follower.check(status)
+    redis_client.lpush("celery", "a task that may end it")
+    follower.check(status)  # something is queued: not stuck, nothing raised
