@@ -10,7 +10,6 @@ cut the connection, the error says which deadline did it.
 from __future__ import annotations
 
 import http.cookiejar
-import re
 import socket
 import time
 import urllib.request
@@ -32,6 +31,7 @@ from syncer.errors import (
 )
 from syncer.oci.models import SizedBody
 from syncer.registry import deadline, waiting
+from syncer.registry.neterrors import is_certificate_problem, never_connected, short
 from syncer.registry.urls import is_loopback, origin, strip_query
 from syncer.text import shown
 
@@ -217,8 +217,8 @@ def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> re
     try:
         return session.request(method, url, **kwargs)
     except requests.exceptions.SSLError as exc:
-        text = f"{method} {strip_query(url)}: TLS error: {_short(exc)}"
-        if _is_certificate_problem(exc):
+        text = f"{method} {strip_query(url)}: TLS error: {short(exc)}"
+        if is_certificate_problem(exc):
             raise TLSError(text) from exc
         # An EOF or reset mid-handshake (a restarting load balancer) heals on retry.
         raise TLSHandshakeError(text) from exc
@@ -229,11 +229,11 @@ def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> re
         requests.exceptions.InvalidSchema,
     ) as exc:
         # A broken Location or redirect loop will not heal on retry.
-        raise RegistryError(f"{method} {strip_query(url)}: {_short(exc)}") from exc
+        raise RegistryError(f"{method} {strip_query(url)}: {short(exc)}") from exc
     except requests.exceptions.Timeout as exc:
         raise TransportError(f"{method} {strip_query(url)}: timed out") from exc
     except requests.exceptions.RequestException as exc:
-        failure = _never_connected(exc)
+        failure = never_connected(exc)
         where = f"{method} {strip_query(url)}"
         if failure is not None:
             host, port, cause = failure
@@ -249,43 +249,7 @@ def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> re
             raise TransportError(
                 f"{where}: cannot connect to {shown(host)}:{port} ({why})"
             ) from exc
-        raise TransportError(f"{where}: {_short(exc)}") from exc
-
-
-def _never_connected(exc: BaseException) -> tuple[str, object, OSError] | None:
-    """``(host, port, socket error)`` when a connection never opened: DNS, refused, unreachable.
-
-    urllib3 wraps the socket error in a ``NewConnectionError`` (a
-    ``NameResolutionError`` for DNS) that knows the host it tried (the
-    registry's, a redirect's or a proxy's), inside ``MaxRetryError``, inside
-    requests' ``ConnectionError``; the chain is walked by ``args``, ``reason``
-    and ``__cause__``, a bounded number of steps.
-    """
-    seen: list[BaseException] = [exc]
-    conn: object = None
-    for item in seen:
-        if isinstance(item, urllib3.exceptions.NewConnectionError) and conn is None:
-            conn = item.conn
-        if conn is not None and isinstance(item, OSError) and item.strerror:
-            return str(getattr(conn, "host", "")), getattr(conn, "port", ""), item
-        if len(seen) < 16:
-            more = [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
-            seen += [m for m in more if isinstance(m, BaseException) and m not in seen]
-    return None
-
-
-def _is_certificate_problem(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return any(
-        marker in text
-        for marker in (
-            "certificate verify failed",
-            "hostname mismatch",
-            "doesn't match",
-            "self signed",
-            "self-signed",
-        )
-    )
+        raise TransportError(f"{where}: {short(exc)}") from exc
 
 
 def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
@@ -306,7 +270,7 @@ def iter_body(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
         watch.check()  # a body cut off by the watchdog can look complete
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
         watch.check(exc)
-        raise TransportError(f"reading {strip_query(resp.url)}: {_short(exc)}") from exc
+        raise TransportError(f"reading {strip_query(resp.url)}: {short(exc)}") from exc
     except OSError as exc:  # urllib3 can surface raw socket errors mid-body
         watch.check(exc)
         raise TransportError(f"reading {strip_query(resp.url)}: {shown(str(exc))}") from exc
@@ -420,14 +384,3 @@ def _size(n: int) -> str:
         if n >= 1 << shift and n % (1 << shift) == 0:
             return f"{n >> shift} {unit}"
     return f"{n} bytes"
-
-
-_QUERY = re.compile(r"\?[^\s'\")]*")
-
-
-def _short(exc: BaseException) -> str:
-    text = _QUERY.sub("", str(exc))
-    # urllib3 messages embed the whole pool repr; keep the informative tail.
-    if "Caused by" in text:
-        text = text.split("Caused by", 1)[1].strip(" ()'\"")
-    return shown(text)
