@@ -43,6 +43,8 @@ keys sit under :data:`NAMESPACE`; :func:`unacked_index` is kombu's.
     ├── links:alive                       zset    node -> last seen          links
     └── links:busy                        zset    node -> large stream began
     unacked_index                         zset    kombu's deliveries by when last held
+    unacked                               hash    kombu's deliveries a worker holds
+    celery, celery:N                      list    the task queues, by priority step
 
     once-tokens in plan:{plan}:once: expand:{rule}  finished:{image}:{rule}
     seen:{blob}  landed:{blob}  failed:{blob}  bytes:{registry}@{digest}
@@ -259,6 +261,16 @@ def redbeat_prefix() -> str:
 def redbeat_lock() -> str:
     """redbeat's lock (``{prefix}:lock``): held, and renewed every loop, by the sending beat."""
     return redbeat_prefix() + ":lock"
+
+
+def unacked() -> str:
+    """kombu's hash of the deliveries workers hold (``acks_late``: until the task ends)."""
+    return "unacked"
+
+
+def task_queues() -> str:
+    """A SCAN pattern for Celery's queue lists: ``celery`` and its priority steps (``celery:N``)."""
+    return "celery*"
 
 
 def unacked_index() -> str:

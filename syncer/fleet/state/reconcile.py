@@ -172,8 +172,7 @@ def nothing_in_flight(client: redis.Redis) -> bool:
     there. So a plan that is not over while this holds has nothing left that
     could finish it: one of its tasks was lost.
     """
-    if client.hlen("unacked"):
+    if client.hlen(keys.unacked()):
         return False
-    return not any(
-        client.llen(name) for name in client.scan_iter(match="celery*", count=1000, _type="list")
-    )
+    queues = client.scan_iter(match=keys.task_queues(), count=1000, _type="list")
+    return not any(client.llen(name) for name in queues)
